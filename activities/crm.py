@@ -1,0 +1,43 @@
+"""Writing outcomes to the CRM under the policy's write rules: allowed fields only, notes appended."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from temporalio import activity
+
+from connectors.contract import CrmConnector
+from domain.case import CrmUpdate, CrmUpdateResult
+from domain.models import LedgerEvent
+from policies import crm_rules
+
+
+class CrmActivities:
+    def __init__(self, crm: CrmConnector, ledger: Any,
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        self.crm = crm
+        self.ledger = ledger
+        self.clock = clock
+
+    @activity.defn(name="update_crm")
+    def update_crm(self, req: CrmUpdate) -> CrmUpdateResult:
+        appt = req.appointment
+        contact_id = appt.contact.contact_id
+        key = f"{req.case_id}-crm-{req.step}"
+        current = self.crm.read_fields(contact_id, appt.appointment_id)
+        plan = crm_rules.plan_write(req.resolved.program.crm, current, req.fields,
+                                    [req.note] if req.note else [])
+        if plan.changes:
+            self.crm.write_fields(contact_id, appt.appointment_id, {c.field: c.after for c in plan.changes}, key)
+        for i, note in enumerate(plan.notes_to_append):
+            self.crm.append_note(contact_id, note, f"{key}-note-{i}")
+        if req.owner_task:
+            self.crm.create_task(appt.owner_id, req.owner_task, f"{key}-task")
+        self.ledger.append(LedgerEvent(
+            event_id=f"{key}:crm_updated", case_id=req.case_id, type="crm_updated", at=self.clock(),
+            source=appt.source, appointment_type=appt.appointment_type, owner_id=appt.owner_id,
+            data={"written": ",".join(c.field for c in plan.changes), "refused": ",".join(plan.refused)},
+        ))
+        return CrmUpdateResult(written=[c.field for c in plan.changes], refused=plan.refused)

@@ -1,0 +1,273 @@
+"""Sending customer messages, understanding replies and recording consent.
+
+Every send passes a pre-send check that reads live state right before sending: consent, channel
+reachability, approved template, guardrail lint, the recipient's allowed window and frequency caps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import structlog
+from temporalio import activity
+from temporalio.client import Client
+
+from activities.errors import to_application_error
+from connectors.contract import (
+    AmbiguousSendError,
+    MessageChannel,
+    OutboundMessage,
+    PermanentProviderError,
+    RetryableProviderError,
+)
+from connectors.local.consent import ConsentLedger
+from connectors.local.outbox import LocalOutbox
+from domain.case import ConsentChange, OptOutNotice, SendRequest, SendResult, UnderstandRequest
+from domain.models import Channel, LedgerEvent, ReplyUnderstanding
+from policies import messages as message_policy
+from policies import replies as reply_policy
+from policies import send_rules
+from policies import sequences as sequence_policy
+from policies.schema import Purpose, Step
+
+log = structlog.get_logger(__name__)
+
+HELP_TEMPLATE = "__help__"
+
+
+def first_name(name: str | None) -> str:
+    return (name or "").split(" ")[0] or "there"
+
+
+class MessagingActivities:
+    def __init__(
+        self,
+        channels: dict[Channel, MessageChannel],
+        outbox: LocalOutbox,
+        consent: ConsentLedger,
+        ledger: Any,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        reply_model: Any | None = None,
+    ) -> None:
+        self.channels = channels
+        self.outbox = outbox
+        self.consent = consent
+        self.ledger = ledger
+        self.clock = clock
+        self.reply_model = reply_model
+
+    # -------------------------------------------------------------- send
+
+    @activity.defn(name="send_message")
+    def send_message(self, req: SendRequest) -> SendResult:
+        existing = self.outbox.lookup(req.message_id)
+        if existing is not None and existing.status != "failed":
+            # a retry of a send that already happened: never send it twice
+            return SendResult(status="sent", channel=None, reason="already sent", duplicate=True)
+        now = self.clock()
+        contact = req.appointment.contact
+        program = req.resolved.program
+        purpose = Purpose.informational
+        opted_out = self.consent.opted_out_channels(req.contact_key, purpose.value)
+        facts = sequence_policy.ChannelFacts(
+            has_phone=bool(contact.phone),
+            has_email=bool(contact.email),
+            opted_out=[Channel(c) for c in opted_out if c != "*"],
+            preferred=contact.preferred_channel,
+            whatsapp_template_approved=True,
+        )
+        if "*" in opted_out:
+            return SendResult(status="blocked", reason="contact opted out of every channel")
+        order = sequence_policy.channel_order(Step(delay_minutes=0, template=req.template_id, channels=req.channels),
+                                              facts)
+        if not order:
+            why = "contact opted out of these channels" if opted_out else "no usable channel for this contact"
+            return SendResult(status="blocked", reason=why)
+        problems: list[str] = []
+        for channel in order:
+            rendered = self._render(req, channel)
+            if isinstance(rendered, str):
+                problems.append(f"{channel.value}: {rendered}")
+                continue
+            subject, body, template_id = rendered
+            decision = send_rules.check_send(send_rules.SendCheckInput(
+                now=now, channel=channel, rules=program.send, contact_timezone=contact.timezone,
+                phone=contact.phone if channel != Channel.email else None,
+                recent_sends=self.outbox.recent_sends(req.contact_key, now - timedelta(days=8)),
+                created_at=req.created_at,
+            ))
+            if decision.expired:
+                self._ledger(req, "message_failed", channel, template_id, reason="expired")
+                return SendResult(status="expired", channel=channel, reason="; ".join(decision.reasons))
+            if not decision.allowed:
+                return SendResult(status="deferred", channel=channel, next_allowed_at=decision.next_allowed_at,
+                                  reason="; ".join(decision.reasons))
+            to = contact.phone if channel != Channel.email else contact.email
+            assert to is not None  # channel_order only keeps reachable channels
+            message = OutboundMessage(message_id=req.message_id, case_id=req.case_id, channel=channel, to=to,
+                                      subject=subject, body=body, template_id=template_id)
+            try:
+                receipt = self._deliver(channel, message, req.contact_key)
+            except PermanentProviderError as exc:
+                if exc.opt_out:
+                    self.consent.record(f"{req.message_id}-carrier-optout", req.contact_key, "opted_out",
+                                        channel=channel.value, evidence=f"provider error {exc.code}",
+                                        evidence_channel=channel.value)
+                self._ledger(req, "message_failed", channel, template_id, reason=exc.code or "permanent")
+                problems.append(f"{channel.value}: provider refused ({exc.code})")
+                continue
+            except (RetryableProviderError, AmbiguousSendError) as exc:
+                raise to_application_error(exc) if isinstance(exc, RetryableProviderError) else \
+                    to_application_error(RetryableProviderError(str(exc))) from None
+            if not receipt.duplicate:
+                self._ledger(req, "message_sent", channel, template_id)
+            log.info("message_sent", case_id=req.case_id, channel=channel.value, template=template_id,
+                     step=req.message_id.rsplit("-", 1)[-1])
+            return SendResult(status="sent", channel=channel, reason="sent", duplicate=receipt.duplicate)
+        return SendResult(status="failed", reason="; ".join(problems) or "no channel could send")
+
+    def _deliver(self, channel: Channel, message: OutboundMessage, contact_key: str) -> Any:
+        connector = self.channels.get(channel)
+        if connector is None:
+            raise PermanentProviderError(f"no connector configured for {channel.value}", code="no_connector")
+        if isinstance(connector, LocalOutbox):
+            return connector.send(message, contact_key=contact_key)
+        receipt = connector.send(message)
+        # the outbox keeps the engine's own record of every provider send, for caps and reply routing
+        self.outbox.send(message, contact_key=contact_key)
+        return receipt
+
+    def _render(self, req: SendRequest, channel: Channel) -> tuple[str | None, str, str] | str:
+        contact = req.appointment.contact
+        if req.template_id == HELP_TEMPLATE:
+            return None, req.resolved.help_text, HELP_TEMPLATE
+        try:
+            template = message_policy.select_template(req.resolved.templates, req.template_id, channel,
+                                                      contact.locale)
+        except message_policy.TemplateNotFound as exc:
+            return str(exc)
+        start = req.appointment.start.astimezone(_zone(contact.timezone, req.resolved.program.send.default_timezone))
+        variables = {
+            "first_name": first_name(contact.name),
+            "appointment_type": req.appointment.appointment_type.replace("_", " "),
+            "appointment_date": start.strftime("%a %b %d"),
+            "appointment_time": start.strftime("%H:%M"),
+            "business_name": req.resolved.program.name,
+            **req.variables,
+        }
+        try:
+            subject, body = message_policy.render(template, variables)
+        except KeyError as exc:
+            return f"template {template.id} needs variable {exc}"
+        lint = message_policy.lint(body, channel, vertical=req.resolved.program.vertical, purpose=template.purpose,
+                                   first_message=req.first_message)
+        if not lint.ok:
+            return "guardrail lint failed: " + ", ".join(p.code for p in lint.problems)
+        return subject, body, f"{template.id}@v{template.version}"
+
+    def _ledger(self, req: SendRequest, type_: str, channel: Channel, template_id: str, reason: str | None = None
+                ) -> None:
+        appt = req.appointment
+        self.ledger.append(LedgerEvent(
+            event_id=f"{req.message_id}:{type_}", case_id=req.case_id, type=type_, at=self.clock(),
+            source=appt.source, appointment_type=appt.appointment_type, owner_id=appt.owner_id,
+            location_id=appt.location_id, channel=channel, template_id=template_id.split("@")[0],
+            segment=req.ledger.get("segment"), arm=req.ledger.get("arm"), reason=reason,
+        ))
+
+    # -------------------------------------------------------------- replies
+
+    @activity.defn(name="understand_reply")
+    def understand_reply(self, req: UnderstandRequest) -> ReplyUnderstanding:
+        inp = reply_policy.ReplyInput(text=req.reply.text, offered=req.offered, now=req.reply.received_at,
+                                      timezone=req.timezone, review_below=req.review_below)
+        result = reply_policy.understand(inp)
+        if req.use_model and self.reply_model is not None and result.needs_review:
+            result = self.reply_model.refine(inp, result)
+        self.ledger.append(LedgerEvent(
+            event_id=f"{req.reply.reply_id}:reply_received", case_id=req.case_id, type="reply_received",
+            at=req.reply.received_at, source="reply", appointment_type="-", channel=req.reply.channel,
+            reason=result.intent.value,
+        ))
+        return result
+
+
+class ConsentActivities:
+    """Opt-outs and opt-ins: recorded with evidence, confirmed once, and fanned out to every open case."""
+
+    def __init__(self, consent: ConsentLedger, channels: dict[Channel, MessageChannel], outbox: LocalOutbox,
+                 ledger: Any, client: Client | None = None) -> None:
+        self.consent = consent
+        self.channels = channels
+        self.outbox = outbox
+        self.ledger = ledger
+        self.client = client
+
+    @activity.defn(name="record_consent")
+    async def record_consent(self, change: ConsentChange) -> None:
+        import asyncio
+
+        await asyncio.to_thread(self._record, change)
+        if change.status == "opted_out":
+            await self._stop_other_cases(change)
+
+    def _record(self, change: ConsentChange) -> None:
+        self.consent.record(change.event_id, change.contact_key, change.status, channel="*", purpose="*",
+                            evidence=change.evidence, evidence_channel=change.channel.value, at=change.at)
+        appt = change.appointment
+        if change.status == "opted_out":
+            self.ledger.append(LedgerEvent(
+                event_id=f"{change.event_id}:opt_out", case_id=change.case_id, type="opt_out", at=change.at,
+                source=appt.source, appointment_type=appt.appointment_type, channel=change.channel,
+            ))
+        body = change.resolved.opt_out_confirmation if change.status == "opted_out" else \
+            "You are subscribed again. Reply STOP to opt out."
+        contact = appt.contact
+        to = contact.email if change.channel == Channel.email else contact.phone
+        connector = self.channels.get(change.channel)
+        if not to or connector is None:
+            return
+        # exactly one confirmation per consent event, even when the activity is retried
+        message = OutboundMessage(message_id=f"consent-{change.event_id}", case_id=change.case_id,
+                                  channel=change.channel, to=to, subject="Subscription update", body=body,
+                                  template_id=f"consent_{change.status}")
+        if self.outbox.lookup(message.message_id) is not None:
+            return
+        try:
+            if isinstance(connector, LocalOutbox):
+                connector.send(message, contact_key=change.contact_key)
+            else:
+                connector.send(message)
+                self.outbox.send(message, contact_key=change.contact_key)
+        except PermanentProviderError:
+            return  # the confirmation is a courtesy; the opt-out itself is already recorded
+        except RetryableProviderError as exc:
+            raise to_application_error(exc) from None
+
+    async def _stop_other_cases(self, change: ConsentChange) -> None:
+        if self.client is None:
+            return
+        query = f"NoShowContactKey = '{change.contact_key}' AND ExecutionStatus = 'Running'"
+        async for wf in self.client.list_workflows(query):
+            if wf.id == change.case_id:
+                continue
+            try:
+                await self.client.get_workflow_handle(wf.id).signal(
+                    "opted_out", OptOutNotice(event_id=change.event_id, channel="*")
+                )
+            except Exception as exc:  # a case that closed meanwhile needs no signal
+                log.info("opt_out_fanout_skipped", case_id=wf.id, error=type(exc).__name__)
+
+
+def _zone(name: str | None, default: str) -> Any:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    for candidate in (name, default, "UTC"):
+        if candidate:
+            try:
+                return ZoneInfo(candidate)
+            except (ZoneInfoNotFoundError, ValueError):
+                continue
+    return UTC

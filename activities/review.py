@@ -1,0 +1,24 @@
+"""Asking a human: the local review queue always, plus any configured notifier (Slack)."""
+
+from __future__ import annotations
+
+from temporalio import activity
+
+from connectors.contract import ReviewNotifier
+from connectors.local.reviews import LocalReviewQueue
+from domain.case import ReviewNotice
+
+
+class ReviewActivities:
+    def __init__(self, queue: LocalReviewQueue, notifiers: list[ReviewNotifier] | None = None) -> None:
+        self.queue = queue
+        self.notifiers = notifiers or []
+
+    @activity.defn(name="request_review")
+    def request_review(self, notice: ReviewNotice) -> None:
+        if notice.reminder == 0:
+            self.queue.request_review(notice.case_id, "review needed", notice.reasons, notice.review_id,
+                                      program=notice.program)
+        for notifier in self.notifiers:
+            notifier.request_review(notice.case_id, f"Review {notice.review_id}", notice.reasons,
+                                    idempotency_key=f"{notice.review_id}-{notice.reminder}")

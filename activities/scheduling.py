@@ -1,0 +1,83 @@
+"""Offering, holding and booking slots in live availability. A lost race re-offers; nothing double-books."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from temporalio import activity
+
+from connectors.contract import SlotUnavailable
+from connectors.local.calendar import LocalCalendar
+from domain.case import BookRequest, BookResult, Offer, OfferRequest
+from domain.links import sign_link
+from domain.models import LedgerEvent, Slot
+from policies import rebooking as rebooking_policy
+
+
+class SchedulingActivities:
+    def __init__(self, calendar: LocalCalendar, ledger: Any, link_secret: str, public_base_url: str,
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        self.calendar = calendar
+        self.ledger = ledger
+        self.link_secret = link_secret
+        self.public_base_url = public_base_url.rstrip("/")
+        self.clock = clock
+
+    @activity.defn(name="offer_slots")
+    def offer_slots(self, req: OfferRequest) -> Offer:
+        rules = req.resolved.program.rebooking
+        now = self.clock()
+        appt = req.appointment
+        # a retried offer replaces this case's earlier holds instead of stacking new ones
+        self.calendar.release(req.case_id)
+        busy = self.calendar.busy(appt.calendar_id, now, now + timedelta(days=rules.horizon_days + 1),
+                                  exclude_case=req.case_id)
+        duration = max(int((appt.end - appt.start).total_seconds() // 60), 5)
+        candidates = rebooking_policy.candidate_slots(rebooking_policy.SlotSearch(
+            now=now, duration_minutes=duration, rules=rules,
+            busy=[rebooking_policy.Interval(start=b.start, end=b.end) for b in busy],
+            limit=rules.offer_count * 4,
+        ))
+        expires = now + timedelta(minutes=rules.hold_minutes)
+        held: list[Slot] = []
+        for start, end in candidates:
+            if start in req.exclude:
+                continue
+            try:
+                held.append(self.calendar.hold(
+                    Slot(start=start, end=end, calendar_id=appt.calendar_id, owner_id=appt.owner_id),
+                    req.case_id, expires,
+                ))
+            except SlotUnavailable:
+                continue
+            if len(held) >= rules.offer_count:
+                break
+        link = None
+        if held:
+            token = sign_link(self.link_secret, req.case_id, req.attempt, expires)
+            link = f"{self.public_base_url}/book/{token}"
+        return Offer(slots=held, booking_link=link, expires_at=expires)
+
+    @activity.defn(name="book_slot")
+    def book_slot(self, req: BookRequest) -> BookResult:
+        appt = req.appointment
+        try:
+            appointment_id = self.calendar.book(
+                req.slot, req.case_id, appt.appointment_type, appt.contact.contact_id,
+                idempotency_key=f"{req.case_id}-book-{req.attempt}-{req.slot.start.isoformat()}",
+            )
+        except SlotUnavailable as exc:
+            return BookResult(booked=False, reason=str(exc))
+        now = self.clock()
+        self.ledger.append(LedgerEvent(
+            event_id=f"{req.case_id}:rebooked", case_id=req.case_id, type="rebooked", at=now, source=appt.source,
+            appointment_type=appt.appointment_type, owner_id=appt.owner_id, location_id=appt.location_id,
+            value=appt.value, data={"minutes_to_rebook": round((now - appt.end).total_seconds() / 60, 1)},
+        ))
+        return BookResult(booked=True, appointment_id=appointment_id, reason="booked")
+
+    @activity.defn(name="release_holds")
+    def release_holds(self, case_id: str) -> None:
+        self.calendar.release(case_id)

@@ -1,0 +1,57 @@
+"""The consent ledger: per contact, channel and purpose, with evidence. The pre-send check reads it live."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from connectors.local.db import LocalDb
+
+
+class ConsentLedger:
+    def __init__(self, db: LocalDb) -> None:
+        self.db = db
+
+    def record(self, event_id: str, contact_key: str, status: str, channel: str = "*", purpose: str = "*",
+               evidence: str | None = None, evidence_channel: str | None = None,
+               at: datetime | None = None) -> bool:
+        """Record an opt-out or opt-in. Returns False when this event was already recorded."""
+        when = (at or datetime.now(UTC)).astimezone(UTC).isoformat()
+        with self.db.connect(immediate=True) as conn:
+            cur = conn.execute(
+                "INSERT OR IGNORE INTO consent_events "
+                "(event_id, contact_key, channel, purpose, status, evidence, at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (event_id, contact_key, channel, purpose, status, evidence, when),
+            )
+            if cur.rowcount == 0:
+                return False
+            conn.execute(
+                "INSERT OR REPLACE INTO consent "
+                "(contact_key, channel, purpose, status, evidence, evidence_channel, at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (contact_key, channel, purpose, status, evidence, evidence_channel, when),
+            )
+            if status == "opted_in" and channel == "*":
+                # START re-subscribes every channel the contact had stopped
+                conn.execute(
+                    "UPDATE consent SET status = 'opted_in', evidence = ?, at = ? WHERE contact_key = ?",
+                    (evidence, when, contact_key),
+                )
+        return True
+
+    def opted_out_channels(self, contact_key: str, purpose: str = "informational") -> set[str]:
+        with self.db.connect() as conn:
+            rows = conn.execute(
+                "SELECT channel FROM consent WHERE contact_key = ? AND status = 'opted_out' AND purpose IN (?, '*')",
+                (contact_key, purpose),
+            ).fetchall()
+        return {r[0] for r in rows}
+
+    def is_blocked(self, contact_key: str, channel: str, purpose: str = "informational") -> bool:
+        chans = self.opted_out_channels(contact_key, purpose)
+        return "*" in chans or channel in chans
+
+    def history(self, contact_key: str) -> list[dict[str, object]]:
+        with self.db.connect() as conn:
+            rows = conn.execute(
+                "SELECT * FROM consent_events WHERE contact_key = ? ORDER BY at", (contact_key,)
+            ).fetchall()
+        return [dict(r) for r in rows]

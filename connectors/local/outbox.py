@@ -1,0 +1,67 @@
+"""The outbox: every customer message the embedded default 'sends' lands here, once per message id.
+
+A simulated customer replies with `noshow reply CASE TEXT`, which goes through the same inbound path a
+provider's webhook would.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from connectors.contract import OutboundMessage, SendReceipt
+from connectors.local.db import LocalDb
+
+
+class LocalOutbox:
+    """Implements contract.MessageChannel for every channel."""
+
+    def __init__(self, db: LocalDb, contact_key: str | None = None) -> None:
+        self.db = db
+
+    def lookup(self, message_id: str) -> SendReceipt | None:
+        with self.db.connect() as conn:
+            row = conn.execute("SELECT message_id, status FROM outbox WHERE message_id = ?", (message_id,)).fetchone()
+        if not row:
+            return None
+        return SendReceipt(message_id=row[0], provider_message_id=f"local-{row[0]}", status=row[1], duplicate=True)
+
+    def send(self, message: OutboundMessage, contact_key: str | None = None) -> SendReceipt:
+        with self.db.connect(immediate=True) as conn:
+            cur = conn.execute(
+                "INSERT OR IGNORE INTO outbox (message_id, case_id, contact_key, channel, recipient, subject, body, "
+                "template_id, status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'sent', ?)",
+                (message.message_id, message.case_id, contact_key, message.channel.value, message.to,
+                 message.subject, message.body, message.template_id, datetime.now(UTC).isoformat()),
+            )
+        return SendReceipt(
+            message_id=message.message_id, provider_message_id=f"local-{message.message_id}", status="sent",
+            duplicate=cur.rowcount == 0,
+        )
+
+    def recent_sends(self, contact_key: str, since: datetime) -> list[datetime]:
+        with self.db.connect() as conn:
+            rows = conn.execute(
+                "SELECT created_at FROM outbox WHERE contact_key = ? AND created_at > ? AND status != 'failed'",
+                (contact_key, since.astimezone(UTC).isoformat()),
+            ).fetchall()
+        return [datetime.fromisoformat(r[0]) for r in rows]
+
+    def messages(self, case_id: str | None = None) -> list[dict[str, object]]:
+        with self.db.connect() as conn:
+            if case_id:
+                rows = conn.execute("SELECT * FROM outbox WHERE case_id = ? ORDER BY created_at", (case_id,)).fetchall()
+            else:
+                rows = conn.execute("SELECT * FROM outbox ORDER BY created_at").fetchall()
+        return [dict(r) for r in rows]
+
+    def case_for_recipient(self, recipient: str) -> str | None:
+        """The case that last wrote to this address: where a reply from it belongs."""
+        with self.db.connect() as conn:
+            row = conn.execute(
+                "SELECT case_id FROM outbox WHERE recipient = ? ORDER BY created_at DESC LIMIT 1", (recipient,)
+            ).fetchone()
+        return str(row[0]) if row else None
+
+    def set_status(self, message_id: str, status: str) -> None:
+        with self.db.connect() as conn:
+            conn.execute("UPDATE outbox SET status = ? WHERE message_id = ?", (status, message_id))

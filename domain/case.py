@@ -1,0 +1,226 @@
+"""Inputs, outputs and state of a case workflow and its activities: one model per call."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from domain.models import (
+    Appointment,
+    AppointmentEvent,
+    AttendanceSignal,
+    CaseKind,
+    Channel,
+    LedgerEvent,
+    Reply,
+    ReplyUnderstanding,
+    Slot,
+    Stage,
+)
+from policies.schema import ResolvedProgram
+
+
+class CaseInput(BaseModel):
+    case_id: str
+    contact_key: str
+    kind: CaseKind
+    appointment: Appointment
+    resolved: ResolvedProgram
+    watch: bool = True  # started at booking: wait until end + grace before checking
+    experiment: str | None = None
+
+
+class ReviewRequest(BaseModel):
+    review_id: str
+    reasons: list[str]
+    requested_at: datetime
+    due_at: datetime
+
+
+class TimelineEntry(BaseModel):
+    at: datetime
+    what: str
+
+
+class CaseState(BaseModel):
+    case_id: str
+    kind: CaseKind
+    stage: Stage
+    policy_version: str
+    program: str
+    source: str
+    appointment_type: str
+    verdict: str | None = None
+    verdict_reasons: list[str] = Field(default_factory=list)
+    review: ReviewRequest | None = None
+    segment: str | None = None
+    arm: str | None = None
+    step: int = 0
+    messages_sent: int = 0
+    offered: list[Slot] = Field(default_factory=list)
+    booking_link: str | None = None
+    new_appointment_id: str | None = None
+    new_appointment_start: datetime | None = None
+    reschedules: int = 0
+    outcome: str | None = None
+    next_action_at: datetime | None = None
+    timeline: list[TimelineEntry] = Field(default_factory=list)
+
+
+class ReviewDecision(BaseModel):
+    review_id: str
+    decision: Literal["approve", "reject", "edit", "suppress"]
+    reviewer: str = Field(min_length=1)
+    note: str | None = Field(default=None, max_length=1000)
+    # edits a reviewer may make: treat as attended, or pick the sequence segment
+    mark_attended: bool = False
+    segment: str | None = None
+
+
+class ReviewResult(BaseModel):
+    accepted: bool
+    stage: Stage
+
+
+class SlotChoice(BaseModel):
+    choice_id: str
+    slot_index: int = Field(ge=0)
+    via: Literal["link", "reviewer", "reply"] = "link"
+
+
+class OptOutNotice(BaseModel):
+    event_id: str
+    channel: str = "*"
+
+
+# ------------------------------------------------------------------ activity I/O
+
+
+class EvidenceRequest(BaseModel):
+    case_id: str
+    contact_key: str
+    appointment: Appointment
+    repeat_window_days: int = 90
+
+
+class Evidence(BaseModel):
+    signals: list[AttendanceSignal]
+    prior_no_shows: int = 0
+
+
+class SendRequest(BaseModel):
+    message_id: str  # case id + step: the idempotency key
+    case_id: str
+    contact_key: str
+    appointment: Appointment
+    resolved: ResolvedProgram
+    template_id: str
+    channels: list[Channel]
+    variables: dict[str, str] = Field(default_factory=dict)
+    first_message: bool = False
+    created_at: datetime
+    ledger: dict[str, str | None] = Field(default_factory=dict)  # segment, arm for reporting
+    purpose: Literal["recovery", "transactional"] = "recovery"
+
+
+class SendResult(BaseModel):
+    status: Literal["sent", "deferred", "blocked", "expired", "failed"]
+    channel: Channel | None = None
+    next_allowed_at: datetime | None = None
+    reason: str
+    duplicate: bool = False
+
+
+class UnderstandRequest(BaseModel):
+    case_id: str
+    reply: Reply
+    offered: list[datetime]
+    timezone: str
+    review_below: float
+    use_model: bool = False
+
+
+class OfferRequest(BaseModel):
+    case_id: str
+    attempt: int
+    appointment: Appointment
+    resolved: ResolvedProgram
+    exclude: list[datetime] = Field(default_factory=list)
+
+
+class Offer(BaseModel):
+    slots: list[Slot]
+    booking_link: str | None = None
+    expires_at: datetime
+
+
+class BookRequest(BaseModel):
+    case_id: str
+    contact_key: str
+    slot: Slot
+    appointment: Appointment
+    attempt: int
+
+
+class BookResult(BaseModel):
+    booked: bool
+    appointment_id: str | None = None
+    reason: str
+
+
+class CrmUpdate(BaseModel):
+    case_id: str
+    step: str
+    appointment: Appointment
+    resolved: ResolvedProgram
+    fields: dict[str, str | None]
+    note: str | None = None
+    owner_task: str | None = None
+
+
+class CrmUpdateResult(BaseModel):
+    written: list[str]
+    refused: dict[str, str]
+
+
+class ReviewNotice(BaseModel):
+    case_id: str
+    review_id: str
+    reasons: list[str]
+    program: str
+    reminder: int = 0
+
+
+class ConsentChange(BaseModel):
+    event_id: str
+    case_id: str
+    contact_key: str
+    appointment: Appointment
+    resolved: ResolvedProgram
+    status: Literal["opted_out", "opted_in"]
+    channel: Channel
+    evidence: str
+    at: datetime
+
+
+class LedgerBatch(BaseModel):
+    events: list[LedgerEvent]
+
+
+class FollowRequest(BaseModel):
+    case_id: str
+    appointment_id: str
+    source: str
+    appointment: Appointment
+
+
+class CaseEventSignal(BaseModel):
+    """Wrapper for events the API forwards: an appointment event or a customer reply."""
+
+    event: AppointmentEvent | None = None
+    reply: Reply | None = None
+
+
+__all__ = ["ReplyUnderstanding"]

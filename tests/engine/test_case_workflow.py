@@ -1,0 +1,189 @@
+"""The case workflow end to end against a real Temporal dev server, real activities and local connectors."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from temporalio.client import WorkflowUpdateFailedError
+
+from domain.case import CaseState, ReviewDecision
+from domain.models import Channel, EventType, Reply, Stage
+from tests.engine.conftest import Stack
+from tests.helpers import appointment, event, eventually, fast_policy
+from workflows.case import RecoveryCaseWorkflow
+
+
+async def state_of(stack: Stack, case_id: str) -> CaseState:
+    return await stack.cases.handle(case_id).query(RecoveryCaseWorkflow.state_query)
+
+
+async def reach(stack: Stack, case_id: str, *stages: Stage, timeout: float = 30) -> CaseState:
+    return await eventually(lambda: state_of(stack, case_id), lambda s: s.stage in stages, timeout=timeout)
+
+
+async def reply(stack: Stack, case_id: str, text: str) -> None:
+    await stack.cases.submit_reply(
+        Reply(reply_id=f"r-{uuid.uuid4().hex[:10]}", channel=Channel.sms, text=text, received_at=datetime.now(UTC)),
+        sender=None, case_id=case_id,
+    )
+
+
+async def result(stack: Stack, case_id: str) -> CaseState:
+    return await asyncio.wait_for(stack.cases.handle(case_id).result(), timeout=60)  # type: ignore[return-value]
+
+
+def no_follow(stack: Stack) -> None:
+    policy = fast_policy()
+    policy.programs[0].rebooking.follow_new_appointment = False
+    stack.write_policy(policy)
+
+
+async def test_no_show_is_recovered_by_picking_a_slot(stack: Stack) -> None:
+    no_follow(stack)
+    appt = appointment()
+    outcome = await stack.cases.submit_event(event(appt, EventType.no_show))
+    case_id = outcome.case_id
+    assert outcome.status == "accepted" and case_id and case_id.startswith("case-")
+    assert appt.contact.phone not in case_id and appt.appointment_id not in case_id
+
+    await eventually(lambda: asyncio.sleep(0, stack.deps.outbox.messages(case_id)), lambda m: len(m) >= 1)
+    await reach(stack, case_id, Stage.recovering)
+    await reply(stack, case_id, "yes please, can we find another time?")
+    offered = await reach(stack, case_id, Stage.offering)
+    assert len(offered.offered) == 3
+    await reply(stack, case_id, "2")
+    final = await result(stack, case_id)
+
+    assert final.stage == Stage.confirmed
+    assert final.new_appointment_start == offered.offered[1].start
+    booked = stack.deps.calendar.appointment(final.new_appointment_id or "")
+    assert booked is not None and booked["status"] == "booked"
+    templates = [m["template_id"] for m in stack.deps.outbox.messages(case_id)]
+    assert templates[0].startswith("missed_first") and templates[-1].startswith("confirm_booking")
+    assert any(t.startswith("offer_slots") for t in templates)
+    fields = stack.deps.crm.read_fields(appt.contact.contact_id, appt.appointment_id)
+    assert fields["recovery_status"] == "rebooked" and fields["outcome"] == "no_show"
+    types = [e.type for e in stack.deps.ledger.events(case_id)]
+    for expected in ("case_opened", "verdict", "message_sent", "reply_received", "rebooked", "case_closed"):
+        assert expected in types
+
+
+async def test_same_webhook_five_times_and_reordered_gives_one_case(stack: Stack) -> None:
+    appt = appointment()
+    booked = event(appt, EventType.booked, event_id="e-booked")
+    no_show = event(appt, EventType.no_show, event_id="e-noshow")
+    outcomes = await asyncio.gather(*[stack.cases.submit_event(no_show) for _ in range(5)],
+                                    stack.cases.submit_event(booked))
+    assert len({o.case_id for o in outcomes}) == 1
+    case_id = outcomes[0].case_id
+    assert case_id
+    await reach(stack, case_id, Stage.recovering, Stage.unrecovered)
+    runs = [wf async for wf in stack.client.list_workflows(f"WorkflowId = '{case_id}'")]
+    assert len(runs) == 1
+    # one first message, however many times the webhook came
+    first = [m for m in stack.deps.outbox.messages(case_id) if str(m["template_id"]).startswith("missed_first")]
+    assert len(first) == 1
+
+
+async def test_attended_case_closes_without_messages(stack: Stack) -> None:
+    appt = appointment()
+    stack.deps.calendar.add_appointment(appt.appointment_id, appt.calendar_id, appt.owner_id,
+                                        appt.contact.contact_id, appt.appointment_type, appt.start, appt.end)
+    stack.deps.calendar.add_signal(appt.appointment_id, "check_in", appt.start, source="front_desk")
+    outcome = await stack.cases.submit_event(event(appt, EventType.booked))
+    assert outcome.case_id
+    final = await result(stack, outcome.case_id)
+    assert final.stage == Stage.attended
+    assert stack.deps.outbox.messages(outcome.case_id) == []
+
+
+async def test_unclear_attendance_waits_for_review_and_rejects_stale_decisions(stack: Stack) -> None:
+    appt = appointment()
+    outcome = await stack.cases.submit_event(event(appt, EventType.booked))  # no evidence either way
+    case_id = outcome.case_id
+    assert case_id
+    waiting = await reach(stack, case_id, Stage.awaiting_review)
+    assert waiting.review is not None
+    assert stack.deps.outbox.messages(case_id) == []  # no outreach before a human decides
+    handle = stack.cases.handle(case_id)
+    with pytest.raises(WorkflowUpdateFailedError):
+        await handle.execute_update(RecoveryCaseWorkflow.review_decision,
+                                    ReviewDecision(review_id="stale-id", decision="approve", reviewer="r@example.com"))
+    assert stack.deps.outbox.messages(case_id) == []
+    await handle.execute_update(
+        RecoveryCaseWorkflow.review_decision,
+        ReviewDecision(review_id=waiting.review.review_id, decision="approve", reviewer="r@example.com"),
+    )
+    await eventually(lambda: asyncio.sleep(0, stack.deps.outbox.messages(case_id)), lambda m: len(m) >= 1)
+    with pytest.raises(WorkflowUpdateFailedError):  # a second decision on the same review is refused
+        await handle.execute_update(
+            RecoveryCaseWorkflow.review_decision,
+            ReviewDecision(review_id=waiting.review.review_id, decision="reject", reviewer="r@example.com"),
+        )
+
+
+async def test_reviewer_rejection_closes_the_case(stack: Stack) -> None:
+    appt = appointment(categories=["medical"])
+    outcome = await stack.cases.submit_event(event(appt, EventType.no_show))
+    case_id = outcome.case_id
+    assert case_id
+    waiting = await reach(stack, case_id, Stage.awaiting_review)
+    assert any("sensitive" in r for r in waiting.review.reasons)  # type: ignore[union-attr]
+    await stack.cases.handle(case_id).execute_update(
+        RecoveryCaseWorkflow.review_decision,
+        ReviewDecision(review_id=waiting.review.review_id, decision="reject", reviewer="r@example.com"),  # type: ignore[union-attr]
+    )
+    final = await result(stack, case_id)
+    assert final.stage == Stage.closed_by_reviewer
+    assert stack.deps.outbox.messages(case_id) == []
+
+
+async def test_opt_out_stops_this_case_and_every_other_case_of_the_contact(stack: Stack) -> None:
+    policy = fast_policy()
+    for seq in policy.programs[0].sequences.values():
+        seq.reply_wait_hours = 1
+        for i, step in enumerate(seq.steps):
+            step.delay_minutes = 0 if i == 0 else 60
+    stack.write_policy(policy)
+    first = appointment(contact_id="c-shared")
+    second = appointment(contact_id="c-shared")
+    a = (await stack.cases.submit_event(event(first, EventType.no_show))).case_id
+    b = (await stack.cases.submit_event(event(second, EventType.no_show))).case_id
+    assert a and b
+    for case_id in (a, b):
+        await eventually(lambda c=case_id: asyncio.sleep(0, stack.deps.outbox.messages(c)), lambda m: len(m) >= 1)
+    await reply(stack, a, "STOP")
+    final_a = await result(stack, a)
+    final_b = await result(stack, b)
+    assert final_a.stage == Stage.opted_out and final_b.stage == Stage.opted_out
+    sent_after = [m for m in stack.deps.outbox.messages() if m["case_id"] in (a, b)]
+    confirmations = [m for m in sent_after if str(m["template_id"]).startswith("consent_")]
+    assert len(confirmations) == 1
+    assert len(sent_after) == 3  # one first message per case and one confirmation, nothing else
+    contact_key = str(stack.deps.outbox.messages(a)[0]["contact_key"])
+    assert stack.deps.consent.is_blocked(contact_key, "sms") and stack.deps.consent.is_blocked(contact_key, "email")
+
+
+async def test_dispute_reply_goes_to_review(stack: Stack) -> None:
+    appt = appointment()
+    case_id = (await stack.cases.submit_event(event(appt, EventType.no_show))).case_id
+    assert case_id
+    await reach(stack, case_id, Stage.recovering)
+    await eventually(lambda: asyncio.sleep(0, stack.deps.outbox.messages(case_id)), lambda m: len(m) >= 1)
+    await reply(stack, case_id, "I was there! I waited 20 minutes")
+    waiting = await reach(stack, case_id, Stage.awaiting_review)
+    assert waiting.review and any("dispute" in r for r in waiting.review.reasons)
+
+
+async def test_late_cancellation_is_recovered_and_early_one_is_not_a_no_show(stack: Stack) -> None:
+    start = datetime.now(UTC) + timedelta(hours=3)
+    late = appointment(start=start)
+    case_id = (await stack.cases.submit_event(event(late, EventType.booked))).case_id
+    assert case_id
+    await reach(stack, case_id, Stage.watching)
+    await stack.cases.submit_event(event(late, EventType.cancelled))
+    state = await reach(stack, case_id, Stage.recovering, Stage.offering, Stage.unrecovered)
+    assert state.kind.value == "late_cancel" and state.verdict == "late_cancel"

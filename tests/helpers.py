@@ -1,0 +1,78 @@
+"""Test helpers: polling instead of sleeping, and builders for appointments, events and policies."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import TypeVar
+
+from domain.models import Appointment, AppointmentEvent, Contact, EventType
+from policies.loader import load_policy
+from policies.schema import PolicyFile, ResolvedProgram
+
+T = TypeVar("T")
+
+
+async def eventually(fn: Callable[[], Awaitable[T]], check: Callable[[T], bool], timeout: float = 20.0,
+                     interval: float = 0.1) -> T:
+    """Poll `fn` until `check` holds; fail with the last value seen."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    value = await fn()
+    while not check(value):
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s; last value: {value!r}")
+        await asyncio.sleep(interval)
+        value = await fn()
+    return value
+
+
+def fast_policy(**program_overrides: object) -> PolicyFile:
+    """The shipped default with test-speed timers and an always-open send window."""
+    policy = load_policy()
+    program = policy.programs[0]
+    program.send.window_start, program.send.window_end = "00:00", "23:59"
+    program.send.state_windows = {}
+    program.attendance.grace_minutes = 0
+    for seq in program.sequences.values():
+        seq.reply_wait_hours = 2 / 3600  # two seconds
+        for step in seq.steps:
+            step.delay_minutes = 0
+    program.review.sla_minutes = 10
+    program.review.reminder_minutes = []
+    program.rebooking.lead_time_hours = 0
+    program.rebooking.business_hours.days = [0, 1, 2, 3, 4, 5, 6]
+    program.rebooking.business_hours.open, program.rebooking.business_hours.close = "00:00", "23:59"
+    program.rebooking.hold_minutes = 60
+    for key, value in program_overrides.items():
+        setattr(program, key, value)
+    return policy
+
+
+def resolved_of(policy: PolicyFile) -> ResolvedProgram:
+    return ResolvedProgram(policy_version=policy.version, program=policy.programs[0], templates=policy.templates,
+                           help_text=policy.help_text, opt_out_confirmation=policy.opt_out_confirmation)
+
+
+def appointment(
+    appointment_id: str | None = None, *, source: str = "local", appointment_type: str = "consultation",
+    value: float = 120.0, start: datetime | None = None, minutes: int = 30, contact_id: str | None = None,
+    phone: str | None = "+12125550100", email: str | None = "pat@example.com", timezone: str = "America/New_York",
+    categories: list[str] | None = None, calendar_id: str = "cal-1",
+) -> Appointment:
+    start = start or (datetime.now(UTC) - timedelta(hours=1)).replace(microsecond=0)
+    return Appointment(
+        source=source, appointment_id=appointment_id or f"appt-{uuid.uuid4().hex[:10]}",
+        appointment_type=appointment_type, calendar_id=calendar_id, owner_id="owner-1", location_id="loc-1",
+        start=start, end=start + timedelta(minutes=minutes), value=value,
+        contact=Contact(contact_id=contact_id or f"c-{uuid.uuid4().hex[:10]}", name="Pat Example", phone=phone,
+                        email=email, timezone=timezone),
+        categories=categories or [],
+    )
+
+
+def event(appt: Appointment, type_: EventType = EventType.no_show, event_id: str | None = None,
+          at: datetime | None = None, **extra: object) -> AppointmentEvent:
+    return AppointmentEvent(event_id=event_id or f"evt-{uuid.uuid4().hex[:12]}", type=type_,
+                            occurred_at=at or datetime.now(UTC), appointment=appt, **extra)  # type: ignore[arg-type]

@@ -1,0 +1,396 @@
+"""The HTTP API: signed webhooks in, reviewer decisions, case lookup, self-serve booking, health.
+
+Every webhook is authenticated on its raw bytes before anything parses it; bodies over the limit get 413
+before they are buffered; bad input gets a 4xx that says what is wrong and starts nothing.
+"""
+
+from __future__ import annotations
+
+import html
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+import structlog
+from fastapi import Depends, FastAPI, Form, Header, HTTPException, Request
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
+from pydantic import BaseModel, Field
+from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.service import RPCError
+
+from connectors.canonical import CanonicalEventsConnector, WebhookPayloadError
+from connectors.contract import InboundConnector, RawRequest, SignatureError, WebhookResult
+from domain.case import CaseState, ReviewDecision, ReviewResult, SlotChoice
+from domain.links import LinkError, verify_link
+from domain.models import Channel, Reply
+from workers.cases import CaseService, EventOutcome, ReplyOutcome
+from workers.dependencies import Dependencies, build_dependencies
+from workers.settings import Settings, get_settings
+from workers.temporal import connect
+from workflows.case import RecoveryCaseWorkflow
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass
+class Principal:
+    identity: str
+    role: Literal["reviewer", "admin"]
+    programs: set[str]
+
+    def may_review(self, program: str) -> bool:
+        return self.role == "admin" or "*" in self.programs or program in self.programs
+
+
+def parse_reviewer_tokens(spec: str) -> dict[str, Principal]:
+    out: dict[str, Principal] = {}
+    for item in filter(None, (p.strip() for p in spec.split(","))):
+        token, _, rest = item.partition("=")
+        identity, _, programs = rest.partition(":")
+        if token and identity:
+            out[token] = Principal(identity, "reviewer", set((programs or "*").split("|")))
+    return out
+
+
+class Health(BaseModel):
+    status: Literal["ok", "degraded"]
+    temporal: bool
+    policy_version: str | None
+
+
+class WebhookAck(BaseModel):
+    ok: bool = True
+    duplicate: bool = False
+    events: list[EventOutcome] = Field(default_factory=list)
+    replies: list[ReplyOutcome] = Field(default_factory=list)
+    unknown_types: list[str] = Field(default_factory=list)
+
+
+class PendingReview(BaseModel):
+    review_id: str
+    case_id: str
+    reasons: list[str]
+    program: str
+    requested_at: str
+
+
+class DecisionBody(BaseModel):
+    review_id: str
+    decision: Literal["approve", "reject", "edit", "suppress"]
+    note: str | None = Field(default=None, max_length=1000)
+    mark_attended: bool = False
+    segment: str | None = None
+
+
+class LocalReplyBody(BaseModel):
+    case_id: str = Field(min_length=1, max_length=100)
+    text: str = Field(min_length=1, max_length=2000)
+    channel: Channel = Channel.sms
+
+
+class CaseSummary(BaseModel):
+    case_id: str
+    status: str
+    stage: str | None
+    kind: str | None
+    needs_review: bool | None
+    outcome: str | None
+    start_time: datetime | None
+
+
+class Problem(BaseModel):
+    detail: str
+
+
+class AppState:
+    def __init__(self, settings: Settings, deps: Dependencies, client: Client | None) -> None:
+        self.settings = settings
+        self.deps = deps
+        self.client = client
+        self.reviewers = parse_reviewer_tokens(settings.reviewer_tokens.get_secret_value())
+        self.connectors: dict[str, InboundConnector] = {
+            "events": CanonicalEventsConnector([s for s in settings.webhook_secret.get_secret_value().split(",") if s])
+        }
+        self.seen: dict[str, float] = {}  # provider dedupe keys recently processed (replay of unsigned-time schemes)
+
+    @property
+    def cases(self) -> CaseService:
+        if self.client is None:
+            raise HTTPException(503, "Temporal is not reachable yet; retry shortly")
+        return CaseService(self.client, self.deps)
+
+
+def create_app(settings: Settings | None = None, client: Client | None = None,
+               deps: Dependencies | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        state: AppState = app.state.noshow
+        if state.client is None:
+            state.client = await connect(settings, wait_seconds=60)
+        yield
+
+    app = FastAPI(
+        title="noshow-recovery",
+        version="0.1.0",
+        description="Recover missed appointments: signed webhooks start durable cases; reviewers decide the "
+        "unclear ones. Reviewer endpoints need `Authorization: Bearer <token>`.",
+        lifespan=lifespan,
+    )
+    app.state.noshow = AppState(settings, deps or build_dependencies(settings), client)
+
+    def state(request: Request) -> AppState:
+        return request.app.state.noshow  # type: ignore[no-any-return]
+
+    def principal(
+        st: Annotated[AppState, Depends(state)], authorization: Annotated[str | None, Header()] = None
+    ) -> Principal:
+        if not authorization or not authorization.lower().startswith("bearer "):
+            raise HTTPException(401, "missing bearer token", headers={"WWW-Authenticate": "Bearer"})
+        token = authorization[7:].strip()
+        if token == st.settings.admin_token.get_secret_value():
+            return Principal("admin", "admin", {"*"})
+        found = st.reviewers.get(token)
+        if found is None:
+            raise HTTPException(401, "invalid token", headers={"WWW-Authenticate": "Bearer"})
+        return found
+
+    def admin(p: Annotated[Principal, Depends(principal)]) -> Principal:
+        if p.role != "admin":
+            raise HTTPException(403, "this endpoint needs the admin token")
+        return p
+
+    async def read_body(request: Request, limit: int) -> bytes:
+        length = request.headers.get("content-length")
+        if length is not None:
+            if not length.isdigit():
+                raise HTTPException(400, "invalid Content-Length")
+            if int(length) > limit:
+                raise HTTPException(413, f"body larger than {limit} bytes")
+        chunks, size = [], 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise HTTPException(413, f"body larger than {limit} bytes")
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    @app.get("/health", response_model=Health, tags=["ops"])
+    async def health(st: Annotated[AppState, Depends(state)]) -> Health:
+        ok = False
+        if st.client is not None:
+            try:
+                await st.client.service_client.check_health()
+                ok = True
+            except Exception:
+                ok = False
+        try:
+            version = st.deps.policy().version
+        except Exception:
+            version = None
+        return Health(status="ok" if ok and version else "degraded", temporal=ok, policy_version=version)
+
+    @app.post(
+        "/webhooks/{provider}",
+        response_model=WebhookAck,
+        tags=["webhooks"],
+        responses={401: {"model": Problem}, 404: {"model": Problem}, 413: {"model": Problem},
+                   422: {"model": Problem}},
+        summary="Receive a signed webhook (canonical events at /webhooks/events; providers by name)",
+    )
+    async def webhook(provider: str, request: Request, st: Annotated[AppState, Depends(state)]) -> Response:
+        connector = st.connectors.get(provider)
+        if connector is None:
+            raise HTTPException(404, f"no webhook connector named {provider!r} is configured")
+        body = await read_body(request, st.settings.max_body_bytes)
+        public_url = st.settings.public_base_url.rstrip("/") + request.url.path
+        if request.url.query:
+            public_url += "?" + request.url.query
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        raw = RawRequest(method=request.method, url=public_url, headers=headers, query=dict(request.query_params),
+                         body=body)
+        try:
+            connector.verify(raw, datetime.now(UTC))
+        except SignatureError as exc:
+            log.info("webhook_rejected", provider=provider, reason=str(exc))
+            raise HTTPException(401, f"signature rejected: {exc}") from None
+        try:
+            result = connector.parse(raw)
+        except (WebhookPayloadError, ValueError) as exc:
+            raise HTTPException(422, f"invalid payload: {exc}") from None
+        if result.response is not None:
+            if isinstance(result.response, str):
+                return PlainTextResponse(result.response, media_type=result.response_media_type)
+            return JSONResponse(result.response)
+        ack = await dispatch(st, provider, result)
+        return JSONResponse(ack.model_dump(mode="json"))
+
+    async def dispatch(st: AppState, provider: str, result: WebhookResult) -> WebhookAck:
+        if result.dedupe_key:
+            key = f"{provider}:{result.dedupe_key}"
+            if key in st.seen:
+                return WebhookAck(duplicate=True)
+        ack = WebhookAck(unknown_types=result.unknown_types)
+        for event in result.events:
+            ack.events.append(await st.cases.submit_event(event))
+        for message in result.messages:
+            reply = Reply(reply_id=message.provider_message_id, channel=message.channel, text=message.text[:5000],
+                          received_at=message.received_at)
+            ack.replies.append(await st.cases.submit_reply(reply, sender=message.sender))
+        for status in result.statuses:
+            if status.message_id:
+                st.deps.outbox.set_status(status.message_id, status.status)
+        if result.unknown_types:
+            log.info("webhook_unknown_types", provider=provider, types=result.unknown_types)
+        if result.dedupe_key:
+            st.seen[f"{provider}:{result.dedupe_key}"] = datetime.now(UTC).timestamp()
+            if len(st.seen) > 100_000:
+                for old in sorted(st.seen, key=st.seen.__getitem__)[:50_000]:
+                    st.seen.pop(old, None)
+        return ack
+
+    @app.post("/inbound/local", response_model=ReplyOutcome, tags=["local"],
+              summary="Simulate a customer reply to a case (the embedded default's stand-in for an SMS)")
+    async def local_reply(body: LocalReplyBody, st: Annotated[AppState, Depends(state)],
+                          _: Annotated[Principal, Depends(admin)]) -> ReplyOutcome:
+        reply = Reply(reply_id=f"local-{uuid.uuid4().hex[:16]}", channel=body.channel, text=body.text,
+                      received_at=datetime.now(UTC))
+        return await st.cases.submit_reply(reply, sender=None, case_id=body.case_id)
+
+    @app.get("/reviews", response_model=list[PendingReview], tags=["reviews"])
+    async def pending_reviews(st: Annotated[AppState, Depends(state)],
+                              who: Annotated[Principal, Depends(principal)]) -> list[PendingReview]:
+        return [PendingReview.model_validate(r) for r in st.deps.reviews.pending() if who.may_review(str(r["program"]))]
+
+    @app.post("/reviews/{case_id}/decision", response_model=ReviewResult, tags=["reviews"],
+              responses={401: {"model": Problem}, 403: {"model": Problem}, 404: {"model": Problem},
+                         409: {"model": Problem}})
+    async def decide(case_id: str, body: DecisionBody, st: Annotated[AppState, Depends(state)],
+                     who: Annotated[Principal, Depends(principal)]) -> ReviewResult:
+        handle = st.cases.handle(case_id)
+        try:
+            current: CaseState = await handle.query(RecoveryCaseWorkflow.state_query)
+        except RPCError:
+            raise HTTPException(404, "no such case") from None
+        if not who.may_review(current.program):
+            raise HTTPException(403, f"{who.identity} may not review program {current.program!r}")
+        decision = ReviewDecision(reviewer=who.identity, **body.model_dump())
+        try:
+            result: ReviewResult = await handle.execute_update(RecoveryCaseWorkflow.review_decision, decision)
+        except WorkflowUpdateFailedError as exc:
+            cause = exc.cause.message if exc.cause and hasattr(exc.cause, "message") else str(exc)
+            raise HTTPException(409, f"decision rejected: {cause}") from None
+        except RPCError as exc:
+            raise HTTPException(409, f"decision rejected: {exc.message}") from None
+        st.deps.reviews.mark(body.review_id, "decided", body.decision, who.identity)
+        st.deps.reviews.audit(who.identity, f"review.{body.decision}", case_id,
+                              {"review_id": body.review_id, "note": body.note})
+        log.info("review_decided", case_id=case_id, decision=body.decision)
+        return result
+
+    @app.get("/cases/{case_id}", response_model=CaseState, tags=["cases"], responses={404: {"model": Problem}})
+    async def get_case(case_id: str, st: Annotated[AppState, Depends(state)],
+                       _: Annotated[Principal, Depends(principal)]) -> CaseState:
+        try:
+            return await st.cases.handle(case_id).query(RecoveryCaseWorkflow.state_query)  # type: ignore[no-any-return]
+        except RPCError:
+            raise HTTPException(404, "no such case") from None
+
+    @app.get("/cases", response_model=list[CaseSummary], tags=["cases"])
+    async def list_cases(st: Annotated[AppState, Depends(state)], _: Annotated[Principal, Depends(principal)],
+                         stage: str | None = None, limit: int = 100) -> list[CaseSummary]:
+        return await list_case_summaries(st.cases.client, stage=stage, limit=min(max(limit, 1), 1000))
+
+    @app.get("/book/{token}", response_class=HTMLResponse, tags=["self-serve"],
+             summary="The self-serve page listing the offered slots")
+    async def booking_page(token: str, st: Annotated[AppState, Depends(state)]) -> HTMLResponse:
+        _, _, state_ = await _offer_for(st, token)
+        rows = "".join(
+            f'<li><form method="post"><input type="hidden" name="slot_index" value="{i}">'
+            f'<button type="submit">{html.escape(s.start.strftime("%a %b %d, %H:%M %Z"))}</button></form></li>'
+            for i, s in enumerate(state_.offered)
+        )
+        page = (
+            "<!doctype html><html><head><meta name=viewport content='width=device-width,initial-scale=1'>"
+            "<title>Pick a new time</title><style>body{font-family:system-ui;max-width:30em;margin:2em auto;"
+            "padding:0 1em}button{font-size:1.1em;padding:.6em 1em;margin:.3em 0;width:100%}</style></head><body>"
+            f"<h1>Pick a new time</h1><ul style='list-style:none;padding:0'>{rows}</ul></body></html>"
+        )
+        return HTMLResponse(page)
+
+    @app.post("/book/{token}", response_class=HTMLResponse, tags=["self-serve"],
+              summary="Book one of the offered slots from the self-serve page")
+    async def book_from_link(token: str, slot_index: Annotated[int, Form(ge=0, le=20)],
+                             st: Annotated[AppState, Depends(state)]) -> HTMLResponse:
+        case_id, _, state_ = await _offer_for(st, token)
+        if slot_index >= len(state_.offered):
+            raise HTTPException(422, "that slot is not one of the offered slots")
+        await st.cases.handle(case_id).signal(
+            RecoveryCaseWorkflow.choose_slot,
+            SlotChoice(choice_id=f"link-{token[-12:]}-{slot_index}", slot_index=slot_index, via="link"),
+        )
+        return HTMLResponse("<!doctype html><p>Thanks! We are booking that time and will confirm shortly.</p>")
+
+    async def _offer_for(st: AppState, token: str) -> tuple[str, int, CaseState]:
+        try:
+            case_id, attempt = verify_link(st.settings.link_secret.get_secret_value(), token)
+        except LinkError as exc:
+            raise HTTPException(403, str(exc)) from None
+        try:
+            current: CaseState = await st.cases.handle(case_id).query(RecoveryCaseWorkflow.state_query)
+        except RPCError:
+            raise HTTPException(404, "this offer no longer exists") from None
+        if current.stage.value != "offering" or not current.offered:
+            raise HTTPException(410, "this offer is no longer open")
+        return case_id, attempt, current
+
+    mount_extras(app)
+    return app
+
+
+def mount_extras(app: FastAPI) -> None:
+    """Routers that live beside the engine: the reporting dashboard."""
+    from reporting.dashboard import dashboard_router
+
+    app.include_router(dashboard_router(lambda: app.state.noshow.deps.ledger))
+
+
+async def list_case_summaries(client: Client, stage: str | None = None, limit: int = 100) -> list[CaseSummary]:
+    query = "WorkflowType = 'RecoveryCase'"
+    if stage:
+        if not stage.replace("_", "").isalpha():
+            raise HTTPException(422, "stage must be a stage name")
+        query += f" AND NoShowStage = '{stage}'"
+    out: list[CaseSummary] = []
+    async for wf in client.list_workflows(query, limit=limit):
+        attrs: dict[str, Any] = dict(wf.search_attributes or {})
+
+        def first(name: str, attrs: dict[str, Any] = attrs) -> Any:
+            value = attrs.get(name)
+            return value[0] if isinstance(value, list) and value else value
+
+        out.append(CaseSummary(
+            case_id=wf.id, status=wf.status.name if wf.status else "UNKNOWN", stage=first("NoShowStage"),
+            kind=first("NoShowKind"), needs_review=first("NoShowNeedsReview"), outcome=first("NoShowOutcome"),
+            start_time=wf.start_time,
+        ))
+        if len(out) >= limit:
+            break
+    return out
+
+
+def main() -> None:
+    import uvicorn
+
+    from workers.logging import configure_logging
+
+    settings = get_settings()
+    configure_logging(settings)
+    uvicorn.run(create_app(settings), host=settings.api_host, port=settings.api_port, log_level="warning")
+
+
+__all__ = ["Form", "create_app"]

@@ -1,0 +1,63 @@
+"""Building the connectors every process shares from settings: local by default, providers when configured."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from reporting.ledger import Ledger
+
+from connectors.contract import MessageChannel, ReviewNotifier
+from connectors.local.calendar import LocalCalendar
+from connectors.local.consent import ConsentLedger
+from connectors.local.crm import LocalCrm
+from connectors.local.db import LocalDb
+from connectors.local.history import CaseHistory
+from connectors.local.outbox import LocalOutbox
+from connectors.local.reviews import LocalReviewQueue
+from domain.models import Channel
+from policies.loader import load_policy
+from policies.schema import PolicyFile
+from workers.settings import Settings
+
+
+@dataclass
+class Dependencies:
+    settings: Settings
+    db: LocalDb
+    calendar: LocalCalendar
+    crm: LocalCrm
+    outbox: LocalOutbox
+    consent: ConsentLedger
+    reviews: LocalReviewQueue
+    history: CaseHistory
+    ledger: Ledger
+    channels: dict[Channel, MessageChannel] = field(default_factory=dict)
+    notifiers: list[ReviewNotifier] = field(default_factory=list)
+    reply_model: Any | None = None
+
+    def policy(self) -> PolicyFile:
+        return load_policy(self.settings.policy_file)
+
+
+def build_dependencies(settings: Settings) -> Dependencies:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    db = LocalDb(settings.local_db_path)
+    policy = load_policy(settings.policy_file)
+    protected = sorted({f for p in policy.programs for f in p.crm.protected_fields})
+    outbox = LocalOutbox(db)
+    ledger = Ledger(settings.ledger_db_url)
+    ledger.migrate()
+    deps = Dependencies(
+        settings=settings,
+        db=db,
+        calendar=LocalCalendar(db, buffer_minutes=0),
+        crm=LocalCrm(db, protected_fields=protected),
+        outbox=outbox,
+        consent=ConsentLedger(db),
+        reviews=LocalReviewQueue(db),
+        history=CaseHistory(db),
+        ledger=ledger,
+        channels={Channel.sms: outbox, Channel.whatsapp: outbox, Channel.email: outbox},
+    )
+    return deps

@@ -1,0 +1,42 @@
+"""structlog: JSON in production, readable on a terminal. Only opaque ids are ever bound (case_id)."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import structlog
+
+from workers.settings import Settings
+
+_REDACT_KEYS = {"phone", "email", "name", "to", "body", "text", "sender", "recipient"}
+
+
+def _redact(_: object, __: str, event: dict[str, object]) -> dict[str, object]:
+    for key in list(event):
+        if key.lower() in _REDACT_KEYS:
+            event[key] = "[redacted]"
+    return event
+
+
+def configure_logging(settings: Settings) -> None:
+    json_logs = settings.log_format == "json" or (settings.log_format == "auto" and not sys.stderr.isatty())
+    level = getattr(logging, settings.log_level.upper(), logging.INFO)
+    logging.basicConfig(level=level, stream=sys.stderr, format="%(message)s")
+    for noisy in ("httpx", "uvicorn.access"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    renderer: structlog.typing.Processor = (
+        structlog.processors.JSONRenderer() if json_logs else structlog.dev.ConsoleRenderer(colors=False)
+    )
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            _redact,
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(level),
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        cache_logger_on_first_use=True,
+    )

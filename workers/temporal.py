@@ -1,0 +1,37 @@
+"""Connecting to Temporal with the project's data converter (pydantic, plus encryption when a key is set)."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.converter import DataConverter
+
+from workers.settings import Settings
+
+
+def data_converter(settings: Settings) -> DataConverter:
+    if settings.encryption_key is None or not settings.encryption_key.get_secret_value():
+        return pydantic_data_converter
+    from workers.codec import EncryptionCodec
+
+    codec = EncryptionCodec.from_setting(settings.encryption_key.get_secret_value())
+    return dataclasses.replace(pydantic_data_converter, payload_codec=codec)
+
+
+async def connect(settings: Settings, wait_seconds: float = 30.0) -> Client:
+    """Connect, retrying while a freshly started server comes up."""
+    deadline = asyncio.get_running_loop().time() + wait_seconds
+    while True:
+        try:
+            return await Client.connect(
+                settings.temporal_target,
+                namespace=settings.temporal_namespace,
+                data_converter=data_converter(settings),
+            )
+        except RuntimeError:
+            if asyncio.get_running_loop().time() >= deadline:
+                raise
+            await asyncio.sleep(0.5)

@@ -1,0 +1,81 @@
+"""The Temporal worker process: the case workflow and every activity, with connectors injected."""
+
+from __future__ import annotations
+
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import structlog
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.attendance import AttendanceActivities
+from activities.crm import CrmActivities
+from activities.ledger import LedgerActivities
+from activities.messaging import ConsentActivities, MessagingActivities
+from activities.review import ReviewActivities
+from activities.scheduling import SchedulingActivities
+from workers.dependencies import Dependencies, build_dependencies
+from workers.settings import Settings
+from workers.temporal import connect
+from workflows.case import RecoveryCaseWorkflow
+
+log = structlog.get_logger(__name__)
+
+WORKFLOWS: list[type] = [RecoveryCaseWorkflow]
+
+
+def build_activities(deps: Dependencies, client: Client | None) -> list[Any]:
+    s = deps.settings
+    messaging = MessagingActivities(deps.channels, deps.outbox, deps.consent, deps.ledger,
+                                    reply_model=deps.reply_model)
+    consent = ConsentActivities(deps.consent, deps.channels, deps.outbox, deps.ledger, client)
+    scheduling = SchedulingActivities(deps.calendar, deps.ledger, s.link_secret.get_secret_value(),
+                                      s.public_base_url)
+    return [
+        AttendanceActivities(deps.calendar, deps.history).gather_evidence,
+        messaging.send_message,
+        messaging.understand_reply,
+        consent.record_consent,
+        scheduling.offer_slots,
+        scheduling.book_slot,
+        scheduling.release_holds,
+        CrmActivities(deps.crm, deps.ledger).update_crm,
+        ReviewActivities(deps.reviews, deps.notifiers).request_review,
+        LedgerActivities(deps.ledger, deps.history).record_ledger,
+    ]
+
+
+def build_worker(client: Client, deps: Dependencies, task_queue: str | None = None,
+                 max_cached_workflows: int | None = None) -> Worker:
+    s = deps.settings
+    return Worker(
+        client,
+        task_queue=task_queue or s.task_queue,
+        workflows=WORKFLOWS,
+        activities=build_activities(deps, client),
+        activity_executor=ThreadPoolExecutor(max_workers=32),
+        max_cached_workflows=s.max_cached_workflows if max_cached_workflows is None else max_cached_workflows,
+    )
+
+
+async def run_worker(settings: Settings) -> None:
+    deps = build_dependencies(settings)
+    client = await connect(settings, wait_seconds=60)
+    worker = build_worker(client, deps)
+    log.info("worker_started", task_queue=settings.task_queue, temporal=settings.temporal_target)
+    await worker.run()
+
+
+def main() -> None:
+    from workers.logging import configure_logging
+    from workers.settings import get_settings
+
+    settings = get_settings()
+    configure_logging(settings)
+    asyncio.run(run_worker(settings))
+
+
+if __name__ == "__main__":
+    main()
