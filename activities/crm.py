@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from temporalio import activity
 
+from activities.clock import activity_now
 from connectors.contract import CrmConnector
 from domain.case import CrmUpdate, CrmUpdateResult
 from domain.models import LedgerEvent
@@ -16,7 +17,7 @@ from policies import crm_rules
 
 class CrmActivities:
     def __init__(self, crm: CrmConnector, ledger: Any,
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+                 clock: Callable[[], datetime] = activity_now) -> None:
         self.crm = crm
         self.ledger = ledger
         self.clock = clock

@@ -14,6 +14,7 @@ import structlog
 from temporalio import activity
 from temporalio.client import Client
 
+from activities.clock import activity_now
 from activities.errors import to_application_error
 from connectors.contract import (
     AmbiguousSendError,
@@ -48,7 +49,7 @@ class MessagingActivities:
         outbox: LocalOutbox,
         consent: ConsentLedger,
         ledger: Any,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Callable[[], datetime] = activity_now,
         reply_model: Any | None = None,
     ) -> None:
         self.channels = channels
@@ -95,7 +96,9 @@ class MessagingActivities:
             decision = send_rules.check_send(send_rules.SendCheckInput(
                 now=now, channel=channel, rules=program.send, contact_timezone=contact.timezone,
                 phone=contact.phone if channel != Channel.email else None,
-                recent_sends=self.outbox.recent_sends(req.contact_key, now - timedelta(days=8)),
+                # caps limit outreach we start; answers to the customer's own message are not outreach
+                recent_sends=self.outbox.recent_sends(req.contact_key, now - timedelta(days=8))
+                if req.purpose == "recovery" else [],
                 created_at=req.created_at,
             ))
             if decision.expired:
@@ -109,7 +112,7 @@ class MessagingActivities:
             message = OutboundMessage(message_id=req.message_id, case_id=req.case_id, channel=channel, to=to,
                                       subject=subject, body=body, template_id=template_id)
             try:
-                receipt = self._deliver(channel, message, req.contact_key)
+                receipt = self._deliver(channel, message, req.contact_key, now)
             except PermanentProviderError as exc:
                 if exc.opt_out:
                     self.consent.record(f"{req.message_id}-carrier-optout", req.contact_key, "opted_out",
@@ -128,15 +131,15 @@ class MessagingActivities:
             return SendResult(status="sent", channel=channel, reason="sent", duplicate=receipt.duplicate)
         return SendResult(status="failed", reason="; ".join(problems) or "no channel could send")
 
-    def _deliver(self, channel: Channel, message: OutboundMessage, contact_key: str) -> Any:
+    def _deliver(self, channel: Channel, message: OutboundMessage, contact_key: str, now: datetime) -> Any:
         connector = self.channels.get(channel)
         if connector is None:
             raise PermanentProviderError(f"no connector configured for {channel.value}", code="no_connector")
         if isinstance(connector, LocalOutbox):
-            return connector.send(message, contact_key=contact_key)
+            return connector.send(message, contact_key=contact_key, at=now)
         receipt = connector.send(message)
         # the outbox keeps the engine's own record of every provider send, for caps and reply routing
-        self.outbox.send(message, contact_key=contact_key)
+        self.outbox.send(message, contact_key=contact_key, at=now)
         return receipt
 
     def _render(self, req: SendRequest, channel: Channel) -> tuple[str | None, str, str] | str:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio import activity
 
+from activities.clock import activity_now
 from connectors.contract import SlotUnavailable
 from connectors.local.calendar import LocalCalendar
 from domain.case import BookRequest, BookResult, Offer, OfferRequest
@@ -18,7 +19,7 @@ from policies import rebooking as rebooking_policy
 
 class SchedulingActivities:
     def __init__(self, calendar: LocalCalendar, ledger: Any, link_secret: str, public_base_url: str,
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+                 clock: Callable[[], datetime] = activity_now) -> None:
         self.calendar = calendar
         self.ledger = ledger
         self.link_secret = link_secret

@@ -489,7 +489,8 @@ class RecoveryCaseWorkflow:
             retry_policy=RETRY,
         )
         if not offer.slots:
-            await self._send(f"offer{self.offer_attempt}", "no_slots", self._channels(), created=workflow.now())
+            await self._send(f"offer{self.offer_attempt}", "no_slots", self._channels(), created=workflow.now(),
+                             purpose="transactional")
             await self._crm("no_slots", {"recovery_status": "needs_staff"}, owner_task="No open slots: rebook by hand")
             await self._finish(Stage.unrecovered, "no availability")
         self.state.offered = offer.slots
@@ -497,7 +498,7 @@ class RecoveryCaseWorkflow:
         self._ledger("slot_offered", data={"count": len(offer.slots)})
         template = "offer_slots" if self.offer_attempt == 1 else "slot_taken"
         await self._send(f"offer{self.offer_attempt}", template, self._channels(), created=workflow.now(),
-                         extra={"booking_link": offer.booking_link or ""})
+                         extra={"booking_link": offer.booking_link or ""}, purpose="transactional")
         await self._set_stage(Stage.offering, next_action_at=offer.expires_at)
 
     async def _await_pick(self) -> ReplyUnderstanding:

@@ -1,0 +1,62 @@
+"""`noshow up` and `noshow demo` as a new user runs them, as subprocesses, checked through every store."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.conftest import noshow_bin, stack_env, stop, wait_http
+from workers.stack import port_open
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(420)]
+
+
+def test_up_then_demo_shows_every_state(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    env = stack_env(data)
+    log = (tmp_path / "up.log").open("wb")
+    up = subprocess.Popen([noshow_bin(), "up"], env=env, stdout=log, stderr=subprocess.STDOUT,
+                          start_new_session=True)
+    try:
+        wait_http(f"http://127.0.0.1:{env['NOSHOW_API_PORT']}/health", 120, up)
+        demo = subprocess.run([noshow_bin(), "demo", "--timeout", "120"], env=env, capture_output=True,
+                              text=True, timeout=300)
+        assert demo.returncode == 0, demo.stdout + demo.stderr
+        assert "Traceback" not in demo.stderr
+
+        db = sqlite3.connect(data / "local.db")
+        messages = db.execute("SELECT case_id, template_id FROM outbox").fetchall()
+        assert len(messages) >= 6
+        keys = db.execute("SELECT message_id FROM outbox").fetchall()
+        assert len(keys) == len(set(keys))  # one row per logical message
+        rebooked = db.execute("SELECT COUNT(*) FROM appointments WHERE case_id IS NOT NULL").fetchone()[0]
+        assert rebooked >= 2  # the first-time no-show and the reschedule request booked new slots
+        fields = dict(db.execute("SELECT field, value FROM crm_fields WHERE field = 'recovery_status'").fetchall())
+        assert fields.get("recovery_status") == "rebooked"
+        protected = dict(db.execute(
+            "SELECT field, value FROM crm_fields WHERE contact_id = 'demo-contact-1' AND appointment_id = '-'"
+        ).fetchall())
+        assert protected == {"owner_notes": "Prefers mornings", "billing_status": "current"}
+        consent = db.execute("SELECT status FROM consent WHERE status = 'opted_out'").fetchall()
+        assert consent
+
+        cases = subprocess.run([noshow_bin(), "cases", "--json"], env=env, capture_output=True, text=True,
+                               timeout=60)
+        assert cases.returncode == 0, cases.stderr
+        stages = {c["stage"] for c in json.loads(cases.stdout)}
+        assert {"attended", "confirmed", "awaiting_review", "opted_out"} <= stages
+
+        report = subprocess.run([noshow_bin(), "report", "--csv"], env=env, capture_output=True, text=True,
+                                timeout=60)
+        assert report.returncode == 0, report.stderr
+        assert "recovered" in report.stdout.lower()
+    finally:
+        stop(up)
+        log.close()
+    # Ctrl-C stops every child: nothing is left listening on the API or Temporal ports
+    assert not port_open("127.0.0.1", int(env["NOSHOW_API_PORT"]))
+    assert not port_open("127.0.0.1", int(env["NOSHOW_TEMPORAL_PORT"]))
