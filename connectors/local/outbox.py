@@ -25,13 +25,15 @@ class LocalOutbox:
             return None
         return SendReceipt(message_id=row[0], provider_message_id=f"local-{row[0]}", status=row[1], duplicate=True)
 
-    def send(self, message: OutboundMessage, contact_key: str | None = None) -> SendReceipt:
+    def send(self, message: OutboundMessage, contact_key: str | None = None, at: datetime | None = None
+             ) -> SendReceipt:
+        created = (at or datetime.now(UTC)).astimezone(UTC).isoformat()
         with self.db.connect(immediate=True) as conn:
             cur = conn.execute(
                 "INSERT OR IGNORE INTO outbox (message_id, case_id, contact_key, channel, recipient, subject, body, "
                 "template_id, status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'sent', ?)",
                 (message.message_id, message.case_id, contact_key, message.channel.value, message.to,
-                 message.subject, message.body, message.template_id, datetime.now(UTC).isoformat()),
+                 message.subject, message.body, message.template_id, created),
             )
         return SendReceipt(
             message_id=message.message_id, provider_message_id=f"local-{message.message_id}", status="sent",
