@@ -14,7 +14,6 @@ from pydantic import BaseModel, Field
 
 from domain.models import AppointmentEvent, Channel, Slot
 
-
 # ---------------------------------------------------------------- errors
 
 

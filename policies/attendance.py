@@ -1,10 +1,19 @@
-"""Fuse attendance evidence into a verdict. Any sign of attendance blocks an automated no-show."""
+"""Fuse attendance evidence into a verdict.
+
+Rules of thumb encoded here (thresholds and weights come from `AttendanceRules`):
+- any sign of attendance (a check-in, the guest joining, "running late", an owner saying they came)
+  blocks an automated no-show: with contrary evidence the case goes to review;
+- join data of the host alone is not attendance of the guest;
+- a dispute always goes to review;
+- a no-show needs positive evidence (someone or something said so) unless the policy says otherwise;
+- below the policy's confidence threshold a verdict is not automated.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from domain.models import Appointment, AttendanceSignal, SignalKind, Verdict
 from policies.schema import AttendanceRules
@@ -15,7 +24,7 @@ class AttendanceInput(BaseModel):
 
     appointment: Appointment
     signals: list[AttendanceSignal] = Field(default_factory=list)
-    now: datetime
+    now: AwareDatetime
     rules: AttendanceRules = Field(default_factory=AttendanceRules)
 
 
@@ -24,112 +33,193 @@ class AttendanceDecision(BaseModel):
     confidence: float
     reasons: list[str]
     needs_review: bool
+    # evidence that was looked at but did not count, and why (host-only join data, unknown values ...)
+    ignored: list[str] = Field(default_factory=list)
 
 
-_NO_SHOW_VALUES = {"no_show", "noshow", "no-show", "absent", "missed"}
-_ATTENDED_VALUES = {"attended", "completed", "showed", "show", "arrived", "checked_in", "present"}
-_CANCEL_VALUES = {"cancelled", "canceled"}
-_RESCHEDULE_VALUES = {"rescheduled"}
+_NO_SHOW_VALUES = {"no_show", "noshow", "absent", "missed", "did_not_attend", "dna", "not_attended", "no_showed"}
+_ATTENDED_VALUES = {
+    "attended", "completed", "complete", "showed", "show", "arrived", "checked_in", "present", "fulfilled",
+    "seen", "done", "in_progress",
+}
+_CANCEL_VALUES = {"cancelled", "canceled", "cancelled_by_customer", "canceled_by_customer"}
+_HOST_CANCEL_VALUES = {"cancelled_by_host", "canceled_by_host", "host", "owner", "business", "staff"}
+_RESCHEDULE_VALUES = {"rescheduled", "moved"}
+_NEUTRAL_VALUES = {"active", "scheduled", "booked", "confirmed", "pending", "accepted", "upcoming", "open", ""}
+_FAILED_ACCESS_VALUES = {"failed_access", "no_access", "no_answer", "not_home"}
 
 
 def _norm(value: str | None) -> str:
-    return (value or "").strip().lower().replace(" ", "_")
+    return (value or "").strip().lower().replace(" ", "_").replace("-", "_")
+
+
+def _combine(weights: list[float]) -> float:
+    """Independent agreeing evidence: 1 - prod(1 - w)."""
+    miss = 1.0
+    for w in weights:
+        miss *= 1.0 - w
+    return round(1.0 - miss, 4)
+
+
+class _Evidence:
+    def __init__(self) -> None:
+        self.attended: list[tuple[str, float]] = []
+        self.absent: list[tuple[str, float]] = []
+        self.soft_attendance: list[str] = []  # signs of attendance that are not proof (running late, brief join)
+        self.disputes: list[str] = []
+        self.customer_cancel: list[datetime] = []
+        self.host_cancel: list[str] = []
+        self.rescheduled: list[str] = []
+        self.ignored: list[str] = []
+
+
+def _collect(inp: AttendanceInput) -> _Evidence:
+    rules = inp.rules
+    ev = _Evidence()
+    for s in inp.signals:
+        v = _norm(s.value)
+        weight = rules.weights.get(s.kind, 0.5)
+        where = f"({s.kind.value} from {s.source})"
+        if s.kind == SignalKind.dispute:
+            ev.disputes.append(f"customer disputes the no-show {where}")
+        elif s.kind == SignalKind.running_late:
+            ev.soft_attendance.append(f"customer said they were running late {where}")
+        elif s.kind == SignalKind.check_in:
+            if v in _NO_SHOW_VALUES or v in {"failed", "not_checked_in", "false"}:
+                ev.ignored.append(f"check-in signal that reports no check-in {where}")
+            else:
+                ev.attended.append((f"checked in {where}", weight))
+        elif s.kind == SignalKind.meeting_join:
+            _meeting(s, rules, weight, where, ev)
+        elif s.kind == SignalKind.cancellation:
+            if s.participant == "host" or v in _HOST_CANCEL_VALUES:
+                ev.host_cancel.append(f"the business cancelled {where}")
+            else:
+                ev.customer_cancel.append(s.at)
+        elif s.kind == SignalKind.reschedule:
+            ev.rescheduled.append(f"appointment was rescheduled {where}")
+        else:  # scheduler_status, crm_disposition, owner_confirmation, technician_report
+            label = f"{s.kind.value}={v or 'empty'} {where}"
+            if v in _NO_SHOW_VALUES or v in _FAILED_ACCESS_VALUES:
+                ev.absent.append((label, weight))
+            elif v in _ATTENDED_VALUES:
+                ev.attended.append((label, weight))
+            elif v in _CANCEL_VALUES:
+                ev.customer_cancel.append(s.at)
+            elif v in _HOST_CANCEL_VALUES:
+                ev.host_cancel.append(f"the business cancelled {where}")
+            elif v in _RESCHEDULE_VALUES:
+                ev.rescheduled.append(f"appointment was rescheduled {where}")
+            elif v in _NEUTRAL_VALUES:
+                ev.ignored.append(f"{label}: says nothing about attendance")
+            else:
+                ev.ignored.append(f"{label}: value not understood")
+    return ev
+
+
+def _meeting(s: AttendanceSignal, rules: AttendanceRules, weight: float, where: str, ev: _Evidence) -> None:
+    minutes = s.minutes or 0.0
+    joined = s.joined if s.joined is not None else (minutes > 0 or None)
+    if s.participant == "host":
+        ev.ignored.append(f"host join data is not attendance of the guest {where}")
+        return
+    if joined is None:
+        ev.ignored.append(f"meeting data without join information {where}")
+        return
+    if joined:
+        if s.participant == "any":
+            # could be the host alone: a sign of attendance, not proof of it
+            if minutes >= rules.min_join_minutes:
+                ev.attended.append(
+                    (f"someone (guest or host, unknown) joined for {minutes:g} min {where}",
+                     rules.unattributed_join_weight)
+                )
+            else:
+                ev.soft_attendance.append(f"someone (guest or host, unknown) joined for {minutes:g} min {where}")
+        elif minutes >= rules.min_join_minutes:
+            ev.attended.append((f"guest joined the meeting for {minutes:g} min {where}", weight))
+        else:
+            ev.soft_attendance.append(
+                f"guest joined for only {minutes:g} min (< {rules.min_join_minutes:g}) {where}"
+            )
+        return
+    who = "nobody joined the meeting" if s.participant == "any" else "the guest never joined the meeting"
+    ev.absent.append((f"{who} {where}", weight))
+
+
+def _decision(verdict: Verdict, confidence: float, reasons: list[str], rules: AttendanceRules,
+              ignored: list[str]) -> AttendanceDecision:
+    if verdict == Verdict.review:
+        return AttendanceDecision(verdict=verdict, confidence=confidence, reasons=reasons, needs_review=True,
+                                  ignored=ignored)
+    if confidence < rules.automate_min_confidence:
+        return AttendanceDecision(
+            verdict=Verdict.review, confidence=confidence,
+            reasons=[f"{verdict.value} at confidence {confidence:.2f} is below the automation threshold "
+                     f"{rules.automate_min_confidence:.2f}", *reasons],
+            needs_review=True, ignored=ignored,
+        )
+    return AttendanceDecision(verdict=verdict, confidence=confidence, reasons=reasons, needs_review=False,
+                              ignored=ignored)
 
 
 def decide(inp: AttendanceInput) -> AttendanceDecision:
     appt, rules = inp.appointment, inp.rules
-    attended: list[str] = []
-    absent: list[str] = []
-    cancelled_at: datetime | None = None
-    rescheduled = False
-    review: list[str] = []
+    ev = _collect(inp)
+    ignored = ev.ignored
+    attended = [label for label, _ in ev.attended]
+    absent = [label for label, _ in ev.absent]
 
-    for s in inp.signals:
-        v = _norm(s.value)
-        if s.kind == SignalKind.dispute:
-            review.append(f"customer disputes the no-show ({s.source})")
-        elif s.kind == SignalKind.running_late:
-            review.append(f"customer said they were running late ({s.source})")
-        elif s.kind == SignalKind.check_in:
-            attended.append(f"checked in ({s.source})")
-        elif s.kind == SignalKind.meeting_join:
-            if s.joined and s.participant != "host":
-                minutes = s.minutes or 0.0
-                if minutes >= rules.min_join_minutes:
-                    attended.append(f"joined the meeting for {minutes:g} min ({s.source})")
-                else:
-                    review.append(f"joined the meeting for only {minutes:g} min ({s.source})")
-            elif s.joined is False and s.participant != "host":
-                absent.append(f"meeting data shows the guest never joined ({s.source})")
-        elif s.kind == SignalKind.cancellation:
-            cancelled_at = s.at if cancelled_at is None else min(cancelled_at, s.at)
-        elif s.kind == SignalKind.reschedule:
-            rescheduled = True
-        elif s.kind in (
-            SignalKind.scheduler_status,
-            SignalKind.crm_disposition,
-            SignalKind.owner_confirmation,
-            SignalKind.technician_report,
-        ):
-            label = f"{s.kind.value}={v} ({s.source})"
-            if v in _NO_SHOW_VALUES or v == "failed_access":
-                absent.append(label)
-            elif v in _ATTENDED_VALUES:
-                attended.append(label)
-            elif v in _CANCEL_VALUES:
-                cancelled_at = s.at if cancelled_at is None else min(cancelled_at, s.at)
-            elif v in _RESCHEDULE_VALUES:
-                rescheduled = True
-
-    if review:
-        return AttendanceDecision(verdict=Verdict.review, confidence=0.5, reasons=review, needs_review=True)
-    if attended and absent:
-        return AttendanceDecision(
-            verdict=Verdict.review,
-            confidence=0.4,
-            reasons=["conflicting evidence", *attended, *absent],
-            needs_review=True,
-        )
-    if attended:
-        return AttendanceDecision(
-            verdict=Verdict.attended, confidence=min(1.0, 0.8 + 0.1 * len(attended)), reasons=attended,
-            needs_review=False,
-        )
-    if rescheduled:
-        return AttendanceDecision(
-            verdict=Verdict.rescheduled, confidence=0.95, reasons=["appointment was rescheduled"], needs_review=False
-        )
-    if cancelled_at is not None:
+    if ev.disputes:
+        return _decision(Verdict.review, 0.5, [*ev.disputes, *attended, *ev.soft_attendance, *absent], rules,
+                         ignored)
+    if ev.attended and (ev.absent or ev.customer_cancel or ev.rescheduled):
+        contrary = [*absent, *(["customer cancelled"] if ev.customer_cancel else []), *ev.rescheduled]
+        return _decision(Verdict.review, 0.4, ["conflicting evidence", *attended, *ev.soft_attendance, *contrary],
+                         rules, ignored)
+    if ev.attended:
+        confidence = _combine([w for _, w in ev.attended])
+        return _decision(Verdict.attended, confidence, [*attended, *ev.soft_attendance], rules, ignored)
+    if ev.host_cancel:
+        # the business cancelled: not the customer's miss, never a late cancel or no-show
+        return _decision(Verdict.cancelled, 0.95, ev.host_cancel, rules, ignored)
+    if ev.rescheduled:
+        if ev.absent or ev.soft_attendance:
+            return _decision(Verdict.review, 0.4, ["conflicting evidence", *ev.rescheduled, *absent,
+                                                   *ev.soft_attendance], rules, ignored)
+        return _decision(Verdict.rescheduled, 0.95, ev.rescheduled, rules, ignored)
+    if ev.customer_cancel:
+        if ev.absent or ev.soft_attendance:
+            return _decision(Verdict.review, 0.4, ["conflicting evidence: cancelled and also marked otherwise",
+                                                   *absent, *ev.soft_attendance], rules, ignored)
+        cancelled_at = min(ev.customer_cancel)
         notice = appt.start - cancelled_at
         if notice < timedelta(hours=rules.late_cancel_window_hours):
-            hours = max(notice.total_seconds(), 0) / 3600
-            return AttendanceDecision(
-                verdict=Verdict.late_cancel,
-                confidence=0.95,
-                reasons=[f"cancelled {hours:.1f} h before start (window {rules.late_cancel_window_hours:g} h)"],
-                needs_review=False,
+            hours = notice.total_seconds() / 3600
+            when = f"{hours:.1f} h before start" if hours >= 0 else f"{-hours:.1f} h after the start"
+            return _decision(
+                Verdict.late_cancel, 0.95,
+                [f"cancelled {when} (late-cancel window {rules.late_cancel_window_hours:g} h)"], rules, ignored,
             )
-        return AttendanceDecision(
-            verdict=Verdict.cancelled, confidence=0.95, reasons=["cancelled with enough notice"], needs_review=False
+        return _decision(
+            Verdict.cancelled, 0.95,
+            [f"cancelled {notice.total_seconds() / 3600:.1f} h before start "
+             f"(window {rules.late_cancel_window_hours:g} h)"], rules, ignored,
         )
-    if absent:
-        confidence = min(1.0, 0.75 + 0.1 * len(absent))
-        needs_review = confidence < rules.automate_min_confidence
-        return AttendanceDecision(
-            verdict=Verdict.review if needs_review else Verdict.no_show,
-            confidence=confidence,
-            reasons=absent if not needs_review else ["evidence too weak to automate", *absent],
-            needs_review=needs_review,
-        )
+    if ev.soft_attendance:
+        return _decision(Verdict.review, 0.5,
+                         ["a sign of attendance blocks an automated no-show", *ev.soft_attendance, *absent],
+                         rules, ignored)
+    if ev.absent:
+        if inp.now < appt.start:
+            return _decision(Verdict.review, 0.3, ["no-show reported before the appointment started", *absent],
+                             rules, ignored)
+        return _decision(Verdict.no_show, _combine([w for _, w in ev.absent]), absent, rules, ignored)
     if inp.now < appt.end + timedelta(minutes=rules.grace_minutes):
-        return AttendanceDecision(
-            verdict=Verdict.review, confidence=0.0, reasons=["appointment has not ended yet"], needs_review=True
-        )
+        return _decision(Verdict.review, 0.0, ["appointment has not ended yet (end + grace period)"], rules, ignored)
     if rules.require_positive_no_show_evidence:
-        return AttendanceDecision(
-            verdict=Verdict.review, confidence=0.3, reasons=["no attendance evidence either way"], needs_review=True
-        )
-    return AttendanceDecision(
-        verdict=Verdict.no_show, confidence=0.6, reasons=["no sign of attendance after the grace period"],
-        needs_review=0.6 < rules.automate_min_confidence,
-    )
+        return _decision(Verdict.review, 0.3,
+                         ["no attendance evidence either way; the policy requires positive no-show evidence"],
+                         rules, ignored)
+    return _decision(Verdict.no_show, rules.no_evidence_confidence,
+                     ["no sign of attendance after the grace period"], rules, ignored)

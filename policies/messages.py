@@ -1,15 +1,24 @@
-"""The message library: approved templates only, rendered with known variables, checked by a guardrail linter."""
+"""The message library: approved templates only, rendered with known variables, checked by a guardrail linter.
+
+The linter runs at approval (`lint_policy`, `noshow policy check`) and at send time (`lint_template`). Its
+word rules are families (stems plus inflections), matched case-insensitively on text whose quotes, accents
+and spacing are normalised and whose `{placeholders}` are blanked, so that it judges the words an author
+wrote rather than the variables' names.
+"""
 
 from __future__ import annotations
 
-import math
 import re
 import string
+import unicodedata
+from collections.abc import Iterable
+from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from domain.models import Channel
-from policies.schema import Purpose, Template
+from policies.schema import PolicyFile, Program, Purpose, Template, cross_check
+from policies.send_rules import STATUTORY_STATE_WINDOWS
 
 GSM7_BASIC = set(
     "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§"
@@ -30,26 +39,122 @@ ALLOWED_VARIABLES = frozenset(
         "help_text",
     }
 )
+# plausible values, used to measure a template's length as a customer would receive it
+SAMPLE_VARIABLES = {
+    "first_name": "Alexandra",
+    "appointment_type": "consultation",
+    "appointment_date": "Mon Nov 24",
+    "appointment_time": "10:30 AM",
+    "business_name": "Riverside Office",
+    "slot_list": "1) Tue Nov 25 10:00\n2) Wed Nov 26 14:30\n3) Thu Nov 27 09:00",
+    "booking_link": "https://example.com/b/abc123",
+    "new_appointment_time": "Tue Nov 25 10:00",
+    "help_text": "Reply STOP to opt out. For help contact the office.",
+}
+# variables that reveal what a healthcare appointment is about: never in a healthcare SMS
+PHI_VARIABLES = frozenset({"appointment_type"})
+HEALTHCARE_VERTICALS = frozenset(
+    {"healthcare", "health", "medical", "clinic", "dental", "therapy", "behavioral_health"}
+)
+# templates the workflow itself sends (besides sequence steps)
+ENGINE_TEMPLATES = ("offer_slots", "slot_taken", "confirm_booking", "no_slots")
+# lint codes an approver may waive for one template (Template.lint_exceptions)
+WAIVABLE = frozenset({"fee_billing", "legal", "medical", "too_long"})
 
-# (code, pattern, message). Word-boundary regexes, case-insensitive.
-_RULES: list[tuple[str, str, str]] = [
-    ("shaming", r"\b(you (failed|forgot|didn'?t bother)|irresponsible|disappoint(ed|ing)|shame|careless|rude)\b",
-     "shaming or blaming language"),
-    ("threat", r"\b(or else|final warning|legal action|collections?|we will (charge|bill|report|ban)|banned|"
-               r"blacklist(ed)?|consequences)\b", "threatening language"),
-    ("overpromise", r"\b(guarantee[ds]?|100 ?%|promise[ds]?|always available|risk[- ]free|no wait)\b",
-     "overpromising"),
-    ("fee_billing", r"(\b(fee|fees|charge[ds]?|penalty|invoice|bill(ing|ed)?|payment|balance|owe|refund)\b|[$€£]\s?\d)",
-     "fee, billing or payment language needs separate approval"),
-    ("legal", r"\b(lawsuit|attorney|lawyer|court|liab(le|ility)|breach of contract|sue)\b", "legal language"),
-    ("medical", r"\b(diagnos\w*|symptom\w*|prescription\w*|medication\w*|treatment\w*|test results?|"
-                r"lab results?|biopsy|therapy|pregnan\w*|hiv|cancer|diabetes|surgery)\b", "medical language"),
-    ("marketing", r"\b(sale|discount|% off|limited time|special offer|promo(tion)?|deal|free gift|coupon|"
-                  r"act now|buy now)\b", "marketing content in an informational message"),
+
+def _family(*alternatives: str) -> re.Pattern[str]:
+    return re.compile(r"(?<![\w])(?:" + "|".join(alternatives) + r")(?![\w])")
+
+
+# (code, pattern, message); patterns run on normalised lower-case text
+_RULES: list[tuple[str, re.Pattern[str], str]] = [
+    ("shaming", _family(
+        r"irresponsib\w*", r"disappoint\w*", r"shame\w*", r"ashamed", r"careless\w*", r"rude(?:ly|ness)?",
+        r"unacceptabl[ey]", r"inconsiderate\w*", r"lazy", r"laziness", r"unreliab\w*", r"flak(?:e|ey|y|iness)",
+        r"thoughtless\w*", r"selfish\w*", r"disrespect\w*", r"embarrass\w*", r"pathetic",
+        r"wast(?:e|ed|es|ing) (?:of )?(?:our|my|the|everyone'?s|other people'?s)(?: \w+'?s?)? time",
+        r"you (?:have |had |just )?(?:failed|forgot|neglected|ignored|stood us up|blew us off|ghosted)",
+        r"you (?:did ?n'?o?t|did not|couldn'?t|could not|can'?t|cannot) (?:even )?(?:bother|be bothered)",
+        r"(?:bad|poor|terrible|unacceptable) (?:behaviou?r|manners|attendance)", r"how (?:dare|could) you",
+        r"no[ -]?show(?:er)?s? like you", r"(?:yet )?again\?!", r"serial no[ -]?show\w*",
+    ), "shaming or blaming language"),
+    ("threat", _family(
+        r"or else", r"(?:final|last) (?:warning|notice|chance)", r"legal action", r"collections?",
+        r"collection agenc(?:y|ies)", r"debt collect\w*", r"consequence\w*", r"blacklist\w*", r"ban(?:s|ned|ning)?",
+        r"penali[sz]\w*", r"penalt(?:y|ies)",
+        r"(?:we|we'?ll|they|they'?ll) (?:will |may |might |shall )?(?:charge|bill|report|ban|block|blacklist|fine|"
+        r"penali[sz]e|sue|terminate|suspend|refuse|remove) you\w*",
+        r"(?:will|may|could|shall|might) be (?:charged|billed|reported|banned|blacklisted|fined|penali[sz]ed|"
+        r"terminated|suspended|sent to collections|refused|removed)",
+        r"(?:suspend|terminat|cancel|clos)\w* your (?:account|membership|service|care)", r"you will lose",
+        r"do ?n'?o?t ignore", r"do not ignore", r"you (?:must|have to|need to) (?:pay|respond|call us)",
+    ), "threatening language"),
+    ("overpromise", _family(
+        r"guarant\w*", r"promis\w*", r"100 ?%", r"one hundred percent", r"risk[ -]?free", r"(?:no|zero) risk",
+        r"(?:no|zero|never)[ -]wait\w*", r"always available", r"cur(?:e|es|ed|ing)", r"miracle\w*",
+        r"(?:instant|immediate)(?:ly)? (?:results?|relief|fix\w*)", r"money[ -]back",
+        r"(?:will|we'?ll) (?:definitely|certainly|surely|absolutely)", r"(?:can'?t|cannot|won'?t) (?:lose|fail)",
+        r"(?:best|lowest|cheapest) (?:price|rate|deal)s?", r"no matter what", r"garantiza\w*", r"garant[ií]a\w*",
+    ), "overpromising"),
+    ("fee_billing", _family(
+        r"fees?", r"surcharge\w*", r"charg(?:e|es|ed|ing)", r"invoic\w*", r"bill(?:s|ed|ing|able)?",
+        r"pay(?:s|ment|ments|ing|able)?",
+        r"paid", r"balances?", r"owe(?:s|d)?", r"owing", r"refund\w*", r"deposits?", r"co-?pay\w*", r"deductibles?",
+        r"insurance", r"amount due", r"past due", r"outstanding (?:amount|balance)", r"cost(?:s)?",
+        r"pric(?:e|es|ed|ing)",
+        r"[$€£¥] ?\d[\d,.]*", r"\d[\d,.]* ?(?:usd|dollars?|eur|euros?|gbp|pounds?)", r"cargos?", r"multas?",
+        r"cobr\w*", r"pagos?", r"factura\w*", r"tarifa\w*",
+    ), "fee, billing or payment language needs separate approval"),
+    ("legal", _family(
+        r"lawsuits?", r"attorneys?", r"lawyers?", r"courts?", r"litigat\w*", r"liab(?:le|ility|ilities)",
+        r"breach\w*", r"su(?:e|ed|es|ing)", r"legal(?:ly)?", r"subpoena\w*", r"small claims", r"judge?ments?",
+        r"prosecut\w*", r"police", r"law enforcement", r"demanda\w*", r"abogad\w*",
+    ), "legal language"),
+    ("medical", _family(
+        r"diagnos\w*", r"symptom\w*", r"prescri\w*", r"medication\w*", r"medicines?", r"treatments?",
+        r"(?:test|lab|laboratory|blood|scan|biopsy) results?", r"biops(?:y|ies)", r"therap(?:y|ies|ist|ists|eutic)",
+        r"pregnan\w*", r"hiv", r"cancer\w*", r"oncolog\w*", r"tumou?rs?", r"diabet\w*",
+        r"surg(?:ery|eries|ical|eon|eons)", r"chemo\w*", r"dialysis", r"std|stds|sti|stis", r"vaccin\w*",
+        r"mental health", r"depress(?:ion|ed|ive)", r"anxiety", r"psychiatr\w*", r"psycholog\w*", r"rehab\w*",
+        r"addiction\w*", r"substance (?:abuse|use)", r"abortion\w*", r"fertility", r"ivf", r"colonoscop\w*",
+        r"mammogra\w*", r"x-?rays?", r"mri", r"ultrasound\w*", r"blood (?:test|work|pressure|sugar)\w*",
+        r"infection\w*", r"infected", r"diseases?", r"illness\w*", r"injur(?:y|ies|ed)", r"root canals?",
+        r"date of birth", r"dob", r"medical records?", r"patient id", r"mrn",
+    ), "medical language"),
+    ("marketing", _family(
+        r"sales?", r"discount\w*", r"\d+ ?% off", r"percent off", r"limited[ -]time",
+        r"(?:special|exclusive|introductory) offers?",
+        r"promo\w*", r"deals?", r"free (?:gift|trial|consultation|month|upgrade|offer|sample|shipping)\w*",
+        r"coupon\w*", r"voucher\w*", r"(?:act|buy|shop|order) now", r"upgrad\w*", r"bonus\w*", r"prizes?",
+        r"giveaways?", r"winners?", r"save (?:up to|\d)\w*", r"savings", r"refer a friend", r"referral\w*",
+        r"bogo", r"clearance", r"hurry", r"offer ends", r"cheap\w*", r"descuento\w*", r"ofertas?", r"promoci\w*",
+        r"gratis", r"rebaja\w*",
+    ), "marketing content in an informational message"),
+    ("shaft", _family(
+        r"sex\w*", r"porn\w*", r"escorts?", r"alcohol\w*", r"beers?", r"wines?", r"liquor\w*", r"vodka",
+        r"whiske?y", r"tequila", r"cannabis", r"marijuana", r"weed", r"cbd", r"thc", r"dispensar(?:y|ies)",
+        r"firearms?", r"guns?", r"ammo", r"ammunition", r"rifles?", r"pistols?", r"tobacco", r"cigar\w*",
+        r"vap(?:e|es|ing)", r"nicotine", r"e-?cig\w*", r"hookah",
+    ), "SHAFT content (sex, hate, alcohol, firearms, tobacco) that carriers filter"),
+    ("shortener", re.compile(
+        r"(?:bit\.ly|tinyurl\.com|goo\.gl|t\.co|ow\.ly|is\.gd|buff\.ly|rebrand\.ly|cutt\.ly|shorturl\.at|tiny\.cc)/"
+    ), "public link shorteners are filtered by carriers; use your own domain"),
 ]
 
-_OPT_OUT_TEXT = re.compile(r"\b(reply|text)\s+stop\b|\bstop\s+to\s+(opt|unsubscribe|end|cancel)|\bresponda\s+stop\b",
-                           re.IGNORECASE)
+_OPT_OUT_TEXT = re.compile(
+    r"(?:reply|text|txt|send|respond|responda|responde|envie|envia|escriba|escribe)\W+(?:with\W+|the word\W+)?"
+    r"(?:stop|end|quit|unsubscribe|cancel|stopall|baja|alto)(?![\w])"
+    r"|(?<![\w])(?:stop|unsubscribe)\W+(?:to|para)\W+(?:opt|unsubscribe|end|cancel|stop|quit|no|dejar|cancelar|darse)"
+    r"|opt[ -]?out\W.{0,30}(?:reply|text)"
+)
+_UNSUBSCRIBE_TEXT = re.compile(r"unsubscrib\w*|opt[ -]?out|reply stop|manage (?:your )?preferences")
+_PLACEHOLDER = re.compile(r"\{[^{}]*\}")
+# characters that force UCS-2 although a plain GSM-7 equivalent exists
+_SMS_REPLACEMENTS = {
+    "\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u2032": "'", "\u201c": '"', "\u201d": '"',
+    "\u201e": '"', "\u2033": '"', "\u2013": "-", "\u2014": "-", "\u2212": "-", "\u2026": "...", "\u00a0": " ",
+    "\u2009": " ", "\u202f": " ", "\u2022": "-", "\u00b4": "'", "\u02bc": "'",
+}
 
 
 class LintProblem(BaseModel):
@@ -62,15 +167,59 @@ class LintResult(BaseModel):
     problems: list[LintProblem]
     encoding: str
     segments: int
+    warnings: list[LintProblem] = Field(default_factory=list)
+
+
+def _normalise(text: str) -> str:
+    """Lower case, plain quotes and dashes, accents removed, placeholders blanked, spaces collapsed."""
+    text = _PLACEHOLDER.sub(" ", text)
+    text = "".join(_SMS_REPLACEMENTS.get(ch, ch) for ch in text)
+    text = unicodedata.normalize("NFKD", text)
+    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    return re.sub(r"\s+", " ", text.lower()).strip()
+
+
+def _is_emoji(ch: str) -> bool:
+    cp = ord(ch)
+    return cp > 0xFFFF or 0x2600 <= cp <= 0x27BF or cp in (0xFE0F, 0x200D, 0x2B50, 0x2B55, 0x2764)
 
 
 def sms_encoding(text: str) -> tuple[str, int]:
-    """GSM-7 or UCS-2, and the number of SMS segments the text needs."""
+    """GSM-7 or UCS-2, and the number of SMS segments the text needs.
+
+    Segments pack greedily: an extension character (two septets) or a surrogate pair is never split
+    across two segments, as handsets and carriers do.
+    """
     if all(ch in GSM7_BASIC or ch in GSM7_EXTENSION for ch in text):
-        septets = sum(2 if ch in GSM7_EXTENSION else 1 for ch in text)
-        return "GSM-7", 1 if septets <= 160 else math.ceil(septets / 153)
-    units = len(text.encode("utf-16-le")) // 2
-    return "UCS-2", 1 if units <= 70 else math.ceil(units / 67)
+        costs = [2 if ch in GSM7_EXTENSION else 1 for ch in text]
+        single, multi = 160, 153
+    else:
+        costs = [len(ch.encode("utf-16-le")) // 2 for ch in text]
+        single, multi = 70, 67
+    if sum(costs) <= single:
+        return ("GSM-7" if single == 160 else "UCS-2"), 1
+    segments, used = 1, 0
+    for cost in costs:
+        if used + cost > multi:
+            segments, used = segments + 1, 0
+        used += cost
+    return ("GSM-7" if single == 160 else "UCS-2"), segments
+
+
+def normalise_for_sms(text: str) -> str:
+    """Replace smart quotes, dashes and odd spaces with GSM-7 equivalents (emoji are left for the linter)."""
+    return "".join(_SMS_REPLACEMENTS.get(ch, ch) for ch in text)
+
+
+def is_healthcare(vertical: str) -> bool:
+    return vertical.strip().lower() in HEALTHCARE_VERTICALS
+
+
+def _placeholders(text: str) -> tuple[set[str], bool]:
+    try:
+        return {f for _, f, _, _ in string.Formatter().parse(text) if f is not None}, True
+    except ValueError:
+        return set(), False
 
 
 def lint(
@@ -80,43 +229,121 @@ def lint(
     purpose: Purpose = Purpose.informational,
     first_message: bool = False,
     max_segments: int | None = None,
+    *,
+    allow: Iterable[str] = (),
+    subject: str | None = None,
+    measure: str | None = None,
 ) -> LintResult:
+    """Check one message (or template) against the guardrails.
+
+    `allow`: waivable codes an approver accepted for this text. `measure`: the text to count segments on
+    (a template rendered with sample values); defaults to `text`.
+    """
+    waived = set(allow) & WAIVABLE
     problems: list[LintProblem] = []
+    warnings: list[LintProblem] = []
+    healthcare = is_healthcare(vertical)
+    phone_channel = channel in (Channel.sms, Channel.whatsapp)
+    content = _normalise(f"{subject}\n{text}" if subject else text)
+
     for code, pattern, message in _RULES:
         if code == "marketing" and purpose == Purpose.marketing:
             continue
-        if code == "medical" and vertical != "healthcare" and channel == Channel.email:
-            continue
-        if re.search(pattern, text, re.IGNORECASE):
-            problems.append(LintProblem(code=code, message=message))
-    if vertical == "healthcare" and channel in (Channel.sms, Channel.whatsapp):
-        if any(p.code == "medical" for p in problems):
-            problems.append(LintProblem(code="phi_in_sms", message="health information must not be sent by SMS"))
-    if first_message and channel == Channel.sms and not _OPT_OUT_TEXT.search(text):
-        problems.append(LintProblem(code="missing_opt_out", message="the first SMS must say how to opt out"))
-    fields = {f for _, f, _, _ in string.Formatter().parse(text) if f}
-    unknown = sorted(fields - ALLOWED_VARIABLES)
+        found = pattern.search(content)
+        if found:
+            problems.append(LintProblem(code=code, message=f"{message}: {found.group(0)!r}"))
+    fields, well_formed = _placeholders(text)
+    if subject:
+        subject_fields, subject_ok = _placeholders(subject)
+        fields |= subject_fields
+        well_formed = well_formed and subject_ok
+    if not well_formed:
+        problems.append(LintProblem(code="bad_placeholder", message="unbalanced { or } in the text"))
+    unknown = sorted(f for f in fields if f not in ALLOWED_VARIABLES)
     if unknown:
         problems.append(LintProblem(code="unknown_variable", message="unknown variables: " + ", ".join(unknown)))
-    encoding, segments = sms_encoding(text) if channel != Channel.email else ("UTF-8", 1)
-    if max_segments is None and vertical == "healthcare" and channel == Channel.sms:
-        max_segments = 1
-    if max_segments is not None and segments > max_segments:
-        problems.append(LintProblem(code="too_long", message=f"{segments} segments > {max_segments} allowed"))
-    return LintResult(ok=not problems, problems=problems, encoding=encoding, segments=segments)
+
+    if healthcare and phone_channel:
+        leaks = [p.code for p in problems if p.code == "medical"]
+        revealing = sorted(fields & PHI_VARIABLES)
+        if leaks or revealing:
+            what = "health information" if leaks else "the appointment type (" + ", ".join(revealing) + ")"
+            problems.append(LintProblem(code="phi_in_sms",
+                                        message=f"{what} must not be sent by {channel.value} in a healthcare program"))
+        if purpose == Purpose.marketing:
+            problems.append(LintProblem(code="marketing_in_healthcare",
+                                        message="healthcare-exempt texts must not carry marketing"))
+    if first_message and channel == Channel.sms and "help_text" not in fields and not _OPT_OUT_TEXT.search(content):
+        problems.append(LintProblem(code="missing_opt_out",
+                                    message="the first SMS must say how to opt out ('Reply STOP to opt out')"))
+    if purpose == Purpose.marketing and channel == Channel.email and not _UNSUBSCRIBE_TEXT.search(content):
+        problems.append(LintProblem(code="missing_unsubscribe", message="a marketing email must offer an unsubscribe"))
+
+    measured = text if measure is None else measure
+    if channel == Channel.sms:
+        encoding, segments = sms_encoding(measured)
+        avoidable = sorted({ch for ch in measured if ch in _SMS_REPLACEMENTS or _is_emoji(ch)})
+        if avoidable:
+            shown = " ".join(f"U+{ord(ch):04X}" for ch in avoidable)
+            problems.append(LintProblem(
+                code="ucs2_avoidable",
+                message=f"smart quotes, dashes, odd spaces or emoji ({shown}) force UCS-2 (70 characters a segment)",
+            ))
+        elif encoding == "UCS-2":
+            warnings.append(LintProblem(code="ucs2", message="non-GSM letters make this UCS-2: 70 characters a "
+                                        "segment"))
+        limit = 1 if healthcare else max_segments
+        if limit is not None and segments > limit:
+            problems.append(LintProblem(code="too_long", message=f"{segments} segments > {limit} allowed"))
+    else:
+        encoding, segments = "UTF-8", 1
+
+    kept = [p for p in problems if p.code not in waived]
+    warnings.extend(LintProblem(code=p.code, message=f"waived by approver: {p.message}") for p in problems
+                    if p.code in waived)
+    return LintResult(ok=not kept, problems=kept, encoding=encoding, segments=segments, warnings=warnings)
+
+
+def lint_template(
+    template: Template,
+    vertical: str = "general",
+    first_message: bool = False,
+    max_segments: int | None = None,
+    help_text: str | None = None,
+) -> LintResult:
+    """Lint a template as approved: words on the template, length on a sample rendering."""
+    samples = dict(SAMPLE_VARIABLES)
+    if help_text:
+        samples["help_text"] = help_text
+    try:
+        _, measured = render(template, {k: samples.get(k, "xxxxxxxx") for k in _placeholders(template.body)[0]})
+    except (KeyError, ValueError, IndexError):
+        measured = template.body
+    return lint(
+        template.body, template.channel, vertical=vertical, purpose=template.purpose, first_message=first_message,
+        max_segments=max_segments, allow=template.lint_exceptions, subject=template.subject, measure=measured,
+    )
 
 
 class TemplateNotFound(LookupError):
     pass
 
 
+class MissingVariable(KeyError):
+    """A template names a variable the caller did not supply."""
+
+
 def select_template(templates: list[Template], template_id: str, channel: Channel, locale: str) -> Template:
-    """The newest approved version for the channel, in the contact's locale or else English."""
+    """The newest approved version for the channel, in the contact's locale or else English.
+
+    Unapproved templates are never returned, whatever their version.
+    """
     base = locale.split("-")[0].lower()
-    for wanted in (locale, base, "en"):
+    for wanted in dict.fromkeys((locale.lower(), base, "en")):
         found = [
             t for t in templates
-            if t.id == template_id and t.channel == channel and t.locale.lower() == wanted.lower() and t.approved
+            if t.id == template_id and t.channel == channel and t.locale.lower() == wanted and t.approved
+            and t.approved_by
         ]
         if found:
             return max(found, key=lambda t: t.version)
@@ -125,12 +352,127 @@ def select_template(templates: list[Template], template_id: str, channel: Channe
 
 class _SafeVars(dict[str, str]):
     def __missing__(self, key: str) -> str:
-        raise KeyError(key)
+        raise MissingVariable(key)
 
 
 def render(template: Template, variables: dict[str, str]) -> tuple[str | None, str]:
-    """Subject and body with variables filled in; a variable the template names must be supplied."""
-    clean = _SafeVars({k: v.replace("{", "(").replace("}", ")") for k, v in variables.items()})
+    """Subject and body with variables filled in; a variable the template names must be supplied.
+
+    Values cannot inject placeholders or format specs: braces in values are neutralised.
+    """
+    clean = _SafeVars({k: str(v).replace("{", "(").replace("}", ")") for k, v in variables.items()})
     body = template.body.format_map(clean)
     subject = template.subject.format_map(clean) if template.subject else None
     return subject, body
+
+
+# ---------------------------------------------------------------- whole-policy checks
+
+
+class PolicyProblem(BaseModel):
+    severity: Literal["error", "warning"]
+    code: str
+    loc: tuple[str | int, ...]  # field path inside the policy file
+    message: str
+
+
+def _first_step_templates(program: Program) -> set[str]:
+    return {seq.steps[0].template for seq in program.sequences.values() if seq.steps}
+
+
+def lint_policy(policy: PolicyFile) -> list[PolicyProblem]:
+    """Everything wrong with a policy that the schema alone cannot see.
+
+    Errors: an approved template that fails the linter in any program that may send it, healthcare
+    programs whose caps are looser than 1 a day and 3 a week, cross-reference problems. Warnings: things
+    an author should look at (a step channel without a template, unapproved templates that would fail).
+    """
+    out: list[PolicyProblem] = [
+        PolicyProblem(severity="error", code="cross_reference", loc=loc, message=msg)
+        for loc, msg in cross_check(policy)
+    ]
+    for i, t in enumerate(policy.templates):
+        for program in policy.programs:
+            first = program.messages.require_opt_out_on_first_sms and t.id in _first_step_templates(program)
+            result = lint_template(t, vertical=program.vertical, first_message=first,
+                                   max_segments=program.messages.max_sms_segments, help_text=policy.help_text)
+            for p in result.problems:
+                out.append(PolicyProblem(
+                    severity="error" if t.approved else "warning", code=p.code, loc=("templates", i, "body"),
+                    message=f"{'approved' if t.approved else 'unapproved'} template {t.id} {t.channel.value}/"
+                            f"{t.locale} v{t.version} fails lint in program {program.name!r} "
+                            f"({program.vertical}): {p.message}",
+                ))
+    for field, text in (("help_text", policy.help_text), ("opt_out_confirmation", policy.opt_out_confirmation)):
+        result = lint(text, Channel.sms)
+        for p in result.problems:
+            out.append(PolicyProblem(severity="error", code=p.code, loc=(field,), message=f"{field}: {p.message}"))
+    if not _OPT_OUT_TEXT.search(_normalise(policy.help_text)):
+        out.append(PolicyProblem(severity="warning", code="help_without_stop", loc=("help_text",),
+                                 message="help_text should say how to opt out (Reply STOP ...)"))
+    approved = {(t.id, t.channel) for t in policy.templates if t.approved}
+    for p_index, program in enumerate(policy.programs):
+        for segment, seq in program.sequences.items():
+            for s_index, step in enumerate(seq.steps):
+                for ch in step.channels:
+                    if (step.template, ch) not in approved:
+                        out.append(PolicyProblem(
+                            severity="warning", code="missing_channel_template",
+                            loc=("programs", p_index, "sequences", segment.value, "steps", s_index, "channels"),
+                            message=f"no approved {ch.value} version of {step.template!r}: that channel will be "
+                                    "skipped for this step",
+                        ))
+        for name in ENGINE_TEMPLATES:
+            if not any(t_id == name for t_id, _ in approved):
+                out.append(PolicyProblem(severity="warning", code="missing_engine_template",
+                                         loc=("templates",), message=f"no approved template {name!r}, which the "
+                                         f"engine sends while rebooking (program {program.name!r})"))
+        send = program.send
+        if is_healthcare(program.vertical):
+            daily = any(c.count <= 1 and c.hours >= 24 for c in send.caps)
+            weekly = any(c.count <= 3 and c.hours >= 168 for c in send.caps) or any(
+                c.count <= 1 and c.hours >= 56 for c in send.caps
+            )
+            if not (daily and weekly):
+                out.append(PolicyProblem(
+                    severity="error", code="healthcare_caps", loc=("programs", p_index, "send", "caps"),
+                    message="healthcare programs must cap messages at 1 per 24 h and 3 per 168 h "
+                            "(FCC healthcare exemption)",
+                ))
+            if send.allowed_regions != ["US"]:
+                out.append(PolicyProblem(
+                    severity="warning", code="healthcare_regions", loc=("programs", p_index, "send"),
+                    message="healthcare programs should set allowed_regions: [US] (HIPAA SMS is US-only)",
+                ))
+        for state, (start, end) in STATUTORY_STATE_WINDOWS.items():
+            mine = send.state_windows.get(state)
+            looser = mine is None or mine[0] < start or mine[1] > end
+            if looser and (send.window_start < start or send.window_end > end):
+                out.append(PolicyProblem(
+                    severity="warning", code="state_window", loc=("programs", p_index, "send", "state_windows"),
+                    message=f"{state} allows only {start}-{end}; the engine enforces that floor anyway",
+                ))
+        if program.review.lapse_action.value == "proceed":
+            out.append(PolicyProblem(
+                severity="warning", code="lapse_proceed", loc=("programs", p_index, "review", "lapse_action"),
+                message="'proceed' only applies to high-value and repeat reviews; unclear, disputed and sensitive "
+                        "reviews escalate instead",
+            ))
+        if not program.reviewers:
+            out.append(PolicyProblem(severity="warning", code="no_reviewers", loc=("programs", p_index, "reviewers"),
+                                     message=f"program {program.name!r} names no reviewers"))
+    if not policy.approved_by:
+        out.append(PolicyProblem(severity="warning", code="unapproved_policy", loc=("approved_by",),
+                                 message="the policy names no approver (approved_by)"))
+    return _dedupe(out)
+
+
+def _dedupe(problems: list[PolicyProblem]) -> list[PolicyProblem]:
+    seen: set[tuple[str, str, tuple[str | int, ...], str]] = set()
+    out: list[PolicyProblem] = []
+    for p in problems:
+        key = (p.severity, p.code, p.loc, p.message)
+        if key not in seen:
+            seen.add(key)
+            out.append(p)
+    return out

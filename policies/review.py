@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from fnmatch import fnmatchcase
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from domain.models import Appointment, CaseKind
@@ -17,8 +19,9 @@ class ReviewInput(BaseModel):
     attendance_needs_review: bool = False
     attendance_confidence: float = 1.0
     attendance_reasons: list[str] = Field(default_factory=list)
-    prior_no_shows_in_window: int = 0
+    prior_no_shows_in_window: int = Field(default=0, ge=0)
     compliance_flags: list[str] = Field(default_factory=list)
+    disputed: bool = False  # the customer contests the no-show (reply or signal)
 
 
 class ReviewRoute(BaseModel):
@@ -27,33 +30,72 @@ class ReviewRoute(BaseModel):
     sla_minutes: int
     reminder_minutes: list[int]
     lapse_action: LapseAction
+    # machine-readable reason codes: unclear, low_confidence, dispute, sensitive, high_value, repeat,
+    # case_kind, compliance
+    codes: list[str] = Field(default_factory=list)
+    priority: str = "normal"  # normal | urgent
+
+
+# reasons whose review may never lapse into automated outreach: a human has to decide (design invariant 6)
+_NEVER_PROCEED = {"unclear", "low_confidence", "dispute", "sensitive", "compliance", "case_kind"}
+# the current case counts towards the repeat threshold when it is itself a miss
+_MISS_KINDS = {CaseKind.no_show, CaseKind.late_cancel, CaseKind.failed_access}
+
+
+def _norm(value: str) -> str:
+    return value.strip().lower().replace(" ", "_").replace("-", "_")
 
 
 def route(inp: ReviewInput) -> ReviewRoute:
     r = inp.rules
+    appt = inp.appointment
     reasons: list[str] = []
+    codes: list[str] = []
+
+    def add(code: str, reason: str) -> None:
+        reasons.append(reason)
+        if code not in codes:
+            codes.append(code)
+
     if inp.attendance_needs_review:
-        reasons.append("attendance unclear: " + "; ".join(inp.attendance_reasons or ["no reason given"]))
-    if inp.attendance_confidence < r.min_confidence and not inp.attendance_needs_review:
-        reasons.append(f"low confidence {inp.attendance_confidence:.2f} < {r.min_confidence:.2f}")
-    sensitive = sorted(set(c.lower() for c in inp.appointment.categories) & set(c.lower() for c in r.sensitive_categories))
-    if sensitive:
-        reasons.append("sensitive category: " + ", ".join(sensitive))
-    if inp.appointment.contact.is_minor and "minor" in [c.lower() for c in r.sensitive_categories]:
-        reasons.append("sensitive category: minor")
-    if r.high_value_threshold is not None and inp.appointment.value >= r.high_value_threshold:
-        reasons.append(f"high value {inp.appointment.value:g} >= {r.high_value_threshold:g}")
-    if inp.prior_no_shows_in_window + 1 >= r.repeat_no_show_count:
-        reasons.append(
-            f"repeat no-show: {inp.prior_no_shows_in_window + 1} in {r.repeat_window_days} days"
-        )
+        add("unclear", "attendance unclear: " + "; ".join(inp.attendance_reasons or ["no reason given"]))
+    elif inp.attendance_confidence < r.min_confidence:
+        add("low_confidence", f"low confidence {inp.attendance_confidence:.2f} < {r.min_confidence:.2f}")
+    if inp.disputed or any("disput" in reason.lower() for reason in inp.attendance_reasons):
+        add("dispute", "customer disputes the no-show")
+
+    sensitive_set = {_norm(c) for c in r.sensitive_categories}
+    hits = sorted({_norm(c) for c in appt.categories} & sensitive_set)
+    if hits:
+        add("sensitive", "sensitive category: " + ", ".join(hits))
+    if appt.contact.is_minor and sensitive_set & {"minor", "minors", "child", "children"}:
+        add("sensitive", "sensitive category: minor")
+    if any(fnmatchcase(appt.appointment_type.lower(), p.lower()) for p in r.sensitive_types):
+        add("sensitive", f"sensitive appointment type: {appt.appointment_type}")
+
+    if r.high_value_threshold is not None and appt.value >= r.high_value_threshold:
+        add("high_value", f"high value {appt.value:g} >= {r.high_value_threshold:g}")
+    total = inp.prior_no_shows_in_window + (1 if inp.kind in _MISS_KINDS else 0)
+    if total >= r.repeat_no_show_count and inp.prior_no_shows_in_window > 0:
+        add("repeat", f"repeat no-show: {total} in {r.repeat_window_days} days (threshold {r.repeat_no_show_count})")
     if inp.kind in r.review_kinds:
-        reasons.append(f"case kind {inp.kind.value} always needs review")
-    reasons.extend(f"compliance risk: {flag}" for flag in inp.compliance_flags)
+        add("case_kind", f"case kind {inp.kind.value} always needs review")
+    for flag in inp.compliance_flags:
+        add("compliance", f"compliance risk: {flag}")
+
+    urgent = bool({"dispute", "sensitive", "compliance"} & set(codes))
+    sla = r.urgent_sla_minutes if urgent and r.urgent_sla_minutes else r.sla_minutes
+    lapse = r.lapse_action
+    if lapse == LapseAction.proceed and _NEVER_PROCEED & set(codes):
+        # unclear, disputed and sensitive cases get no automated outreach before a human decides
+        lapse = LapseAction.escalate
+        reasons.append("lapse action 'proceed' is not allowed for this review: it escalates instead")
     return ReviewRoute(
-        needs_review=bool(reasons),
+        needs_review=bool(codes),
         reasons=reasons,
-        sla_minutes=r.sla_minutes,
-        reminder_minutes=sorted(m for m in r.reminder_minutes if m < r.sla_minutes),
-        lapse_action=r.lapse_action,
+        sla_minutes=sla,
+        reminder_minutes=sorted({m for m in r.reminder_minutes if 0 < m < sla}),
+        lapse_action=lapse,
+        codes=codes,
+        priority="urgent" if urgent else "normal",
     )

@@ -1,21 +1,65 @@
 """The approved rules, as pydantic models. A policy file (YAML) validates into `PolicyFile`.
 
 Everything the engine decides reads one of these models; nothing decision-relevant is a code constant.
+The only exceptions are legal floors (federal calling hours, state windows in `send_rules`), which a
+policy may tighten but never loosen.
 """
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from enum import StrEnum
-from typing import Literal
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, model_validator
 
-from domain.models import CaseKind, Channel
+from domain.models import CaseKind, Channel, SignalKind
 
 
 class Rule(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+# ---------------------------------------------------------------- small validated types
+
+_HHMM = re.compile(r"^(\d{2}):(\d{2})$")
+
+
+def _check_hhmm(value: str) -> str:
+    m = _HHMM.match(value)
+    if not m or int(m.group(1)) > 23 or int(m.group(2)) > 59:
+        raise ValueError(f"{value!r} is not a time of day as \"HH:MM\" (00:00 to 23:59)")
+    return value
+
+
+def _check_timezone(value: str) -> str:
+    # zoneinfo also accepts relative paths such as "../etc"; only IANA-style names are allowed
+    if not re.fullmatch(r"[A-Za-z0-9_+\-]+(/[A-Za-z0-9_+\-]+)*", value):
+        raise ValueError(f"{value!r} is not an IANA time zone name (for example America/New_York)")
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {value!r} (use an IANA name such as America/Chicago)") from None
+    return value
+
+
+def _check_subdivision(value: str) -> str:
+    if not re.fullmatch(r"[A-Z]{2}-[A-Z0-9]{1,3}", value):
+        raise ValueError(f"{value!r} is not an ISO 3166-2 subdivision code such as US-FL")
+    return value
+
+
+HHMM = Annotated[str, AfterValidator(_check_hhmm)]
+TimeZoneName = Annotated[str, AfterValidator(_check_timezone)]
+Subdivision = Annotated[str, AfterValidator(_check_subdivision)]
+
+
+def minutes_of(value: str) -> int:
+    """Minutes after midnight of a validated "HH:MM"."""
+    h, m = value.split(":")
+    return int(h) * 60 + int(m)
 
 
 class Segment(StrEnum):
@@ -32,9 +76,11 @@ class Purpose(StrEnum):
 class SourceRule(Rule):
     """An approved appointment source. Anything not matched here is ignored and counted."""
 
-    source: str
+    source: str = Field(min_length=1)
     calendars: list[str] = Field(default_factory=lambda: ["*"])
     appointment_types: list[str] = Field(default_factory=lambda: ["*"])
+    ignore_calendars: list[str] = Field(default_factory=list)
+    ignore_types: list[str] = Field(default_factory=list)
     ignore_private: bool = True
 
 
@@ -44,12 +90,36 @@ class ProgramMatch(Rule):
     locations: list[str] = Field(default_factory=lambda: ["*"])
 
 
+def _default_weights() -> dict[SignalKind, float]:
+    return {
+        SignalKind.owner_confirmation: 0.95,
+        SignalKind.check_in: 0.95,
+        SignalKind.technician_report: 0.9,
+        SignalKind.scheduler_status: 0.85,
+        SignalKind.crm_disposition: 0.8,
+        SignalKind.meeting_join: 0.85,
+    }
+
+
 class AttendanceRules(Rule):
     grace_minutes: int = Field(default=15, ge=0, le=24 * 60)
     late_cancel_window_hours: float = Field(default=24, ge=0)
     min_join_minutes: float = Field(default=5, ge=0)
     automate_min_confidence: float = Field(default=0.8, ge=0, le=1)
     require_positive_no_show_evidence: bool = True
+    # how much one piece of evidence of each kind is worth; agreeing evidence combines as 1 - prod(1 - w)
+    weights: dict[SignalKind, float] = Field(default_factory=_default_weights)
+    # join data whose participant is unknown ("any") might be the host alone: it is worth this much
+    unattributed_join_weight: float = Field(default=0.5, ge=0, le=1)
+    # used only when require_positive_no_show_evidence is false and nothing at all was seen
+    no_evidence_confidence: float = Field(default=0.6, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _weights_in_range(self) -> AttendanceRules:
+        for kind, weight in self.weights.items():
+            if not 0 <= weight <= 1:
+                raise ValueError(f"weights.{kind.value} must be between 0 and 1")
+        return self
 
 
 class LapseAction(StrEnum):
@@ -60,6 +130,7 @@ class LapseAction(StrEnum):
 
 class ReviewRules(Rule):
     sensitive_categories: list[str] = Field(default_factory=lambda: ["medical", "legal", "billing", "minor"])
+    sensitive_types: list[str] = Field(default_factory=list)  # appointment-type patterns that are sensitive
     high_value_threshold: float | None = Field(default=500, ge=0)
     repeat_no_show_count: int = Field(default=2, ge=1)
     repeat_window_days: int = Field(default=90, ge=1)
@@ -68,12 +139,20 @@ class ReviewRules(Rule):
     reminder_minutes: list[int] = Field(default_factory=lambda: [60, 180])
     lapse_action: LapseAction = LapseAction.escalate
     review_kinds: list[CaseKind] = Field(default_factory=lambda: [CaseKind.failed_access])
+    # sensitive and disputed cases may use a shorter SLA
+    urgent_sla_minutes: int | None = Field(default=None, ge=1)
 
 
 class Step(Rule):
     delay_minutes: int = Field(ge=0)
-    template: str
+    template: str = Field(min_length=1)
     channels: list[Channel] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _no_duplicate_channels(self) -> Step:
+        if len(set(self.channels)) != len(self.channels):
+            raise ValueError("channels lists a channel twice")
+        return self
 
 
 class Sequence(Rule):
@@ -82,26 +161,62 @@ class Sequence(Rule):
 
 
 class Cap(Rule):
+    """At most `count` messages to one contact (every case, every channel) in any rolling `hours`."""
+
     count: int = Field(ge=1)
     hours: int = Field(ge=1)
 
 
 class SendRules(Rule):
-    window_start: str = Field(default="09:00", pattern=r"^\d{2}:\d{2}$")
-    window_end: str = Field(default="20:00", pattern=r"^\d{2}:\d{2}$")
+    window_start: HHMM = "09:00"
+    window_end: HHMM = "20:00"
     # state (ISO 3166-2 subdivision) -> (start, end); the stricter of this and the window applies
-    state_windows: dict[str, tuple[str, str]] = Field(default_factory=dict)
+    state_windows: dict[Subdivision, tuple[HHMM, HHMM]] = Field(default_factory=dict)
     caps: list[Cap] = Field(default_factory=lambda: [Cap(count=3, hours=24)])
     message_ttl_hours: float = Field(default=72, gt=0)
-    default_timezone: str = "America/New_York"
+    default_timezone: TimeZoneName = "America/New_York"
+    # zones whose windows must all hold when neither the contact nor the phone number gives a time zone
+    unknown_timezone_zones: list[TimeZoneName] = Field(
+        default_factory=lambda: ["America/New_York", "America/Chicago", "America/Denver", "America/Los_Angeles"],
+        min_length=1,
+    )
     email_respects_window: bool = False
+    quiet_weekdays: list[int] = Field(default_factory=list)  # Monday = 0; no automated messages on these days
+    # phone number regions (ISO 3166-1) messages may go to; None = any. Healthcare programs: ["US"].
+    allowed_regions: list[str] | None = None
+    # replies the customer asked for (HELP, opt-out confirmation) go at once, outside windows and caps
+    exempt_purposes: list[str] = Field(default_factory=lambda: ["help", "opt_out_confirmation"])
+
+    @model_validator(mode="after")
+    def _windows_make_sense(self) -> SendRules:
+        if minutes_of(self.window_start) >= minutes_of(self.window_end):
+            raise ValueError(f"window_start {self.window_start} must be before window_end {self.window_end}")
+        # the federal floor is 08:00-21:00 recipient local time (47 CFR 64.1200(c)(1))
+        if minutes_of(self.window_start) < 8 * 60 or minutes_of(self.window_end) > 21 * 60:
+            raise ValueError("the send window must lie inside 08:00-21:00 (federal calling hours)")
+        for state, (start, end) in self.state_windows.items():
+            if minutes_of(start) >= minutes_of(end):
+                raise ValueError(f"state_windows.{state}: start {start} must be before end {end}")
+        if any(not 0 <= d <= 6 for d in self.quiet_weekdays):
+            raise ValueError("quiet_weekdays are 0 (Monday) to 6 (Sunday)")
+        if len(set(self.quiet_weekdays)) >= 7:
+            raise ValueError("quiet_weekdays cannot cover the whole week")
+        return self
 
 
 class BusinessHours(Rule):
     days: list[int] = Field(default_factory=lambda: [0, 1, 2, 3, 4])  # Monday = 0
-    open: str = Field(default="09:00", pattern=r"^\d{2}:\d{2}$")
-    close: str = Field(default="17:00", pattern=r"^\d{2}:\d{2}$")
-    timezone: str = "America/New_York"
+    open: HHMM = "09:00"
+    close: HHMM = "17:00"
+    timezone: TimeZoneName = "America/New_York"
+
+    @model_validator(mode="after")
+    def _open_before_close(self) -> BusinessHours:
+        if minutes_of(self.open) >= minutes_of(self.close):
+            raise ValueError(f"open {self.open} must be before close {self.close}")
+        if any(not 0 <= d <= 6 for d in self.days):
+            raise ValueError("days are 0 (Monday) to 6 (Sunday)")
+        return self
 
 
 class RebookingRules(Rule):
@@ -110,15 +225,18 @@ class RebookingRules(Rule):
     offer_count: int = Field(default=3, ge=1, le=10)
     hold_minutes: int = Field(default=60, ge=1)
     lead_time_hours: float = Field(default=2, ge=0)
-    horizon_days: int = Field(default=14, ge=1)
+    horizon_days: int = Field(default=14, ge=1, le=366)
     buffer_minutes: int = Field(default=0, ge=0)
     prep_minutes: int = Field(default=0, ge=0)
     capacity_per_slot: int = Field(default=1, ge=1)
     business_hours: BusinessHours = Field(default_factory=BusinessHours)
     max_reschedules: int = Field(default=2, ge=0)
     owner_approval_value: float | None = None
+    owner_approval_types: list[str] = Field(default_factory=list)  # appointment-type patterns
+    owner_approval_prior_no_shows: int | None = Field(default=None, ge=1)  # high risk: this many or more
     route_to: Literal["same_owner", "any_owner"] = "same_owner"
     follow_new_appointment: bool = True
+    max_offers_per_day: int | None = Field(default=None, ge=1)
 
 
 class CrmRules(Rule):
@@ -134,10 +252,17 @@ class CrmRules(Rule):
             "source_campaign",
         ]
     )
+    # patterns (fnmatch, case-insensitive); a protected field is never written, even if listed writable
     protected_fields: list[str] = Field(
-        default_factory=lambda: ["owner_notes", "billing_status", "legal_record", "clinical_record"]
+        default_factory=lambda: [
+            "owner_notes", "owner_note*", "billing_status", "billing_*", "legal_record", "legal_*",
+            "clinical_record", "clinical_*",
+        ]
     )
     notes_append_only: bool = True
+    note_fields: list[str] = Field(default_factory=lambda: ["customer_note", "notes"])
+    # writable fields the engine may also clear (propagating an un-mark); others are never emptied
+    clearable_fields: list[str] = Field(default_factory=lambda: ["risk_flag", "next_appointment", "recovery_status"])
 
 
 class ReplyRules(Rule):
@@ -150,8 +275,15 @@ class SegmentRules(Rule):
     repeat_min_prior_no_shows: int = Field(default=1, ge=1)
 
 
+class MessageRules(Rule):
+    """Linter settings for this program's messages."""
+
+    max_sms_segments: int | None = Field(default=3, ge=1)  # healthcare programs: 1 whatever this says
+    require_opt_out_on_first_sms: bool = True
+
+
 class Program(Rule):
-    name: str
+    name: str = Field(min_length=1)
     match: ProgramMatch = Field(default_factory=ProgramMatch)
     vertical: str = "general"
     recover_kinds: list[CaseKind] = Field(default_factory=lambda: list(CaseKind))
@@ -163,6 +295,7 @@ class Program(Rule):
     rebooking: RebookingRules = Field(default_factory=RebookingRules)
     crm: CrmRules = Field(default_factory=CrmRules)
     replies: ReplyRules = Field(default_factory=ReplyRules)
+    messages: MessageRules = Field(default_factory=MessageRules)
     reviewers: list[str] = Field(default_factory=list)
 
     @model_validator(mode="after")
@@ -173,16 +306,19 @@ class Program(Rule):
 
 
 class Template(Rule):
-    id: str
+    id: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.\-]+$")
     version: int = Field(default=1, ge=1)
     channel: Channel
-    locale: str = "en"
+    locale: str = Field(default="en", pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
     purpose: Purpose = Purpose.informational
     subject: str | None = None
     body: str = Field(min_length=1)
     approved: bool = False
     approved_by: str | None = None
     approved_at: datetime | None = None
+    # lint codes an approver explicitly accepted for this template (e.g. fee_billing for a fee notice the
+    # business approved). Shaming, threats, PHI in SMS and opt-out rules can never be waived.
+    lint_exceptions: list[str] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _approval_has_approver(self) -> Template:
@@ -192,13 +328,65 @@ class Template(Rule):
 
 
 class PolicyFile(Rule):
-    version: str
+    version: str = Field(min_length=1, max_length=64)
     approved_by: str | None = None
     sources: list[SourceRule] = Field(min_length=1)
     programs: list[Program] = Field(min_length=1)
     templates: list[Template] = Field(default_factory=list)
     help_text: str = "Reply STOP to opt out. For help contact the office."
     opt_out_confirmation: str = "You are unsubscribed and will receive no more messages. Reply START to resubscribe."
+
+    @model_validator(mode="after")
+    def _cross_references(self, info: ValidationInfo) -> PolicyFile:
+        # the loader runs the same checks itself so that each problem gets its own file:line
+        if isinstance(info.context, dict) and info.context.get("defer_cross_checks"):
+            return self
+        problems = cross_check(self)
+        if problems:
+            raise ValueError("; ".join(f"{'.'.join(str(p) for p in loc)}: {msg}" for loc, msg in problems))
+        return self
+
+
+def cross_check(policy: PolicyFile) -> list[tuple[tuple[str | int, ...], str]]:
+    """Problems that span several parts of a policy, each with the location (field path) it is about."""
+    problems: list[tuple[tuple[str | int, ...], str]] = []
+    seen: dict[tuple[str, str, str, int], int] = {}
+    for i, t in enumerate(policy.templates):
+        key = (t.id, t.channel.value, t.locale.lower(), t.version)
+        if key in seen:
+            problems.append(
+                (("templates", i, "id"),
+                 f"duplicate template {t.id!r} {t.channel.value}/{t.locale} version {t.version} "
+                 f"(already defined as templates.{seen[key]})")
+            )
+        else:
+            seen[key] = i
+    approved = {(t.id, t.channel) for t in policy.templates if t.approved}
+    known = {t.id for t in policy.templates}
+    names: dict[str, int] = {}
+    for p_index, program in enumerate(policy.programs):
+        if program.name in names:
+            problems.append(((("programs", p_index, "name")), f"duplicate program name {program.name!r}"))
+        names.setdefault(program.name, p_index)
+        for segment, sequence in program.sequences.items():
+            for s_index, step in enumerate(sequence.steps):
+                loc: tuple[str | int, ...] = (
+                    "programs", p_index, "sequences", segment.value, "steps", s_index, "template"
+                )
+                if step.template not in known:
+                    problems.append((loc, f"template {step.template!r} does not exist"))
+                elif not any((step.template, ch) in approved for ch in step.channels):
+                    channels = ", ".join(ch.value for ch in step.channels)
+                    problems.append((loc, f"template {step.template!r} is not approved for any of: {channels}"))
+        overlap = set(f.lower() for f in program.crm.writable_fields) & set(
+            f.lower() for f in program.crm.protected_fields
+        )
+        if overlap:
+            problems.append(
+                (("programs", p_index, "crm", "writable_fields"),
+                 "fields cannot be both writable and protected: " + ", ".join(sorted(overlap)))
+            )
+    return problems
 
 
 class ResolvedProgram(Rule):
@@ -209,3 +397,15 @@ class ResolvedProgram(Rule):
     templates: list[Template]
     help_text: str
     opt_out_confirmation: str
+
+
+def field_names() -> set[str]:
+    """Every field name any policy model knows, for "did you mean" hints."""
+    out: set[str] = set()
+    models: list[Any] = [
+        PolicyFile, SourceRule, Program, ProgramMatch, AttendanceRules, ReviewRules, SegmentRules, Sequence, Step,
+        SendRules, Cap, RebookingRules, BusinessHours, CrmRules, ReplyRules, MessageRules, Template,
+    ]
+    for model in models:
+        out.update(model.model_fields)
+    return out

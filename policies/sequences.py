@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from datetime import datetime, timedelta
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from domain.models import Appointment, Channel
-from policies.schema import Program, Segment, Sequence, Step
+from policies.schema import Program, Purpose, Segment, Sequence, Step
+
+WHATSAPP_SESSION = timedelta(hours=24)  # Meta's customer-service window after the customer's last message
 
 
 def segment_for(program: Program, appointment: Appointment, prior_no_shows: int) -> Segment:
@@ -33,23 +37,58 @@ class ChannelFacts(BaseModel):
     preferred: Channel | None = None
     whatsapp_session_open: bool = False
     whatsapp_template_approved: bool = False
+    # alternatively the session can be computed: last inbound WhatsApp message and the current time
+    whatsapp_last_inbound_at: AwareDatetime | None = None
+    now: AwareDatetime | None = None
+    phone_is_mobile: bool | None = None  # False: a landline cannot take SMS or WhatsApp
+    # channels with stored prior express written consent; marketing messages need it
+    written_consent: list[Channel] = Field(default_factory=list)
 
 
-def channel_order(step: Step, facts: ChannelFacts) -> list[Channel]:
-    """The step's channels in the order to try, keeping only those consent and deliverability allow."""
+class ChannelPlan(BaseModel):
+    order: list[Channel]
+    skipped: dict[str, str]  # channel -> why it is not used
+
+
+def whatsapp_session_open(facts: ChannelFacts, now: datetime | None = None) -> bool:
+    if facts.whatsapp_session_open:
+        return True
+    at = now or facts.now
+    last = facts.whatsapp_last_inbound_at
+    return at is not None and last is not None and timedelta(0) <= at - last < WHATSAPP_SESSION
+
+
+def plan_channels(step: Step, facts: ChannelFacts, purpose: Purpose = Purpose.informational) -> ChannelPlan:
+    """The step's channels in the order to try (preference first), with the reason each other one is skipped."""
     order = list(step.channels)
-    if facts.preferred in order:
-        order.remove(facts.preferred)  # type: ignore[arg-type]
-        order.insert(0, facts.preferred)  # type: ignore[arg-type]
+    if facts.preferred is not None and facts.preferred in order:
+        order.remove(facts.preferred)
+        order.insert(0, facts.preferred)
     usable: list[Channel] = []
+    skipped: dict[str, str] = {}
     for ch in order:
-        if ch in facts.opted_out or ch in facts.undeliverable:
-            continue
-        if ch in (Channel.sms, Channel.whatsapp) and not facts.has_phone:
-            continue
-        if ch == Channel.email and not facts.has_email:
-            continue
-        if ch == Channel.whatsapp and not (facts.whatsapp_session_open or facts.whatsapp_template_approved):
-            continue
-        usable.append(ch)
-    return usable
+        why: str | None = None
+        if ch in facts.opted_out:
+            why = "opted out"
+        elif ch in facts.undeliverable:
+            why = "undeliverable"
+        elif ch in (Channel.sms, Channel.whatsapp) and not facts.has_phone:
+            why = "no phone number"
+        elif ch in (Channel.sms, Channel.whatsapp) and facts.phone_is_mobile is False:
+            why = "not a mobile number"
+        elif ch == Channel.email and not facts.has_email:
+            why = "no email address"
+        elif ch == Channel.whatsapp and not (whatsapp_session_open(facts) or facts.whatsapp_template_approved):
+            why = "outside the WhatsApp 24 h session and no approved WhatsApp template"
+        elif purpose == Purpose.marketing and ch not in facts.written_consent:
+            why = "marketing needs prior express written consent on this channel"
+        if why is None:
+            usable.append(ch)
+        else:
+            skipped[ch.value] = why
+    return ChannelPlan(order=usable, skipped=skipped)
+
+
+def channel_order(step: Step, facts: ChannelFacts, purpose: Purpose = Purpose.informational) -> list[Channel]:
+    """The step's channels in the order to try, keeping only those consent and deliverability allow."""
+    return plan_channels(step, facts, purpose).order

@@ -10,7 +10,8 @@ from typing import TypeVar
 
 from domain.models import Appointment, AppointmentEvent, Contact, EventType
 from policies.loader import load_policy
-from policies.schema import PolicyFile, ResolvedProgram
+from policies.schema import PolicyFile, Program, ResolvedProgram
+from workers.demo import daytime_contact
 
 T = TypeVar("T")
 
@@ -28,33 +29,14 @@ async def eventually(fn: Callable[[], Awaitable[T]], check: Callable[[T], bool],
     return value
 
 
-# (phone, zone) pairs whose area-code zone is the zone itself, spread round the globe
-_DAYTIME_CANDIDATES = [
-    ("+12125550100", "America/New_York"), ("+18085550100", "Pacific/Honolulu"),
-    ("+551123456789", "America/Sao_Paulo"), ("+442071234567", "Europe/London"),
-    ("+74951234567", "Europe/Moscow"), ("+97142123456", "Asia/Dubai"), ("+861012345678", "Asia/Shanghai"),
-    ("+81312345678", "Asia/Tokyo"), ("+61212345678", "Australia/Sydney"),
-]
-
-
-def daytime_contact(now: datetime | None = None) -> tuple[str, str]:
-    """A phone number and time zone where it is mid-day now, so real send windows allow a message.
-
-    Tests run at any hour; rather than loosening the law in the policy, they text someone who is awake.
-    """
-    from zoneinfo import ZoneInfo
-
-    now = now or datetime.now(UTC)
-    for phone, zone in _DAYTIME_CANDIDATES:
-        if 9 <= now.astimezone(ZoneInfo(zone)).hour < 18:
-            return phone, zone
-    raise RuntimeError("no candidate zone is in daytime now")  # cannot happen: gaps are under 9 hours
+def default_program(policy: PolicyFile) -> Program:
+    return next(p for p in policy.programs if p.name == "default")
 
 
 def fast_policy(**program_overrides: object) -> PolicyFile:
     """The shipped default with test-speed timers (send windows stay as the law requires)."""
     policy = load_policy()
-    program = policy.programs[0]
+    program = default_program(policy)
     program.attendance.grace_minutes = 0
     for seq in program.sequences.values():
         seq.reply_wait_hours = 2 / 3600  # two seconds
@@ -72,7 +54,7 @@ def fast_policy(**program_overrides: object) -> PolicyFile:
 
 
 def resolved_of(policy: PolicyFile) -> ResolvedProgram:
-    return ResolvedProgram(policy_version=policy.version, program=policy.programs[0], templates=policy.templates,
+    return ResolvedProgram(policy_version=policy.version, program=default_program(policy), templates=policy.templates,
                            help_text=policy.help_text, opt_out_confirmation=policy.opt_out_confirmation)
 
 

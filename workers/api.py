@@ -6,6 +6,7 @@ before they are buffered; bad input gets a 4xx that says what is wrong and start
 
 from __future__ import annotations
 
+import hmac
 import html
 import uuid
 from collections.abc import AsyncIterator
@@ -123,6 +124,30 @@ class AppState:
         return CaseService(self.client, self.deps)
 
 
+def state(request: Request) -> AppState:
+    return request.app.state.noshow  # type: ignore[no-any-return]
+
+
+def principal(
+    st: Annotated[AppState, Depends(state)], authorization: Annotated[str | None, Header()] = None
+) -> Principal:
+    if not authorization or not authorization.lower().startswith("bearer "):
+        raise HTTPException(401, "missing bearer token", headers={"WWW-Authenticate": "Bearer"})
+    token = authorization[7:].strip().encode()
+    if hmac.compare_digest(token, st.settings.admin_token.get_secret_value().encode()):
+        return Principal("admin", "admin", {"*"})
+    for candidate, who in st.reviewers.items():
+        if hmac.compare_digest(token, candidate.encode()):
+            return who
+    raise HTTPException(401, "invalid token", headers={"WWW-Authenticate": "Bearer"})
+
+
+def admin(p: Annotated[Principal, Depends(principal)]) -> Principal:
+    if p.role != "admin":
+        raise HTTPException(403, "this endpoint needs the admin token")
+    return p
+
+
 def create_app(settings: Settings | None = None, client: Client | None = None,
                deps: Dependencies | None = None) -> FastAPI:
     settings = settings or get_settings()
@@ -142,27 +167,6 @@ def create_app(settings: Settings | None = None, client: Client | None = None,
         lifespan=lifespan,
     )
     app.state.noshow = AppState(settings, deps or build_dependencies(settings), client)
-
-    def state(request: Request) -> AppState:
-        return request.app.state.noshow  # type: ignore[no-any-return]
-
-    def principal(
-        st: Annotated[AppState, Depends(state)], authorization: Annotated[str | None, Header()] = None
-    ) -> Principal:
-        if not authorization or not authorization.lower().startswith("bearer "):
-            raise HTTPException(401, "missing bearer token", headers={"WWW-Authenticate": "Bearer"})
-        token = authorization[7:].strip()
-        if token == st.settings.admin_token.get_secret_value():
-            return Principal("admin", "admin", {"*"})
-        found = st.reviewers.get(token)
-        if found is None:
-            raise HTTPException(401, "invalid token", headers={"WWW-Authenticate": "Bearer"})
-        return found
-
-    def admin(p: Annotated[Principal, Depends(principal)]) -> Principal:
-        if p.role != "admin":
-            raise HTTPException(403, "this endpoint needs the admin token")
-        return p
 
     async def read_body(request: Request, limit: int) -> bytes:
         length = request.headers.get("content-length")
@@ -394,3 +398,7 @@ def main() -> None:
 
 
 __all__ = ["Form", "create_app"]
+
+
+if __name__ == "__main__":
+    main()

@@ -208,14 +208,24 @@ def review_edit(case_id: str, token: Annotated[str | None, typer.Option()] = Non
     _decide(case_id, "edit", token, note, mark_attended=mark_attended, segment=segment)
 
 
-def _register_optional_commands() -> None:
+def _ledger() -> Any:
+    from reporting.ledger import Ledger
+
+    ledger = Ledger(settings().ledger_db_url)
+    ledger.migrate()
+    return ledger
+
+
+def _register_subject_commands() -> None:
     """Commands that live beside their subject: reporting, policies, replies, connectors."""
-    from reporting.cli import register as register_reporting
+    from reporting.cli import make_report_command
 
-    register_reporting(app)
+    app.command("report", help="Recovery numbers from the ledger (same as the dashboard).")(
+        make_report_command(_ledger)
+    )
 
 
-_register_optional_commands()
+_register_subject_commands()
 
 
 def main() -> None:

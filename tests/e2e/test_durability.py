@@ -16,7 +16,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 
 from domain.models import EventType
 from tests.e2e.conftest import free_port, stack_env, stop
-from tests.helpers import appointment, event, fast_policy
+from tests.helpers import appointment, default_program, event, fast_policy
 from workers.cases import CaseService
 from workers.dependencies import build_dependencies
 from workers.settings import Settings
@@ -48,11 +48,25 @@ async def wait_port(port: int, timeout: float = 60) -> None:
     raise AssertionError(f"port {port} never opened")
 
 
+async def wait_started(log: Path, times: int, timeout: float = 60) -> None:
+    for _ in range(int(timeout / 0.1)):
+        if log.exists() and log.read_text(errors="replace").count("worker_started") >= times:
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"worker did not start (#{times}); see {log}")
+
+
+def sent_count(deps: object) -> int:
+    return len(deps.outbox.messages())  # type: ignore[attr-defined]
+
+
 async def test_kill_worker_and_server_mid_sequence(tmp_path: Path) -> None:
     policy = fast_policy()
-    for seq in policy.programs[0].sequences.values():
+    for seq in default_program(policy).sequences.values():
         seq.reply_wait_hours = 3 / 3600
-    policy.programs[0].review.high_value_threshold = None
+        for step in seq.steps:
+            step.delay_minutes = 0
+    default_program(policy).review.high_value_threshold = None
     policy_path = tmp_path / "policy.yaml"
     policy_path.write_text(yaml.safe_dump(policy.model_dump(mode="json")))
     port = free_port()
@@ -76,7 +90,13 @@ async def test_kill_worker_and_server_mid_sequence(tmp_path: Path) -> None:
 
         kills = 0
         for round_ in range(4):
-            await asyncio.sleep(1.0)
+            # kill once the worker is really working: after it started and sent something more
+            await wait_started(worker_log, round_ + 1)
+            before = sent_count(deps)
+            for _ in range(100):
+                if sent_count(deps) > before:
+                    break
+                await asyncio.sleep(0.05)
             assert worker is not None
             worker.send_signal(signal.SIGKILL)  # mid-send, mid-timer: wherever it is
             worker.wait(10)

@@ -1,10 +1,12 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
 import pytest_asyncio
 import yaml
 from temporalio.client import Client
@@ -36,8 +38,22 @@ def settings_for(tmp: Path, task_queue: str, policy: PolicyFile) -> Settings:
     return Settings(data_dir=tmp / "data", task_queue=task_queue, policy_file=policy_path, log_format="console")
 
 
+HISTORIES = Path(__file__).parent.parent / "histories"
+
+
+async def save_histories(client: Client, task_queue: str, name: str) -> None:
+    """With NOSHOW_SAVE_HISTORIES=1, keep every closed case history of this test for the replay suite."""
+    n = 0
+    async for wf in client.list_workflows(f"TaskQueue = '{task_queue}' AND ExecutionStatus != 'Running'"):
+        history = await client.get_workflow_handle(wf.id, run_id=wf.run_id).fetch_history()
+        HISTORIES.mkdir(exist_ok=True)
+        (HISTORIES / f"{name}-{n}.json").write_text(history.to_json())
+        n += 1
+
+
 @pytest_asyncio.fixture
-async def stack(client: Client, task_queue: str, tmp_path: Path) -> AsyncIterator[Stack]:
+async def stack(client: Client, task_queue: str, tmp_path: Path,
+                request: pytest.FixtureRequest) -> AsyncIterator[Stack]:
     settings = settings_for(tmp_path, task_queue, fast_policy())
     deps = build_dependencies(settings)
     # max_cached_workflows=0 makes every workflow task replay from history: nondeterminism fails fast
@@ -45,6 +61,8 @@ async def stack(client: Client, task_queue: str, tmp_path: Path) -> AsyncIterato
     task = asyncio.create_task(worker.run())
     try:
         yield Stack(client, deps, CaseService(client, deps), worker, settings.policy_file)  # type: ignore[arg-type]
+        if os.environ.get("NOSHOW_SAVE_HISTORIES"):
+            await save_histories(client, task_queue, request.node.name)
     finally:
         await worker.shutdown()
         await asyncio.gather(task, return_exceptions=True)

@@ -12,7 +12,7 @@ from temporalio.client import WorkflowUpdateFailedError
 from domain.case import CaseState, ReviewDecision
 from domain.models import Channel, EventType, Reply, Stage
 from tests.engine.conftest import Stack
-from tests.helpers import appointment, event, eventually, fast_policy
+from tests.helpers import appointment, default_program, event, eventually, fast_policy
 from workflows.case import RecoveryCaseWorkflow
 
 
@@ -37,7 +37,7 @@ async def result(stack: Stack, case_id: str) -> CaseState:
 
 def no_follow(stack: Stack) -> None:
     policy = fast_policy()
-    policy.programs[0].rebooking.follow_new_appointment = False
+    default_program(policy).rebooking.follow_new_appointment = False
     stack.write_policy(policy)
 
 
@@ -143,7 +143,7 @@ async def test_reviewer_rejection_closes_the_case(stack: Stack) -> None:
 
 async def test_opt_out_stops_this_case_and_every_other_case_of_the_contact(stack: Stack) -> None:
     policy = fast_policy()
-    for seq in policy.programs[0].sequences.values():
+    for seq in default_program(policy).sequences.values():
         seq.reply_wait_hours = 1
         for i, step in enumerate(seq.steps):
             step.delay_minutes = 0 if i == 0 else 60

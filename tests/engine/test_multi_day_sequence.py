@@ -23,7 +23,7 @@ from domain.models import TERMINAL_STAGES, Channel, EventType, Stage
 from policies import send_rules
 from policies.loader import load_policy
 from policies.schema import Segment
-from tests.helpers import appointment, event
+from tests.helpers import appointment, default_program, event
 from workers.cases import CaseService
 from workers.dependencies import build_dependencies
 from workers.settings import Settings
@@ -59,7 +59,7 @@ async def skipping_env() -> AsyncIterator[WorkflowEnvironment]:
 async def test_sequence_steps_follow_policy_delays_and_end_unrecovered(skipping_env: WorkflowEnvironment,
                                                                        tmp_path: Path) -> None:
     policy = load_policy()  # the shipped default: 5 min, 4 h, 2 days
-    program = policy.programs[0]
+    program = default_program(policy)
     program.review.high_value_threshold = None
     policy_path = tmp_path / "policy.yaml"
     policy_path.write_text(yaml.safe_dump(policy.model_dump(mode="json")))

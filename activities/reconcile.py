@@ -1,0 +1,301 @@
+"""Reconciliation: poll a connected source for changes since the last cursor and turn them into canonical
+AppointmentEvents, for the webhooks that were lost (Calendly disables a subscription after 24 h of failures,
+Cal.com does not retry, Google/Graph pushes only say "something changed").
+
+Each source adapter returns `SyncPage` snapshots; a differ compares them with what the index last saw and
+emits booked / rescheduled / cancelled / no_show / attended. The index is in memory by default; the lead backs
+it with the database. The cursor is returned, not stored: the workflow commits it after delivery.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+from pydantic import BaseModel, Field
+from temporalio import activity
+
+from activities.errors import to_application_error
+from connectors.calcom.client import CalcomClient
+from connectors.calendly.client import CalendlyClient
+from connectors.calendly.inbound import CalendlyInbound
+from connectors.contract import ProviderError
+from connectors.google.client import GoogleCalendarClient
+from connectors.hubspot.client import HubSpotClient
+from connectors.inbound import UNKNOWN_TYPE, PayloadError, clip, contact_id_for, digest, opt_dt
+from connectors.outlook.client import OutlookClient
+from connectors.sync import Snapshot, SyncPage
+from domain.models import Appointment, AppointmentEvent, AttendanceSignal, Contact, EventType, SignalKind
+
+
+class ReconcileInput(BaseModel):
+    source: str  # a key of ReconcileActivities.sources, e.g. "calcom", "google:ops@example.org"
+    cursor: str | None = None  # None: first run (baseline) or the stored cursor is unknown
+    deliver: bool = False  # run the lead's "deliver_appointment_events" activity before returning
+
+
+class IndexEntry(BaseModel):
+    start: datetime
+    end: datetime
+    status: str
+
+
+class IndexUpdate(BaseModel):
+    source: str
+    appointment_id: str
+    entry: IndexEntry
+
+
+class ReconcileResult(BaseModel):
+    source: str
+    events: list[AppointmentEvent] = Field(default_factory=list)
+    cursor: str | None = None
+    full_resync: bool = False
+    seen: int = 0  # snapshots examined
+    # applied by "commit_reconcile" only after delivery, so a failed delivery re-finds the same changes
+    updates: list[IndexUpdate] = Field(default_factory=list)
+
+
+class DeliverEvents(BaseModel):
+    source: str
+    events: list[AppointmentEvent]
+
+
+# ---------------------------------------------------------------------------- sources
+
+
+class ReconcileSource(Protocol):
+    def poll(self, cursor: str | None, now: datetime) -> SyncPage: ...
+
+
+def _ts_cursor(cursor: str | None, default: datetime) -> datetime:
+    at = opt_dt(cursor) if cursor else None
+    return at or default
+
+
+def _next_ts_cursor(snaps: list[Snapshot], since: datetime) -> str:
+    latest = max([s.changed_at for s in snaps], default=since)
+    return latest.astimezone(UTC).isoformat()
+
+
+class CalcomSource:
+    """Cursor = ISO time of the last booking change seen."""
+
+    def __init__(self, client: CalcomClient, source: str = "calcom", first_lookback: timedelta = timedelta(days=1)):
+        self.client, self.source, self.first_lookback = client, source, first_lookback
+
+    def poll(self, cursor: str | None, now: datetime) -> SyncPage:
+        since = _ts_cursor(cursor, now - self.first_lookback)
+        snaps = [s for s in (calcom_snapshot(b, self.source) for b in self.client.list_bookings(since)) if s]
+        return SyncPage(snapshots=snaps, cursor=_next_ts_cursor(snaps, since))
+
+
+def calcom_snapshot(b: dict[str, Any], source: str = "calcom") -> Snapshot | None:
+    """A Cal.com v2 booking (fields of the 2024-08-13 output) as a snapshot; pending/rejected are skipped."""
+    uid, start, end = b.get("uid"), opt_dt(b.get("start")), opt_dt(b.get("end"))
+    status = str(b.get("status") or "").lower()
+    if not uid or start is None or status in ("pending", "rejected", "awaiting_host"):
+        return None
+    attendees = [a for a in b.get("attendees") or [] if isinstance(a, dict)]
+    first = attendees[0] if attendees else {}
+    email = first.get("email") if isinstance(first.get("email"), str) else None
+    event_type = b.get("eventType") if isinstance(b.get("eventType"), dict) else {}
+    hosts = [h for h in b.get("hosts") or [] if isinstance(h, dict)]
+    appt = Appointment(
+        source=source, appointment_id=str(uid), appointment_type=str(event_type.get("slug") or UNKNOWN_TYPE)[:100],
+        calendar_id=str(b.get("eventTypeId") or event_type.get("id") or "default"),
+        owner_id=str(hosts[0]["id"]) if hosts and hosts[0].get("id") is not None else None,
+        start=start, end=max(start, end or start),
+        contact=Contact(contact_id=contact_id_for(source, email, fallback=str(uid)), name=clip(first.get("name"), 200),
+                        email=clip(email, 254), timezone=clip(first.get("timeZone"), 64)),
+    )
+    changed = opt_dt(b.get("updatedAt")) or opt_dt(b.get("createdAt")) or start
+    if status == "cancelled":
+        snap_status = "rescheduled" if b.get("rescheduledToUid") else "cancelled"
+    elif any(a.get("absent") is True for a in attendees):
+        snap_status = "no_show"
+    else:
+        snap_status = "active"
+    return Snapshot(appointment=appt, status=snap_status, changed_at=changed)  # type: ignore[arg-type]
+
+
+class CalendlySource:
+    """`owner` = {"user": <URI>} or {"organization": <URI>}. Cursor = ISO time of the last invitee change."""
+
+    def __init__(self, client: CalendlyClient, owner: dict[str, str], source: str = "calendly",
+                 first_lookback: timedelta = timedelta(days=1)):
+        self.client, self.owner, self.source, self.first_lookback = client, owner, source, first_lookback
+        # reuse the webhook mapping for the invitee -> appointment conversion
+        self._mapper = CalendlyInbound("unused-key-for-mapping-only", source=source)
+
+    def poll(self, cursor: str | None, now: datetime) -> SyncPage:
+        since = _ts_cursor(cursor, now - self.first_lookback)
+        snaps: list[Snapshot] = []
+        for inv in self.client.changed_invitees(self.owner, since, now):
+            try:
+                appt = self._mapper.appointment(inv, now)
+            except PayloadError:
+                continue
+            changed = opt_dt(inv.get("updated_at")) or now
+            if inv.get("status") == "canceled":
+                status = "rescheduled" if inv.get("rescheduled") else "cancelled"
+            elif inv.get("no_show"):
+                status = "no_show"
+            else:
+                status = "active"
+            snaps.append(Snapshot(appointment=appt, status=status, changed_at=changed))  # type: ignore[arg-type]
+        return SyncPage(snapshots=snaps, cursor=_next_ts_cursor(snaps, since))
+
+
+class GoogleSource:
+    """Cursor = the events.list nextSyncToken (None = full sync)."""
+
+    def __init__(self, client: GoogleCalendarClient, calendar_id: str, source: str = "google"):
+        self.client, self.calendar_id, self.source = client, calendar_id, source
+
+    def poll(self, cursor: str | None, now: datetime) -> SyncPage:
+        return self.client.sync(self.calendar_id, cursor, self.source)
+
+
+class OutlookSource:
+    """Cursor = the calendarView delta link. The window applies to the first (full) sync only."""
+
+    def __init__(self, client: OutlookClient, user: str, source: str = "outlook",
+                 back: timedelta = timedelta(days=7), ahead: timedelta = timedelta(days=90)):
+        self.client, self.user, self.source, self.back, self.ahead = client, user, source, back, ahead
+
+    def poll(self, cursor: str | None, now: datetime) -> SyncPage:
+        return self.client.sync(self.user, cursor, now - self.back, now + self.ahead, self.source)
+
+
+class HubSpotSource:
+    """Meeting outcome changes. Cursor = ISO time of the last meeting change seen."""
+
+    def __init__(self, client: HubSpotClient, source: str = "hubspot", first_lookback: timedelta = timedelta(days=1)):
+        self.client, self.source, self.first_lookback = client, source, first_lookback
+
+    def poll(self, cursor: str | None, now: datetime) -> SyncPage:
+        since = _ts_cursor(cursor, now - self.first_lookback)
+        snaps = self.client.changed_meetings(since, self.source)
+        return SyncPage(snapshots=snaps, cursor=_next_ts_cursor(snaps, since))
+
+
+# ---------------------------------------------------------------------------- index and differ
+
+
+class AppointmentIndex(Protocol):
+    def get(self, source: str, appointment_id: str) -> IndexEntry | None: ...
+
+    def put(self, source: str, appointment_id: str, entry: IndexEntry) -> None: ...
+
+
+class InMemoryAppointmentIndex:
+    def __init__(self) -> None:
+        self._rows: dict[tuple[str, str], IndexEntry] = {}
+        self._lock = threading.Lock()
+
+    def get(self, source: str, appointment_id: str) -> IndexEntry | None:
+        with self._lock:
+            return self._rows.get((source, appointment_id))
+
+    def put(self, source: str, appointment_id: str, entry: IndexEntry) -> None:
+        with self._lock:
+            self._rows[(source, appointment_id)] = entry
+
+
+def diff(snap: Snapshot, prev: IndexEntry | None, now: datetime, max_age: timedelta, baseline: bool
+         ) -> AppointmentEvent | None:
+    """The canonical event a snapshot implies given what was last seen, or None.
+
+    Nothing for appointments that ended more than `max_age` ago and were never seen (old history is not a
+    case), and on a baseline run (first sync) only future bookings start cases.
+    """
+    appt = snap.appointment
+    unseen_and_old = prev is None and appt.end < now - max_age
+    if unseen_and_old:
+        return None
+    src = appt.source
+    at = snap.changed_at
+    etype: EventType | None = None
+    extra: dict[str, Any] = {}
+    if snap.status == "active":
+        if prev is None or prev.status == "cancelled":
+            if baseline and appt.start < now:
+                return None
+            etype = EventType.booked
+        elif (prev.start, prev.end) != (appt.start, appt.end):
+            etype = EventType.rescheduled
+            extra = {"new_start": appt.start, "new_end": appt.end,
+                     "signal": AttendanceSignal(kind=SignalKind.reschedule, at=at, source=src)}
+    elif baseline and prev is None:
+        return None
+    elif snap.status == "cancelled" and (prev is None or prev.status != "cancelled"):
+        etype = EventType.cancelled
+    elif snap.status == "rescheduled" and (prev is None or prev.status != "rescheduled"):
+        etype = EventType.rescheduled
+        extra = {"signal": AttendanceSignal(kind=SignalKind.reschedule, at=at, source=src)}
+    elif snap.status == "no_show" and (prev is None or prev.status != "no_show"):
+        etype = EventType.no_show
+        extra = {"signal": AttendanceSignal(kind=SignalKind.scheduler_status, at=at, source=src, value="no_show",
+                                            participant="guest")}
+    elif snap.status == "attended" and (prev is None or prev.status != "attended"):
+        etype = EventType.attended
+        extra = {"signal": AttendanceSignal(kind=SignalKind.scheduler_status, at=at, source=src, value="attended",
+                                            participant="guest")}
+    if etype is None:
+        return None
+    eid = f"reconcile-{src}-{digest(appt.appointment_id, etype.value, appt.start.isoformat(), appt.end.isoformat())}"
+    return AppointmentEvent(event_id=eid, type=etype, occurred_at=at, appointment=appt,
+                            note=snap.note or "found by reconciliation", **extra)
+
+
+# ---------------------------------------------------------------------------- activities
+
+
+class ReconcileActivities:
+    """`sources` maps a source name (the workflow input's `source`) to an adapter above, built with its client."""
+
+    def __init__(self, sources: dict[str, ReconcileSource], index: AppointmentIndex | None = None,
+                 max_age: timedelta = timedelta(days=7),
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        self.sources = sources
+        self.index = index or InMemoryAppointmentIndex()
+        self.max_age = max_age
+        self.clock = clock
+
+    @activity.defn(name="reconcile_source")
+    def reconcile_source(self, inp: ReconcileInput) -> ReconcileResult:
+        source = self.sources.get(inp.source)
+        if source is None:
+            raise to_application_error(ValueError(f"no reconciliation source named {inp.source!r}"))
+        now = self.clock()
+        try:
+            page = source.poll(inp.cursor, now)
+        except ProviderError as exc:
+            raise to_application_error(exc) from exc
+        baseline = inp.cursor is None
+        events: list[AppointmentEvent] = []
+        updates: list[IndexUpdate] = []
+        pending: dict[tuple[str, str], IndexEntry] = {}  # a page may list the same appointment twice
+        for snap in page.snapshots:
+            appt = snap.appointment
+            key = (appt.source, appt.appointment_id)
+            prev = pending.get(key) or self.index.get(*key)
+            event = diff(snap, prev, now, self.max_age, baseline and not page.full_resync)
+            if event is not None:
+                events.append(event)
+            if prev is not None and snap.status == "cancelled" and appt.appointment_type == UNKNOWN_TYPE:
+                entry = prev.model_copy(update={"status": "cancelled"})  # deletions carry only the id
+            else:
+                entry = IndexEntry(start=appt.start, end=appt.end, status=snap.status)
+            pending[key] = entry
+            updates.append(IndexUpdate(source=appt.source, appointment_id=appt.appointment_id, entry=entry))
+        return ReconcileResult(source=inp.source, events=events, cursor=page.cursor, full_resync=page.full_resync,
+                               seen=len(page.snapshots), updates=updates)
+
+    @activity.defn(name="commit_reconcile")
+    def commit_reconcile(self, result: ReconcileResult) -> None:
+        for update in result.updates:
+            self.index.put(update.source, update.appointment_id, update.entry)

@@ -1,0 +1,171 @@
+"""Cal.com API v2 client (integrations.md §1.5): slots, bookings, reschedule, cancel, mark-absent.
+
+Every call pins `cal-api-version` (omitting it silently selects an older endpoint version). Base URL is
+configurable so tests point it at the fake. All failures go through connectors/http.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import httpx
+
+from connectors.contract import BusyInterval, PermanentProviderError, SlotUnavailable
+from connectors.http import JsonApi, error_from_response
+from connectors.inbound import PayloadError, parse_dt
+from connectors.local_holds import LocalHolds
+from domain.models import Contact, Slot
+
+SLOTS_VERSION = "2024-09-04"
+BOOKINGS_VERSION = "2024-08-13"
+DEFAULT_BASE_URL = "https://api.cal.com/v2"
+
+# Phrases Cal.com uses in a 400 when the time is no longer bookable (message text is the only signal there is).
+_CONFLICT_HINTS = ("no_available_users", "not available", "already has booking", "already booked", "slot")
+
+
+def _iso_utc(at: datetime) -> str:
+    return at.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+class CalcomClient(JsonApi):
+    """`api_key` = `cal_live_...` or an OAuth/managed-user access token (env NOSHOW_CALCOM_API_KEY)."""
+
+    provider = "calcom"
+
+    def __init__(self, api_key: str, base_url: str = DEFAULT_BASE_URL, timeout: float = 10.0,
+                 http: httpx.Client | None = None) -> None:
+        super().__init__(base_url, {"Authorization": f"Bearer {api_key}"}, timeout, http)
+
+    def slots(self, event_type_id: int | str, start: date, end: date, time_zone: str = "UTC",
+              slot_minutes: int = 30) -> list[Slot]:
+        body = self.call("GET", "/slots", params={
+            "eventTypeId": str(event_type_id), "start": start.isoformat(), "end": end.isoformat(),
+            "timeZone": time_zone,
+        }, headers={"cal-api-version": SLOTS_VERSION})
+        data = (body or {}).get("data") or {}
+        slots: list[Slot] = []
+        for day in sorted(data):
+            for item in data[day] or []:
+                begin = parse_dt(item.get("start"), "slot start")
+                finish = (parse_dt(item["end"], "slot end") if item.get("end")
+                          else begin + timedelta(minutes=slot_minutes))
+                slots.append(Slot(start=begin, end=finish, calendar_id=str(event_type_id)))
+        return slots
+
+    def get_booking(self, uid: str) -> dict[str, Any]:
+        body = self.call("GET", f"/bookings/{uid}", headers={"cal-api-version": BOOKINGS_VERSION})
+        return dict((body or {}).get("data") or {})
+
+    def list_bookings(self, updated_after: datetime | None = None, take: int = 100, skip: int = 0
+                      ) -> list[dict[str, Any]]:
+        """Bookings changed since `updated_after`, oldest change first. The `afterUpdatedAt` / `sortUpdatedAt`
+        filters come from the v2 bookings list endpoint; not in integrations.md, so UNVERIFIED."""
+        params: dict[str, Any] = {"take": take, "skip": skip, "sortUpdatedAt": "asc"}
+        if updated_after is not None:
+            params["afterUpdatedAt"] = _iso_utc(updated_after)
+        body = self.call("GET", "/bookings", params=params, headers={"cal-api-version": BOOKINGS_VERSION})
+        data = (body or {}).get("data") or []
+        return [dict(b) for b in data if isinstance(b, dict)]
+
+    def create_booking(self, event_type_id: int | str, start: datetime, attendee: Contact,
+                       metadata: dict[str, str] | None = None) -> str:
+        if not attendee.email or not attendee.name:
+            raise PermanentProviderError("calcom: a booking needs the attendee's name and email", code="no_contact")
+        response = self.request("POST", "/bookings", json_body={
+            "eventTypeId": int(event_type_id), "start": _iso_utc(start),
+            "attendee": {"name": attendee.name, "email": attendee.email, "timeZone": attendee.timezone or "UTC"},
+            "metadata": metadata or {},
+        }, headers={"cal-api-version": BOOKINGS_VERSION}, ok=(400, 409))
+        if response.status_code in (400, 409):
+            text = response.text.lower()
+            if response.status_code == 409 or any(h in text for h in _CONFLICT_HINTS):
+                raise SlotUnavailable("calcom: the time is no longer available")
+            raise error_from_response(response, self.provider)
+        return _uid_of(response.json())
+
+    def reschedule(self, uid: str, start: datetime, rescheduled_by: str | None = None,
+                   reason: str | None = None) -> str:
+        """Returns the new booking uid (Cal.com gives the moved booking a new uid)."""
+        body: dict[str, Any] = {"start": _iso_utc(start)}
+        if rescheduled_by:
+            body["rescheduledBy"] = rescheduled_by
+        if reason:
+            body["reschedulingReason"] = reason
+        return _uid_of(self.call("POST", f"/bookings/{uid}/reschedule", json_body=body,
+                                 headers={"cal-api-version": BOOKINGS_VERSION}))
+
+    def cancel(self, uid: str, reason: str | None = None) -> None:
+        body = {"cancellationReason": reason} if reason else {}
+        self.call("POST", f"/bookings/{uid}/cancel", json_body=body, headers={"cal-api-version": BOOKINGS_VERSION})
+
+    def mark_absent(self, uid: str, attendees: dict[str, bool] | None = None, host: bool | None = None) -> None:
+        """`attendees` maps attendee email -> absent. Triggers BOOKING_NO_SHOW_UPDATED."""
+        body: dict[str, Any] = {}
+        if host is not None:
+            body["host"] = host
+        if attendees:
+            body["attendees"] = [{"email": e, "absent": a} for e, a in attendees.items()]
+        self.call("POST", f"/bookings/{uid}/mark-absent", json_body=body,
+                  headers={"cal-api-version": BOOKINGS_VERSION})
+
+
+def _uid_of(body: Any) -> str:
+    data = (body or {}).get("data") if isinstance(body, dict) else None
+    if isinstance(data, list) and data:
+        data = data[0]
+    if not isinstance(data, dict) or not data.get("uid"):
+        raise PayloadError("Cal.com response has no booking uid")
+    return str(data["uid"])
+
+
+class CalcomCalendar:
+    """contract.CalendarConnector over Cal.com. `calendar_id` is the event type id. Holds are local
+    bookkeeping (Cal.com has none); busy = the window minus the free slots Cal.com reports. Booking needs the
+    attendee's name and email: `contact_lookup(contact_id)` supplies them (the contract passes an opaque id)."""
+
+    def __init__(self, client: CalcomClient, contact_lookup: Callable[[str], Contact | None],
+                 slot_minutes: int = 30, time_zone: str = "UTC",
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        self.client = client
+        self.contact_lookup = contact_lookup
+        self.slot_minutes = slot_minutes
+        self.time_zone = time_zone
+        self.clock = clock
+        self.holds = LocalHolds()
+        self._booked: dict[str, str] = {}  # idempotency key -> uid (Cal.com has no idempotency key)
+
+    def busy(self, calendar_id: str, start: datetime, end: datetime) -> list[BusyInterval]:
+        free = sorted(self.client.slots(calendar_id, start.date(), end.date(), self.time_zone, self.slot_minutes),
+                      key=lambda s: s.start)
+        busy: list[BusyInterval] = []
+        cursor = start
+        for slot in free:
+            if slot.end <= start or slot.start >= end:
+                continue
+            if slot.start > cursor:
+                busy.append(BusyInterval(start=cursor, end=slot.start))
+            cursor = max(cursor, slot.end)
+        if cursor < end:
+            busy.append(BusyInterval(start=cursor, end=end))
+        return busy + self.holds.busy(calendar_id, start, end, self.clock())
+
+    def hold(self, slot: Slot, case_id: str, expires_at: datetime) -> Slot:
+        return self.holds.hold(slot, case_id, expires_at, self.clock())
+
+    def book(self, slot: Slot, case_id: str, appointment_type: str, contact_id: str, idempotency_key: str) -> str:
+        if idempotency_key in self._booked:
+            return self._booked[idempotency_key]
+        contact = self.contact_lookup(contact_id)
+        if contact is None:
+            raise PermanentProviderError("calcom: unknown contact", code="no_contact")
+        uid = self.client.create_booking(slot.calendar_id, slot.start, contact,
+                                         metadata={"noshow_case": case_id, "noshow_key": idempotency_key[:40]})
+        self._booked[idempotency_key] = uid
+        self.holds.release(case_id)
+        return uid
+
+    def release(self, case_id: str) -> None:
+        self.holds.release(case_id)

@@ -1,0 +1,164 @@
+"""Outbound email through the official `sendgrid` SDK (v3 Mail Send).
+
+`custom_args` carry our case and message ids: SendGrid echoes them on every Event Webhook event, which is
+how a bounce or an unsubscribe finds its case. Mail Send has no idempotency key, so a send log answers a
+retried activity with the first receipt; an attempt that ended ambiguously (read timeout, reset after the
+request left) is not re-sent blindly: SendGrid offers no lookup by our id without the paid Email Activity
+add-on, so by default the retry raises a permanent error that routes the case to a person.
+"""
+
+from __future__ import annotations
+
+import http.client
+import urllib.error
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from python_http_client.exceptions import HTTPError
+from sendgrid import SendGridAPIClient
+
+from connectors.contract import (
+    AmbiguousSendError,
+    OutboundMessage,
+    PermanentProviderError,
+    RetryableProviderError,
+    SendReceipt,
+)
+from connectors.http import parse_retry_after
+from connectors.twilio.sendlog import MemorySendLog, SendLog
+from domain.models import Channel
+
+SCOPE = "sendgrid"
+
+
+class SendGridSettings(BaseSettings):
+    """Environment: SENDGRID_API_KEY, SENDGRID_FROM_EMAIL, SENDGRID_FROM_NAME, SENDGRID_REPLY_TO,
+    SENDGRID_API_HOST, SENDGRID_ASM_GROUP_ID, SENDGRID_CATEGORY, SENDGRID_TIMEOUT_SECONDS,
+    SENDGRID_RESEND_AFTER_AMBIGUOUS, SENDGRID_EVENT_VERIFICATION_KEY, SENDGRID_EVENT_TOLERANCE_SECONDS,
+    SENDGRID_PARSE_TOKEN, SENDGRID_PARSE_BASIC_AUTH."""
+
+    model_config = SettingsConfigDict(env_prefix="SENDGRID_", extra="ignore")
+
+    api_key: SecretStr = SecretStr("")
+    from_email: str = ""
+    from_name: str | None = None
+    reply_to: str | None = None  # the Inbound Parse address, so replies come back to the engine
+    api_host: str = "https://api.sendgrid.com"  # EU subusers: https://api.eu.sendgrid.com; tests: the fake
+    asm_group_id: int | None = None  # unsubscribe group: group_unsubscribe events then name it
+    category: str = "no-show-recovery"
+    timeout_seconds: float = 10.0
+    # True: after an ambiguous failure send again (at worst one duplicate email); False: route to a person
+    resend_after_ambiguous: bool = False
+    # Event Webhook: the dashboard's verification key (base64 body of a P-256 public key)
+    event_verification_key: SecretStr | None = None
+    event_tolerance_seconds: float = 600.0  # SendGrid states no window; batches can arrive late
+    # Inbound Parse has no signature: a secret in the URL (?token= or the last path segment) and/or basic auth
+    parse_token: SecretStr | None = None
+    parse_basic_auth: SecretStr | None = None  # "user:password", as put in the Parse URL
+
+
+def _retry_after(exc: HTTPError) -> float | None:
+    headers = exc.headers
+    value = headers.get("Retry-After") if headers is not None else None
+    if value is None and headers is not None:
+        # SendGrid reports the reset time of its rate-limit window (unix seconds)
+        reset = headers.get("X-RateLimit-Reset")
+        if reset and reset.isdigit():
+            return max(0.0, int(reset) - datetime.now(UTC).timestamp())
+    return parse_retry_after(value)
+
+
+def _first_error_field(exc: HTTPError) -> str | None:
+    try:
+        body = exc.to_dict
+    except (ValueError, UnicodeDecodeError, AttributeError):
+        return None
+    errors = body.get("errors") if isinstance(body, dict) else None
+    if isinstance(errors, list) and errors and isinstance(errors[0], dict):
+        field = errors[0].get("field")
+        return str(field) if field else None
+    return None
+
+
+class SendGridChannel:
+    """contract.MessageChannel for Channel.email."""
+
+    def __init__(self, settings: SendGridSettings, send_log: SendLog | None = None,
+                 client: SendGridAPIClient | None = None) -> None:
+        if not settings.api_key.get_secret_value() or not settings.from_email:
+            raise ValueError("SendGrid needs SENDGRID_API_KEY and SENDGRID_FROM_EMAIL")
+        self.settings = settings
+        self.send_log: SendLog = send_log or MemorySendLog()
+        self.client = client or SendGridAPIClient(settings.api_key.get_secret_value(),
+                                                  host=settings.api_host.rstrip("/"))
+
+    def lookup(self, message_id: str) -> SendReceipt | None:
+        row = self.send_log.get(SCOPE, message_id)
+        if row is None or row.state != "accepted" or not row.provider_message_id:
+            return None
+        return SendReceipt(message_id=message_id, provider_message_id=row.provider_message_id,
+                           status=row.status or "queued", duplicate=True)
+
+    def mail_body(self, message: OutboundMessage) -> dict[str, Any]:
+        s = self.settings
+        personalization: dict[str, Any] = {
+            "to": [{"email": message.to}],
+            # string values only; ids, never PII: SendGrid keeps custom args long-term
+            "custom_args": {"case_id": message.case_id, "message_id": message.message_id},
+        }
+        sender: dict[str, str] = {"email": s.from_email}
+        if s.from_name:
+            sender["name"] = s.from_name
+        body: dict[str, Any] = {"personalizations": [personalization], "from": sender, "categories": [s.category]}
+        if message.template_id and message.template_id.startswith("d-"):
+            body["template_id"] = message.template_id
+            personalization["dynamic_template_data"] = {"subject": message.subject or "", "body": message.body}
+        else:
+            body["subject"] = message.subject or "Your appointment"
+            body["content"] = [{"type": "text/plain", "value": message.body}]
+        if s.reply_to:
+            body["reply_to"] = {"email": s.reply_to}
+        if s.asm_group_id is not None:
+            body["asm"] = {"group_id": s.asm_group_id}
+        return body
+
+    def send(self, message: OutboundMessage) -> SendReceipt:
+        if message.channel != Channel.email:
+            raise PermanentProviderError(f"SendGrid cannot send {message.channel.value}", code="channel")
+        known = self.lookup(message.message_id)
+        if known:
+            return known
+        previous = self.send_log.get(SCOPE, message.message_id)
+        if previous is not None and previous.state == "pending" and not self.settings.resend_after_ambiguous:
+            raise PermanentProviderError("sendgrid: an earlier attempt may have been accepted; not re-sending",
+                                         code="ambiguous_send")
+        self.send_log.begin(SCOPE, message.message_id, datetime.now(UTC))
+        try:
+            response = self.client.client.mail.send.post(request_body=self.mail_body(message),
+                                                         timeout=self.settings.timeout_seconds)
+        except HTTPError as exc:
+            raise self._map_error(message.message_id, exc) from None
+        except urllib.error.URLError:
+            # urllib wraps failures while connecting and writing the request: SendGrid never answered it
+            self.send_log.fail(SCOPE, message.message_id)
+            raise RetryableProviderError("sendgrid: connection failed before the request was sent") from None
+        except (OSError, http.client.HTTPException) as exc:
+            # timeout or reset while waiting for the answer: the mail may be queued
+            raise AmbiguousSendError(f"sendgrid: {type(exc).__name__} after sending") from None
+        headers = response.headers
+        provider_id = (headers.get("X-Message-Id") if headers is not None else None) or f"sg-{message.message_id}"
+        self.send_log.accept(SCOPE, message.message_id, provider_id, "queued")
+        return SendReceipt(message_id=message.message_id, provider_message_id=provider_id, status="queued")
+
+    def _map_error(self, message_id: str, exc: HTTPError) -> Exception:
+        status = int(exc.status_code)
+        self.send_log.fail(SCOPE, message_id)  # an HTTP error answer means the mail was not queued
+        if status == 429:
+            return RetryableProviderError("sendgrid 429: rate limited", retry_after=_retry_after(exc))
+        if status >= 500:
+            return RetryableProviderError(f"sendgrid {status}", retry_after=_retry_after(exc))
+        field = _first_error_field(exc)
+        return PermanentProviderError(f"sendgrid {status}" + (f" ({field})" if field else ""),
+                                      code=field or str(status))

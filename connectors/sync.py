@@ -1,0 +1,26 @@
+"""Provider-neutral snapshot of an appointment as a calendar/scheduler reports it now, used by incremental
+sync and reconciliation: a differ turns snapshots into canonical events (activities/reconcile.py)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from domain.models import Appointment
+
+SnapshotStatus = Literal["active", "cancelled", "no_show", "attended", "rescheduled"]
+
+
+class Snapshot(BaseModel):
+    appointment: Appointment
+    status: SnapshotStatus
+    changed_at: datetime
+    note: str | None = None
+
+
+class SyncPage(BaseModel):
+    snapshots: list[Snapshot] = Field(default_factory=list)
+    cursor: str | None = None  # the provider's sync token / delta link / timestamp to resume from
+    full_resync: bool = False  # the old cursor expired (410): this page is a full listing

@@ -1,0 +1,240 @@
+"""Outbound SMS and WhatsApp through the official `twilio` SDK (Messages API 2010-04-01).
+
+The Messages API has no idempotency key. Every send is written to a send log first; a retry that finds its
+message id still pending (the first attempt timed out or lost its connection after the request left) lists
+the recent messages to that recipient and adopts the one the first attempt created instead of sending again.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+import requests
+from pydantic import SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from twilio.base.exceptions import TwilioRestException
+from twilio.http.http_client import TwilioHttpClient
+from twilio.http.response import Response
+from twilio.rest import Client
+
+from connectors.contract import (
+    AmbiguousSendError,
+    OutboundMessage,
+    PermanentProviderError,
+    RetryableProviderError,
+    SendReceipt,
+)
+from connectors.http import parse_retry_after
+from connectors.twilio.sendlog import MemorySendLog, SendLog
+from domain.models import Channel
+
+SCOPE = "twilio"
+
+# Error codes (twilio.com/docs/api/errors). 21610: the recipient replied STOP, Twilio blocks every send.
+OPT_OUT_CODES = frozenset({21610})
+# Not a phone Twilio can reach: invalid To (21211), not SMS-capable / landline (21614), unroutable (21612),
+# region not enabled (21408), WhatsApp free-form outside the 24 h window (63016), template too long (63021).
+PERMANENT_CODES = frozenset({21211, 21612, 21614, 21408, 21606, 21617, 63016, 63021})
+# 20429: too many concurrent requests, never processed. 21611: the sender's queue holds more than 10 hours.
+RETRYABLE_CODES = frozenset({20429, 21611, 30001})
+
+# The SDK logs query parameters (recipient phones when listing) at INFO: give it a logger of its own.
+_sdk_logger = logging.getLogger("connectors.twilio.sdk")
+_sdk_logger.setLevel(logging.WARNING)
+_sdk_logger.propagate = False
+
+
+class TwilioSettings(BaseSettings):
+    """Environment: TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, TWILIO_FROM_NUMBER, TWILIO_WHATSAPP_FROM,
+    TWILIO_MESSAGING_SERVICE_SID, TWILIO_STATUS_CALLBACK_URL, TWILIO_PUBLIC_BASE_URL, TWILIO_API_BASE_URL,
+    TWILIO_WEBHOOK_SHARED_KEY, TWILIO_TIMEOUT_SECONDS."""
+
+    model_config = SettingsConfigDict(env_prefix="TWILIO_", extra="ignore")
+
+    account_sid: str = ""
+    auth_token: SecretStr = SecretStr("")  # the primary Auth Token: it also signs the webhooks
+    from_number: str | None = None  # E.164 sender for SMS
+    whatsapp_from: str | None = None  # E.164 WhatsApp sender (with or without the whatsapp: prefix)
+    messaging_service_sid: str | None = None  # MG...: used instead of From when set
+    status_callback_url: str | None = None  # default: <public_base_url>/webhooks/twilio
+    public_base_url: str | None = None  # scheme://host[/prefix] Twilio calls, when a proxy rewrites it
+    api_base_url: str | None = None  # tests point the SDK at the fake; None = https://api.twilio.com
+    webhook_shared_key: SecretStr | None = None  # SharedKey secret for HMAC_SHA256-signed webhooks
+    timeout_seconds: float = 10.0
+    lookup_skew_seconds: float = 300.0  # clock skew allowed when matching a message created by a lost attempt
+
+
+class _HeaderKeepingClient(TwilioHttpClient):
+    """TwilioRestException drops the response headers; Retry-After is needed for a 429."""
+
+    def __init__(self, timeout: float) -> None:
+        super().__init__(timeout=timeout, logger=_sdk_logger)
+        self._local = threading.local()
+
+    def request(self, *args: Any, **kwargs: Any) -> Response:
+        self._local.headers = {}
+        response = super().request(*args, **kwargs)
+        self._local.headers = {k.lower(): v for k, v in (response.headers or {}).items()}
+        return response
+
+    def last_headers(self) -> dict[str, str]:
+        return dict(getattr(self._local, "headers", {}) or {})
+
+
+def _retry_after(headers: dict[str, str]) -> float | None:
+    return parse_retry_after(headers.get("retry-after"))
+
+
+def _whatsapp(address: str) -> str:
+    return address if address.startswith("whatsapp:") else f"whatsapp:{address}"
+
+
+class TwilioChannel:
+    """contract.MessageChannel for Channel.sms and Channel.whatsapp."""
+
+    def __init__(self, settings: TwilioSettings, send_log: SendLog | None = None,
+                 client: Client | None = None) -> None:
+        if not settings.account_sid or not settings.auth_token.get_secret_value():
+            raise ValueError("Twilio needs TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN")
+        self.settings = settings
+        self.send_log: SendLog = send_log or MemorySendLog()
+        self._http = _HeaderKeepingClient(timeout=settings.timeout_seconds)
+        self.client = client or Client(settings.account_sid, settings.auth_token.get_secret_value(),
+                                       http_client=self._http)
+        if settings.api_base_url:
+            self.client.api.base_url = settings.api_base_url.rstrip("/")
+
+    # ------------------------------------------------------------ addressing
+
+    def _addresses(self, message: OutboundMessage) -> tuple[str, dict[str, str]]:
+        s = self.settings
+        if message.channel == Channel.whatsapp:
+            sender = s.whatsapp_from
+            to = _whatsapp(message.to)
+            if not sender and not s.messaging_service_sid:
+                raise PermanentProviderError("no WhatsApp sender configured", code="config")
+            if sender:
+                return to, {"from_": _whatsapp(sender)}
+            return to, {"messaging_service_sid": s.messaging_service_sid or ""}
+        if message.channel != Channel.sms:
+            raise PermanentProviderError(f"Twilio cannot send {message.channel.value}", code="channel")
+        if s.messaging_service_sid:
+            return message.to, {"messaging_service_sid": s.messaging_service_sid}
+        if not s.from_number:
+            raise PermanentProviderError("no SMS sender configured", code="config")
+        return message.to, {"from_": s.from_number}
+
+    def status_callback(self, message: OutboundMessage) -> str | None:
+        """The callback URL with our (opaque) ids in its query: Twilio signs the URL it calls, so the ids
+        come back authenticated on every status callback. Defaults to <public base>/webhooks/twilio."""
+        s = self.settings
+        url = s.status_callback_url or (f"{s.public_base_url.rstrip('/')}/webhooks/twilio" if s.public_base_url
+                                        else None)
+        if not url:
+            return None
+        ids = urlencode({"case_id": message.case_id, "message_id": message.message_id})
+        return f"{url}{'&' if '?' in url else '?'}{ids}"
+
+    # ------------------------------------------------------------ contract
+
+    def lookup(self, message_id: str) -> SendReceipt | None:
+        row = self.send_log.get(SCOPE, message_id)
+        if row is None or row.state != "accepted" or not row.provider_message_id:
+            return None
+        return SendReceipt(message_id=message_id, provider_message_id=row.provider_message_id,
+                           status=row.status or "queued", duplicate=True)
+
+    def send(self, message: OutboundMessage) -> SendReceipt:
+        known = self.lookup(message.message_id)
+        if known:
+            return known
+        to, sender = self._addresses(message)
+        previous = self.send_log.get(SCOPE, message.message_id)
+        if previous is not None and previous.state == "pending":
+            found = self._find_sent(message, to, sender, previous.started_at)
+            if found is not None:
+                return found
+        self.send_log.begin(SCOPE, message.message_id, datetime.now(UTC))
+        params: dict[str, Any] = {"to": to, **sender}
+        if message.template_id and message.template_id.startswith("HX"):
+            # an approved Content template: the only thing WhatsApp accepts outside the 24 h window
+            params["content_sid"] = message.template_id
+        else:
+            params["body"] = message.body
+        callback = self.status_callback(message)
+        if callback:
+            params["status_callback"] = callback
+        try:
+            created = self.client.messages.create(**params)
+        except TwilioRestException as exc:
+            raise self._map_error(message.message_id, exc) from None
+        except requests.exceptions.ConnectTimeout:
+            # the request never reached Twilio: safe to send again
+            self.send_log.fail(SCOPE, message.message_id)
+            raise RetryableProviderError("twilio: connect timeout") from None
+        except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
+            raise AmbiguousSendError(f"twilio: {type(exc).__name__} after sending; look up before resending") from None
+        sid = str(created.sid)
+        status = str(created.status or "queued")
+        self.send_log.accept(SCOPE, message.message_id, sid, status)
+        return SendReceipt(message_id=message.message_id, provider_message_id=sid, status=status)
+
+    # ------------------------------------------------------------ internals
+
+    def _map_error(self, message_id: str, exc: TwilioRestException) -> Exception:
+        code = int(exc.code) if isinstance(exc.code, int) or str(exc.code).isdigit() else None
+        label = f"twilio {exc.status} code {code}"
+        if exc.status == 429 or code in RETRYABLE_CODES:
+            self.send_log.fail(SCOPE, message_id)  # a 429 is never processed
+            return RetryableProviderError(label, retry_after=_retry_after(self._http.last_headers()))
+        if exc.status >= 500:
+            # ambiguous: the record stays pending so the retry looks before it sends
+            return RetryableProviderError(label, retry_after=_retry_after(self._http.last_headers()))
+        self.send_log.fail(SCOPE, message_id)
+        if code in OPT_OUT_CODES:
+            return PermanentProviderError(f"{label}: recipient opted out", code=str(code), opt_out=True)
+        return PermanentProviderError(label, code=str(code) if code is not None else str(exc.status))
+
+    def _find_sent(self, message: OutboundMessage, to: str, sender: dict[str, str],
+                   since: datetime) -> SendReceipt | None:
+        """The message a lost attempt created, if any: same recipient and sender, created after the attempt
+        began, same body. DateSent is empty while a message is queued, so the date is matched here rather
+        than with the API's DateSent filter."""
+        filters: dict[str, Any] = {"to": to, "limit": 50}
+        if "from_" in sender:
+            filters["from_"] = sender["from_"]
+        try:
+            candidates = self.client.messages.list(**filters)
+        except TwilioRestException as exc:
+            raise RetryableProviderError(f"twilio lookup {exc.status}",
+                                         retry_after=_retry_after(self._http.last_headers())) from None
+        except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
+            raise RetryableProviderError(f"twilio lookup: {type(exc).__name__}") from None
+        floor = since - timedelta(seconds=self.settings.lookup_skew_seconds)
+        for m in candidates:
+            if m.direction and not str(m.direction).startswith("outbound"):
+                continue
+            if "messaging_service_sid" in sender and m.messaging_service_sid != sender["messaging_service_sid"]:
+                continue
+            created_at = m.date_created
+            if created_at is not None and created_at.astimezone(UTC) < floor:
+                continue
+            if not _same_body(m.body, message):
+                continue
+            sid = str(m.sid)
+            status = str(m.status or "queued")
+            self.send_log.accept(SCOPE, message.message_id, sid, status)
+            return SendReceipt(message_id=message.message_id, provider_message_id=sid, status=status,
+                               duplicate=True)
+        return None
+
+
+def _same_body(sent: str | None, message: OutboundMessage) -> bool:
+    if message.template_id and message.template_id.startswith("HX"):
+        return True  # the rendered template text is not ours to compare
+    # Advanced Opt-Out may append compliance text to the body Twilio stores
+    return (sent or "").strip().startswith(message.body.strip())

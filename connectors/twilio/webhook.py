@@ -1,0 +1,171 @@
+"""Inbound SMS / WhatsApp messages and status callbacks from Twilio (form-encoded POSTs).
+
+`X-Twilio-Signature` is checked with the SDK's RequestValidator over the URL Twilio called and every form
+parameter (Twilio adds parameters without notice, so nothing is filtered before validation). Twilio signs
+no timestamp: staleness cannot be checked, so the shared replay cache refuses the same signed delivery for
+24 h (call `forget` when handling fails so Twilio's retry passes) and the dedupe key (MessageSid, plus
+MessageStatus for callbacks) drops what slips past.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Literal
+from urllib.parse import parse_qs, urlsplit, urlunsplit
+
+from twilio.request_validator import HMAC_SHA1, HMAC_SHA256, RequestValidator, get_signature_algorithm
+
+from connectors.contract import DeliveryStatus, InboundMessage, RawRequest, SignatureError, WebhookResult
+from connectors.inbound import InboundBase, PayloadError
+from connectors.signatures import ReplayCache
+from connectors.twilio.channel import OPT_OUT_CODES, TwilioSettings
+from domain.models import Channel
+
+StatusName = Literal["queued", "sent", "delivered", "failed", "undelivered", "bounced", "dropped", "spam",
+                     "unsubscribed", "opened", "read"]
+
+# Twilio's MessageStatus -> contract status. receiving/received describe inbound messages: not ours.
+_STATUS: dict[str, StatusName] = {
+    "accepted": "queued", "scheduled": "queued", "queued": "queued", "sending": "queued",
+    "sent": "sent", "delivered": "delivered", "partially_delivered": "sent", "read": "read",
+    "failed": "failed", "undelivered": "undelivered", "canceled": "failed",
+}
+
+
+class _MultiDict(dict[str, list[str]]):
+    """What RequestValidator expects of a form with repeated names (it calls getlist)."""
+
+    def getlist(self, name: str) -> list[str]:
+        return self[name]
+
+
+def _form(body: bytes) -> _MultiDict:
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise PayloadError("twilio: body is not UTF-8") from exc
+    return _MultiDict(parse_qs(text, keep_blank_values=True))
+
+
+def _request_form(request: RawRequest) -> _MultiDict:
+    if request.method.upper() == "GET":
+        return _MultiDict({k: [v] for k, v in request.query.items()})
+    return _form(request.body)
+
+
+def _first(form: _MultiDict, name: str) -> str | None:
+    values = form.get(name)
+    return values[0] if values else None
+
+
+def _strip_whatsapp(address: str) -> tuple[str, bool]:
+    if address.startswith("whatsapp:"):
+        return address.removeprefix("whatsapp:"), True
+    return address, False
+
+
+class TwilioWebhook(InboundBase):
+    """contract.InboundConnector for `/webhooks/twilio` (messages and status callbacks on one URL or two)."""
+
+    name = "twilio"
+
+    def __init__(self, settings: TwilioSettings, replay: ReplayCache | None = None) -> None:
+        super().__init__(replay)
+        if not settings.auth_token.get_secret_value():
+            raise ValueError("Twilio webhooks need TWILIO_AUTH_TOKEN")
+        self.settings = settings
+        self._validator = RequestValidator(settings.auth_token.get_secret_value())
+        shared = settings.webhook_shared_key.get_secret_value() if settings.webhook_shared_key else ""
+        self._shared_validator = RequestValidator(shared) if shared else None
+
+    def public_url(self, request: RawRequest) -> str:
+        """The URL as Twilio called it: the configured public base replaces scheme, host and any prefix a
+        proxy strips, the request's own path and query follow."""
+        if not self.settings.public_base_url:
+            return request.url
+        base = urlsplit(self.settings.public_base_url.rstrip("/"))
+        own = urlsplit(request.url)
+        return urlunsplit((base.scheme, base.netloc, base.path + own.path, own.query, ""))
+
+    def signature_value(self, request: RawRequest) -> str | None:
+        return request.headers.get("x-twilio-signature")
+
+    def dedupe_key(self, request: RawRequest) -> str | None:
+        form = _request_form(request)
+        sid = _first(form, "MessageSid") or _first(form, "SmsMessageSid") or _first(form, "SmsSid")
+        if not sid:
+            return None
+        status = _first(form, "MessageStatus")
+        return f"twilio:{sid}:{status}" if status else f"twilio:{sid}"
+
+    def check_signature(self, request: RawRequest, now: datetime) -> None:
+        signature = request.headers.get("x-twilio-signature", "")
+        if not signature:
+            raise SignatureError("twilio: missing X-Twilio-Signature")
+        algorithm = get_signature_algorithm(request.headers.get("x-twilio-webhooks-signature-settings"))
+        validator = self._validator
+        if algorithm.upper() == HMAC_SHA256:
+            if self._shared_validator is None:
+                raise SignatureError("twilio: SharedKey signature but no TWILIO_WEBHOOK_SHARED_KEY")
+            validator = self._shared_validator
+        elif algorithm.upper() != HMAC_SHA1:
+            raise SignatureError("twilio: unsupported signature algorithm")
+        url = self.public_url(request)
+        params: _MultiDict | str
+        if "bodySHA256" in parse_qs(urlsplit(url).query):
+            params = request.body.decode("utf-8", errors="replace")  # JSON webhooks sign a body hash
+        elif request.method.upper() == "GET":
+            params = _MultiDict()  # the query string is part of the signed URL
+        else:
+            try:
+                params = _form(request.body)
+            except PayloadError as exc:
+                raise SignatureError("twilio: body is not a UTF-8 form") from exc
+        if not validator.validate(url, params, signature, algorithm=algorithm):
+            raise SignatureError("twilio: signature mismatch")
+
+    def parse(self, request: RawRequest) -> WebhookResult:
+        form = _request_form(request)
+
+        def get(name: str) -> str | None:
+            return _first(form, name)
+
+        sid = get("MessageSid") or get("SmsMessageSid") or get("SmsSid")
+        if not sid:
+            raise PayloadError("twilio: no MessageSid")
+        status_name = get("MessageStatus")
+        now = datetime.now(UTC)
+        if status_name is not None:
+            mapped = _STATUS.get(status_name)
+            if mapped is None:
+                return WebhookResult(dedupe_key=f"twilio:{sid}:{status_name}",
+                                     unknown_types=[f"twilio:status:{status_name}"])
+            error_code = get("ErrorCode") or None
+            if error_code and error_code.isdigit() and int(error_code) in OPT_OUT_CODES:
+                mapped = "unsubscribed"  # Twilio refused because the recipient sent STOP
+            recipient = get("To")
+            # our ids ride in the (signed) callback URL's query: see TwilioChannel.status_callback
+            ids = {**{k: v[0] for k, v in parse_qs(urlsplit(request.url).query).items()}, **request.query}
+            status = DeliveryStatus(
+                provider_message_id=sid, status=mapped, at=now, error_code=error_code,
+                recipient=_strip_whatsapp(recipient)[0] if recipient else None,
+                case_id=ids.get("case_id") or None, message_id=ids.get("message_id") or None,
+            )
+            return WebhookResult(dedupe_key=self.dedupe_key(request), statuses=[status],
+                                 response="<Response/>", response_media_type="text/xml")
+        sender_raw = get("From") or ""
+        sender, is_whatsapp = _strip_whatsapp(sender_raw)
+        recipient_raw = get("To")
+        opt_out = get("OptOutType")
+        message = InboundMessage(
+            provider_message_id=sid,
+            channel=Channel.whatsapp if is_whatsapp else Channel.sms,
+            sender=sender,
+            recipient=_strip_whatsapp(recipient_raw)[0] if recipient_raw else None,
+            text=get("Body") or "",
+            received_at=now,
+            opt_out_type=opt_out.upper() if opt_out else None,
+        )
+        # an empty TwiML response: replies go out through the engine, not from the webhook
+        return WebhookResult(dedupe_key=self.dedupe_key(request), messages=[message], response="<Response/>",
+                             response_media_type="text/xml")

@@ -1,0 +1,79 @@
+"""`noshow report`: the dashboard's numbers in a terminal table or as CSV.
+
+The lead registers it with typer: `app.command("report")(make_report_command(get_ledger))`, or the plain
+`report` below, which opens the ledger at $NOSHOW_LEDGER_URL (default sqlite:///data/ledger.db).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Annotated
+
+import typer
+
+from reporting.ledger import DEFAULT_URL, Ledger
+from reporting.metrics import (
+    DIMENSIONS,
+    METRICS,
+    Report,
+    ReportError,
+    build_report,
+    format_value,
+    make_filters,
+    resolve_by,
+    to_csv,
+)
+
+Since = Annotated[str | None, typer.Option("--since", help="YYYY-MM-DD, ISO date-time, or 30d / 4w ago")]
+Until = Annotated[str | None, typer.Option("--until", help="exclusive; a bare date includes that whole day")]
+By = Annotated[str | None, typer.Option("--by", help=f"group by: {', '.join(DIMENSIONS)}")]
+Csv = Annotated[bool, typer.Option("--csv", help="print CSV (the same as the dashboard's export)")]
+
+
+def ledger_from_env() -> Ledger:
+    return Ledger.open(os.environ.get("NOSHOW_LEDGER_URL") or DEFAULT_URL)
+
+
+def render_table(report: Report) -> str:
+    """Metrics down, groups across (then the total), values in the same text form as the CSV."""
+    rows = report.groups if report.by else []
+    headers = ["metric", *(r.group for r in rows), "total"]
+    body = [[m.name, *(format_value(r.values[m.name]) for r in rows), format_value(report.total.values[m.name])]
+            for m in METRICS]
+    widths = [max(len(str(line[i])) for line in [headers, *body]) for i in range(len(headers))]
+
+    def line(cells: list[str]) -> str:
+        pairs = enumerate(zip(cells, widths, strict=True))
+        return "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in pairs)
+
+    title = f"by {report.by}" if report.by else "totals"
+    period = " to ".join(x.isoformat() for x in (report.filters.since, report.filters.until) if x) or "all time"
+    out = [f"noshow report ({title}; cases opened {period})", line(headers), line(["-" * w for w in widths])]
+    out += [line(cells) for cells in body]
+    if report.reply_reasons:
+        out.append("reply reasons: " + ", ".join(f"{c.key}={c.count}" for c in report.reply_reasons))
+    for arm in report.experiments:
+        lift = "" if arm.lift is None else f" lift={arm.lift} [{arm.lift_low}, {arm.lift_high}]"
+        out.append(f"experiment {arm.experiment or '(none)'} arm {arm.arm}: cases={arm.cases} "
+                   f"recovered={arm.recovered} rate={format_value(arm.recovery_rate)}{lift}")
+    return "\n".join(out)
+
+
+def make_report_command(get_ledger: Callable[[], Ledger]) -> Callable[..., None]:
+    """A typer-compatible `report` command bound to the lead's ledger factory."""
+
+    def report(since: Since = None, until: Until = None, by: By = None, csv: Csv = False) -> None:
+        """Recovery numbers for a period, optionally grouped, the same as the dashboard shows."""
+        try:
+            filters = make_filters(since=since, until=until)
+            group = resolve_by(by)
+        except ReportError as exc:
+            raise typer.BadParameter(str(exc)) from None
+        result = build_report(get_ledger(), filters, group, weekly=False, extras=not csv)
+        typer.echo(to_csv(result) if csv else render_table(result), nl=not csv)
+
+    return report
+
+
+report = make_report_command(ledger_from_env)

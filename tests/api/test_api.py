@@ -1,0 +1,179 @@
+"""The HTTP API in-process (ASGI) against a real Temporal dev server and a real worker."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest_asyncio
+from temporalio.client import Client
+
+from connectors.canonical import sign
+from domain.models import EventType
+from tests.engine.conftest import Stack, settings_for
+from tests.helpers import appointment, event, eventually, fast_policy
+from workers.api import create_app
+from workers.cases import CaseService
+from workers.dependencies import build_dependencies
+from workers.worker import build_worker
+
+ADMIN = {"Authorization": "Bearer dev-admin-token"}
+REVIEWER = {"Authorization": "Bearer dev-reviewer-token"}
+
+
+class Api:
+    def __init__(self, http: httpx.AsyncClient, stack: Stack, secret: str) -> None:
+        self.http = http
+        self.stack = stack
+        self.secret = secret
+
+    def signed(self, payload: dict[str, object], msg_id: str | None = None, ts: int | None = None,
+               secret: str | None = None) -> tuple[bytes, dict[str, str]]:
+        body = json.dumps(payload).encode()
+        msg_id = msg_id or f"msg_{uuid.uuid4().hex}"
+        ts = ts or int(time.time())
+        return body, {"content-type": "application/json", "webhook-id": msg_id, "webhook-timestamp": str(ts),
+                      "webhook-signature": sign(secret or self.secret, msg_id, ts, body)}
+
+    async def post_event(self, payload: dict[str, object], **kw: object) -> httpx.Response:
+        body, headers = self.signed(payload, **kw)  # type: ignore[arg-type]
+        return await self.http.post("/webhooks/events", content=body, headers=headers)
+
+
+def envelope(type_: EventType = EventType.no_show, **appt_kw: object) -> dict[str, object]:
+    appt = appointment(**appt_kw)  # type: ignore[arg-type]
+    ev = event(appt, type_)
+    return {"type": type_.value, "timestamp": datetime.now(UTC).isoformat(), "data": ev.model_dump(mode="json")}
+
+
+@pytest_asyncio.fixture
+async def api(client: Client, task_queue: str, tmp_path: Path) -> AsyncIterator[Api]:
+    settings = settings_for(tmp_path, task_queue, fast_policy())
+    deps = build_dependencies(settings)
+    worker = build_worker(client, deps, task_queue=task_queue)
+    task = asyncio.create_task(worker.run())
+    app = create_app(settings, client=client, deps=deps)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        stack = Stack(client, deps, CaseService(client, deps), worker, settings.policy_file)  # type: ignore[arg-type]
+        yield Api(http, stack, settings.webhook_secret.get_secret_value())
+    await worker.shutdown()
+    await asyncio.gather(task, return_exceptions=True)
+
+
+async def workflow_count(api: Api) -> int:
+    return len([w async for w in api.stack.client.list_workflows(
+        f"TaskQueue = '{api.stack.deps.settings.task_queue}'")])
+
+
+async def test_signed_event_starts_one_case_and_duplicates_do_not(api: Api) -> None:
+    payload = envelope()
+    body, headers = api.signed(payload)
+    responses = [await api.http.post("/webhooks/events", content=body, headers=headers) for _ in range(5)]
+    assert all(r.status_code == 200 for r in responses), [r.text for r in responses]
+    case_ids = {r.json()["events"][0]["case_id"] for r in responses if r.json()["events"]}
+    assert len(case_ids) == 1
+    await eventually(lambda: workflow_count(api), lambda n: n == 1)
+
+
+async def test_forged_stale_and_unsigned_requests_get_401_and_start_nothing(api: Api) -> None:
+    payload = envelope()
+    forged = await api.post_event(payload, secret="whsec_" + "QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFB")
+    stale = await api.post_event(payload, ts=int(time.time()) - 600)
+    future = await api.post_event(payload, ts=int(time.time()) + 600)
+    unsigned = await api.http.post("/webhooks/events", json=payload)
+    body, headers = api.signed(payload)
+    tampered = await api.http.post("/webhooks/events", content=body.replace(b"no_show", b"booked"), headers=headers)
+    for r in (forged, stale, future, unsigned, tampered):
+        assert r.status_code == 401, r.text
+    assert await workflow_count(api) == 0
+
+
+async def test_bad_bodies_get_clear_4xx_and_start_nothing(api: Api) -> None:
+    body, headers = api.signed({"type": "appointment.no_show", "data": {"appointment": {"source": "x"}}})
+    invalid = await api.http.post("/webhooks/events", content=body, headers=headers)
+    assert invalid.status_code == 422 and "appointment" in invalid.json()["detail"]
+    body, headers = api.signed({})  # type: ignore[arg-type]
+    notjson_body = b"{not json"
+    _, h2 = api.signed({})  # headers for a different body: fails signature first
+    assert (await api.http.post("/webhooks/events", content=notjson_body, headers=h2)).status_code == 401
+    big = b"x" * (api.stack.deps.settings.max_body_bytes + 1)
+    too_big = await api.http.post("/webhooks/events", content=big, headers=headers)
+    assert too_big.status_code == 413
+    unknown = await api.post_event({"type": "appointment.teleported", "data": {}})
+    assert unknown.status_code == 200 and unknown.json()["unknown_types"] == ["appointment.teleported"]
+    assert (await api.http.post("/webhooks/nosuch", content=b"{}")).status_code == 404
+    assert await workflow_count(api) == 0
+
+
+async def test_unmanaged_calendar_is_ignored_and_counted(api: Api) -> None:
+    policy = fast_policy()
+    policy.sources = [s for s in policy.sources if s.source != "local"]
+    api.stack.write_policy(policy)
+    r = await api.post_event(envelope())
+    assert r.status_code == 200 and r.json()["events"][0]["status"] == "ignored"
+    assert await workflow_count(api) == 0
+    ignored = [e for e in api.stack.deps.ledger.events(r.json()["events"][0].get("case_id") or "") if e]
+    assert ignored == []  # ignored events carry no case; they are counted in the ledger instead
+    assert api.stack.deps.ledger.count() >= 1
+
+
+async def test_review_endpoints_need_a_token_and_record_an_audit_row(api: Api) -> None:
+    r = await api.post_event(envelope(EventType.booked))  # no evidence: goes to review
+    case_id = r.json()["events"][0]["case_id"]
+    assert (await api.http.get("/reviews")).status_code == 401
+    assert (await api.http.get("/reviews", headers={"Authorization": "Bearer wrong"})).status_code == 401
+    pending = await eventually(lambda: api.http.get("/reviews", headers=REVIEWER),
+                               lambda resp: any(p["case_id"] == case_id for p in resp.json()))
+    review_id = next(p["review_id"] for p in pending.json() if p["case_id"] == case_id)
+    stale = await api.http.post(f"/reviews/{case_id}/decision", headers=REVIEWER,
+                                json={"review_id": "old", "decision": "approve"})
+    assert stale.status_code == 409 and "stale" in stale.json()["detail"]
+    assert (await api.http.post(f"/reviews/{case_id}/decision",
+                                json={"review_id": review_id, "decision": "approve"})).status_code == 401
+    ok = await api.http.post(f"/reviews/{case_id}/decision", headers=REVIEWER,
+                             json={"review_id": review_id, "decision": "reject", "note": "spoke by phone"})
+    assert ok.status_code == 200, ok.text
+    audit = api.stack.deps.reviews.audit_log(case_id)
+    assert len(audit) == 1 and audit[0]["actor"] == "reviewer@example.com"
+    again = await api.http.post(f"/reviews/{case_id}/decision", headers=REVIEWER,
+                                json={"review_id": review_id, "decision": "approve"})
+    assert again.status_code in (404, 409)
+    assert len(api.stack.deps.reviews.audit_log(case_id)) == 1
+
+
+async def test_self_serve_link_books_an_offered_slot(api: Api) -> None:
+    policy = fast_policy()
+    for p in policy.programs:
+        p.rebooking.follow_new_appointment = False
+    api.stack.write_policy(policy)
+    r = await api.post_event(envelope(EventType.reschedule_requested,
+                                      start=datetime.now(UTC) + timedelta(days=2)))
+    case_id = r.json()["events"][0]["case_id"]
+    state = await eventually(lambda: api.http.get(f"/cases/{case_id}", headers=ADMIN),
+                             lambda resp: resp.json().get("stage") == "offering")
+    link = state.json()["booking_link"]
+    path = "/" + link.split("/", 3)[3]
+    page = await api.http.get(path)
+    assert page.status_code == 200 and page.text.count("<button") == 3
+    assert (await api.http.get(path[:-3] + "abc")).status_code == 403
+    booked = await api.http.post(path, data={"slot_index": "1"})
+    assert booked.status_code == 200
+    final = await eventually(lambda: api.http.get(f"/cases/{case_id}", headers=ADMIN),
+                             lambda resp: resp.json().get("stage") == "confirmed")
+    assert final.json()["new_appointment_start"] is not None
+
+
+async def test_health_and_openapi(api: Api) -> None:
+    health = await api.http.get("/health")
+    assert health.status_code == 200 and health.json()["temporal"] is True
+    spec = (await api.http.get("/openapi.json")).json()
+    for path in ("/webhooks/{provider}", "/reviews", "/reviews/{case_id}/decision", "/cases/{case_id}",
+                 "/book/{token}", "/health"):
+        assert path in spec["paths"]

@@ -1,0 +1,25 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from reporting.ledger import Ledger
+from tests.reporting.demo import demo_events
+
+
+@pytest.fixture
+def ledger(tmp_path: Path) -> Iterator[Ledger]:
+    led = Ledger.open(f"sqlite:///{tmp_path / 'ledger.db'}")
+    yield led
+    led.close()
+
+
+@pytest.fixture
+def demo_ledger(ledger: Ledger) -> Ledger:
+    events = demo_events()
+    ledger.append_many(events[:20])
+    for ev in events[15:]:  # overlapping on purpose: repeats must not count twice
+        ledger.append(ev)
+    return ledger
