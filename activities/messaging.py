@@ -23,6 +23,7 @@ from connectors.contract import (
     PermanentProviderError,
     RetryableProviderError,
 )
+from connectors.llm import classify_reply
 from connectors.local.consent import ConsentLedger
 from connectors.local.outbox import LocalOutbox
 from domain.case import ConsentChange, OptOutNotice, SendRequest, SendResult, UnderstandRequest
@@ -101,6 +102,9 @@ class MessagingActivities:
                 if req.purpose == "recovery" else [],
                 created_at=req.created_at,
             ))
+            if decision.blocked:
+                problems.append(f"{channel.value}: {'; '.join(decision.reasons)}")
+                continue
             if decision.expired:
                 self._ledger(req, "message_failed", channel, template_id, reason="expired")
                 return SendResult(status="expired", channel=channel, reason="; ".join(decision.reasons))
@@ -164,8 +168,10 @@ class MessagingActivities:
             subject, body = message_policy.render(template, variables)
         except KeyError as exc:
             return f"template {template.id} needs variable {exc}"
-        lint = message_policy.lint(body, channel, vertical=req.resolved.program.vertical, purpose=template.purpose,
-                                   first_message=req.first_message)
+        # lint the approved template text (with its approved exceptions), not the filled-in body, so a customer
+        # called "Bill" cannot trip the billing rule; the approved text is what a human signed off
+        lint = message_policy.lint_template(template, vertical=req.resolved.program.vertical,
+                                            first_message=req.first_message, help_text=req.resolved.help_text)
         if not lint.ok:
             return "guardrail lint failed: " + ", ".join(p.code for p in lint.problems)
         return subject, body, f"{template.id}@v{template.version}"
@@ -184,11 +190,10 @@ class MessagingActivities:
 
     @activity.defn(name="understand_reply")
     def understand_reply(self, req: UnderstandRequest) -> ReplyUnderstanding:
+        opted_out = bool(req.contact_key) and self.consent.is_blocked(str(req.contact_key), req.reply.channel.value)
         inp = reply_policy.ReplyInput(text=req.reply.text, offered=req.offered, now=req.reply.received_at,
-                                      timezone=req.timezone, review_below=req.review_below)
-        result = reply_policy.understand(inp)
-        if req.use_model and self.reply_model is not None and result.needs_review:
-            result = self.reply_model.refine(inp, result)
+                                      timezone=req.timezone, review_below=req.review_below, opted_out=opted_out)
+        result = classify_reply(inp, self.reply_model if req.use_model else None)
         self.ledger.append(LedgerEvent(
             event_id=f"{req.reply.reply_id}:reply_received", case_id=req.case_id, type="reply_received",
             at=req.reply.received_at, source="reply", appointment_type="-", channel=req.reply.channel,

@@ -75,8 +75,10 @@ class InboundMessage(BaseModel):
 
 class DeliveryStatus(BaseModel):
     provider_message_id: str
-    status: Literal["queued", "sent", "delivered", "failed", "undelivered", "bounced", "dropped", "spam", "unsubscribed",
-                    "opened", "read"]
+    status: Literal[
+        "queued", "sent", "delivered", "failed", "undelivered", "bounced", "dropped", "spam", "unsubscribed",
+        "opened", "read",
+    ]
     at: datetime
     error_code: str | None = None
     case_id: str | None = None

@@ -135,6 +135,7 @@ class SendResult(BaseModel):
 
 class UnderstandRequest(BaseModel):
     case_id: str
+    contact_key: str | None = None
     reply: Reply
     offered: list[datetime]
     timezone: str

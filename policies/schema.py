@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, model_validator
 
 from domain.models import CaseKind, Channel, SignalKind
+from reporting.experiments import Experiment
 
 
 class Rule(BaseModel):
@@ -297,6 +298,8 @@ class Program(Rule):
     replies: ReplyRules = Field(default_factory=ReplyRules)
     messages: MessageRules = Field(default_factory=MessageRules)
     reviewers: list[str] = Field(default_factory=list)
+    # an A/B/holdout test of messages or sequences; cases are assigned deterministically inside the workflow
+    experiment: Experiment | None = None
 
     @model_validator(mode="after")
     def _first_time_sequence_required(self) -> Program:

@@ -219,10 +219,17 @@ def _ledger() -> Any:
 def _register_subject_commands() -> None:
     """Commands that live beside their subject: reporting, policies, replies, connectors."""
     from reporting.cli import make_report_command
+    from workers.cli_policy import explain_attendance, explain_send, lint_message, policy_app
+    from workers.cli_replies import explain_reply
 
     app.command("report", help="Recovery numbers from the ledger (same as the dashboard).")(
         make_report_command(_ledger)
     )
+    app.add_typer(policy_app, name="policy")
+    explain_app.command("attendance")(explain_attendance)
+    explain_app.command("send")(explain_send)
+    explain_app.command("reply")(explain_reply)
+    app.command("lint-message")(lint_message)
 
 
 _register_subject_commands()

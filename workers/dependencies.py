@@ -5,8 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from reporting.ledger import Ledger
-
 from connectors.contract import MessageChannel, ReviewNotifier
 from connectors.local.calendar import LocalCalendar
 from connectors.local.consent import ConsentLedger
@@ -18,6 +16,7 @@ from connectors.local.reviews import LocalReviewQueue
 from domain.models import Channel
 from policies.loader import load_policy
 from policies.schema import PolicyFile
+from reporting.ledger import Ledger
 from workers.settings import Settings
 
 
@@ -60,4 +59,7 @@ def build_dependencies(settings: Settings) -> Dependencies:
         ledger=ledger,
         channels={Channel.sms: outbox, Channel.whatsapp: outbox, Channel.email: outbox},
     )
+    from connectors.llm import ReplyModelClient
+
+    deps.reply_model = ReplyModelClient.from_env()
     return deps

@@ -58,6 +58,7 @@ with workflow.unsafe.imports_passed_through():
     from policies import review as review_policy
     from policies import sequences as sequence_policy
     from policies.schema import LapseAction, Segment
+    from reporting.experiments import assign_arm, ledger_arm
     from workflows import search_attributes as sa
 
 ACTIVITY_TIMEOUT = timedelta(seconds=30)
@@ -380,6 +381,16 @@ class RecoveryCaseWorkflow:
         segment = Segment(self.state.segment) if self.state.segment else sequence_policy.segment_for(
             self.program, self.appointment, self.prior_no_shows
         )
+        experiment = self.program.experiment
+        first_template: str | None = None
+        if experiment is not None:
+            arm = experiment.arm(assign_arm(self.inp.case_id, experiment))
+            self.state.arm = ledger_arm(experiment.name, arm.name)
+            if arm.is_holdout:
+                await self._hold_out(sequence_policy.sequence_for(self.program, segment).reply_wait_hours)
+            if arm.sequence and arm.sequence in {s.value for s in Segment}:
+                segment = Segment(arm.sequence)
+            first_template = arm.template_id
         self.state.segment = segment.value
         sequence = sequence_policy.sequence_for(self.program, segment)
         await self._set_stage(Stage.recovering)
@@ -394,7 +405,8 @@ class RecoveryCaseWorkflow:
                 if self.replies:
                     await self._converse()
                     return
-            await self._send(f"step{index}", step.template, list(step.channels), first=index == 0, created=due)
+            template = first_template if index == 0 and first_template else step.template
+            await self._send(f"step{index}", template, list(step.channels), first=index == 0, created=due)
             anchor = workflow.now()
         reply_due = workflow.now() + timedelta(hours=sequence.reply_wait_hours)
         await self._set_stage(Stage.recovering, next_action_at=reply_due)
@@ -404,6 +416,15 @@ class RecoveryCaseWorkflow:
             await self._converse()
             return
         await self._finish(Stage.unrecovered, "no reply to the sequence")
+
+    async def _hold_out(self, wait_hours: float) -> None:
+        """The experiment's no-contact arm: send nothing, only notice a rebooking the customer makes alone."""
+        due = workflow.now() + timedelta(hours=wait_hours)
+        await self._set_stage(Stage.recovering, next_action_at=due)
+        while workflow.now() < due:
+            await self._wait(due, replies=False)
+            self._raise_if_closing()
+        await self._finish(Stage.unrecovered, "holdout: no contact by design")
 
     async def _converse(self) -> None:
         """Answer replies until the case books, stops or goes quiet."""
@@ -584,6 +605,7 @@ class RecoveryCaseWorkflow:
             "understand_reply",
             UnderstandRequest(
                 case_id=self.inp.case_id,
+                contact_key=self.inp.contact_key,
                 reply=reply,
                 offered=[s.start for s in self.state.offered],
                 timezone=self.appointment.contact.timezone or self.program.send.default_timezone,
@@ -721,6 +743,9 @@ class RecoveryCaseWorkflow:
         if stage == Stage.unrecovered:
             await self._crm("closed", {"outcome": self.state.kind.value, "recovery_status": "unrecovered",
                                        "missed_date": self.inp.appointment.start.date().isoformat()})
+        if self.state.outcome == "rescheduled elsewhere":
+            # the customer rebooked on their own: a recovery too, and the holdout arm's only kind
+            self._ledger("rebooked", value=self.appointment.value, data={"organic": True})
         self._ledger("case_closed", outcome=stage.value, reason=self.state.outcome, value=self.appointment.value)
         await self._flush_ledger()
         await self._set_stage(stage)

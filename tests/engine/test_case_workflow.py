@@ -187,3 +187,29 @@ async def test_late_cancellation_is_recovered_and_early_one_is_not_a_no_show(sta
     await stack.cases.submit_event(event(late, EventType.cancelled))
     state = await reach(stack, case_id, Stage.recovering, Stage.offering, Stage.unrecovered)
     assert state.kind.value == "late_cancel" and state.verdict == "late_cancel"
+
+
+async def test_experiment_assigns_arms_and_the_holdout_gets_no_contact(stack: Stack) -> None:
+    from reporting.experiments import Arm, Experiment, assign_arm
+
+    policy = fast_policy()
+    experiment = Experiment(name="tone", arms=[Arm(name="friendly", weight=1, template_id="missed_followup"),
+                                               Arm(name="holdout", weight=1)])
+    default_program(policy).experiment = experiment
+    for seq in default_program(policy).sequences.values():
+        for step in seq.steps:
+            step.delay_minutes = 0
+    stack.write_policy(policy)
+    outcomes = [await stack.cases.submit_event(event(appointment(), EventType.no_show)) for _ in range(6)]
+    ids = [o.case_id for o in outcomes if o.case_id]
+    arms = {case_id: assign_arm(case_id, experiment) for case_id in ids}
+    assert set(arms.values()) == {"friendly", "holdout"}, "six cases should land in both arms"
+    for case_id, arm in arms.items():
+        final = await result(stack, case_id)
+        assert final.arm == f"tone/{arm}"
+        sent = [str(m["template_id"]).split("@")[0] for m in stack.deps.outbox.messages(case_id)]
+        if arm == "holdout":
+            assert sent == [] and final.stage == Stage.unrecovered
+        else:
+            assert sent[0] == "missed_followup"
+        assert {e.arm for e in stack.deps.ledger.events(case_id) if e.type == "case_closed"} == {f"tone/{arm}"}
