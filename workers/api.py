@@ -22,13 +22,20 @@ from pydantic import BaseModel, Field
 from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.service import RPCError
 
-from connectors.canonical import CanonicalEventsConnector, WebhookPayloadError
-from connectors.contract import InboundConnector, RawRequest, SignatureError, WebhookResult
+from connectors.contract import (
+    DeliveryStatus,
+    RawRequest,
+    ReviewAction,
+    SignatureError,
+    WebhookResult,
+)
+from connectors.inbound import InboundBase, PayloadError
 from domain.case import CaseState, ReviewDecision, ReviewResult, SlotChoice
 from domain.links import LinkError, verify_link
-from domain.models import Channel, Reply
+from domain.models import Channel, LedgerEvent, Reply
 from workers.cases import CaseService, EventOutcome, ReplyOutcome
 from workers.dependencies import Dependencies, build_dependencies
+from workers.providers import ProviderSettings, inbound_connectors
 from workers.settings import Settings, get_settings
 from workers.temporal import connect
 from workflows.case import RecoveryCaseWorkflow
@@ -112,10 +119,11 @@ class AppState:
         self.deps = deps
         self.client = client
         self.reviewers = parse_reviewer_tokens(settings.reviewer_tokens.get_secret_value())
-        self.connectors: dict[str, InboundConnector] = {
-            "events": CanonicalEventsConnector([s for s in settings.webhook_secret.get_secret_value().split(",") if s])
-        }
-        self.seen: dict[str, float] = {}  # provider dedupe keys recently processed (replay of unsigned-time schemes)
+        self.providers = ProviderSettings()
+        secrets = [s for s in settings.webhook_secret.get_secret_value().split(",") if s]
+        self.connectors, self.connector_checks = inbound_connectors(self.providers, secrets)
+        self.slack_reviewers = {u.strip() for u in self.providers.slack_reviewers.split(",") if u.strip()}
+        self.deliveries = DeliveryLog(deps.db)
 
     @property
     def cases(self) -> CaseService:
@@ -217,27 +225,37 @@ def create_app(settings: Settings | None = None, client: Client | None = None,
         headers = {k.lower(): v for k, v in request.headers.items()}
         raw = RawRequest(method=request.method, url=public_url, headers=headers, query=dict(request.query_params),
                          body=body)
+        now = datetime.now(UTC)
         try:
-            connector.verify(raw, datetime.now(UTC))
+            if isinstance(connector, InboundBase):
+                # authenticity and freshness only: an identical re-delivery is a duplicate (200, no effect),
+                # not an attack, so it is answered from the delivery log below instead of refused
+                connector.check_signature(raw, now)
+            else:
+                connector.verify(raw, now)
         except SignatureError as exc:
             log.info("webhook_rejected", provider=provider, reason=str(exc))
             raise HTTPException(401, f"signature rejected: {exc}") from None
+        except (PayloadError, ValueError) as exc:  # a signature header that is not even well-formed
+            raise HTTPException(401, f"signature rejected: {exc}") from None
         try:
             result = connector.parse(raw)
-        except (WebhookPayloadError, ValueError) as exc:
+        except (PayloadError, ValueError) as exc:
             raise HTTPException(422, f"invalid payload: {exc}") from None
+        key = f"{provider}:{result.dedupe_key}" if result.dedupe_key else None
+        if key and st.deliveries.seen(key):
+            ack = WebhookAck(duplicate=True)
+        else:
+            ack = await dispatch(st, provider, result)
+            if key:
+                st.deliveries.remember(key)
         if result.response is not None:
             if isinstance(result.response, str):
                 return PlainTextResponse(result.response, media_type=result.response_media_type)
             return JSONResponse(result.response)
-        ack = await dispatch(st, provider, result)
         return JSONResponse(ack.model_dump(mode="json"))
 
     async def dispatch(st: AppState, provider: str, result: WebhookResult) -> WebhookAck:
-        if result.dedupe_key:
-            key = f"{provider}:{result.dedupe_key}"
-            if key in st.seen:
-                return WebhookAck(duplicate=True)
         ack = WebhookAck(unknown_types=result.unknown_types)
         for event in result.events:
             ack.events.append(await st.cases.submit_event(event))
@@ -246,15 +264,11 @@ def create_app(settings: Settings | None = None, client: Client | None = None,
                           received_at=message.received_at)
             ack.replies.append(await st.cases.submit_reply(reply, sender=message.sender))
         for status in result.statuses:
-            if status.message_id:
-                st.deps.outbox.set_status(status.message_id, status.status)
+            record_delivery_status(st.deps, status)
+        for action in result.review_actions:
+            await apply_slack_decision(st, action)
         if result.unknown_types:
             log.info("webhook_unknown_types", provider=provider, types=result.unknown_types)
-        if result.dedupe_key:
-            st.seen[f"{provider}:{result.dedupe_key}"] = datetime.now(UTC).timestamp()
-            if len(st.seen) > 100_000:
-                for old in sorted(st.seen, key=st.seen.__getitem__)[:50_000]:
-                    st.seen.pop(old, None)
         return ack
 
     @app.post("/inbound/local", response_model=ReplyOutcome, tags=["local"],
@@ -354,6 +368,75 @@ def create_app(settings: Settings | None = None, client: Client | None = None,
 
     mount_extras(app)
     return app
+
+
+class DeliveryLog:
+    """Webhook deliveries already handled (provider dedupe keys), so re-deliveries have no second effect."""
+
+    def __init__(self, db: Any) -> None:
+        self.db = db
+        db.script("CREATE TABLE IF NOT EXISTS webhook_deliveries (key TEXT PRIMARY KEY, at TEXT NOT NULL);")
+
+    def seen(self, key: str) -> bool:
+        with self.db.connect() as conn:
+            return conn.execute("SELECT 1 FROM webhook_deliveries WHERE key = ?", (key,)).fetchone() is not None
+
+    def remember(self, key: str) -> None:
+        with self.db.connect() as conn:
+            conn.execute("INSERT OR IGNORE INTO webhook_deliveries (key, at) VALUES (?, ?)",
+                         (key, datetime.now(UTC).isoformat()))
+
+
+_FAILED = {"failed", "undelivered", "bounced", "dropped", "spam", "unsubscribed"}
+
+
+def record_delivery_status(deps: Dependencies, status: DeliveryStatus) -> None:
+    """Provider delivery news: outbox status, the ledger, and consent for unsubscribes, spam reports, bounces."""
+    from connectors.sendgrid import consent_effect
+
+    if not status.message_id:
+        return
+    deps.outbox.set_status(status.message_id, status.status)
+    row = next(iter(deps.outbox.messages_by_id(status.message_id)), None)
+    if row is None:
+        return
+    case_id, contact_key = str(row["case_id"]), row.get("contact_key")
+    if status.status == "delivered" or status.status in _FAILED:
+        deps.ledger.append(LedgerEvent(
+            event_id=f"{status.message_id}:status:{status.status}", case_id=case_id,
+            type="message_delivered" if status.status == "delivered" else "message_failed", at=status.at,
+            source="provider", appointment_type="-", channel=Channel(str(row["channel"])),
+            template_id=str(row["template_id"] or "").split("@")[0] or None, reason=status.error_code,
+        ))
+    effect = consent_effect(status)
+    if effect is not None and contact_key:
+        # a carrier STOP, an unsubscribe or a spam report revokes; a hard bounce stops that channel
+        deps.consent.record(f"status-{status.provider_message_id}-{status.status}", str(contact_key), "opted_out",
+                            channel=str(row["channel"]) if effect == "suppress" else "*",
+                            evidence=f"provider status {status.status}", evidence_channel=str(row["channel"]),
+                            at=status.at)
+
+
+async def apply_slack_decision(st: AppState, action: ReviewAction) -> None:
+    user_id = action.reviewer.removeprefix("slack:").split(" ")[0]
+    if "*" not in st.slack_reviewers and user_id not in st.slack_reviewers:
+        log.info("slack_decision_refused", case_id=action.case_id, reason="reviewer not allowed")
+        return
+    handle = st.cases.handle(action.case_id)
+    try:
+        current: CaseState = await handle.query(RecoveryCaseWorkflow.state_query)
+        if current.review is None:
+            return
+        decision = ReviewDecision(review_id=action.review_id or current.review.review_id,
+                                  decision=action.decision if action.decision != "edit" else "approve",
+                                  reviewer=action.reviewer, note=action.note)
+        await handle.execute_update(RecoveryCaseWorkflow.review_decision, decision)
+    except (RPCError, WorkflowUpdateFailedError) as exc:
+        log.info("slack_decision_rejected", case_id=action.case_id, error=type(exc).__name__)
+        return
+    st.deps.reviews.mark(decision.review_id, "decided", decision.decision, action.reviewer)
+    st.deps.reviews.audit(action.reviewer, f"review.{decision.decision}", action.case_id,
+                          {"review_id": decision.review_id, "via": "slack"})
 
 
 def mount_extras(app: FastAPI) -> None:

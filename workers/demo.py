@@ -14,10 +14,10 @@ from typing import Any
 
 import httpx
 
-from connectors.canonical import sign
 from connectors.local.calendar import LocalCalendar
 from connectors.local.crm import LocalCrm
 from connectors.local.db import LocalDb
+from connectors.standard_webhooks import sign
 from workers.settings import Settings
 
 DEMO_SOURCE = "demo"

@@ -60,6 +60,8 @@ def build_dependencies(settings: Settings) -> Dependencies:
         channels={Channel.sms: outbox, Channel.whatsapp: outbox, Channel.email: outbox},
     )
     from connectors.llm import ReplyModelClient
+    from workers.providers import ProviderSettings, outbound
 
     deps.reply_model = ReplyModelClient.from_env()
+    deps.channels, deps.notifiers, _ = outbound(ProviderSettings(), outbox, str(settings.data_dir / "sendlog.db"))
     return deps

@@ -56,6 +56,11 @@ class LocalOutbox:
                 rows = conn.execute("SELECT * FROM outbox ORDER BY created_at").fetchall()
         return [dict(r) for r in rows]
 
+    def messages_by_id(self, message_id: str) -> list[dict[str, object]]:
+        with self.db.connect() as conn:
+            rows = conn.execute("SELECT * FROM outbox WHERE message_id = ?", (message_id,)).fetchall()
+        return [dict(r) for r in rows]
+
     def case_for_recipient(self, recipient: str) -> str | None:
         """The case that last wrote to this address: where a reply from it belongs."""
         with self.db.connect() as conn:

@@ -14,7 +14,7 @@ import httpx
 import pytest_asyncio
 from temporalio.client import Client
 
-from connectors.canonical import sign
+from connectors.standard_webhooks import sign
 from domain.models import EventType
 from tests.engine.conftest import Stack, settings_for
 from tests.helpers import appointment, event, eventually, fast_policy
