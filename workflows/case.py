@@ -113,6 +113,7 @@ class RecoveryCaseWorkflow:
         self.prior_no_shows = 0
         self.attendance: attendance_policy.AttendanceDecision | None = None
         self.owner_ok = False
+        self.declined: list[datetime] = []
         self.sa_stage: Stage | None = None
         self.sa_next: datetime | None = None
 
@@ -504,7 +505,7 @@ class RecoveryCaseWorkflow:
         offer: Offer = await workflow.execute_activity(
             "offer_slots",
             OfferRequest(case_id=self.inp.case_id, attempt=self.offer_attempt, appointment=self.appointment,
-                         resolved=self.inp.resolved),
+                         resolved=self.inp.resolved, exclude=list(self.declined)),
             result_type=Offer,
             start_to_close_timeout=ACTIVITY_TIMEOUT,
             retry_policy=RETRY,
@@ -545,7 +546,9 @@ class RecoveryCaseWorkflow:
                 if intent == ReplyIntent.wrong_person:
                     await self._finish(Stage.suppressed, "wrong person")
                 if intent == ReplyIntent.reschedule and not understanding.needs_review:
-                    await self._make_offer()  # none of these fit: offer others
+                    # none of these fit: offer others, never the ones just declined
+                    self.declined.extend(s.start for s in self.state.offered)
+                    await self._make_offer()
                     continue
                 review = self.program.review
                 await self._review([f"reply to the offer needs a human: {intent.value} ({understanding.reason})"],

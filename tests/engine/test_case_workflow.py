@@ -213,3 +213,37 @@ async def test_experiment_assigns_arms_and_the_holdout_gets_no_contact(stack: St
         else:
             assert sent[0] == "missed_followup"
         assert {e.arm for e in stack.deps.ledger.events(case_id) if e.type == "case_closed"} == {f"tone/{arm}"}
+
+
+async def test_pick_by_time_and_none_fit_reoffers(stack: Stack) -> None:
+    from zoneinfo import ZoneInfo
+
+    no_follow(stack)
+    appt = appointment()
+    case_id = (await stack.cases.submit_event(event(appt, EventType.reschedule_requested))).case_id
+    assert case_id
+    first = await reach(stack, case_id, Stage.offering)
+    await reply(stack, case_id, "none of those work for me, do you have other times?")
+    second = await eventually(lambda: state_of(stack, case_id),
+                              lambda s: s.stage == Stage.offering and bool(s.offered)
+                              and s.offered[0].start != first.offered[0].start)
+    assert {s.start for s in second.offered}.isdisjoint({s.start for s in first.offered})
+    target = second.offered[2]
+    local = target.start.astimezone(ZoneInfo(appt.contact.timezone or "UTC"))
+    text = f"{local.strftime('%A')} at {local.strftime('%-I:%M%p').lower()} works"
+    await reply(stack, case_id, text)
+    final = await result(stack, case_id)
+    assert final.stage == Stage.confirmed and final.new_appointment_start == target.start, (text, final.timeline)
+
+
+async def test_failed_access_goes_to_review_and_admin_override_skips_it(stack: Stack) -> None:
+    failed = appointment(appointment_type="service_call")
+    case_a = (await stack.cases.submit_event(event(failed, EventType.failed_access))).case_id
+    override = appointment()
+    case_b = (await stack.cases.submit_event(event(override, EventType.admin_override))).case_id
+    assert case_a and case_b
+    waiting = await reach(stack, case_a, Stage.awaiting_review)
+    assert waiting.kind.value == "failed_access"
+    assert any("failed_access" in r for r in waiting.review.reasons)  # type: ignore[union-attr]
+    recovering = await reach(stack, case_b, Stage.recovering, Stage.offering)
+    assert recovering.review is None and recovering.kind.value == "admin_override"
