@@ -79,6 +79,13 @@ class SchedulingActivities:
         ))
         return BookResult(booked=True, appointment_id=appointment_id, reason="booked")
 
+    @activity.defn(name="cancel_booking")
+    def cancel_booking(self, req: BookRequest) -> None:
+        """Free a booking this case made (the customer moved or cancelled it); idempotent."""
+        booked = self.calendar.appointment(req.appointment.appointment_id)
+        if booked is not None and booked.get("case_id") == req.case_id:
+            self.calendar.set_status(req.appointment.appointment_id, "cancelled")
+
     @activity.defn(name="release_holds")
     def release_holds(self, case_id: str) -> None:
         self.calendar.release(case_id)

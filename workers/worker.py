@@ -41,6 +41,7 @@ def build_activities(deps: Dependencies, client: Client | None) -> list[Any]:
         scheduling.offer_slots,
         scheduling.book_slot,
         scheduling.release_holds,
+        scheduling.cancel_booking,
         CrmActivities(deps.crm, deps.ledger).update_crm,
         ReviewActivities(deps.reviews, deps.notifiers).request_review,
         LedgerActivities(deps.ledger, deps.history).record_ledger,

@@ -50,6 +50,7 @@ with workflow.unsafe.imports_passed_through():
         ReplyIntent,
         ReplyUnderstanding,
         SignalKind,
+        Slot,
         Stage,
         Verdict,
     )
@@ -114,6 +115,7 @@ class RecoveryCaseWorkflow:
         self.attendance: attendance_policy.AttendanceDecision | None = None
         self.owner_ok = False
         self.declined: list[datetime] = []
+        self.slot_taken = False
         self.sa_stage: Stage | None = None
         self.sa_next: datetime | None = None
 
@@ -499,6 +501,7 @@ class RecoveryCaseWorkflow:
             self._note("slot was taken; offering again")
             pick = None
             self.state.offered = []
+            self.slot_taken = True
 
     async def _make_offer(self) -> None:
         self.offer_attempt += 1
@@ -518,7 +521,8 @@ class RecoveryCaseWorkflow:
         self.state.offered = offer.slots
         self.state.booking_link = offer.booking_link
         self._ledger("slot_offered", data={"count": len(offer.slots)})
-        template = "offer_slots" if self.offer_attempt == 1 else "slot_taken"
+        template = "slot_taken" if self.slot_taken else "offer_slots"
+        self.slot_taken = False
         await self._send(f"offer{self.offer_attempt}", template, self._channels(), created=workflow.now(),
                          extra={"booking_link": offer.booking_link or ""}, purpose="transactional")
         await self._set_stage(Stage.offering, next_action_at=offer.expires_at)
@@ -566,7 +570,8 @@ class RecoveryCaseWorkflow:
     async def _after_booking(self, start: datetime, end: datetime) -> None:
         await self._set_stage(Stage.rebooked)
         when = start.isoformat(timespec="minutes")
-        await self._send("confirm", "confirm_booking", self._channels(), created=workflow.now(),
+        await self._send(f"confirm{self.state.reschedules}", "confirm_booking", self._channels(),
+                         created=workflow.now(),
                          extra={"new_appointment_time": when}, purpose="transactional")
         await self._crm(
             "rebooked",
@@ -578,9 +583,11 @@ class RecoveryCaseWorkflow:
             due = end + timedelta(minutes=self.program.attendance.grace_minutes)
             await self._set_stage(Stage.following, next_action_at=due)
             while workflow.now() < due:
-                await self._wait(due, replies=False)
+                await self._wait(due, replies=True)
                 if self.opt_out:
                     break
+                if self.replies and await self._reschedule_booked():
+                    return  # the new booking's own follow-up has finished the case
             new_appt = self.appointment.model_copy(
                 update={"appointment_id": self.state.new_appointment_id, "start": start, "end": end}
             )
@@ -599,6 +606,40 @@ class RecoveryCaseWorkflow:
             self._ledger("kept" if kept else "not_kept", outcome=verdict.value)
             self._note(f"new appointment {'kept' if kept else 'not confirmed kept'} ({verdict.value})")
         await self._finish(Stage.confirmed, "rebooked")
+
+    async def _reschedule_booked(self) -> bool:
+        """A reply after rebooking: move or cancel the new appointment, within the policy's reschedule cap."""
+        reply = self.replies.pop(0)
+        understanding = await self._understand(reply)
+        intent = understanding.intent
+        if intent in (ReplyIntent.opt_out, ReplyIntent.opt_in, ReplyIntent.help):
+            await self._consent_or_help(reply, understanding)
+            return False
+        if intent not in (ReplyIntent.reschedule, ReplyIntent.cancel) or understanding.needs_review:
+            self._note(f"reply after booking kept for staff ({intent.value})")
+            await self._crm(f"reply{self.reply_count}", {},
+                            owner_task=f"Customer wrote after rebooking ({intent.value})")
+            return False
+        ok, why = rebooking_policy.eligible(self.program.rebooking, self.appointment, self.state.reschedules)
+        if intent == ReplyIntent.reschedule and not ok:
+            self._note(f"not moved again: {why}")
+            await self._crm(f"reply{self.reply_count}", {}, owner_task=f"Customer asks to move again: {why}")
+            return False
+        await self._activity("cancel_booking", BookRequest(
+            case_id=self.inp.case_id, contact_key=self.inp.contact_key,
+            slot=self.state.offered[0] if self.state.offered else Slot(
+                start=self.state.new_appointment_start or workflow.now(),
+                end=self.state.new_appointment_start or workflow.now(), calendar_id=self.appointment.calendar_id),
+            appointment=self.appointment.model_copy(update={"appointment_id": self.state.new_appointment_id or ""}),
+            attempt=self.offer_attempt), None)
+        self._note("new appointment cancelled at the customer's request")
+        self.state.new_appointment_id = None
+        self.state.new_appointment_start = None
+        self.state.offered = []
+        if intent == ReplyIntent.cancel:
+            await self._finish(Stage.unrecovered, "customer cancelled the new appointment")
+        await self._offer_and_book()
+        return True
 
     # ------------------------------------------------------------------ helpers
 

@@ -200,10 +200,18 @@ async def test_experiment_assigns_arms_and_the_holdout_gets_no_contact(stack: St
         for step in seq.steps:
             step.delay_minutes = 0
     stack.write_policy(policy)
-    outcomes = [await stack.cases.submit_event(event(appointment(), EventType.no_show)) for _ in range(6)]
+    # pick appointments so both arms are present (assignment is a pure function of the case id)
+    chosen: dict[str, list[object]] = {"friendly": [], "holdout": []}
+    while min(len(v) for v in chosen.values()) < 3:
+        appt = appointment()
+        arm = assign_arm(stack.cases.case_id(appt.source, appt.appointment_id), experiment)
+        if len(chosen[arm]) < 3:
+            chosen[arm].append(appt)
+    outcomes = [await stack.cases.submit_event(event(a, EventType.no_show))  # type: ignore[arg-type]
+                for appts in chosen.values() for a in appts]
     ids = [o.case_id for o in outcomes if o.case_id]
     arms = {case_id: assign_arm(case_id, experiment) for case_id in ids}
-    assert set(arms.values()) == {"friendly", "holdout"}, "six cases should land in both arms"
+    assert sorted(arms.values()) == ["friendly"] * 3 + ["holdout"] * 3
     for case_id, arm in arms.items():
         final = await result(stack, case_id)
         assert final.arm == f"tone/{arm}"
@@ -247,3 +255,35 @@ async def test_failed_access_goes_to_review_and_admin_override_skips_it(stack: S
     assert any("failed_access" in r for r in waiting.review.reasons)  # type: ignore[union-attr]
     recovering = await reach(stack, case_b, Stage.recovering, Stage.offering)
     assert recovering.review is None and recovering.kind.value == "admin_override"
+
+
+async def test_customer_moves_the_new_appointment_again_within_the_cap(stack: Stack) -> None:
+    policy = fast_policy()
+    default_program(policy).rebooking.max_reschedules = 2
+    stack.write_policy(policy)
+    appt = appointment()
+    case_id = (await stack.cases.submit_event(event(appt, EventType.reschedule_requested))).case_id
+    assert case_id
+    await reach(stack, case_id, Stage.offering)
+    await reply(stack, case_id, "1")
+    first = await reach(stack, case_id, Stage.following)
+    assert first.reschedules == 1 and first.new_appointment_id
+    await reply(stack, case_id, "something came up, can we do another day?")
+    await reach(stack, case_id, Stage.offering)
+    await reply(stack, case_id, "2")
+    second = await eventually(lambda: state_of(stack, case_id),
+                              lambda s: s.stage == Stage.following and s.reschedules == 2)
+    assert second.new_appointment_id != first.new_appointment_id
+    old = stack.deps.calendar.appointment(first.new_appointment_id or "")
+    assert old is not None and old["status"] == "cancelled"  # the slot is free again, not double-held
+    await reply(stack, case_id, "sorry, can we move it once more?")
+    await eventually(lambda: state_of(stack, case_id),
+                     lambda s: any("not moved again" in t.what for t in s.timeline) or s.stage != Stage.following,
+                     timeout=10)
+    final = await state_of(stack, case_id)
+    assert final.stage == Stage.following and final.reschedules == 2  # over the cap: staff task, no new offer
+    def tasks() -> list[str]:
+        with stack.deps.db.connect() as conn:
+            return [r[0] for r in conn.execute("SELECT title FROM crm_tasks").fetchall()]
+
+    await eventually(lambda: asyncio.sleep(0, tasks()), lambda t: any("move again" in x for x in t))
