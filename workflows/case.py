@@ -324,6 +324,7 @@ class RecoveryCaseWorkflow:
         notice = ReviewNotice(case_id=self.inp.case_id, review_id=review_id, reasons=reasons, program=self.program.name)
         await self._activity("request_review", notice, None)
         self._ledger("review_requested", reason="; ".join(reasons)[:500])
+        await self._flush_ledger()  # a case waiting for a human is already a no-show in the reports
         escalated = False
         marks = [now + timedelta(minutes=m) for m in reminders] + [due]
         index = 0

@@ -1,0 +1,404 @@
+"""Reconciliation wiring: which sources are polled, where what was seen is kept, how found events reach cases,
+and one Temporal Schedule per source.
+
+Webhooks get lost (Calendly disables a subscription after 24 h of failures; Cal.com does not retry; Google and
+Graph pushes only say "something changed"), so every connected source is polled every
+NOSHOW_RECONCILE_EVERY_MINUTES and what was missed goes through CaseService.submit_event, the path webhooks take.
+
+A Schedule's input is fixed, so the cursor cannot travel in it: `StoredReconcileActivities` reads the cursor from
+the local database when the input has none and stores the new one when the run commits, after delivery. The
+appointment index lives in the same database, so a restart neither re-announces old bookings nor forgets them.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from temporalio import activity
+from temporalio.client import (
+    Client,
+    Schedule,
+    ScheduleActionStartWorkflow,
+    ScheduleAlreadyRunningError,
+    ScheduleIntervalSpec,
+    ScheduleOverlapPolicy,
+    SchedulePolicy,
+    ScheduleSpec,
+    ScheduleUpdate,
+    ScheduleUpdateInput,
+)
+
+from activities.reconcile import (
+    DeliverEvents,
+    IndexEntry,
+    ReconcileActivities,
+    ReconcileInput,
+    ReconcileResult,
+    ReconcileSource,
+)
+from connectors.local.db import LocalDb
+from domain.models import AppointmentEvent
+from workers.cases import EventOutcome
+from workers.providers import ProviderCheck
+from workflows.reconcile import ReconcileSourceWorkflow
+
+SCHEDULE_PREFIX = "reconcile-"
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS reconcile_index (
+    source TEXT NOT NULL,               -- the appointment's source ("calcom", "google", ...)
+    appointment_id TEXT NOT NULL,
+    start_at TEXT NOT NULL,             -- ISO UTC
+    end_at TEXT NOT NULL,
+    status TEXT NOT NULL,               -- active | cancelled | rescheduled | no_show | attended
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (source, appointment_id)
+);
+CREATE TABLE IF NOT EXISTS reconcile_cursor (
+    source TEXT PRIMARY KEY,            -- the reconcile source name (ReconcileInput.source)
+    cursor TEXT NOT NULL,               -- ISO time, Google sync token or Graph delta link: provider-opaque
+    updated_at TEXT NOT NULL
+);
+"""
+
+
+# ---------------------------------------------------------------------------- settings and sources
+
+
+class ReconcileSettings(BaseSettings):
+    """Provider API credentials for polling (NOSHOW_*). Base URLs are overridable so tests and demos use fakes."""
+
+    model_config = SettingsConfigDict(env_prefix="NOSHOW_", env_file=os.environ.get("NOSHOW_SETTINGS_FILE", ".env"),
+                                      extra="ignore")
+
+    calcom_api_key: SecretStr | None = None
+    calcom_base_url: str = "https://api.cal.com/v2"
+    calendly_token: SecretStr | None = None
+    calendly_user_uri: str | None = None
+    calendly_organization_uri: str | None = None  # instead of the user: every member's events
+    calendly_base_url: str = "https://api.calendly.com"
+    hubspot_access_token: SecretStr | None = None
+    hubspot_base_url: str = "https://api.hubapi.com"
+    google_access_token: SecretStr | None = None
+    google_calendar_id: str | None = None
+    google_base_url: str = "https://www.googleapis.com/calendar/v3"
+    graph_access_token: SecretStr | None = None
+    graph_user: str | None = None  # user id or UPN whose calendar is polled
+    graph_base_url: str = "https://graph.microsoft.com/v1.0"
+    reconcile_every_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    reconcile_max_age_days: int = Field(default=7, ge=1)  # older never-seen appointments do not start cases
+
+    @property
+    def every(self) -> timedelta:
+        return timedelta(minutes=self.reconcile_every_minutes)
+
+
+@dataclass
+class _Plan:
+    checks: list[ProviderCheck] = field(default_factory=list)
+    builders: dict[str, Callable[[], ReconcileSource]] = field(default_factory=dict)
+
+
+def _secret(value: SecretStr | None) -> str | None:
+    raw = value.get_secret_value().strip() if value is not None else ""
+    return raw or None
+
+
+def url_problem(value: str, what: str) -> str | None:
+    """Why `value` is not an absolute http(s) URL, or None. No network: format only."""
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return f"{what} must be an absolute http(s) URL"
+    return None
+
+
+def _plan(rs: ReconcileSettings) -> _Plan:
+    """Every source with its status; builders only for the complete, well-formed ones. No network."""
+    plan = _Plan()
+
+    def consider(name: str, credential: str | None, env: str, needs: dict[str, str | None],
+                 urls: dict[str, str], build: Callable[[], ReconcileSource]) -> None:
+        given = {k: v for k, v in needs.items() if v and v.strip()}
+        if credential is None and not given:
+            plan.checks.append(ProviderCheck(name, "off", f"not configured ({env})"))
+            return
+        missing = ([env] if credential is None else []) + [k for k in needs if k not in given]
+        if missing:
+            plan.checks.append(ProviderCheck(name, "error", "missing " + ", ".join(missing)))
+            return
+        problems = [p for p in (url_problem(v, k) for k, v in urls.items()) if p]
+        if problems:
+            plan.checks.append(ProviderCheck(name, "error", "; ".join(problems)))
+            return
+        plan.builders[name] = build
+        plan.checks.append(ProviderCheck(name, "ok", f"polled every {rs.reconcile_every_minutes} min "
+                                                   f"(schedule {SCHEDULE_PREFIX}{name})"))
+
+    calcom_key = _secret(rs.calcom_api_key)
+
+    def calcom() -> ReconcileSource:
+        from activities.reconcile import CalcomSource
+        from connectors.calcom.client import CalcomClient
+
+        return CalcomSource(CalcomClient(calcom_key or "", base_url=rs.calcom_base_url))
+
+    consider("calcom", calcom_key, "NOSHOW_CALCOM_API_KEY", {}, {"NOSHOW_CALCOM_BASE_URL": rs.calcom_base_url},
+             calcom)
+
+    calendly_token = _secret(rs.calendly_token)
+    owner_uri = rs.calendly_user_uri or rs.calendly_organization_uri
+    owner_key = "user" if rs.calendly_user_uri else "organization"
+
+    def calendly() -> ReconcileSource:
+        from activities.reconcile import CalendlySource
+        from connectors.calendly.client import CalendlyClient
+
+        return CalendlySource(CalendlyClient(calendly_token or "", base_url=rs.calendly_base_url),
+                              {owner_key: (owner_uri or "").strip()})
+
+    calendly_urls = {"NOSHOW_CALENDLY_BASE_URL": rs.calendly_base_url}
+    if owner_uri:
+        calendly_urls["NOSHOW_CALENDLY_USER_URI or NOSHOW_CALENDLY_ORGANIZATION_URI"] = owner_uri
+    consider("calendly", calendly_token, "NOSHOW_CALENDLY_TOKEN",
+             {"NOSHOW_CALENDLY_USER_URI (or NOSHOW_CALENDLY_ORGANIZATION_URI)": owner_uri}, calendly_urls, calendly)
+
+    hubspot_token = _secret(rs.hubspot_access_token)
+
+    def hubspot() -> ReconcileSource:
+        from activities.reconcile import HubSpotSource
+        from connectors.hubspot.client import HubSpotClient
+
+        return HubSpotSource(HubSpotClient(hubspot_token or "", base_url=rs.hubspot_base_url))
+
+    consider("hubspot", hubspot_token, "NOSHOW_HUBSPOT_ACCESS_TOKEN", {},
+             {"NOSHOW_HUBSPOT_BASE_URL": rs.hubspot_base_url}, hubspot)
+
+    google_token = _secret(rs.google_access_token)
+
+    def google() -> ReconcileSource:
+        from activities.reconcile import GoogleSource
+        from connectors.google.client import GoogleCalendarClient
+
+        return GoogleSource(GoogleCalendarClient(google_token or "", base_url=rs.google_base_url),
+                            (rs.google_calendar_id or "").strip())
+
+    consider("google", google_token, "NOSHOW_GOOGLE_ACCESS_TOKEN",
+             {"NOSHOW_GOOGLE_CALENDAR_ID": rs.google_calendar_id}, {"NOSHOW_GOOGLE_BASE_URL": rs.google_base_url},
+             google)
+
+    graph_token = _secret(rs.graph_access_token)
+
+    def outlook() -> ReconcileSource:
+        from activities.reconcile import OutlookSource
+        from connectors.outlook.client import OutlookClient
+
+        client = OutlookClient(graph_token or "", base_url=rs.graph_base_url)
+        return OutlookSource(client, (rs.graph_user or "").strip())
+
+    consider("outlook", graph_token, "NOSHOW_GRAPH_ACCESS_TOKEN", {"NOSHOW_GRAPH_USER": rs.graph_user},
+             {"NOSHOW_GRAPH_BASE_URL": rs.graph_base_url}, outlook)
+    return plan
+
+
+def reconcile_checks(settings: ReconcileSettings | None = None) -> list[ProviderCheck]:
+    """ok / off / error per reconcile source, with what is missing. Builds nothing, calls nothing."""
+    return _plan(settings or ReconcileSettings()).checks
+
+
+def reconcile_sources_from_env(settings: ReconcileSettings | None = None) -> dict[str, ReconcileSource]:
+    """The configured, well-formed sources by name ("calcom", "calendly", "hubspot", "google", "outlook").
+
+    The names are also the appointments' `source`, which the policy's `sources:` list and the case ids use, so a
+    booking found here lands on the same case its webhook would have started. Misconfigured sources are left out
+    (`noshow connectors check` says why).
+    """
+    return {name: build() for name, build in _plan(settings or ReconcileSettings()).builders.items()}
+
+
+# ---------------------------------------------------------------------------- what was seen, in SQLite
+
+
+class SqliteAppointmentIndex:
+    """activities.reconcile.AppointmentIndex in the local database file: survives restarts."""
+
+    def __init__(self, db: LocalDb) -> None:
+        self.db = db
+        db.script(SCHEMA)
+
+    def get(self, source: str, appointment_id: str) -> IndexEntry | None:
+        with self.db.connect() as conn:
+            row = conn.execute("SELECT start_at, end_at, status FROM reconcile_index "
+                               "WHERE source = ? AND appointment_id = ?", (source, appointment_id)).fetchone()
+        if row is None:
+            return None
+        return IndexEntry(start=datetime.fromisoformat(row[0]), end=datetime.fromisoformat(row[1]), status=row[2])
+
+    def put(self, source: str, appointment_id: str, entry: IndexEntry) -> None:
+        with self.db.connect(immediate=True) as conn:
+            conn.execute(
+                "INSERT INTO reconcile_index (source, appointment_id, start_at, end_at, status, updated_at) "
+                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (source, appointment_id) DO UPDATE SET "
+                "start_at = excluded.start_at, end_at = excluded.end_at, status = excluded.status, "
+                "updated_at = excluded.updated_at",
+                (source, appointment_id, entry.start.astimezone(UTC).isoformat(),
+                 entry.end.astimezone(UTC).isoformat(), entry.status, datetime.now(UTC).isoformat()),
+            )
+
+
+class SqliteCursorStore:
+    """The last committed cursor per reconcile source."""
+
+    def __init__(self, db: LocalDb) -> None:
+        self.db = db
+        db.script(SCHEMA)
+
+    def get(self, source: str) -> str | None:
+        with self.db.connect() as conn:
+            row = conn.execute("SELECT cursor FROM reconcile_cursor WHERE source = ?", (source,)).fetchone()
+        return str(row[0]) if row else None
+
+    def put(self, source: str, cursor: str) -> None:
+        with self.db.connect(immediate=True) as conn:
+            conn.execute(
+                "INSERT INTO reconcile_cursor (source, cursor, updated_at) VALUES (?, ?, ?) "
+                "ON CONFLICT (source) DO UPDATE SET cursor = excluded.cursor, updated_at = excluded.updated_at",
+                (source, cursor, datetime.now(UTC).isoformat()),
+            )
+
+    def forget(self, source: str) -> None:
+        """The next run is a baseline again (only future bookings start cases)."""
+        with self.db.connect(immediate=True) as conn:
+            conn.execute("DELETE FROM reconcile_cursor WHERE source = ?", (source,))
+
+
+class StoredReconcileActivities(ReconcileActivities):
+    """ReconcileActivities with the cursor kept in the database (a Schedule's input is fixed).
+
+    An explicit `cursor` in the input still wins (an operator replaying from a point in time); without one the
+    stored cursor is used, and none stored means a baseline run. The cursor is stored by `commit_reconcile`, which
+    the workflow runs after delivery, so a failed delivery polls the same changes again.
+    """
+
+    def __init__(self, sources: dict[str, ReconcileSource], db: LocalDb, max_age: timedelta = timedelta(days=7),
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        super().__init__(sources, index=SqliteAppointmentIndex(db), max_age=max_age, clock=clock)
+        self.cursors = SqliteCursorStore(db)
+
+    @activity.defn(name="reconcile_source")
+    def reconcile_source(self, inp: ReconcileInput) -> ReconcileResult:
+        if inp.cursor is None:
+            inp = inp.model_copy(update={"cursor": self.cursors.get(inp.source)})
+        return super().reconcile_source(inp)
+
+    @activity.defn(name="commit_reconcile")
+    def commit_reconcile(self, result: ReconcileResult) -> None:
+        super().commit_reconcile(result)
+        if result.cursor:
+            self.cursors.put(result.source, result.cursor)
+
+
+# ---------------------------------------------------------------------------- delivery
+
+
+class EventSubmitter(Protocol):
+    async def submit_event(self, event: AppointmentEvent) -> EventOutcome: ...
+
+
+class DeliveryReport(BaseModel):
+    source: str
+    outcomes: list[EventOutcome] = Field(default_factory=list)
+
+
+class DeliveryActivities:
+    """Found events go through CaseService.submit_event, exactly like webhook events.
+
+    Idempotent: case ids derive from (source, appointment id) and reconcile event ids from the appointment and the
+    change, so a retried batch signals the same case with event ids it has already seen (the case ignores them).
+    """
+
+    def __init__(self, cases: EventSubmitter) -> None:
+        self.cases = cases
+
+    @activity.defn(name="deliver_appointment_events")
+    async def deliver_appointment_events(self, req: DeliverEvents) -> DeliveryReport:
+        report = DeliveryReport(source=req.source)
+        for event in req.events:
+            report.outcomes.append(await self.cases.submit_event(event))
+        return report
+
+
+def reconcile_activities(sources: dict[str, ReconcileSource], db: LocalDb, cases: EventSubmitter,
+                         max_age: timedelta = timedelta(days=7)) -> list[Callable[..., object]]:
+    """The three activities ReconcileSourceWorkflow calls, for the worker's activity list."""
+    stored = StoredReconcileActivities(sources, db, max_age=max_age)
+    return [stored.reconcile_source, stored.commit_reconcile, DeliveryActivities(cases).deliver_appointment_events]
+
+
+# ---------------------------------------------------------------------------- schedules
+
+
+def schedule_id(source: str) -> str:
+    return f"{SCHEDULE_PREFIX}{source}"
+
+
+def _schedule(source: str, task_queue: str, every: timedelta) -> Schedule:
+    return Schedule(
+        action=ScheduleActionStartWorkflow(
+            ReconcileSourceWorkflow.run,
+            ReconcileInput(source=source, cursor=None, deliver=True),
+            id=schedule_id(source),  # Temporal appends the scheduled time to each run's id
+            task_queue=task_queue,
+        ),
+        spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=every)]),
+        # a slow poll (provider rate limits, a long full resync) must not pile up runs on the same cursor
+        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
+    )
+
+
+async def ensure_schedules(client: Client, sources: Iterable[str] | Mapping[str, object], task_queue: str,
+                           every: timedelta) -> list[str]:
+    """Create or update one Schedule per source (id `reconcile-<source>`); returns the ids. Idempotent.
+
+    An update replaces action, spec and policy but keeps the schedule's state, so a schedule an operator paused
+    stays paused. Schedules of sources that are no longer configured are left alone (see `remove_schedules`).
+    """
+    ids: list[str] = []
+    for source in sources:
+        sid = schedule_id(source)
+        wanted = _schedule(source, task_queue, every)
+        try:
+            await client.create_schedule(sid, wanted)
+        except ScheduleAlreadyRunningError:
+
+            def keep_state(current: ScheduleUpdateInput, wanted: Schedule = wanted) -> ScheduleUpdate:
+                wanted.state = current.description.schedule.state
+                return ScheduleUpdate(schedule=wanted)
+
+            await client.get_schedule_handle(sid).update(keep_state)
+        ids.append(sid)
+    return ids
+
+
+async def remove_schedules(client: Client, sources: Iterable[str]) -> None:
+    """Delete the reconcile schedules of sources that were disconnected. Missing ones are ignored."""
+    from temporalio.service import RPCError, RPCStatusCode
+
+    for source in sources:
+        try:
+            await client.get_schedule_handle(schedule_id(source)).delete()
+        except RPCError as exc:
+            if exc.status != RPCStatusCode.NOT_FOUND:
+                raise
+
+
+async def trigger_reconcile(client: Client, source: str) -> None:
+    """Run a source's reconciliation now (e.g. on a Google / Graph "something changed" ping). A run already in
+    progress wins: the trigger is skipped rather than queued."""
+    await client.get_schedule_handle(schedule_id(source)).trigger(overlap=ScheduleOverlapPolicy.SKIP)
