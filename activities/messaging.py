@@ -130,6 +130,9 @@ class MessagingActivities:
                     to_application_error(RetryableProviderError(str(exc))) from None
             if not receipt.duplicate:
                 self._ledger(req, "message_sent", channel, template_id)
+                if isinstance(self.channels.get(channel), LocalOutbox):
+                    # the embedded outbox is the recipient's inbox: written means delivered
+                    self._ledger(req, "message_delivered", channel, template_id)
             log.info("message_sent", case_id=req.case_id, channel=channel.value, template=template_id,
                      step=req.message_id.rsplit("-", 1)[-1])
             return SendResult(status="sent", channel=channel, reason="sent", duplicate=receipt.duplicate)

@@ -17,6 +17,13 @@ from domain.models import LedgerEvent, Slot
 from policies import rebooking as rebooking_policy
 
 
+def minutes_to_rebook(missed_end: datetime, opened_at: datetime | None, now: datetime) -> float:
+    """From the moment the need arose: the missed appointment's end, or the case's start when that is later
+    (a reschedule request or a cancellation ahead of time)."""
+    since = max(missed_end, opened_at) if opened_at else missed_end
+    return round(max((now - min(since, now)).total_seconds(), 0.0) / 60, 1)
+
+
 class SchedulingActivities:
     def __init__(self, calendar: LocalCalendar, ledger: Any, link_secret: str, public_base_url: str,
                  clock: Callable[[], datetime] = activity_now) -> None:
@@ -75,7 +82,7 @@ class SchedulingActivities:
         self.ledger.append(LedgerEvent(
             event_id=f"{req.case_id}:rebooked", case_id=req.case_id, type="rebooked", at=now, source=appt.source,
             appointment_type=appt.appointment_type, owner_id=appt.owner_id, location_id=appt.location_id,
-            value=appt.value, data={"minutes_to_rebook": round((now - appt.end).total_seconds() / 60, 1)},
+            value=appt.value, data={"minutes_to_rebook": minutes_to_rebook(appt.end, req.opened_at, now)},
         ))
         return BookResult(booked=True, appointment_id=appointment_id, reason="booked")
 

@@ -159,6 +159,7 @@ class Offer(BaseModel):
 
 class BookRequest(BaseModel):
     case_id: str
+    opened_at: datetime | None = None  # when the case started: time to rebook counts from the later of this
     contact_key: str
     slot: Slot
     appointment: Appointment

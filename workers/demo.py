@@ -132,9 +132,10 @@ async def run_demo(settings: Settings, echo: Callable[[str], None], timeout: flo
 
     async def start(label: str, type_: str, appt: dict[str, Any], **extra: Any) -> str:
         out = await client.event(type_, appt, **extra)
-        case_id = (out.get("events") or [{}])[0].get("case_id") or ""
+        first = (out.get("events") or [{}])[0]
+        case_id = first.get("case_id") or ""
         cases[label] = case_id
-        echo(f"  {label:28} {type_:32} -> {case_id or out}")
+        echo(f"  {label:28} {type_:32} -> {case_id or first.get('status', '?') + ' (' + str(first.get('reason')) + ')'}")
         return case_id
 
     # attended: the front desk checked the customer in

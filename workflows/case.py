@@ -488,7 +488,8 @@ class RecoveryCaseWorkflow:
             result: BookResult = await workflow.execute_activity(
                 "book_slot",
                 BookRequest(case_id=self.inp.case_id, contact_key=self.inp.contact_key, slot=slot,
-                            appointment=self.appointment, attempt=self.offer_attempt),
+                            appointment=self.appointment, attempt=self.offer_attempt,
+                            opened_at=workflow.info().start_time),
                 result_type=BookResult,
                 start_to_close_timeout=ACTIVITY_TIMEOUT,
                 retry_policy=RETRY,

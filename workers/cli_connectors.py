@@ -1,0 +1,271 @@
+"""`noshow connectors check`: every connector with ok / off / error and what is missing.
+
+For the main `noshow` app to register:
+
+    connectors_app = typer.Typer(no_args_is_help=True, help="Connected providers.")
+    connectors_app.command("check")(connectors_check)
+    app.add_typer(connectors_app, name="connectors")
+
+Checks formats only and never calls a provider: webhook routes (workers.providers.inbound_connectors), outbound
+channels and the reviewer notifier (workers.providers.outbound), reconcile sources (workers.reconcile). Exit 0
+when nothing is in error, 1 otherwise. Secret values are never printed.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from pydantic import ValidationError
+from pydantic_settings import BaseSettings
+
+from workers.providers import ProviderCheck, ProviderSettings
+from workers.reconcile import ReconcileSettings, reconcile_checks, url_problem
+
+E164 = re.compile(r"^\+[1-9]\d{1,14}$")
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+S = TypeVar("S", bound=BaseSettings)
+
+
+def _settings_error(name: str, exc: ValidationError) -> ProviderCheck:
+    # field names and pydantic's reason only: the input value may be a secret
+    fields = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg']}" for e in exc.errors())
+    return ProviderCheck(name, "error", f"invalid settings ({fields})")
+
+
+def _load(cls: Callable[[], S], name: str, errors: list[ProviderCheck]) -> S | None:
+    try:
+        return cls()
+    except ValidationError as exc:
+        errors.append(_settings_error(name, exc))
+        return None
+
+
+def _raw(value: Any) -> str:
+    if value is None:
+        return ""
+    getter = getattr(value, "get_secret_value", None)
+    return str(getter() if getter else value).strip()
+
+
+def _url(value: str | None, env: str) -> list[str]:
+    return [p for p in [url_problem(value, env)] if p] if value else []
+
+
+# ---------------------------------------------------------------------------- per-provider format rules
+
+
+def events_problems(secrets: list[str]) -> list[str]:
+    problems = []
+    for i, secret in enumerate(secrets, 1):
+        if not secret.startswith("whsec_"):
+            problems.append(f"NOSHOW_WEBHOOK_SECRET entry {i} must start with whsec_ (whsec_<base64>)")
+    return problems
+
+
+def twilio_problems(sending: bool) -> list[str]:
+    from connectors.twilio import TwilioSettings
+
+    t = TwilioSettings()
+    problems: list[str] = []
+    if not _raw(t.auth_token):
+        problems.append("missing TWILIO_AUTH_TOKEN")
+    if sending:
+        if not t.account_sid:
+            problems.append("missing TWILIO_ACCOUNT_SID")
+        elif not t.account_sid.startswith("AC"):
+            problems.append("TWILIO_ACCOUNT_SID must start with AC")
+        if not (t.from_number or t.whatsapp_from or t.messaging_service_sid):
+            problems.append("missing TWILIO_FROM_NUMBER, TWILIO_WHATSAPP_FROM or TWILIO_MESSAGING_SERVICE_SID")
+    if t.from_number and not E164.match(t.from_number.strip()):
+        problems.append("TWILIO_FROM_NUMBER must be E.164, e.g. +15557654321")
+    if t.whatsapp_from and not E164.match(t.whatsapp_from.strip().removeprefix("whatsapp:")):
+        problems.append("TWILIO_WHATSAPP_FROM must be E.164 (optionally prefixed whatsapp:)")
+    if t.messaging_service_sid and not t.messaging_service_sid.startswith("MG"):
+        problems.append("TWILIO_MESSAGING_SERVICE_SID must start with MG")
+    problems += _url(t.status_callback_url, "TWILIO_STATUS_CALLBACK_URL")
+    problems += _url(t.public_base_url, "TWILIO_PUBLIC_BASE_URL")
+    problems += _url(t.api_base_url, "TWILIO_API_BASE_URL")
+    return problems
+
+
+def sendgrid_send_problems() -> list[str]:
+    from connectors.sendgrid import SendGridSettings
+
+    s = SendGridSettings()
+    problems: list[str] = []
+    key = _raw(s.api_key)
+    if not key:
+        problems.append("missing SENDGRID_API_KEY")
+    elif not key.startswith("SG."):
+        problems.append("SENDGRID_API_KEY must start with SG.")
+    if not s.from_email:
+        problems.append("missing SENDGRID_FROM_EMAIL")
+    elif not EMAIL.match(s.from_email.strip()):
+        problems.append("SENDGRID_FROM_EMAIL is not an email address")
+    if s.reply_to and not EMAIL.match(s.reply_to.strip()):
+        problems.append("SENDGRID_REPLY_TO is not an email address")
+    problems += _url(s.api_host, "SENDGRID_API_HOST")
+    return problems
+
+
+def sendgrid_parse_problems() -> list[str]:
+    from connectors.sendgrid import SendGridSettings
+
+    s = SendGridSettings()
+    basic = _raw(s.parse_basic_auth)
+    if basic and (":" not in basic or basic.startswith(":")):
+        return ["SENDGRID_PARSE_BASIC_AUTH must be user:password"]
+    return []
+
+
+def slack_notify_problems() -> list[str]:
+    from connectors.slack import SlackSettings
+
+    s = SlackSettings()
+    problems: list[str] = []
+    token = _raw(s.bot_token)
+    if not token:
+        problems.append("missing SLACK_BOT_TOKEN")
+    elif not token.startswith("xoxb-"):
+        problems.append("SLACK_BOT_TOKEN must be a bot token (xoxb-...)")
+    if not s.review_channel.strip():
+        problems.append("missing SLACK_REVIEW_CHANNEL (a channel id such as C123ABC456)")
+    problems += _url(s.api_base_url, "SLACK_API_BASE_URL")
+    if s.review_url_template:
+        problems += _url(s.review_url_template, "SLACK_REVIEW_URL_TEMPLATE")
+        try:
+            s.review_url_template.format(case_id="case-x")
+        except (KeyError, IndexError, ValueError):
+            problems.append("SLACK_REVIEW_URL_TEMPLATE may only use the {case_id} placeholder")
+    return problems
+
+
+def slack_interactivity_problems(ps: ProviderSettings) -> list[str]:
+    if not [u for u in ps.slack_reviewers.split(",") if u.strip()]:
+        return ["NOSHOW_SLACK_REVIEWERS is empty: every decision made in Slack would be refused "
+                "(list Slack user ids, or * for anyone in the workspace)"]
+    return []
+
+
+# ---------------------------------------------------------------------------- the sections
+
+
+def _apply(check: ProviderCheck, problems: list[str]) -> ProviderCheck:
+    if check.status == "error" or not problems:
+        return check
+    return ProviderCheck(check.name, "error", "; ".join(problems))
+
+
+def _guard(name: str, fn: Callable[[], list[str]]) -> list[str]:
+    try:
+        return fn()
+    except ValidationError as exc:
+        return [_settings_error(name, exc).detail]
+
+
+def webhook_checks(ps: ProviderSettings, secrets: list[str], dev_secret: bool) -> list[ProviderCheck]:
+    from workers.providers import inbound_connectors
+
+    routes, checks = inbound_connectors(ps, secrets)
+    extra: dict[str, Callable[[], list[str]]] = {
+        "events": lambda: events_problems(secrets),
+        "twilio": lambda: twilio_problems(sending=False),
+        "sendgrid_parse": sendgrid_parse_problems,
+        "slack": lambda: slack_interactivity_problems(ps),
+    }
+    out = []
+    for check in checks:
+        fn = extra.get(check.name)
+        if check.status == "ok" and fn is not None:
+            check = _apply(check, _guard(check.name, fn))
+        if check.name == "events" and check.status == "ok" and dev_secret:
+            check = ProviderCheck(check.name, "ok", check.detail + " (the development secret: set "
+                                                                  "NOSHOW_WEBHOOK_SECRET before going live)")
+        out.append(check)
+    for connector in routes.values():
+        close = getattr(connector, "close", None)
+        if callable(close):
+            close()
+    return out
+
+
+def outbound_checks(ps: ProviderSettings) -> list[ProviderCheck]:
+    from workers.providers import outbound
+
+    problems = {
+        "twilio-send": _guard("twilio-send", lambda: twilio_problems(sending=True))
+        if ps.sms_provider == "twilio" else [],
+        "sendgrid-send": _guard("sendgrid-send", sendgrid_send_problems) if ps.email_provider == "sendgrid" else [],
+        "slack-notify": _guard("slack-notify", slack_notify_problems) if ps.review_notifier == "slack" else [],
+    }
+    if any(problems.values()):
+        # building would fail on the first bad provider; the format rules already say what is wrong
+        names = {"twilio-send": ps.sms_provider, "sendgrid-send": ps.email_provider, "slack-notify": ps.review_notifier}
+        return [ProviderCheck(n, "error", "; ".join(p)) if p else
+                ProviderCheck(n, "ok" if names[n] != "local" else "off",
+                              f"{names[n]} selected" if names[n] != "local" else "local outbox / queue")
+                for n, p in problems.items()]
+    with tempfile.TemporaryDirectory() as tmp:  # the send log is a file: do not create it in the data dir
+        try:
+            _, notifiers, checks = outbound(ps, _NoChannel(), str(Path(tmp) / "sendlog.db"))
+        except Exception as exc:  # a provider SDK refusing its settings must be a line, not a traceback
+            return [ProviderCheck("outbound", "error", f"{type(exc).__name__}: {exc}")]
+        for notifier in notifiers:
+            close = getattr(notifier, "close", None)
+            if callable(close):
+                close()
+    return checks
+
+
+class _NoChannel:
+    """Stands in for the local outbox: the check only builds channels, it never sends."""
+
+
+def collect() -> dict[str, list[ProviderCheck]]:
+    from workers.settings import Settings
+
+    errors: list[ProviderCheck] = []
+    settings = _load(Settings, "settings", errors)
+    ps = _load(ProviderSettings, "providers", errors)
+    rs = _load(ReconcileSettings, "reconcile", errors)
+    sections: dict[str, list[ProviderCheck]] = {"settings": errors}
+    if settings is not None:
+        sections["settings"].extend(
+            [ProviderCheck("public-url", "error", p) for p in _url(settings.public_base_url, "NOSHOW_PUBLIC_BASE_URL")]
+        )
+    if settings is not None and ps is not None:
+        raw = settings.webhook_secret.get_secret_value()
+        secrets = [s.strip() for s in raw.split(",") if s.strip()]
+        dev = raw == type(settings).model_fields["webhook_secret"].default.get_secret_value()
+        sections["webhooks"] = webhook_checks(ps, secrets, dev)
+    if ps is not None:
+        sections["outbound"] = outbound_checks(ps)
+    if rs is not None:
+        sections["reconcile"] = reconcile_checks(rs)
+    if not sections["settings"]:
+        del sections["settings"]
+    return sections
+
+
+def connectors_check(
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+) -> None:
+    """Validate connector settings from the environment (formats only, no network). Exit 1 on any error."""
+    sections = collect()
+    errors = sum(c.status == "error" for checks in sections.values() for c in checks)
+    if as_json:
+        typer.echo(json.dumps({name: [{"name": c.name, "status": c.status, "detail": c.detail} for c in checks]
+                               for name, checks in sections.items()} | {"errors": errors}, indent=2))
+    else:
+        for name, checks in sections.items():
+            typer.echo(name)
+            for c in checks:
+                typer.echo(f"  {c.name:16} {c.status:6} {c.detail}")
+        typer.echo(f"{errors} error(s)" if errors else "no errors")
+    raise typer.Exit(1 if errors else 0)
