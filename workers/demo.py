@@ -135,7 +135,8 @@ async def run_demo(settings: Settings, echo: Callable[[str], None], timeout: flo
         first = (out.get("events") or [{}])[0]
         case_id = first.get("case_id") or ""
         cases[label] = case_id
-        echo(f"  {label:28} {type_:32} -> {case_id or first.get('status', '?') + ' (' + str(first.get('reason')) + ')'}")
+        shown = case_id or f"{first.get('status', '?')} ({first.get('reason')})"
+        echo(f"  {label:28} {type_:32} -> {shown}")
         return case_id
 
     # attended: the front desk checked the customer in
