@@ -32,17 +32,21 @@ EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 S = TypeVar("S", bound=BaseSettings)
 
 
-def _settings_error(name: str, exc: ValidationError) -> ProviderCheck:
-    # field names and pydantic's reason only: the input value may be a secret
-    fields = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg']}" for e in exc.errors())
+def _settings_error(name: str, exc: ValidationError, prefix: str = "") -> ProviderCheck:
+    # variable names and pydantic's reason only: the input value may be a secret
+    def env(loc: tuple[Any, ...]) -> str:
+        field = ".".join(str(p) for p in loc) or "settings"
+        return field if field.isupper() else f"{prefix}{field}".upper()
+
+    fields = "; ".join(f"{env(e['loc'])}: {e['msg']}" for e in exc.errors())
     return ProviderCheck(name, "error", f"invalid settings ({fields})")
 
 
-def _load(cls: Callable[[], S], name: str, errors: list[ProviderCheck]) -> S | None:
+def _load(cls: type[S], name: str, errors: list[ProviderCheck]) -> S | None:
     try:
         return cls()
     except ValidationError as exc:
-        errors.append(_settings_error(name, exc))
+        errors.append(_settings_error(name, exc, str(cls.model_config.get("env_prefix") or "")))
         return None
 
 
@@ -69,19 +73,22 @@ def events_problems(secrets: list[str]) -> list[str]:
 
 
 def twilio_problems(sending: bool) -> list[str]:
+    """The webhook needs the Auth Token (and the public URL Twilio calls); sending needs the rest."""
     from connectors.twilio import TwilioSettings
 
     t = TwilioSettings()
     problems: list[str] = []
     if not _raw(t.auth_token):
         problems.append("missing TWILIO_AUTH_TOKEN")
-    if sending:
-        if not t.account_sid:
-            problems.append("missing TWILIO_ACCOUNT_SID")
-        elif not t.account_sid.startswith("AC"):
-            problems.append("TWILIO_ACCOUNT_SID must start with AC")
-        if not (t.from_number or t.whatsapp_from or t.messaging_service_sid):
-            problems.append("missing TWILIO_FROM_NUMBER, TWILIO_WHATSAPP_FROM or TWILIO_MESSAGING_SERVICE_SID")
+    problems += _url(t.public_base_url, "TWILIO_PUBLIC_BASE_URL")
+    if not sending:
+        return problems
+    if not t.account_sid:
+        problems.append("missing TWILIO_ACCOUNT_SID")
+    elif not t.account_sid.startswith("AC"):
+        problems.append("TWILIO_ACCOUNT_SID must start with AC")
+    if not (t.from_number or t.whatsapp_from or t.messaging_service_sid):
+        problems.append("missing TWILIO_FROM_NUMBER, TWILIO_WHATSAPP_FROM or TWILIO_MESSAGING_SERVICE_SID")
     if t.from_number and not E164.match(t.from_number.strip()):
         problems.append("TWILIO_FROM_NUMBER must be E.164, e.g. +15557654321")
     if t.whatsapp_from and not E164.match(t.whatsapp_from.strip().removeprefix("whatsapp:")):
@@ -89,7 +96,6 @@ def twilio_problems(sending: bool) -> list[str]:
     if t.messaging_service_sid and not t.messaging_service_sid.startswith("MG"):
         problems.append("TWILIO_MESSAGING_SERVICE_SID must start with MG")
     problems += _url(t.status_callback_url, "TWILIO_STATUS_CALLBACK_URL")
-    problems += _url(t.public_base_url, "TWILIO_PUBLIC_BASE_URL")
     problems += _url(t.api_base_url, "TWILIO_API_BASE_URL")
     return problems
 
@@ -268,4 +274,5 @@ def connectors_check(
             for c in checks:
                 typer.echo(f"  {c.name:16} {c.status:6} {c.detail}")
         typer.echo(f"{errors} error(s)" if errors else "no errors")
-    raise typer.Exit(1 if errors else 0)
+    if errors:
+        raise typer.Exit(1)

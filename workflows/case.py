@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import contextlib
 from datetime import datetime, timedelta
+from typing import Any, Literal
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
+from temporalio.common import RetryPolicy, SearchAttributeUpdate
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
@@ -691,7 +692,7 @@ class RecoveryCaseWorkflow:
 
     async def _send(self, step: str, template: str, channels: list[Channel], created: datetime,
                     first: bool = False, extra: dict[str, str] | None = None,
-                    purpose: str = "recovery") -> None:
+                    purpose: Literal["recovery", "transactional"] = "recovery") -> None:
         """Send one logical message; wait through deferrals (quiet hours, caps) without ever dropping it."""
         variables = {
             "slot_list": "\n".join(f"{i + 1}) {s.start.isoformat(timespec='minutes')}"
@@ -702,7 +703,7 @@ class RecoveryCaseWorkflow:
             message_id=f"{self.inp.case_id}-{step}", case_id=self.inp.case_id, contact_key=self.inp.contact_key,
             appointment=self.appointment, resolved=self.inp.resolved, template_id=template, channels=channels,
             variables=variables, first_message=first, created_at=created,
-            ledger={"segment": self.state.segment, "arm": self.state.arm}, purpose=purpose,  # type: ignore[arg-type]
+            ledger={"segment": self.state.segment, "arm": self.state.arm}, purpose=purpose,
         )
         while True:
             self._raise_if_closing()
@@ -826,7 +827,7 @@ class RecoveryCaseWorkflow:
         if not changed:
             return
         self.sa_stage, self.sa_next = stage, next_action_at
-        updates = [
+        updates: list[SearchAttributeUpdate[Any]] = [
             sa.STAGE.value_set(stage.value),
             sa.NEEDS_REVIEW.value_set(stage == Stage.awaiting_review),
             sa.KIND.value_set(self.state.kind.value),

@@ -5,6 +5,8 @@ Values are opaque or categorical: never names, phone numbers or email addresses.
 
 from __future__ import annotations
 
+from typing import Any
+
 from temporalio.common import SearchAttributeKey
 
 STAGE = SearchAttributeKey.for_keyword("NoShowStage")
@@ -17,7 +19,7 @@ KIND = SearchAttributeKey.for_keyword("NoShowKind")
 CONTACT_KEY = SearchAttributeKey.for_keyword("NoShowContactKey")
 POLICY_VERSION = SearchAttributeKey.for_keyword("NoShowPolicyVersion")
 
-ALL = [STAGE, NEEDS_REVIEW, SOURCE, APPOINTMENT_TYPE, NEXT_ACTION_AT, OUTCOME, KIND, CONTACT_KEY, POLICY_VERSION]
+ALL: list[SearchAttributeKey[Any]] = [STAGE, NEEDS_REVIEW, SOURCE, APPOINTMENT_TYPE, NEXT_ACTION_AT, OUTCOME, KIND, CONTACT_KEY, POLICY_VERSION]
 
 
 def dev_server_flags() -> list[str]:

@@ -222,3 +222,124 @@ def test_sources_from_settings(env: dict[str, str], expected: dict[str, str]) ->
     checks = {c.name: c.status for c in reconcile_checks(rs) if c.status != "off"}
     assert checks == expected
     assert sorted(reconcile_sources_from_env(rs)) == sorted(k for k, v in expected.items() if v == "ok")
+
+
+# ---------------------------------------------------------------------------- noshow connectors check
+
+PROVIDER_ENV = ("NOSHOW_", "TWILIO_", "SENDGRID_", "SLACK_")
+
+
+def _check(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, env: dict[str, str]) -> Any:
+    import os
+
+    import typer
+    from typer.testing import CliRunner
+
+    from workers.cli_connectors import connectors_check
+
+    monkeypatch.chdir(tmp_path)  # no stray .env file
+    for name in list(os.environ):
+        if name.startswith(PROVIDER_ENV):
+            monkeypatch.delenv(name)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    app = typer.Typer()
+    app.command("check")(connectors_check)
+
+    @app.callback()
+    def connectors() -> None:
+        """keeps `check` a subcommand, as under `noshow connectors`"""
+
+    result = CliRunner().invoke(app, ["check", "--json"])
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    assert "Traceback" not in result.output
+    for value in env.values():  # no secret is ever echoed
+        if len(value) > 12 and not value.startswith("http"):
+            assert value not in result.output
+    return result
+
+
+def _statuses(result: Any) -> dict[str, str]:
+    import json
+
+    data = json.loads(result.output)
+    return {f"{section}/{c['name']}": c["status"] for section, checks in data.items() if section != "errors"
+            for c in checks}
+
+
+def _p256_public_key() -> str:
+    import base64
+
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    der = ec.generate_private_key(ec.SECP256R1()).public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return base64.b64encode(der).decode()
+
+
+def test_check_with_nothing_configured_is_clean(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    result = _check(monkeypatch, tmp_path, {})
+    assert result.exit_code == 0
+    statuses = _statuses(result)
+    assert statuses["webhooks/events"] == "ok" and statuses["webhooks/calcom"] == "off"
+    assert statuses["outbound/twilio-send"] == "off" and statuses["reconcile/calcom"] == "off"
+    assert "development secret" in result.output
+
+
+def test_check_everything_configured_well(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    result = _check(monkeypatch, tmp_path, {
+        "NOSHOW_WEBHOOK_SECRET": "whsec_MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
+        "NOSHOW_CALCOM_WEBHOOK_SECRET": "calsecret-0123456789", "NOSHOW_CALENDLY_SIGNING_KEY": "calendlykey-01234",
+        "NOSHOW_GRAPH_CLIENT_STATE": "graph-state-0123456", "NOSHOW_HUBSPOT_CLIENT_SECRET": "hs-client-secret-01",
+        "NOSHOW_ZOOM_SECRET_TOKEN": "zoom-secret-token-01", "NOSHOW_GOOGLE_CHANNELS": "true",
+        "TWILIO_ACCOUNT_SID": "AC" + "0" * 32, "TWILIO_AUTH_TOKEN": "twilio-auth-token-01",
+        "TWILIO_FROM_NUMBER": "+15557654321", "TWILIO_WHATSAPP_FROM": "whatsapp:+15557654322",
+        "SENDGRID_API_KEY": "SG.key-id.key-secret-0123", "SENDGRID_FROM_EMAIL": "bookings@example.com",
+        "SENDGRID_EVENT_VERIFICATION_KEY": _p256_public_key(), "SENDGRID_PARSE_TOKEN": "parse-token-0123456789",
+        "SLACK_BOT_TOKEN": "xoxb-1-2-abcdefghijkl", "SLACK_SIGNING_SECRET": "slack-signing-secret",
+        "SLACK_REVIEW_CHANNEL": "C123ABC456", "NOSHOW_SLACK_REVIEWERS": "U123",
+        "NOSHOW_SMS_PROVIDER": "twilio", "NOSHOW_EMAIL_PROVIDER": "sendgrid", "NOSHOW_REVIEW_NOTIFIER": "slack",
+        "NOSHOW_CALCOM_API_KEY": "cal_live_0123456789", "NOSHOW_CALENDLY_TOKEN": "calendly-pat-0123456",
+        "NOSHOW_CALENDLY_USER_URI": "https://api.calendly.com/users/AAAA",
+        "NOSHOW_HUBSPOT_ACCESS_TOKEN": "pat-na1-0123456789", "NOSHOW_GOOGLE_ACCESS_TOKEN": "ya29.token-0123456",
+        "NOSHOW_GOOGLE_CALENDAR_ID": "ops@example.org", "NOSHOW_GRAPH_ACCESS_TOKEN": "graph-token-0123456",
+        "NOSHOW_GRAPH_USER": "ops@example.org",
+    })
+    statuses = _statuses(result)
+    assert result.exit_code == 0, result.output
+    assert set(statuses.values()) == {"ok"}, statuses
+    assert len(statuses) == 11 + 3 + 5
+
+
+def test_check_reports_bad_formats_and_missing_pieces(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    result = _check(monkeypatch, tmp_path, {
+        "NOSHOW_WEBHOOK_SECRET": "not-a-standard-webhooks-secret",
+        "NOSHOW_SMS_PROVIDER": "twilio", "TWILIO_ACCOUNT_SID": "XX123", "TWILIO_AUTH_TOKEN": "twilio-auth-token-01",
+        "TWILIO_FROM_NUMBER": "555-1234",
+        "NOSHOW_EMAIL_PROVIDER": "sendgrid", "SENDGRID_API_KEY": "not-a-sendgrid-key-0123",
+        "SENDGRID_FROM_EMAIL": "bookings@example.com", "SENDGRID_EVENT_VERIFICATION_KEY": "bm90IGEga2V5",
+        "NOSHOW_REVIEW_NOTIFIER": "slack", "SLACK_BOT_TOKEN": "xoxp-user-token-0123", "SLACK_REVIEW_CHANNEL": "C1",
+        "SLACK_SIGNING_SECRET": "slack-signing-secret",
+        "NOSHOW_CALENDLY_TOKEN": "calendly-pat-0123456",
+        "NOSHOW_GRAPH_ACCESS_TOKEN": "graph-token-0123456", "NOSHOW_GRAPH_USER": "ops@example.org",
+        "NOSHOW_GRAPH_BASE_URL": "graph.local",
+    })
+    assert result.exit_code == 1
+    statuses = _statuses(result)
+    for name in ("webhooks/events", "webhooks/sendgrid", "webhooks/slack", "outbound/twilio-send",
+                 "outbound/sendgrid-send", "outbound/slack-notify", "reconcile/calendly", "reconcile/outlook"):
+        assert statuses[name] == "error", name
+    assert statuses["webhooks/twilio"] == "ok" and statuses["webhooks/calcom"] == "off"
+    for hint in ("whsec_", "TWILIO_ACCOUNT_SID must start with AC", "E.164", "SG.", "xoxb-",
+                 "NOSHOW_SLACK_REVIEWERS", "NOSHOW_CALENDLY_USER_URI", "NOSHOW_GRAPH_BASE_URL must be an absolute"):
+        assert hint in result.output, hint
+
+
+def test_check_reports_unreadable_settings_without_a_traceback(monkeypatch: pytest.MonkeyPatch,
+                                                               tmp_path: Path) -> None:
+    result = _check(monkeypatch, tmp_path, {"NOSHOW_SMS_PROVIDER": "pigeon", "NOSHOW_RECONCILE_EVERY_MINUTES": "0"})
+    assert result.exit_code == 1
+    statuses = _statuses(result)
+    assert statuses["settings/providers"] == "error" and statuses["settings/reconcile"] == "error"
+    assert "NOSHOW_SMS_PROVIDER" in result.output and "NOSHOW_RECONCILE_EVERY_MINUTES" in result.output
