@@ -19,7 +19,9 @@ KIND = SearchAttributeKey.for_keyword("NoShowKind")
 CONTACT_KEY = SearchAttributeKey.for_keyword("NoShowContactKey")
 POLICY_VERSION = SearchAttributeKey.for_keyword("NoShowPolicyVersion")
 
-ALL: list[SearchAttributeKey[Any]] = [STAGE, NEEDS_REVIEW, SOURCE, APPOINTMENT_TYPE, NEXT_ACTION_AT, OUTCOME, KIND, CONTACT_KEY, POLICY_VERSION]
+ALL: list[SearchAttributeKey[Any]] = [
+    STAGE, NEEDS_REVIEW, SOURCE, APPOINTMENT_TYPE, NEXT_ACTION_AT, OUTCOME, KIND, CONTACT_KEY, POLICY_VERSION,
+]
 
 
 def dev_server_flags() -> list[str]:
