@@ -6,6 +6,7 @@ before they are buffered; bad input gets a 4xx that says what is wrong and start
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import html
 import uuid
@@ -124,6 +125,7 @@ class AppState:
         self.connectors, self.connector_checks = inbound_connectors(self.providers, secrets)
         self.slack_reviewers = {u.strip() for u in self.providers.slack_reviewers.split(",") if u.strip()}
         self.deliveries = DeliveryLog(deps.db)
+        self.background: set[asyncio.Task[None]] = set()
 
     @property
     def cases(self) -> CaseService:
@@ -266,7 +268,10 @@ def create_app(settings: Settings | None = None, client: Client | None = None,
         for status in result.statuses:
             record_delivery_status(st.deps, status)
         for action in result.review_actions:
-            await apply_slack_decision(st, action)
+            # Slack wants its answer within 3 s: acknowledge now, apply the decision right after
+            task = asyncio.create_task(apply_slack_decision(st, action))
+            st.background.add(task)
+            task.add_done_callback(st.background.discard)
         if result.unknown_types:
             log.info("webhook_unknown_types", provider=provider, types=result.unknown_types)
         return ack

@@ -230,6 +230,11 @@ def _register_subject_commands() -> None:
     explain_app.command("send")(explain_send)
     explain_app.command("reply")(explain_reply)
     app.command("lint-message")(lint_message)
+    from workers.cli_connectors import connectors_check
+
+    connectors_app = typer.Typer(no_args_is_help=True, help="Connected providers: check their settings.")
+    connectors_app.command("check")(connectors_check)
+    app.add_typer(connectors_app, name="connectors")
 
 
 _register_subject_commands()

@@ -168,11 +168,21 @@ def _apply(check: ProviderCheck, problems: list[str]) -> ProviderCheck:
     return ProviderCheck(check.name, "error", "; ".join(problems))
 
 
-def _guard(name: str, fn: Callable[[], list[str]]) -> list[str]:
+SEE_SETTINGS = "invalid settings (see the settings section)"
+
+
+def _guard(fn: Callable[[], list[str]]) -> list[str]:
     try:
         return fn()
-    except ValidationError as exc:
-        return [_settings_error(name, exc).detail]
+    except ValidationError:
+        return [SEE_SETTINGS]
+
+
+def _sanitized(check: ProviderCheck) -> ProviderCheck:
+    # pydantic's own message quotes the input value, which may be a secret
+    if check.status == "error" and "ValidationError" in check.detail:
+        return ProviderCheck(check.name, "error", SEE_SETTINGS)
+    return check
 
 
 def webhook_checks(ps: ProviderSettings, secrets: list[str], dev_secret: bool) -> list[ProviderCheck]:
@@ -189,7 +199,8 @@ def webhook_checks(ps: ProviderSettings, secrets: list[str], dev_secret: bool) -
     for check in checks:
         fn = extra.get(check.name)
         if check.status == "ok" and fn is not None:
-            check = _apply(check, _guard(check.name, fn))
+            check = _apply(check, _guard(fn))
+        check = _sanitized(check)
         if check.name == "events" and check.status == "ok" and dev_secret:
             check = ProviderCheck(check.name, "ok", check.detail + " (the development secret: set "
                                                                   "NOSHOW_WEBHOOK_SECRET before going live)")
@@ -205,10 +216,9 @@ def outbound_checks(ps: ProviderSettings) -> list[ProviderCheck]:
     from workers.providers import outbound
 
     problems = {
-        "twilio-send": _guard("twilio-send", lambda: twilio_problems(sending=True))
-        if ps.sms_provider == "twilio" else [],
-        "sendgrid-send": _guard("sendgrid-send", sendgrid_send_problems) if ps.email_provider == "sendgrid" else [],
-        "slack-notify": _guard("slack-notify", slack_notify_problems) if ps.review_notifier == "slack" else [],
+        "twilio-send": _guard(lambda: twilio_problems(sending=True)) if ps.sms_provider == "twilio" else [],
+        "sendgrid-send": _guard(sendgrid_send_problems) if ps.email_provider == "sendgrid" else [],
+        "slack-notify": _guard(slack_notify_problems) if ps.review_notifier == "slack" else [],
     }
     if any(problems.values()):
         # building would fail on the first bad provider; the format rules already say what is wrong
@@ -219,9 +229,9 @@ def outbound_checks(ps: ProviderSettings) -> list[ProviderCheck]:
                 for n, p in problems.items()]
     with tempfile.TemporaryDirectory() as tmp:  # the send log is a file: do not create it in the data dir
         try:
-            _, notifiers, checks = outbound(ps, _NoChannel(), str(Path(tmp) / "sendlog.db"))
+            _, notifiers, checks = outbound(ps, _NoChannel(), str(Path(tmp) / "sendlog.db"))  # type: ignore[arg-type]
         except Exception as exc:  # a provider SDK refusing its settings must be a line, not a traceback
-            return [ProviderCheck("outbound", "error", f"{type(exc).__name__}: {exc}")]
+            return [_sanitized(ProviderCheck("outbound", "error", f"{type(exc).__name__}: {exc}"))]
         for notifier in notifiers:
             close = getattr(notifier, "close", None)
             if callable(close):
@@ -240,6 +250,12 @@ def collect() -> dict[str, list[ProviderCheck]]:
     settings = _load(Settings, "settings", errors)
     ps = _load(ProviderSettings, "providers", errors)
     rs = _load(ReconcileSettings, "reconcile", errors)
+    from connectors.sendgrid import SendGridSettings
+    from connectors.slack import SlackSettings
+    from connectors.twilio import TwilioSettings
+
+    for cls, name in ((TwilioSettings, "twilio"), (SendGridSettings, "sendgrid"), (SlackSettings, "slack")):
+        _load(cls, name, errors)  # only the error matters here: each connector reloads its own
     sections: dict[str, list[ProviderCheck]] = {"settings": errors}
     if settings is not None:
         sections["settings"].extend(

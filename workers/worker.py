@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from typing import Any
 
 import structlog
@@ -20,10 +21,11 @@ from workers.dependencies import Dependencies, build_dependencies
 from workers.settings import Settings
 from workers.temporal import connect
 from workflows.case import RecoveryCaseWorkflow
+from workflows.reconcile import ReconcileSourceWorkflow
 
 log = structlog.get_logger(__name__)
 
-WORKFLOWS: list[type] = [RecoveryCaseWorkflow]
+WORKFLOWS: list[type] = [RecoveryCaseWorkflow, ReconcileSourceWorkflow]
 
 
 def build_activities(deps: Dependencies, client: Client | None) -> list[Any]:
@@ -50,12 +52,19 @@ def build_activities(deps: Dependencies, client: Client | None) -> list[Any]:
 
 def build_worker(client: Client, deps: Dependencies, task_queue: str | None = None,
                  max_cached_workflows: int | None = None) -> Worker:
+    from workers.cases import CaseService
+    from workers.reconcile import ReconcileSettings, reconcile_activities, reconcile_sources_from_env
+
     s = deps.settings
+    rs = ReconcileSettings()
+    activities = build_activities(deps, client) + reconcile_activities(
+        reconcile_sources_from_env(rs), deps.db, CaseService(client, deps),
+        max_age=timedelta(days=rs.reconcile_max_age_days))
     return Worker(
         client,
         task_queue=task_queue or s.task_queue,
         workflows=WORKFLOWS,
-        activities=build_activities(deps, client),
+        activities=activities,
         activity_executor=ThreadPoolExecutor(max_workers=32),
         max_cached_workflows=s.max_cached_workflows if max_cached_workflows is None else max_cached_workflows,
     )
@@ -64,7 +73,12 @@ def build_worker(client: Client, deps: Dependencies, task_queue: str | None = No
 async def run_worker(settings: Settings) -> None:
     deps = build_dependencies(settings)
     client = await connect(settings, wait_seconds=60)
+    from workers.reconcile import ReconcileSettings, ensure_schedules, reconcile_sources_from_env
+
+    rs = ReconcileSettings()
+    schedules = await ensure_schedules(client, reconcile_sources_from_env(rs), settings.task_queue, rs.every)
     worker = build_worker(client, deps)
+    log.info("reconcile_schedules", schedules=schedules)
     log.info("worker_started", task_queue=settings.task_queue, temporal=settings.temporal_target)
     await worker.run()
 
