@@ -432,7 +432,10 @@ async def apply_slack_decision(st: AppState, action: ReviewAction) -> None:
         current: CaseState = await handle.query(RecoveryCaseWorkflow.state_query)
         if current.review is None:
             return
-        decision = ReviewDecision(review_id=action.review_id or current.review.review_id,
+        # the Slack button carries the notification's key: "<review id>-<reminder number>"
+        clicked = action.review_id or ""
+        review_id = current.review.review_id if clicked.rsplit("-", 1)[0] == current.review.review_id else clicked
+        decision = ReviewDecision(review_id=review_id,
                                   decision=action.decision if action.decision != "edit" else "approve",
                                   reviewer=action.reviewer, note=action.note)
         await handle.execute_update(RecoveryCaseWorkflow.review_decision, decision)

@@ -7,7 +7,7 @@ import dataclasses
 
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.converter import DataConverter
+from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes
 
 from workers.settings import Settings
 
@@ -18,7 +18,9 @@ def data_converter(settings: Settings) -> DataConverter:
     from workers.codec import EncryptionCodec
 
     codec = EncryptionCodec.from_setting(settings.encryption_key.get_secret_value())
-    return dataclasses.replace(pydantic_data_converter, payload_codec=codec)
+    # failure messages and stack traces go through the codec too, not only payloads
+    return dataclasses.replace(pydantic_data_converter, payload_codec=codec,
+                               failure_converter_class=DefaultFailureConverterWithEncodedAttributes)
 
 
 async def connect(settings: Settings, wait_seconds: float = 30.0) -> Client:

@@ -17,6 +17,7 @@ from activities.ledger import LedgerActivities
 from activities.messaging import ConsentActivities, MessagingActivities
 from activities.review import ReviewActivities
 from activities.scheduling import SchedulingActivities
+from workers.backfill import BACKFILL_WORKFLOWS, backfill_activities
 from workers.dependencies import Dependencies, build_dependencies
 from workers.settings import Settings
 from workers.temporal import connect
@@ -25,7 +26,7 @@ from workflows.reconcile import ReconcileSourceWorkflow
 
 log = structlog.get_logger(__name__)
 
-WORKFLOWS: list[type] = [RecoveryCaseWorkflow, ReconcileSourceWorkflow]
+WORKFLOWS: list[type] = [RecoveryCaseWorkflow, ReconcileSourceWorkflow, *BACKFILL_WORKFLOWS]
 
 
 def build_activities(deps: Dependencies, client: Client | None) -> list[Any]:
@@ -57,7 +58,7 @@ def build_worker(client: Client, deps: Dependencies, task_queue: str | None = No
 
     s = deps.settings
     rs = ReconcileSettings()
-    activities = build_activities(deps, client) + reconcile_activities(
+    activities = build_activities(deps, client) + backfill_activities(deps) + reconcile_activities(
         reconcile_sources_from_env(rs), deps.db, CaseService(client, deps),
         max_age=timedelta(days=rs.reconcile_max_age_days))
     return Worker(

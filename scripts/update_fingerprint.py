@@ -1,0 +1,255 @@
+"""Command fingerprint of the workflows: a determinism guard in the style of PostHog's workflow_fingerprints.py.
+
+    .venv/bin/python scripts/update_fingerprint.py          # rewrite tests/engine/workflow_fingerprint.json
+    .venv/bin/python scripts/update_fingerprint.py --check  # exit 1 when the source no longer matches it
+
+For every `@workflow.defn` class in workflows/*.py, each method's command-issuing calls are listed in source
+order (parsed with `ast`, nothing is imported): workflow.execute_activity / start_activity / local activities
+with the activity name when it is a literal, child workflows, wait_condition, sleep (and asyncio.sleep),
+upsert_search_attributes, upsert_memo, continue_as_new, patched, deprecate_patch, the helper calls
+self._activity / self._send / self._crm with their literal first argument, and calls of the class's other
+methods that themselves issue commands (so reordering `await self._set_stage(...)` against an activity shows
+too). Each entry carries the chain of enclosing if / else / while / for / try / with blocks, so moving a call
+into another branch is a change as well.
+
+Changing this sequence without `workflow.patched(...)` breaks replay of every open case; regenerate the baseline
+only after gating the change, and regenerate the saved histories with it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import difflib
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BASELINE = ROOT / "tests" / "engine" / "workflow_fingerprint.json"
+
+
+def workflow_files(root: Path | None = None) -> tuple[str, ...]:
+    """Every workflows/*.py that defines a workflow (case.py, reconcile.py, and any added later)."""
+    base = root or ROOT
+    return tuple(sorted(str(p.relative_to(base)) for p in (base / "workflows").glob("*.py")
+                        if "@workflow.defn" in p.read_text()))
+
+
+WORKFLOW_FILES = workflow_files()
+
+WORKFLOW_COMMANDS = {
+    "execute_activity", "start_activity", "execute_local_activity", "start_local_activity",
+    "execute_activity_method", "start_activity_method", "execute_activity_class", "start_activity_class",
+    "execute_child_workflow", "start_child_workflow", "wait_condition", "sleep", "upsert_search_attributes",
+    "upsert_memo", "continue_as_new", "patched", "deprecate_patch", "get_external_workflow_handle",
+}
+NAMED_COMMANDS = {"execute_activity", "start_activity", "execute_local_activity", "start_local_activity",
+                  "execute_child_workflow", "start_child_workflow", "patched", "deprecate_patch"}
+HELPERS = {"_activity", "_send", "_crm"}
+
+HOW_TO_FIX = (
+    "the workflow's command sequence changed — gate the change with workflow.patched(...) and regenerate with "
+    "`python scripts/update_fingerprint.py`, and also regenerate the saved histories "
+    "(NOSHOW_SAVE_HISTORIES=1 pytest tests/engine/test_case_workflow.py)"
+)
+
+Fingerprint = dict[str, dict[str, dict[str, list[str]]]]  # file -> workflow name -> method -> entries
+
+
+def _literal(node: ast.expr) -> str:
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return repr(node.value)
+    return f"<{ast.unparse(node)}>"
+
+
+def _first_arg(call: ast.Call) -> str:
+    return f"({_literal(call.args[0])})" if call.args else "()"
+
+
+def _is_workflow_defn(cls: ast.ClassDef) -> str | None:
+    for deco in cls.decorator_list:
+        target = deco.func if isinstance(deco, ast.Call) else deco
+        if isinstance(target, ast.Attribute) and target.attr == "defn" and ast.unparse(target.value) == "workflow":
+            if isinstance(deco, ast.Call):
+                for kw in deco.keywords:
+                    if kw.arg == "name" and isinstance(kw.value, ast.Constant):
+                        return str(kw.value.value)
+            return cls.name
+    return None
+
+
+class _Calls(ast.NodeVisitor):
+    """Command entries of one method body, in source order, each prefixed by its enclosing blocks."""
+
+    def __init__(self, commanding: set[str]) -> None:
+        self.commanding = commanding
+        self.path: list[str] = []
+        self.entries: list[str] = []
+
+    def _block(self, kind: str, stmts: list[ast.stmt]) -> None:
+        if not stmts:
+            return
+        self.path.append(kind)
+        for stmt in stmts:
+            self.visit(stmt)
+        self.path.pop()
+
+    def _add(self, what: str) -> None:
+        self.entries.append(" > ".join([*self.path, what]))
+
+    def visit_If(self, node: ast.If) -> None:
+        self.visit(node.test)
+        self._block("if", node.body)
+        self._block("else", node.orelse)
+
+    def visit_While(self, node: ast.While) -> None:
+        self.path.append("while")
+        self.visit(node.test)
+        for stmt in node.body:
+            self.visit(stmt)
+        self.path.pop()
+        self._block("while-else", node.orelse)
+
+    def visit_For(self, node: ast.For | ast.AsyncFor) -> None:
+        self.visit(node.iter)
+        self._block("for", node.body)
+        self._block("for-else", node.orelse)
+
+    visit_AsyncFor = visit_For
+
+    def visit_Try(self, node: ast.Try) -> None:
+        self._block("try", node.body)
+        for handler in node.handlers:
+            self._block("except", handler.body)
+        self._block("try-else", node.orelse)
+        self._block("finally", node.finalbody)
+
+    visit_TryStar = visit_Try
+
+    def visit_With(self, node: ast.With | ast.AsyncWith) -> None:
+        for item in node.items:
+            self.visit(item.context_expr)
+        self._block("with", node.body)
+
+    visit_AsyncWith = visit_With
+
+    def visit_Call(self, node: ast.Call) -> None:
+        func = node.func
+        # arguments are evaluated before the call, so their commands come first
+        for arg in node.args:
+            self.visit(arg)
+        for kw in node.keywords:
+            self.visit(kw.value)
+        if isinstance(func, ast.Attribute):
+            owner = ast.unparse(func.value)
+            if owner == "workflow" and func.attr in WORKFLOW_COMMANDS:
+                self._add(f"workflow.{func.attr}" + (_first_arg(node) if func.attr in NAMED_COMMANDS else ""))
+            elif owner == "asyncio" and func.attr == "sleep":
+                self._add("asyncio.sleep")
+            elif owner == "self" and func.attr in HELPERS:
+                self._add(f"self.{func.attr}{_first_arg(node)}")
+            elif owner == "self" and func.attr in self.commanding:
+                self._add(f"self.{func.attr}()")
+            else:
+                self.visit(func)
+        else:
+            self.visit(func)
+
+
+def _direct_commands(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> tuple[bool, set[str]]:
+    """Whether `fn` issues a command itself, and which self-methods it calls."""
+    issues, calls = False, set()
+    for node in ast.walk(fn):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            owner = ast.unparse(node.func.value)
+            if (owner == "workflow" and node.func.attr in WORKFLOW_COMMANDS) or (
+                    owner == "asyncio" and node.func.attr == "sleep") or (
+                    owner == "self" and node.func.attr in HELPERS):
+                issues = True
+            elif owner == "self":
+                calls.add(node.func.attr)
+    return issues, calls
+
+
+def fingerprint_class(cls: ast.ClassDef) -> dict[str, list[str]]:
+    methods = [n for n in cls.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)]
+    direct = {m.name: _direct_commands(m) for m in methods}
+    commanding = {name for name, (issues, _) in direct.items() if issues}
+    changed = True
+    while changed:  # a method that calls a commanding method is commanding too
+        changed = False
+        for name, (_, calls) in direct.items():
+            if name not in commanding and calls & commanding:
+                commanding.add(name)
+                changed = True
+    out: dict[str, list[str]] = {}
+    for method in methods:
+        visitor = _Calls(commanding)
+        for stmt in method.body:
+            visitor.visit(stmt)
+        if visitor.entries:
+            out[method.name] = visitor.entries
+    return out
+
+
+def fingerprint_source(text: str, filename: str = "<workflow>") -> dict[str, dict[str, list[str]]]:
+    """Workflow name -> method -> command entries, for every @workflow.defn class in `text`."""
+    tree = ast.parse(text, filename=filename)
+    out: dict[str, dict[str, list[str]]] = {}
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef):
+            name = _is_workflow_defn(node)
+            if name is not None:
+                out[name] = fingerprint_class(node)
+    return out
+
+
+def fingerprint(root: Path = ROOT, files: tuple[str, ...] | None = None) -> Fingerprint:
+    return {f: fingerprint_source((root / f).read_text(), f) for f in (files or workflow_files(root))}
+
+
+def load_baseline(path: Path = BASELINE) -> Fingerprint:
+    data = json.loads(path.read_text())
+    return {k: v for k, v in data.items() if not k.startswith("_")}
+
+
+def render(fp: Fingerprint) -> str:
+    doc = {"_comment": "generated by scripts/update_fingerprint.py; " + HOW_TO_FIX, **fp}
+    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+
+
+def flatten(workflows: dict[str, dict[str, list[str]]]) -> list[str]:
+    return [f"{wf}.{method}: {entry}" for wf, methods in sorted(workflows.items())
+            for method, entries in sorted(methods.items()) for entry in entries]
+
+
+def difference(expected: dict[str, dict[str, list[str]]], actual: dict[str, dict[str, list[str]]],
+               filename: str) -> str | None:
+    """None when equal; otherwise the instruction and a unified diff of the command lists."""
+    if expected == actual:
+        return None
+    diff = "\n".join(difflib.unified_diff(flatten(expected), flatten(actual), "baseline", filename, lineterm=""))
+    return f"{filename}: {HOW_TO_FIX}\n{diff}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--check", action="store_true", help="compare with the baseline instead of writing it")
+    args = parser.parse_args(argv)
+    current = fingerprint()
+    if args.check:
+        baseline = load_baseline()
+        problems = [d for f in sorted(set(current) | set(baseline))
+                    if (d := difference(baseline.get(f, {}), current.get(f, {}), f))]
+        print("\n\n".join(problems) if problems else "workflow fingerprint matches the baseline")
+        return 1 if problems else 0
+    BASELINE.write_text(render(current))
+    print(f"wrote {BASELINE.relative_to(ROOT)}: "
+          + ", ".join(f"{wf} ({sum(len(v) for v in ms.values())} commands)"
+                      for f in current.values() for wf, ms in f.items()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,105 @@
+"""Determinism guard: the command sequence of each workflow must match the committed baseline
+(tests/engine/workflow_fingerprint.json), so a change that would break replay of open cases fails CI until it
+is gated with workflow.patched(...) and the baseline and saved histories are regenerated on purpose."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+
+
+def _load() -> ModuleType:
+    # scripts/ is not a package: load the fingerprinter by path, the same code the regeneration command runs
+    spec = importlib.util.spec_from_file_location("update_fingerprint", ROOT / "scripts" / "update_fingerprint.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault("update_fingerprint", module)
+    spec.loader.exec_module(module)
+    return module
+
+
+fp = _load()
+CASE = (ROOT / "workflows" / "case.py").read_text()
+REQUIRED_MESSAGE = (
+    "the workflow's command sequence changed — gate the change with workflow.patched(...) and regenerate with "
+    "`python scripts/update_fingerprint.py`", "NOSHOW_SAVE_HISTORIES=1 pytest tests/engine/test_case_workflow.py")
+
+
+@pytest.mark.parametrize("filename", fp.WORKFLOW_FILES)
+def test_workflow_commands_match_the_baseline(filename: str) -> None:
+    baseline = fp.load_baseline()
+    assert filename in baseline, (
+        f"{filename} defines a workflow but has no baseline: run `python scripts/update_fingerprint.py`")
+    current = fp.fingerprint_source((ROOT / filename).read_text(), filename)
+    problem = fp.difference(baseline[filename], current, filename)
+    assert problem is None, problem
+
+
+def test_the_baseline_covers_every_workflow_class() -> None:
+    baseline = fp.load_baseline()
+    assert {"workflows/case.py", "workflows/reconcile.py"} <= set(fp.WORKFLOW_FILES)
+    assert set(baseline) == set(fp.WORKFLOW_FILES), "a workflow file was added or removed: regenerate the baseline"
+    assert set(baseline["workflows/case.py"]) == {"RecoveryCase"}
+    assert set(baseline["workflows/reconcile.py"]) == {"ReconcileSourceWorkflow"}
+    run = baseline["workflows/case.py"]["RecoveryCase"]["run"]
+    assert run[-1] == "workflow.wait_condition"  # all_handlers_finished before returning
+    assert json.loads((ROOT / "tests/engine/workflow_fingerprint.json").read_text())["_comment"]
+
+
+def _edited(old: str, new: str) -> dict[str, dict[str, list[str]]]:
+    assert CASE.count(old) == 1, f"the edit anchor {old!r} must occur exactly once in workflows/case.py"
+    return fp.fingerprint_source(CASE.replace(old, new), "workflows/case.py")  # type: ignore[no-any-return]
+
+
+EDITS = {
+    "a new activity": ('        await self._close_out()\n',
+                       '        await workflow.execute_activity("audit_case", self.state, '
+                       'start_to_close_timeout=ACTIVITY_TIMEOUT)\n        await self._close_out()\n'),
+    "a renamed activity": ('"gather_evidence",\n            EvidenceRequest(case_id=self.inp.case_id, contact_key',
+                           '"collect_evidence",\n            EvidenceRequest(case_id=self.inp.case_id, contact_key'),
+    "a removed timer": ('            await workflow.wait_condition(ready, timeout=timeout)\n',
+                        '            pass\n'),
+    "a new crm step": ('await self._crm("wrong_person"', 'await self._crm("misdialled"'),
+    "a helper call moved out of its branch": (
+        "        if self.state.offered and stage != Stage.confirmed:\n            await self._workflow_release()\n",
+        "        await self._workflow_release()\n"),
+    "a new sleep": ("        await self._set_stage(Stage.checking)\n",
+                    "        await workflow.sleep(1)\n        await self._set_stage(Stage.checking)\n"),
+    "a patch gate": ("        await self._set_stage(Stage.checking)\n",
+                     '        if workflow.patched("check-v2"):\n            pass\n'
+                     "        await self._set_stage(Stage.checking)\n"),
+}
+
+
+@pytest.mark.parametrize("change", sorted(EDITS))
+def test_the_fingerprint_detects_a_changed_command_sequence(change: str) -> None:
+    baseline = fp.load_baseline()["workflows/case.py"]
+    edited = _edited(*EDITS[change])
+    problem = fp.difference(baseline, edited, "workflows/case.py")
+    assert problem is not None, f"{change} went unnoticed"
+    for part in REQUIRED_MESSAGE:
+        assert part in problem
+    assert "\n-" in problem or "\n+" in problem  # the diff names what changed
+
+
+def test_edits_that_issue_no_commands_keep_the_fingerprint() -> None:
+    baseline = fp.load_baseline()["workflows/case.py"]
+    for old, new in [('self._note("new appointment cancelled at the customer\'s request")',
+                      'self._note("new appointment cancelled on request")'),
+                     ("    # ------------------------------------------------------------------ helpers\n", "\n"),
+                     ("ACTIVITY_TIMEOUT = timedelta(seconds=30)", "ACTIVITY_TIMEOUT = timedelta(seconds=45)")]:
+        assert fp.difference(baseline, _edited(old, new), "workflows/case.py") is None, (old, new)
+
+
+def test_the_update_script_writes_what_the_check_accepts() -> None:
+    rendered = fp.render(fp.fingerprint())
+    assert rendered == (ROOT / "tests/engine/workflow_fingerprint.json").read_text(), (
+        "the committed baseline is not what `python scripts/update_fingerprint.py` writes")
+    assert fp.main(["--check"]) == 0
