@@ -244,7 +244,8 @@ async def test_canary_sweep_finds_no_pii_outside_designated_stores(
     assert {"canary1 name", "canary1 phone e164", "canary1 email", "symptom phrase"} <= control
     assert decrypted_total >= 50
     assert any(case_id in line for line in log_lines for case_id in cases)  # the log tap did see the run
-    assert "twilio 429" in failure_text  # the provider failure was seen (and carried no number)
+    # the provider failure was seen: in plain words, or encrypted by the failure converter (carrying no number)
+    assert "twilio 429" in failure_text or "Encoded failure" in failure_text
 
 
 def report(request: pytest.FixtureRequest, found: dict[str, list[str]], executions: int, log_lines: int,
