@@ -231,6 +231,11 @@ def _register_subject_commands() -> None:
     explain_app.command("reply")(explain_reply)
     app.command("lint-message")(lint_message)
     from workers.cli_connectors import connectors_check
+    from workers.codec_server import codec_server
+
+    app.command("codec-server", help="Serve the Temporal codec protocol so the UI can decrypt payloads.")(
+        codec_server
+    )
 
     connectors_app = typer.Typer(no_args_is_help=True, help="Connected providers: check their settings.")
     connectors_app.command("check")(connectors_check)
