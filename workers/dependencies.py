@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,7 +15,7 @@ from connectors.local.history import CaseHistory
 from connectors.local.outbox import LocalOutbox
 from connectors.local.reviews import LocalReviewQueue
 from domain.models import Channel
-from policies.loader import load_policy
+from policies.loader import default_policy_path, load_policy
 from policies.schema import PolicyFile
 from reporting.ledger import Ledger
 from workers.settings import Settings
@@ -34,9 +35,20 @@ class Dependencies:
     channels: dict[Channel, MessageChannel] = field(default_factory=dict)
     notifiers: list[ReviewNotifier] = field(default_factory=list)
     reply_model: Any | None = None
+    _policy: PolicyFile | None = None
+    _policy_stamp: str | None = None
 
     def policy(self) -> PolicyFile:
-        return load_policy(self.settings.policy_file)
+        """The approved policy, re-parsed only when its file's bytes change (parsing costs ~100 ms otherwise)."""
+        path = self.settings.policy_file or default_policy_path()
+        try:
+            stamp: str | None = hashlib.sha256(path.read_bytes()).hexdigest()
+        except OSError:
+            stamp = None  # load_policy below reports the unreadable file clearly
+        if self._policy is None or stamp != self._policy_stamp:
+            self._policy = load_policy(self.settings.policy_file)
+            self._policy_stamp = stamp
+        return self._policy
 
 
 def build_dependencies(settings: Settings) -> Dependencies:
