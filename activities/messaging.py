@@ -139,15 +139,7 @@ class MessagingActivities:
         return SendResult(status="failed", reason="; ".join(problems) or "no channel could send")
 
     def _deliver(self, channel: Channel, message: OutboundMessage, contact_key: str, now: datetime) -> Any:
-        connector = self.channels.get(channel)
-        if connector is None:
-            raise PermanentProviderError(f"no connector configured for {channel.value}", code="no_connector")
-        if isinstance(connector, LocalOutbox):
-            return connector.send(message, contact_key=contact_key, at=now)
-        receipt = connector.send(message)
-        # the outbox keeps the engine's own record of every provider send, for caps and reply routing
-        self.outbox.send(message, contact_key=contact_key, at=now)
-        return receipt
+        return deliver(self.channels, self.outbox, message, contact_key, now)
 
     def _render(self, req: SendRequest, channel: Channel) -> tuple[str | None, str, str] | str:
         contact = req.appointment.contact
@@ -247,29 +239,41 @@ class ConsentActivities:
         if self.outbox.lookup(message.message_id) is not None:
             return
         try:
-            if isinstance(connector, LocalOutbox):
-                connector.send(message, contact_key=change.contact_key)
-            else:
-                connector.send(message)
-                self.outbox.send(message, contact_key=change.contact_key)
+            deliver(self.channels, self.outbox, message, change.contact_key)
         except PermanentProviderError:
             return  # the confirmation is a courtesy; the opt-out itself is already recorded
         except RetryableProviderError as exc:
             raise to_application_error(exc) from None
 
     async def _stop_other_cases(self, change: ConsentChange) -> None:
-        if self.client is None:
-            return
-        query = f"NoShowContactKey = '{change.contact_key}' AND ExecutionStatus = 'Running'"
-        async for wf in self.client.list_workflows(query):
-            if wf.id == change.case_id:
-                continue
-            try:
-                await self.client.get_workflow_handle(wf.id).signal(
-                    "opted_out", OptOutNotice(event_id=change.event_id, channel="*")
-                )
-            except Exception as exc:  # a case that closed meanwhile needs no signal
-                log.info("opt_out_fanout_skipped", case_id=wf.id, error=type(exc).__name__)
+        if self.client is not None:
+            await stop_open_cases(self.client, change.contact_key, change.event_id, except_case=change.case_id)
+
+
+def deliver(channels: dict[Channel, MessageChannel], outbox: LocalOutbox, message: OutboundMessage,
+            contact_key: str, at: datetime | None = None) -> Any:
+    """Hand one message to its channel's connector; provider sends are also recorded in the outbox."""
+    connector = channels.get(message.channel)
+    if connector is None:
+        raise PermanentProviderError(f"no connector configured for {message.channel.value}", code="no_connector")
+    if isinstance(connector, LocalOutbox):
+        return connector.send(message, contact_key=contact_key, at=at)
+    receipt = connector.send(message)
+    # the outbox keeps the engine's own record of every provider send, for caps and reply routing
+    outbox.send(message, contact_key=contact_key, at=at)
+    return receipt
+
+
+async def stop_open_cases(client: Client, contact_key: str, event_id: str, except_case: str | None) -> None:
+    """Signal every running case of a contact that it opted out (the consent ledger already blocks sends)."""
+    query = f"NoShowContactKey = '{contact_key}' AND ExecutionStatus = 'Running'"
+    async for wf in client.list_workflows(query):
+        if wf.id == except_case:
+            continue
+        try:
+            await client.get_workflow_handle(wf.id).signal("opted_out", OptOutNotice(event_id=event_id, channel="*"))
+        except Exception as exc:  # a case that closed meanwhile needs no signal
+            log.info("opt_out_fanout_skipped", case_id=wf.id, error=type(exc).__name__)
 
 
 def _zone(name: str | None, default: str) -> Any:

@@ -15,7 +15,8 @@ from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
-from domain.case import CaseInput, OptOutNotice
+from activities.messaging import stop_open_cases
+from domain.case import CaseInput
 from domain.ids import case_id_for, contact_key_for
 from domain.models import AppointmentEvent, CaseKind, EventType, LedgerEvent, Reply, ReplyIntent
 from policies import replies as reply_policy
@@ -117,7 +118,7 @@ class CaseService:
             # suppression takes effect before any workflow runs: the pre-send check reads this ledger
             self.deps.consent.record(reply.reply_id, contact_key, "opted_out", evidence=reply.text[:500],
                                      evidence_channel=reply.channel.value, at=reply.received_at)
-            await self._stop_open_cases(contact_key, reply.reply_id, except_case=routed_case)
+            await stop_open_cases(self.client, contact_key, reply.reply_id, except_case=routed_case)
         routed: Literal["case", "unknown_sender", "closed_case"]
         if routed_case is None:
             routed = "unknown_sender"
@@ -148,18 +149,6 @@ class CaseService:
                 (reply.reply_id, case_id, reply.channel.value, None, reply.text, routed,
                  reply.received_at.isoformat()),
             )
-
-    async def _stop_open_cases(self, contact_key: str, event_id: str, except_case: str | None) -> None:
-        query = f"NoShowContactKey = '{contact_key}' AND ExecutionStatus = 'Running'"
-        async for wf in self.client.list_workflows(query):
-            if wf.id == except_case:
-                continue
-            try:
-                await self.client.get_workflow_handle(wf.id).signal(
-                    "opted_out", OptOutNotice(event_id=event_id, channel="*")
-                )
-            except RPCError:
-                continue
 
     def handle(self, case_id: str) -> WorkflowHandle[RecoveryCaseWorkflow, object]:
         return self.client.get_workflow_handle_for(RecoveryCaseWorkflow.run, case_id)  # type: ignore[arg-type]
