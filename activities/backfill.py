@@ -11,7 +11,7 @@ import hashlib
 import hmac
 from collections.abc import Callable
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 import structlog
 from pydantic import AwareDatetime, BaseModel, Field
@@ -23,7 +23,7 @@ from connectors.local.calendar import LocalCalendar
 from connectors.local.crm import LocalCrm
 from connectors.local.waitlist import LocalWaitlist
 from domain.ids import contact_key_for
-from domain.models import Contact, Slot
+from domain.models import Contact, LedgerEvent, Slot
 from policies.schema import ResolvedProgram
 
 log = structlog.get_logger(__name__)
@@ -48,17 +48,6 @@ class FreedSlot(BaseModel):
     location_id: str | None = Field(default=None, max_length=200)
     value: float = Field(default=0.0, ge=0)
     freed_by: Literal["cancellation", "no_show"] = "cancellation"
-
-
-class BackfillRules(BaseModel):
-    """Batch settings. Proposed as `rebooking.backfill` in policies.schema (same fields, same defaults)."""
-
-    enabled: bool = True
-    batch_size: int = Field(default=3, ge=1, le=50)
-    batch_wait_minutes: float = Field(default=30, gt=0)
-    max_batches: int = Field(default=3, ge=1, le=20)
-    # no new offers this close to the slot: nobody can plan for an opening that starts in minutes
-    stop_before_minutes: float = Field(default=60, ge=0)
 
 
 class BackfillInput(BaseModel):
@@ -134,12 +123,13 @@ class BackfillState(BaseModel):
 
 class BackfillActivities:
     def __init__(self, calendar: LocalCalendar, waitlist: LocalWaitlist, crm: LocalCrm, salt: str,
-                 clock: Callable[[], datetime] = activity_now) -> None:
+                 clock: Callable[[], datetime] = activity_now, ledger: Any = None) -> None:
         self.calendar = calendar
         self.waitlist = waitlist
         self.crm = crm
         self.salt = salt
         self.clock = clock
+        self.ledger = ledger
 
     @activity.defn(name="hold_backfill_slot")
     def hold_backfill_slot(self, req: HoldRequest) -> bool:
@@ -170,6 +160,12 @@ class BackfillActivities:
                                                 idempotency_key=req.idempotency_key)
         except SlotUnavailable as exc:
             return BackfillBookResult(booked=False, reason=str(exc))
+        if self.ledger is not None:
+            # the revenue this recovers is the freed slot's, recorded when the backfill opened (same id)
+            self.ledger.append(LedgerEvent(
+                event_id=f"{req.idempotency_key}:backfilled", case_id=req.backfill_id, type="backfilled",
+                at=self.clock(), source="backfill", appointment_type=req.appointment_type,
+            ))
         return BackfillBookResult(booked=True, appointment_id=appointment_id, reason="booked")
 
     @activity.defn(name="remove_from_waitlist")

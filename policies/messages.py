@@ -58,6 +58,8 @@ HEALTHCARE_VERTICALS = frozenset(
 )
 # templates the workflow itself sends (besides sequence steps)
 ENGINE_TEMPLATES = ("offer_slots", "slot_taken", "confirm_booking", "no_slots")
+# templates the waitlist backfill sends when a program backfills freed slots
+BACKFILL_TEMPLATES = ("waitlist_offer", "slot_gone", "confirm_booking")
 # lint codes an approver may waive for one template (Template.lint_exceptions)
 WAIVABLE = frozenset({"fee_billing", "legal", "medical", "too_long"})
 
@@ -427,6 +429,13 @@ def lint_policy(policy: PolicyFile) -> list[PolicyProblem]:
                 out.append(PolicyProblem(severity="warning", code="missing_engine_template",
                                          loc=("templates",), message=f"no approved template {name!r}, which the "
                                          f"engine sends while rebooking (program {program.name!r})"))
+        if program.rebooking.enabled and program.rebooking.backfill.enabled:
+            for name in BACKFILL_TEMPLATES:
+                if not any(t_id == name for t_id, _ in approved):
+                    out.append(PolicyProblem(
+                        severity="warning", code="missing_backfill_template", loc=("templates",),
+                        message=f"no approved template {name!r}: freed slots of program {program.name!r} cannot "
+                                "be offered to the waitlist (set rebooking.backfill.enabled: false to silence)"))
         send = program.send
         if is_healthcare(program.vertical):
             daily = any(c.count <= 1 and c.hours >= 24 for c in send.caps)

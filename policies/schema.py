@@ -220,6 +220,17 @@ class BusinessHours(Rule):
         return self
 
 
+class BackfillRules(Rule):
+    """Offering a freed slot (a cancellation ahead of time) to the waitlist, a batch at a time."""
+
+    enabled: bool = True
+    batch_size: int = Field(default=3, ge=1, le=50)
+    batch_wait_minutes: float = Field(default=30, gt=0)
+    max_batches: int = Field(default=3, ge=1, le=20)
+    # no new offers this close to the slot: nobody can plan for an opening that starts in minutes
+    stop_before_minutes: float = Field(default=60, ge=0)
+
+
 class RebookingRules(Rule):
     enabled: bool = True
     eligible_types: list[str] = Field(default_factory=lambda: ["*"])
@@ -238,6 +249,7 @@ class RebookingRules(Rule):
     route_to: Literal["same_owner", "any_owner"] = "same_owner"
     follow_new_appointment: bool = True
     max_offers_per_day: int | None = Field(default=None, ge=1)
+    backfill: BackfillRules = Field(default_factory=BackfillRules)
 
 
 class CrmRules(Rule):

@@ -98,6 +98,8 @@ class LocalReplyBody(BaseModel):
     case_id: str = Field(min_length=1, max_length=100)
     text: str = Field(min_length=1, max_length=2000)
     channel: Channel = Channel.sms
+    # who answers: needed for a waitlist offer (one backfill writes to many people), ignored for a case
+    sender: str | None = Field(default=None, min_length=1, max_length=254)
 
 
 class CaseSummary(BaseModel):
@@ -282,7 +284,7 @@ def create_app(settings: Settings | None = None, client: Client | None = None,
                           _: Annotated[Principal, Depends(admin)]) -> ReplyOutcome:
         reply = Reply(reply_id=f"local-{uuid.uuid4().hex[:16]}", channel=body.channel, text=body.text,
                       received_at=datetime.now(UTC))
-        return await st.cases.submit_reply(reply, sender=None, case_id=body.case_id)
+        return await st.cases.submit_reply(reply, sender=body.sender, case_id=body.case_id)
 
     @app.get("/reviews", response_model=list[PendingReview], tags=["reviews"])
     async def pending_reviews(st: Annotated[AppState, Depends(state)],
@@ -448,10 +450,12 @@ async def apply_slack_decision(st: AppState, action: ReviewAction) -> None:
 
 
 def mount_extras(app: FastAPI) -> None:
-    """Routers that live beside the engine: the reporting dashboard."""
+    """Routers that live beside the engine: the reporting dashboard, the waitlist and its backfills."""
     from reporting.dashboard import dashboard_router
+    from workers.waitlist_api import waitlist_router
 
     app.include_router(dashboard_router(lambda: app.state.noshow.deps.ledger))
+    app.include_router(waitlist_router())
 
 
 async def list_case_summaries(client: Client, stage: str | None = None, limit: int = 100) -> list[CaseSummary]:

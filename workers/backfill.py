@@ -7,7 +7,7 @@ call `accept_offer` directly once the reply is understood as a yes).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 import structlog
@@ -20,14 +20,14 @@ from activities.backfill import (
     BackfillAccept,
     BackfillActivities,
     BackfillInput,
-    BackfillRules,
     FreedSlot,
     backfill_id_for,
 )
 from connectors.local.waitlist import LocalWaitlist
-from domain.models import Appointment, Contact, Reply, ReplyIntent
+from domain.models import Appointment, Contact, LedgerEvent, Reply, ReplyIntent
 from policies import replies as reply_policy
 from policies.loader import resolve
+from policies.schema import BackfillRules
 from workers.dependencies import Dependencies
 from workflows.backfill import SlotBackfill
 
@@ -46,15 +46,15 @@ class AcceptOutcome(BaseModel):
 
 
 def backfill_activities(deps: Dependencies) -> list[Any]:
-    acts = BackfillActivities(deps.calendar, LocalWaitlist(deps.db), deps.crm, deps.settings.id_salt)
+    acts = BackfillActivities(deps.calendar, LocalWaitlist(deps.db), deps.crm, deps.settings.id_salt,
+                              ledger=deps.ledger)
     return [acts.hold_backfill_slot, acts.read_waitlist, acts.book_backfill, acts.remove_from_waitlist]
 
 
 def backfill_input(deps: Dependencies, freed: FreedSlot, rules: BackfillRules | None = None) -> BackfillInput:
     """The workflow input for a freed slot under the current policy; BackfillSkipped when it is not covered.
 
-    Batch settings: `rules` when given, else the program's `rebooking.backfill` once the policy has it, else
-    the defaults."""
+    Batch settings: `rules` when given (tests, operators), else the program's `rebooking.backfill`."""
     if freed.end <= freed.start:
         raise BackfillSkipped("the freed slot ends before it starts")
     # the program is chosen exactly as for a case about this slot; the contact is a stand-in (no one yet)
@@ -67,9 +67,7 @@ def backfill_input(deps: Dependencies, freed: FreedSlot, rules: BackfillRules | 
     if resolved is None:
         raise BackfillSkipped(f"policy does not cover this slot ({reason})")
     rebooking = resolved.program.rebooking
-    if rules is None:
-        configured = getattr(rebooking, "backfill", None)
-        rules = BackfillRules.model_validate(configured, from_attributes=True) if configured else BackfillRules()
+    rules = rules or rebooking.backfill
     if not rebooking.enabled or not rules.enabled:
         raise BackfillSkipped("rebooking or backfill is disabled for this program")
     return BackfillInput(
@@ -85,6 +83,8 @@ async def start_backfill(client: Client, deps: Dependencies, freed: FreedSlot,
     if freed.start <= datetime.now(UTC):
         raise BackfillSkipped("the freed slot has already started")
     inp = backfill_input(deps, freed, rules)
+    if freed.start - timedelta(minutes=inp.stop_before_minutes) <= datetime.now(UTC):
+        raise BackfillSkipped("too close to the slot for anyone to plan for it")
     handle = await client.start_workflow(
         SlotBackfill.run,
         inp,
@@ -94,6 +94,11 @@ async def start_backfill(client: Client, deps: Dependencies, freed: FreedSlot,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
         id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
     )
+    deps.ledger.append(LedgerEvent(
+        event_id=f"{inp.backfill_id}:{handle.result_run_id}:backfill_opened", case_id=inp.backfill_id,
+        type="backfill_opened", at=datetime.now(UTC), source=freed.source, appointment_type=freed.appointment_type,
+        owner_id=freed.owner_id, location_id=freed.location_id, value=freed.value, reason=freed.freed_by,
+    ))
     log.info("backfill_started", backfill_id=inp.backfill_id, run_id=handle.result_run_id)
     return inp.backfill_id
 

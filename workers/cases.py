@@ -15,12 +15,19 @@ from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
-from activities.messaging import stop_open_cases
+from activities.backfill import FreedSlot
+from activities.errors import PermanentProviderError, RetryableProviderError
+from activities.messaging import deliver, stop_open_cases
+from connectors.contract import OutboundMessage
+from connectors.local.calendar import LocalCalendar
+from connectors.local.waitlist import LocalWaitlist
 from domain.case import CaseInput
 from domain.ids import case_id_for, contact_key_for
-from domain.models import AppointmentEvent, CaseKind, EventType, LedgerEvent, Reply, ReplyIntent
+from domain.models import Appointment, AppointmentEvent, CaseKind, EventType, LedgerEvent, Reply, ReplyIntent
 from policies import replies as reply_policy
 from policies.loader import resolve
+from policies.schema import ResolvedProgram
+from workers.backfill import BackfillSkipped, backfill_reply, is_backfill_id, start_backfill
 from workers.dependencies import Dependencies
 from workflows.case import RecoveryCaseWorkflow
 
@@ -39,18 +46,37 @@ KIND_BY_EVENT: dict[EventType, CaseKind] = {
 }
 
 
+def freed_slot(event: AppointmentEvent) -> FreedSlot | None:
+    """The time an event gives back: a cancelled appointment's, or a moved one's old time. None otherwise (a
+    reschedule that only carries the new time, as Cal.com's same-booking reschedule does, frees nothing we know)."""
+    appt = event.appointment
+    if event.type == EventType.rescheduled:
+        if event.new_start is not None and event.new_start == appt.start:
+            return None
+    elif event.type != EventType.cancelled:
+        return None
+    if appt.end <= appt.start:
+        return None
+    return FreedSlot(calendar_id=appt.calendar_id, start=appt.start, end=appt.end, owner_id=appt.owner_id,
+                     appointment_type=appt.appointment_type, source=appt.source, location_id=appt.location_id,
+                     value=appt.value, freed_by="cancellation")
+
+
 class EventOutcome(BaseModel):
     event_id: str
     case_id: str | None
     status: Literal["accepted", "ignored", "case_closed"]
     reason: str | None = None
+    backfill_id: str | None = None  # the waitlist backfill of the slot this event freed, when one runs
 
 
 class ReplyOutcome(BaseModel):
     reply_id: str
     case_id: str | None
-    routed: Literal["case", "unknown_sender", "closed_case"]
+    routed: Literal["case", "unknown_sender", "closed_case", "waitlist_offer"]
     opted_out: bool = False
+    # for a reply to a waitlist offer: what became of it
+    backfill: Literal["signalled", "closed", "not_a_yes", "unknown_sender"] | None = None
 
 
 class CaseService:
@@ -58,6 +84,7 @@ class CaseService:
         self.client = client
         self.deps = deps
         self.salt = deps.settings.id_salt
+        self.waitlist = LocalWaitlist(deps.db)
 
     def case_id(self, source: str, appointment_id: str) -> str:
         return case_id_for(source, appointment_id, self.salt)
@@ -73,6 +100,13 @@ class CaseService:
             ))
             log.info("event_ignored", case_id=case_id, reason=reason)
             return EventOutcome(event_id=event.event_id, case_id=None, status="ignored", reason=reason)
+        outcome = await self._start_case(event, case_id, resolved)
+        if outcome.status == "accepted":  # a closed case's event is a late re-delivery: its slot was handled
+            outcome.backfill_id = await self.backfill_freed_slot(event)
+        return outcome
+
+    async def _start_case(self, event: AppointmentEvent, case_id: str, resolved: ResolvedProgram) -> EventOutcome:
+        appt = event.appointment
         kind = KIND_BY_EVENT[event.type]
         watch = event.type in (EventType.booked, EventType.rescheduled, EventType.attendance_signal)
         case_input = CaseInput(
@@ -100,6 +134,32 @@ class CaseService:
         log.info("event_accepted", case_id=case_id, event_type=event.type.value, run_id=handle.result_run_id)
         return EventOutcome(event_id=event.event_id, case_id=case_id, status="accepted")
 
+    async def backfill_freed_slot(self, event: AppointmentEvent) -> str | None:
+        """A cancellation (or a move to another time) frees the original slot ahead of time: offer it to the
+        waitlist. Returns the backfill id, or None when the slot is not backfilled (policy, timing, nobody can
+        take it). Never fails the event: the case has already started, and a backfill is a bonus."""
+        freed = freed_slot(event)
+        if freed is None:
+            return None
+        self._release_local(event.appointment)
+        if not self.waitlist.waiting(freed.appointment_type, freed.calendar_id, limit=1):
+            log.info("backfill_skipped", reason="nobody is waiting for this type on this calendar")
+            return None
+        try:
+            return await start_backfill(self.client, self.deps, freed)
+        except BackfillSkipped as exc:
+            log.info("backfill_skipped", reason=str(exc))
+        except RPCError as exc:
+            log.warning("backfill_not_started", error=type(exc).__name__, status=exc.status.name)
+        return None
+
+    def _release_local(self, appt: Appointment) -> None:
+        """The embedded calendar also holds the source's bookings it was told about: mark this one cancelled so
+        the freed time shows as available (a provider calendar has already freed it)."""
+        calendar = self.deps.calendar
+        if isinstance(calendar, LocalCalendar) and calendar.appointment(appt.appointment_id) is not None:
+            calendar.set_status(appt.appointment_id, "cancelled")
+
     async def is_open(self, case_id: str) -> bool:
         try:
             desc = await self.client.get_workflow_handle(case_id).describe()
@@ -109,15 +169,15 @@ class CaseService:
 
     async def submit_reply(self, reply: Reply, sender: str | None, case_id: str | None = None) -> ReplyOutcome:
         """Route a customer's message to its case; record it whatever happens; honour opt-outs at once."""
-        outbox = self.deps.outbox
-        routed_case = case_id or (outbox.case_for_recipient(sender) if sender else None)
+        routed_case = case_id or (self.deps.outbox.case_for_recipient(sender) if sender else None)
+        if is_backfill_id(routed_case):
+            return await self._waitlist_reply(reply, sender, str(routed_case))
         contact_key = self._contact_key_for_case(routed_case) if routed_case else None
         understanding = reply_policy.understand(reply_policy.ReplyInput(text=reply.text, now=reply.received_at))
         opted_out = understanding.intent == ReplyIntent.opt_out
         if opted_out and contact_key:
             # suppression takes effect before any workflow runs: the pre-send check reads this ledger
-            self.deps.consent.record(reply.reply_id, contact_key, "opted_out", evidence=reply.text[:500],
-                                     evidence_channel=reply.channel.value, at=reply.received_at)
+            self._record_opt_out(reply, contact_key)
             await stop_open_cases(self.client, contact_key, reply.reply_id, except_case=routed_case)
         routed: Literal["case", "unknown_sender", "closed_case"]
         if routed_case is None:
@@ -129,10 +189,58 @@ class CaseService:
             routed = "closed_case"
         self._record_inbound(reply, routed_case, routed)
         if routed != "case":
-            self.deps.crm.create_task(None, f"Reply needs a human ({routed}, intent {understanding.intent.value})",
-                                      f"inbound-{reply.reply_id}")
+            self._ask_a_human(reply, routed, understanding.intent)
         log.info("reply_routed", case_id=routed_case, routed=routed, intent=understanding.intent.value)
         return ReplyOutcome(reply_id=reply.reply_id, case_id=routed_case, routed=routed, opted_out=opted_out)
+
+    async def _waitlist_reply(self, reply: Reply, sender: str | None, backfill_id: str) -> ReplyOutcome:
+        """An answer to a waitlist offer. No case workflow is listening: a clear yes goes to the backfill, an
+        opt-out is recorded, confirmed once and fanned out here, anything else goes to a human. One backfill
+        writes to many people, so the sender's address says who answered; without it nobody can be credited."""
+        contact_key = self.waitlist.contact_key_for_reply(backfill_id, sender) if sender else None
+        understanding = reply_policy.understand(reply_policy.ReplyInput(text=reply.text, now=reply.received_at))
+        outcome = ReplyOutcome(reply_id=reply.reply_id, case_id=backfill_id, routed="waitlist_offer")
+        if sender is None or contact_key is None:
+            outcome.backfill = "unknown_sender"
+            self._ask_a_human(reply, "waitlist_offer", understanding.intent)
+        elif understanding.intent == ReplyIntent.opt_out:
+            already_out = self.deps.consent.is_blocked(contact_key, reply.channel.value)
+            self._record_opt_out(reply, contact_key)
+            if not already_out:
+                self._confirm_opt_out(reply, sender, contact_key, backfill_id)
+            await stop_open_cases(self.client, contact_key, reply.reply_id, except_case=None)
+            outcome.opted_out = True
+        else:
+            outcome.backfill = await backfill_reply(self.client, self.deps, backfill_id, reply, sender)
+            if outcome.backfill in ("not_a_yes", "unknown_sender", "closed"):
+                self._ask_a_human(reply, "waitlist_offer", understanding.intent)
+        self._record_inbound(reply, backfill_id, "waitlist_offer")
+        log.info("reply_routed", case_id=backfill_id, routed="waitlist_offer", intent=understanding.intent.value,
+                 backfill=outcome.backfill)
+        return outcome
+
+    def _record_opt_out(self, reply: Reply, contact_key: str) -> None:
+        self.deps.consent.record(reply.reply_id, contact_key, "opted_out", evidence=reply.text[:500],
+                                 evidence_channel=reply.channel.value, at=reply.received_at)
+
+    def _confirm_opt_out(self, reply: Reply, sender: str, contact_key: str, case_id: str) -> None:
+        """Exactly one confirmation per opt-out (a re-delivered STOP finds it in the outbox)."""
+        message = OutboundMessage(
+            message_id=f"consent-{reply.reply_id}", case_id=case_id, channel=reply.channel, to=sender,
+            subject="Subscription update", body=self.deps.policy().opt_out_confirmation,
+            template_id="consent_opted_out",
+        )
+        if self.deps.outbox.lookup(message.message_id) is not None:
+            return
+        try:
+            deliver(self.deps.channels, self.deps.outbox, message, contact_key)
+        except (PermanentProviderError, RetryableProviderError) as exc:
+            # the opt-out itself is recorded; the courtesy note is not worth failing the webhook over
+            log.warning("opt_out_confirmation_not_sent", case_id=case_id, error=type(exc).__name__)
+
+    def _ask_a_human(self, reply: Reply, routed: str, intent: ReplyIntent) -> None:
+        self.deps.crm.create_task(None, f"Reply needs a human ({routed}, intent {intent.value})",
+                                  f"inbound-{reply.reply_id}")
 
     def _contact_key_for_case(self, case_id: str) -> str | None:
         with self.deps.db.connect() as conn:

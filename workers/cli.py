@@ -156,12 +156,16 @@ def reply(
     case_id: str,
     text: str,
     channel: Annotated[str, typer.Option(help="sms, whatsapp or email")] = "sms",
+    sender: Annotated[str | None, typer.Option(
+        "--from", help="the answering address; needed to answer a waitlist offer (a backfill-... id)")] = None,
 ) -> None:
     """Reply to a case as the simulated customer (goes through the same path as a provider's webhook)."""
     if channel not in ("sms", "whatsapp", "email"):
         fail("channel must be sms, whatsapp or email")
+    if case_id.startswith("backfill-") and not sender:
+        fail("a waitlist offer went to many people: say who answers with --from ADDRESS")
     out = api_call("POST", "/inbound/local", token=settings().admin_token.get_secret_value(),
-                   json={"case_id": case_id, "text": text, "channel": channel})
+                   json={"case_id": case_id, "text": text, "channel": channel, "sender": sender})
     typer.echo(json.dumps(out))
 
 
@@ -240,6 +244,9 @@ def _register_subject_commands() -> None:
     connectors_app = typer.Typer(no_args_is_help=True, help="Connected providers: check their settings.")
     connectors_app.command("check")(connectors_check)
     app.add_typer(connectors_app, name="connectors")
+    from workers.cli_waitlist import waitlist_app
+
+    app.add_typer(waitlist_app, name="waitlist")
 
 
 _register_subject_commands()

@@ -15,13 +15,13 @@ import pytest_asyncio
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from activities.backfill import BackfillActivities, BackfillBookRequest, BackfillRules, BackfillState, FreedSlot
+from activities.backfill import BackfillActivities, BackfillBookRequest, BackfillState, FreedSlot
 from activities.scheduling import SchedulingActivities
 from connectors.local.waitlist import LocalWaitlist
 from domain.case import BookRequest
 from domain.ids import contact_key_for
 from domain.models import Channel, Contact, Reply, Slot
-from policies.schema import PolicyFile, Template
+from policies.schema import BackfillRules, PolicyFile
 from tests.engine.conftest import settings_for
 from tests.helpers import appointment, eventually, fast_policy
 from workers.backfill import accept_offer, backfill_activities, backfill_reply, start_backfill
@@ -31,31 +31,11 @@ from workers.worker import build_activities
 from workflows import search_attributes as sa
 from workflows.backfill import SlotBackfill
 
-APPROVER = "ops-lead@example.com"
-# proposed for policies/defaults/default.yaml
-BACKFILL_TEMPLATES = [
-    Template(id="waitlist_offer", channel=Channel.sms, approved=True, approved_by=APPROVER,
-             body="Hi {first_name}, a {appointment_type} time opened up on {appointment_date} at "
-                  "{appointment_time}. Reply YES to take it; it goes to the first person who replies. "
-                  "Reply STOP to opt out."),
-    Template(id="waitlist_offer", channel=Channel.email, approved=True, approved_by=APPROVER,
-             subject="A {appointment_type} time opened up",
-             body="Hi {first_name},\n\nA {appointment_type} time opened up on {appointment_date} at "
-                  "{appointment_time}. Reply YES to take it; it goes to the first person who replies.\n\n"
-                  "To stop these emails, reply STOP."),
-    Template(id="slot_gone", channel=Channel.sms, approved=True, approved_by=APPROVER,
-             body="Thanks {first_name}, the {appointment_date} {appointment_time} time has been taken. "
-                  "You are still on our waitlist."),
-    Template(id="slot_gone", channel=Channel.email, approved=True, approved_by=APPROVER,
-             subject="That time has been taken",
-             body="Hi {first_name},\n\nThe {appointment_date} {appointment_time} time has been taken. "
-                  "You are still on our waitlist."),
-]
-
 
 def backfill_policy() -> PolicyFile:
+    """The shipped default's templates, waitlist offers included, with fast timings."""
     policy = fast_policy()
-    policy.templates = [*policy.templates, *BACKFILL_TEMPLATES]
+    assert {"waitlist_offer", "slot_gone"} <= {t.id for t in policy.templates if t.approved}
     return policy
 
 
