@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 import structlog
@@ -31,7 +31,9 @@ log = structlog.get_logger(__name__)
 
 def backfill_id_for(calendar_id: str, start: datetime, salt: str = "noshow") -> str:
     """One backfill per freed slot: an opaque hash of the calendar and the start instant (no PII)."""
-    digest = hmac.new(salt.encode(), f"backfill\x1f{calendar_id}\x1f{start.isoformat()}".encode(),
+    # the instant in UTC: the same slot named with another offset is the same slot
+    instant = start.astimezone(UTC).isoformat()
+    digest = hmac.new(salt.encode(), f"backfill\x1f{calendar_id}\x1f{instant}".encode(),
                       hashlib.sha256).hexdigest()
     return f"backfill-{digest[:24]}"
 

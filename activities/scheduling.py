@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio import activity
 
+from activities.backfill import FreedSlot
 from activities.clock import activity_now
 from connectors.contract import SlotUnavailable
 from connectors.local.calendar import LocalCalendar
@@ -26,8 +28,10 @@ def minutes_to_rebook(missed_end: datetime, opened_at: datetime | None, now: dat
 
 class SchedulingActivities:
     def __init__(self, calendar: LocalCalendar, ledger: Any, link_secret: str, public_base_url: str,
-                 clock: Callable[[], datetime] = activity_now) -> None:
+                 clock: Callable[[], datetime] = activity_now,
+                 on_freed: Callable[[FreedSlot], Awaitable[object]] | None = None) -> None:
         self.calendar = calendar
+        self.on_freed = on_freed
         self.ledger = ledger
         self.link_secret = link_secret
         self.public_base_url = public_base_url.rstrip("/")
@@ -87,11 +91,24 @@ class SchedulingActivities:
         return BookResult(booked=True, appointment_id=appointment_id, reason="booked")
 
     @activity.defn(name="cancel_booking")
-    def cancel_booking(self, req: BookRequest) -> None:
-        """Free a booking this case made (the customer moved or cancelled it); idempotent."""
-        booked = self.calendar.appointment(req.appointment.appointment_id)
-        if booked is not None and booked.get("case_id") == req.case_id:
-            self.calendar.set_status(req.appointment.appointment_id, "cancelled")
+    async def cancel_booking(self, req: BookRequest) -> None:
+        """Free a booking this case made (the customer moved or cancelled it); idempotent. The freed time goes
+        to whoever waits for it (a retried cancel joins the same backfill)."""
+        freed = await asyncio.to_thread(self._cancel, req)
+        if freed is not None and self.on_freed is not None:
+            await self.on_freed(freed)
+
+    def _cancel(self, req: BookRequest) -> FreedSlot | None:
+        appt = req.appointment
+        booked = self.calendar.appointment(appt.appointment_id)
+        if booked is None or booked.get("case_id") != req.case_id:
+            return None
+        self.calendar.set_status(appt.appointment_id, "cancelled")
+        # the calendar's row has the booked time; the request carries the missed appointment's details
+        return FreedSlot(calendar_id=str(booked["calendar_id"]), start=datetime.fromisoformat(str(booked["start_at"])),
+                         end=datetime.fromisoformat(str(booked["end_at"])), owner_id=booked.get("owner_id"),
+                         appointment_type=str(booked["appointment_type"]), source=appt.source,
+                         location_id=appt.location_id, value=appt.value, freed_by="cancellation")
 
     @activity.defn(name="release_holds")
     def release_holds(self, case_id: str) -> None:

@@ -103,6 +103,22 @@ async def start_backfill(client: Client, deps: Dependencies, freed: FreedSlot,
     return inp.backfill_id
 
 
+async def offer_freed_slot(client: Client, deps: Dependencies, freed: FreedSlot) -> str | None:
+    """Offer a freed slot to the waitlist when someone waits for it and the policy allows. Never raises for a
+    slot that is simply not backfilled: the cancellation that freed it has its own path, and a backfill is a bonus.
+    Returns the backfill id, or None."""
+    if not LocalWaitlist(deps.db).waiting(freed.appointment_type, freed.calendar_id, limit=1):
+        log.info("backfill_skipped", reason="nobody is waiting for this type on this calendar")
+        return None
+    try:
+        return await start_backfill(client, deps, freed)
+    except BackfillSkipped as exc:
+        log.info("backfill_skipped", reason=str(exc))
+    except RPCError as exc:
+        log.warning("backfill_not_started", error=type(exc).__name__, status=exc.status.name)
+    return None
+
+
 async def accept_offer(client: Client, backfill_id: str, contact_id: str, reply_id: str) -> AcceptOutcome:
     """A waitlisted contact said yes. contact_id is the CRM contact id or the opaque contact key.
 

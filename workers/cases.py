@@ -27,7 +27,7 @@ from domain.models import Appointment, AppointmentEvent, CaseKind, EventType, Le
 from policies import replies as reply_policy
 from policies.loader import resolve
 from policies.schema import ResolvedProgram
-from workers.backfill import BackfillSkipped, backfill_reply, is_backfill_id, start_backfill
+from workers.backfill import backfill_reply, is_backfill_id, offer_freed_slot
 from workers.dependencies import Dependencies
 from workflows.case import RecoveryCaseWorkflow
 
@@ -142,16 +142,7 @@ class CaseService:
         if freed is None:
             return None
         self._release_local(event.appointment)
-        if not self.waitlist.waiting(freed.appointment_type, freed.calendar_id, limit=1):
-            log.info("backfill_skipped", reason="nobody is waiting for this type on this calendar")
-            return None
-        try:
-            return await start_backfill(self.client, self.deps, freed)
-        except BackfillSkipped as exc:
-            log.info("backfill_skipped", reason=str(exc))
-        except RPCError as exc:
-            log.warning("backfill_not_started", error=type(exc).__name__, status=exc.status.name)
-        return None
+        return await offer_freed_slot(self.client, self.deps, freed)
 
     def _release_local(self, appt: Appointment) -> None:
         """The embedded calendar also holds the source's bookings it was told about: mark this one cancelled so

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
@@ -12,12 +13,13 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.attendance import AttendanceActivities
+from activities.backfill import FreedSlot
 from activities.crm import CrmActivities
 from activities.ledger import LedgerActivities
 from activities.messaging import ConsentActivities, MessagingActivities
 from activities.review import ReviewActivities
 from activities.scheduling import SchedulingActivities
-from workers.backfill import BACKFILL_WORKFLOWS, backfill_activities
+from workers.backfill import BACKFILL_WORKFLOWS, backfill_activities, offer_freed_slot
 from workers.dependencies import Dependencies, build_dependencies
 from workers.settings import Settings
 from workers.temporal import connect
@@ -29,13 +31,19 @@ log = structlog.get_logger(__name__)
 WORKFLOWS: list[type] = [RecoveryCaseWorkflow, ReconcileSourceWorkflow, *BACKFILL_WORKFLOWS]
 
 
+def _backfill_with(client: Client | None, deps: Dependencies) -> Callable[[FreedSlot], Awaitable[object]] | None:
+    if client is None:
+        return None
+    return lambda freed: offer_freed_slot(client, deps, freed)
+
+
 def build_activities(deps: Dependencies, client: Client | None) -> list[Any]:
     s = deps.settings
     messaging = MessagingActivities(deps.channels, deps.outbox, deps.consent, deps.ledger,
                                     reply_model=deps.reply_model)
     consent = ConsentActivities(deps.consent, deps.channels, deps.outbox, deps.ledger, client)
     scheduling = SchedulingActivities(deps.calendar, deps.ledger, s.link_secret.get_secret_value(),
-                                      s.public_base_url)
+                                      s.public_base_url, on_freed=_backfill_with(client, deps))
     return [
         AttendanceActivities(deps.calendar, deps.history).gather_evidence,
         messaging.send_message,

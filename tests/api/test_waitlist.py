@@ -9,11 +9,12 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 
+from activities.backfill import backfill_id_for
 from connectors.local.waitlist import LocalWaitlist
 from domain.ids import contact_key_for
 from domain.models import Contact, EventType
 from tests.api.conftest import ADMIN, REVIEWER, Api, envelope
-from tests.helpers import eventually
+from tests.helpers import default_program, eventually, fast_policy
 from workers.demo import daytime_contact
 
 TYPE = "consultation"
@@ -188,3 +189,33 @@ async def test_waitlist_endpoints_need_the_admin_token_and_keep_the_queue_order(
 
 async def _async(value: list[str]) -> list[str]:
     return value
+
+
+async def test_a_customer_cancelling_their_rebooked_appointment_frees_it_for_the_waitlist(api: Api) -> None:
+    policy = fast_policy()
+    default_program(policy).rebooking.lead_time_hours = 3  # the new appointment is far enough ahead to backfill
+    api.stack.write_policy(policy)
+    payload = envelope(EventType.no_show, appointment_type=TYPE)
+    case_id = str((await api.post_event(payload)).json()["events"][0]["case_id"])
+    calendar_id = payload["data"]["appointment"]["calendar_id"]  # type: ignore[index]
+    (waiting,) = waiting_contacts(api, str(calendar_id), 1)
+
+    await eventually(lambda: case_state(api, case_id), lambda s: s["stage"] == "recovering")
+    await reply(api, case_id, "can we find another time?", sender=None)
+    offered = await eventually(lambda: case_state(api, case_id), lambda s: s["stage"] == "offering")
+    await reply(api, case_id, "1", sender=None)
+    await eventually(lambda: case_state(api, case_id), lambda s: s["stage"] == "following")
+    await reply(api, case_id, "never mind, I found someone else", sender=None)
+    await eventually(lambda: case_state(api, case_id), lambda s: s["stage"] != "following")
+
+    start = datetime.fromisoformat(str(offered["offered"][0]["start"]))  # type: ignore[index]
+    backfill_id = backfill_id_for(str(calendar_id), start, api.stack.deps.settings.id_salt)
+    state = await eventually(lambda: backfill_state(api, backfill_id), lambda s: len(s["offered"]) == 1)  # type: ignore[arg-type]
+    assert state["offered"] == [contact_key_for(waiting.contact_id, api.stack.deps.settings.id_salt)]
+
+
+async def case_state(api: Api, case_id: str) -> dict[str, object]:
+    response = await api.http.get(f"/cases/{case_id}", headers=ADMIN)
+    assert response.status_code == 200, response.text
+    state: dict[str, object] = response.json()
+    return state
