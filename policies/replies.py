@@ -796,7 +796,7 @@ def _rest(t: _Text, inp: ReplyInput, count: int) -> _Verdict:
             return _Verdict(ReplyIntent.pick_slot, 0.85, "any time suits and only one slot was offered",
                             slot_index=0)
         return _Verdict(ReplyIntent.pick_slot, 0.5, f"any of {count} offered slots suits: a human chooses")
-    if _bare_affirmative(t):
+    if _bare_affirmative(t) or _takes_the_offer(t):
         if count == 1:
             return _Verdict(ReplyIntent.pick_slot, 0.9, "yes to the only offered slot", slot_index=0)
         if count > 1:
@@ -816,6 +816,24 @@ def _rest(t: _Text, inp: ReplyInput, count: int) -> _Verdict:
             else "empty reply"
         return _Verdict(ReplyIntent.other, 0.3, reason)
     return _Verdict(ReplyIntent.other, 0.3, "not understood")
+
+
+# "I'll take it", "book me in", "count me in", "la tomo": taking what was offered, said without a yes-word
+_TAKE_IT = re.compile(
+    r"\b(i ?ll|i will|i d|id|i would|let me|ill) (take|grab) (it|that|that one|this one)\b|^(take|grab) it\b"
+    r"|\bbook (it|me|me in|that|that one|this one)\b|\b(count|sign|put) me (in|up|down)\b|\bi ?m in\b"
+    r"|\breserve (it|that|that one)\b|\bi want (it|that one|that slot|that time)\b"
+    r"|\b(la|lo) (tomo|quiero|reservo)\b|\bme apunto\b|\breservamela\b"
+)
+# besides a yes-word and politeness, all an acceptance may say ("yes, I'll take it, thanks!")
+_TAKE_IT_WORDS = _wordset("i ill id will would let me take grab it that one this book in count sign put up down im "
+                          "reserve want slot time la lo tomo quiero reservo apunto reservamela for please")
+
+
+def _takes_the_offer(t: _Text) -> bool:
+    if not t.tokens or not _TAKE_IT.search(t.words):
+        return False
+    return all(w in _AFFIRM or w in FILLER or w in _TAKE_IT_WORDS for w in t.tokens)
 
 
 def _bare_affirmative(t: _Text) -> bool:

@@ -85,9 +85,29 @@ class DemoClient:
         resp.raise_for_status()
         return resp.json()  # type: ignore[no-any-return]
 
-    async def reply(self, case_id: str, text: str) -> None:
-        resp = await self.http.post("/inbound/local", json={"case_id": case_id, "text": text}, headers=self.admin)
+    async def reply(self, case_id: str, text: str, sender: str | None = None) -> dict[str, Any]:
+        resp = await self.http.post("/inbound/local", json={"case_id": case_id, "text": text, "sender": sender},
+                                    headers=self.admin)
         resp.raise_for_status()
+        return resp.json()  # type: ignore[no-any-return]
+
+    async def join_waitlist(self, contact: dict[str, Any], appointment_type: str, calendar_id: str) -> None:
+        resp = await self.http.post("/waitlist", headers=self.admin, json={
+            "contact": contact, "appointment_type": appointment_type, "calendar_id": calendar_id})
+        resp.raise_for_status()
+
+    async def backfill(self, backfill_id: str) -> dict[str, Any]:
+        resp = await self.http.get(f"/backfills/{backfill_id}", headers=self.admin)
+        return resp.json() if resp.status_code == 200 else {}  # type: ignore[no-any-return]
+
+    async def wait_backfill(self, backfill_id: str, done: Callable[[dict[str, Any]], bool],
+                            timeout: float) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while True:
+            st = await self.backfill(backfill_id)
+            if done(st) or time.monotonic() > deadline:
+                return st
+            await asyncio.sleep(0.3)
 
     async def state(self, case_id: str) -> dict[str, Any]:
         resp = await self.http.get(f"/cases/{case_id}", headers=self.admin)
@@ -156,9 +176,18 @@ async def run_demo(settings: Settings, echo: Callable[[str], None], timeout: flo
     repeat = await start("repeat no-show", "appointment.no_show", _appointment("repeat", repeat_contact))
     high = await start("high-value no-show", "appointment.no_show",
                        _appointment("high", _contact(3, "Hal Highvalue"), value=2500, appointment_type="consultation"))
-    late = _appointment("late", _contact(5, "Lea Latecancel"), starts_in=120)
+    # two people wait for a consultation with Dr. Lee: the late cancellation's slot is offered to them
+    waiting = [_contact(11, "Wes Waiting"), _contact(12, "Wanda Waiting")]
+    for person in waiting:
+        await client.join_waitlist(person, "consultation", "cal-dr-lee")
+    late = _appointment("late", _contact(5, "Lea Latecancel"), starts_in=180)
     await start("late cancellation", "appointment.booked", late)
-    await client.event("appointment.cancelled", late)
+    late_dt = datetime.fromisoformat(late["start"])
+    calendar.add_appointment(late["appointment_id"], "cal-dr-lee", "owner-lee", "demo-contact-5", "consultation",
+                             late_dt, late_dt + timedelta(minutes=30))
+    cancelled = await client.event("appointment.cancelled", late)
+    backfill_id = (cancelled.get("events") or [{}])[0].get("backfill_id") or ""
+    echo(f"  {'freed slot -> waitlist':28} {'(late cancellation)':32} -> {backfill_id or 'not offered'}")
     resched = await start("reschedule request", "appointment.reschedule_requested",
                           _appointment("resched", _contact(6, "Ray Reschedule"), starts_in=24 * 60))
     optout = await start("opt-out", "appointment.no_show", _appointment("optout", _contact(7, "Otto Optout")))
@@ -177,6 +206,9 @@ async def run_demo(settings: Settings, echo: Callable[[str], None], timeout: flo
     await client.reply(resched, "1")
     await client.wait_stage(high, {"awaiting_review"}, timeout)
     await client.decide(high, "approve")
+    if backfill_id:  # the second person on the waitlist answers first: the slot is theirs
+        await client.wait_backfill(backfill_id, lambda st: len(st.get("offered") or []) == len(waiting), timeout)
+        await client.reply(backfill_id, "Yes, I'll take it!", sender=waiting[1]["phone"])
 
     expected = {
         "attended": {"attended"}, "first-time no-show": {"confirmed"}, "repeat no-show": {"awaiting_review"},
@@ -192,6 +224,12 @@ async def run_demo(settings: Settings, echo: Callable[[str], None], timeout: flo
         ok &= good
         echo(f"  {label:28} {st.get('stage', '?'):16} {'ok' if good else 'expected ' + '/'.join(sorted(stages))}")
     echo(f"  {'unmanaged calendar':28} {'ignored':16} ok")
+    filled = await client.wait_backfill(backfill_id, lambda st: st.get("stage") not in (None, "backfilling"),
+                                        timeout) if backfill_id else {}
+    good = filled.get("stage") == "backfilled"
+    ok &= good
+    shown = filled.get("stage", "not started")
+    echo(f"  {'waitlist backfill':28} {shown:16} {'ok' if good else 'expected backfilled'}")
     echo("\nOpen Temporal UI to filter by NoShowStage / NoShowNeedsReview; `noshow report` for the numbers.")
     await client.http.aclose()
     _ = (repeat, unclear)
