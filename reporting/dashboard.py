@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from html import escape
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, HTTPException, Query
@@ -54,8 +54,9 @@ def _query(
     source: Param = None, appointment_type: Param = None, owner: Param = None, location: Param = None,
     channel: Param = None, template: Param = None, segment: Param = None, arm: Param = None,
 ) -> Query_:
-    values = {"source": source, "appointment_type": appointment_type, "owner": owner, "location": location,
-              "channel": channel, "template": template, "segment": segment, "arm": arm}
+    values: dict[str, Any] = {"source": source, "appointment_type": appointment_type, "owner": owner,
+                              "location": location, "channel": channel, "template": template, "segment": segment,
+                              "arm": arm}
     try:
         filters = make_filters(since=since, until=until, **values)
         group = resolve_by(by)

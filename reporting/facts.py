@@ -1,5 +1,9 @@
 """One summary row per case, derived from its ledger events: the precise definitions behind every metric.
 
+A waitlist backfill (`SlotBackfill`, id `backfill-...`) writes under its own id too; its row is a backfill row
+(`backfill` = 1): every case column is zero there, only the message counts and the backfill columns are set, so
+case metrics never see a backfill and backfill metrics never see a case.
+
 The ledger stays append-only and is the only source of truth; `case_facts` is a cache of this function's
 output, refreshed for the touched cases inside every append and rebuildable from scratch
 (`Ledger.rebuild_facts`). Reports aggregate these rows with SQL, which is what keeps 1,000,000 events fast.
@@ -15,6 +19,10 @@ NO_SHOW_LIKE_KINDS = frozenset({"no_show", "late_cancel"})
 NO_SHOW_LIKE_VERDICTS = frozenset({"no_show", "late_cancel"})
 NOT_RECOVERABLE_VERDICTS = frozenset({"attended", "rescheduled"})
 DETECTION_OUTCOMES = ("attended", "no_show", "cancelled", "late_cancel", "rescheduled", "review")
+BACKFILL_PREFIX = "backfill-"  # workers.backfill names every backfill so (reporting must not import the engine)
+BACKFILL_OFFER_TEMPLATE = "waitlist_offer"  # workflows.backfill.OFFER_TEMPLATE
+# a ledger row: a dict, or SQLAlchemy's RowMapping (whose keys may also be columns, hence not Mapping[str, ...])
+Event = Mapping[Any, Any]
 FLAG_COLUMNS = (
     "watched", "detected", *(f"verdict_{v}" for v in DETECTION_OUTCOMES), "contacted", "replied", "unrecovered",
     "open_case", "followed", "recovered_recoverable",
@@ -27,7 +35,7 @@ def week_of(at: datetime) -> str:
     return (day - timedelta(days=day.weekday())).isoformat()
 
 
-def _data(row: Mapping[str, Any]) -> dict[str, Any]:
+def _data(row: Event) -> dict[str, Any]:
     data = row.get("data")
     return data if isinstance(data, dict) else {}
 
@@ -41,8 +49,14 @@ def _float(value: Any) -> float | None:
         return None
 
 
-def case_facts(case_id: str, events: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """Summarise one case. `events` are ledger rows ordered by (at, seq): oldest first.
+def is_backfill_id(case_id: str) -> bool:
+    return case_id.startswith(BACKFILL_PREFIX)
+
+
+def case_facts(case_id: str, events: Sequence[Event]) -> dict[str, Any]:
+    """Summarise one case, or one waitlist backfill when `case_id` starts with "backfill-" (`backfill_facts`).
+
+    `events` are ledger rows ordered by (at, seq): oldest first.
 
     Definitions (each is a column of `case_facts`):
     - opened_at: `at` of the first case_opened event, else of the case's first event; week: its Monday.
@@ -58,9 +72,12 @@ def case_facts(case_id: str, events: Sequence[Mapping[str, Any]]) -> dict[str, A
     - recoverable: not ignored, has a verdict, verdict not attended/rescheduled, not closed as attended.
     - lost_value: value if kind and verdict are no_show/late_cancel, the case is closed and not rebooked.
     - recovered_value: value if rebooked.
+    - backfill, backfill_offers, backfilled, backfilled_value: 0 (a case is not a backfill).
     """
     if not events:
         raise ValueError("a case needs at least one event")
+    if is_backfill_id(case_id):
+        return backfill_facts(case_id, events)
     opened = next((e for e in events if e["type"] == "case_opened"), None)
     ordered = [opened, *events] if opened is not None else list(events)
 
@@ -70,7 +87,7 @@ def case_facts(case_id: str, events: Sequence[Mapping[str, Any]]) -> dict[str, A
     def last(field: str) -> Any:
         return next((e[field] for e in reversed(events) if e.get(field)), None)
 
-    def of_type(*types: str) -> list[Mapping[str, Any]]:
+    def of_type(*types: str) -> list[Event]:
         return [e for e in events if e["type"] in types]
 
     opened_at: datetime = (opened or events[0])["at"]
@@ -142,4 +159,70 @@ def case_facts(case_id: str, events: Sequence[Mapping[str, Any]]) -> dict[str, A
         "open_case": int(not closed),
         "followed": int(kept or not_kept),
         "recovered_recoverable": int(is_rebooked and recoverable),
+        **NOT_A_BACKFILL,
+    }
+
+
+NOT_A_BACKFILL: dict[str, Any] = {"backfill": 0, "backfill_offers": 0, "backfilled": 0, "backfilled_value": 0.0}
+# a backfill row's case columns: nothing a case metric sums (the message counts are set apart, see below)
+NOT_A_CASE: dict[str, Any] = {
+    "kind": None, "segment": None, "arm": None, "verdict": None, "outcome": None, "closed": 0, "ignored": 0,
+    "ignore_reason": None, "replies": 0, "opted_out": 0, "slots_offered": 0, "rebooked": 0,
+    "minutes_to_rebook": None, "kept": 0, "not_kept": 0, "reviews_requested": 0, "reviews_decided": 0,
+    "reviews_within_sla": 0, "crm_updates": 0, "exceptions": 0, "recoverable": 0, "lost_value": 0.0,
+    "recovered_value": 0.0, **dict.fromkeys(FLAG_COLUMNS, 0),
+}
+
+
+def backfill_facts(backfill_id: str, events: Sequence[Event]) -> dict[str, Any]:
+    """Summarise one waitlist backfill (one freed slot). `events` are ledger rows ordered by (at, seq).
+
+    Definitions (the row's columns; every case column is zero or NULL, see NOT_A_CASE):
+    - backfill: 1. opened_at: `at` of the first backfill_opened event, else of the first event; week: its Monday.
+    - source, appointment_type, owner_id, location_id: first non-empty value, backfill_opened first (the
+      `backfilled` event says source "backfill", replies "reply": the freed slot's own values win).
+    - channel, template_id: those of the first message_sent (first touch), as for a case.
+    - value: value of the first backfill_opened event (the freed slot's), else 0.
+    - messages_sent / messages_delivered / messages_failed: counts of those events (offers, "slot gone" notes
+      and booking confirmations alike: every customer message counts toward caps and costs).
+    - backfill_offers: message_sent events with template_id `waitlist_offer`.
+    - backfilled: has a `backfilled` event (a waitlisted contact took the slot).
+    - backfilled_value: value if backfilled.
+    A slot offered again under the same id (its taker cancelled too) stays one row: one freed slot.
+    """
+    if not events:
+        raise ValueError("a backfill needs at least one event")
+    opened = next((e for e in events if e["type"] == "backfill_opened"), None)
+    ordered = [opened, *events] if opened is not None else list(events)
+
+    def first(field: str) -> Any:
+        return next((e[field] for e in ordered if e.get(field)), None)
+
+    def count(type_: str) -> int:
+        return sum(1 for e in events if e["type"] == type_)
+
+    opened_at: datetime = (opened or events[0])["at"]
+    sent = [e for e in events if e["type"] == "message_sent"]
+    value = (_float(opened["value"]) or 0.0) if opened is not None else 0.0
+    backfilled = any(e["type"] == "backfilled" for e in events)
+    return {
+        **NOT_A_CASE,
+        "case_id": backfill_id,
+        "opened_at": opened_at,
+        "week": week_of(opened_at),
+        "source": first("source"),
+        "appointment_type": first("appointment_type"),
+        "owner_id": first("owner_id"),
+        "location_id": first("location_id"),
+        "channel": sent[0]["channel"] if sent else None,
+        "template_id": sent[0]["template_id"] if sent else None,
+        "value": value,
+        "messages_sent": len(sent),
+        "messages_delivered": count("message_delivered"),
+        "messages_failed": count("message_failed"),
+        "events": len(events),
+        "backfill": 1,
+        "backfill_offers": sum(1 for e in sent if e.get("template_id") == BACKFILL_OFFER_TEMPLATE),
+        "backfilled": int(backfilled),
+        "backfilled_value": value if backfilled else 0.0,
     }

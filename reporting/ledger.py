@@ -16,6 +16,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, Engine, create_engine, delete, event, func, insert, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
@@ -29,6 +30,7 @@ from reporting.schema import ledger_events
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 DEFAULT_URL = "sqlite:///data/ledger.db"
+VERSION_TABLE = "ledger_alembic_version"  # as in migrations/env.py
 CHUNK = 500  # ids per IN (...) list: well under SQLite's bound-parameter limit
 
 # Free-text fields are checked for contact details; ids are opaque by construction (hashes).
@@ -94,6 +96,12 @@ def _row(ev: LedgerEvent) -> dict[str, Any]:
     }
 
 
+def _revision(conn: Connection) -> str | None:
+    """The ledger schema's current Alembic revision, None before the first migration."""
+    context = MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE})
+    return context.get_current_revision()
+
+
 def _chunks(items: Sequence[str], size: int = CHUNK) -> Iterator[Sequence[str]]:
     for start in range(0, len(items), size):
         yield items[start:start + size]
@@ -117,13 +125,21 @@ class Ledger:
         self.engine.dispose()
 
     def migrate(self) -> None:
-        """Bring the schema to the newest revision (idempotent; run at every start)."""
+        """Bring the schema to the newest revision (idempotent; run at every start).
+
+        Upgrading an existing ledger also recomputes every case summary in the same transaction: a new revision
+        is how a changed definition in `reporting.facts` reaches the stored summaries, and no report ever sees
+        the new schema with summaries made by the old definitions.
+        """
         cfg = Config()
         cfg.set_main_option("script_location", str(MIGRATIONS))
         cfg.set_main_option("sqlalchemy.url", self.url.replace("%", "%%"))
         with self.engine.begin() as conn:
+            before = _revision(conn)
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
+            if before is not None and _revision(conn) != before:
+                self._rebuild(conn)
 
     # ------------------------------------------------------------------ writing
 
@@ -206,24 +222,28 @@ class Ledger:
         return inserted
 
     def rebuild_facts(self) -> int:
-        """Recompute every case's summary from the ledger (after a definition changes); returns the case count."""
-        cases = 0
+        """Recompute every summary from the ledger (after a definition changes); returns how many rows (cases
+        and backfills) it wrote."""
         with self.engine.begin() as conn:
-            conn.execute(delete(facts_table))
-            result = conn.execution_options(yield_per=20_000).execute(
-                select(ledger_events).order_by(ledger_events.c.case_id, ledger_events.c.at, ledger_events.c.seq)
-            ).mappings()
-            pending: list[dict[str, Any]] = []
-            for cid, group in groupby(result, key=lambda r: r["case_id"]):
-                pending.append(case_facts(cid, list(group)))
-                if len(pending) >= 5_000:
-                    cases += len(pending)
-                    conn.execute(insert(facts_table), pending)
-                    pending = []
-            if pending:
-                cases += len(pending)
+            return self._rebuild(conn)
+
+    def _rebuild(self, conn: Connection) -> int:
+        written = 0
+        conn.execute(delete(facts_table))
+        result = conn.execution_options(yield_per=20_000).execute(
+            select(ledger_events).order_by(ledger_events.c.case_id, ledger_events.c.at, ledger_events.c.seq)
+        ).mappings()
+        pending: list[dict[str, Any]] = []
+        for cid, group in groupby(result, key=lambda r: r["case_id"]):
+            pending.append(case_facts(cid, list(group)))
+            if len(pending) >= 5_000:
+                written += len(pending)
                 conn.execute(insert(facts_table), pending)
-        return cases
+                pending = []
+        if pending:
+            written += len(pending)
+            conn.execute(insert(facts_table), pending)
+        return written
 
     # ------------------------------------------------------------------ reading
 

@@ -3,6 +3,10 @@
 The dashboard page, its JSON and CSV, and `noshow report` all call `build_report`, so they cannot disagree.
 Every metric is attributed to a case, and a case to the week it opened (cohort reporting): a later event
 (a reply, a rebooking) counts in the week its case opened, so past weeks settle instead of drifting.
+
+Waitlist backfills (ids `backfill-...`) have their own rows and their own metric group: they count in no case
+metric. Their messages do count in the message totals (sent, delivered, failed), which are about every customer
+message (caps and costs), not about cases.
 """
 
 from __future__ import annotations
@@ -49,7 +53,8 @@ METRICS: tuple[Metric, ...] = (
     # coverage
     Metric("cases", "Cases", "Coverage", "count",
            "Distinct case ids whose case opened in the period (opening time: the case_opened event, else the "
-           "case's first event).", "COUNT(*)"),
+           "case's first event). Waitlist backfill ids (`backfill-...`) are not cases and count in no case "
+           "metric.", "COUNT(*) - SUM(backfill)"),
     Metric("watched", "Appointments watched", "Coverage", "count",
            "Cases without an `ignored` event.", "SUM(watched)"),
     Metric("ignored", "Appointments ignored", "Coverage", "count",
@@ -72,16 +77,22 @@ METRICS: tuple[Metric, ...] = (
            ratio=("verdict_rescheduled", "detected")),
     # messaging
     Metric("contacted", "Cases contacted", "Messaging", "count",
-           "Cases with at least one `message_sent` event.", "SUM(contacted)"),
-    Metric("messages_sent", "Messages sent", "Messaging", "count", "Count of `message_sent` events.",
+           "Cases with at least one `message_sent` event (backfills are not cases: see Waitlist offers sent).",
+           "SUM(contacted)"),
+    Metric("messages_sent", "Messages sent", "Messaging", "count",
+           "Count of `message_sent` events: every customer message, a case's or a waitlist backfill's (offers, "
+           "slot-gone notes, booking confirmations), since sending caps and costs count them all.",
            "SUM(messages_sent)"),
     Metric("messages_delivered", "Messages delivered", "Messaging", "count",
-           "Count of `message_delivered` events.", "SUM(messages_delivered)"),
-    Metric("messages_failed", "Messages failed", "Messaging", "count", "Count of `message_failed` events.",
-           "SUM(messages_failed)"),
+           "Count of `message_delivered` events (cases and backfills, like messages_sent).",
+           "SUM(messages_delivered)"),
+    Metric("messages_failed", "Messages failed", "Messaging", "count",
+           "Count of `message_failed` events (cases and backfills, like messages_sent).", "SUM(messages_failed)"),
     Metric("delivery_rate", "Delivery rate", "Messaging", "rate", "messages_delivered / messages_sent.",
            ratio=("messages_delivered", "messages_sent")),
-    Metric("replies", "Replies", "Messaging", "count", "Count of `reply_received` events.", "SUM(replies)"),
+    Metric("replies", "Replies", "Messaging", "count",
+           "Count of `reply_received` events of cases (answers to waitlist offers are not counted).",
+           "SUM(replies)"),
     Metric("replied", "Cases that replied", "Messaging", "count",
            "Cases with at least one `reply_received` event.", "SUM(replied)"),
     Metric("reply_rate", "Reply rate", "Messaging", "rate", "replied / contacted.", ratio=("replied", "contacted")),
@@ -124,10 +135,25 @@ METRICS: tuple[Metric, ...] = (
            "SUM(lost_value)"),
     Metric("recovered_revenue", "Recovered revenue", "Revenue", "money",
            "Sum of value (the missed appointment's) over recovered cases.", "SUM(recovered_value)"),
+    # waitlist backfill (SlotBackfill): a slot freed ahead of time, offered to waitlisted contacts
+    Metric("backfills_opened", "Freed slots offered to the waitlist", "Waitlist backfill", "count",
+           "Distinct backfill ids (`backfill-...`, one per freed slot, however often it is offered again) opened in "
+           "the period (opening time: the first `backfill_opened` event, else the backfill's first event).",
+           "SUM(backfill)"),
+    Metric("waitlist_offers", "Waitlist offers sent", "Waitlist backfill", "count",
+           "Count of `message_sent` events of backfills with template `waitlist_offer`.", "SUM(backfill_offers)"),
+    Metric("slots_backfilled", "Slots backfilled", "Waitlist backfill", "count",
+           "Backfills with a `backfilled` event (a waitlisted contact took the slot).", "SUM(backfilled)"),
+    Metric("backfill_rate", "Backfill rate", "Waitlist backfill", "rate", "slots_backfilled / backfills_opened.",
+           ratio=("slots_backfilled", "backfills_opened")),
+    Metric("backfilled_revenue", "Backfilled revenue", "Waitlist backfill", "money",
+           "Sum of value over backfilled slots: the freed slot's, from the first `backfill_opened` event.",
+           "SUM(backfilled_value)"),
 )
 METRIC_BY_NAME = {m.name: m for m in METRICS}
 # helper sums that are not shown, so that every SQL aggregate is additive and totals can be summed from groups
 HELPERS: dict[str, str] = {
+    "_rows": "COUNT(*)",  # cases and backfills: a period with backfills only is not empty
     "_rebook_minutes": "SUM(minutes_to_rebook)",
     "_rebook_timed": "COUNT(minutes_to_rebook)",
     "_recovered_recoverable": "SUM(recovered_recoverable)",  # experiments: recovered among recoverable
@@ -148,7 +174,8 @@ FILTERS: dict[str, str] = {
 ATTRIBUTION_NOTE = (
     "Cases are reported in the week they opened. A case's channel and template are those of its first "
     "message (first touch); all its numbers, including later messages, count there. "
-    f"{NONE_LABEL} groups cases without a value."
+    f"{NONE_LABEL} groups cases without a value. Waitlist backfills count apart from cases, in the week their "
+    "slot was freed and under the freed slot's source, type, owner and location."
 )
 _FILTER_VALUE = re.compile(r"^[\w .:/@+\-()]{1,200}$")
 _RELATIVE = re.compile(r"^(\d{1,4})([dw])$")
@@ -319,7 +346,7 @@ Raw = dict[str, Any]
 
 def _aggregate(conn: Any, filters: Filters, keys: list[str]) -> list[tuple[tuple[str | None, ...], Raw]]:
     """Raw additive sums per combination of `keys` (DIMENSIONS names): one pass over case_facts."""
-    columns = [literal_column(sql).label(name) for name, sql in SQL_AGGREGATES.items()]
+    columns: list[Any] = [literal_column(sql).label(name) for name, sql in SQL_AGGREGATES.items()]
     where = and_(true(), *_where(filters))
     key_cols: list[Any] = [f.c[DIMENSIONS[k]] for k in keys]
     if conn.dialect.name == "sqlite":
@@ -331,7 +358,7 @@ def _aggregate(conn: Any, filters: Filters, keys: list[str]) -> list[tuple[tuple
         stmt = stmt.group_by(*key_cols)
     out = []
     for r in conn.execute(stmt).mappings():
-        if not key_cols and not r["cases"]:
+        if not key_cols and not r["_rows"]:
             continue
         out.append((tuple(r[f"k{i}"] for i in range(len(keys))), dict(r)))
     return out
@@ -353,7 +380,7 @@ def _reply_reasons(conn: Any, filters: Filters) -> list[Count]:
     stmt = (
         select(e.c.reason, func.count().label("n"))
         .select_from(e.join(f, f.c.case_id == e.c.case_id))
-        .where(and_(e.c.type == "reply_received", *_where(filters)))
+        .where(and_(e.c.type == "reply_received", f.c.backfill == 0, *_where(filters)))
         .group_by(e.c.reason)
     )
     counts = [Count(key=r.reason or NONE_LABEL, count=int(r.n)) for r in conn.execute(stmt)]

@@ -109,6 +109,11 @@ case_facts = Table(
     Column("recovered_value", Float, nullable=False),
     Column("events", Integer, nullable=False),
     *[Column(name, Integer, nullable=False) for name in FLAG_COLUMNS],
+    # waitlist backfills (migration 0002): a row is a case or a backfill, see reporting.facts.backfill_facts
+    Column("backfill", Integer, nullable=False, server_default="0"),
+    Column("backfill_offers", Integer, nullable=False, server_default="0"),
+    Column("backfilled", Integer, nullable=False, server_default="0"),
+    Column("backfilled_value", Float, nullable=False, server_default="0"),
     Index("ix_case_facts_opened_at", "opened_at"),
     Index("ix_case_facts_ignored", "ignored", "ignore_reason"),
     *[Index(f"ix_case_facts_{name}", name, "opened_at") for name in DIMENSION_COLUMNS if name != "week"],

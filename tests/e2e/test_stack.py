@@ -60,8 +60,10 @@ def test_up_then_demo_shows_every_state(tmp_path: Path) -> None:
         page = httpx.get(f"http://127.0.0.1:{env['NOSHOW_API_PORT']}/dashboard/data.json", timeout=30).json()
         total = page["total"]["values"]
         # counted by hand from the demo's mix (workers/demo.py): 12 appointments, one on an unmanaged calendar;
-        # the first-time no-show and the reschedule request rebook; one customer opts out
-        hand = {"cases": 12, "ignored": 1, "watched": 11, "recovered": 2, "opt_outs": 1}
+        # the first-time no-show and the reschedule request rebook; one customer opts out; the late
+        # cancellation's slot is offered to the two people waiting and the second one takes it
+        hand = {"cases": 12, "ignored": 1, "watched": 11, "recovered": 2, "opt_outs": 1, "backfills_opened": 1,
+                "waitlist_offers": 2, "slots_backfilled": 1}
         for metric, expected in hand.items():
             assert total[metric] == expected, (metric, total[metric])
             assert int(csv_total[metric]) == expected, (metric, csv_total[metric])

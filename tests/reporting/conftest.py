@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from reporting.ledger import Ledger
-from tests.reporting.demo import demo_events
+from tests.reporting.demo import backfill_events, demo_events
 
 
 @pytest.fixture
@@ -23,3 +23,13 @@ def demo_ledger(ledger: Ledger) -> Ledger:
     for ev in events[15:]:  # overlapping on purpose: repeats must not count twice
         ledger.append(ev)
     return ledger
+
+
+@pytest.fixture
+def mixed_ledger(demo_ledger: Ledger) -> Ledger:
+    """The demo's cases plus waitlist backfills, some events appended twice (repeats must not count)."""
+    backfills = backfill_events()
+    demo_ledger.append_many(backfills[:9])
+    for ev in backfills[6:]:
+        demo_ledger.append(ev)
+    return demo_ledger

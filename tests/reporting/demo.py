@@ -118,4 +118,75 @@ EXPECTED_TOTAL: dict[str, float | int | None] = {
     "exceptions": 1,                                                     # g
     "lost_revenue_risk": 350.0,                                          # b 200 + c 50 + g 60 + h 40
     "recovered_revenue": 180.0,                                          # a 100 + d 80
+    "backfills_opened": 0, "waitlist_offers": 0, "slots_backfilled": 0,  # no backfills among the cases
+    "backfill_rate": None, "backfilled_revenue": 0.0,
 }
+
+WEEK3 = datetime(2025, 3, 18, 10, 0, tzinfo=UTC)  # Tuesday of the week starting Monday 2025-03-17
+BF_FILLED = "backfill-0000000000000000000000a1"
+BF_UNFILLED = "backfill-0000000000000000000000b2"
+BF_REOFFERED = "backfill-0000000000000000000000c3"
+BF_UNOPENED = "backfill-0000000000000000000000d4"
+
+
+def _slot(dims: dict[str, Any], value: float, reason: str) -> tuple[str, dict[str, Any]]:
+    return "backfill_opened", {**dims, "value": value, "reason": reason}
+
+
+def _msg(type_: str, dims: dict[str, Any], template: str, source: str | None = None) -> tuple[str, dict[str, Any]]:
+    # the send activity writes the freed slot's dimensions; a provider's delivery news writes source "provider"
+    fields = {**dims, "channel": "sms", "template_id": template}
+    if source is not None:
+        fields = {"source": source, "appointment_type": "-", "channel": "sms", "template_id": template}
+    return type_, fields
+
+
+def backfill_events() -> list[LedgerEvent]:
+    """Waitlist backfills written the way the engine writes them (workers/backfill.py, activities/backfill.py and
+    the shared send activity); they sit beside demo_events() and must not change any case number."""
+    lee = {"source": "calcom", "appointment_type": "consult", "owner_id": "o1", "location_id": "l1"}
+    kim = {"source": "calendly", "appointment_type": "cleaning", "owner_id": "o2", "location_id": "l2"}
+    taken = ("backfilled", {"source": "backfill", "appointment_type": "consult"})
+    ev: list[LedgerEvent] = []
+    # filled: two offers, a yes (its reply lands under the backfill id), a confirmation and a slot-gone note
+    ev += _case(BF_FILLED, WEEK1, {}, [
+        _slot(lee, 100, "cancellation"),
+        _msg("message_sent", lee, "waitlist_offer"), _msg("message_sent", lee, "waitlist_offer"),
+        _msg("message_delivered", lee, "waitlist_offer", source="provider"),
+        ("reply_received", {"source": "reply", "appointment_type": "-", "channel": "sms", "reason": "pick_slot"}),
+        taken,
+        _msg("message_sent", lee, "confirm_booking"), _msg("message_sent", lee, "slot_gone"),
+    ])
+    # nobody takes it: three offers over two batches, one fails at the provider; still running
+    ev += _case(BF_UNFILLED, WEEK2, {}, [
+        _slot(kim, 50, "no_show"),
+        _msg("message_sent", kim, "waitlist_offer"), _msg("message_sent", kim, "waitlist_offer"),
+        _msg("message_failed", kim, "waitlist_offer", source="provider"),
+        _msg("message_sent", kim, "waitlist_offer"),
+    ])
+    # taken, the taker cancels too, offered again under the same id and taken again: one slot, counted once
+    ev += _case(BF_REOFFERED, WEEK2, {}, [
+        _slot(lee, 80, "cancellation"), _msg("message_sent", lee, "waitlist_offer"), taken,
+        _slot(lee, 80, "cancellation"), _msg("message_sent", lee, "waitlist_offer"), taken,
+        _msg("message_sent", lee, "confirm_booking"),
+    ])
+    # its backfill_opened never reached the ledger: still a freed slot offered, opened at its first event
+    ev += _case(BF_UNOPENED, WEEK3, {}, [
+        _msg("message_sent", kim, "waitlist_offer"),
+        _msg("message_delivered", kim, "waitlist_offer", source="provider"),
+    ])
+    return ev
+
+
+# Hand count of demo_events() + backfill_events(): the case numbers are EXPECTED_TOTAL's, except the message
+# totals, which count every customer message (backfills': 4 + 3 + 3 + 1 sent, 1 + 0 + 0 + 1 delivered, 1 failed).
+EXPECTED_WITH_BACKFILLS: dict[str, float | int | None] = {
+    **EXPECTED_TOTAL,
+    "messages_sent": 16, "messages_delivered": 5, "messages_failed": 2,  # cases 5 + 11, 3 + 2, 1 + 1
+    "delivery_rate": 0.3125,                                             # 5/16
+    "backfills_opened": 4,                                               # a1 b2 c3 d4 (d4 without its event)
+    "waitlist_offers": 8,                                                # a1 2, b2 3, c3 2, d4 1
+    "slots_backfilled": 2, "backfill_rate": 0.5,                         # a1 c3; 2/4
+    "backfilled_revenue": 180.0,                                         # a1 100 + c3 80 (once)
+}
+MESSAGE_METRICS = frozenset({"messages_sent", "messages_delivered", "messages_failed", "delivery_rate"})
