@@ -7,8 +7,10 @@ derived `case_facts` rows of the cases it touched in the same transaction.
 
 from __future__ import annotations
 
+import fcntl
 import re
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC
 from itertools import groupby
 from pathlib import Path
@@ -96,6 +98,24 @@ def _row(ev: LedgerEvent) -> dict[str, Any]:
     }
 
 
+@contextmanager
+def _migration_lock(url: str) -> Iterator[None]:
+    """An exclusive lock beside a SQLite ledger file (Postgres takes an advisory lock in the transaction)."""
+    parsed = make_url(url)
+    database = parsed.database or ""
+    if parsed.get_backend_name() != "sqlite" or database in ("", ":memory:") or database.startswith("file:"):
+        yield
+        return
+    lock_path = Path(database).expanduser().with_name(Path(database).name + ".migrate.lock")
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with lock_path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def _revision(conn: Connection) -> str | None:
     """The ledger schema's current Alembic revision, None before the first migration."""
     context = MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE})
@@ -134,7 +154,10 @@ class Ledger:
         cfg = Config()
         cfg.set_main_option("script_location", str(MIGRATIONS))
         cfg.set_main_option("sqlalchemy.url", self.url.replace("%", "%%"))
-        with self.engine.begin() as conn:
+        # the API and the worker start together and both migrate: one at a time, or both create the tables
+        with _migration_lock(self.url), self.engine.begin() as conn:
+            if self.dialect == "postgresql":
+                conn.exec_driver_sql("SELECT pg_advisory_xact_lock(hashtext('noshow-ledger-migrate'))")
             before = _revision(conn)
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
