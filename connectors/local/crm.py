@@ -24,8 +24,10 @@ class LocalCrm:
         with self.db.connect() as conn:
             conn.execute(
                 "INSERT INTO contacts (contact_id, name, phone, email, timezone, locale) VALUES (?, ?, ?, ?, ?, ?) "
-                "ON CONFLICT(contact_id) DO UPDATE SET name = excluded.name, phone = excluded.phone, "
-                "email = excluded.email, timezone = excluded.timezone, locale = excluded.locale",
+                # a source that knows less (a no-show report with only an email) must not erase what we know
+                "ON CONFLICT(contact_id) DO UPDATE SET name = COALESCE(excluded.name, contacts.name), "
+                "phone = COALESCE(excluded.phone, contacts.phone), email = COALESCE(excluded.email, contacts.email), "
+                "timezone = COALESCE(excluded.timezone, contacts.timezone), locale = excluded.locale",
                 (contact.contact_id, contact.name, contact.phone, contact.email, contact.timezone, contact.locale),
             )
 

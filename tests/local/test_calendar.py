@@ -59,3 +59,4 @@ def test_expired_holds_do_not_block(tmp_path: Path) -> None:
     calendar = LocalCalendar(LocalDb(tmp_path / "local.db"))
     calendar.hold(slot(), "case-a", expires_at=datetime.now(UTC) - timedelta(seconds=1))
     assert calendar.book(slot(), "case-b", "consultation", "c-b", idempotency_key="b")
+
