@@ -1,7 +1,12 @@
-"""Appending case events to the reporting ledger (idempotent on event id)."""
+"""Appending case events to the reporting ledger (idempotent on event id).
+
+`record_ledger` is the activity for a batch nothing else can carry; `record` is what every activity that
+carries a case's events (`records` on its request) calls first, before its own side effect.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -9,6 +14,28 @@ from temporalio import activity
 
 from connectors.local.history import CaseHistory
 from domain.case import LedgerBatch
+from domain.models import LedgerEvent
+
+
+def ensure_recordable(history: CaseHistory | None, events: Sequence[LedgerEvent]) -> None:
+    """A misconfigured worker fails loudly, before any side effect, rather than lose repeat-no-show routing."""
+    if history is None and any(e.type == "verdict" and e.outcome for e in events):
+        raise RuntimeError("this activity carries a verdict but was built without the case history")
+
+
+def record(ledger: Any, history: CaseHistory | None, events: Sequence[LedgerEvent]) -> None:
+    """Write a case's ledger events, in one transaction (each append re-summarises the case, so batch them); a
+    verdict also goes to the per-contact history (repeat no-show routing)."""
+    if not events:
+        return
+    ensure_recordable(history, events)
+    verdicts = [e for e in events if e.type == "verdict" and e.outcome]
+    ledger.append_many(events)
+    for event in verdicts:
+        contact_key = event.data.get("contact_key")
+        start = event.data.get("appointment_start")
+        if history is not None and event.outcome and isinstance(contact_key, str) and isinstance(start, str):
+            history.record_verdict(event.case_id, contact_key, event.outcome, datetime.fromisoformat(start))
 
 
 class LedgerActivities:
@@ -18,9 +45,4 @@ class LedgerActivities:
 
     @activity.defn(name="record_ledger")
     def record_ledger(self, batch: LedgerBatch) -> None:
-        self.ledger.append_many(batch.events)
-        for event in batch.events:
-            contact_key = event.data.get("contact_key")
-            start = event.data.get("appointment_start")
-            if event.type == "verdict" and event.outcome and isinstance(contact_key, str) and isinstance(start, str):
-                self.history.record_verdict(event.case_id, contact_key, event.outcome, datetime.fromisoformat(start))
+        record(self.ledger, self.history, batch.events)

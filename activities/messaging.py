@@ -6,6 +6,7 @@ reachability, approved template, guardrail lint, the recipient's allowed window 
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -13,9 +14,12 @@ from typing import Any
 import structlog
 from temporalio import activity
 from temporalio.client import Client
+from temporalio.common import WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from activities.clock import activity_now
 from activities.errors import to_application_error
+from activities.ledger import ensure_recordable, record
 from connectors.contract import (
     AmbiguousSendError,
     MessageChannel,
@@ -25,8 +29,9 @@ from connectors.contract import (
 )
 from connectors.llm import classify_reply
 from connectors.local.consent import ConsentLedger
+from connectors.local.history import CaseHistory
 from connectors.local.outbox import LocalOutbox
-from domain.case import ConsentChange, OptOutNotice, SendRequest, SendResult, UnderstandRequest
+from domain.case import ConsentChange, ConsentConfirmation, OptOutNotice, SendRequest, SendResult, UnderstandRequest
 from domain.models import Channel, LedgerEvent, ReplyUnderstanding
 from policies import messages as message_policy
 from policies import replies as reply_policy
@@ -37,6 +42,13 @@ from policies.schema import Purpose, Step
 log = structlog.get_logger(__name__)
 
 HELP_TEMPLATE = "__help__"
+CONFIRM_WORKFLOW = "ConfirmOptOut"  # workflows/consent.py
+
+
+def is_ambiguous(exc: PermanentProviderError) -> bool:
+    """The provider refuses to resend because an earlier attempt may have been accepted (SendGrid has no lookup):
+    the message may already be with the customer."""
+    return bool(getattr(exc, "ambiguous", False)) or exc.code == "ambiguous_send"
 
 
 def first_name(name: str | None) -> str:
@@ -52,6 +64,7 @@ class MessagingActivities:
         ledger: Any,
         clock: Callable[[], datetime] = activity_now,
         reply_model: Any | None = None,
+        history: CaseHistory | None = None,
     ) -> None:
         self.channels = channels
         self.outbox = outbox
@@ -59,11 +72,22 @@ class MessagingActivities:
         self.ledger = ledger
         self.clock = clock
         self.reply_model = reply_model
+        self.history = history
 
     # -------------------------------------------------------------- send
 
     @activity.defn(name="send_message")
     def send_message(self, req: SendRequest) -> SendResult:
+        # the case's carried events and this send's own go to the ledger in one transaction (each append
+        # re-summarises the case), also when the send raises to be retried
+        events = list(req.records)
+        ensure_recordable(self.history, events)
+        try:
+            return self._send(req, events)
+        finally:
+            record(self.ledger, self.history, events)
+
+    def _send(self, req: SendRequest, events: list[LedgerEvent]) -> SendResult:
         existing = self.outbox.lookup(req.message_id)
         if existing is not None and existing.status != "failed":
             # a retry of a send that already happened: never send it twice
@@ -73,6 +97,7 @@ class MessagingActivities:
         program = req.resolved.program
         purpose = Purpose.informational
         opted_out = self.consent.opted_out_channels(req.contact_key, purpose.value)
+        seen = sorted(opted_out)  # what the workflow may know about consent (a bare YES then re-subscribes)
         facts = sequence_policy.ChannelFacts(
             has_phone=bool(contact.phone),
             has_email=bool(contact.email),
@@ -81,12 +106,12 @@ class MessagingActivities:
             whatsapp_template_approved=True,
         )
         if "*" in opted_out:
-            return SendResult(status="blocked", reason="contact opted out of every channel")
+            return SendResult(status="blocked", reason="contact opted out of every channel", opted_out=seen)
         order = sequence_policy.channel_order(Step(delay_minutes=0, template=req.template_id, channels=req.channels),
                                               facts)
         if not order:
             why = "contact opted out of these channels" if opted_out else "no usable channel for this contact"
-            return SendResult(status="blocked", reason=why)
+            return SendResult(status="blocked", reason=why, opted_out=seen)
         problems: list[str] = []
         for channel in order:
             rendered = self._render(req, channel)
@@ -106,11 +131,12 @@ class MessagingActivities:
                 problems.append(f"{channel.value}: {'; '.join(decision.reasons)}")
                 continue
             if decision.expired:
-                self._ledger(req, "message_failed", channel, template_id, reason="expired")
-                return SendResult(status="expired", channel=channel, reason="; ".join(decision.reasons))
+                events.append(self._event(req, "message_failed", channel, template_id, reason="expired"))
+                return SendResult(status="expired", channel=channel, reason="; ".join(decision.reasons),
+                                  opted_out=seen)
             if not decision.allowed:
                 return SendResult(status="deferred", channel=channel, next_allowed_at=decision.next_allowed_at,
-                                  reason="; ".join(decision.reasons))
+                                  reason="; ".join(decision.reasons), opted_out=seen)
             to = contact.phone if channel != Channel.email else contact.email
             assert to is not None  # channel_order only keeps reachable channels
             message = OutboundMessage(message_id=req.message_id, case_id=req.case_id, channel=channel, to=to,
@@ -118,25 +144,35 @@ class MessagingActivities:
             try:
                 receipt = self._deliver(channel, message, req.contact_key, now)
             except PermanentProviderError as exc:
+                if is_ambiguous(exc):
+                    # possibly delivered: count it as sent, and never send the same step again by another channel
+                    self.outbox.send(message, contact_key=req.contact_key, at=now)
+                    events.append(self._event(req, "message_sent", channel, template_id, reason="ambiguous"))
+                    log.info("message_possibly_sent", case_id=req.case_id, channel=channel.value,
+                             template=template_id)
+                    return SendResult(status="sent", channel=channel, ambiguous=True, opted_out=seen,
+                                      reason=f"possibly delivered: {exc.code}; not sent again by another channel")
                 if exc.opt_out:
                     self.consent.record(f"{req.message_id}-carrier-optout", req.contact_key, "opted_out",
                                         channel=channel.value, evidence=f"provider error {exc.code}",
                                         evidence_channel=channel.value)
-                self._ledger(req, "message_failed", channel, template_id, reason=exc.code or "permanent")
+                    seen = sorted({*seen, channel.value})
+                events.append(self._event(req, "message_failed", channel, template_id, reason=exc.code or "permanent"))
                 problems.append(f"{channel.value}: provider refused ({exc.code})")
                 continue
             except (RetryableProviderError, AmbiguousSendError) as exc:
                 raise to_application_error(exc) if isinstance(exc, RetryableProviderError) else \
                     to_application_error(RetryableProviderError(str(exc))) from None
             if not receipt.duplicate:
-                self._ledger(req, "message_sent", channel, template_id)
+                events.append(self._event(req, "message_sent", channel, template_id))
                 if isinstance(self.channels.get(channel), LocalOutbox):
                     # the embedded outbox is the recipient's inbox: written means delivered
-                    self._ledger(req, "message_delivered", channel, template_id)
+                    events.append(self._event(req, "message_delivered", channel, template_id))
             log.info("message_sent", case_id=req.case_id, channel=channel.value, template=template_id,
                      step=req.message_id.rsplit("-", 1)[-1])
-            return SendResult(status="sent", channel=channel, reason="sent", duplicate=receipt.duplicate)
-        return SendResult(status="failed", reason="; ".join(problems) or "no channel could send")
+            return SendResult(status="sent", channel=channel, reason="sent", duplicate=receipt.duplicate,
+                              opted_out=seen)
+        return SendResult(status="failed", reason="; ".join(problems) or "no channel could send", opted_out=seen)
 
     def _deliver(self, channel: Channel, message: OutboundMessage, contact_key: str, now: datetime) -> Any:
         return deliver(self.channels, self.outbox, message, contact_key, now)
@@ -150,14 +186,15 @@ class MessagingActivities:
                                                       contact.locale)
         except message_policy.TemplateNotFound as exc:
             return str(exc)
-        start = req.appointment.start.astimezone(_zone(contact.timezone, req.resolved.program.send.default_timezone))
+        zone = _zone(contact.timezone, req.resolved.program.send.default_timezone)
+        start = req.appointment.start.astimezone(zone)
         variables = {
             "first_name": first_name(contact.name),
             "appointment_type": req.appointment.appointment_type.replace("_", " "),
             "appointment_date": start.strftime("%a %b %d"),
             "appointment_time": start.strftime("%H:%M"),
             "business_name": req.resolved.program.name,
-            **req.variables,
+            **{k: _readable_time(v, zone) if k in TIME_VARIABLES else v for k, v in req.variables.items()},
         }
         try:
             subject, body = message_policy.render(template, variables)
@@ -171,15 +208,15 @@ class MessagingActivities:
             return "guardrail lint failed: " + ", ".join(p.code for p in lint.problems)
         return subject, body, f"{template.id}@v{template.version}"
 
-    def _ledger(self, req: SendRequest, type_: str, channel: Channel, template_id: str, reason: str | None = None
-                ) -> None:
+    def _event(self, req: SendRequest, type_: str, channel: Channel, template_id: str, reason: str | None = None
+               ) -> LedgerEvent:
         appt = req.appointment
-        self.ledger.append(LedgerEvent(
+        return LedgerEvent(
             event_id=f"{req.message_id}:{type_}", case_id=req.case_id, type=type_, at=self.clock(),
             source=appt.source, appointment_type=appt.appointment_type, owner_id=appt.owner_id,
             location_id=appt.location_id, channel=channel, template_id=template_id.split("@")[0],
             segment=req.ledger.get("segment"), arm=req.ledger.get("arm"), reason=reason,
-        ))
+        )
 
     # -------------------------------------------------------------- replies
 
@@ -201,49 +238,85 @@ class ConsentActivities:
     """Opt-outs and opt-ins: recorded with evidence, confirmed once, and fanned out to every open case."""
 
     def __init__(self, consent: ConsentLedger, channels: dict[Channel, MessageChannel], outbox: LocalOutbox,
-                 ledger: Any, client: Client | None = None) -> None:
+                 ledger: Any, client: Client | None = None, history: CaseHistory | None = None) -> None:
         self.consent = consent
         self.channels = channels
         self.outbox = outbox
         self.ledger = ledger
         self.client = client
+        self.history = history
 
     @activity.defn(name="record_consent")
     async def record_consent(self, change: ConsentChange) -> None:
         import asyncio
 
-        await asyncio.to_thread(self._record, change)
+        pending = await asyncio.to_thread(self._record, change)
+        if pending is not None:
+            await self._confirm_later(pending)
         if change.status == "opted_out":
             await self._stop_other_cases(change)
 
-    def _record(self, change: ConsentChange) -> None:
+    @activity.defn(name="send_consent_confirmation")
+    def send_consent_confirmation(self, req: ConsentConfirmation) -> None:
+        """The ConfirmOptOut workflow's one activity: retried until the provider takes the confirmation."""
+        message = OutboundMessage(message_id=req.message_id, case_id=req.case_id, channel=req.channel, to=req.to,
+                                  subject=req.subject, body=req.body, template_id=req.template_id)
+        if self.outbox.lookup(message.message_id) is not None:
+            return
+        try:
+            deliver(self.channels, self.outbox, message, req.contact_key)
+        except PermanentProviderError:
+            return  # the confirmation is a courtesy; the opt-out itself is recorded
+        except RetryableProviderError as exc:
+            raise to_application_error(exc) from None
+
+    async def _confirm_later(self, pending: ConsentConfirmation) -> None:
+        """The provider is down: the opt-out is recorded and the case may close now; a workflow of its own sends
+        the confirmation when the provider is back (one per consent event, whatever retries this activity)."""
+        if self.client is None:
+            raise to_application_error(RetryableProviderError("opt-out confirmation not sent yet")) from None
+        with contextlib.suppress(WorkflowAlreadyStartedError):  # a retry of this activity: it runs already
+            await self.client.start_workflow(
+                CONFIRM_WORKFLOW, pending, id=f"confirm-{pending.message_id}", task_queue=activity.info().task_queue,
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            )
+
+    def _record(self, change: ConsentChange) -> ConsentConfirmation | None:
+        """Record the change and send its confirmation; the confirmation is returned when the provider could not
+        take it now (a retryable failure)."""
+        ensure_recordable(self.history, change.records)
         self.consent.record(change.event_id, change.contact_key, change.status, channel="*", purpose="*",
                             evidence=change.evidence, evidence_channel=change.channel.value, at=change.at)
         appt = change.appointment
+        events = list(change.records)  # one ledger transaction with the case's carried events
         if change.status == "opted_out":
-            self.ledger.append(LedgerEvent(
+            events.append(LedgerEvent(
                 event_id=f"{change.event_id}:opt_out", case_id=change.case_id, type="opt_out", at=change.at,
                 source=appt.source, appointment_type=appt.appointment_type, channel=change.channel,
             ))
+        record(self.ledger, self.history, events)
         body = change.resolved.opt_out_confirmation if change.status == "opted_out" else \
             "You are subscribed again. Reply STOP to opt out."
         contact = appt.contact
         to = contact.email if change.channel == Channel.email else contact.phone
         connector = self.channels.get(change.channel)
         if not to or connector is None:
-            return
+            return None
         # exactly one confirmation per consent event, even when the activity is retried
         message = OutboundMessage(message_id=f"consent-{change.event_id}", case_id=change.case_id,
                                   channel=change.channel, to=to, subject="Subscription update", body=body,
                                   template_id=f"consent_{change.status}")
         if self.outbox.lookup(message.message_id) is not None:
-            return
+            return None
         try:
             deliver(self.channels, self.outbox, message, change.contact_key)
         except PermanentProviderError:
-            return  # the confirmation is a courtesy; the opt-out itself is already recorded
-        except RetryableProviderError as exc:
-            raise to_application_error(exc) from None
+            return None  # the confirmation is a courtesy; the opt-out itself is already recorded
+        except RetryableProviderError:
+            return ConsentConfirmation(message_id=message.message_id, case_id=change.case_id,
+                                       contact_key=change.contact_key, channel=change.channel, to=to,
+                                       subject=message.subject, body=body, template_id=message.template_id)
+        return None
 
     async def _stop_other_cases(self, change: ConsentChange) -> None:
         if self.client is not None:
@@ -274,6 +347,21 @@ async def stop_open_cases(client: Client, contact_key: str, event_id: str, excep
             await client.get_workflow_handle(wf.id).signal("opted_out", OptOutNotice(event_id=event_id, channel="*"))
         except Exception as exc:  # a case that closed meanwhile needs no signal
             log.info("opt_out_fanout_skipped", case_id=wf.id, error=type(exc).__name__)
+
+
+# variables the workflow passes as ISO instants (it has no time zone data): shown in the recipient's zone
+TIME_VARIABLES = frozenset({"new_appointment_time"})
+
+
+def _readable_time(value: str, zone: Any) -> str:
+    """'2026-11-24T15:00:00+00:00' -> 'Tue Nov 24 at 10:00' in the recipient's zone; other text unchanged."""
+    try:
+        at = datetime.fromisoformat(value)
+    except ValueError:
+        return value
+    if at.tzinfo is None:
+        return value
+    return at.astimezone(zone).strftime("%a %b %d at %H:%M")
 
 
 def _zone(name: str | None, default: str) -> Any:

@@ -5,14 +5,24 @@ Cal.com does not retry, Google/Graph pushes only say "something changed").
 Each source adapter returns `SyncPage` snapshots; a differ compares them with what the index last saw and
 emits booked / rescheduled / cancelled / no_show / attended. The index is in memory by default; the lead backs
 it with the database. The cursor is returned, not stored: the workflow commits it after delivery.
+
+Sources may return a `ReconcilePage`, which adds what the raw provider items said beyond the snapshot: the Zoom
+meeting a booking's join URL names (linked on commit, so Zoom attendance reaches the case) and, for HubSpot,
+meetings whose contact could not be resolved. Such a meeting never starts a case with made-up contact data: a
+human is asked instead (`needs_review`), and a change to a meeting that already has a case is delivered only to
+that case.
+
+`PushActivities` keeps the push side alive: Google channels and Graph subscriptions are opened and renewed before
+they expire (connectors.google.channels, connectors.outlook.subscriptions), on their own Schedule.
 """
 
 from __future__ import annotations
 
+import json
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, Field
 from temporalio import activity
@@ -22,11 +32,15 @@ from connectors.calcom.client import CalcomClient
 from connectors.calendly.client import CalendlyClient
 from connectors.calendly.inbound import CalendlyInbound
 from connectors.contract import ProviderError
+from connectors.google.channels import ChannelKeeper, ChannelReport
 from connectors.google.client import GoogleCalendarClient
 from connectors.hubspot.client import HubSpotClient
+from connectors.hubspot.contacts import HubSpotContacts
 from connectors.inbound import UNKNOWN_TYPE, PayloadError, clip, contact_id_for, digest, opt_dt
 from connectors.outlook.client import OutlookClient
+from connectors.outlook.subscriptions import SubscriptionKeeper, SubscriptionReport
 from connectors.sync import Snapshot, SyncPage
+from connectors.zoom.links import zoom_meeting_ids
 from domain.models import Appointment, AppointmentEvent, AttendanceSignal, Contact, EventType, SignalKind
 
 
@@ -56,11 +70,56 @@ class ReconcileResult(BaseModel):
     seen: int = 0  # snapshots examined
     # applied by "commit_reconcile" only after delivery, so a failed delivery re-finds the same changes
     updates: list[IndexUpdate] = Field(default_factory=list)
+    links: list[MeetingLinkUpdate] = Field(default_factory=list)
+    unresolved: dict[str, str] = Field(default_factory=dict)  # event id -> reason (see DeliverEvents)
+    needs_review: list[NeedsReview] = Field(default_factory=list)
+
+
+class ReconcilePage(SyncPage):
+    """A SyncPage with what the raw provider items said beyond the snapshots (keys: appointment ids)."""
+
+    meetings: dict[str, str] = Field(default_factory=dict)  # appointment id -> the one Zoom meeting it names
+    contact_problems: dict[str, str] = Field(default_factory=dict)  # appointment id -> why no contact
+
+
+def one_meeting(item: Any) -> str | None:
+    """The Zoom meeting id a raw provider item names, when it names exactly one."""
+    ids = zoom_meeting_ids(json.dumps(item, default=str))
+    return next(iter(ids)) if len(ids) == 1 else None
+
+
+def meetings_of(items: Iterable[dict[str, Any]], id_of: Callable[[dict[str, Any]], Any]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in items:
+        key, meeting = id_of(item), one_meeting(item)
+        if key and meeting:
+            out[str(key)[:200]] = meeting
+    return out
+
+
+class NeedsReview(BaseModel):
+    """A change reconciliation found but may not turn into a case on its own (no reachable contact)."""
+
+    source: str
+    appointment_id: str
+    owner_id: str | None = None
+    event_type: EventType
+    reason: str  # why, without PII ("no contact is associated with the meeting")
+
+
+class MeetingLinkUpdate(BaseModel):
+    """A booking whose source event names one Zoom meeting (its join URL): linked on commit."""
+
+    meeting_id: str
+    appointment: Appointment
 
 
 class DeliverEvents(BaseModel):
     source: str
     events: list[AppointmentEvent]
+    # event id -> why its contact is unknown: delivered only to a case that already exists, else a human is asked
+    unresolved: dict[str, str] = Field(default_factory=dict)
+    needs_review: list[NeedsReview] = Field(default_factory=list)
 
 
 # ---------------------------------------------------------------------------- sources
@@ -88,8 +147,10 @@ class CalcomSource:
 
     def poll(self, cursor: str | None, now: datetime) -> SyncPage:
         since = _ts_cursor(cursor, now - self.first_lookback)
-        snaps = [s for s in (calcom_snapshot(b, self.source) for b in self.client.list_bookings(since)) if s]
-        return SyncPage(snapshots=snaps, cursor=_next_ts_cursor(snaps, since))
+        bookings = self.client.list_bookings(since)
+        snaps = [s for s in (calcom_snapshot(b, self.source) for b in bookings) if s]
+        return ReconcilePage(snapshots=snaps, cursor=_next_ts_cursor(snaps, since),
+                             meetings=meetings_of(bookings, lambda b: b.get("uid")))
 
 
 def calcom_snapshot(b: dict[str, Any], source: str = "calcom") -> Snapshot | None:
@@ -133,11 +194,15 @@ class CalendlySource:
     def poll(self, cursor: str | None, now: datetime) -> SyncPage:
         since = _ts_cursor(cursor, now - self.first_lookback)
         snaps: list[Snapshot] = []
+        meetings: dict[str, str] = {}
         for inv in self.client.changed_invitees(self.owner, since, now):
             try:
                 appt = self._mapper.appointment(inv, now)
             except PayloadError:
                 continue
+            meeting = one_meeting(inv)
+            if meeting:
+                meetings[appt.appointment_id] = meeting
             changed = opt_dt(inv.get("updated_at")) or now
             if inv.get("status") == "canceled":
                 status = "rescheduled" if inv.get("rescheduled") else "cancelled"
@@ -146,7 +211,7 @@ class CalendlySource:
             else:
                 status = "active"
             snaps.append(Snapshot(appointment=appt, status=status, changed_at=changed))  # type: ignore[arg-type]
-        return SyncPage(snapshots=snaps, cursor=_next_ts_cursor(snaps, since))
+        return ReconcilePage(snapshots=snaps, cursor=_next_ts_cursor(snaps, since), meetings=meetings)
 
 
 class GoogleSource:
@@ -156,7 +221,10 @@ class GoogleSource:
         self.client, self.calendar_id, self.source = client, calendar_id, source
 
     def poll(self, cursor: str | None, now: datetime) -> SyncPage:
-        return self.client.sync(self.calendar_id, cursor, self.source)
+        raw: list[dict[str, Any]] = []
+        page = self.client.sync(self.calendar_id, cursor, self.source, raw=raw)
+        return ReconcilePage(snapshots=page.snapshots, cursor=page.cursor, full_resync=page.full_resync,
+                             meetings=meetings_of(raw, lambda e: e.get("id")))
 
 
 class OutlookSource:
@@ -167,19 +235,34 @@ class OutlookSource:
         self.client, self.user, self.source, self.back, self.ahead = client, user, source, back, ahead
 
     def poll(self, cursor: str | None, now: datetime) -> SyncPage:
-        return self.client.sync(self.user, cursor, now - self.back, now + self.ahead, self.source)
+        raw: list[dict[str, Any]] = []
+        page = self.client.sync(self.user, cursor, now - self.back, now + self.ahead, self.source, raw=raw)
+        return ReconcilePage(snapshots=page.snapshots, cursor=page.cursor, full_resync=page.full_resync,
+                             meetings=meetings_of(raw, lambda e: e.get("id")))
 
 
+# Contact properties read for a meeting's contact (standard HubSpot contact properties; `hs_timezone` and
+# `hs_language` value formats are UNVERIFIED: values that are not a known IANA zone / a language tag are dropped)
 class HubSpotSource:
-    """Meeting outcome changes. Cursor = ISO time of the last meeting change seen."""
+    """Meeting changes with each meeting's contact resolved. Cursor = ISO time of the last meeting change seen."""
 
-    def __init__(self, client: HubSpotClient, source: str = "hubspot", first_lookback: timedelta = timedelta(days=1)):
+    def __init__(self, client: HubSpotClient, source: str = "hubspot", first_lookback: timedelta = timedelta(days=1),
+                 contacts: HubSpotContacts | None = None):
         self.client, self.source, self.first_lookback = client, source, first_lookback
+        self.contacts = contacts or HubSpotContacts(client, source)
 
     def poll(self, cursor: str | None, now: datetime) -> SyncPage:
         since = _ts_cursor(cursor, now - self.first_lookback)
-        snaps = self.client.changed_meetings(since, self.source)
-        return SyncPage(snapshots=snaps, cursor=_next_ts_cursor(snaps, since))
+        snaps: list[Snapshot] = []
+        problems: dict[str, str] = {}
+        for snap in self.client.changed_meetings(since, self.source):
+            found = self.contacts.for_meeting(snap.appointment.appointment_id)
+            if isinstance(found, Contact):
+                snap = snap.model_copy(update={"appointment": snap.appointment.model_copy(update={"contact": found})})
+            else:
+                problems[snap.appointment.appointment_id] = found
+            snaps.append(snap)
+        return ReconcilePage(snapshots=snaps, cursor=_next_ts_cursor(snaps, since), contact_problems=problems)
 
 
 # ---------------------------------------------------------------------------- index and differ
@@ -276,16 +359,34 @@ class ReconcileActivities:
         except ProviderError as exc:
             raise to_application_error(exc) from exc
         baseline = inp.cursor is None
+        meetings = page.meetings if isinstance(page, ReconcilePage) else {}
+        problems = page.contact_problems if isinstance(page, ReconcilePage) else {}
         events: list[AppointmentEvent] = []
         updates: list[IndexUpdate] = []
+        links: list[MeetingLinkUpdate] = []
+        unresolved: dict[str, str] = {}
+        needs_review: list[NeedsReview] = []
         pending: dict[tuple[str, str], IndexEntry] = {}  # a page may list the same appointment twice
         for snap in page.snapshots:
             appt = snap.appointment
             key = (appt.source, appt.appointment_id)
             prev = pending.get(key) or self.index.get(*key)
             event = diff(snap, prev, now, self.max_age, baseline and not page.full_resync)
+            problem = problems.get(appt.appointment_id)
+            if problem is not None and prev is None:
+                # never seen, so no case can exist: ask a human rather than start one that cannot message anyone;
+                # not indexed either, so a later change (a contact associated after all) is looked at afresh
+                if event is not None:
+                    needs_review.append(NeedsReview(source=appt.source, appointment_id=appt.appointment_id,
+                                                    owner_id=appt.owner_id, event_type=event.type, reason=problem))
+                continue
             if event is not None:
                 events.append(event)
+                if problem is not None:
+                    unresolved[event.event_id] = problem
+            meeting = meetings.get(appt.appointment_id)
+            if meeting and snap.status == "active":
+                links.append(MeetingLinkUpdate(meeting_id=meeting, appointment=appt))
             if prev is not None and snap.status == "cancelled" and appt.appointment_type == UNKNOWN_TYPE:
                 entry = prev.model_copy(update={"status": "cancelled"})  # deletions carry only the id
             else:
@@ -293,9 +394,68 @@ class ReconcileActivities:
             pending[key] = entry
             updates.append(IndexUpdate(source=appt.source, appointment_id=appt.appointment_id, entry=entry))
         return ReconcileResult(source=inp.source, events=events, cursor=page.cursor, full_resync=page.full_resync,
-                               seen=len(page.snapshots), updates=updates)
+                               seen=len(page.snapshots), updates=updates, links=links, unresolved=unresolved,
+                               needs_review=needs_review)
 
     @activity.defn(name="commit_reconcile")
     def commit_reconcile(self, result: ReconcileResult) -> None:
         for update in result.updates:
             self.index.put(update.source, update.appointment_id, update.entry)
+
+
+# ---------------------------------------------------------------------------- push channels and subscriptions
+
+
+class PushInput(BaseModel):
+    provider: Literal["google", "outlook"]
+
+
+class PushReport(BaseModel):
+    provider: str
+    google: list[ChannelReport] = Field(default_factory=list)
+    outlook: list[SubscriptionReport] = Field(default_factory=list)
+
+
+PushProvider = Literal["google", "outlook"]
+
+
+def _every_push_provider() -> list[PushProvider]:
+    return ["google", "outlook"]
+
+
+class RenewPushInput(BaseModel):
+    providers: list[PushProvider] = Field(default_factory=_every_push_provider)
+
+
+class RenewPushResult(BaseModel):
+    reports: list[PushReport] = Field(default_factory=list)
+    failed: list[str] = Field(default_factory=list)
+
+
+class PushActivities:
+    """Opens and renews the push side of the calendar sources: one `ChannelKeeper` per watched Google calendar, one
+    `SubscriptionKeeper` per Outlook mailbox. Idempotent: a retried or overlapping run converges on one live channel
+    / subscription each."""
+
+    def __init__(self, google: list[ChannelKeeper] | None = None, outlook: list[SubscriptionKeeper] | None = None,
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        self.google = google or []
+        self.outlook = outlook or []
+        self.clock = clock
+
+    @property
+    def providers(self) -> list[str]:
+        return [p for p, keepers in (("google", self.google), ("outlook", self.outlook)) if keepers]
+
+    @activity.defn(name="renew_push_channels")
+    def renew_push_channels(self, inp: PushInput) -> PushReport:
+        now = self.clock()
+        report = PushReport(provider=inp.provider)
+        try:
+            if inp.provider == "google":
+                report.google = [keeper.maintain(now) for keeper in self.google]
+            else:
+                report.outlook = [keeper.maintain(now) for keeper in self.outlook]
+        except ProviderError as exc:
+            raise to_application_error(exc) from exc
+        return report

@@ -2,20 +2,31 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from temporalio import activity
 
+from activities.ledger import record
 from connectors.contract import ReviewNotifier
+from connectors.local.history import CaseHistory
 from connectors.local.reviews import LocalReviewQueue
 from domain.case import ReviewNotice
 
 
 class ReviewActivities:
-    def __init__(self, queue: LocalReviewQueue, notifiers: list[ReviewNotifier] | None = None) -> None:
+    def __init__(self, queue: LocalReviewQueue, notifiers: list[ReviewNotifier] | None = None,
+                 ledger: Any | None = None, history: CaseHistory | None = None) -> None:
         self.queue = queue
         self.notifiers = notifiers or []
+        self.ledger = ledger
+        self.history = history
 
     @activity.defn(name="request_review")
     def request_review(self, notice: ReviewNotice) -> None:
+        if notice.records:
+            if self.ledger is None:
+                raise RuntimeError("this review carries case ledger events but was built without the ledger")
+            record(self.ledger, self.history, notice.records)
         if notice.reminder == 0:
             self.queue.request_review(notice.case_id, "review needed", notice.reasons, notice.review_id,
                                       program=notice.program)

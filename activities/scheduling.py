@@ -18,6 +18,8 @@ from domain.links import sign_link
 from domain.models import LedgerEvent, Slot
 from policies import rebooking as rebooking_policy
 
+SLOT_SEARCH_DEPTH = 100
+
 
 def minutes_to_rebook(missed_end: datetime, opened_at: datetime | None, now: datetime) -> float:
     """From the moment the need arose: the missed appointment's end, or the case's start when that is later
@@ -50,7 +52,9 @@ class SchedulingActivities:
         candidates = rebooking_policy.candidate_slots(rebooking_policy.SlotSearch(
             now=now, duration_minutes=duration, rules=rules,
             busy=[rebooking_policy.Interval(start=b.start, end=b.end) for b in busy],
-            limit=rules.offer_count * 4,
+            # cases offering on one calendar at once all read the same free times before any holds them: look far
+            # enough down the list that losing every race for the first few still leaves slots to offer
+            limit=max(rules.offer_count * 4, SLOT_SEARCH_DEPTH),
         ))
         expires = now + timedelta(minutes=rules.hold_minutes)
         held: list[Slot] = []

@@ -1,16 +1,14 @@
 """Processes the benchmark starts: one Temporal dev server, worker and API subprocesses.
 
-Everything binds to 127.0.0.1, is tracked by its pid and is stopped by that pid (SIGTERM, then SIGKILL).
+Everything binds to 127.0.0.1, is tracked by its pid and is stopped by that pid (SIGTERM, then SIGKILL): the
+same child handling, port wait and binary lookup as `noshow up` (workers/stack.py).
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
-import shutil
-import signal
 import socket
-import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
@@ -21,61 +19,27 @@ from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client
 
+from workers.stack import Child, temporal_binary, wait_for_port
 from workflows import search_attributes as sa
 
 REPO = Path(__file__).resolve().parent.parent
+HOST = "127.0.0.1"
 
 
 def free_port() -> int:
     with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
+        s.bind((HOST, 0))
         return int(s.getsockname()[1])
 
 
-def port_open(port: int) -> bool:
-    with socket.socket() as s:
-        s.settimeout(0.3)
-        return s.connect_ex(("127.0.0.1", port)) == 0
-
-
-def temporal_binary() -> str:
-    found = shutil.which("temporal", path=str(Path(sys.executable).parent))
-    if not found:
-        raise SystemExit("the `temporal` CLI is not next to this Python; install the project (make bench does)")
-    return found
-
-
 @dataclass
-class Proc:
-    name: str
-    argv: list[str]
-    env: dict[str, str]
-    log_path: Path
-    proc: subprocess.Popen[bytes] | None = None
+class Proc(Child):
+    """A `noshow up` child (started in its own session, stopped by pid) with the bench's log tail."""
 
     @property
     def pid(self) -> int:
         assert self.proc is not None
         return self.proc.pid
-
-    def start(self) -> Proc:
-        with self.log_path.open("ab") as log:
-            self.proc = subprocess.Popen(self.argv, env=self.env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
-                                         start_new_session=True)
-        return self
-
-    def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
-    def stop(self, timeout: float = 15.0) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(10)
 
     def log_tail(self, lines: int = 15) -> str:
         try:
@@ -92,7 +56,8 @@ class Procs:
     started: list[Proc] = field(default_factory=list)
 
     def spawn(self, name: str, argv: list[str], env: dict[str, str]) -> Proc:
-        proc = Proc(name, argv, env, self.tmp / f"{name}.log").start()
+        proc = Proc(name, argv, env, self.tmp / f"{name}.log")
+        proc.start()
         self.started.append(proc)
         return proc
 
@@ -111,6 +76,7 @@ def base_env() -> dict[str, str]:
     # a clean environment: no NOSHOW_/TEMPORAL_ settings or .env file from the caller's shell leak in
     env = {k: v for k, v in os.environ.items() if not k.startswith(("NOSHOW_", "TEMPORAL_"))}
     env["PYTHONUNBUFFERED"] = "1"
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH")) if p)  # `-m` from any cwd
     return env
 
 
@@ -126,13 +92,7 @@ def start_dev_server(procs: Procs) -> tuple[Proc, int]:
         *sa.dev_server_flags(),
     ]
     server = procs.spawn("temporal", argv, base_env())
-    deadline = time.monotonic() + 60
-    while not port_open(port):
-        if not server.alive():
-            raise SystemExit(f"the Temporal dev server exited during start-up:\n{server.log_tail()}")
-        if time.monotonic() > deadline:
-            raise SystemExit(f"the Temporal dev server did not open port {port} within 60 s")
-        time.sleep(0.2)
+    wait_for_port("the Temporal dev server", HOST, port, server, 60)
     return server, port
 
 
@@ -165,13 +125,7 @@ def start_api(procs: Procs, name: str, env: dict[str, str]) -> tuple[Proc, str]:
     env = {**env, "NOSHOW_API_HOST": "127.0.0.1", "NOSHOW_API_PORT": str(port),
            "NOSHOW_PUBLIC_BASE_URL": f"http://127.0.0.1:{port}"}
     api = procs.spawn(name, [sys.executable, "-m", "workers.api"], env)
-    deadline = time.monotonic() + 60
-    while not port_open(port):
-        if not api.alive():
-            raise SystemExit(f"the API exited during start-up:\n{api.log_tail()}")
-        if time.monotonic() > deadline:
-            raise SystemExit("the API did not open its port within 60 s")
-        time.sleep(0.2)
+    wait_for_port("the API", HOST, port, api, 60)
     return api, f"http://127.0.0.1:{port}"
 
 

@@ -30,42 +30,39 @@ import temporalio
 
 from bench import actions, measure, procs, workload
 from workers.settings import Settings
+from workers.stack import temporal_binary
 from workers.temporal import connect
 
 RESULTS = Path(__file__).resolve().parent / "results.md"
 
 WHY = {
-    "1.": "every event re-reads and re-validates the policy YAML (CaseService.submit_event -> Dependencies.policy "
-          "-> load_policy, about 95 ms here) synchronously on the API's event loop, so one API process acks "
-          "about 10 events/s whatever the concurrency; the signature check, delivery log and contact upsert "
-          "(SQLite) are small next to it",
-    "2.": "the first message waits on the workflow task, the evidence activity, a ledger activity and the "
-          "send activity, each a round trip through the SQLite dev server",
-    "3.": "a case issues more commands than its activities: a search-attribute upsert on every stage or "
-          "next-action change (8 for an unrecovered case) and a timer per wait; payloads are large (the whole "
-          "resolved program and templates travel in the input) and activities do real SQLite work",
-    "4.": "see the breakdown: 9 search-attribute upserts (one per stage or next-action change), 11 activities "
-          "(two ledger flushes, two understand_reply, CRM, offer, book, three sends), 2 timers, 2 signals",
-    "5.": "the worker is about 215 MB before its first case: importing policies.send_rules loads "
-          "phonenumbers.geocoder (about 100 MB of geodata for every language); each cached case then holds "
-          "about 400 KB (its input carries the resolved program and every template), up to max_cached_workflows",
+    "1.": "the policy is parsed once now (cached by content hash), so what is left is the API's own work per event "
+          "before it acks (signature check, delivery log, contact upsert: short-lived SQLite connections) on one "
+          "event loop, next to a signal-with-start that is the whole of the raw path; not profiled in this pass",
+    "2.": "the first message waits on the workflow task, the evidence activity and the send activity, each a "
+          "round trip through the SQLite dev server",
+    "3.": "both are CPU-bound on 2 cores shared by server, worker and load generator. Per case the worker spends "
+          "about 65 ms of CPU against 25 ms for a bare workflow: the activities do real work, and about a third "
+          "of the worker's samples are connectors/local/db.py opening a SQLite connection per operation (outbox, "
+          "consent, CRM, calendar, history) plus the ledger re-summarising the case on every append; the server "
+          "spends about 72 ms against 53 ms (45 events against about 35: 2 stage upserts, a timer, a bigger "
+          "start, and the version marker with the SDK's TemporalChangeVersion upsert)",
+    "4.": "the shipped default also follows the new appointment: an upsert for `following`, its timer, "
+          "gather_evidence and a closing record_ledger (about 19 actions)",
+    "5.": "memory follows the workflow cache (500 cases), not the number of waiting cases: about 240 KB of RSS "
+          "per cached case, on a worker of about 113 MB",
 }
 CLOSE = {
-    "1.": "cache the parsed policy in Dependencies.policy (reload when the file's mtime changes), and move the "
-          "remaining SQLite calls off the event loop (run_in_threadpool); a second API process beyond that",
-    "2.": "start the case in `checking` for a no-show event, fold the ledger flush into the send activity, "
-          "or use local activities for the evidence and ledger steps",
-    "3.": "fewer commands per case: upsert search attributes only on coarse stage changes, batch ledger "
-          "writes into the activities that already run, and pass a policy version/id instead of the resolved "
-          "program (activities look it up), which also shrinks every history",
-    "4.": "set the first search attributes at start (free) instead of upserting them (1), drop upserts that "
-          "only move NoShowNextActionAt or mark the transient `checking` stage (4), classify replies in the "
-          "workflow with the pure policy when no model is configured (2), flush the ledger inside the last "
-          "activity (1): about 17; below 15 also needs the offer sent by offer_slots itself and the CRM write "
-          "folded into book_slot",
-    "5.": "import the geocoder lazily and only for US state windows (or ship a small area-code -> state "
-          "table), keep the resolved program out of the workflow input, and lower max_cached_workflows "
-          "(memory follows the cache, not the number of waiting cases)",
+    "1.": "profile the API under load; move the SQLite calls off the event loop (run_in_threadpool) or after the "
+          "ack, reuse connections; a second API process",
+    "2.": "nothing needed: under the target",
+    "3.": "keep one SQLite connection per worker thread in connectors/local/db.py instead of one per operation, "
+          "and let the ledger summarise a case once per activity batch (done for the carried events) or on read; "
+          "retire LEAN_PATCH (deprecate_patch, then remove the gate) once no case older than it is open, which "
+          "drops the marker and its upsert (2 events a case)",
+    "4.": "a CRM write of the kept/not-kept outcome at the end of the follow-up could carry the closing events "
+          "(saves the record_ledger), or skip following for programs that do not need it",
+    "5.": "nothing needed: under the target; lower max_cached_workflows to trade replay CPU for memory",
 }
 
 
@@ -75,7 +72,7 @@ def machine() -> str:
     mem_kb = next((int(ln.split()[1]) for ln in Path("/proc/meminfo").read_text().splitlines()
                    if ln.startswith("MemTotal")), 0)
     try:
-        cli = subprocess.run([procs.temporal_binary(), "--version"], capture_output=True, text=True,
+        cli = subprocess.run([temporal_binary(), "--version"], capture_output=True, text=True,
                              timeout=30).stdout.strip()
     except (OSError, subprocess.SubprocessError, SystemExit):
         cli = "temporal CLI: unknown"

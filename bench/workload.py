@@ -21,6 +21,7 @@ from tests.helpers import default_program, fast_policy
 from workers.cases import KIND_BY_EVENT
 from workers.demo import daytime_contact
 from workflows.case import RecoveryCaseWorkflow
+from workflows.search_attributes import for_case_start
 
 SOURCE = "bench"
 SWEEP_TYPE = "sweep"  # runs the whole sequence at once and ends unrecovered: the throughput workload
@@ -58,13 +59,13 @@ def write_policy(policy: PolicyFile, path: Path) -> Path:
 
 
 def appointment(appointment_type: str = "consultation", start: datetime | None = None,
-                minutes: int = 30) -> Appointment:
+                minutes: int = 30, calendar_id: str = "cal-1") -> Appointment:
     """A fresh appointment and contact; the contact is somewhere it is daytime so send windows allow a message."""
     start = start or (datetime.now(UTC) - timedelta(hours=1)).replace(microsecond=0)
     phone, zone = daytime_contact()
     key = uuid.uuid4().hex[:12]
     return Appointment(
-        source=SOURCE, appointment_id=f"appt-{key}", appointment_type=appointment_type, calendar_id="cal-1",
+        source=SOURCE, appointment_id=f"appt-{key}", appointment_type=appointment_type, calendar_id=calendar_id,
         owner_id="owner-1", location_id="loc-1", start=start, end=start + timedelta(minutes=minutes), value=120.0,
         contact=Contact(contact_id=f"c-{key}", name="Pat Example", phone=phone, email="pat@example.com",
                         timezone=zone),
@@ -100,14 +101,16 @@ def case_start(policy: PolicyFile, ev: AppointmentEvent, salt: str = "noshow") -
     watch = ev.type in (EventType.booked, EventType.rescheduled, EventType.attendance_signal)
     case_id = case_id_for(appt.source, appt.appointment_id, salt)
     return CaseInput(case_id=case_id, contact_key=contact_key_for(appt.contact.contact_id, salt), kind=kind,
-                     appointment=appt, resolved=resolved, watch=watch or kind == CaseKind.no_show), case_id
+                     appointment=appt, resolved=resolved, watch=watch or kind == CaseKind.no_show,
+                     reply_model=False), case_id
 
 
 async def start_raw(client: Client, task_queue: str, inp: CaseInput, ev: AppointmentEvent
                     ) -> WorkflowHandle[RecoveryCaseWorkflow, object]:
-    """The same start CaseService makes (signal-with-start, reject duplicates), straight to Temporal."""
-    return await client.start_workflow(  # type: ignore[return-value]
+    """The same start CaseService makes (signal-with-start, reject duplicates, attributes at start), straight to
+    Temporal."""
+    return await client.start_workflow(
         RecoveryCaseWorkflow.run, inp, id=inp.case_id, task_queue=task_queue,
         start_signal="appointment_event", start_signal_args=[ev],
-        id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE, search_attributes=for_case_start(inp),
     )

@@ -12,7 +12,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, Field
 
-from domain.models import AppointmentEvent, Channel, Slot
+from domain.models import AppointmentEvent, Channel, Contact, Slot
 
 # ---------------------------------------------------------------- errors
 
@@ -104,6 +104,8 @@ class WebhookResult(BaseModel):
     # a body the provider expects back (URL validation handshakes); None means a plain 200 {"ok": true}
     response: dict[str, Any] | str | None = None
     response_media_type: str = "application/json"
+    # sources to reconcile now (a Google / Graph ping only says "something changed": the sync finds what)
+    sync_sources: list[str] = Field(default_factory=list)
 
 
 class InboundConnector(Protocol):
@@ -162,6 +164,24 @@ class CalendarConnector(Protocol):
         ...
 
     def release(self, case_id: str) -> None: ...
+
+
+@runtime_checkable
+class CancellableCalendar(Protocol):
+    """A provider calendar that can undo a booking the engine made (the customer cancelled or moved it)."""
+
+    def cancel(self, calendar_id: str, appointment_id: str, reason: str | None = None) -> None:
+        """Idempotent: an appointment already gone at the provider is not an error."""
+        ...
+
+
+@runtime_checkable
+class NoShowMarker(Protocol):
+    """A scheduler that records attendance itself (Cal.com mark-absent, Calendly invitee no-shows)."""
+
+    def mark_no_show(self, appointment_id: str, contact: Contact | None) -> bool:
+        """Mark the guest absent on the provider's own booking; False when the id is not this provider's."""
+        ...
 
 
 @runtime_checkable

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
+import re
 from datetime import UTC, datetime
 from typing import Any
 
 from connectors.contract import RawRequest, SignatureError, WebhookResult
-from connectors.signatures import ReplayCache, fingerprint
+from connectors.signatures import ReplayCache, fingerprint, header, parse_int, require
 from domain.ids import address_key_for
 
 
@@ -68,11 +70,102 @@ class InboundBase:
             self.replay.forget(key)
 
 
-def load_json(body: bytes) -> Any:
+class SecretInbound(InboundBase):
+    """A connector authenticated by one shared secret (an HMAC over the raw bytes) with a signed timestamp: the
+    constructor, the signature header lookup and the timestamp parsing every such provider repeats.
+
+    Subclasses name `secret_label` (for the error when the secret is missing), `signature_header` and
+    `timestamp_header` (lower case), and compute the expected signature in `check_signature`."""
+
+    secret_label = "a webhook secret"
+    signature_header = ""
+    timestamp_header = ""
+    default_tolerance_seconds: float = 300
+
+    def __init__(self, secret: str, tolerance_seconds: float | None = None, source: str | None = None,
+                 replay: ReplayCache | None = None) -> None:
+        if not secret:
+            raise ValueError(f"{self.secret_label} is required")
+        super().__init__(replay)
+        self.secret = secret
+        self.tolerance = self.default_tolerance_seconds if tolerance_seconds is None else tolerance_seconds
+        self.source = source or self.name
+
+    def signature_value(self, request: RawRequest) -> str | None:
+        return header(request.headers, self.signature_header)
+
+    def given_signature(self, request: RawRequest) -> str:
+        """The signature header, required to be present and non-empty."""
+        given = self.signature_value(request)
+        require(bool(given), f"missing {self.signature_header}")
+        return given or ""
+
+    def signed_timestamp(self, request: RawRequest) -> tuple[str, int]:
+        """The timestamp header exactly as sent (it is part of the signed message) and its integer value."""
+        text = header(request.headers, self.timestamp_header)
+        return text or "", parse_int(text, self.timestamp_header)
+
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _reject_constant(name: str) -> Any:
+    raise PayloadError(f"{name} is not a JSON number")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise PayloadError("number out of range")
+    return value
+
+
+def _has_lone_surrogate(value: Any) -> bool:
+    """Iterative (a signed body may nest as deep as the parser allows; recursion here would overflow)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if not item.isascii() and _LONE_SURROGATE.search(item):
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
+def load_json(body: bytes | str, what: str = "body") -> Any:
+    """Parse an (authenticated) webhook body, or a JSON field inside one; every way it can be malformed is a
+    PayloadError (-> 4xx), never a 500: invalid UTF-8, invalid JSON, nesting deeper than the parser's recursion
+    limit, NaN/Infinity or an overflowing float, an integer past Python's digit limit, and a JSON-escaped lone
+    surrogate ("\\ud800"), which no UTF-8 encoder (a log line, a JSON response, a Temporal payload) can write."""
     try:
-        return json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise PayloadError("body is not JSON") from exc
+        text = body.decode("utf-8") if isinstance(body, bytes) else body
+        value = json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
+    except PayloadError as exc:
+        raise PayloadError(f"{what} is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise PayloadError(f"{what} is nested too deeply") from None
+    except ValueError as exc:  # UnicodeDecodeError, JSONDecodeError, int digit limit
+        raise PayloadError(f"{what} is not JSON") from exc
+    if ("\\u" in text or isinstance(body, str)) and _has_lone_surrogate(value):
+        raise PayloadError(f"{what} holds an unpaired UTF-16 surrogate escape")
+    return value
+
+
+def dicts_in(value: Any) -> list[dict[str, Any]]:
+    """The objects in what should be a JSON array; anything else (a number, a string, an object) holds none."""
+    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
+
+
+def number_in(value: Any, low: float, high: float) -> float | None:
+    """A JSON number within [low, high] as a float; None for anything else (bools, strings, 10**400, which
+    float() cannot even convert)."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
+        return None
+    return float(value)
 
 
 def as_dict(value: Any, what: str) -> dict[str, Any]:
@@ -81,23 +174,35 @@ def as_dict(value: Any, what: str) -> dict[str, Any]:
     return value
 
 
+# Provider times outside this window are malformed: dates near datetime's limits overflow as soon as anything
+# adds a duration to them (an appointment's end, a policy deadline).
+EARLIEST_YEAR, LATEST_YEAR = 1900, 2200
+
+
 def parse_dt(value: Any, what: str = "timestamp") -> datetime:
     """ISO-8601 (with Z), unix seconds or unix milliseconds -> aware UTC datetime."""
     if isinstance(value, bool) or value is None or value == "":
         raise PayloadError(f"missing {what}")
     if isinstance(value, int | float):
-        seconds = value / 1000 if value > 10_000_000_000 else value
-        return datetime.fromtimestamp(seconds, UTC)
-    if isinstance(value, str):
+        try:
+            seconds = value / 1000 if value > 10_000_000_000 else value
+            at = datetime.fromtimestamp(seconds, UTC)
+        except (OverflowError, OSError, ValueError) as exc:  # out of datetime's range, or NaN
+            raise PayloadError(f"{what} out of range") from exc
+    elif isinstance(value, str):
         text = value.strip()
-        if text.isdigit():
-            return parse_dt(int(text), what)
+        if text.isascii() and text.isdigit():
+            return parse_dt(int(text) if len(text) <= 20 else float("inf"), what)
         try:
             at = datetime.fromisoformat(text.replace("Z", "+00:00"))
         except ValueError as exc:
             raise PayloadError(f"malformed {what}") from exc
-        return at if at.tzinfo else at.replace(tzinfo=UTC)
-    raise PayloadError(f"malformed {what}")
+        at = at if at.tzinfo else at.replace(tzinfo=UTC)
+    else:
+        raise PayloadError(f"malformed {what}")
+    if not EARLIEST_YEAR <= at.year <= LATEST_YEAR:
+        raise PayloadError(f"{what} out of range")
+    return at
 
 
 def opt_dt(value: Any) -> datetime | None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 import threading
 from collections import OrderedDict
 from datetime import datetime
@@ -55,8 +56,13 @@ def header(headers: dict[str, str], name: str) -> str | None:
     return None
 
 
+# ASCII digits only (str.isdigit() also takes '²'); 18 digits hold any real timestamp, in seconds or
+# milliseconds, while keeping arithmetic with floats from overflowing (10**400 would raise OverflowError)
+_INT = re.compile(r"-?[0-9]{1,18}")
+
+
 def parse_int(value: str | None, what: str) -> int:
-    if value is None or not value.strip().lstrip("-").isdigit():
+    if value is None or not _INT.fullmatch(value.strip()):
         raise SignatureError(f"missing or malformed {what}")
     return int(value.strip())
 

@@ -30,6 +30,12 @@ class CaseInput(BaseModel):
     resolved: ResolvedProgram
     watch: bool = True  # started at booking: wait until end + grace before checking
     experiment: str | None = None
+    # whether the worker has a reply model configured, as the starter saw it; None: not said, so a policy that
+    # asks for the model gets the understand_reply activity (the workflow never reads the environment)
+    reply_model: bool | None = None
+
+    def initial_stage(self) -> Stage:
+        return Stage.watching if self.watch else Stage.checking
 
 
 class ReviewRequest(BaseModel):
@@ -97,6 +103,10 @@ class OptOutNotice(BaseModel):
 
 # ------------------------------------------------------------------ activity I/O
 
+# RECORDS: the workflow's own ledger events (case opened, verdict, reply received, case closed ...) ride on the
+# next activity that already runs (`records` on SendRequest, CrmUpdate, ReviewNotice, ConsentChange), which
+# writes them first, idempotently by event id: no record_ledger activity of its own, fewer billed actions.
+
 
 class EvidenceRequest(BaseModel):
     case_id: str
@@ -123,6 +133,7 @@ class SendRequest(BaseModel):
     created_at: datetime
     ledger: dict[str, str | None] = Field(default_factory=dict)  # segment, arm for reporting
     purpose: Literal["recovery", "transactional"] = "recovery"
+    records: list[LedgerEvent] = Field(default_factory=list)  # case ledger events to write first (see RECORDS)
 
 
 class SendResult(BaseModel):
@@ -131,6 +142,11 @@ class SendResult(BaseModel):
     next_allowed_at: datetime | None = None
     reason: str
     duplicate: bool = False
+    # the provider may have accepted it (the answer was lost and it cannot be looked up): counted as sent, and
+    # never sent again by another channel
+    ambiguous: bool = False
+    # channels the consent ledger had opted out for this contact at the pre-send check ("*": all); None: not read
+    opted_out: list[str] | None = None
 
 
 class UnderstandRequest(BaseModel):
@@ -180,6 +196,7 @@ class CrmUpdate(BaseModel):
     fields: dict[str, str | None]
     note: str | None = None
     owner_task: str | None = None
+    records: list[LedgerEvent] = Field(default_factory=list)
 
 
 class CrmUpdateResult(BaseModel):
@@ -193,6 +210,7 @@ class ReviewNotice(BaseModel):
     reasons: list[str]
     program: str
     reminder: int = 0
+    records: list[LedgerEvent] = Field(default_factory=list)
 
 
 class ConsentChange(BaseModel):
@@ -205,6 +223,21 @@ class ConsentChange(BaseModel):
     channel: Channel
     evidence: str
     at: datetime
+    records: list[LedgerEvent] = Field(default_factory=list)
+
+
+class ConsentConfirmation(BaseModel):
+    """An opt-out confirmation the provider could not take at once: sent later by the ConfirmOptOut workflow,
+    so the case can close while the provider is down. One per consent event (message id consent-<event id>)."""
+
+    message_id: str
+    case_id: str
+    contact_key: str
+    channel: Channel
+    to: str
+    subject: str | None = None
+    body: str
+    template_id: str
 
 
 class LedgerBatch(BaseModel):

@@ -4,11 +4,20 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 
 
 def case_id_for(source: str, appointment_id: str, salt: str = "noshow") -> str:
     digest = hmac.new(salt.encode(), f"{source}\x1f{appointment_id}".encode(), hashlib.sha256).hexdigest()
     return f"case-{digest[:24]}"
+
+
+_CASE_ID = re.compile(r"^case-[0-9a-f]{24}$")
+
+
+def is_case_id(value: str) -> bool:
+    """The shape case_id_for makes: anything else is not a case, whatever workflow may carry that id."""
+    return bool(_CASE_ID.fullmatch(value))
 
 
 def contact_key_for(contact_id: str, salt: str = "noshow") -> str:

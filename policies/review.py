@@ -83,13 +83,30 @@ def route(inp: ReviewInput) -> ReviewRoute:
     for flag in inp.compliance_flags:
         add("compliance", f"compliance risk: {flag}")
 
+    return _route(r, reasons, codes)
+
+
+# reviews a case asks for on its way, by what it met: a reply only a human can answer (a dispute is the
+# `dispute` code), an owner's approval before booking, a customer no approved channel could reach
+MID_CASE_CODES = {"dispute", "reply", "owner_approval", "unreachable"}
+
+
+def route_for(rules: ReviewRules, code: str, reason: str) -> ReviewRoute:
+    """The review a running case needs for one reason: the program's SLA, reminders and lapse rule, with the
+    same guards as `route` (a dispute is urgent and never lapses into outreach)."""
+    if code not in MID_CASE_CODES:
+        raise ValueError(f"unknown mid-case review code {code!r}")
+    return _route(rules, [reason], [code])
+
+
+def _route(r: ReviewRules, reasons: list[str], codes: list[str]) -> ReviewRoute:
     urgent = bool({"dispute", "sensitive", "compliance"} & set(codes))
     sla = r.urgent_sla_minutes if urgent and r.urgent_sla_minutes else r.sla_minutes
     lapse = r.lapse_action
     if lapse == LapseAction.proceed and _NEVER_PROCEED & set(codes):
         # unclear, disputed and sensitive cases get no automated outreach before a human decides
         lapse = LapseAction.escalate
-        reasons.append("lapse action 'proceed' is not allowed for this review: it escalates instead")
+        reasons = [*reasons, "lapse action 'proceed' is not allowed for this review: it escalates instead"]
     return ReviewRoute(
         needs_review=bool(codes),
         reasons=reasons,

@@ -17,8 +17,8 @@ from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
-from phonenumbers import geocoder
 from phonenumbers import timezone as pn_timezone
+from phonenumbers.phonenumberutil import is_number_type_geographical
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from domain.models import Channel
@@ -36,6 +36,33 @@ US_STATE_CODES = {
     "Utah": "UT", "Vermont": "VT", "Virginia": "VA", "Washington": "WA", "West Virginia": "WV",
     "Wisconsin": "WI", "Wyoming": "WY", "Washington D.C.": "DC", "Washington DC": "DC", "Puerto Rico": "PR",
 }
+
+# US area code -> state (NANPA assigns each geographic code to one state), generated from phonenumbers' geocoder
+# data by scripts/us_area_codes.py (run it with --check after upgrading phonenumbers). Importing
+# phonenumbers.geocoder instead loads about 100 MB of geodata for every language into each worker.
+_US_AREA_STATES = """
+201NJ 202DC 203CT 205AL 206WA 207ME 208ID 209CA 210TX 212NY 213CA 214TX 215PA 216OH 217IL 218MN 219IN 220OH
+223PA 224IL 225LA 227MD 228MS 229GA 231MI 234OH 235MO 239FL 240MD 248MI 251AL 252NC 253WA 254TX 256AL 260IN
+262WI 267PA 269MI 270KY 272PA 274WI 276VA 279CA 281TX 283OH 301MD 302DE 303CO 304WV 305FL 307WY 308NE 309IL
+310CA 312IL 313MI 314MO 315NY 316KS 317IN 318LA 319IA 320MN 321FL 323CA 324FL 325TX 326OH 327AR 329NY 330OH
+331IL 332NY 334AL 336NC 337LA 339MA 341CA 346TX 347NY 350CA 351MA 352FL 353WI 360WA 361TX 363NY 364KY 369CA
+380OH 385UT 386FL 401RI 402NE 404GA 405OK 406MT 407FL 408CA 409TX 410MD 412PA 413MA 414WI 415CA 417MO 419OH
+423TN 424CA 425WA 430TX 432TX 434VA 435UT 440OH 442CA 443MD 445PA 447IL 448FL 458OR 463IN 464IL 469TX 470GA
+472NC 475CT 478GA 479AR 480AZ 484PA 501AR 502KY 503OR 504LA 505NM 507MN 508MA 509WA 510CA 512TX 513OH 515IA
+516NY 517MI 518NY 520AZ 530CA 531NE 534WI 539OK 540VA 541OR 551NJ 557MO 559CA 561FL 562CA 563IA 567OH 570PA
+571VA 572OK 573MO 574IN 575NM 580OK 582PA 585NY 586MI 601MS 602AZ 603NH 605SD 606KY 607NY 608WI 609NJ 610PA
+612MN 614OH 615TN 616MI 617MA 618IL 619CA 620KS 623AZ 626CA 628CA 629TN 630IL 631NY 636MO 640NJ 641IA 645FL
+646NY 650CA 651MN 656FL 657CA 659AL 660MO 661CA 662MS 667MD 669CA 678GA 680NY 681WV 682TX 686VA 689FL 701ND
+702NV 703VA 704NC 706GA 707CA 708IL 712IA 713TX 714CA 715WI 716NY 717PA 718NY 719CO 720CO 724PA 725NV 726TX
+727FL 728FL 730IL 731TN 732NJ 734MI 737TX 738CA 740OH 743NC 747CA 748CO 754FL 757VA 760CA 762GA 763MN 765IN
+769MS 770GA 771DC 772FL 773IL 774MA 775NV 779IL 781MA 785KS 786FL 801UT 802VT 803SC 804VA 805CA 806TX 808HI
+810MI 812IN 813FL 814PA 815IL 816MO 817TX 818CA 820CA 821SC 826VA 828NC 830TX 831CA 832TX 835PA 838NY 839SC
+840CA 843SC 845NY 847IL 848NJ 850FL 854SC 856NJ 857MA 858CA 859KY 860CT 862NJ 863FL 864SC 865TN 870AR 872IL
+878PA 901TN 903TX 904FL 906MI 907AK 908NJ 909CA 910NC 912GA 913KS 914NY 915TX 916CA 917NY 918OK 919NC 920WI
+925CA 928AZ 929NY 930IN 931TN 934NY 936TX 937OH 938AL 940TX 941FL 943GA 945TX 947MI 948VA 949CA 951CA 952MN
+954FL 956TX 959CT 970CO 971OR 972TX 973NJ 975MO 978MA 979TX 980NC 983CO 984NC 985LA 986ID 989MI
+"""
+US_AREA_STATES: dict[str, str] = {item[:3]: item[3:] for item in _US_AREA_STATES.split()}
 
 # Legal floors (compliance doc §1.2): FL, OK and MD end at 20:00 and start at 08:00; CT starts at 09:00.
 STATUTORY_STATE_WINDOWS: dict[str, tuple[str, str]] = {
@@ -104,10 +131,8 @@ def inspect_phone(phone: str | None) -> PhoneFacts:
         zones = []
     region = phonenumbers.region_code_for_number(num)
     state = None
-    if num.country_code == 1 and region == "US":
-        desc = geocoder.description_for_number(num, "en") or ""
-        name = desc.split(",")[-1].strip()
-        code = US_STATE_CODES.get(name) or (name if len(name) == 2 and name.isupper() else None)
+    if num.country_code == 1 and region == "US" and is_number_type_geographical(phonenumbers.number_type(num), 1):
+        code = US_AREA_STATES.get(phonenumbers.national_significant_number(num)[:3])
         state = f"US-{code}" if code else None
     return PhoneFacts(
         valid=True, e164=phonenumbers.format_number(num, phonenumbers.PhoneNumberFormat.E164), region=region,

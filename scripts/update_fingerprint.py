@@ -7,10 +7,12 @@ For every `@workflow.defn` class in workflows/*.py, each method's command-issuin
 order (parsed with `ast`, nothing is imported): workflow.execute_activity / start_activity / local activities
 with the activity name when it is a literal, child workflows, wait_condition, sleep (and asyncio.sleep),
 upsert_search_attributes, upsert_memo, continue_as_new, patched, deprecate_patch, the helper calls
-self._activity / self._send / self._crm with their literal first argument, and calls of the class's other
-methods that themselves issue commands (so reordering `await self._set_stage(...)` against an activity shows
-too). Each entry carries the chain of enclosing if / else / while / for / try / with blocks, so moving a call
-into another branch is a change as well.
+self._activity / self._send / self._crm / self._finish_after with their literal first argument, and calls of
+the class's other methods that themselves issue commands (so reordering `await self._set_stage(...)` against
+an activity shows too). Each entry carries the chain of enclosing if / else / while / for / try / with blocks,
+so moving a call into another branch is a change as well. A workflow class's base classes defined in
+workflows/*.py (RecoveryCase's steps live in workflows/case_steps.py) count as part of it: their methods are
+fingerprinted with the workflow's own, a subclass method replacing a base one of the same name.
 
 Changing this sequence without `workflow.patched(...)` breaks replay of every open case; regenerate the baseline
 only after gating the change, and regenerate the saved histories with it.
@@ -46,7 +48,7 @@ WORKFLOW_COMMANDS = {
 }
 NAMED_COMMANDS = {"execute_activity", "start_activity", "execute_local_activity", "start_local_activity",
                   "execute_child_workflow", "start_child_workflow", "patched", "deprecate_patch"}
-HELPERS = {"_activity", "_send", "_crm"}
+HELPERS = {"_activity", "_send", "_crm", "_finish_after"}
 
 HOW_TO_FIX = (
     "the workflow's command sequence changed — gate the change with workflow.patched(...) and regenerate with "
@@ -172,8 +174,36 @@ def _direct_commands(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> tuple[bool, 
     return issues, calls
 
 
-def fingerprint_class(cls: ast.ClassDef) -> dict[str, list[str]]:
-    methods = [n for n in cls.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)]
+Library = dict[str, ast.ClassDef]  # class name -> definition, over every workflows/*.py
+
+
+def class_library(texts: dict[str, str]) -> Library:
+    """Every top-level class of the given sources (filename -> text), by name."""
+    out: Library = {}
+    for filename, text in texts.items():
+        for node in ast.parse(text, filename=filename).body:
+            if isinstance(node, ast.ClassDef):
+                out[node.name] = node
+    return out
+
+
+def _methods(cls: ast.ClassDef, library: Library) -> list[ast.FunctionDef | ast.AsyncFunctionDef]:
+    """The class's methods and those of its bases found in the library (a subclass's own win)."""
+    found: dict[str, ast.FunctionDef | ast.AsyncFunctionDef] = {}
+    for base in cls.bases:
+        name = base.attr if isinstance(base, ast.Attribute) else base.id if isinstance(base, ast.Name) else None
+        if name and name in library and library[name] is not cls:
+            for method in _methods(library[name], library):
+                found[method.name] = method
+    for node in cls.body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            found.pop(node.name, None)  # keep source order: the override takes the base's place at the end
+            found[node.name] = node
+    return list(found.values())
+
+
+def fingerprint_class(cls: ast.ClassDef, library: Library | None = None) -> dict[str, list[str]]:
+    methods = _methods(cls, library or {})
     direct = {m.name: _direct_commands(m) for m in methods}
     commanding = {name for name, (issues, _) in direct.items() if issues}
     changed = True
@@ -193,20 +223,30 @@ def fingerprint_class(cls: ast.ClassDef) -> dict[str, list[str]]:
     return out
 
 
-def fingerprint_source(text: str, filename: str = "<workflow>") -> dict[str, dict[str, list[str]]]:
-    """Workflow name -> method -> command entries, for every @workflow.defn class in `text`."""
+def fingerprint_source(text: str, filename: str = "<workflow>", library: Library | None = None
+                       ) -> dict[str, dict[str, list[str]]]:
+    """Workflow name -> method -> command entries, for every @workflow.defn class in `text` (bases looked up in
+    `library`, see class_library)."""
     tree = ast.parse(text, filename=filename)
     out: dict[str, dict[str, list[str]]] = {}
     for node in tree.body:
         if isinstance(node, ast.ClassDef):
             name = _is_workflow_defn(node)
             if name is not None:
-                out[name] = fingerprint_class(node)
+                out[name] = fingerprint_class(node, library)
     return out
 
 
-def fingerprint(root: Path = ROOT, files: tuple[str, ...] | None = None) -> Fingerprint:
-    return {f: fingerprint_source((root / f).read_text(), f) for f in (files or workflow_files(root))}
+def sources(root: Path = ROOT) -> dict[str, str]:
+    """Every workflows/*.py by its path relative to root: workflow files and the base classes they use."""
+    return {str(p.relative_to(root)): p.read_text() for p in sorted((root / "workflows").glob("*.py"))}
+
+
+def fingerprint(root: Path = ROOT, files: tuple[str, ...] | None = None, texts: dict[str, str] | None = None
+                ) -> Fingerprint:
+    texts = texts or sources(root)
+    library = class_library(texts)
+    return {f: fingerprint_source(texts[f], f, library) for f in (files or workflow_files(root))}
 
 
 def load_baseline(path: Path = BASELINE) -> Fingerprint:

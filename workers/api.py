@@ -30,13 +30,18 @@ from connectors.contract import (
     SignatureError,
     WebhookResult,
 )
+from connectors.google.channels import SqliteChannelStore
 from connectors.inbound import InboundBase, PayloadError
 from domain.case import CaseState, ReviewDecision, ReviewResult, SlotChoice
+from domain.ids import is_case_id
 from domain.links import LinkError, verify_link
 from domain.models import Channel, LedgerEvent, Reply
 from workers.cases import CaseService, EventOutcome, ReplyOutcome
+from workers.deliveries import DeliveryLog, UnknownType, UnknownTypes
 from workers.dependencies import Dependencies, build_dependencies
-from workers.providers import ProviderSettings, inbound_connectors
+from workers.errors import install_error_handlers
+from workers.providers import ProviderSettings, inbound_connectors, trigger_sync
+from workers.reconcile import WebhookHooks
 from workers.settings import Settings, get_settings
 from workers.temporal import connect
 from workflows.case import RecoveryCaseWorkflow
@@ -124,9 +129,13 @@ class AppState:
         self.reviewers = parse_reviewer_tokens(settings.reviewer_tokens.get_secret_value())
         self.providers = ProviderSettings()
         secrets = [s for s in settings.webhook_secret.get_secret_value().split(",") if s]
-        self.connectors, self.connector_checks = inbound_connectors(self.providers, secrets)
+        # the Google channels the worker's renewal schedule opened: a restart keeps accepting their pings
+        self.connectors, self.connector_checks = inbound_connectors(self.providers, secrets,
+                                                                    channel_store=SqliteChannelStore(deps.db))
+        self.hooks = WebhookHooks(deps, self.connectors)  # push pings, Zoom meeting links and attendance
         self.slack_reviewers = {u.strip() for u in self.providers.slack_reviewers.split(",") if u.strip()}
         self.deliveries = DeliveryLog(deps.db)
+        self.unknown_types = UnknownTypes(deps.db)
         self.background: set[asyncio.Task[None]] = set()
 
     @property
@@ -183,7 +192,7 @@ def create_app(settings: Settings | None = None, client: Client | None = None,
     async def read_body(request: Request, limit: int) -> bytes:
         length = request.headers.get("content-length")
         if length is not None:
-            if not length.isdigit():
+            if not (length.isascii() and length.isdigit()):
                 raise HTTPException(400, "invalid Content-Length")
             if int(length) > limit:
                 raise HTTPException(413, f"body larger than {limit} bytes")
@@ -209,6 +218,12 @@ def create_app(settings: Settings | None = None, client: Client | None = None,
         except Exception:
             version = None
         return Health(status="ok" if ok and version else "degraded", temporal=ok, policy_version=version)
+
+    @app.get("/ops/unknown-event-types", response_model=list[UnknownType], tags=["ops"],
+             summary="Webhook event types no connector handles yet: acknowledged to the provider, counted here")
+    def unknown_event_types(st: Annotated[AppState, Depends(state)],
+                            _: Annotated[Principal, Depends(admin)]) -> list[UnknownType]:
+        return st.unknown_types.all()
 
     @app.post(
         "/webhooks/{provider}",
@@ -243,14 +258,17 @@ def create_app(settings: Settings | None = None, client: Client | None = None,
         except (PayloadError, ValueError) as exc:  # a signature header that is not even well-formed
             raise HTTPException(401, f"signature rejected: {exc}") from None
         try:
-            result = connector.parse(raw)
+            # in a thread: a connector may read the provider's API to complete an event (HubSpot meeting details)
+            result = await asyncio.to_thread(connector.parse, raw)
         except (PayloadError, ValueError) as exc:
             raise HTTPException(422, f"invalid payload: {exc}") from None
         key = f"{provider}:{result.dedupe_key}" if result.dedupe_key else None
         if key and st.deliveries.seen(key):
             ack = WebhookAck(duplicate=True)
         else:
+            result = st.hooks.before_dispatch(connector, raw, result)
             ack = await dispatch(st, provider, result)
+            await st.hooks.after_dispatch(connector, raw, result, st.client)
             if key:
                 st.deliveries.remember(key)
         if result.response is not None:
@@ -274,8 +292,11 @@ def create_app(settings: Settings | None = None, client: Client | None = None,
             task = asyncio.create_task(apply_slack_decision(st, action))
             st.background.add(task)
             task.add_done_callback(st.background.discard)
+        for source in result.sync_sources:  # a Google / Graph ping: reconcile that source now
+            await trigger_sync(st.cases.client, source)
         if result.unknown_types:
-            log.info("webhook_unknown_types", provider=provider, types=result.unknown_types)
+            st.unknown_types.count(provider, result.unknown_types)
+            log.info("webhook_unknown_types", provider=provider, count=len(result.unknown_types))
         return ack
 
     @app.post("/inbound/local", response_model=ReplyOutcome, tags=["local"],
@@ -296,6 +317,8 @@ def create_app(settings: Settings | None = None, client: Client | None = None,
                          409: {"model": Problem}})
     async def decide(case_id: str, body: DecisionBody, st: Annotated[AppState, Depends(state)],
                      who: Annotated[Principal, Depends(principal)]) -> ReviewResult:
+        if not is_case_id(case_id):  # another workflow's id must not be queried (or updated) as a case
+            raise HTTPException(404, "no such case")
         handle = st.cases.handle(case_id)
         try:
             current: CaseState = await handle.query(RecoveryCaseWorkflow.state_query)
@@ -320,6 +343,8 @@ def create_app(settings: Settings | None = None, client: Client | None = None,
     @app.get("/cases/{case_id}", response_model=CaseState, tags=["cases"], responses={404: {"model": Problem}})
     async def get_case(case_id: str, st: Annotated[AppState, Depends(state)],
                        _: Annotated[Principal, Depends(principal)]) -> CaseState:
+        if not is_case_id(case_id):
+            raise HTTPException(404, "no such case")
         try:
             return await st.cases.handle(case_id).query(RecoveryCaseWorkflow.state_query)  # type: ignore[no-any-return]
         except RPCError:
@@ -374,24 +399,8 @@ def create_app(settings: Settings | None = None, client: Client | None = None,
         return case_id, attempt, current
 
     mount_extras(app)
+    install_error_handlers(app)
     return app
-
-
-class DeliveryLog:
-    """Webhook deliveries already handled (provider dedupe keys), so re-deliveries have no second effect."""
-
-    def __init__(self, db: Any) -> None:
-        self.db = db
-        db.script("CREATE TABLE IF NOT EXISTS webhook_deliveries (key TEXT PRIMARY KEY, at TEXT NOT NULL);")
-
-    def seen(self, key: str) -> bool:
-        with self.db.connect() as conn:
-            return conn.execute("SELECT 1 FROM webhook_deliveries WHERE key = ?", (key,)).fetchone() is not None
-
-    def remember(self, key: str) -> None:
-        with self.db.connect() as conn:
-            conn.execute("INSERT OR IGNORE INTO webhook_deliveries (key, at) VALUES (?, ?)",
-                         (key, datetime.now(UTC).isoformat()))
 
 
 _FAILED = {"failed", "undelivered", "bounced", "dropped", "spam", "unsubscribed"}

@@ -5,7 +5,7 @@ Shared by the HTTP API and the CLI so both take exactly the same path.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 import structlog
@@ -22,7 +22,7 @@ from connectors.contract import OutboundMessage
 from connectors.local.calendar import LocalCalendar
 from connectors.local.waitlist import LocalWaitlist
 from domain.case import CaseInput
-from domain.ids import case_id_for, contact_key_for
+from domain.ids import case_id_for, contact_key_for, is_case_id
 from domain.models import Appointment, AppointmentEvent, CaseKind, EventType, LedgerEvent, Reply, ReplyIntent
 from policies import replies as reply_policy
 from policies.loader import resolve
@@ -30,6 +30,7 @@ from policies.schema import ResolvedProgram
 from workers.backfill import backfill_reply, is_backfill_id, offer_freed_slot
 from workers.dependencies import Dependencies
 from workflows.case import RecoveryCaseWorkflow
+from workflows.search_attributes import for_case_start
 
 log = structlog.get_logger(__name__)
 
@@ -44,6 +45,15 @@ KIND_BY_EVENT: dict[EventType, CaseKind] = {
     EventType.failed_access: CaseKind.failed_access,
     EventType.admin_override: CaseKind.admin_override,
 }
+
+
+# how far from now an appointment may be for a case to make sense of it
+MAX_PAST = timedelta(days=180)
+MAX_FUTURE = timedelta(days=2 * 366)
+
+
+def _plausible_time(start: datetime, now: datetime) -> bool:
+    return now - MAX_PAST <= start <= now + MAX_FUTURE
 
 
 def freed_slot(event: AppointmentEvent) -> FreedSlot | None:
@@ -93,6 +103,9 @@ class CaseService:
         appt = event.appointment
         case_id = self.case_id(appt.source, appt.appointment_id)
         resolved, reason = resolve(self.deps.policy(), appt)
+        if resolved is not None and not _plausible_time(appt.start, datetime.now(UTC)):
+            # a case about year 9999 would wait forever; one about last year can recover nothing
+            resolved, reason = None, "appointment_time_out_of_range"
         if resolved is None:
             self.deps.ledger.append(LedgerEvent(
                 event_id=f"ignored:{case_id}", case_id=case_id, type="ignored", at=datetime.now(UTC),
@@ -116,6 +129,7 @@ class CaseService:
             appointment=appt,
             resolved=resolved,
             watch=watch or kind == CaseKind.no_show,
+            reply_model=self.deps.reply_model is not None,
         )
         self.deps.crm.upsert_contact(appt.contact)
         try:
@@ -127,6 +141,7 @@ class CaseService:
                 start_signal="appointment_event",
                 start_signal_args=[event],
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                search_attributes=for_case_start(case_input),  # free at start; each upsert is a billed action
             )
         except WorkflowAlreadyStartedError:
             log.info("event_for_closed_case", case_id=case_id, event_type=event.type.value)
@@ -160,6 +175,8 @@ class CaseService:
 
     async def submit_reply(self, reply: Reply, sender: str | None, case_id: str | None = None) -> ReplyOutcome:
         """Route a customer's message to its case; record it whatever happens; honour opt-outs at once."""
+        if case_id is not None and not (is_case_id(case_id) or is_backfill_id(case_id)):
+            case_id = None  # not an id this engine made: never signal some other workflow with a customer's text
         routed_case = case_id or (self.deps.outbox.case_for_recipient(sender) if sender else None)
         if is_backfill_id(routed_case):
             return await self._waitlist_reply(reply, sender, str(routed_case))

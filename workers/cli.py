@@ -59,9 +59,17 @@ def reviewer_token() -> str:
 @app.command()
 def up() -> None:
     """Start the Temporal dev server and UI, the worker and the API; Ctrl-C stops them all."""
+    from workers.cli_connectors import collect
     from workers.stack import Stack
 
     s = settings()
+    # a connector that cannot start would crash its child again and again: say what is wrong, start nothing
+    problems = [f"  {section}/{c.name}: {c.detail}" for section, checks in collect().items() for c in checks
+                if c.status == "error"]
+    if problems:
+        typer.echo("error: the connector settings have problems (see `noshow connectors check`):", err=True)
+        typer.echo("\n".join(problems), err=True)
+        raise typer.Exit(2)
     stack = Stack(s, echo=typer.echo)
     stack.build()
 

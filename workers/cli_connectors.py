@@ -7,8 +7,9 @@ For the main `noshow` app to register:
     app.add_typer(connectors_app, name="connectors")
 
 Checks formats only and never calls a provider: webhook routes (workers.providers.inbound_connectors), outbound
-channels and the reviewer notifier (workers.providers.outbound), reconcile sources (workers.reconcile). Exit 0
-when nothing is in error, 1 otherwise. Secret values are never printed.
+channels and the reviewer notifier (workers.providers.outbound), the calendar and CRM the engine writes to
+(workers.providers.writeback_checks), reconcile sources (workers.reconcile). Exit 0 when nothing is in error,
+1 otherwise. Secret values are never printed.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import typer
 from pydantic import ValidationError
 from pydantic_settings import BaseSettings
 
-from workers.providers import ProviderCheck, ProviderSettings
+from workers.providers import ProviderCheck, ProviderSettings, writeback_checks
 from workers.reconcile import ReconcileSettings, reconcile_checks, url_problem
 
 E164 = re.compile(r"^\+[1-9]\d{1,14}$")
@@ -268,6 +269,7 @@ def collect() -> dict[str, list[ProviderCheck]]:
         sections["webhooks"] = webhook_checks(ps, secrets, dev)
     if ps is not None:
         sections["outbound"] = outbound_checks(ps)
+        sections["writeback"] = writeback_checks(ps)
     if rs is not None:
         sections["reconcile"] = reconcile_checks(rs)
     if not sections["settings"]:

@@ -87,7 +87,7 @@ def create_codec_app(
     async def read_body(request: Request) -> bytes:
         length = request.headers.get("content-length")
         if length is not None:
-            if not length.isdigit():
+            if not (length.isascii() and length.isdigit()):
                 raise HTTPException(400, "invalid Content-Length")
             if int(length) > max_body_bytes:
                 raise HTTPException(413, f"body larger than {max_body_bytes} bytes")

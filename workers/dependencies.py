@@ -25,8 +25,8 @@ from workers.settings import Settings
 class Dependencies:
     settings: Settings
     db: LocalDb
-    calendar: LocalCalendar
-    crm: LocalCrm
+    calendar: LocalCalendar  # or connectors.writeback.MirroredCalendar (same interface) with a provider selected
+    crm: LocalCrm  # or connectors.writeback.WritebackCrm
     outbox: LocalOutbox
     consent: ConsentLedger
     reviews: LocalReviewQueue
@@ -72,8 +72,11 @@ def build_dependencies(settings: Settings) -> Dependencies:
         channels={Channel.sms: outbox, Channel.whatsapp: outbox, Channel.email: outbox},
     )
     from connectors.llm import ReplyModelClient
-    from workers.providers import ProviderSettings, outbound
+    from workers.providers import ProviderSettings, outbound, writeback
 
     deps.reply_model = ReplyModelClient.from_env()
-    deps.channels, deps.notifiers, _ = outbound(ProviderSettings(), outbox, str(settings.data_dir / "sendlog.db"))
+    providers = ProviderSettings()
+    deps.channels, deps.notifiers, _ = outbound(providers, outbox, str(settings.data_dir / "sendlog.db"))
+    # NOSHOW_CALENDAR_PROVIDER / NOSHOW_CRM_PROVIDER: the local ones stay underneath (holds, contacts, audit copy)
+    deps.calendar, deps.crm = writeback(providers, deps.calendar, deps.crm, [p.crm for p in policy.programs])
     return deps

@@ -8,18 +8,25 @@ NOSHOW_RECONCILE_EVERY_MINUTES and what was missed goes through CaseService.subm
 A Schedule's input is fixed, so the cursor cannot travel in it: `StoredReconcileActivities` reads the cursor from
 the local database when the input has none and stores the new one when the run commits, after delivery. The
 appointment index lives in the same database, so a restart neither re-announces old bookings nor forgets them.
+
+Push: Google channels and Graph subscriptions are opened and renewed by a second Schedule
+(`renew-push-channels`, `RenewPushChannelsWorkflow`). `WebhookHooks` is the API's side: a Google / Graph ping
+triggers the source's reconcile Schedule at once, a Graph lifecycle notification flags its subscription and
+triggers the renewal, booking webhooks link the Zoom meeting in their body to the booking, and Zoom webhooks are
+turned into attendance evidence for the linked booking's case.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, Field, SecretStr
+import structlog
+from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from temporalio import activity
 from temporalio.client import (
@@ -38,18 +45,28 @@ from temporalio.client import (
 from activities.reconcile import (
     DeliverEvents,
     IndexEntry,
+    NeedsReview,
+    PushActivities,
     ReconcileActivities,
     ReconcileInput,
     ReconcileResult,
     ReconcileSource,
+    RenewPushInput,
 )
 from connectors.local.db import LocalDb
 from domain.models import AppointmentEvent
 from workers.cases import EventOutcome
 from workers.providers import ProviderCheck
-from workflows.reconcile import ReconcileSourceWorkflow
+from workflows.reconcile import ReconcileSourceWorkflow, RenewPushChannelsWorkflow
+
+if TYPE_CHECKING:
+    from connectors.contract import RawRequest, WebhookResult
+    from workers.dependencies import Dependencies
+
+log = structlog.get_logger(__name__)
 
 SCHEDULE_PREFIX = "reconcile-"
+PUSH_SCHEDULE_ID = "renew-push-channels"
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS reconcile_index (
@@ -94,10 +111,28 @@ class ReconcileSettings(BaseSettings):
     graph_base_url: str = "https://graph.microsoft.com/v1.0"
     reconcile_every_minutes: int = Field(default=15, ge=1, le=24 * 60)
     reconcile_max_age_days: int = Field(default=7, ge=1)  # older never-seen appointments do not start cases
+    # push: NOSHOW_GOOGLE_CHANNELS=true also opens the /webhooks/google route (workers/providers.py);
+    # NOSHOW_GRAPH_CLIENT_STATE (first value when several) is set on the subscriptions this deployment creates
+    google_channels: bool = False
+    graph_client_state: SecretStr | None = None
+    push_renew_every_minutes: int = Field(default=60, ge=5, le=24 * 60)
+    push_renew_before_hours: float = Field(default=24, gt=0, le=48)  # Outlook's maximum lifetime is ~70 h
+    google_channel_ttl_hours: float = Field(default=7 * 24, gt=1)  # asked for; Google may grant less
+
+    @model_validator(mode="after")
+    def _renew_before_the_channel_expires(self) -> ReconcileSettings:
+        if self.push_renew_before_hours >= self.google_channel_ttl_hours:
+            raise ValueError("NOSHOW_PUSH_RENEW_BEFORE_HOURS must be shorter than NOSHOW_GOOGLE_CHANNEL_TTL_HOURS, "
+                             "or every channel would be renewed as soon as it opens")
+        return self
 
     @property
     def every(self) -> timedelta:
         return timedelta(minutes=self.reconcile_every_minutes)
+
+    @property
+    def push_every(self) -> timedelta:
+        return timedelta(minutes=self.push_renew_every_minutes)
 
 
 @dataclass
@@ -287,9 +322,13 @@ class StoredReconcileActivities(ReconcileActivities):
     """
 
     def __init__(self, sources: dict[str, ReconcileSource], db: LocalDb, max_age: timedelta = timedelta(days=7),
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC), salt: str = "noshow") -> None:
+        from connectors.local.meeting_links import MeetingLinks
+        from connectors.zoom.links import ZoomLinker
+
         super().__init__(sources, index=SqliteAppointmentIndex(db), max_age=max_age, clock=clock)
         self.cursors = SqliteCursorStore(db)
+        self.linker = ZoomLinker(MeetingLinks(db), salt)
 
     @activity.defn(name="reconcile_source")
     def reconcile_source(self, inp: ReconcileInput) -> ReconcileResult:
@@ -300,6 +339,8 @@ class StoredReconcileActivities(ReconcileActivities):
     @activity.defn(name="commit_reconcile")
     def commit_reconcile(self, result: ReconcileResult) -> None:
         super().commit_reconcile(result)
+        for link in result.links:  # bookings whose event names a Zoom meeting: its attendance reaches the case
+            self.linker.link(link.appointment, link.meeting_id)
         if result.cursor:
             self.cursors.put(result.source, result.cursor)
 
@@ -308,12 +349,25 @@ class StoredReconcileActivities(ReconcileActivities):
 
 
 class EventSubmitter(Protocol):
+    """CaseService's part that delivery uses."""
+
+    client: Client
+
     async def submit_event(self, event: AppointmentEvent) -> EventOutcome: ...
+
+    def case_id(self, source: str, appointment_id: str) -> str: ...
+
+
+class TaskSink(Protocol):
+    """Where a human is asked to look (the CRM's task list, as for replies nobody can route)."""
+
+    def create_task(self, owner_id: str | None, title: str, idempotency_key: str) -> None: ...
 
 
 class DeliveryReport(BaseModel):
     source: str
     outcomes: list[EventOutcome] = Field(default_factory=list)
+    reviews: list[str] = Field(default_factory=list)  # appointment ids a human was asked about
 
 
 class DeliveryActivities:
@@ -321,24 +375,67 @@ class DeliveryActivities:
 
     Idempotent: case ids derive from (source, appointment id) and reconcile event ids from the appointment and the
     change, so a retried batch signals the same case with event ids it has already seen (the case ignores them).
+
+    Events whose contact is unknown (`req.unresolved`) reach only a case that already exists; without one, and for
+    `req.needs_review`, a task asks a human (one per appointment: the idempotency key is the appointment) and no case
+    starts. Without `tasks` those are only logged.
     """
 
-    def __init__(self, cases: EventSubmitter) -> None:
+    def __init__(self, cases: EventSubmitter, tasks: TaskSink | None = None) -> None:
         self.cases = cases
+        self.tasks = tasks
 
     @activity.defn(name="deliver_appointment_events")
     async def deliver_appointment_events(self, req: DeliverEvents) -> DeliveryReport:
         report = DeliveryReport(source=req.source)
         for event in req.events:
+            reason = req.unresolved.get(event.event_id)
+            if reason is not None and not await self._case_exists(event):
+                appt = event.appointment
+                self._ask_a_human(NeedsReview(source=appt.source, appointment_id=appt.appointment_id,
+                                              owner_id=appt.owner_id, event_type=event.type, reason=reason))
+                report.outcomes.append(EventOutcome(event_id=event.event_id, case_id=None, status="ignored",
+                                                    reason="no_reachable_contact"))
+                report.reviews.append(appt.appointment_id)
+                continue
             report.outcomes.append(await self.cases.submit_event(event))
+        for item in req.needs_review:
+            self._ask_a_human(item)
+            report.reviews.append(item.appointment_id)
         return report
+
+    async def _case_exists(self, event: AppointmentEvent) -> bool:
+        from temporalio.service import RPCError, RPCStatusCode
+
+        case_id = self.cases.case_id(event.appointment.source, event.appointment.appointment_id)
+        try:
+            await self.cases.client.get_workflow_handle(case_id).describe()
+        except RPCError as exc:
+            if exc.status == RPCStatusCode.NOT_FOUND:
+                return False
+            raise
+        return True
+
+    def _ask_a_human(self, item: NeedsReview) -> None:
+        # ids only: the appointment id is the provider's record id, never contact data
+        log.info("reconcile_needs_review", source=item.source, appointment_id=item.appointment_id,
+                 reason=item.reason)
+        if self.tasks is not None:
+            self.tasks.create_task(
+                item.owner_id,
+                f"{item.source} appointment {item.appointment_id} was not started as a case: {item.reason}. "
+                f"Add a reachable contact in {item.source}, or handle it by hand.",
+                f"reconcile-review-{item.source}-{item.appointment_id}")
 
 
 def reconcile_activities(sources: dict[str, ReconcileSource], db: LocalDb, cases: EventSubmitter,
-                         max_age: timedelta = timedelta(days=7)) -> list[Callable[..., object]]:
-    """The three activities ReconcileSourceWorkflow calls, for the worker's activity list."""
-    stored = StoredReconcileActivities(sources, db, max_age=max_age)
-    return [stored.reconcile_source, stored.commit_reconcile, DeliveryActivities(cases).deliver_appointment_events]
+                         max_age: timedelta = timedelta(days=7), tasks: TaskSink | None = None,
+                         salt: str = "noshow") -> list[Callable[..., object]]:
+    """The three activities ReconcileSourceWorkflow calls, for the worker's activity list. `tasks` (the CRM)
+    receives the "needs a human" tasks; `salt` (the deployment's id salt) keys the email hashes of Zoom links."""
+    stored = StoredReconcileActivities(sources, db, max_age=max_age, salt=salt)
+    return [stored.reconcile_source, stored.commit_reconcile,
+            DeliveryActivities(cases, tasks).deliver_appointment_events]
 
 
 # ---------------------------------------------------------------------------- schedules
@@ -402,3 +499,142 @@ async def trigger_reconcile(client: Client, source: str) -> None:
     """Run a source's reconciliation now (e.g. on a Google / Graph "something changed" ping). A run already in
     progress wins: the trigger is skipped rather than queued."""
     await client.get_schedule_handle(schedule_id(source)).trigger(overlap=ScheduleOverlapPolicy.SKIP)
+
+
+# ---------------------------------------------------------------------------- push: channels and subscriptions
+
+
+def push_activities(rs: ReconcileSettings, db: LocalDb, public_base_url: str) -> PushActivities:
+    """The keepers of every configured push source: Google when NOSHOW_GOOGLE_CHANNELS=true and its reconcile
+    credentials are complete, Outlook when NOSHOW_GRAPH_CLIENT_STATE is set and its reconcile credentials are
+    complete. Notifications go to `public_base_url` + /webhooks/<source> (Google accepts https only)."""
+    from connectors.google.channels import ChannelKeeper, SqliteChannelStore
+    from connectors.google.client import GoogleCalendarClient
+    from connectors.outlook.client import OutlookClient
+    from connectors.outlook.subscriptions import SqliteSubscriptionStore, SubscriptionKeeper
+
+    plan = _plan(rs)
+    base = public_base_url.rstrip("/")
+    before = timedelta(hours=rs.push_renew_before_hours)
+    google: list[ChannelKeeper] = []
+    outlook: list[SubscriptionKeeper] = []
+    if rs.google_channels and "google" in plan.builders:
+        client = GoogleCalendarClient(_secret(rs.google_access_token) or "", base_url=rs.google_base_url)
+        google.append(ChannelKeeper(client, SqliteChannelStore(db), f"{base}/webhooks/google",
+                                    (rs.google_calendar_id or "").strip(), source="google",
+                                    ttl=timedelta(hours=rs.google_channel_ttl_hours), renew_before=before))
+    state = next((s.strip() for s in (_secret(rs.graph_client_state) or "").split(",") if s.strip()), None)
+    if state and "outlook" in plan.builders:
+        graph = OutlookClient(_secret(rs.graph_access_token) or "", base_url=rs.graph_base_url)
+        resource = f"users/{(rs.graph_user or '').strip()}/events"
+        outlook.append(SubscriptionKeeper(graph, SqliteSubscriptionStore(db), resource, f"{base}/webhooks/outlook",
+                                          state, source="outlook", renew_before=before))
+    return PushActivities(google, outlook)
+
+
+def _push_schedule(providers: list[str], task_queue: str, every: timedelta) -> Schedule:
+    return Schedule(
+        action=ScheduleActionStartWorkflow(
+            RenewPushChannelsWorkflow.run, RenewPushInput(providers=providers),  # type: ignore[arg-type]
+            id=PUSH_SCHEDULE_ID, task_queue=task_queue),
+        spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=every)]),
+        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
+    )
+
+
+async def ensure_push_schedule(client: Client, providers: Iterable[str], task_queue: str, every: timedelta,
+                               run_now: bool = True) -> str | None:
+    """Create or update the `renew-push-channels` Schedule for `providers` ("google", "outlook"); None (and nothing
+    touched) when there are none. Like `ensure_schedules`, an update keeps a pause. `run_now` triggers a first run,
+    so channels exist right after a deploy instead of one period later."""
+    wanted_providers = [p for p in dict.fromkeys(providers) if p in ("google", "outlook")]
+    if not wanted_providers:
+        return None
+    wanted = _push_schedule(wanted_providers, task_queue, every)
+    try:
+        await client.create_schedule(PUSH_SCHEDULE_ID, wanted)
+    except ScheduleAlreadyRunningError:
+
+        def keep_state(current: ScheduleUpdateInput) -> ScheduleUpdate:
+            wanted.state = current.description.schedule.state
+            return ScheduleUpdate(schedule=wanted)
+
+        await client.get_schedule_handle(PUSH_SCHEDULE_ID).update(keep_state)
+    if run_now:
+        await trigger_push_renewal(client)
+    return PUSH_SCHEDULE_ID
+
+
+async def trigger_push_renewal(client: Client) -> None:
+    """Run the channel / subscription upkeep now (a Graph lifecycle notification asked for it)."""
+    await client.get_schedule_handle(PUSH_SCHEDULE_ID).trigger(overlap=ScheduleOverlapPolicy.SKIP)
+
+
+async def _quietly(what: str, call: Awaitable[None]) -> None:
+    """A trigger is an optimisation (the Schedules run on their own anyway): a missing Schedule or a Temporal
+    hiccup is logged, never turned into a webhook failure the provider would retry."""
+    from temporalio.service import RPCError
+
+    try:
+        await call
+    except RPCError as exc:
+        log.warning("schedule_trigger_failed", what=what, status=exc.status.name)
+
+
+def _inner(connector: object) -> object:
+    """The connector itself, also when workers.providers wrapped it (InboundWithFollowUp keeps it as `inner`)."""
+    return getattr(connector, "inner", connector)
+
+
+class WebhookHooks:
+    """The API's work around webhook delivery (call `before_dispatch` on a new delivery's parsed result, deliver
+    its events, then `after_dispatch`):
+
+    - Google: the route checks notifications against the channels in the database (the worker's keeper opens them),
+      not an in-memory set. (A ping's `sync_sources` are triggered by the API's dispatch.)
+    - Outlook: `reauthorizationRequired` and `subscriptionRemoved` flag the subscription and trigger the renewal
+      Schedule (changes and `missed` arrive as `sync_sources`, like Google's pings).
+    - Booking webhooks: a body naming one booking and one Zoom meeting links them (connectors.zoom.links).
+    - Zoom: events of a linked meeting become attendance evidence for the booking's case.
+    """
+
+    def __init__(self, deps: Dependencies, connectors: Mapping[str, object]) -> None:
+        from connectors.google.channels import SqliteChannelStore
+        from connectors.google.inbound import GoogleCalendarInbound
+        from connectors.local.meeting_links import MeetingLinks
+        from connectors.outlook.subscriptions import SqliteSubscriptionStore
+        from connectors.zoom.links import ZoomAttendance, ZoomLinker
+
+        salt = deps.settings.id_salt
+        links = MeetingLinks(deps.db)
+        self.linker = ZoomLinker(links, salt)
+        self.zoom = ZoomAttendance(links, salt, calendar=deps.calendar, contact_lookup=deps.crm.contact)
+        self.subscriptions = SqliteSubscriptionStore(deps.db)
+        google = _inner(connectors.get("google"))
+        if isinstance(google, GoogleCalendarInbound):
+            google.channels = SqliteChannelStore(deps.db)
+
+    def before_dispatch(self, connector: object, raw: RawRequest, result: WebhookResult) -> WebhookResult:
+        from connectors.inbound import PayloadError
+        from connectors.zoom.inbound import ZoomInbound
+
+        inner = _inner(connector)
+        if isinstance(inner, ZoomInbound):
+            try:
+                return self.zoom.resolve(inner, raw, result)
+            except (PayloadError, ValueError):
+                return result  # not readable as attendance: the connector's own (unlinked) reading stands
+        if result.events:
+            self.linker.observe(result, raw.body)
+        return result
+
+    async def after_dispatch(self, connector: object, raw: RawRequest, result: WebhookResult,
+                             client: Client | None) -> None:
+        from connectors.outlook.inbound import OutlookInbound
+        from connectors.outlook.subscriptions import note_lifecycle
+
+        inner = _inner(connector)
+        if not isinstance(inner, OutlookInbound):
+            return
+        if note_lifecycle(self.subscriptions, inner.lifecycle(raw)) and client is not None:
+            await _quietly("push renewal", trigger_push_renewal(client))

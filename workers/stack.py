@@ -62,6 +62,17 @@ class Child:
             self.proc.wait(5)
 
 
+def wait_for_port(what: str, host: str, port: int, child: Child, timeout: float) -> None:
+    """Until host:port accepts connections; SystemExit when the child exits first or time runs out."""
+    deadline = time.monotonic() + timeout
+    while not port_open(host, port):
+        if not child.alive():
+            raise SystemExit(f"{what} exited during start-up; see {child.log_path}")
+        if time.monotonic() > deadline:
+            raise SystemExit(f"{what} did not open {host}:{port} within {timeout:.0f}s; see {child.log_path}")
+        time.sleep(0.2)
+
+
 def dev_server_argv(settings: Settings) -> list[str]:
     data = settings.data_dir.resolve()
     return [
@@ -111,15 +122,11 @@ class Stack:
         self._wait_port("API", self.settings.api_host, self.settings.api_port, self.children[-1], 60)
 
     def _wait_port(self, what: str, host: str, port: int, child: Child, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while not port_open(host, port):
-            if not child.alive():
-                self.stop()
-                raise SystemExit(f"{what} exited during start-up; see {child.log_path}")
-            if time.monotonic() > deadline:
-                self.stop()
-                raise SystemExit(f"{what} did not open {host}:{port} within {timeout:.0f}s; see {child.log_path}")
-            time.sleep(0.2)
+        try:
+            wait_for_port(what, host, port, child, timeout)
+        except SystemExit:
+            self.stop()
+            raise
 
     def supervise(self) -> None:
         """Restart a child that dies (at most 5 times a minute); return when asked to stop."""

@@ -24,11 +24,13 @@ from workers.dependencies import Dependencies, build_dependencies
 from workers.settings import Settings
 from workers.temporal import connect
 from workflows.case import RecoveryCaseWorkflow
-from workflows.reconcile import ReconcileSourceWorkflow
+from workflows.consent import ConfirmOptOutWorkflow
+from workflows.reconcile import ReconcileSourceWorkflow, RenewPushChannelsWorkflow
 
 log = structlog.get_logger(__name__)
 
-WORKFLOWS: list[type] = [RecoveryCaseWorkflow, ReconcileSourceWorkflow, *BACKFILL_WORKFLOWS]
+WORKFLOWS: list[type] = [RecoveryCaseWorkflow, ConfirmOptOutWorkflow, ReconcileSourceWorkflow,
+                         RenewPushChannelsWorkflow, *BACKFILL_WORKFLOWS]
 
 
 def _backfill_with(client: Client | None, deps: Dependencies) -> Callable[[FreedSlot], Awaitable[object]] | None:
@@ -40,8 +42,8 @@ def _backfill_with(client: Client | None, deps: Dependencies) -> Callable[[Freed
 def build_activities(deps: Dependencies, client: Client | None) -> list[Any]:
     s = deps.settings
     messaging = MessagingActivities(deps.channels, deps.outbox, deps.consent, deps.ledger,
-                                    reply_model=deps.reply_model)
-    consent = ConsentActivities(deps.consent, deps.channels, deps.outbox, deps.ledger, client)
+                                    reply_model=deps.reply_model, history=deps.history)
+    consent = ConsentActivities(deps.consent, deps.channels, deps.outbox, deps.ledger, client, history=deps.history)
     scheduling = SchedulingActivities(deps.calendar, deps.ledger, s.link_secret.get_secret_value(),
                                       s.public_base_url, on_freed=_backfill_with(client, deps))
     return [
@@ -49,12 +51,13 @@ def build_activities(deps: Dependencies, client: Client | None) -> list[Any]:
         messaging.send_message,
         messaging.understand_reply,
         consent.record_consent,
+        consent.send_consent_confirmation,
         scheduling.offer_slots,
         scheduling.book_slot,
         scheduling.release_holds,
         scheduling.cancel_booking,
-        CrmActivities(deps.crm, deps.ledger).update_crm,
-        ReviewActivities(deps.reviews, deps.notifiers).request_review,
+        CrmActivities(deps.crm, deps.ledger, history=deps.history).update_crm,
+        ReviewActivities(deps.reviews, deps.notifiers, ledger=deps.ledger, history=deps.history).request_review,
         LedgerActivities(deps.ledger, deps.history).record_ledger,
     ]
 
@@ -62,13 +65,14 @@ def build_activities(deps: Dependencies, client: Client | None) -> list[Any]:
 def build_worker(client: Client, deps: Dependencies, task_queue: str | None = None,
                  max_cached_workflows: int | None = None) -> Worker:
     from workers.cases import CaseService
-    from workers.reconcile import ReconcileSettings, reconcile_activities, reconcile_sources_from_env
+    from workers.reconcile import ReconcileSettings, push_activities, reconcile_activities, reconcile_sources_from_env
 
     s = deps.settings
     rs = ReconcileSettings()
     activities = build_activities(deps, client) + backfill_activities(deps) + reconcile_activities(
         reconcile_sources_from_env(rs), deps.db, CaseService(client, deps),
-        max_age=timedelta(days=rs.reconcile_max_age_days))
+        max_age=timedelta(days=rs.reconcile_max_age_days), tasks=deps.crm, salt=s.id_salt) + [
+        push_activities(rs, deps.db, s.public_base_url).renew_push_channels]
     return Worker(
         client,
         task_queue=task_queue or s.task_queue,
@@ -82,12 +86,20 @@ def build_worker(client: Client, deps: Dependencies, task_queue: str | None = No
 async def run_worker(settings: Settings) -> None:
     deps = build_dependencies(settings)
     client = await connect(settings, wait_seconds=60)
-    from workers.reconcile import ReconcileSettings, ensure_schedules, reconcile_sources_from_env
+    from workers.reconcile import (
+        ReconcileSettings,
+        ensure_push_schedule,
+        ensure_schedules,
+        push_activities,
+        reconcile_sources_from_env,
+    )
 
     rs = ReconcileSettings()
     schedules = await ensure_schedules(client, reconcile_sources_from_env(rs), settings.task_queue, rs.every)
     worker = build_worker(client, deps)
-    log.info("reconcile_schedules", schedules=schedules)
+    push = await ensure_push_schedule(client, push_activities(rs, deps.db, settings.public_base_url).providers,
+                                      settings.task_queue, rs.push_every)
+    log.info("reconcile_schedules", schedules=schedules, push_schedule=push)
     log.info("worker_started", task_queue=settings.task_queue, temporal=settings.temporal_target)
     await worker.run()
 

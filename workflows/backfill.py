@@ -13,9 +13,10 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy, SearchAttributeUpdate
 
 with workflow.unsafe.imports_passed_through():
+    import workflows.common as common  # not `from workflows import`: that would re-import it per sandbox
+    import workflows.search_attributes as sa
     from activities.backfill import (
         BackfillAccept,
         BackfillBookRequest,
@@ -32,16 +33,9 @@ with workflow.unsafe.imports_passed_through():
     from domain.models import Appointment, Channel, Slot
     from policies import sequences as sequence_policy
     from policies.schema import Segment
-    from workflows import search_attributes as sa
 
-ACTIVITY_TIMEOUT = timedelta(seconds=30)
-RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(minutes=5),
-    maximum_attempts=50,
-    non_retryable_error_types=["PermanentProviderError", "TemplateNotFound", "ValidationError"],
-)
+ACTIVITY_TIMEOUT = common.ACTIVITY_TIMEOUT
+RETRY = common.RETRY
 OFFER_TEMPLATE = "waitlist_offer"
 GONE_TEMPLATE = "slot_gone"
 CONFIRM_TEMPLATE = "confirm_booking"
@@ -62,8 +56,7 @@ class SlotBackfill:
         self.accepts: list[BackfillAccept] = []
         self.seen_replies: set[str] = set()
         self.offered: dict[str, WaitlistCandidate] = {}  # contact key -> candidate, in offer order
-        self.sa_stage: str | None = None
-        self.sa_next: datetime | None = None
+        self.mark = common.StageMark()  # what the search attributes show
 
     @workflow.signal
     def accept(self, acceptance: BackfillAccept) -> None:
@@ -195,7 +188,8 @@ class SlotBackfill:
         )
         request = SendRequest(
             message_id=f"{self.inp.backfill_id}-{step}", case_id=self.inp.backfill_id,
-            contact_key=candidate.contact_key, appointment=appointment, resolved=self.inp.resolved,
+            contact_key=candidate.contact_key, appointment=appointment,
+            resolved=common.slim(self.inp.resolved, template),
             template_id=template, channels=self._channels(), variables=extra, first_message=first,
             created_at=workflow.now(), ledger={"segment": None, "arm": None}, purpose=purpose,
         )
@@ -245,25 +239,17 @@ class SlotBackfill:
 
     async def _set_stage(self, stage: str, next_action_at: datetime | None = None, outcome: str | None = None
                          ) -> None:
-        first = self.sa_stage is None
+        first = self.mark.stage is None
         self.state.stage = stage
         self.state.next_action_at = next_action_at
-        if stage == self.sa_stage and next_action_at == self.sa_next and outcome is None:
+        if not self.mark.move(stage, next_action_at) and outcome is None:
             return
-        self.sa_stage, self.sa_next = stage, next_action_at
-        updates: list[SearchAttributeUpdate[Any]] = [
-            sa.STAGE.value_set(stage),
-            sa.NEXT_ACTION_AT.value_set(next_action_at) if next_action_at else sa.NEXT_ACTION_AT.value_unset(),
-        ]
-        if outcome is not None:
-            updates.append(sa.OUTCOME.value_set(outcome))
-        if first:
-            updates += [
-                sa.SOURCE.value_set(self.inp.slot.source),
-                sa.APPOINTMENT_TYPE.value_set(self.inp.slot.appointment_type),
-                sa.POLICY_VERSION.value_set(self.inp.resolved.policy_version),
-            ]
-        workflow.upsert_search_attributes(updates)
+        static = [
+            sa.SOURCE.value_set(self.inp.slot.source),
+            sa.APPOINTMENT_TYPE.value_set(self.inp.slot.appointment_type),
+            sa.POLICY_VERSION.value_set(self.inp.resolved.policy_version),
+        ] if first else []
+        workflow.upsert_search_attributes(common.stage_updates(stage, next_action_at, outcome=outcome, static=static))
 
 
 __all__ = ["BackfillAccept", "BackfillInput", "BackfillState", "SlotBackfill"]

@@ -3,7 +3,11 @@
 Deterministic: the only side effects are activities. It polls ("reconcile_source"), optionally hands the
 events to the lead's delivery activity ("deliver_appointment_events", the same path webhooks take), then
 commits what it saw to the index ("commit_reconcile") and returns the new cursor. A Schedule's action input is
-fixed, so the lead stores `result.cursor` after the run (or wires a cursor store) for the next pass.
+fixed, so the lead stores `result.cursor` after the run (or wires a cursor store) for the next pass. Changes that
+need a human (a HubSpot meeting without a reachable contact) travel with the events to the delivery activity.
+
+`RenewPushChannelsWorkflow` is the other Schedule: it keeps Google push channels and Graph subscriptions alive
+("renew_push_channels", one activity per provider; one failing does not stop the other, the run fails after).
 """
 
 from __future__ import annotations
@@ -12,9 +16,18 @@ from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.reconcile import DeliverEvents, ReconcileInput, ReconcileResult
+    from activities.reconcile import (
+        DeliverEvents,
+        PushInput,
+        PushReport,
+        ReconcileInput,
+        ReconcileResult,
+        RenewPushInput,
+        RenewPushResult,
+    )
 
 POLL_TIMEOUT = timedelta(minutes=5)
 RETRY = RetryPolicy(initial_interval=timedelta(seconds=5), backoff_coefficient=2.0,
@@ -30,12 +43,35 @@ class ReconcileSourceWorkflow:
             "reconcile_source", inp, result_type=ReconcileResult, start_to_close_timeout=POLL_TIMEOUT,
             retry_policy=RETRY,
         )
-        if inp.deliver and result.events:
+        if inp.deliver and (result.events or result.needs_review):
             await workflow.execute_activity(
-                "deliver_appointment_events", DeliverEvents(source=inp.source, events=result.events),
+                "deliver_appointment_events",
+                DeliverEvents(source=inp.source, events=result.events, unresolved=result.unresolved,
+                              needs_review=result.needs_review),
                 start_to_close_timeout=POLL_TIMEOUT, retry_policy=RETRY,
             )
         await workflow.execute_activity(
             "commit_reconcile", result, start_to_close_timeout=POLL_TIMEOUT, retry_policy=RETRY,
         )
-        return result.model_copy(update={"updates": []})
+        return result.model_copy(update={"updates": [], "links": []})
+
+
+@workflow.defn(name="RenewPushChannelsWorkflow")
+class RenewPushChannelsWorkflow:
+    @workflow.run
+    async def run(self, inp: RenewPushInput) -> RenewPushResult:
+        result = RenewPushResult()
+        for provider in inp.providers:
+            try:
+                report: PushReport = await workflow.execute_activity(
+                    "renew_push_channels", PushInput(provider=provider), result_type=PushReport,
+                    start_to_close_timeout=POLL_TIMEOUT, retry_policy=RETRY,
+                )
+            except ActivityError:
+                result.failed.append(provider)
+                continue
+            result.reports.append(report)
+        if result.failed:
+            # after trying every provider: a failed run is what operators see on the Schedule
+            raise ApplicationError("push renewal failed for " + ", ".join(result.failed), non_retryable=True)
+        return result

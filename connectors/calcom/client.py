@@ -1,21 +1,20 @@
 """Cal.com API v2 client (integrations.md §1.5): slots, bookings, reschedule, cancel, mark-absent.
 
 Every call pins `cal-api-version` (omitting it silently selects an older endpoint version). Base URL is
-configurable so tests point it at the fake. All failures go through connectors/http.py.
+configurable so tests point it at the fake. All failures go through connectors/http.py. The CalendarConnector
+adapter over this client is connectors/calcom/calendar.py.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import httpx
 
-from connectors.contract import BusyInterval, PermanentProviderError, SlotUnavailable
+from connectors.contract import PermanentProviderError, SlotUnavailable
 from connectors.http import JsonApi, error_from_response
 from connectors.inbound import PayloadError, parse_dt
-from connectors.local_holds import LocalHolds
 from domain.models import Contact, Slot
 
 SLOTS_VERSION = "2024-09-04"
@@ -119,53 +118,3 @@ def _uid_of(body: Any) -> str:
     if not isinstance(data, dict) or not data.get("uid"):
         raise PayloadError("Cal.com response has no booking uid")
     return str(data["uid"])
-
-
-class CalcomCalendar:
-    """contract.CalendarConnector over Cal.com. `calendar_id` is the event type id. Holds are local
-    bookkeeping (Cal.com has none); busy = the window minus the free slots Cal.com reports. Booking needs the
-    attendee's name and email: `contact_lookup(contact_id)` supplies them (the contract passes an opaque id)."""
-
-    def __init__(self, client: CalcomClient, contact_lookup: Callable[[str], Contact | None],
-                 slot_minutes: int = 30, time_zone: str = "UTC",
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
-        self.client = client
-        self.contact_lookup = contact_lookup
-        self.slot_minutes = slot_minutes
-        self.time_zone = time_zone
-        self.clock = clock
-        self.holds = LocalHolds()
-        self._booked: dict[str, str] = {}  # idempotency key -> uid (Cal.com has no idempotency key)
-
-    def busy(self, calendar_id: str, start: datetime, end: datetime) -> list[BusyInterval]:
-        free = sorted(self.client.slots(calendar_id, start.date(), end.date(), self.time_zone, self.slot_minutes),
-                      key=lambda s: s.start)
-        busy: list[BusyInterval] = []
-        cursor = start
-        for slot in free:
-            if slot.end <= start or slot.start >= end:
-                continue
-            if slot.start > cursor:
-                busy.append(BusyInterval(start=cursor, end=slot.start))
-            cursor = max(cursor, slot.end)
-        if cursor < end:
-            busy.append(BusyInterval(start=cursor, end=end))
-        return busy + self.holds.busy(calendar_id, start, end, self.clock())
-
-    def hold(self, slot: Slot, case_id: str, expires_at: datetime) -> Slot:
-        return self.holds.hold(slot, case_id, expires_at, self.clock())
-
-    def book(self, slot: Slot, case_id: str, appointment_type: str, contact_id: str, idempotency_key: str) -> str:
-        if idempotency_key in self._booked:
-            return self._booked[idempotency_key]
-        contact = self.contact_lookup(contact_id)
-        if contact is None:
-            raise PermanentProviderError("calcom: unknown contact", code="no_contact")
-        uid = self.client.create_booking(slot.calendar_id, slot.start, contact,
-                                         metadata={"noshow_case": case_id, "noshow_key": idempotency_key[:40]})
-        self._booked[idempotency_key] = uid
-        self.holds.release(case_id)
-        return uid
-
-    def release(self, case_id: str) -> None:
-        self.holds.release(case_id)

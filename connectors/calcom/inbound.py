@@ -32,6 +32,7 @@ from connectors.inbound import (
     as_dict,
     clip,
     contact_id_for,
+    dicts_in,
     event_id,
     load_json,
     opt_dt,
@@ -130,7 +131,7 @@ class CalcomInbound(InboundBase):
             appt = self.appointment(p, created)
             return [(EventType.cancelled, appt, {"note": self._cancel_note(p)})]
         if trigger == "BOOKING_NO_SHOW_UPDATED":
-            attendees = [a for a in p.get("attendees") or [] if isinstance(a, dict)]
+            attendees = dicts_in(p.get("attendees"))
             appt = self.appointment(p, created)
             absent = any(a.get("noShow") is True for a in attendees)
             if absent:
@@ -188,13 +189,13 @@ class CalcomInbound(InboundBase):
             owner_id=str(organizer["id"]) if organizer.get("id") is not None else None,
             start=start_at,
             end=max(end_at, start_at),
-            value=float(price) / 100 if isinstance(price, int | float) and price > 0 else 0.0,
+            value=float(price) / 100 if isinstance(price, int | float) and 0 < price < 1e15 else 0.0,
             currency=str(p.get("currency") or "USD")[:3].upper(),
             contact=self.contact(p, str(booking_uid)),
         )
 
     def contact(self, p: dict[str, Any], booking_uid: str) -> Contact:
-        attendees = [a for a in p.get("attendees") or [] if isinstance(a, dict)]
+        attendees = dicts_in(p.get("attendees"))
         # the no-show payloads list who was absent first; otherwise the first attendee is the booker
         first = next((a for a in attendees if a.get("noShow") is True), attendees[0] if attendees else {})
         email = first.get("email") if isinstance(first.get("email"), str) else None

@@ -1,5 +1,6 @@
 """Calendly API v2 client (integrations.md §2.5): available times, no-show marks, single-use scheduling links,
-event cancellation, and event/invitee listing for reconciliation. Base URL configurable."""
+event cancellation, direct booking (Create Event Invitee), and event/invitee listing for reconciliation. Base URL
+configurable. The CalendarConnector adapter over this client is connectors/calendly/calendar.py."""
 
 from __future__ import annotations
 
@@ -9,11 +10,14 @@ from typing import Any
 
 import httpx
 
-from connectors.http import JsonApi
+from connectors.contract import RetryableProviderError, SlotUnavailable
+from connectors.http import JsonApi, error_from_response
 from connectors.inbound import PayloadError, parse_dt
 from domain.models import Slot
 
 DEFAULT_BASE_URL = "https://api.calendly.com"
+# Phrases a refused booking may carry when the time was taken (Calendly's wording is UNVERIFIED)
+_CONFLICT_HINTS = ("no longer available", "not available", "unavailable", "already booked")
 MAX_AVAILABILITY_RANGE = timedelta(days=31)  # was 7 days before a 2026 release note; the caller splits longer
 
 
@@ -51,6 +55,29 @@ class CalendlyClient(JsonApi):
                                   calendar_id=event_type_uri))
             cursor = upper
         return slots
+
+    def create_invitee(self, event_type_uri: str, start: datetime, email: str, name: str,
+                       timezone: str | None = None, phone: str | None = None) -> dict[str, Any]:
+        """Book directly: `POST /invitees` ("Create Event Invitee", Scheduling API, paid plans). integrations.md
+        lists the endpoint but not its body: the body here is UNVERIFIED. Returns the created invitee resource."""
+        invitee: dict[str, Any] = {"email": email, "name": name, "timezone": timezone or "UTC"}
+        if phone:
+            invitee["text_reminder_number"] = phone
+        response = self.request("POST", "/invitees", json_body={
+            "event_type": event_type_uri, "start_time": _iso(start), "invitee": invitee}, ok=(400, 409, 422))
+        if response.status_code in (400, 409, 422):
+            text = response.text.lower()
+            if response.status_code == 409 or any(h in text for h in _CONFLICT_HINTS):
+                raise SlotUnavailable("calendly: the time is no longer available")
+            raise error_from_response(response, self.provider)
+        try:
+            body = response.json() if response.content else {}
+        except ValueError as exc:
+            raise RetryableProviderError("calendly: a booking answer that is not JSON") from exc
+        resource = (body or {}).get("resource") or {}
+        if not isinstance(resource, dict) or not resource.get("uri"):
+            raise PayloadError("Calendly invitee response has no uri")
+        return dict(resource)
 
     def mark_no_show(self, invitee_uri: str) -> str:
         """Returns the no-show resource URI (needed to remove the mark)."""

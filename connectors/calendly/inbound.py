@@ -26,6 +26,7 @@ from connectors.inbound import (
     as_dict,
     clip,
     contact_id_for,
+    dicts_in,
     event_id,
     load_json,
     opt_dt,
@@ -157,7 +158,7 @@ class CalendlyInbound(InboundBase):
         ev = p.get("scheduled_event") if isinstance(p.get("scheduled_event"), dict) else {}
         start = opt_dt(ev.get("start_time")) or created
         end = opt_dt(ev.get("end_time")) or start
-        members = [m for m in ev.get("event_memberships") or [] if isinstance(m, dict)]
+        members = dicts_in(ev.get("event_memberships"))
         owner = members[0].get("user") if members else None
         tracking = p.get("tracking") if isinstance(p.get("tracking"), dict) else {}
         return Appointment(

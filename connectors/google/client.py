@@ -1,5 +1,6 @@
 """Google Calendar API v3 client (integrations.md §5.1): push channels (watch, stop, renew), incremental sync
-with sync tokens (410 Gone -> full resync), freeBusy, events insert/patch. Base URL configurable."""
+with sync tokens (410 Gone -> full resync), freeBusy, events insert/patch. Base URL configurable. The
+CalendarConnector adapter over this client is connectors/google/calendar.py."""
 
 from __future__ import annotations
 
@@ -7,19 +8,17 @@ import base64
 import hashlib
 import secrets
 import uuid
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 
-from connectors.contract import BusyInterval, PermanentProviderError, SlotUnavailable
+from connectors.contract import BusyInterval, PermanentProviderError
 from connectors.google.inbound import ChannelStore, GoogleChannel
-from connectors.http import JsonApi
 from connectors.inbound import UNKNOWN_TYPE, clip, contact_id_for, opt_dt, parse_dt
-from connectors.local_holds import LocalHolds
+from connectors.oauth import BearerJsonApi, TokenSource
 from connectors.sync import Snapshot, SyncPage
-from domain.models import Appointment, Contact, Slot
+from domain.models import Appointment, Contact
 
 DEFAULT_BASE_URL = "https://www.googleapis.com/calendar/v3"
 BOOKING_PROPERTY = "noshow_key"  # extendedProperties.private key holding our idempotency key
@@ -36,21 +35,15 @@ def event_id_for(idempotency_key: str) -> str:
     return raw.rstrip("=")
 
 
-class GoogleCalendarClient(JsonApi):
+class GoogleCalendarClient(BearerJsonApi):
     """`access_token` = an OAuth access token, or a callable returning a fresh one (scopes:
     calendar.events + calendar.freebusy, or calendar). Env NOSHOW_GOOGLE_ACCESS_TOKEN for a static token."""
 
     provider = "google"
 
-    def __init__(self, access_token: str | Callable[[], str], base_url: str = DEFAULT_BASE_URL,
+    def __init__(self, access_token: TokenSource, base_url: str = DEFAULT_BASE_URL,
                  timeout: float = 10.0, http: httpx.Client | None = None) -> None:
-        super().__init__(base_url, {}, timeout, http)
-        self._token = access_token
-
-    def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        token = self._token() if callable(self._token) else self._token
-        kwargs["headers"] = {"Authorization": f"Bearer {token}", **(kwargs.get("headers") or {})}
-        return super().request(method, path, **kwargs)
+        super().__init__(access_token, base_url, timeout, http)
 
     # ------------------------------------------------------------------ channels
     def watch(self, calendar_id: str, address: str, store: ChannelStore | None = None,
@@ -110,10 +103,15 @@ class GoogleCalendarClient(JsonApi):
             if not page_token:
                 return items, body.get("nextSyncToken")
 
-    def sync(self, calendar_id: str, cursor: str | None, source: str = "google") -> SyncPage:
+    def sync(self, calendar_id: str, cursor: str | None, source: str = "google",
+             raw: list[dict[str, Any]] | None = None) -> SyncPage:
+        """`raw`, when given, receives the listed items as Google sent them (e.g. to read conferencing links)."""
         items, token, full = self.list_changes(calendar_id, cursor)
+        if raw is not None:
+            raw.extend(items)
         snaps = [s for s in (snapshot_from_event(i, calendar_id, source) for i in items) if s is not None]
-        return SyncPage(snapshots=snaps, cursor=token or cursor, full_resync=full)
+        # the first sync (no cursor) is a baseline, not a resync: only an expired token is one
+        return SyncPage(snapshots=snaps, cursor=token or cursor, full_resync=full and cursor is not None)
 
     # ------------------------------------------------------------------ availability and events
     def free_busy(self, calendar_ids: list[str], start: datetime, end: datetime) -> dict[str, list[BusyInterval]]:
@@ -186,55 +184,3 @@ def snapshot_from_event(ev: dict[str, Any], calendar_id: str, source: str = "goo
         note = "guest declined" if guest.get("responseStatus") == "declined" else "event cancelled"
         return Snapshot(appointment=appt, status="cancelled", changed_at=changed, note=note)
     return Snapshot(appointment=appt, status="active", changed_at=changed)
-
-
-class GoogleCalendar:
-    """contract.CalendarConnector over Google Calendar. Holds are local bookkeeping; booking checks freeBusy
-    (Google never refuses an overlapping insert) and inserts with an id derived from the idempotency key."""
-
-    def __init__(self, client: GoogleCalendarClient, contact_lookup: Callable[[str], Contact | None],
-                 send_updates: str = "all", clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
-        self.client = client
-        self.contact_lookup = contact_lookup
-        self.send_updates = send_updates
-        self.clock = clock
-        self.holds = LocalHolds()
-
-    def busy(self, calendar_id: str, start: datetime, end: datetime) -> list[BusyInterval]:
-        return self.client.free_busy([calendar_id], start, end)[calendar_id] + self.holds.busy(
-            calendar_id, start, end, self.clock())
-
-    def hold(self, slot: Slot, case_id: str, expires_at: datetime) -> Slot:
-        return self.holds.hold(slot, case_id, expires_at, self.clock())
-
-    def book(self, slot: Slot, case_id: str, appointment_type: str, contact_id: str, idempotency_key: str) -> str:
-        event_id = event_id_for(idempotency_key)
-        busy = self.client.free_busy([slot.calendar_id], slot.start, slot.end)[slot.calendar_id]
-        if any(b.start < slot.end and slot.start < b.end for b in busy):
-            try:  # the busy time may be our own earlier attempt
-                existing = self.client.get_event(slot.calendar_id, event_id)
-            except PermanentProviderError:
-                existing = {}
-            if existing.get("id") == event_id and existing.get("status") != "cancelled":
-                return event_id
-            raise SlotUnavailable("google: the slot is busy")
-        contact = self.contact_lookup(contact_id)
-        body: dict[str, Any] = {
-            "id": event_id, "summary": appointment_type,
-            "start": {"dateTime": _iso(slot.start)}, "end": {"dateTime": _iso(slot.end)},
-            "extendedProperties": {"private": {BOOKING_PROPERTY: idempotency_key[:200], "noshow_case": case_id,
-                                               "appointment_type": appointment_type}},
-        }
-        if contact is not None and contact.email:
-            body["attendees"] = [{"email": contact.email, **({"displayName": contact.name} if contact.name else {})}]
-        try:
-            created = self.client.insert_event(slot.calendar_id, body, self.send_updates)
-        except PermanentProviderError as exc:
-            if exc.code in ("409", "duplicate"):
-                return event_id  # a retry of our own insert
-            raise
-        self.holds.release(case_id)
-        return str(created.get("id") or event_id)
-
-    def release(self, case_id: str) -> None:
-        self.holds.release(case_id)

@@ -3,8 +3,11 @@
 A notification is a POST with no body. Authenticity: `X-Goog-Channel-ID` must be a channel we created and
 `X-Goog-Channel-Token` must equal its stored token (constant time); there is no HMAC. Replays are stopped on
 (channel id, message number). The notification says only "something changed": `parse` returns no events;
-`sync_needed(request)` names the calendar to sync, and the reconciliation activity (incremental sync with the
-stored sync token) produces the canonical events. `sync` messages (first after creating a channel) are acked.
+`sync_needed(request)` names the calendar to sync and `parse` lists the channel's reconcile source in
+`sync_sources`; the reconciliation run (incremental sync with the stored sync token) produces the canonical events.
+`sync` messages (first after creating a channel) are acked. A channel that was stopped (renewed) or never created
+here is unknown: its notifications are refused and start nothing. `connectors.google.channels` keeps channels in
+the local database and opens / renews / stops them.
 """
 
 from __future__ import annotations
@@ -22,10 +25,11 @@ from connectors.signatures import ReplayCache, constant_time_equals, header, req
 
 class GoogleChannel(BaseModel):
     channel_id: str
-    token: str
+    token: str  # our secret: compared with X-Goog-Channel-Token, never logged
     calendar_id: str
     resource_id: str | None = None
     expiration: datetime | None = None
+    source: str = "google"  # the reconcile source (Schedule `reconcile-<source>`) that syncs this calendar
 
 
 class ChannelStore(Protocol):
@@ -34,6 +38,8 @@ class ChannelStore(Protocol):
     def put(self, channel: GoogleChannel) -> None: ...
 
     def remove(self, channel_id: str) -> None: ...
+
+    def all(self) -> list[GoogleChannel]: ...
 
 
 class InMemoryChannelStore:
@@ -90,7 +96,11 @@ class GoogleCalendarInbound(InboundBase):
                 f"{header(request.headers, 'x-goog-message-number') or ''}")
 
     def parse(self, request: RawRequest) -> WebhookResult:
-        return WebhookResult(dedupe_key=self.dedupe_key(request))
+        result = WebhookResult(dedupe_key=self.dedupe_key(request))
+        if self.sync_needed(request) is not None:
+            channel = self.channels.get(header(request.headers, "x-goog-channel-id") or "")
+            result.sync_sources = [channel.source] if channel else []
+        return result
 
     def sync_needed(self, request: RawRequest) -> str | None:
         """The calendar id to sync incrementally now, or None for the `sync` hello message."""

@@ -21,15 +21,21 @@ from typing import Any
 from urllib.parse import unquote
 
 from connectors.contract import RawRequest, WebhookResult
-from connectors.inbound import UNKNOWN_TYPE, InboundBase, PayloadError, contact_id_for, event_id, load_json, parse_dt
+from connectors.inbound import (
+    UNKNOWN_TYPE,
+    PayloadError,
+    SecretInbound,
+    contact_id_for,
+    event_id,
+    load_json,
+    parse_dt,
+)
 from connectors.signatures import (
     ReplayCache,
     check_timestamp,
     constant_time_equals,
     fingerprint,
-    header,
     hmac_sha256_b64,
-    parse_int,
     require,
 )
 from domain.models import Appointment, AppointmentEvent, AttendanceSignal, Contact, EventType, SignalKind
@@ -48,29 +54,22 @@ def _decode_uri(url: str) -> str:
     return unquote(base) + sep + unquote(query)
 
 
-class HubSpotInbound(InboundBase):
+class HubSpotInbound(SecretInbound):
     """`client_secret` = the HubSpot app's client secret (env NOSHOW_HUBSPOT_CLIENT_SECRET), not a
     private-app token."""
 
     name = "hubspot"
+    secret_label = "a HubSpot app client secret"
+    signature_header = "x-hubspot-signature-v3"
+    timestamp_header = "x-hubspot-request-timestamp"
 
     def __init__(self, client_secret: str, tolerance_seconds: float = 300, source: str = "hubspot",
                  replay: ReplayCache | None = None) -> None:
-        if not client_secret:
-            raise ValueError("a HubSpot app client secret is required")
-        super().__init__(replay)
-        self.secret = client_secret
-        self.tolerance = tolerance_seconds
-        self.source = source
-
-    def signature_value(self, request: RawRequest) -> str | None:
-        return header(request.headers, "x-hubspot-signature-v3")
+        super().__init__(client_secret, tolerance_seconds, source, replay)
 
     def check_signature(self, request: RawRequest, now: datetime) -> None:
-        given = self.signature_value(request)
-        require(bool(given), "missing X-HubSpot-Signature-v3")
-        ts_text = header(request.headers, "x-hubspot-request-timestamp")
-        ts = parse_int(ts_text, "X-HubSpot-Request-Timestamp")
+        given = self.given_signature(request)
+        ts_text, ts = self.signed_timestamp(request)  # milliseconds
         body = request.body.decode("utf-8", errors="surrogateescape")
         ok = False
         for uri in dict.fromkeys((request.url, _decode_uri(request.url))):

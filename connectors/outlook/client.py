@@ -1,21 +1,20 @@
 """Microsoft Graph client for Outlook calendars (integrations.md §5.2): subscriptions (create, renew, delete),
 findMeetingTimes, calendarView, event create/update, and incremental sync with `calendarView/delta`
 (the delta endpoint is not in integrations.md; it is Graph's documented event delta query). Reads ask for UTC
-with `Prefer: outlook.timezone="UTC"`. Base URL configurable."""
+with `Prefer: outlook.timezone="UTC"`. Base URL configurable. The CalendarConnector adapter over this client is
+connectors/outlook/calendar.py."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 
-from connectors.contract import BusyInterval, PermanentProviderError, SlotUnavailable
-from connectors.http import JsonApi
+from connectors.contract import PermanentProviderError
 from connectors.inbound import UNKNOWN_TYPE, clip, contact_id_for, opt_dt
-from connectors.local_holds import LocalHolds
+from connectors.oauth import BearerJsonApi, TokenSource
 from connectors.sync import Snapshot, SyncPage
 from domain.models import Appointment, Contact, Slot
 
@@ -41,21 +40,15 @@ def _graph_dt(value: dict[str, Any] | None) -> datetime | None:
     return at
 
 
-class OutlookClient(JsonApi):
+class OutlookClient(BearerJsonApi):
     """`access_token` = a Graph access token or a callable returning one (delegated Calendars.ReadWrite;
     Calendars.Read.Shared for findMeetingTimes). Env NOSHOW_GRAPH_ACCESS_TOKEN for a static token."""
 
     provider = "outlook"
 
-    def __init__(self, access_token: str | Callable[[], str], base_url: str = DEFAULT_BASE_URL,
+    def __init__(self, access_token: TokenSource, base_url: str = DEFAULT_BASE_URL,
                  timeout: float = 10.0, http: httpx.Client | None = None) -> None:
-        super().__init__(base_url, {}, timeout, http)
-        self._token = access_token
-
-    def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        token = self._token() if callable(self._token) else self._token
-        kwargs["headers"] = {"Authorization": f"Bearer {token}", **(kwargs.get("headers") or {})}
-        return super().request(method, path, **kwargs)
+        super().__init__(access_token, base_url, timeout, http)
 
     # ------------------------------------------------------------------ subscriptions
     def create_subscription(self, resource: str, notification_url: str, client_state: str,
@@ -114,10 +107,16 @@ class OutlookClient(JsonApi):
     def update_event(self, user: str, event_id: str, patch: dict[str, Any]) -> dict[str, Any]:
         return dict(self.call("PATCH", f"/users/{user}/events/{event_id}", json_body=patch) or {})
 
+    def cancel_event(self, user: str, event_id: str, comment: str | None = None) -> None:
+        """`POST /users/{id}/events/{id}/cancel` (organizer only; attendees get a cancellation). Not in
+        integrations.md: Graph's documented event cancel action, UNVERIFIED here."""
+        self.call("POST", f"/users/{user}/events/{event_id}/cancel", json_body={"comment": comment or ""})
+
     # ------------------------------------------------------------------ sync
     def sync(self, user: str, cursor: str | None, window_start: datetime, window_end: datetime,
-             source: str = "outlook") -> SyncPage:
-        """Delta over the calendar view. `cursor` is the last @odata.deltaLink; 410 (expired) -> full resync."""
+             source: str = "outlook", raw: list[dict[str, Any]] | None = None) -> SyncPage:
+        """Delta over the calendar view. `cursor` is the last @odata.deltaLink; 410 (expired) -> full resync.
+        `raw`, when given, receives the delta items as Graph sent them (e.g. to read online-meeting links)."""
         full = cursor is None
         if cursor:
             try:
@@ -129,6 +128,8 @@ class OutlookClient(JsonApi):
         if full:
             items, link = self._delta(f"/users/{user}/calendarView/delta",
                                       {"startDateTime": _iso(window_start), "endDateTime": _iso(window_end)})
+        if raw is not None:
+            raw.extend(items)
         snaps = [s for s in (snapshot_from_event(i, user, source) for i in items) if s is not None]
         return SyncPage(snapshots=snaps, cursor=link or cursor, full_resync=full and cursor is not None)
 
@@ -180,59 +181,3 @@ def snapshot_from_event(ev: dict[str, Any], user: str, source: str = "outlook") 
         return Snapshot(appointment=appt, status="cancelled", changed_at=changed,
                         note="guest declined" if response == "declined" else "event cancelled")
     return Snapshot(appointment=appt, status="active", changed_at=changed)
-
-
-class OutlookCalendar:
-    """contract.CalendarConnector over an Outlook mailbox (`calendar_id` = user id or UPN). Holds are local;
-    booking re-reads the calendar view and refuses an overlap, then creates with a transactionId."""
-
-    def __init__(self, client: OutlookClient, contact_lookup: Callable[[str], Contact | None],
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
-        self.client = client
-        self.contact_lookup = contact_lookup
-        self.clock = clock
-        self.holds = LocalHolds()
-        self._booked: dict[str, str] = {}
-
-    def busy(self, calendar_id: str, start: datetime, end: datetime) -> list[BusyInterval]:
-        out: list[BusyInterval] = []
-        for ev in self.client.calendar_view(calendar_id, start, end):
-            if ev.get("isCancelled") or ev.get("showAs") in FREE:
-                continue
-            begin, finish = _graph_dt(ev.get("start")), _graph_dt(ev.get("end"))
-            if begin and finish:
-                out.append(BusyInterval(start=begin, end=finish))
-        return out + self.holds.busy(calendar_id, start, end, self.clock())
-
-    def hold(self, slot: Slot, case_id: str, expires_at: datetime) -> Slot:
-        return self.holds.hold(slot, case_id, expires_at, self.clock())
-
-    def book(self, slot: Slot, case_id: str, appointment_type: str, contact_id: str, idempotency_key: str) -> str:
-        if idempotency_key in self._booked:
-            return self._booked[idempotency_key]
-        for ev in self.client.calendar_view(slot.calendar_id, slot.start, slot.end):
-            if ev.get("transactionId") == idempotency_key[:100]:
-                self._booked[idempotency_key] = str(ev["id"])
-                return str(ev["id"])
-            if not ev.get("isCancelled") and ev.get("showAs") not in FREE:
-                raise SlotUnavailable("outlook: the slot is busy")
-        contact = self.contact_lookup(contact_id)
-        body: dict[str, Any] = {
-            "subject": appointment_type,
-            "start": {"dateTime": _iso(slot.start)[:-1], "timeZone": "UTC"},
-            "end": {"dateTime": _iso(slot.end)[:-1], "timeZone": "UTC"},
-            "categories": [appointment_type[:100]],
-        }
-        if contact is not None and contact.email:
-            body["attendees"] = [{"type": "required", "emailAddress": {
-                "address": contact.email, **({"name": contact.name} if contact.name else {})}}]
-        created = self.client.create_event(slot.calendar_id, body, transaction_id=idempotency_key)
-        event_id = str(created.get("id") or "")
-        if not event_id:
-            raise PermanentProviderError("outlook: create returned no id", code="no_id")
-        self._booked[idempotency_key] = event_id
-        self.holds.release(case_id)
-        return event_id
-
-    def release(self, case_id: str) -> None:
-        self.holds.release(case_id)

@@ -6,8 +6,10 @@ token verbatim; `parse` returns it as `response` with media type text/plain. Not
 lives inside the JSON body, so `verify` reads the body after checking it is JSON (there is no header to check
 first). A notification names the changed event but carries no details: `parse` returns no events and
 `changes(request)` lists what changed; the lead triggers the incremental (delta) sync for that mailbox, which
-produces the canonical events. Lifecycle notifications (`reauthorizationRequired`, `subscriptionRemoved`,
-`missed`) are listed too so the lead can renew, recreate or resync.
+produces the canonical events: `parse` names the reconcile source in `sync_sources` for changes and `missed`.
+Lifecycle notifications (`reauthorizationRequired`, `subscriptionRemoved`, `missed`) are listed by
+`lifecycle(request)`; `connectors.outlook.subscriptions` flags the subscription so the renewal run reauthorizes
+(PATCH) or recreates it.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from pydantic import BaseModel
 from connectors.contract import RawRequest, SignatureError, WebhookResult
 from connectors.inbound import InboundBase, PayloadError, load_json
 from connectors.signatures import ReplayCache, constant_time_equals, fingerprint, require
+
+LIFECYCLE_EVENTS = ("reauthorizationRequired", "subscriptionRemoved", "missed")
 
 
 class GraphChange(BaseModel):
@@ -43,7 +47,8 @@ class OutlookInbound(InboundBase):
 
     name = "outlook"
 
-    def __init__(self, client_states: str | list[str], replay: ReplayCache | None = None) -> None:
+    def __init__(self, client_states: str | list[str], replay: ReplayCache | None = None,
+                 source: str = "outlook") -> None:
         states = [client_states] if isinstance(client_states, str) else list(client_states)
         if not states or not all(states):
             raise ValueError("a Graph clientState secret is required")
@@ -51,6 +56,7 @@ class OutlookInbound(InboundBase):
             raise ValueError("clientState must be at most 128 characters")
         super().__init__(replay)
         self.client_states = states
+        self.source = source  # the reconcile source (Schedule `reconcile-<source>`) that syncs the mailbox
 
     @staticmethod
     def validation_token(request: RawRequest) -> str | None:
@@ -102,10 +108,17 @@ class OutlookInbound(InboundBase):
             kind = change.change_type or change.lifecycle_event
             if kind is None:
                 result.unknown_types.append("notification without changeType")
-            elif change.lifecycle_event is not None and change.lifecycle_event not in (
-                    "reauthorizationRequired", "subscriptionRemoved", "missed"):
+            elif change.lifecycle_event is not None and change.lifecycle_event not in LIFECYCLE_EVENTS:
                 result.unknown_types.append(change.lifecycle_event)
+        if self.sync_needed(request):
+            result.sync_sources = [self.source]
         return result
+
+    def lifecycle(self, request: RawRequest) -> list[GraphChange]:
+        """The lifecycle notifications in the request (reauthorizationRequired, subscriptionRemoved, missed)."""
+        if self.validation_token(request) is not None:
+            return []
+        return [c for c in self.changes(request) if c.lifecycle_event in LIFECYCLE_EVENTS]
 
     def sync_needed(self, request: RawRequest) -> list[str]:
         """Subscription ids whose mailbox should be synced now (all changes and `missed` lifecycle events)."""

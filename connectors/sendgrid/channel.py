@@ -4,12 +4,14 @@
 how a bounce or an unsubscribe finds its case. Mail Send has no idempotency key, so a send log answers a
 retried activity with the first receipt; an attempt that ended ambiguously (read timeout, reset after the
 request left) is not re-sent blindly: SendGrid offers no lookup by our id without the paid Email Activity
-add-on, so by default the retry raises a permanent error that routes the case to a person.
+add-on, so by default the retry raises a permanent `ambiguous_send` error: the engine counts that message as
+possibly delivered (recorded, never re-sent, never replaced by another channel) rather than risk a duplicate.
 """
 
 from __future__ import annotations
 
 import http.client
+import re
 import urllib.error
 from datetime import UTC, datetime
 from typing import Any
@@ -31,6 +33,7 @@ from connectors.twilio.sendlog import MemorySendLog, SendLog
 from domain.models import Channel
 
 SCOPE = "sendgrid"
+_FIELD = re.compile(r"[A-Za-z0-9_.\[\]-]{1,80}")
 
 
 class SendGridSettings(BaseSettings):
@@ -49,7 +52,7 @@ class SendGridSettings(BaseSettings):
     asm_group_id: int | None = None  # unsubscribe group: group_unsubscribe events then name it
     category: str = "no-show-recovery"
     timeout_seconds: float = 10.0
-    # True: after an ambiguous failure send again (at worst one duplicate email); False: route to a person
+    # True: after an ambiguous failure send again (at worst one duplicate email); False: count it as possibly sent
     resend_after_ambiguous: bool = False
     # Event Webhook: the dashboard's verification key (base64 body of a P-256 public key)
     event_verification_key: SecretStr | None = None
@@ -65,7 +68,7 @@ def _retry_after(exc: HTTPError) -> float | None:
     if value is None and headers is not None:
         # SendGrid reports the reset time of its rate-limit window (unix seconds)
         reset = headers.get("X-RateLimit-Reset")
-        if reset and reset.isdigit():
+        if reset and reset.isascii() and reset.isdigit() and len(reset) <= 12:  # '²'.isdigit() is true too
             return max(0.0, int(reset) - datetime.now(UTC).timestamp())
     return parse_retry_after(value)
 
@@ -78,7 +81,8 @@ def _first_error_field(exc: HTTPError) -> str | None:
     errors = body.get("errors") if isinstance(body, dict) else None
     if isinstance(errors, list) and errors and isinstance(errors[0], dict):
         field = errors[0].get("field")
-        return str(field) if field else None
+        # a field path ("personalizations.0.to.0.email"), never free text: it goes into exception messages
+        return str(field) if field and _FIELD.fullmatch(str(field)) else None
     return None
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -18,7 +17,7 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from sendgrid.helpers.eventwebhook import EventWebhook
 
 from connectors.contract import DeliveryStatus, RawRequest, SignatureError, WebhookResult
-from connectors.inbound import InboundBase, PayloadError
+from connectors.inbound import InboundBase, PayloadError, load_json, opt_dt
 from connectors.sendgrid.channel import SendGridSettings
 from connectors.signatures import ReplayCache, check_timestamp, fingerprint, parse_int
 
@@ -122,10 +121,7 @@ class SendGridEventWebhook(InboundBase):
             raise SignatureError("sendgrid: signature mismatch")
 
     def parse(self, request: RawRequest) -> WebhookResult:
-        try:
-            events = json.loads(request.body.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise PayloadError("sendgrid: body is not JSON") from exc
+        events = load_json(request.body, "sendgrid: body")
         if not isinstance(events, list):
             raise PayloadError("sendgrid: body is not a JSON array")
         statuses: list[DeliveryStatus] = []
@@ -144,8 +140,7 @@ class SendGridEventWebhook(InboundBase):
                 if name not in _IGNORED:
                     unknown.append(f"sendgrid:{_token(name)}")
                 continue
-            ts = event.get("timestamp")
-            at = datetime.fromtimestamp(ts, UTC) if isinstance(ts, int | float) else datetime.now(UTC)
+            at = opt_dt(event.get("timestamp")) or datetime.now(UTC)
             sg_message_id = str(event.get("sg_message_id") or "")
             statuses.append(DeliveryStatus(
                 # the X-Message-Id of the send is the part before the first dot
@@ -162,10 +157,7 @@ class SendGridEventWebhook(InboundBase):
     @staticmethod
     def event_ids(request: RawRequest) -> list[str]:
         """The sg_event_id of every event in the batch, in order: the per-event dedupe keys."""
-        try:
-            events = json.loads(request.body.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise PayloadError("sendgrid: body is not JSON") from exc
+        events = load_json(request.body, "sendgrid: body")
         if not isinstance(events, list):
             raise PayloadError("sendgrid: body is not a JSON array")
         return [f"sendgrid:{e['sg_event_id']}" for e in events if isinstance(e, dict) and e.get("sg_event_id")]

@@ -12,14 +12,13 @@ import base64
 import binascii
 import email.policy
 import hashlib
-import json
 from datetime import UTC, datetime
 from email.parser import BytesParser, HeaderParser
 from email.utils import parseaddr
 from urllib.parse import parse_qs, urlsplit
 
 from connectors.contract import InboundMessage, RawRequest, SignatureError, WebhookResult
-from connectors.inbound import InboundBase, PayloadError
+from connectors.inbound import InboundBase, PayloadError, load_json
 from connectors.sendgrid.channel import SendGridSettings
 from connectors.signatures import ReplayCache, constant_time_equals
 from domain.models import Channel
@@ -47,7 +46,7 @@ def _form_fields(request: RawRequest) -> dict[str, str]:
         charset = part.get_content_charset() or "utf-8"
         try:
             fields[str(name)] = payload.decode(charset, errors="replace")
-        except LookupError:
+        except (LookupError, UnicodeError):  # an unknown charset, or a codec without "replace" (idna)
             fields[str(name)] = payload.decode("utf-8", errors="replace")
     return fields
 
@@ -137,8 +136,8 @@ def _json(value: str | None) -> object:
     if not value:
         return None
     try:
-        return json.loads(value)
-    except json.JSONDecodeError:
+        return load_json(value, "envelope")
+    except PayloadError:
         return None
 
 
@@ -155,4 +154,10 @@ def _text_from_raw(raw: str) -> str:
     """Raw mode sends the whole MIME message in `email`: take its first text/plain part."""
     message = BytesParser(policy=email.policy.default).parsebytes(raw.encode("utf-8", errors="replace"))
     body = message.get_body(preferencelist=("plain",))  # type: ignore[attr-defined]
-    return str(body.get_content()) if body is not None else ""
+    if body is None:
+        return ""
+    try:
+        return str(body.get_content())
+    except (LookupError, UnicodeError):  # the customer's mail client named a charset Python does not know
+        payload = body.get_payload(decode=True)
+        return payload.decode("utf-8", errors="replace") if isinstance(payload, bytes) else ""

@@ -7,13 +7,12 @@ small form body (no I/O), and the API acknowledges before the decision is signal
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Any, Literal, cast
 from urllib.parse import parse_qs
 
 from connectors.contract import RawRequest, ReviewAction, SignatureError, WebhookResult
-from connectors.inbound import InboundBase, PayloadError
+from connectors.inbound import InboundBase, PayloadError, dicts_in, load_json
 from connectors.signatures import (
     ReplayCache,
     check_timestamp,
@@ -33,9 +32,10 @@ def slack_signature(secret: str, timestamp: str, body: bytes) -> str:
 def _payload(body: bytes) -> dict[str, Any]:
     try:
         form = parse_qs(body.decode("utf-8"), keep_blank_values=True)
-        payload = json.loads(form["payload"][0])
-    except (UnicodeDecodeError, KeyError, IndexError, json.JSONDecodeError) as exc:
+        field = form["payload"][0]
+    except (UnicodeDecodeError, KeyError, IndexError) as exc:
         raise PayloadError("slack: no JSON `payload` form field") from exc
+    payload = load_json(field, "slack: `payload` form field")
     if not isinstance(payload, dict):
         raise PayloadError("slack: payload is not an object")
     return payload
@@ -68,10 +68,10 @@ class SlackInteractivity(InboundBase):
 
     def dedupe_key(self, request: RawRequest) -> str | None:
         payload = _payload(request.body)
-        action = (payload.get("actions") or [{}])[0]
+        action = (dicts_in(payload.get("actions")) or [{}])[0]
         container = payload.get("container") or {}
         user = payload.get("user") or {}
-        if not isinstance(action, dict) or not isinstance(container, dict) or not isinstance(user, dict):
+        if not isinstance(container, dict) or not isinstance(user, dict):
             return None
         return ":".join(["slack", str(container.get("message_ts", "")), str(action.get("action_id", "")),
                          str(action.get("action_ts", "")), str(user.get("id", ""))])
@@ -80,7 +80,7 @@ class SlackInteractivity(InboundBase):
         payload = _payload(request.body)
         kind = str(payload.get("type") or "")
         if kind != "block_actions":
-            return WebhookResult(dedupe_key=self.dedupe_key(request), unknown_types=[f"slack:{kind or 'none'}"])
+            return WebhookResult(dedupe_key=self.dedupe_key(request), unknown_types=[f"slack:{kind[:40] or 'none'}"])
         user = payload.get("user") if isinstance(payload.get("user"), dict) else {}
         user_id = str((user or {}).get("id") or "")
         if not user_id:
@@ -89,18 +89,16 @@ class SlackInteractivity(InboundBase):
         reviewer = f"slack:{user_id}" + (f" ({username})" if username else "")
         actions: list[ReviewAction] = []
         unknown: list[str] = []
-        for action in payload.get("actions") or []:
-            if not isinstance(action, dict):
-                continue
+        for action in dicts_in(payload.get("actions")):
             decision = _DECISIONS.get(str(action.get("action_id") or ""))
             if decision is None:
                 unknown.append(f"slack:action:{str(action.get('action_id'))[:40]}")
                 continue
             try:
-                value = json.loads(str(action.get("value") or ""))
+                value = load_json(str(action.get("value") or ""), "slack: button value")
                 case_id = str(value["case_id"])
                 review_id = str(value.get("review_id")) if value.get("review_id") else None
-            except (json.JSONDecodeError, KeyError, TypeError) as exc:
+            except (PayloadError, KeyError, TypeError) as exc:
                 raise PayloadError("slack: button value is not ours") from exc
             actions.append(ReviewAction(
                 case_id=case_id,

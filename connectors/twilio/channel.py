@@ -8,6 +8,7 @@ the recent messages to that recipient and adopts the one the first attempt creat
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -16,7 +17,7 @@ from urllib.parse import urlencode
 import requests
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
-from twilio.base.exceptions import TwilioRestException
+from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.http.response import Response
 from twilio.rest import Client
@@ -44,6 +45,10 @@ RETRYABLE_CODES = frozenset({20429, 21611, 30001})
 
 # The SDK logs query parameters (recipient phones when listing) at INFO: give it a logger of its own.
 _sdk_logger = logging.getLogger("connectors.twilio.sdk")
+# raised before the request leaves (a misconfigured TWILIO_API_BASE_URL): retrying cannot help
+_CODE = re.compile(r"[0-9]{1,9}")
+_CONFIG_ERRORS = (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
+                  requests.exceptions.InvalidSchema)
 _sdk_logger.setLevel(logging.WARNING)
 _sdk_logger.propagate = False
 
@@ -87,6 +92,12 @@ class _HeaderKeepingClient(TwilioHttpClient):
 
 def _retry_after(headers: dict[str, str]) -> float | None:
     return parse_retry_after(headers.get("retry-after"))
+
+
+def _error_code(value: object) -> int | None:
+    """Twilio's numeric error code; None for anything else ('²'.isdigit() is true, so is a 5,000-digit string)."""
+    text = str(value) if isinstance(value, int | str) and not isinstance(value, bool) else ""
+    return int(text) if _CODE.fullmatch(text) else None
 
 
 def _whatsapp(address: str) -> str:
@@ -178,6 +189,14 @@ class TwilioChannel:
             raise RetryableProviderError("twilio: connect timeout") from None
         except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
             raise AmbiguousSendError(f"twilio: {type(exc).__name__} after sending; look up before resending") from None
+        except _CONFIG_ERRORS as exc:
+            self.send_log.fail(SCOPE, message.message_id)  # the request never left: nothing to look up
+            raise PermanentProviderError(f"twilio: {type(exc).__name__}", code="config") from None
+        except (TwilioException, requests.exceptions.RequestException) as exc:
+            # no HTTP error answer and no transport failure we can place: the message may exist, so look
+            # before resending. Only the type is kept: these messages quote URLs (the recipient is in a list
+            # query) and provider bodies.
+            raise AmbiguousSendError(f"twilio: {type(exc).__name__}; look up before resending") from None
         sid = str(created.sid)
         status = str(created.status or "queued")
         self.send_log.accept(SCOPE, message.message_id, sid, status)
@@ -186,7 +205,7 @@ class TwilioChannel:
     # ------------------------------------------------------------ internals
 
     def _map_error(self, message_id: str, exc: TwilioRestException) -> Exception:
-        code = int(exc.code) if isinstance(exc.code, int) or str(exc.code).isdigit() else None
+        code = _error_code(exc.code)
         label = f"twilio {exc.status} code {code}"
         if exc.status == 429 or code in RETRYABLE_CODES:
             self.send_log.fail(SCOPE, message_id)  # a 429 is never processed
@@ -212,8 +231,12 @@ class TwilioChannel:
         except TwilioRestException as exc:
             raise RetryableProviderError(f"twilio lookup {exc.status}",
                                          retry_after=_retry_after(self._http.last_headers())) from None
-        except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
-            raise RetryableProviderError(f"twilio lookup: {type(exc).__name__}") from None
+        except (TwilioException, requests.exceptions.RequestException) as exc:
+            # list() raises a bare TwilioException("Unable to fetch page", response) on a non-200 page: its
+            # text is the provider's body, which can quote the phone number, and the request URL carries it in
+            # the To filter; keep the type only
+            raise RetryableProviderError(f"twilio lookup: {type(exc).__name__}",
+                                         retry_after=_retry_after(self._http.last_headers())) from None
         floor = since - timedelta(seconds=self.settings.lookup_skew_seconds)
         for m in candidates:
             if m.direction and not str(m.direction).startswith("outbound"):
@@ -221,7 +244,8 @@ class TwilioChannel:
             if "messaging_service_sid" in sender and m.messaging_service_sid != sender["messaging_service_sid"]:
                 continue
             created_at = m.date_created
-            if created_at is not None and created_at.astimezone(UTC) < floor:
+            # the SDK hands back the raw string when a date does not parse
+            if isinstance(created_at, datetime) and created_at.astimezone(UTC) < floor:
                 continue
             if not _same_body(m.body, message):
                 continue

@@ -133,15 +133,18 @@ class TwilioWebhook(InboundBase):
         sid = get("MessageSid") or get("SmsMessageSid") or get("SmsSid")
         if not sid:
             raise PayloadError("twilio: no MessageSid")
+        if len(sid) > 64 or not (sid.isascii() and sid.isalnum()):
+            # a Twilio SID is 34 letters and digits; the engine keys replies by it (at most 200 characters)
+            raise PayloadError("twilio: malformed MessageSid")
         status_name = get("MessageStatus")
         now = datetime.now(UTC)
         if status_name is not None:
             mapped = _STATUS.get(status_name)
             if mapped is None:
                 return WebhookResult(dedupe_key=f"twilio:{sid}:{status_name}",
-                                     unknown_types=[f"twilio:status:{status_name}"])
+                                     unknown_types=[f"twilio:status:{status_name[:40]}"])
             error_code = get("ErrorCode") or None
-            if error_code and error_code.isdigit() and int(error_code) in OPT_OUT_CODES:
+            if error_code and error_code.strip() in {str(c) for c in OPT_OUT_CODES}:
                 mapped = "unsubscribed"  # Twilio refused because the recipient sent STOP
             recipient = get("To")
             # our ids ride in the (signed) callback URL's query: see TwilioChannel.status_callback

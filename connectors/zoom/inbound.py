@@ -12,64 +12,73 @@ Mapping (EventType.attendance_signal, SignalKind.meeting_join):
   meeting.ended -> participant=host, joined=True, minutes=duration: the meeting happened; it says nothing about
       the guest and only wakes the case (it can also fire when the host leaves alone)
   meeting.started, recording.completed -> known, nothing.
-appointment_id = the Zoom meeting id (numeric, the one in the join URL): the lead correlates it with the
-booking whose location/join URL carries that id. contact_id = Zoom's registrant/participant id, never the
-email; appointment_type "zoom_meeting"; start/end from the meeting (end = start + duration when absent).
+appointment_id = the Zoom meeting id (numeric, the one in the join URL); contact_id = Zoom's
+registrant/participant id, never the email; appointment_type "zoom_meeting"; start/end from the meeting (end =
+start + duration when absent). On their own these events name no booking (source `zoom` is not an approved
+booking source, so the engine counts them as ignored). `connectors.zoom.links.ZoomAttendance` ties them to the
+booking whose join URL carries the meeting id, using `fact(request)`: the same event reduced to what attendance
+needs, with the participant's email only as a keyed hash.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import BaseModel
 
 from connectors.contract import RawRequest, WebhookResult
 from connectors.inbound import (
-    InboundBase,
     PayloadError,
+    SecretInbound,
     as_dict,
     clip,
     contact_id_for,
+    digest,
     event_id,
     load_json,
+    number_in,
     opt_dt,
     parse_dt,
 )
-from connectors.signatures import (
-    ReplayCache,
-    check_timestamp,
-    constant_time_equals,
-    header,
-    hmac_sha256_hex,
-    parse_int,
-    require,
-)
+from connectors.signatures import ReplayCache, check_timestamp, constant_time_equals, hmac_sha256_hex, require
+from domain.ids import address_key_for
 from domain.models import Appointment, AppointmentEvent, AttendanceSignal, Contact, EventType, SignalKind
 
 IGNORED = frozenset({"meeting.started", "recording.completed"})
+ATTENDANCE_EVENTS = {"meeting.participant_joined": "joined", "meeting.participant_left": "left",
+                     "meeting.ended": "ended"}
 
 
-class ZoomInbound(InboundBase):
+class ZoomFact(BaseModel):
+    """One Zoom event reduced to what attendance needs. No name, no email: `email_key` is a keyed hash."""
+
+    kind: Literal["joined", "left", "ended"]
+    meeting_id: str
+    session: str  # the meeting occurrence (Zoom's meeting uuid)
+    at: datetime  # join, leave or end time
+    participant: str | None = None  # opaque key (Zoom participant uuid / registrant id / ...)
+    email_key: str | None = None
+    is_host: bool = False
+    joined_at: datetime | None = None
+    left_at: datetime | None = None
+
+
+class ZoomInbound(SecretInbound):
     """`secret_token` = the Zoom app's Secret Token (env NOSHOW_ZOOM_SECRET_TOKEN), not the Client Secret."""
 
     name = "zoom"
+    secret_label = "a Zoom secret token"
+    signature_header = "x-zm-signature"
+    timestamp_header = "x-zm-request-timestamp"
 
     def __init__(self, secret_token: str, tolerance_seconds: float = 300, source: str = "zoom",
                  replay: ReplayCache | None = None) -> None:
-        if not secret_token:
-            raise ValueError("a Zoom secret token is required")
-        super().__init__(replay)
-        self.secret = secret_token
-        self.tolerance = tolerance_seconds
-        self.source = source
-
-    def signature_value(self, request: RawRequest) -> str | None:
-        return header(request.headers, "x-zm-signature")
+        super().__init__(secret_token, tolerance_seconds, source, replay)
 
     def check_signature(self, request: RawRequest, now: datetime) -> None:
-        given = self.signature_value(request)
-        require(bool(given), "missing x-zm-signature")
-        ts_text = header(request.headers, "x-zm-request-timestamp")
-        ts = parse_int(ts_text, "x-zm-request-timestamp")
+        given = self.given_signature(request)
+        ts_text, ts = self.signed_timestamp(request)
         expected = "v0=" + hmac_sha256_hex(self.secret, f"v0:{ts_text}:".encode() + request.body)
         require(constant_time_equals(expected, given), "bad x-zm-signature")
         check_timestamp(ts, now, self.tolerance)
@@ -111,8 +120,7 @@ class ZoomInbound(InboundBase):
             minutes = obj.get("duration")
             signal = AttendanceSignal(kind=SignalKind.meeting_join, at=opt_dt(obj.get("end_time")) or at,
                                       source=self.source, joined=True, participant="host",
-                                      minutes=float(minutes) if isinstance(minutes, int | float) and minutes >= 0
-                                      else None)
+                                      minutes=number_in(minutes, 0, 7 * 24 * 60))
             note = "Zoom meeting ended"
         else:
             part = as_dict(obj.get("participant"), "participant")
@@ -133,13 +141,47 @@ class ZoomInbound(InboundBase):
         ))
         return result
 
+    def fact(self, request: RawRequest, salt: str = "noshow") -> ZoomFact | None:
+        """The attendance fact in an (authenticated) request, or None for anything that is not a participant
+        joining or leaving or a meeting ending. `salt` keys the email hash (the deployment's id salt)."""
+        env = as_dict(load_json(request.body), "body")
+        kind = ATTENDANCE_EVENTS.get(str(env.get("event") or ""))
+        if kind is None:
+            return None
+        payload = as_dict(env.get("payload"), "payload")
+        obj = as_dict(payload.get("object"), "payload.object")
+        meeting_id = obj.get("id")
+        if meeting_id in (None, "") or isinstance(meeting_id, bool | dict | list):
+            raise PayloadError("meeting has no id")
+        at = parse_dt(env.get("event_ts"), "event_ts")
+        session = clip(obj.get("uuid"), 200) or str(meeting_id)
+        if kind == "ended":
+            return ZoomFact(kind="ended", meeting_id=str(meeting_id)[:64], session=session,
+                            at=opt_dt(obj.get("end_time")) or at)
+        part = as_dict(obj.get("participant"), "participant")
+        joined_at, left_at = opt_dt(part.get("join_time")), opt_dt(part.get("leave_time"))
+        key = next((str(part[k]) for k in ("participant_uuid", "registrant_id", "participant_user_id",
+                                           "customer_key", "user_id", "id")
+                    if part.get(k) not in (None, "") and not isinstance(part.get(k), bool | dict | list)), None)
+        email = part.get("email") if isinstance(part.get("email"), str) and "@" in part.get("email", "") else None
+        if key is None and isinstance(part.get("user_name"), str) and part["user_name"]:
+            key = address_key_for(f"zoom-name:{part['user_name']}", salt)  # keyed: never the name itself
+        host_id = obj.get("host_id")
+        is_host = bool(host_id) and host_id in (part.get("id"), part.get("user_id"))
+        moment = (left_at if kind == "left" else joined_at) or at
+        return ZoomFact(kind=kind, meeting_id=str(meeting_id)[:64], session=session, at=moment,  # type: ignore[arg-type]
+                        participant=(key or f"anon-{digest(session, moment.isoformat())}")[:200],
+                        email_key=address_key_for(email, salt) if email else None, is_host=is_host,
+                        joined_at=joined_at, left_at=left_at)
+
     def _appointment(self, obj: dict[str, Any], at: datetime) -> Appointment:
         meeting_id = obj.get("id")
         if meeting_id in (None, ""):
             raise PayloadError("meeting has no id")
         start = opt_dt(obj.get("start_time")) or at
-        duration = obj.get("duration") if isinstance(obj.get("duration"), int | float) else 0
-        end = opt_dt(obj.get("end_time")) or start + timedelta(minutes=max(0, duration))
+        # bounded: a huge duration would overflow timedelta (a Zoom meeting lasts at most 30 hours)
+        duration = number_in(obj.get("duration"), 0, 7 * 24 * 60) or 0
+        end = opt_dt(obj.get("end_time")) or start + timedelta(minutes=duration)
         return Appointment(
             source=self.source, appointment_id=str(meeting_id), appointment_type="zoom_meeting",
             owner_id=clip(obj.get("host_id"), 200), start=start, end=max(start, end),

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import httpx
 
@@ -89,6 +90,11 @@ async def test_a_cancellation_is_offered_to_the_waitlist_and_the_first_yes_books
     assert done["stage"] == "backfilled"
     assert done["winner"] == contact_key_for(second.contact_id, api.stack.deps.settings.id_salt)
     assert templates_to(api, backfill_id, second) == ["confirm_booking", "waitlist_offer"]
+    confirm = next(m for m in api.stack.deps.outbox.messages(case_id=backfill_id)
+                   if str(m["template_id"]).startswith("confirm_booking"))
+    local = start.astimezone(ZoneInfo(str(second.timezone)))
+    assert local.strftime("%a %b %d at %H:%M") in str(confirm["body"])  # the customer's clock, not ISO text
+    assert start.isoformat()[:16] not in str(confirm["body"])
     await eventually(lambda: _async(templates_to(api, backfill_id, first)), lambda t: "slot_gone" in t)
 
     with api.stack.deps.db.connect() as conn:

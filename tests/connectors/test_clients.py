@@ -7,7 +7,8 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from connectors.calcom.client import CalcomCalendar, CalcomClient
+from connectors.calcom.calendar import CalcomCalendar
+from connectors.calcom.client import CalcomClient
 from connectors.calendly.client import CalendlyClient
 from connectors.contract import (
     CalendarConnector,
@@ -17,11 +18,14 @@ from connectors.contract import (
     SignatureError,
     SlotUnavailable,
 )
-from connectors.google.client import GoogleCalendar, GoogleCalendarClient
+from connectors.google.calendar import GoogleCalendar
+from connectors.google.client import GoogleCalendarClient
 from connectors.google.inbound import GoogleCalendarInbound, InMemoryChannelStore
-from connectors.hubspot.client import HubSpotClient, HubSpotCrm
+from connectors.hubspot.client import HubSpotClient
+from connectors.hubspot.crm import HubSpotCrm
 from connectors.inbound import PayloadError
-from connectors.outlook.client import OutlookCalendar, OutlookClient
+from connectors.outlook.calendar import OutlookCalendar
+from connectors.outlook.client import OutlookClient
 from connectors.outlook.inbound import OutlookInbound
 from connectors.standard_webhooks import StandardWebhooksInbound, sign
 from domain.models import Contact, Slot
@@ -184,7 +188,7 @@ def test_outlook_subscriptions_find_times_book_and_delta() -> None:
         slots = client.find_meeting_times("ops-user-id", ["jane@example.com"], START, START + timedelta(hours=1),
                                           timedelta(minutes=30))
         assert slots and slots[0].start == START
-        cal = OutlookCalendar(client, _lookup)
+        cal = OutlookCalendar(client, _lookup, default_user="ops-user-id")
         event_id = cal.book(_slot("ops-user-id"), "case-1", "consultation", JANE.contact_id, "case-1:book")
         assert fake.events[event_id]["transactionId"] == "case-1:book"
         with pytest.raises(SlotUnavailable):

@@ -305,11 +305,12 @@ def test_check_everything_configured_well(monkeypatch: pytest.MonkeyPatch, tmp_p
         "NOSHOW_HUBSPOT_ACCESS_TOKEN": "pat-na1-0123456789", "NOSHOW_GOOGLE_ACCESS_TOKEN": "ya29.token-0123456",
         "NOSHOW_GOOGLE_CALENDAR_ID": "ops@example.org", "NOSHOW_GRAPH_ACCESS_TOKEN": "graph-token-0123456",
         "NOSHOW_GRAPH_USER": "ops@example.org",
+        "NOSHOW_CALENDAR_PROVIDER": "google", "NOSHOW_CRM_PROVIDER": "hubspot",
     })
     statuses = _statuses(result)
     assert result.exit_code == 0, result.output
     assert set(statuses.values()) == {"ok"}, statuses
-    assert len(statuses) == 11 + 3 + 5
+    assert len(statuses) == 11 + 3 + 2 + 5
 
 
 def test_check_reports_bad_formats_and_missing_pieces(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -23,6 +23,7 @@ import httpx
 import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from fastapi import FastAPI
 from temporalio.client import Client
 from twilio.request_validator import RequestValidator
 
@@ -34,6 +35,7 @@ from tests.fakes import sendgrid_fake, slack_fake, twilio_fake
 from tests.helpers import default_program, eventually, fast_policy
 from workers.api import create_app
 from workers.dependencies import Dependencies, build_dependencies
+from workers.reconcile import ReconcileSettings, ensure_schedules, reconcile_sources_from_env, remove_schedules
 from workers.worker import build_worker
 from workflows.case import RecoveryCaseWorkflow
 
@@ -64,6 +66,12 @@ PROVIDER_ENV = (
     "SENDGRID_PARSE_TOKEN", "SENDGRID_PARSE_BASIC_AUTH", "SENDGRID_REPLY_TO", "SENDGRID_ASM_GROUP_ID",
     "SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_REVIEW_CHANNEL", "SLACK_API_BASE_URL",
     "SLACK_REVIEW_URL_TEMPLATE",
+    "NOSHOW_CALENDAR_PROVIDER", "NOSHOW_CRM_PROVIDER", "NOSHOW_CALCOM_BASE_URL", "NOSHOW_CALCOM_EVENT_TYPE_ID",
+    "NOSHOW_CALCOM_TIME_ZONE", "NOSHOW_CALENDLY_BASE_URL", "NOSHOW_CALENDLY_EVENT_TYPE", "NOSHOW_CALENDLY_USER_URI",
+    "NOSHOW_CALENDLY_ORGANIZATION_URI", "NOSHOW_GOOGLE_BASE_URL", "NOSHOW_GOOGLE_CALENDAR_ID",
+    "NOSHOW_GOOGLE_SEND_UPDATES", "NOSHOW_GRAPH_BASE_URL", "NOSHOW_GRAPH_USER", "NOSHOW_HUBSPOT_BASE_URL",
+    "NOSHOW_HUBSPOT_OWNER_ID", "NOSHOW_HUBSPOT_CREATE_CONTACTS", "NOSHOW_RECONCILE_EVERY_MINUTES",
+    "NOSHOW_RECONCILE_MAX_AGE_DAYS",
 )
 
 
@@ -127,6 +135,25 @@ class ProviderStack:
     client: Client
     deps: Dependencies
     task_queue: str
+    app: FastAPI
+
+    def connector(self, name: str) -> Any:
+        """The API's inbound connector for /webhooks/<name> (e.g. to reach the Google channel store)."""
+        return self.app.state.noshow.connectors[name]
+
+    async def reply(self, case_id: str, text: str) -> dict[str, Any]:
+        """The customer answers on the local channel (the embedded default's stand-in for an SMS or email)."""
+        r = await self.http.post("/inbound/local", headers=ADMIN, json={"case_id": case_id, "text": text})
+        assert r.status_code == 200, r.text
+        return r.json()  # type: ignore[no-any-return]
+
+    async def approve(self, case_id: str) -> None:
+        """A reviewer confirms the no-show through the API (the case had no attendance evidence either way)."""
+        waiting = await self.reach(case_id, "awaiting_review")
+        assert waiting.review is not None
+        r = await self.http.post(f"/reviews/{case_id}/decision", headers=ADMIN,
+                                 json={"review_id": waiting.review.review_id, "decision": "approve"})
+        assert r.status_code == 200, r.text
 
     async def state(self, case_id: str) -> CaseState:
         handle = self.client.get_workflow_handle_for(RecoveryCaseWorkflow.run, case_id)  # type: ignore[arg-type]
@@ -154,12 +181,17 @@ async def provider_stack(client: Client, task_queue: str, tmp_path: Path, monkey
     worker = build_worker(client, deps, task_queue=task_queue)
     task = asyncio.create_task(worker.run())
     app = create_app(settings, client=client, deps=deps)
+    # the reconcile schedules the worker process creates at start-up (a Google / Graph ping triggers them)
+    rs = ReconcileSettings()
+    sources = list(reconcile_sources_from_env(rs))
+    await ensure_schedules(client, sources, task_queue, rs.every)
     try:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=PUBLIC_BASE_URL) as http:
-            yield ProviderStack(http, client, deps, task_queue)
+            yield ProviderStack(http, client, deps, task_queue, app)
     finally:
         # let Slack decisions acknowledged in the background finish before the worker goes
         await asyncio.gather(*list(app.state.noshow.background), return_exceptions=True)
+        await remove_schedules(client, sources)  # schedule ids are per namespace: leave none behind
         await worker.shutdown()
         await asyncio.gather(task, return_exceptions=True)
 
@@ -298,3 +330,101 @@ def slack_headers(body: bytes, secret: str = SLACK_SECRET, ts: int | None = None
 
 def dumps(payload: object) -> bytes:
     return json.dumps(payload).encode()
+
+
+# ---------------------------------------------------------------------------- calendar and CRM write-back
+
+HUBSPOT_SECRET = "hubspot-e2e-client-secret"
+GRAPH_STATE = "graph-e2e-client-state"
+ZOOM_SECRET = "zoom-e2e-secret-token"
+PARSE_TOKEN = "sendgrid-e2e-parse-token"
+GOOGLE_CALENDAR = "ops@example.org"
+GRAPH_USER = "ops@example.org"
+CALENDLY_EVENT_TYPE = "https://api.calendly.com/event_types/ET789"
+
+
+def calcom_api_env(base_url: str) -> dict[str, str]:
+    return {"NOSHOW_CALCOM_API_KEY": "cal_live_e2e", "NOSHOW_CALCOM_BASE_URL": base_url + "/v2"}
+
+
+def calendly_api_env(base_url: str) -> dict[str, str]:
+    return {"NOSHOW_CALENDLY_TOKEN": "calendly-e2e-pat", "NOSHOW_CALENDLY_BASE_URL": base_url}
+
+
+def google_api_env(base_url: str) -> dict[str, str]:
+    return {"NOSHOW_GOOGLE_CHANNELS": "true", "NOSHOW_GOOGLE_ACCESS_TOKEN": "ya29.e2e",
+            "NOSHOW_GOOGLE_BASE_URL": base_url + "/calendar/v3", "NOSHOW_GOOGLE_CALENDAR_ID": GOOGLE_CALENDAR}
+
+
+def graph_api_env(base_url: str) -> dict[str, str]:
+    return {"NOSHOW_GRAPH_CLIENT_STATE": GRAPH_STATE, "NOSHOW_GRAPH_ACCESS_TOKEN": "eyJ.e2e",
+            "NOSHOW_GRAPH_BASE_URL": base_url + "/v1.0", "NOSHOW_GRAPH_USER": GRAPH_USER}
+
+
+def hubspot_api_env(base_url: str) -> dict[str, str]:
+    return {"NOSHOW_HUBSPOT_CLIENT_SECRET": HUBSPOT_SECRET, "NOSHOW_HUBSPOT_ACCESS_TOKEN": "pat-e2e",
+            "NOSHOW_HUBSPOT_BASE_URL": base_url, "NOSHOW_HUBSPOT_OWNER_ID": "42"}
+
+
+def writeback_policy(zone: str) -> PolicyFile:
+    """e2e_policy, with the customer's zone as the default: Graph and HubSpot events carry no time zone, and the
+    send windows (kept as the law requires) must be open while the test runs."""
+    policy = e2e_policy()
+    default_program(policy).send.default_timezone = zone
+    return policy
+
+
+def future_hours(count: int, first_in_hours: int = 3) -> list[datetime]:
+    """Back-to-back half hours from a whole hour a few hours ahead: the bookable times a scheduler fake reports.
+    Contiguous, because the policy's buffer (15 min either side) never fits a lone 30-minute gap."""
+    top = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    return [top + timedelta(hours=first_in_hours, minutes=30 * i) for i in range(count)]
+
+
+def calcom_guest_no_show(uid: str, email: str, start: datetime, end: datetime) -> dict[str, Any]:
+    """AFTER_GUESTS_CAL_VIDEO_NO_SHOW: Cal Video saw no guest join (integrations.md 1.1)."""
+    return {"triggerEvent": "AFTER_GUESTS_CAL_VIDEO_NO_SHOW", "createdAt": iso(datetime.now(UTC)), "payload": {
+        "title": "30min between Pro Example and Pat Example", "bookingId": 91, "bookingUid": uid,
+        "startTime": iso(start), "endTime": iso(end), "attendees": [{"email": email, "noShow": True}],
+        "eventType": {"id": 7}, "message": "Guest didn't join the call"}}
+
+
+def hubspot_headers(body: bytes, path: str = "/webhooks/hubspot", secret: str = HUBSPOT_SECRET,
+                    ts_ms: int | None = None) -> dict[str, str]:
+    """X-HubSpot-Signature-v3 over method + the URI HubSpot called + body + timestamp (integrations.md 6.1)."""
+    ts = str(int(time.time() * 1000) if ts_ms is None else ts_ms)
+    source = f"POST{PUBLIC_BASE_URL}{path}{body.decode()}{ts}".encode()
+    sig = base64.b64encode(hmac.new(secret.encode(), source, hashlib.sha256).digest()).decode()
+    return {"content-type": "application/json", "x-hubspot-signature-v3": sig, "x-hubspot-request-timestamp": ts}
+
+
+def hubspot_meeting_outcome(meeting_id: str, outcome: str = "NO_SHOW") -> list[dict[str, Any]]:
+    return [{"eventId": int(time.time() * 1000) % 10**9, "subscriptionId": 22, "portalId": 62515, "appId": 1160452,
+             "occurredAt": int(time.time() * 1000), "subscriptionType": "object.propertyChange",
+             "objectTypeId": "0-47", "attemptNumber": 0, "objectId": int(meeting_id), "changeSource": "CRM_UI",
+             "propertyName": "hs_meeting_outcome", "propertyValue": outcome}]
+
+
+def google_ping_headers(channel_id: str, token: str, number: int, state: str = "exists") -> dict[str, str]:
+    """A Google push notification: no body, the channel's id and token in headers (integrations.md 5.1)."""
+    return {"x-goog-channel-id": channel_id, "x-goog-channel-token": token, "x-goog-resource-state": state,
+            "x-goog-message-number": str(number), "x-goog-resource-id": "res-e2e",
+            "x-goog-resource-uri": "https://www.googleapis.com/calendar/v3/calendars/ops%40example.org/events"}
+
+
+def graph_notification(subscription_id: str, event_id: str, state: str | None = GRAPH_STATE) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "id": uuid.uuid4().hex, "subscriptionId": subscription_id,
+        "subscriptionExpirationDateTime": iso(datetime.now(UTC) + timedelta(days=2)), "changeType": "created",
+        "resource": f"Users/{GRAPH_USER}/Events/{event_id}", "tenantId": "84bd8158-6d4d-4958-8b9f-9d6445542f95",
+        "resourceData": {"@odata.type": "#Microsoft.Graph.Event", "@odata.id": f"Users/{GRAPH_USER}/Events/{event_id}",
+                         "@odata.etag": f'W/"{uuid.uuid4().hex[:12]}"', "id": event_id}}
+    if state is not None:
+        item["clientState"] = state
+    return {"value": [item]}
+
+
+def zoom_headers(body: bytes, secret: str = ZOOM_SECRET, ts: int | None = None) -> dict[str, str]:
+    timestamp = str(int(time.time()) if ts is None else ts)
+    sig = hmac.new(secret.encode(), f"v0:{timestamp}:".encode() + body, hashlib.sha256).hexdigest()
+    return {"content-type": "application/json", "x-zm-signature": f"v0={sig}", "x-zm-request-timestamp": timestamp}

@@ -76,3 +76,12 @@ def test_up_then_demo_shows_every_state(tmp_path: Path) -> None:
     # Ctrl-C stops every child: nothing is left listening on the API or Temporal ports
     assert not port_open("127.0.0.1", int(env["NOSHOW_API_PORT"]))
     assert not port_open("127.0.0.1", int(env["NOSHOW_TEMPORAL_PORT"]))
+
+
+def test_up_with_impossible_connector_settings_says_why_and_starts_nothing(tmp_path: Path) -> None:
+    env = stack_env(tmp_path / "data", NOSHOW_PUSH_RENEW_BEFORE_HOURS="40", NOSHOW_GOOGLE_CHANNEL_TTL_HOURS="30")
+    result = subprocess.run([noshow_bin(), "up"], env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert "NOSHOW_PUSH_RENEW_BEFORE_HOURS" in result.stderr and "Traceback" not in result.stderr
+    assert not port_open("127.0.0.1", int(env["NOSHOW_TEMPORAL_PORT"]))
+    assert not (tmp_path / "data" / "temporal.db").exists()

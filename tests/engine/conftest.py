@@ -42,13 +42,21 @@ HISTORIES = Path(__file__).parent.parent / "histories"
 
 
 async def save_histories(client: Client, task_queue: str, name: str) -> None:
-    """With NOSHOW_SAVE_HISTORIES=1, keep every closed case history of this test for the replay suite."""
-    n = 0
-    async for wf in client.list_workflows(f"TaskQueue = '{task_queue}' AND ExecutionStatus != 'Running'"):
-        history = await client.get_workflow_handle(wf.id, run_id=wf.run_id).fetch_history()
+    """With NOSHOW_SAVE_HISTORIES=1, keep every case history of this test for the replay suite: closed ones, and
+    the ones still waiting (on a reviewer, a reply, the new appointment), which open cases in production look
+    like when a new worker version picks them up. Older versions' histories stay in tests/histories/v1/."""
+    closed = running = 0
+    async for wf in client.list_workflows(f"TaskQueue = '{task_queue}' AND WorkflowType = 'RecoveryCase'"):
+        handle = client.get_workflow_handle(wf.id, run_id=wf.run_id)
+        history = await handle.fetch_history()
         HISTORIES.mkdir(exist_ok=True)
-        (HISTORIES / f"{name}-{n}.json").write_text(history.to_json())
-        n += 1
+        if wf.status is not None and wf.status.name == "RUNNING":
+            stage = (await handle.query("state_query")).get("stage", "running")
+            (HISTORIES / f"{name}-running-{stage}-{running}.json").write_text(history.to_json())
+            running += 1
+        else:
+            (HISTORIES / f"{name}-{closed}.json").write_text(history.to_json())
+            closed += 1
 
 
 @pytest_asyncio.fixture

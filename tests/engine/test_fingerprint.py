@@ -26,7 +26,7 @@ def _load() -> ModuleType:
 
 
 fp = _load()
-CASE = (ROOT / "workflows" / "case.py").read_text()
+CASE_FILES = ("workflows/case.py", "workflows/case_steps.py")  # RecoveryCase: entry points and its steps
 REQUIRED_MESSAGE = (
     "the workflow's command sequence changed — gate the change with workflow.patched(...) and regenerate with "
     "`python scripts/update_fingerprint.py`", "NOSHOW_SAVE_HISTORIES=1 pytest tests/engine/test_case_workflow.py")
@@ -37,25 +37,30 @@ def test_workflow_commands_match_the_baseline(filename: str) -> None:
     baseline = fp.load_baseline()
     assert filename in baseline, (
         f"{filename} defines a workflow but has no baseline: run `python scripts/update_fingerprint.py`")
-    current = fp.fingerprint_source((ROOT / filename).read_text(), filename)
+    current = fp.fingerprint(ROOT, (filename,))[filename]
     problem = fp.difference(baseline[filename], current, filename)
     assert problem is None, problem
 
 
 def test_the_baseline_covers_every_workflow_class() -> None:
     baseline = fp.load_baseline()
-    assert {"workflows/case.py", "workflows/reconcile.py"} <= set(fp.WORKFLOW_FILES)
+    assert {"workflows/case.py", "workflows/consent.py", "workflows/reconcile.py"} <= set(fp.WORKFLOW_FILES)
     assert set(baseline) == set(fp.WORKFLOW_FILES), "a workflow file was added or removed: regenerate the baseline"
     assert set(baseline["workflows/case.py"]) == {"RecoveryCase"}
-    assert set(baseline["workflows/reconcile.py"]) == {"ReconcileSourceWorkflow"}
+    assert set(baseline["workflows/consent.py"]) == {"ConfirmOptOut"}
+    assert "ReconcileSourceWorkflow" in baseline["workflows/reconcile.py"]
     run = baseline["workflows/case.py"]["RecoveryCase"]["run"]
     assert run[-1] == "workflow.wait_condition"  # all_handlers_finished before returning
     assert json.loads((ROOT / "tests/engine/workflow_fingerprint.json").read_text())["_comment"]
 
 
 def _edited(old: str, new: str) -> dict[str, dict[str, list[str]]]:
-    assert CASE.count(old) == 1, f"the edit anchor {old!r} must occur exactly once in workflows/case.py"
-    return fp.fingerprint_source(CASE.replace(old, new), "workflows/case.py")  # type: ignore[no-any-return]
+    """RecoveryCase's fingerprint after one edit to workflows/case.py or the steps it inherits."""
+    texts = fp.sources(ROOT)
+    assert sum(texts[f].count(old) for f in CASE_FILES) == 1, f"the edit anchor {old!r} must occur exactly once"
+    where = next(f for f in CASE_FILES if old in texts[f])
+    texts[where] = texts[where].replace(old, new)
+    return fp.fingerprint(ROOT, ("workflows/case.py",), texts)["workflows/case.py"]  # type: ignore[no-any-return]
 
 
 EDITS = {
@@ -66,7 +71,10 @@ EDITS = {
                            '"collect_evidence",\n            EvidenceRequest(case_id=self.inp.case_id, contact_key'),
     "a removed timer": ('            await workflow.wait_condition(ready, timeout=timeout)\n',
                         '            pass\n'),
-    "a new crm step": ('await self._crm("wrong_person"', 'await self._crm("misdialled"'),
+    "a new crm step": ('await self._crm("closed"', 'await self._crm("closed_by_engine"'),
+    "a step's activity moved into the entry points": (
+        "        await self._close_out()\n",
+        "        await self._activity(\"release_holds\", self.inp.case_id, None)\n        await self._close_out()\n"),
     "a helper call moved out of its branch": (
         "        if self.state.offered and stage != Stage.confirmed:\n            await self._workflow_release()\n",
         "        await self._workflow_release()\n"),
@@ -94,7 +102,7 @@ def test_edits_that_issue_no_commands_keep_the_fingerprint() -> None:
     for old, new in [('self._note("new appointment cancelled at the customer\'s request")',
                       'self._note("new appointment cancelled on request")'),
                      ("    # ------------------------------------------------------------------ helpers\n", "\n"),
-                     ("ACTIVITY_TIMEOUT = timedelta(seconds=30)", "ACTIVITY_TIMEOUT = timedelta(seconds=45)")]:
+                     ("OPT_OUT_GRACE = timedelta(seconds=30)", "OPT_OUT_GRACE = timedelta(seconds=45)")]:
         assert fp.difference(baseline, _edited(old, new), "workflows/case.py") is None, (old, new)
 
 

@@ -20,6 +20,7 @@ class FakeCalcom(FakeServer):
 
     def __init__(self) -> None:
         self.free: list[datetime] = []
+        self.taken_meanwhile: set[datetime] = set()  # listed as free, refused at booking (someone was faster)
         self.bookings: dict[str, dict[str, Any]] = {}
         super().__init__()
 
@@ -47,15 +48,19 @@ class FakeCalcom(FakeServer):
 
     def _create(self, req: RecordedRequest, m: re.Match[str]) -> FakeResponse:
         body = req.json()
+        attendee = body.get("attendee") or {}
+        if not attendee.get("name") or not attendee.get("email"):
+            return self.error(400, "BadRequestException", "attendee name and email are required")
         start = datetime.fromisoformat(body["start"].replace("Z", "+00:00"))
-        if start not in self.free:
+        if start not in self.free or start in self.taken_meanwhile:
             return self.error(400, "BadRequestException",
                               "User either already has booking at this time or is not available")
         self.free.remove(start)
         uid = uuid.uuid4().hex[:22]
         self.bookings[uid] = {"uid": uid, "status": "accepted", "start": _iso(start),
                               "end": _iso(start + timedelta(minutes=30)), "eventTypeId": body["eventTypeId"],
-                              "attendees": [body["attendee"]], "updatedAt": _iso(datetime.now(UTC))}
+                              "attendees": [attendee], "metadata": body.get("metadata") or {},
+                              "updatedAt": _iso(datetime.now(UTC))}
         return FakeResponse(201, {"status": "success", "data": self.bookings[uid]})
 
     def _get(self, req: RecordedRequest, m: re.Match[str]) -> FakeResponse:
@@ -79,6 +84,7 @@ class FakeCalcom(FakeServer):
             return FakeResponse(201, {"status": "success", "data": self.bookings[new_uid]})
         if action == "cancel":
             booking["status"] = "cancelled"
+            self.free.append(datetime.fromisoformat(booking["start"].replace("Z", "+00:00")))  # the time is free again
         else:
             for a in req.json().get("attendees") or []:
                 for att in booking.get("attendees", []):
@@ -90,6 +96,9 @@ class FakeCalcom(FakeServer):
 class FakeCalendly(FakeServer):
     def __init__(self) -> None:
         self.available: list[datetime] = []
+        self.taken_meanwhile: set[datetime] = set()  # listed as available, refused at booking
+        self.booked: dict[str, dict[str, Any]] = {}  # invitee uri -> invitee created with POST /invitees
+        self.cancelled: list[str] = []  # scheduled event uuids
         self.no_shows: dict[str, str] = {}  # uuid -> invitee uri
         self.events: list[dict[str, Any]] = []
         self.invitees: dict[str, list[dict[str, Any]]] = {}
@@ -104,6 +113,7 @@ class FakeCalendly(FakeServer):
         self.route("POST", "/invitee_no_shows", self._mark)
         self.route("DELETE", "/invitee_no_shows/(?P<uuid>[^/]+)", self._unmark)
         self.route("POST", "/scheduling_links", self._link)
+        self.route("POST", "/invitees", self._book)
         self.route("POST", "/scheduled_events/(?P<uuid>[^/]+)/cancellation", self._cancel)
         self.route("GET", "/scheduled_events", self._events)
         self.route("GET", "/scheduled_events/(?P<uuid>[^/]+)/invitees", self._invitees)
@@ -131,12 +141,29 @@ class FakeCalendly(FakeServer):
             return self.error(404, "Resource Not Found", "The server could not find the requested resource.")
         return FakeResponse(204)
 
+    def _book(self, req: RecordedRequest, m: re.Match[str]) -> FakeResponse:
+        body = req.json() or {}
+        invitee = body.get("invitee") or {}
+        if not body.get("event_type") or not body.get("start_time") or not invitee.get("email"):
+            return self.error(400, "Invalid Argument", "The supplied parameters are invalid.")
+        start = datetime.fromisoformat(body["start_time"].replace("Z", "+00:00"))
+        if start not in self.available or start in self.taken_meanwhile:
+            return self.error(400, "Invalid Argument", "The selected time is no longer available.")
+        self.available.remove(start)
+        event = f"https://api.calendly.com/scheduled_events/EVT{uuid.uuid4().hex[:10]}"
+        uri = f"{event}/invitees/INV{uuid.uuid4().hex[:10]}"
+        self.booked[uri] = {"uri": uri, "event": event, "email": invitee["email"], "name": invitee.get("name"),
+                            "timezone": invitee.get("timezone"), "status": "active", "start_time": _iso(start),
+                            "event_type": body["event_type"], "created_at": _iso(datetime.now(UTC))}
+        return FakeResponse(201, {"resource": self.booked[uri]})
+
     def _link(self, req: RecordedRequest, m: re.Match[str]) -> FakeResponse:
         body = req.json() or {}
         return FakeResponse(201, {"resource": {"booking_url": f"https://calendly.com/d/{uuid.uuid4().hex[:8]}",
                                                "owner": body.get("owner"), "owner_type": "EventType"}})
 
     def _cancel(self, req: RecordedRequest, m: re.Match[str]) -> FakeResponse:
+        self.cancelled.append(m["uuid"])
         return FakeResponse(201, {"resource": {"canceled_by": "host", "reason": (req.json() or {}).get("reason")}})
 
     def _events(self, req: RecordedRequest, m: re.Match[str]) -> FakeResponse:
@@ -151,9 +178,11 @@ class FakeGoogleCalendar(FakeServer):
 
     def __init__(self) -> None:
         self.events: dict[str, dict[str, Any]] = {}
-        self.busy: list[tuple[datetime, datetime]] = []
+        self.busy: list[tuple[datetime, datetime]] = []  # blocks besides the events (other calendars' meetings)
         self.valid_sync_tokens: set[str] = set()
         self.changed_since_token: list[dict[str, Any]] = []
+        self.channels: dict[str, dict[str, Any]] = {}  # open push channels by id (watch adds, stop removes)
+        self.channel_ttl = timedelta(days=7)  # the longest lifetime the fake grants
         super().__init__()
 
     @staticmethod
@@ -164,7 +193,7 @@ class FakeGoogleCalendar(FakeServer):
     def setup_routes(self) -> None:
         base = "/calendar/v3"
         self.route("POST", f"{base}/calendars/(?P<cal>[^/]+)/events/watch", self._watch)
-        self.route("POST", f"{base}/channels/stop", lambda r, m: FakeResponse(204))
+        self.route("POST", f"{base}/channels/stop", self._stop)
         self.route("GET", f"{base}/calendars/(?P<cal>[^/]+)/events", self._list)
         self.route("POST", f"{base}/calendars/(?P<cal>[^/]+)/events", self._insert)
         self.route("GET", f"{base}/calendars/(?P<cal>[^/]+)/events/(?P<id>[^/]+)", self._get)
@@ -173,9 +202,24 @@ class FakeGoogleCalendar(FakeServer):
 
     def _watch(self, req: RecordedRequest, m: re.Match[str]) -> FakeResponse:
         body = req.json()
+        if body.get("type") != "web_hook" or not str(body.get("address", "")).startswith(("https://", "http://")):
+            return self.error(400, "push.webhookUrlNotHttps", "WebHook callback must be HTTPS.")
+        if body["id"] in self.channels:
+            return self.error(400, "channelIdNotUnique", "Channel id not unique.")
+        longest = int((datetime.now(UTC) + self.channel_ttl).timestamp() * 1000)
+        expiration = min(int(body.get("expiration") or longest), longest)
+        self.channels[body["id"]] = {**body, "resourceId": f"res-{m['cal']}", "expiration": expiration}
         return FakeResponse(200, {"kind": "api#channel", "id": body["id"], "resourceId": f"res-{m['cal']}",
                                   "resourceUri": "https://www.googleapis.com/calendar/v3/calendars/x/events",
-                                  "expiration": str(int((datetime.now(UTC) + timedelta(days=7)).timestamp() * 1000))})
+                                  "expiration": str(expiration)})
+
+    def _stop(self, req: RecordedRequest, m: re.Match[str]) -> FakeResponse:
+        body = req.json() or {}
+        channel = self.channels.get(body.get("id", ""))
+        if channel is None or channel["resourceId"] != body.get("resourceId"):
+            return self.error(404, "notFound", f"Channel '{body.get('id')}' not found for project")
+        del self.channels[body["id"]]
+        return FakeResponse(204)
 
     def _list(self, req: RecordedRequest, m: re.Match[str]) -> FakeResponse:
         token = req.query.get("syncToken")
@@ -196,9 +240,6 @@ class FakeGoogleCalendar(FakeServer):
             return self.error(409, "duplicate", "The requested identifier already exists.")
         event = {**body, "id": event_id, "status": "confirmed"}
         self.events[event_id] = event
-        start = datetime.fromisoformat(body["start"]["dateTime"].replace("Z", "+00:00"))
-        end = datetime.fromisoformat(body["end"]["dateTime"].replace("Z", "+00:00"))
-        self.busy.append((start, end))
         return FakeResponse(200, event)
 
     def _get(self, req: RecordedRequest, m: re.Match[str]) -> FakeResponse:
@@ -216,7 +257,11 @@ class FakeGoogleCalendar(FakeServer):
         body = req.json()
         lo = datetime.fromisoformat(body["timeMin"].replace("Z", "+00:00"))
         hi = datetime.fromisoformat(body["timeMax"].replace("Z", "+00:00"))
-        busy = [{"start": _iso(s), "end": _iso(e)} for s, e in self.busy if s < hi and lo < e]
+        blocks = list(self.busy) + [
+            (datetime.fromisoformat(e["start"]["dateTime"].replace("Z", "+00:00")),
+             datetime.fromisoformat(e["end"]["dateTime"].replace("Z", "+00:00")))
+            for e in self.events.values() if e.get("status") != "cancelled" and (e.get("start") or {}).get("dateTime")]
+        busy = [{"start": _iso(s), "end": _iso(e)} for s, e in blocks if s < hi and lo < e]
         return FakeResponse(200, {"kind": "calendar#freeBusy", "timeMin": body["timeMin"], "timeMax": body["timeMax"],
                                   "calendars": {i["id"]: {"busy": busy} for i in body["items"]}})
 
@@ -244,11 +289,27 @@ class FakeGraph(FakeServer):
         self.route("GET", f"{base}/users/(?P<user>[^/]+)/calendarView/delta", self._delta)
         self.route("POST", f"{base}/users/(?P<user>[^/]+)/events", self._create)
         self.route("PATCH", f"{base}/users/(?P<user>[^/]+)/events/(?P<id>[^/]+)", self._update)
+        self.route("POST", f"{base}/users/(?P<user>[^/]+)/events/(?P<id>[^/]+)/cancel", self._cancel)
+
+    MAX_LIFETIME = timedelta(minutes=4230)  # Outlook event subscriptions (integrations.md 5.2)
+
+    def _lifetime_error(self, body: dict[str, Any]) -> FakeResponse | None:
+        try:
+            expires = datetime.fromisoformat(str(body.get("expirationDateTime")).replace("Z", "+00:00"))
+        except ValueError:
+            return self.error(400, "InvalidRequest", "expirationDateTime is not a date")
+        if expires > datetime.now(UTC) + self.MAX_LIFETIME + timedelta(minutes=1):
+            return self.error(400, "InvalidRequest",
+                              "Subscription expiration can only be 4230 minutes in the future.")
+        return None
 
     def _subscribe(self, req: RecordedRequest, m: re.Match[str]) -> FakeResponse:
         body = req.json()
         if len(body.get("clientState") or "") > 128:
             return self.error(400, "InvalidRequest", "clientState is too long")
+        problem = self._lifetime_error(body)
+        if problem is not None:
+            return problem
         sub = {**body, "id": uuid.uuid4().hex}
         self.subscriptions[sub["id"]] = sub
         return FakeResponse(201, sub)
@@ -256,6 +317,9 @@ class FakeGraph(FakeServer):
     def _renew(self, req: RecordedRequest, m: re.Match[str]) -> FakeResponse:
         if m["id"] not in self.subscriptions:
             return self.error(404, "ResourceNotFound", "The object was not found.")
+        problem = self._lifetime_error(req.json())
+        if problem is not None:
+            return problem
         self.subscriptions[m["id"]].update(req.json())
         return FakeResponse(200, self.subscriptions[m["id"]])
 
@@ -297,12 +361,31 @@ class FakeGraph(FakeServer):
         self.events[m["id"]].update(req.json())
         return FakeResponse(200, self.events[m["id"]])
 
+    def _cancel(self, req: RecordedRequest, m: re.Match[str]) -> FakeResponse:
+        if m["id"] not in self.events:
+            return self.error(404, "ErrorItemNotFound", "The specified object was not found in the store.")
+        self.events[m["id"]]["isCancelled"] = True
+        return FakeResponse(202)
+
+
+ASSOCIATION_TARGETS = {200: "contacts", 202: "contacts", 204: "contacts"}
+
 
 class FakeHubSpot(FakeServer):
+    """CRM objects v3. An object is {"properties": {...}, "associations": [...], "links": {type: [ids]}}; seed
+    links with `link(...)`. `patched(type)` lists every PATCH body the fake received, in order."""
+
     def __init__(self) -> None:
         self.objects: dict[str, dict[str, dict[str, Any]]] = {"contacts": {}, "meetings": {}, "notes": {},
                                                                "tasks": {}}
         super().__init__()
+
+    def link(self, object_type: str, object_id: str, to_type: str, to_id: str) -> None:
+        obj = self.objects[object_type][object_id]
+        obj.setdefault("links", {}).setdefault(to_type, []).append(to_id)
+
+    def patched(self, object_type: str) -> list[dict[str, Any]]:
+        return [r.json()["properties"] for r in self.calls("PATCH", f"/crm/v3/objects/{object_type}/")]
 
     @staticmethod
     def error(status: int, category: str, message: str) -> FakeResponse:
@@ -311,6 +394,8 @@ class FakeHubSpot(FakeServer):
 
     def setup_routes(self) -> None:
         self.route("GET", "/crm/v3/objects/(?P<type>[a-z]+)/(?P<id>[^/]+)", self._get)
+        self.route("GET", "/crm/v4/objects/(?P<type>[a-z]+)/(?P<id>[^/]+)/associations/(?P<to>[a-z]+)",
+                   self._associations)
         self.route("PATCH", "/crm/v3/objects/(?P<type>[a-z]+)/(?P<id>[^/]+)", self._patch)
         self.route("POST", "/crm/v3/objects/(?P<type>[a-z]+)/search", self._search)
         self.route("POST", "/crm/v3/objects/(?P<type>[a-z]+)", self._create)
@@ -320,8 +405,24 @@ class FakeHubSpot(FakeServer):
         if obj is None:
             return self.error(404, "OBJECT_NOT_FOUND", "resource not found")
         wanted = (req.query.get("properties") or "").split(",")
-        return FakeResponse(200, {"id": m["id"], "properties": {k: v for k, v in obj["properties"].items()
-                                                                if k in wanted}})
+        body: dict[str, Any] = {"id": m["id"], "properties": {k: v for k, v in obj["properties"].items()
+                                                              if k in wanted}}
+        for to_type in filter(None, (req.query.get("associations") or "").split(",")):
+            ids = obj.get("links", {}).get(to_type, [])
+            body.setdefault("associations", {})[to_type] = {"results": [{"id": i, "type": "x_to_y"} for i in ids]}
+        return FakeResponse(200, body)
+
+    def _associations(self, req: RecordedRequest, m: re.Match[str]) -> FakeResponse:
+        """v4 list associations: {"results": [{"toObjectId", "associationTypes": [{category, typeId, label}]}]};
+        404 OBJECT_NOT_FOUND for an unknown object (the shape of HubSpot's v4 associations reference)."""
+        obj = self.objects.get(m["type"], {}).get(m["id"])
+        if obj is None:
+            return self.error(404, "OBJECT_NOT_FOUND", "resource not found")
+        type_id = {"contacts": 200}.get(m["to"], 0) if m["type"] == "meetings" else 0
+        ids = obj.get("links", {}).get(m["to"], [])
+        return FakeResponse(200, {"results": [
+            {"toObjectId": int(i), "associationTypes": [{"category": "HUBSPOT_DEFINED", "typeId": type_id,
+                                                         "label": None}]} for i in ids]})
 
     def _patch(self, req: RecordedRequest, m: re.Match[str]) -> FakeResponse:
         obj = self.objects.get(m["type"], {}).get(m["id"])
@@ -335,8 +436,14 @@ class FakeHubSpot(FakeServer):
         if "hs_timestamp" not in body.get("properties", {}) and m["type"] in ("meetings", "tasks", "notes"):
             return self.error(400, "VALIDATION_ERROR", "Property values were not valid")
         new_id = str(100000 + sum(len(v) for v in self.objects.values()))
+        links: dict[str, list[str]] = {}
+        for a in body.get("associations", []):
+            for t in a.get("types") or []:
+                links.setdefault(ASSOCIATION_TARGETS.get(t.get("associationTypeId"), "unknown"), []).append(
+                    str(a["to"]["id"]))
         self.objects.setdefault(m["type"], {})[new_id] = {"properties": body["properties"],
-                                                          "associations": body.get("associations", [])}
+                                                          "associations": body.get("associations", []),
+                                                          "links": links}
         return FakeResponse(201, {"id": new_id, "properties": body["properties"]})
 
     def _search(self, req: RecordedRequest, m: re.Match[str]) -> FakeResponse:
@@ -350,6 +457,8 @@ class FakeHubSpot(FakeServer):
                     ok = ok and f["value"] in re.split(r"[^A-Za-z0-9]+", value)
                 elif f["operator"] == "GT":
                     ok = ok and value > f["value"]
+                elif f["operator"] == "EQ":
+                    ok = ok and value.lower() == str(f["value"]).lower()
             if ok:
                 results.append({"id": obj_id, "properties": obj["properties"]})
         return FakeResponse(200, {"total": len(results), "results": results})

@@ -5,11 +5,13 @@ that fail on purpose: 500s, 429 with Retry-After, hangs past the client timeout,
 accepted, permanent 4xx (21211), a carrier opt-out (21610), a STOP during an outage, and worker restarts while
 a send is in flight. Duplicates are counted from what the fakes accepted, per logical message (case id + step).
 The last test prints the module's report: lost cases, duplicate customer messages, sends after opt-out, all 0.
+A customer no approved channel can reach is not a lost case: it waits for a human (awaiting_review).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -21,6 +23,7 @@ from domain.ids import contact_key_for
 from domain.models import Channel, Reply, Stage
 from tests.faults.harness import FaultStack, Tally
 from tests.helpers import eventually
+from workflows.case import RecoveryCaseWorkflow
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -107,26 +110,24 @@ async def test_twilio_reset_after_accepting(faults: FaultStack, tally: Tally) ->
     assert len(faults.twilio.posts()) == len(faults.twilio.accepted()), "a reset message was sent again"
 
 
-SENDGRID_FALLBACK_BUG = ("activities/messaging.py send_message treats SendGrid's PermanentProviderError "
-                         "code 'ambiguous_send' as a refusal and sends the same message by the next channel")
-
-
-@pytest.mark.xfail(strict=True, reason=SENDGRID_FALLBACK_BUG)
 async def test_sendgrid_reset_after_accepting(faults: FaultStack, tally: Tally) -> None:
     """SendGrid has no lookup: after a reset the connector refuses to resend (code ambiguous_send). That must not
     turn into the same message by SMS: the email is already in the customer's inbox."""
     faults.sendgrid.accept_then_reset_next()  # the first email (a missed_last, email first) is accepted, answer lost
     ids = await start_cases(faults, 2)
     finals = await faults.finish(ids)
-    account(tally, faults, "reset after accept (SendGrid)", finals, known_bug="duplicates by SMS fallback")
+    account(tally, faults, "reset after accept (SendGrid)", finals)
     assert all(state is not None for state in finals.values())
     assert faults.duplicates() == 0, faults.accepted()
+    # the possibly delivered email counts as sent: nothing of that step went out by SMS
+    notes = [e.what for state in finals.values() if state for e in state.timeline]
+    assert any("possibly delivered" in n for n in notes), notes
 
 
 # ---------------------------------------------------------------- permanent failures
 
 
-async def test_invalid_number_falls_back_to_email_or_ends_without_retrying(faults: FaultStack, tally: Tally) -> None:
+async def test_invalid_number_falls_back_to_email_or_goes_to_review(faults: FaultStack, tally: Tally) -> None:
     with_email = faults.contact()
     phone_only = faults.contact(email=None)
     for appt in (with_email, phone_only):
@@ -134,23 +135,25 @@ async def test_invalid_number_falls_back_to_email_or_ends_without_retrying(fault
         faults.twilio.invalid.add(appt.contact.phone)
     started = time.monotonic()
     a, b = await faults.start(with_email), await faults.start(phone_only)
-    finals = await faults.finish([a, b], timeout=30)
+    finals = await faults.finish([a], timeout=30)
+    # no email: no approved channel of the step can reach this customer; a human decides, after one refused try
+    handle = faults.client.get_workflow_handle_for(RecoveryCaseWorkflow.run, b)  # type: ignore[arg-type]
+    waiting = await eventually(lambda: handle.query(RecoveryCaseWorkflow.state_query),
+                               lambda s: s.stage == Stage.awaiting_review, timeout=30)
     elapsed = time.monotonic() - started
     assert all(state is not None for state in finals.values())
     # every logical message reached the customer by email; SMS tried once per message, never retried
-    state_a, state_b = finals[a], finals[b]
-    assert state_a is not None and state_b is not None
+    state_a = finals[a]
+    assert state_a is not None
     steps_a = {f"{a}-{step}" for step in faults.steps(state_a)}
     assert {mid for mid, _ in faults.sendgrid.accepted()} == steps_a
     sms_a = [mid for _, mid in faults.twilio.posts(with_email.contact.phone)]
     assert len(sms_a) == len(set(sms_a)) and set(sms_a) <= steps_a, sms_a  # at most one try per message
-    # no email: nothing can be sent; the case still ends, after one refused try per message
-    steps_b = {f"{b}-{step}" for step in faults.steps(state_b)}
+    assert waiting.review is not None
+    assert any("could not send" in r and "21211" in r for r in waiting.review.reasons), waiting.review.reasons
     sms_b = [mid for _, mid in faults.twilio.posts(phone_only.contact.phone)]
-    assert len(sms_b) == len(set(sms_b)) and set(sms_b) <= steps_b, sms_b
-    assert faults.accepted().keys().isdisjoint(steps_b)
-    assert state_b.stage == Stage.unrecovered
-    finals.pop(b)  # nothing could reach this customer: not a lost case
+    assert sms_b == [f"{b}-step0"], sms_b  # one refused try, nothing after it while the human decides
+    assert not any(mid.startswith(b) for mid in faults.accepted())
     account(tally, faults, "21211 invalid number", finals)
     assert elapsed < 20, f"permanent failures took {elapsed:.1f}s to settle"
     assert faults.duplicates() == 0
@@ -199,6 +202,10 @@ async def stop_during_outage(faults: FaultStack) -> tuple[dict[str, CaseState | 
     faults.twilio.heal()
     faults.sendgrid.heal()
     finals = await faults.finish([a, b])
+    # the confirmation waited for the provider in a workflow of its own (ConfirmOptOut): give it its next retry,
+    # then count everything that went out after the STOP (a send that wrongly resumed would show up too)
+    with contextlib.suppress(AssertionError):
+        await until(lambda: any(mid.startswith("consent-") for mid in faults.accepted()), timeout=30)
     after = [mid for mid in faults.accepted() if mid not in before]
     return finals, after, [mid for mid in after if mid.startswith("consent-")]
 
@@ -216,8 +223,6 @@ async def test_stop_during_an_outage_suppresses_every_later_send(faults: FaultSt
     assert faults.duplicates() == 0
 
 
-@pytest.mark.xfail(strict=True, reason="workflows/case.py: a case whose send is retrying when the STOP arrives "
-                   "closes from the pre-send 'opted out' block and never handles the reply: no confirmation")
 async def test_stop_during_an_outage_is_confirmed_once(faults: FaultStack) -> None:
     finals, _, confirmations = await stop_during_outage(faults)
     assert all(state is not None and state.stage == Stage.opted_out for state in finals.values())
@@ -227,9 +232,7 @@ async def test_stop_during_an_outage_is_confirmed_once(faults: FaultStack) -> No
 # ---------------------------------------------------------------- worker restarts mid-send
 
 
-@pytest.mark.parametrize("provider", [
-    "twilio", pytest.param("sendgrid", marks=pytest.mark.xfail(strict=True, reason=SENDGRID_FALLBACK_BUG)),
-])
+@pytest.mark.parametrize("provider", ["twilio", "sendgrid"])
 async def test_worker_restarts_while_sends_are_in_flight(faults: FaultStack, tally: Tally, provider: str) -> None:
     """Shutdown with a short grace period while a create call waits on a slow answer after the provider accepted
     it: the SDK cancels the send thread, the retry runs on a new worker (new connectors, same send log file)."""
@@ -237,16 +240,18 @@ async def test_worker_restarts_while_sends_are_in_flight(faults: FaultStack, tal
     await faults.stop_worker()
     fake.slow_accept_seconds = 1.5  # accepted, then a slow answer: the restart lands in between
     faults.start_worker(graceful=timedelta(seconds=0.2), timeout=5.0)
-    ids = await start_cases(faults, 4)
+    ids: list[str] = []
     for _ in range(2):
+        # two cases per restart: SendGrid never re-posts an email it may have taken (no lookup), so a restart
+        # needs fresh sends to land on; four cases at once may all have posted before the first restart ends
         seen = len(fake.posts())
+        ids += await start_cases(faults, 2)
         await until(lambda s=seen: len(fake.posts()) > s)  # a create call is in flight now
         await faults.stop_worker()
         faults.start_worker(graceful=timedelta(seconds=0.2), timeout=5.0)
     fake.slow_accept_seconds = 0
     finals = await faults.finish(ids, timeout=60)
-    account(tally, faults, f"worker restart mid-send ({provider})", finals,
-            known_bug="duplicates by SMS fallback" if provider == "sendgrid" else None)
+    account(tally, faults, f"worker restart mid-send ({provider})", finals)
     assert_all_sent_once(faults, finals)
 
 

@@ -53,9 +53,8 @@ def invalid_utf8(draw: st.DrawFn) -> bytes:
     return body[:at] + bad + body[at:]
 
 
-# Deeper nesting is the named test below: json.loads raises RecursionError there (500 today, see the xfail);
-# raise this bound to 60_000 once that is fixed.
-MAX_FUZZ_DEPTH = 500
+# deep enough to pass the parser's recursion limit (connectors.inbound.load_json answers 422 there)
+MAX_FUZZ_DEPTH = 60_000
 
 
 @st.composite
@@ -135,52 +134,26 @@ async def test_unknown_signed_event_types_are_acknowledged_and_listed(fuzz_api: 
 async def test_json_routes_reject_wrong_bodies_with_4xx(fuzz_api: FuzzApi, path: str, body: bytes,
                                                        content_type: str | None) -> None:
     headers = dict(ADMIN) if content_type is None else {**ADMIN, "content-type": content_type}
-    r = await fuzz_api.post(path, sidestep_open_bugs(body, content_type), headers)
+    r = await fuzz_api.post(path, body, headers)
     assert 400 <= r.status_code < 500, (r.status_code, r.text[:300])
 
 
-def sidestep_open_bugs(body: bytes, content_type: str | None) -> bytes:
-    """Keep the property test on what is not yet known to fail; the named xfails below hold the known 500s.
-    Drop this once they pass."""
-    try:
-        body.decode("utf-8")
-        return body
-    except UnicodeDecodeError:
-        pass
-    if content_type and "json" in content_type:
-        try:
-            body.decode("utf-8", "surrogatepass")
-        except UnicodeDecodeError:
-            return body  # undecodable even so: 400 today, as it should be
-    return body.decode("utf-8", "replace").encode()
+# FastAPI's default 422 echoed the raw `input`, and rendering an input JSON cannot encode was a 500;
+# workers/errors.py answers with loc/msg/type only.
 
 
-VALIDATION_ECHO_BUG = (
-    "bug reported to the lead: FastAPI's default 422 handler echoes the raw `input`; with a valid token, {why}, "
-    "so rendering the 422 raises {error} -> 500. Fix: a RequestValidationError handler in workers/api.py that "
-    "returns the errors without `input` (it also keeps request bodies out of responses)")
-
-
-@pytest.mark.xfail(strict=True, reason=VALIDATION_ECHO_BUG.format(
-    why="JSON bytes holding an encoded lone surrogate (b'\\xed\\xa0\\x80') decode through json.loads' "
-        "surrogatepass", error="UnicodeEncodeError"))
 @pytest.mark.parametrize("path", ["/inbound/local", "/reviews/case-1/decision"])
 async def test_surrogate_bytes_in_json_body_get_4xx(fuzz_api: FuzzApi, path: str) -> None:
     r = await fuzz_api.post(path, b'{"\xed\xa0\x80": 1}', {**ADMIN, "content-type": "application/json"})
     assert 400 <= r.status_code < 500, (r.status_code, r.text[:300])
 
 
-ESCAPED_SURROGATE_BUG = pytest.mark.xfail(strict=True, reason=VALIDATION_ECHO_BUG.format(
-    why="a JSON-escaped lone surrogate (\"\\ud800\") in a validated string field is refused by pydantic",
-    error="UnicodeEncodeError"))
-
-
 @pytest.mark.parametrize(("path", "field"), [
-    pytest.param("/inbound/local", "case_id", marks=ESCAPED_SURROGATE_BUG),
-    pytest.param("/inbound/local", "text", marks=ESCAPED_SURROGATE_BUG),
+    ("/inbound/local", "case_id"),
+    ("/inbound/local", "text"),
     ("/inbound/local", "review_id"),
     ("/reviews/case-1/decision", "review_id"),
-    pytest.param("/reviews/case-1/decision", "note", marks=ESCAPED_SURROGATE_BUG),
+    ("/reviews/case-1/decision", "note"),
 ])
 async def test_escaped_lone_surrogates_in_json_fields_are_not_a_5xx(fuzz_api: FuzzApi, path: str,
                                                                     field: str) -> None:
@@ -190,21 +163,12 @@ async def test_escaped_lone_surrogates_in_json_fields_are_not_a_5xx(fuzz_api: Fu
     assert r.status_code < 500, (r.status_code, r.text[:300])
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug reported to the lead: a validly signed envelope whose type is a JSON-escaped lone surrogate "
-    "(\"type\": \"\\ud800\") is echoed in unknown_types and the JSON response cannot be encoded "
-    "(UnicodeEncodeError -> 500); StandardWebhooksInbound.parse should refuse a type that is not encodable "
-    "(or the API should render with ensure_ascii)"))
 async def test_escaped_lone_surrogate_as_event_type_is_not_a_5xx(fuzz_api: FuzzApi) -> None:
     body = b'{"type": "\\ud800", "data": {}}'
     r = await fuzz_api.post(ROUTE, body, fuzz_api.signed_headers(body))
     assert r.status_code < 500, (r.status_code, r.text[:300])
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug reported to the lead: with a valid token, a non-UTF-8 body without a JSON content type on a JSON route "
-    "makes FastAPI's 422 handler call bytes.decode() on the raw input (UnicodeDecodeError -> 500); fix with a "
-    "RequestValidationError handler in workers/api.py that drops or safely encodes `input`"))
 @pytest.mark.parametrize("path", ["/inbound/local", "/reviews/case-1/decision"])
 async def test_non_utf8_body_on_json_route_gets_4xx(fuzz_api: FuzzApi, path: str) -> None:
     r = await fuzz_api.post(path, b"\x80", {**ADMIN, "content-type": "text/plain"})
@@ -222,13 +186,7 @@ async def test_form_route_rejects_json_and_bytes_with_4xx(fuzz_api: FuzzApi, bod
 # ------------------------------------------------------------------ named cases (run even when hypothesis shrinks)
 
 
-NESTING_BUG = pytest.mark.xfail(strict=True, reason=(
-    "bug reported to the lead: connectors.inbound.load_json lets json.loads' RecursionError escape, so a validly "
-    "signed body nested ~2,000 deep gets a 500 (catch RecursionError there -> PayloadError -> 422)"))
-
-
-@pytest.mark.parametrize("depth", [100, pytest.param(10_000, marks=NESTING_BUG),
-                                   pytest.param(100_000, marks=NESTING_BUG)])
+@pytest.mark.parametrize("depth", [100, 10_000, 100_000])
 async def test_signed_deeply_nested_json_gets_4xx(fuzz_api: FuzzApi, depth: int) -> None:
     body = b"[" * depth + b"]" * depth
     r = await fuzz_api.post(ROUTE, body, fuzz_api.signed_headers(body))
@@ -284,14 +242,7 @@ async def test_declared_length_over_the_limit_gets_413_without_reading_the_body(
     assert upload.pulled <= upload.chunk  # the transport may prime one chunk; the app reads none
 
 
-SUPERSCRIPT_BUG = pytest.mark.xfail(strict=True, reason=(
-    "bug reported to the lead (low: uvicorn's parsers refuse such a header before the app): workers/api.py "
-    "read_body trusts str.isdigit(), which is true for '\u00b2', then int() raises ValueError -> 500; "
-    "use length.isascii() and length.isdigit()"))
-
-
-@pytest.mark.parametrize("length", [b"abc", b"-1", b"1e3", b" 12", pytest.param(b"\xb2", marks=SUPERSCRIPT_BUG),
-                                    b"99999999999999999999999"])
+@pytest.mark.parametrize("length", [b"abc", b"-1", b"1e3", b" 12", b"\xb2", b"99999999999999999999999"])
 async def test_malformed_content_length_gets_4xx(fuzz_api: FuzzApi, length: bytes) -> None:
     body = b"{}"
     headers = [*((k.encode(), v.encode()) for k, v in fuzz_api.signed_headers(body).items()),

@@ -273,11 +273,6 @@ def show(request: pytest.FixtureRequest, lines: list[str]) -> None:
 
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "known leak, reported to the lead: connectors/twilio/channel.py `_find_sent` catches only "
-    "TwilioRestException, but twilio-python's `messages.list()` raises TwilioException('Unable to fetch page', "
-    "response) on a non-200 page; its text quotes the provider's error body (here the phone number) into the "
-    "activity failure message, which Temporal stores unencrypted, and into the SDK's activity-failure log line"))
 async def test_provider_error_body_on_the_lookup_before_resending_stays_out_of_failures_and_logs(
         encrypted_providers: tuple[EncryptedStack, Providers]) -> None:
     encrypted, providers = encrypted_providers
