@@ -263,14 +263,15 @@ def create_app(settings: Settings | None = None, client: Client | None = None,
         except (PayloadError, ValueError) as exc:
             raise HTTPException(422, f"invalid payload: {exc}") from None
         key = f"{provider}:{result.dedupe_key}" if result.dedupe_key else None
-        if key and st.deliveries.seen(key):
+        # SQLite off the event loop: other deliveries keep being read and acknowledged meanwhile
+        if key and await asyncio.to_thread(st.deliveries.seen, key):
             ack = WebhookAck(duplicate=True)
         else:
             result = st.hooks.before_dispatch(connector, raw, result)
             ack = await dispatch(st, provider, result)
             await st.hooks.after_dispatch(connector, raw, result, st.client)
             if key:
-                st.deliveries.remember(key)
+                await asyncio.to_thread(st.deliveries.remember, key)
         if result.response is not None:
             if isinstance(result.response, str):
                 return PlainTextResponse(result.response, media_type=result.response_media_type)

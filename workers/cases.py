@@ -5,6 +5,7 @@ Shared by the HTTP API and the CLI so both take exactly the same path.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
@@ -107,7 +108,7 @@ class CaseService:
             # a case about year 9999 would wait forever; one about last year can recover nothing
             resolved, reason = None, "appointment_time_out_of_range"
         if resolved is None:
-            self.deps.ledger.append(LedgerEvent(
+            await asyncio.to_thread(self.deps.ledger.append, LedgerEvent(
                 event_id=f"ignored:{case_id}", case_id=case_id, type="ignored", at=datetime.now(UTC),
                 source=appt.source, appointment_type=appt.appointment_type, reason=reason,
             ))
@@ -131,7 +132,7 @@ class CaseService:
             watch=watch or kind == CaseKind.no_show,
             reply_model=self.deps.reply_model is not None,
         )
-        self.deps.crm.upsert_contact(appt.contact)
+        await asyncio.to_thread(self.deps.crm.upsert_contact, appt.contact)
         try:
             handle = await self.client.start_workflow(
                 RecoveryCaseWorkflow.run,
