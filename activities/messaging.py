@@ -261,12 +261,8 @@ class ConsentActivities:
         """The ConfirmOptOut workflow's one activity: retried until the provider takes the confirmation."""
         message = OutboundMessage(message_id=req.message_id, case_id=req.case_id, channel=req.channel, to=req.to,
                                   subject=req.subject, body=req.body, template_id=req.template_id)
-        if self.outbox.lookup(message.message_id) is not None:
-            return
         try:
-            deliver(self.channels, self.outbox, message, req.contact_key)
-        except PermanentProviderError:
-            return  # the confirmation is a courtesy; the opt-out itself is recorded
+            confirm_once(self.channels, self.outbox, message, req.contact_key)
         except RetryableProviderError as exc:
             raise to_application_error(exc) from None
 
@@ -302,16 +298,9 @@ class ConsentActivities:
         connector = self.channels.get(change.channel)
         if not to or connector is None:
             return None
-        # exactly one confirmation per consent event, even when the activity is retried
-        message = OutboundMessage(message_id=f"consent-{change.event_id}", case_id=change.case_id,
-                                  channel=change.channel, to=to, subject="Subscription update", body=body,
-                                  template_id=f"consent_{change.status}")
-        if self.outbox.lookup(message.message_id) is not None:
-            return None
+        message = consent_confirmation(change.event_id, change.case_id, change.channel, to, change.status, body)
         try:
-            deliver(self.channels, self.outbox, message, change.contact_key)
-        except PermanentProviderError:
-            return None  # the confirmation is a courtesy; the opt-out itself is already recorded
+            confirm_once(self.channels, self.outbox, message, change.contact_key)
         except RetryableProviderError:
             return ConsentConfirmation(message_id=message.message_id, case_id=change.case_id,
                                        contact_key=change.contact_key, channel=change.channel, to=to,
@@ -321,6 +310,23 @@ class ConsentActivities:
     async def _stop_other_cases(self, change: ConsentChange) -> None:
         if self.client is not None:
             await stop_open_cases(self.client, change.contact_key, change.event_id, except_case=change.case_id)
+
+
+def consent_confirmation(event_id: str, case_id: str, channel: Channel, to: str, status: str,
+                         body: str) -> OutboundMessage:
+    """The one confirmation of a consent event (its id makes a retry or a re-delivery find it already sent)."""
+    return OutboundMessage(message_id=f"consent-{event_id}", case_id=case_id, channel=channel, to=to,
+                           subject="Subscription update", body=body, template_id=f"consent_{status}")
+
+
+def confirm_once(channels: dict[Channel, MessageChannel], outbox: LocalOutbox, message: OutboundMessage,
+                 contact_key: str) -> None:
+    """Send a consent confirmation unless it went already. A permanent refusal is swallowed (the confirmation is
+    a courtesy; the consent change itself is recorded); a retryable one is raised for the caller to schedule."""
+    if outbox.lookup(message.message_id) is not None:
+        return
+    with contextlib.suppress(PermanentProviderError):
+        deliver(channels, outbox, message, contact_key)
 
 
 def deliver(channels: dict[Channel, MessageChannel], outbox: LocalOutbox, message: OutboundMessage,

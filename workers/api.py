@@ -39,7 +39,7 @@ from domain.models import Channel, LedgerEvent, Reply
 from workers.cases import CaseService, EventOutcome, ReplyOutcome
 from workers.deliveries import DeliveryLog, UnknownType, UnknownTypes
 from workers.dependencies import Dependencies, build_dependencies
-from workers.errors import install_error_handlers
+from workers.errors import install_error_handlers, read_body
 from workers.providers import ProviderSettings, inbound_connectors, trigger_sync
 from workers.reconcile import WebhookHooks
 from workers.settings import Settings, get_settings
@@ -188,21 +188,6 @@ def create_app(settings: Settings | None = None, client: Client | None = None,
         lifespan=lifespan,
     )
     app.state.noshow = AppState(settings, deps or build_dependencies(settings), client)
-
-    async def read_body(request: Request, limit: int) -> bytes:
-        length = request.headers.get("content-length")
-        if length is not None:
-            if not (length.isascii() and length.isdigit()):
-                raise HTTPException(400, "invalid Content-Length")
-            if int(length) > limit:
-                raise HTTPException(413, f"body larger than {limit} bytes")
-        chunks, size = [], 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                raise HTTPException(413, f"body larger than {limit} bytes")
-            chunks.append(chunk)
-        return b"".join(chunks)
 
     @app.get("/health", response_model=Health, tags=["ops"])
     async def health(st: Annotated[AppState, Depends(state)]) -> Health:

@@ -17,10 +17,8 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
 from activities.backfill import FreedSlot
-from activities.errors import PermanentProviderError, RetryableProviderError
-from activities.messaging import deliver, stop_open_cases
-from connectors.contract import OutboundMessage
-from connectors.local.calendar import LocalCalendar
+from activities.errors import RetryableProviderError
+from activities.messaging import confirm_once, consent_confirmation, stop_open_cases
 from connectors.local.waitlist import LocalWaitlist
 from domain.case import CaseInput
 from domain.ids import case_id_for, contact_key_for, is_case_id
@@ -157,14 +155,14 @@ class CaseService:
         freed = freed_slot(event)
         if freed is None:
             return None
-        self._release_local(event.appointment)
+        self._mark_cancelled(event.appointment)
         return await offer_freed_slot(self.client, self.deps, freed)
 
-    def _release_local(self, appt: Appointment) -> None:
-        """The embedded calendar also holds the source's bookings it was told about: mark this one cancelled so
-        the freed time shows as available (a provider calendar has already freed it)."""
+    def _mark_cancelled(self, appt: Appointment) -> None:
+        """The engine's calendar (local, or the local mirror of a provider's) may hold this booking: mark it
+        cancelled so the freed time shows as available to the backfill's hold."""
         calendar = self.deps.calendar
-        if isinstance(calendar, LocalCalendar) and calendar.appointment(appt.appointment_id) is not None:
+        if calendar.appointment(appt.appointment_id) is not None:
             calendar.set_status(appt.appointment_id, "cancelled")
 
     async def is_open(self, case_id: str) -> bool:
@@ -234,16 +232,11 @@ class CaseService:
 
     def _confirm_opt_out(self, reply: Reply, sender: str, contact_key: str, case_id: str) -> None:
         """Exactly one confirmation per opt-out (a re-delivered STOP finds it in the outbox)."""
-        message = OutboundMessage(
-            message_id=f"consent-{reply.reply_id}", case_id=case_id, channel=reply.channel, to=sender,
-            subject="Subscription update", body=self.deps.policy().opt_out_confirmation,
-            template_id="consent_opted_out",
-        )
-        if self.deps.outbox.lookup(message.message_id) is not None:
-            return
+        message = consent_confirmation(reply.reply_id, case_id, reply.channel, sender, "opted_out",
+                                       self.deps.policy().opt_out_confirmation)
         try:
-            deliver(self.deps.channels, self.deps.outbox, message, contact_key)
-        except (PermanentProviderError, RetryableProviderError) as exc:
+            confirm_once(self.deps.channels, self.deps.outbox, message, contact_key)
+        except RetryableProviderError as exc:
             # the opt-out itself is recorded; the courtesy note is not worth failing the webhook over
             log.warning("opt_out_confirmation_not_sent", case_id=case_id, error=type(exc).__name__)
 

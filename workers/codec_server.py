@@ -32,6 +32,8 @@ from starlette.middleware.cors import CORSMiddleware
 from temporalio.api.common.v1 import Payloads
 from temporalio.converter import PayloadCodec
 
+from workers.errors import read_body
+
 log = structlog.get_logger(__name__)
 
 DEFAULT_ORIGINS = ["http://127.0.0.1:8233", "http://localhost:8233"]
@@ -84,25 +86,10 @@ def create_codec_app(
             if namespace not in namespaces:
                 raise HTTPException(403, "namespace not served by this codec server")
 
-    async def read_body(request: Request) -> bytes:
-        length = request.headers.get("content-length")
-        if length is not None:
-            if not (length.isascii() and length.isdigit()):
-                raise HTTPException(400, "invalid Content-Length")
-            if int(length) > max_body_bytes:
-                raise HTTPException(413, f"body larger than {max_body_bytes} bytes")
-        chunks, size = [], 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > max_body_bytes:
-                raise HTTPException(413, f"body larger than {max_body_bytes} bytes")
-            chunks.append(chunk)
-        return b"".join(chunks)
-
     async def handle(request: Request, apply: Callable[[Payloads], Awaitable[None]], action: str) -> Response:
         check_origin_and_namespace(request)
         authenticate(request)
-        body = await read_body(request)
+        body = await read_body(request, max_body_bytes)
         payloads = Payloads()
         try:
             json_format.Parse(body, payloads, ignore_unknown_fields=True)

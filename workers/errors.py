@@ -15,7 +15,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -83,3 +83,20 @@ def install_error_handlers(app: FastAPI) -> None:
     """Register the safe 422 handler and the Content-Length guard on `app` (call once, in create_app)."""
     app.add_exception_handler(RequestValidationError, validation_error_handler)
     app.add_middleware(ContentLengthGuard)
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The body, refused with 413 past `limit` bytes: by the declared length before reading, else while reading."""
+    length = request.headers.get("content-length")
+    if length is not None:
+        if not (length.isascii() and length.isdigit()):
+            raise HTTPException(400, "invalid Content-Length")
+        if int(length) > limit:
+            raise HTTPException(413, f"body larger than {limit} bytes")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise HTTPException(413, f"body larger than {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
