@@ -22,9 +22,9 @@ import json
 import threading
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 from temporalio import activity
 
 from activities.errors import to_application_error
@@ -32,47 +32,26 @@ from connectors.calcom.client import CalcomClient
 from connectors.calendly.client import CalendlyClient
 from connectors.calendly.inbound import CalendlyInbound
 from connectors.contract import ProviderError
-from connectors.google.channels import ChannelKeeper, ChannelReport
+from connectors.google.channels import ChannelKeeper
 from connectors.google.client import GoogleCalendarClient
 from connectors.hubspot.client import HubSpotClient
 from connectors.hubspot.contacts import HubSpotContacts
 from connectors.inbound import UNKNOWN_TYPE, PayloadError, clip, contact_id_for, digest, opt_dt
 from connectors.outlook.client import OutlookClient
-from connectors.outlook.subscriptions import SubscriptionKeeper, SubscriptionReport
+from connectors.outlook.subscriptions import SubscriptionKeeper
 from connectors.sync import Snapshot, SyncPage
 from connectors.zoom.links import zoom_meeting_ids
 from domain.models import Appointment, AppointmentEvent, AttendanceSignal, Contact, EventType, SignalKind
-
-
-class ReconcileInput(BaseModel):
-    source: str  # a key of ReconcileActivities.sources, e.g. "calcom", "google:ops@example.org"
-    cursor: str | None = None  # None: first run (baseline) or the stored cursor is unknown
-    deliver: bool = False  # run the lead's "deliver_appointment_events" activity before returning
-
-
-class IndexEntry(BaseModel):
-    start: datetime
-    end: datetime
-    status: str
-
-
-class IndexUpdate(BaseModel):
-    source: str
-    appointment_id: str
-    entry: IndexEntry
-
-
-class ReconcileResult(BaseModel):
-    source: str
-    events: list[AppointmentEvent] = Field(default_factory=list)
-    cursor: str | None = None
-    full_resync: bool = False
-    seen: int = 0  # snapshots examined
-    # applied by "commit_reconcile" only after delivery, so a failed delivery re-finds the same changes
-    updates: list[IndexUpdate] = Field(default_factory=list)
-    links: list[MeetingLinkUpdate] = Field(default_factory=list)
-    unresolved: dict[str, str] = Field(default_factory=dict)  # event id -> reason (see DeliverEvents)
-    needs_review: list[NeedsReview] = Field(default_factory=list)
+from domain.reconcile import (
+    IndexEntry,
+    IndexUpdate,
+    MeetingLinkUpdate,
+    NeedsReview,
+    PushInput,
+    PushReport,
+    ReconcileInput,
+    ReconcileResult,
+)
 
 
 class ReconcilePage(SyncPage):
@@ -95,31 +74,6 @@ def meetings_of(items: Iterable[dict[str, Any]], id_of: Callable[[dict[str, Any]
         if key and meeting:
             out[str(key)[:200]] = meeting
     return out
-
-
-class NeedsReview(BaseModel):
-    """A change reconciliation found but may not turn into a case on its own (no reachable contact)."""
-
-    source: str
-    appointment_id: str
-    owner_id: str | None = None
-    event_type: EventType
-    reason: str  # why, without PII ("no contact is associated with the meeting")
-
-
-class MeetingLinkUpdate(BaseModel):
-    """A booking whose source event names one Zoom meeting (its join URL): linked on commit."""
-
-    meeting_id: str
-    appointment: Appointment
-
-
-class DeliverEvents(BaseModel):
-    source: str
-    events: list[AppointmentEvent]
-    # event id -> why its contact is unknown: delivered only to a case that already exists, else a human is asked
-    unresolved: dict[str, str] = Field(default_factory=dict)
-    needs_review: list[NeedsReview] = Field(default_factory=list)
 
 
 # ---------------------------------------------------------------------------- sources
@@ -404,32 +358,6 @@ class ReconcileActivities:
 
 
 # ---------------------------------------------------------------------------- push channels and subscriptions
-
-
-class PushInput(BaseModel):
-    provider: Literal["google", "outlook"]
-
-
-class PushReport(BaseModel):
-    provider: str
-    google: list[ChannelReport] = Field(default_factory=list)
-    outlook: list[SubscriptionReport] = Field(default_factory=list)
-
-
-PushProvider = Literal["google", "outlook"]
-
-
-def _every_push_provider() -> list[PushProvider]:
-    return ["google", "outlook"]
-
-
-class RenewPushInput(BaseModel):
-    providers: list[PushProvider] = Field(default_factory=_every_push_provider)
-
-
-class RenewPushResult(BaseModel):
-    reports: list[PushReport] = Field(default_factory=list)
-    failed: list[str] = Field(default_factory=list)
 
 
 class PushActivities:

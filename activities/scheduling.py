@@ -9,10 +9,10 @@ from typing import Any
 
 from temporalio import activity
 
-from activities.backfill import FreedSlot
 from activities.clock import activity_now
 from connectors.contract import SlotUnavailable
 from connectors.local.calendar import LocalCalendar
+from domain.backfill import FreedSlot
 from domain.case import BookRequest, BookResult, Offer, OfferRequest
 from domain.links import sign_link
 from domain.models import LedgerEvent, Slot

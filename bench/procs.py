@@ -19,7 +19,7 @@ from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client
 
-from workers.stack import Child, temporal_binary, wait_for_port
+from workers.dev.stack import Child, temporal_binary, wait_for_port
 from workflows import search_attributes as sa
 
 REPO = Path(__file__).resolve().parent.parent

@@ -29,9 +29,9 @@ import httpx
 import temporalio
 
 from bench import actions, measure, procs, workload
+from workers.dev.stack import temporal_binary
 from workers.settings import Settings
-from workers.stack import temporal_binary
-from workers.temporal import connect
+from workers.temporal.client import connect
 
 RESULTS = Path(__file__).resolve().parent / "results.md"
 

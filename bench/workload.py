@@ -18,8 +18,8 @@ from domain.models import Appointment, AppointmentEvent, CaseKind, Contact, Even
 from policies.loader import resolve
 from policies.schema import PolicyFile, ProgramMatch, SourceRule
 from tests.helpers import default_program, fast_policy
-from workers.cases import KIND_BY_EVENT
-from workers.demo import daytime_contact
+from workers.dev.demo import daytime_contact
+from workers.intake.cases import KIND_BY_EVENT
 from workflows.case import RecoveryCaseWorkflow
 from workflows.search_attributes import for_case_start
 

@@ -11,7 +11,7 @@ from typing import TypeVar
 from domain.models import Appointment, AppointmentEvent, Contact, EventType
 from policies.loader import load_policy
 from policies.schema import PolicyFile, Program, ResolvedProgram
-from workers.demo import daytime_contact
+from workers.dev.demo import daytime_contact
 
 T = TypeVar("T")
 

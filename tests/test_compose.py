@@ -8,7 +8,7 @@ from pathlib import Path
 import yaml
 from typer.main import get_command
 
-from workers.cli import app
+from workers.cli.main import app
 from workflows import search_attributes as sa
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -72,7 +72,7 @@ def build_dependencies(settings: Settings) -> Dependencies:
         channels={Channel.sms: outbox, Channel.whatsapp: outbox, Channel.email: outbox},
     )
     from connectors.llm import ReplyModelClient
-    from workers.providers import ProviderSettings, outbound, writeback
+    from workers.providers.wiring import ProviderSettings, outbound, writeback
 
     deps.reply_model = ReplyModelClient.from_env()
     providers = ProviderSettings()

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Protocol
 from urllib.parse import urlsplit
 
 import structlog
-from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from temporalio import activity
 from temporalio.client import (
@@ -42,21 +42,20 @@ from temporalio.client import (
     ScheduleUpdateInput,
 )
 
-from activities.reconcile import (
+from activities.reconcile import PushActivities, ReconcileActivities, ReconcileSource
+from connectors.local.db import LocalDb
+from domain.intake import EventOutcome
+from domain.models import AppointmentEvent
+from domain.reconcile import (
     DeliverEvents,
+    DeliveryReport,
     IndexEntry,
     NeedsReview,
-    PushActivities,
-    ReconcileActivities,
     ReconcileInput,
     ReconcileResult,
-    ReconcileSource,
     RenewPushInput,
 )
-from connectors.local.db import LocalDb
-from domain.models import AppointmentEvent
-from workers.cases import EventOutcome
-from workers.providers import ProviderCheck
+from workers.providers.wiring import ProviderCheck
 from workflows.reconcile import ReconcileSourceWorkflow, RenewPushChannelsWorkflow
 
 if TYPE_CHECKING:
@@ -362,12 +361,6 @@ class TaskSink(Protocol):
     """Where a human is asked to look (the CRM's task list, as for replies nobody can route)."""
 
     def create_task(self, owner_id: str | None, title: str, idempotency_key: str) -> None: ...
-
-
-class DeliveryReport(BaseModel):
-    source: str
-    outcomes: list[EventOutcome] = Field(default_factory=list)
-    reviews: list[str] = Field(default_factory=list)  # appointment ids a human was asked about
 
 
 class DeliveryActivities:

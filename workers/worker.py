@@ -13,16 +13,16 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.attendance import AttendanceActivities
-from activities.backfill import FreedSlot
 from activities.crm import CrmActivities
 from activities.ledger import LedgerActivities
 from activities.messaging import ConsentActivities, MessagingActivities
 from activities.review import ReviewActivities
 from activities.scheduling import SchedulingActivities
-from workers.backfill import BACKFILL_WORKFLOWS, backfill_activities, offer_freed_slot
+from domain.backfill import FreedSlot
 from workers.dependencies import Dependencies, build_dependencies
+from workers.intake.backfill import BACKFILL_WORKFLOWS, backfill_activities, offer_freed_slot
 from workers.settings import Settings
-from workers.temporal import connect
+from workers.temporal.client import connect
 from workflows.case import RecoveryCaseWorkflow
 from workflows.consent import ConfirmOptOutWorkflow
 from workflows.reconcile import ReconcileSourceWorkflow, RenewPushChannelsWorkflow
@@ -64,7 +64,7 @@ def build_activities(deps: Dependencies, client: Client | None) -> list[Any]:
 
 def build_worker(client: Client, deps: Dependencies, task_queue: str | None = None,
                  max_cached_workflows: int | None = None) -> Worker:
-    from workers.cases import CaseService
+    from workers.intake.cases import CaseService
     from workers.reconcile import ReconcileSettings, push_activities, reconcile_activities, reconcile_sources_from_env
 
     s = deps.settings

@@ -17,7 +17,7 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     import workflows.common as common  # not `from workflows import`: that would re-import it per sandbox
     import workflows.search_attributes as sa
-    from activities.backfill import (
+    from domain.backfill import (
         BackfillAccept,
         BackfillBookRequest,
         BackfillBookResult,

@@ -19,7 +19,7 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.reconcile import (
+    from domain.reconcile import (
         DeliverEvents,
         PushInput,
         PushReport,

@@ -20,12 +20,11 @@ from __future__ import annotations
 from contextlib import suppress
 from datetime import UTC, datetime, timedelta
 
-from pydantic import BaseModel, Field
-
 from connectors.contract import PermanentProviderError
 from connectors.google.client import GoogleCalendarClient
 from connectors.google.inbound import GoogleChannel
 from connectors.local.db import LocalDb
+from domain.reconcile import ChannelReport
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS google_channels (
@@ -86,17 +85,6 @@ class SqliteChannelStore:
         with self.db.connect() as conn:
             rows = conn.execute("SELECT * FROM google_channels ORDER BY created_at").fetchall()
         return [self._channel(r) for r in rows]
-
-
-class ChannelReport(BaseModel):
-    """What one maintenance pass did, without secrets (no tokens)."""
-
-    calendar_id: str
-    source: str
-    active: str  # the channel id left open
-    expires: datetime | None
-    opened: str | None = None
-    stopped: list[str] = Field(default_factory=list)
 
 
 class ChannelKeeper:

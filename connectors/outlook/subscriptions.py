@@ -25,13 +25,14 @@ from contextlib import suppress
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
 from connectors.contract import PermanentProviderError
 from connectors.inbound import opt_dt
 from connectors.local.db import LocalDb
 from connectors.outlook.client import MAX_SUBSCRIPTION, OutlookClient
 from connectors.outlook.inbound import GraphChange
+from domain.reconcile import SubscriptionReport
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS graph_subscriptions (
@@ -113,17 +114,6 @@ def note_lifecycle(store: SqliteSubscriptionStore, changes: Iterable[GraphChange
         elif change.lifecycle_event == "subscriptionRemoved":
             needed = store.flag(change.subscription_id, "removed") or needed
     return needed
-
-
-class SubscriptionReport(BaseModel):
-    source: str
-    resource: str
-    active: str
-    expires: datetime
-    created: str | None = None
-    renewed: list[str] = Field(default_factory=list)
-    forgotten: list[str] = Field(default_factory=list)  # removed by Graph, or 404 on renewal
-    deleted: list[str] = Field(default_factory=list)  # extra live subscriptions we deleted
 
 
 class SubscriptionKeeper:

@@ -18,9 +18,9 @@ from connectors.standard_webhooks import sign
 from domain.models import EventType
 from tests.engine.conftest import Stack, settings_for
 from tests.helpers import appointment, event, fast_policy
-from workers.api import create_app
-from workers.cases import CaseService
+from workers.api.app import create_app
 from workers.dependencies import build_dependencies
+from workers.intake.cases import CaseService
 from workers.worker import build_worker
 
 ADMIN = {"Authorization": "Bearer dev-admin-token"}

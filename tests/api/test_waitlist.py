@@ -10,13 +10,13 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
-from activities.backfill import backfill_id_for
 from connectors.local.waitlist import LocalWaitlist
+from domain.backfill import backfill_id_for
 from domain.ids import contact_key_for
 from domain.models import Contact, EventType
 from tests.api.conftest import ADMIN, REVIEWER, Api, envelope
 from tests.helpers import default_program, eventually, fast_policy
-from workers.demo import daytime_contact
+from workers.dev.demo import daytime_contact
 
 TYPE = "consultation"
 

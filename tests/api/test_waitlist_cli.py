@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from typer.testing import CliRunner
 
-from workers.cli import app
+from workers.cli.main import app
 from workers.settings import get_settings
 
 runner = CliRunner()

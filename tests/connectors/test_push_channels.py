@@ -17,15 +17,7 @@ import pytest
 from temporalio.client import Client, ScheduleActionStartWorkflow, ScheduleOverlapPolicy, WorkflowFailureError
 from temporalio.worker import Worker
 
-from activities.reconcile import (
-    GoogleSource,
-    PushActivities,
-    PushInput,
-    ReconcileActivities,
-    ReconcileInput,
-    RenewPushInput,
-    RenewPushResult,
-)
+from activities.reconcile import GoogleSource, PushActivities, ReconcileActivities
 from connectors.contract import RawRequest, RetryableProviderError, SignatureError
 from connectors.google.channels import ChannelKeeper, SqliteChannelStore
 from connectors.google.client import GoogleCalendarClient
@@ -35,6 +27,7 @@ from connectors.outlook.client import OutlookClient
 from connectors.outlook.inbound import OutlookInbound
 from connectors.outlook.subscriptions import SqliteSubscriptionStore, SubscriptionKeeper, note_lifecycle
 from domain.models import EventType
+from domain.reconcile import PushInput, ReconcileInput, RenewPushInput, RenewPushResult
 from tests.connectors.kit import fixture_bytes
 from tests.fakes.providers import FakeGoogleCalendar, FakeGraph
 from tests.helpers import eventually

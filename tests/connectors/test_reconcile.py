@@ -15,17 +15,11 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from activities.reconcile import (
-    CalcomSource,
-    DeliverEvents,
-    IndexEntry,
-    ReconcileActivities,
-    ReconcileInput,
-    diff,
-)
+from activities.reconcile import CalcomSource, ReconcileActivities, diff
 from connectors.calcom.client import CalcomClient
 from connectors.sync import Snapshot
 from domain.models import Appointment, Contact, EventType
+from domain.reconcile import DeliverEvents, IndexEntry, ReconcileInput
 from tests.fakes.providers import FakeCalcom
 from workflows.reconcile import ReconcileSourceWorkflow
 

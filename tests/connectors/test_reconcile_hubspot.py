@@ -16,16 +16,16 @@ import pytest_asyncio
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from activities.reconcile import ReconcileInput, ReconcileResult
 from connectors.contract import PermanentProviderError
 from connectors.hubspot.client import HubSpotClient
 from connectors.hubspot.contacts import HubSpotContacts, hubspot_contact
 from domain.models import EventType
+from domain.reconcile import ReconcileInput, ReconcileResult
 from tests.engine.conftest import settings_for
 from tests.fakes.providers import FakeHubSpot
 from tests.helpers import eventually, fast_policy
-from workers.cases import CaseService
 from workers.dependencies import Dependencies, build_dependencies
+from workers.intake.cases import CaseService
 from workers.reconcile import (
     ReconcileSettings,
     SqliteAppointmentIndex,

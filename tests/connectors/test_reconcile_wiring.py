@@ -18,14 +18,14 @@ from temporalio.api.enums.v1 import EventType as HistoryEventType
 from temporalio.client import Client, ScheduleActionStartWorkflow, ScheduleOverlapPolicy
 from temporalio.worker import Worker
 
-from activities.reconcile import DeliverEvents, ReconcileInput, ReconcileResult
 from connectors.local.db import LocalDb
 from domain.models import EventType
+from domain.reconcile import DeliverEvents, ReconcileInput, ReconcileResult
 from tests.engine.conftest import settings_for
 from tests.fakes.providers import FakeCalcom
 from tests.helpers import eventually, fast_policy
-from workers.cases import CaseService
 from workers.dependencies import Dependencies, build_dependencies
+from workers.intake.cases import CaseService
 from workers.reconcile import (
     DeliveryActivities,
     ReconcileSettings,
@@ -235,7 +235,7 @@ def _check(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, env: dict[str, str])
     import typer
     from typer.testing import CliRunner
 
-    from workers.cli_connectors import connectors_check
+    from workers.cli.connectors import connectors_check
 
     monkeypatch.chdir(tmp_path)  # no stray .env file
     for name in list(os.environ):

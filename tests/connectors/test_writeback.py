@@ -28,7 +28,7 @@ from domain.models import Contact, Slot
 from policies.schema import CrmRules
 from tests.connectors.cases import hubspot_request
 from tests.fakes.providers import FakeCalcom, FakeCalendly, FakeGoogleCalendar, FakeGraph, FakeHubSpot
-from workers.providers import (
+from workers.providers.wiring import (
     ProviderConfigError,
     ProviderSettings,
     inbound_connectors,

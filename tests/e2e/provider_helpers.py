@@ -33,7 +33,7 @@ from policies.schema import PolicyFile
 from tests.engine.conftest import settings_for
 from tests.fakes import sendgrid_fake, slack_fake, twilio_fake
 from tests.helpers import default_program, eventually, fast_policy
-from workers.api import create_app
+from workers.api.app import create_app
 from workers.dependencies import Dependencies, build_dependencies
 from workers.reconcile import ReconcileSettings, ensure_schedules, reconcile_sources_from_env, remove_schedules
 from workers.worker import build_worker

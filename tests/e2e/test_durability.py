@@ -17,10 +17,10 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from domain.models import EventType
 from tests.e2e.conftest import free_port, stack_env, stop
 from tests.helpers import appointment, default_program, event, fast_policy
-from workers.cases import CaseService
 from workers.dependencies import build_dependencies
+from workers.dev.stack import port_open, temporal_binary
+from workers.intake.cases import CaseService
 from workers.settings import Settings
-from workers.stack import port_open, temporal_binary
 from workflows import search_attributes as sa
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(400)]

@@ -48,7 +48,7 @@ from tests.fakes.sendgrid_fake import SendGridFake
 from tests.fakes.slack_fake import SlackFake
 from tests.fakes.twilio_fake import TwilioFake
 from tests.helpers import eventually
-from workers.demo import daytime_contact
+from workers.dev.demo import daytime_contact
 
 pytestmark = [pytest.mark.timeout(120)]
 

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from tests.e2e.conftest import noshow_bin, stack_env, stop, wait_http
-from workers.stack import port_open
+from workers.dev.stack import port_open
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(420)]
 

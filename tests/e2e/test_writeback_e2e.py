@@ -62,7 +62,7 @@ from tests.e2e.provider_helpers import (
 )
 from tests.fakes.providers import FakeCalcom, FakeCalendly, FakeGoogleCalendar, FakeGraph, FakeHubSpot
 from tests.helpers import default_program, eventually
-from workers.demo import daytime_contact
+from workers.dev.demo import daytime_contact
 from workers.reconcile import SqliteCursorStore
 
 pytestmark = [pytest.mark.timeout(180)]

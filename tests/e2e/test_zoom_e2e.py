@@ -27,7 +27,7 @@ from tests.e2e.provider_helpers import (
     provider_stack,
     slot_around_now,
 )
-from workers.demo import daytime_contact
+from workers.dev.demo import daytime_contact
 
 pytestmark = [pytest.mark.timeout(120)]
 

@@ -14,8 +14,8 @@ from temporalio.worker import Worker
 
 from policies.schema import PolicyFile
 from tests.helpers import fast_policy
-from workers.cases import CaseService
 from workers.dependencies import Dependencies, build_dependencies
+from workers.intake.cases import CaseService
 from workers.settings import Settings
 from workers.worker import build_worker
 

@@ -15,18 +15,19 @@ import pytest_asyncio
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from activities.backfill import BackfillActivities, BackfillBookRequest, BackfillState, FreedSlot
+from activities.backfill import BackfillActivities
 from activities.scheduling import SchedulingActivities
 from connectors.local.waitlist import LocalWaitlist
+from domain.backfill import BackfillBookRequest, BackfillState, FreedSlot
 from domain.case import BookRequest
 from domain.ids import contact_key_for
 from domain.models import Channel, Contact, Reply, Slot
 from policies.schema import BackfillRules, PolicyFile
 from tests.engine.conftest import settings_for
 from tests.helpers import appointment, eventually, fast_policy
-from workers.backfill import accept_offer, backfill_activities, backfill_reply, start_backfill
-from workers.demo import daytime_contact
 from workers.dependencies import Dependencies, build_dependencies
+from workers.dev.demo import daytime_contact
+from workers.intake.backfill import accept_offer, backfill_activities, backfill_reply, start_backfill
 from workers.worker import build_activities
 from workflows import search_attributes as sa
 from workflows.backfill import SlotBackfill

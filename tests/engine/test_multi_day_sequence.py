@@ -24,8 +24,8 @@ from policies import send_rules
 from policies.loader import load_policy
 from policies.schema import Segment
 from tests.helpers import appointment, default_program, event
-from workers.cases import CaseService
 from workers.dependencies import build_dependencies
+from workers.intake.cases import CaseService
 from workers.settings import Settings
 from workers.worker import build_worker
 from workflows import search_attributes as sa

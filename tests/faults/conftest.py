@@ -11,8 +11,8 @@ from temporalio.client import Client
 
 from tests.engine.conftest import settings_for
 from tests.faults.harness import FaultSendGrid, FaultStack, FaultTwilio, Tally, zero_delay_policy
-from workers.cases import CaseService
 from workers.dependencies import build_dependencies
+from workers.intake.cases import CaseService
 
 TALLY = Tally()
 

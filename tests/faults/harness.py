@@ -33,9 +33,9 @@ from tests.fakes.base import FakeResponse, RecordedRequest
 from tests.fakes.sendgrid_fake import API_KEY, SendGridFake, sendgrid_errors
 from tests.fakes.twilio_fake import ACCOUNT_SID, AUTH_TOKEN, TwilioFake, twilio_error
 from tests.helpers import appointment, default_program, event, fast_policy
-from workers.cases import CaseService
-from workers.demo import daytime_contact
 from workers.dependencies import Dependencies
+from workers.dev.demo import daytime_contact
+from workers.intake.cases import CaseService
 from workers.worker import WORKFLOWS, build_activities, build_worker
 from workflows.case import RecoveryCaseWorkflow
 

@@ -23,7 +23,7 @@ from temporalio.client import Client
 from connectors.standard_webhooks import sign
 from tests.engine.conftest import settings_for
 from tests.helpers import fast_policy
-from workers.api import create_app
+from workers.api.app import create_app
 from workers.dependencies import Dependencies, build_dependencies
 from workers.worker import build_worker
 

@@ -22,7 +22,7 @@ from schemathesis.checks import not_a_server_error
 from tests.engine.conftest import settings_for
 from tests.fuzz.conftest import FuzzApi, fuzz_settings
 from tests.helpers import fast_policy
-from workers.api import create_app
+from workers.api.app import create_app
 from workers.dependencies import build_dependencies
 
 

@@ -38,7 +38,7 @@ from tests.engine.conftest import settings_for
 from tests.fuzz.conftest import fuzz_settings
 from tests.fuzz.payloads import GRAPH_STATE, hostile_values, mutated_json, short_id
 from tests.helpers import fast_policy
-from workers.api import create_app
+from workers.api.app import create_app
 from workers.dependencies import build_dependencies
 from workers.worker import build_worker
 

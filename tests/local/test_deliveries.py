@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from connectors.local.db import LocalDb
+from connectors.local.webhook_receipts import DeliveryLog, UnknownTypes, safe_type
 from workers import deliveries
-from workers.deliveries import DeliveryLog, UnknownTypes, safe_type
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 

@@ -9,7 +9,7 @@ import typer
 from typer.testing import CliRunner
 
 from policies.loader import default_policy_path
-from workers.cli_policy import explain_attendance, explain_send, lint_message, policy_app
+from workers.cli.policy import explain_attendance, explain_send, lint_message, policy_app
 
 app = typer.Typer()
 explain_app = typer.Typer()

@@ -8,7 +8,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from workers.cli_replies import explain_reply
+from workers.cli.replies import explain_reply
 
 app = typer.Typer()
 explain_app = typer.Typer()

@@ -25,11 +25,11 @@ from tests.fakes.sendgrid_fake import API_KEY
 from tests.fakes.twilio_fake import ACCOUNT_SID, AUTH_TOKEN
 from tests.faults.harness import CALLBACK, FaultSendGrid, FaultTwilio
 from tests.helpers import fast_policy
-from workers.cases import CaseService
-from workers.codec import EncryptionCodec
 from workers.dependencies import Dependencies, build_dependencies
+from workers.intake.cases import CaseService
 from workers.settings import Settings
-from workers.temporal import data_converter
+from workers.temporal.client import data_converter
+from workers.temporal.codec import EncryptionCodec
 from workers.worker import build_worker
 
 # the current key encrypts; the retired one is listed to show rotation does not disturb a running stack

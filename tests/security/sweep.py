@@ -19,10 +19,10 @@ from google.protobuf.message import Message
 from temporalio.api.common.v1 import Payload
 from temporalio.api.failure.v1 import Failure
 
-from workers.codec import ENCODING, EncryptionCodec
-from workers.demo import daytime_contact
+from workers.dev.demo import daytime_contact
 from workers.logging import configure_logging
 from workers.settings import Settings
+from workers.temporal.codec import ENCODING, EncryptionCodec
 
 
 @dataclass

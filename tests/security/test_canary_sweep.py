@@ -34,7 +34,7 @@ from tests.fakes.twilio_fake import twilio_error
 from tests.helpers import appointment, event, eventually
 from tests.security.conftest import EncryptedStack, Providers
 from tests.security.sweep import Canary, captured_logs, decrypt_all, failures_of, find, sqlite_tables
-from workers.api import create_app
+from workers.api.app import create_app
 
 ADMIN = {"Authorization": "Bearer dev-admin-token"}
 REVIEWER = {"Authorization": "Bearer dev-reviewer-token"}

@@ -14,7 +14,7 @@ from temporalio.converter import DefaultFailureConverterWithEncodedAttributes
 from temporalio.exceptions import ApplicationError
 
 from domain.models import Contact
-from workers.codec import ENCODING, KEY_ID_METADATA, CodecError, EncryptionCodec, generate_key_spec
+from workers.temporal.codec import ENCODING, KEY_ID_METADATA, CodecError, EncryptionCodec, generate_key_spec
 
 SECRET = b'{"name":"Canary Zq7x","phone":"+12125550142"}'
 
@@ -148,7 +148,7 @@ async def test_the_project_converter_encrypts_failure_messages() -> None:
     from pydantic import SecretStr
 
     from workers.settings import Settings
-    from workers.temporal import data_converter
+    from workers.temporal.client import data_converter
 
     converter = data_converter(Settings(encryption_key=SecretStr(generate_key_spec("k1"))))
     failure = Failure()

@@ -12,8 +12,8 @@ import pytest_asyncio
 from google.protobuf import json_format
 from temporalio.api.common.v1 import Payload, Payloads
 
-from workers.codec import ENCODING, EncryptionCodec
-from workers.codec_server import build_from_env, codec_server, create_codec_app
+from workers.temporal.codec import ENCODING, EncryptionCodec
+from workers.temporal.codec_server import build_from_env, codec_server, create_codec_app
 
 UI = "http://127.0.0.1:8233"
 TOKEN = "codec-token-for-tests"

@@ -16,8 +16,8 @@ from domain.models import Channel, EventType, Reply, Stage
 from tests.helpers import appointment, event, eventually
 from tests.security.conftest import EncryptedStack
 from tests.security.sweep import Canary, decrypt_all, find, messages_of, payloads_of
-from workers.codec import ENCODING
-from workers.codec_server import create_codec_app
+from workers.temporal.codec import ENCODING
+from workers.temporal.codec_server import create_codec_app
 from workflows.case import RecoveryCaseWorkflow
 
 

@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from tests.engine.conftest import settings_for
 from tests.fuzz.conftest import fuzz_settings
 from tests.helpers import fast_policy
-from workers.api import create_app
+from workers.api.app import create_app
 from workers.dependencies import build_dependencies
 
 ADMIN = {"authorization": "Bearer dev-admin-token"}

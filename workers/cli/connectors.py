@@ -25,7 +25,7 @@ import typer
 from pydantic import ValidationError
 from pydantic_settings import BaseSettings
 
-from workers.providers import ProviderCheck, ProviderSettings, writeback_checks
+from workers.providers.wiring import ProviderCheck, ProviderSettings, writeback_checks
 from workers.reconcile import ReconcileSettings, reconcile_checks, url_problem
 
 E164 = re.compile(r"^\+[1-9]\d{1,14}$")
@@ -187,7 +187,7 @@ def _sanitized(check: ProviderCheck) -> ProviderCheck:
 
 
 def webhook_checks(ps: ProviderSettings, secrets: list[str], dev_secret: bool) -> list[ProviderCheck]:
-    from workers.providers import inbound_connectors
+    from workers.providers.wiring import inbound_connectors
 
     routes, checks = inbound_connectors(ps, secrets)
     extra: dict[str, Callable[[], list[str]]] = {
@@ -214,7 +214,7 @@ def webhook_checks(ps: ProviderSettings, secrets: list[str], dev_secret: bool) -
 
 
 def outbound_checks(ps: ProviderSettings) -> list[ProviderCheck]:
-    from workers.providers import outbound
+    from workers.providers.wiring import outbound
 
     problems = {
         "twilio-send": _guard(lambda: twilio_problems(sending=True)) if ps.sms_provider == "twilio" else [],

@@ -59,8 +59,8 @@ def reviewer_token() -> str:
 @app.command()
 def up() -> None:
     """Start the Temporal dev server and UI, the worker and the API; Ctrl-C stops them all."""
-    from workers.cli_connectors import collect
-    from workers.stack import Stack
+    from workers.cli.connectors import collect
+    from workers.dev.stack import Stack
 
     s = settings()
     # a connector that cannot start would crash its child again and again: say what is wrong, start nothing
@@ -114,7 +114,7 @@ def worker() -> None:
 @app.command()
 def api() -> None:
     """Run only the HTTP API."""
-    from workers.api import main
+    from workers.api.app import main
 
     main()
 
@@ -124,7 +124,7 @@ def demo(
     timeout: Annotated[float, typer.Option(help="seconds to wait for the cases to reach their states")] = 90,
 ) -> None:
     """Seed the local calendar and CRM, send a realistic mix of signed events and replies, show the result."""
-    from workers.demo import run_demo
+    from workers.dev.demo import run_demo
 
     s = settings()
     try:
@@ -231,8 +231,8 @@ def _ledger() -> Any:
 def _register_subject_commands() -> None:
     """Commands that live beside their subject: reporting, policies, replies, connectors."""
     from reporting.cli import make_report_command
-    from workers.cli_policy import explain_attendance, explain_send, lint_message, policy_app
-    from workers.cli_replies import explain_reply
+    from workers.cli.policy import explain_attendance, explain_send, lint_message, policy_app
+    from workers.cli.replies import explain_reply
 
     app.command("report", help="Recovery numbers from the ledger (same as the dashboard).")(
         make_report_command(_ledger)
@@ -242,8 +242,8 @@ def _register_subject_commands() -> None:
     explain_app.command("send")(explain_send)
     explain_app.command("reply")(explain_reply)
     app.command("lint-message")(lint_message)
-    from workers.cli_connectors import connectors_check
-    from workers.codec_server import codec_server
+    from workers.cli.connectors import connectors_check
+    from workers.temporal.codec_server import codec_server
 
     app.command("codec-server", help="Serve the Temporal codec protocol so the UI can decrypt payloads.")(
         codec_server
@@ -252,7 +252,7 @@ def _register_subject_commands() -> None:
     connectors_app = typer.Typer(no_args_is_help=True, help="Connected providers: check their settings.")
     connectors_app.command("check")(connectors_check)
     app.add_typer(connectors_app, name="connectors")
-    from workers.cli_waitlist import waitlist_app
+    from workers.cli.waitlist import waitlist_app
 
     app.add_typer(waitlist_app, name="waitlist")
 

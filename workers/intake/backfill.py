@@ -16,14 +16,9 @@ from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities.backfill import (
-    BackfillAccept,
-    BackfillActivities,
-    BackfillInput,
-    FreedSlot,
-    backfill_id_for,
-)
+from activities.backfill import BackfillActivities
 from connectors.local.waitlist import LocalWaitlist
+from domain.backfill import BackfillAccept, BackfillInput, FreedSlot, backfill_id_for
 from domain.models import Appointment, Contact, LedgerEvent, Reply, ReplyIntent
 from policies import replies as reply_policy
 from policies.loader import resolve

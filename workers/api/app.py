@@ -32,18 +32,19 @@ from connectors.contract import (
 )
 from connectors.google.channels import SqliteChannelStore
 from connectors.inbound import InboundBase, PayloadError
+from connectors.local.webhook_receipts import DeliveryLog, UnknownType, UnknownTypes
 from domain.case import CaseState, ReviewDecision, ReviewResult, SlotChoice
 from domain.ids import is_case_id
+from domain.intake import EventOutcome, ReplyOutcome
 from domain.links import LinkError, verify_link
 from domain.models import Channel, LedgerEvent, Reply
-from workers.cases import CaseService, EventOutcome, ReplyOutcome
-from workers.deliveries import DeliveryLog, UnknownType, UnknownTypes
+from workers.api.errors import install_error_handlers, read_body
 from workers.dependencies import Dependencies, build_dependencies
-from workers.errors import install_error_handlers, read_body
-from workers.providers import ProviderSettings, inbound_connectors, trigger_sync
+from workers.intake.cases import CaseService
+from workers.providers.wiring import ProviderSettings, inbound_connectors, trigger_sync
 from workers.reconcile import WebhookHooks
 from workers.settings import Settings, get_settings
-from workers.temporal import connect
+from workers.temporal.client import connect
 from workflows.case import RecoveryCaseWorkflow
 
 log = structlog.get_logger(__name__)
@@ -447,7 +448,7 @@ async def apply_slack_decision(st: AppState, action: ReviewAction) -> None:
 def mount_extras(app: FastAPI) -> None:
     """Routers that live beside the engine: the reporting dashboard, the waitlist and its backfills."""
     from reporting.dashboard import dashboard_router
-    from workers.waitlist_api import waitlist_router
+    from workers.api.routes.waitlist import waitlist_router
 
     app.include_router(dashboard_router(lambda: app.state.noshow.deps.ledger))
     app.include_router(waitlist_router())

@@ -10,24 +10,24 @@ from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 import structlog
-from pydantic import BaseModel
 from temporalio.client import Client, WorkflowHandle
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
-from activities.backfill import FreedSlot
 from activities.errors import RetryableProviderError
 from activities.messaging import confirm_once, consent_confirmation, stop_open_cases
 from connectors.local.waitlist import LocalWaitlist
+from domain.backfill import FreedSlot
 from domain.case import CaseInput
 from domain.ids import case_id_for, contact_key_for, is_case_id
+from domain.intake import EventOutcome, ReplyOutcome
 from domain.models import Appointment, AppointmentEvent, CaseKind, EventType, LedgerEvent, Reply, ReplyIntent
 from policies import replies as reply_policy
 from policies.loader import resolve
 from policies.schema import ResolvedProgram
-from workers.backfill import backfill_reply, is_backfill_id, offer_freed_slot
 from workers.dependencies import Dependencies
+from workers.intake.backfill import backfill_reply, is_backfill_id, offer_freed_slot
 from workflows.case import RecoveryCaseWorkflow
 from workflows.search_attributes import for_case_start
 
@@ -69,23 +69,6 @@ def freed_slot(event: AppointmentEvent) -> FreedSlot | None:
     return FreedSlot(calendar_id=appt.calendar_id, start=appt.start, end=appt.end, owner_id=appt.owner_id,
                      appointment_type=appt.appointment_type, source=appt.source, location_id=appt.location_id,
                      value=appt.value, freed_by="cancellation")
-
-
-class EventOutcome(BaseModel):
-    event_id: str
-    case_id: str | None
-    status: Literal["accepted", "ignored", "case_closed"]
-    reason: str | None = None
-    backfill_id: str | None = None  # the waitlist backfill of the slot this event freed, when one runs
-
-
-class ReplyOutcome(BaseModel):
-    reply_id: str
-    case_id: str | None
-    routed: Literal["case", "unknown_sender", "closed_case", "waitlist_offer"]
-    opted_out: bool = False
-    # for a reply to a waitlist offer: what became of it
-    backfill: Literal["signalled", "closed", "not_a_yes", "unknown_sender"] | None = None
 
 
 class CaseService:

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from workers.cli import api_call, fail, settings
+from workers.cli.main import api_call, fail, settings
 
 waitlist_app = typer.Typer(no_args_is_help=True, help="The waitlist that freed slots are offered to.")
 

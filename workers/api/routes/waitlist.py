@@ -13,10 +13,10 @@ from fastapi import APIRouter, Depends, HTTPException, Query
 from pydantic import BaseModel, Field
 from temporalio.service import RPCError
 
-from activities.backfill import BackfillState
 from connectors.local.waitlist import LocalWaitlist
+from domain.backfill import BackfillState
 from domain.models import Contact
-from workers.api import AppState, Principal, Problem, admin, principal, state
+from workers.api.app import AppState, Principal, Problem, admin, principal, state
 from workflows.backfill import SlotBackfill
 
 TypeName = Annotated[str, Field(min_length=1, max_length=100)]

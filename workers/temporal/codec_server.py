@@ -32,7 +32,7 @@ from starlette.middleware.cors import CORSMiddleware
 from temporalio.api.common.v1 import Payloads
 from temporalio.converter import PayloadCodec
 
-from workers.errors import read_body
+from workers.api.errors import read_body
 
 log = structlog.get_logger(__name__)
 
@@ -163,7 +163,7 @@ def _is_loopback(host: str) -> bool:
 
 def build_from_env(host: str = "127.0.0.1", allow_unauthenticated: bool = False) -> FastAPI:
     """The app as `noshow codec-server` runs it; a clear ValueError for every configuration mistake."""
-    from workers.codec import EncryptionCodec
+    from workers.temporal.codec import EncryptionCodec
 
     settings = CodecServerSettings()
     if settings.encryption_key is None or not settings.encryption_key.get_secret_value().strip():

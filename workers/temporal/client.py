@@ -15,7 +15,7 @@ from workers.settings import Settings
 def data_converter(settings: Settings) -> DataConverter:
     if settings.encryption_key is None or not settings.encryption_key.get_secret_value():
         return pydantic_data_converter
-    from workers.codec import EncryptionCodec
+    from workers.temporal.codec import EncryptionCodec
 
     codec = EncryptionCodec.from_setting(settings.encryption_key.get_secret_value())
     # failure messages and stack traces go through the codec too, not only payloads
