@@ -37,6 +37,8 @@ from connectors.google.client import GoogleCalendarClient
 from connectors.hubspot.client import HubSpotClient
 from connectors.hubspot.contacts import HubSpotContacts
 from connectors.inbound import UNKNOWN_TYPE, PayloadError, clip, contact_id_for, digest, opt_dt
+from connectors.local.db import LocalDb
+from connectors.local.reconcile_state import SqliteAppointmentIndex, SqliteCursorStore
 from connectors.outlook.client import OutlookClient
 from connectors.outlook.subscriptions import SubscriptionKeeper
 from connectors.sync import Snapshot, SyncPage
@@ -387,3 +389,35 @@ class PushActivities:
         except ProviderError as exc:
             raise to_application_error(exc) from exc
         return report
+
+
+class StoredReconcileActivities(ReconcileActivities):
+    """ReconcileActivities with the cursor kept in the database (a Schedule's input is fixed).
+
+    An explicit `cursor` in the input still wins (an operator replaying from a point in time); without one the
+    stored cursor is used, and none stored means a baseline run. The cursor is stored by `commit_reconcile`, which
+    the workflow runs after delivery, so a failed delivery polls the same changes again.
+    """
+
+    def __init__(self, sources: dict[str, ReconcileSource], db: LocalDb, max_age: timedelta = timedelta(days=7),
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC), salt: str = "noshow") -> None:
+        from connectors.local.meeting_links import MeetingLinks
+        from connectors.zoom.links import ZoomLinker
+
+        super().__init__(sources, index=SqliteAppointmentIndex(db), max_age=max_age, clock=clock)
+        self.cursors = SqliteCursorStore(db)
+        self.linker = ZoomLinker(MeetingLinks(db), salt)
+
+    @activity.defn(name="reconcile_source")
+    def reconcile_source(self, inp: ReconcileInput) -> ReconcileResult:
+        if inp.cursor is None:
+            inp = inp.model_copy(update={"cursor": self.cursors.get(inp.source)})
+        return super().reconcile_source(inp)
+
+    @activity.defn(name="commit_reconcile")
+    def commit_reconcile(self, result: ReconcileResult) -> None:
+        super().commit_reconcile(result)
+        for link in result.links:  # bookings whose event names a Zoom meeting: its attendance reaches the case
+            self.linker.link(link.appointment, link.meeting_id)
+        if result.cursor:
+            self.cursors.put(result.source, result.cursor)

@@ -110,7 +110,7 @@ async def run(args: argparse.Namespace, tmp: Path, ps: procs.Procs, rows_out: li
     settings = Settings(temporal_address=address, data_dir=data_dir, policy_file=policy_file)
     client = await connect(settings, wait_seconds=60)
     ctx = measure.Ctx(client=client, address=address, tmp=tmp, procs=ps, policy=policy, policy_file=policy_file,
-                      data_dir=data_dir, secret=settings.webhook_secret.get_secret_value().split(",")[0])
+                      data_dir=data_dir, secret=settings.auth.webhook_secret.get_secret_value().split(",")[0])
     ctx.rows, ctx.notes = rows_out, notes_out
 
     print(f"1. ingest: {args.webhooks} signed webhooks vs raw starts ...", flush=True)

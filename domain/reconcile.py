@@ -116,7 +116,7 @@ class RenewPushResult(BaseModel):
     failed: list[str] = Field(default_factory=list)
 
 
-class DeliveryReport(BaseModel):
+class SubmittedEvents(BaseModel):
     source: str
     outcomes: list[EventOutcome] = Field(default_factory=list)
     reviews: list[str] = Field(default_factory=list)  # appointment ids a human was asked about

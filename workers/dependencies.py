@@ -40,24 +40,24 @@ class Dependencies:
 
     def policy(self) -> PolicyFile:
         """The approved policy, re-parsed only when its file's bytes change (parsing costs ~100 ms otherwise)."""
-        path = self.settings.policy_file or default_policy_path()
+        path = self.settings.policy.file or default_policy_path()
         try:
             stamp: str | None = hashlib.sha256(path.read_bytes()).hexdigest()
         except OSError:
             stamp = None  # load_policy below reports the unreadable file clearly
         if self._policy is None or stamp != self._policy_stamp:
-            self._policy = load_policy(self.settings.policy_file)
+            self._policy = load_policy(self.settings.policy.file)
             self._policy_stamp = stamp
         return self._policy
 
 
 def build_dependencies(settings: Settings) -> Dependencies:
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    db = LocalDb(settings.local_db_path)
-    policy = load_policy(settings.policy_file)
+    settings.storage.data_dir.mkdir(parents=True, exist_ok=True)
+    db = LocalDb(settings.storage.local_db_path)
+    policy = load_policy(settings.policy.file)
     protected = sorted({f for p in policy.programs for f in p.crm.protected_fields})
     outbox = LocalOutbox(db)
-    ledger = Ledger(settings.ledger_db_url)
+    ledger = Ledger(settings.storage.ledger_db_url)
     ledger.migrate()
     deps = Dependencies(
         settings=settings,
@@ -76,7 +76,7 @@ def build_dependencies(settings: Settings) -> Dependencies:
 
     deps.reply_model = ReplyModelClient.from_env()
     providers = ProviderSettings()
-    deps.channels, deps.notifiers, _ = outbound(providers, outbox, str(settings.data_dir / "sendlog.db"))
+    deps.channels, deps.notifiers, _ = outbound(providers, outbox, str(settings.storage.data_dir / "sendlog.db"))
     # NOSHOW_CALENDAR_PROVIDER / NOSHOW_CRM_PROVIDER: the local ones stay underneath (holds, contacts, audit copy)
     deps.calendar, deps.crm = writeback(providers, deps.calendar, deps.crm, [p.crm for p in policy.programs])
     return deps

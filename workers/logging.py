@@ -20,8 +20,8 @@ def _redact(_: object, __: str, event: dict[str, object]) -> dict[str, object]:
 
 
 def configure_logging(settings: Settings) -> None:
-    json_logs = settings.log_format == "json" or (settings.log_format == "auto" and not sys.stderr.isatty())
-    level = getattr(logging, settings.log_level.upper(), logging.INFO)
+    json_logs = settings.logging.format == "json" or (settings.logging.format == "auto" and not sys.stderr.isatty())
+    level = getattr(logging, settings.logging.level.upper(), logging.INFO)
     logging.basicConfig(level=level, stream=sys.stderr, format="%(message)s")
     for noisy in ("httpx", "uvicorn.access"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -1,49 +1,80 @@
-"""Settings from the environment (prefix NOSHOW_, plus TEMPORAL_ADDRESS) or a `.env` / settings file."""
+"""The engine's one settings object: every section read once, from the environment and the same `.env` file
+(`NOSHOW_SETTINGS_FILE` names another), then handed to whatever needs it.
+
+Variable names are the ones operators already set (`NOSHOW_*`, `TEMPORAL_ADDRESS`, `TWILIO_*`, `SENDGRID_*`,
+`SLACK_*`); each section lists its own. `noshow settings` prints the effective values with secrets masked.
+"""
 
 from __future__ import annotations
 
-import os
+from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
+from typing import Any, Literal
 
-from pydantic import AliasChoices, Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AliasChoices, Field, SecretStr, model_validator
+from pydantic_settings import SettingsConfigDict
+
+from connectors.sendgrid.channel import SendGridSettings
+from connectors.settings import EnvSection, secret
+from connectors.slack.notifier import SlackSettings
+from connectors.twilio.channel import TwilioSettings
+
+DEV_WEBHOOK_SECRET = "whsec_bm9zaG93LWxvY2FsLWRldmVsb3BtZW50LXNlY3JldC0wMQ=="
 
 
-class Settings(BaseSettings):
-    model_config = SettingsConfigDict(
-        env_prefix="NOSHOW_",
-        env_file=os.environ.get("NOSHOW_SETTINGS_FILE", ".env"),
-        extra="ignore",
-    )
+def _env(*names: str) -> Any:
+    return AliasChoices(*names)
+
+
+class TemporalSettings(EnvSection):
+    """TEMPORAL_ADDRESS (unset: the embedded dev server), TEMPORAL_NAMESPACE, NOSHOW_TEMPORAL_PORT,
+    NOSHOW_TEMPORAL_UI_PORT, NOSHOW_TASK_QUEUE, NOSHOW_MAX_CACHED_WORKFLOWS, NOSHOW_ENCRYPTION_KEY."""
+
+    address: str | None = Field(default=None, validation_alias=_env("TEMPORAL_ADDRESS", "NOSHOW_TEMPORAL_ADDRESS"))
+    namespace: str = Field(default="default",
+                           validation_alias=_env("TEMPORAL_NAMESPACE", "NOSHOW_TEMPORAL_NAMESPACE"))
+    port: int = Field(default=7233, validation_alias="NOSHOW_TEMPORAL_PORT")
+    ui_port: int = Field(default=8233, validation_alias="NOSHOW_TEMPORAL_UI_PORT")
+    task_queue: str = Field(default="noshow-cases", validation_alias="NOSHOW_TASK_QUEUE")
+    max_cached_workflows: int = Field(default=500, validation_alias="NOSHOW_MAX_CACHED_WORKFLOWS")
+    # base64 AES-256 key(s) for payloads and failures: "kid1:BASE64[,kid0:BASE64]" (the first encrypts)
+    encryption_key: SecretStr | None = Field(default=None, validation_alias="NOSHOW_ENCRYPTION_KEY")
+
+    @property
+    def target(self) -> str:
+        return self.address or f"127.0.0.1:{self.port}"
+
+    @property
+    def embedded(self) -> bool:
+        return not self.address
+
+
+class ApiSettings(EnvSection):
+    """NOSHOW_API_HOST, NOSHOW_API_PORT, NOSHOW_PUBLIC_BASE_URL (the address providers and customers reach),
+    NOSHOW_MAX_BODY_BYTES."""
+
+    model_config = SettingsConfigDict(env_prefix="NOSHOW_API_")
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    public_base_url: str = Field(default="http://127.0.0.1:8000", validation_alias="NOSHOW_PUBLIC_BASE_URL")
+    max_body_bytes: int = Field(default=256 * 1024, validation_alias="NOSHOW_MAX_BODY_BYTES")
+
+    @property
+    def local_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+
+class StorageSettings(EnvSection):
+    """NOSHOW_DATA_DIR, NOSHOW_LOCAL_DB_URL (default <data_dir>/local.db), NOSHOW_LEDGER_URL (default
+    sqlite:///<data_dir>/ledger.db; Postgres by URL in production)."""
+
+    model_config = SettingsConfigDict(env_prefix="NOSHOW_")
 
     data_dir: Path = Path("data")
-    temporal_address: str | None = Field(
-        default=None, validation_alias=AliasChoices("TEMPORAL_ADDRESS", "NOSHOW_TEMPORAL_ADDRESS")
-    )
-    temporal_namespace: str = Field(
-        default="default", validation_alias=AliasChoices("TEMPORAL_NAMESPACE", "NOSHOW_TEMPORAL_NAMESPACE")
-    )
-    temporal_port: int = 7233
-    temporal_ui_port: int = 8233
-    task_queue: str = "noshow-cases"
-    api_host: str = "127.0.0.1"
-    api_port: int = 8000
-    public_base_url: str = "http://127.0.0.1:8000"
-    policy_file: Path | None = None
-    local_db_url: str | None = None  # defaults to <data_dir>/local.db
-    ledger_url: str | None = None  # defaults to sqlite:///<data_dir>/ledger.db
-    webhook_secret: SecretStr = SecretStr("whsec_bm9zaG93LWxvY2FsLWRldmVsb3BtZW50LXNlY3JldC0wMQ==")
-    # reviewer tokens: "token=reviewer@example.com:program1|program2,token2=..." ("*" = every program)
-    reviewer_tokens: SecretStr = SecretStr("dev-reviewer-token=reviewer@example.com:*")
-    admin_token: SecretStr = SecretStr("dev-admin-token")
-    link_secret: SecretStr = SecretStr("noshow-local-link-secret")
-    id_salt: str = "noshow"
-    max_body_bytes: int = 256 * 1024
-    log_format: str = "auto"  # auto | json | console
-    log_level: str = "INFO"
-    encryption_key: SecretStr | None = None  # base64 AES-256 key(s): "kid1:BASE64[,kid0:BASE64]"
-    max_cached_workflows: int = 500
+    local_db_url: str | None = None
+    ledger_url: str | None = None
 
     @property
     def local_db_path(self) -> Path:
@@ -56,10 +87,268 @@ class Settings(BaseSettings):
         return self.ledger_url or f"sqlite:///{self.data_dir / 'ledger.db'}"
 
     @property
-    def temporal_target(self) -> str:
-        return self.temporal_address or f"127.0.0.1:{self.temporal_port}"
+    def send_log_path(self) -> str:
+        return str(self.data_dir / "sendlog.db")
+
+
+class PolicySettings(EnvSection):
+    """NOSHOW_POLICY_FILE: the approved policy YAML (unset: the shipped default)."""
+
+    file: Path | None = Field(default=None, validation_alias="NOSHOW_POLICY_FILE")
+
+
+class AuthSettings(EnvSection):
+    """NOSHOW_WEBHOOK_SECRET (Standard Webhooks `whsec_...`, comma-separated for rotation),
+    NOSHOW_REVIEWER_TOKENS (`token=reviewer@example.com:program1|program2,...`, `*` = every program),
+    NOSHOW_ADMIN_TOKEN, NOSHOW_LINK_SECRET (signs self-serve booking links), NOSHOW_ID_SALT (keys opaque ids).
+    The defaults are for the embedded development stack only."""
+
+    model_config = SettingsConfigDict(env_prefix="NOSHOW_")
+
+    webhook_secret: SecretStr = SecretStr(DEV_WEBHOOK_SECRET)
+    reviewer_tokens: SecretStr = SecretStr("dev-reviewer-token=reviewer@example.com:*")
+    admin_token: SecretStr = SecretStr("dev-admin-token")
+    link_secret: SecretStr = SecretStr("noshow-local-link-secret")
+    id_salt: str = "noshow"
+
+    @property
+    def webhook_secrets(self) -> list[str]:
+        return [s.strip() for s in self.webhook_secret.get_secret_value().split(",") if s.strip()]
+
+
+class LoggingSettings(EnvSection):
+    """NOSHOW_LOG_FORMAT (auto | json | console), NOSHOW_LOG_LEVEL."""
+
+    model_config = SettingsConfigDict(env_prefix="NOSHOW_LOG_")
+
+    format: Literal["auto", "json", "console"] = "auto"
+    level: str = "INFO"
+
+
+class CodecSettings(EnvSection):
+    """The codec server for the Temporal UI: NOSHOW_CODEC_TOKENS (comma-separated bearer tokens),
+    NOSHOW_CODEC_ORIGINS, NOSHOW_CODEC_NAMESPACES (empty = any), NOSHOW_CODEC_MAX_BODY_BYTES. The key is
+    the Temporal section's NOSHOW_ENCRYPTION_KEY."""
+
+    model_config = SettingsConfigDict(env_prefix="NOSHOW_CODEC_")
+
+    tokens: SecretStr = SecretStr("")
+    origins: str = "http://localhost:8233,http://127.0.0.1:8233,https://cloud.temporal.io"
+    namespaces: str = ""
+    max_body_bytes: int = 4 * 1024 * 1024
+
+
+CalendarProvider = Literal["local", "calcom", "calendly", "google", "outlook"]
+CrmProvider = Literal["local", "hubspot"]
+
+
+class RoutingSettings(EnvSection):
+    """Which provider does what; anything left `local` stays on the embedded default: NOSHOW_SMS_PROVIDER,
+    NOSHOW_EMAIL_PROVIDER, NOSHOW_REVIEW_NOTIFIER, NOSHOW_SLACK_REVIEWERS (Slack user ids allowed to decide
+    reviews, comma-separated, `*` = anyone in the channel), NOSHOW_CALENDAR_PROVIDER, NOSHOW_CRM_PROVIDER."""
+
+    model_config = SettingsConfigDict(env_prefix="NOSHOW_")
+
+    sms_provider: Literal["local", "twilio"] = "local"
+    email_provider: Literal["local", "sendgrid"] = "local"
+    review_notifier: Literal["local", "slack"] = "local"
+    slack_reviewers: str = ""
+    calendar_provider: CalendarProvider = "local"
+    crm_provider: CrmProvider = "local"
+
+    @property
+    def slack_reviewer_ids(self) -> set[str]:
+        return {u.strip() for u in self.slack_reviewers.split(",") if u.strip()}
+
+
+class CalcomSettings(EnvSection):
+    """NOSHOW_CALCOM_API_KEY (polling, booking), NOSHOW_CALCOM_BASE_URL, NOSHOW_CALCOM_WEBHOOK_SECRET,
+    NOSHOW_CALCOM_EVENT_TYPE_ID (books appointments that came from other sources), NOSHOW_CALCOM_TIME_ZONE."""
+
+    model_config = SettingsConfigDict(env_prefix="NOSHOW_CALCOM_")
+
+    api_key: SecretStr | None = None
+    base_url: str = "https://api.cal.com/v2"
+    webhook_secret: SecretStr | None = None
+    event_type_id: str | None = None
+    time_zone: str = "UTC"
+
+
+class CalendlySettings(EnvSection):
+    """NOSHOW_CALENDLY_TOKEN, NOSHOW_CALENDLY_BASE_URL, NOSHOW_CALENDLY_SIGNING_KEY, NOSHOW_CALENDLY_USER_URI or
+    NOSHOW_CALENDLY_ORGANIZATION_URI (whose events are polled), NOSHOW_CALENDLY_EVENT_TYPE (event type URI for
+    appointments from other sources)."""
+
+    model_config = SettingsConfigDict(env_prefix="NOSHOW_CALENDLY_")
+
+    token: SecretStr | None = None
+    base_url: str = "https://api.calendly.com"
+    signing_key: SecretStr | None = None
+    user_uri: str | None = None
+    organization_uri: str | None = None
+    event_type: str | None = None
+
+
+class GoogleSettings(EnvSection):
+    """NOSHOW_GOOGLE_ACCESS_TOKEN, NOSHOW_GOOGLE_BASE_URL, NOSHOW_GOOGLE_CALENDAR_ID, NOSHOW_GOOGLE_SEND_UPDATES,
+    NOSHOW_GOOGLE_CHANNELS (open push channels and the /webhooks/google route), NOSHOW_GOOGLE_CHANNEL_TTL_HOURS
+    (asked for; Google may grant less)."""
+
+    model_config = SettingsConfigDict(env_prefix="NOSHOW_GOOGLE_")
+
+    access_token: SecretStr | None = None
+    base_url: str = "https://www.googleapis.com/calendar/v3"
+    calendar_id: str | None = None
+    send_updates: Literal["all", "externalOnly", "none"] = "all"
+    channels: bool = False
+    channel_ttl_hours: float = Field(default=7 * 24, gt=1)
+
+
+class GraphSettings(EnvSection):
+    """Outlook through Microsoft Graph: NOSHOW_GRAPH_ACCESS_TOKEN, NOSHOW_GRAPH_BASE_URL, NOSHOW_GRAPH_USER (user
+    id or UPN whose calendar is used), NOSHOW_GRAPH_CLIENT_STATE (comma-separated; the first is set on the
+    subscriptions this deployment creates)."""
+
+    model_config = SettingsConfigDict(env_prefix="NOSHOW_GRAPH_")
+
+    access_token: SecretStr | None = None
+    base_url: str = "https://graph.microsoft.com/v1.0"
+    user: str | None = None
+    client_state: SecretStr | None = None
+
+    @property
+    def client_states(self) -> list[str]:
+        return [s.strip() for s in (secret(self.client_state) or "").split(",") if s.strip()]
+
+
+class HubSpotSettings(EnvSection):
+    """NOSHOW_HUBSPOT_ACCESS_TOKEN, NOSHOW_HUBSPOT_BASE_URL, NOSHOW_HUBSPOT_CLIENT_SECRET (webhook signatures),
+    NOSHOW_HUBSPOT_OWNER_ID (owns tasks whose owner is not a HubSpot owner), NOSHOW_HUBSPOT_CREATE_CONTACTS."""
+
+    model_config = SettingsConfigDict(env_prefix="NOSHOW_HUBSPOT_")
+
+    access_token: SecretStr | None = None
+    base_url: str = "https://api.hubapi.com"
+    client_secret: SecretStr | None = None
+    owner_id: str | None = None
+    create_contacts: bool = True
+
+
+class ZoomSettings(EnvSection):
+    """NOSHOW_ZOOM_SECRET_TOKEN: the webhook secret token of the Zoom app."""
+
+    model_config = SettingsConfigDict(env_prefix="NOSHOW_ZOOM_")
+
+    secret_token: SecretStr | None = None
+
+
+class ReplyModelSettings(EnvSection):
+    """An optional OpenAI-compatible reply classifier: NOSHOW_REPLY_MODEL_URL (unset: rules only),
+    NOSHOW_REPLY_MODEL_NAME, NOSHOW_REPLY_MODEL_API_KEY, NOSHOW_REPLY_MODEL_TIMEOUT."""
+
+    model_config = SettingsConfigDict(env_prefix="NOSHOW_REPLY_MODEL_")
+
+    url: str | None = None
+    name: str = "default"
+    api_key: SecretStr | None = None
+    timeout: float = 5.0
+
+
+class ReconcileSettings(EnvSection):
+    """Polling of every source with API credentials: NOSHOW_RECONCILE_EVERY_MINUTES, NOSHOW_RECONCILE_MAX_AGE_DAYS
+    (older never-seen appointments start no case)."""
+
+    model_config = SettingsConfigDict(env_prefix="NOSHOW_RECONCILE_")
+
+    every_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    max_age_days: int = Field(default=7, ge=1)
+
+    @property
+    def every(self) -> timedelta:
+        return timedelta(minutes=self.every_minutes)
+
+    @property
+    def max_age(self) -> timedelta:
+        return timedelta(days=self.max_age_days)
+
+
+class PushSettings(EnvSection):
+    """Upkeep of Google channels and Graph subscriptions: NOSHOW_PUSH_RENEW_EVERY_MINUTES,
+    NOSHOW_PUSH_RENEW_BEFORE_HOURS (Outlook's maximum lifetime is about 70 h)."""
+
+    model_config = SettingsConfigDict(env_prefix="NOSHOW_PUSH_")
+
+    renew_every_minutes: int = Field(default=60, ge=5, le=24 * 60)
+    renew_before_hours: float = Field(default=24, gt=0, le=48)
+
+    @property
+    def every(self) -> timedelta:
+        return timedelta(minutes=self.renew_every_minutes)
+
+    @property
+    def renew_before(self) -> timedelta:
+        return timedelta(hours=self.renew_before_hours)
+
+
+class Settings(EnvSection):
+    """Every section; build it once (`get_settings()`, or `Settings()` in tests with the sections they change)."""
+
+    temporal: TemporalSettings = Field(default_factory=TemporalSettings)
+    api: ApiSettings = Field(default_factory=ApiSettings)
+    storage: StorageSettings = Field(default_factory=StorageSettings)
+    policy: PolicySettings = Field(default_factory=PolicySettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
+    logging: LoggingSettings = Field(default_factory=LoggingSettings)
+    codec: CodecSettings = Field(default_factory=CodecSettings)
+    routing: RoutingSettings = Field(default_factory=RoutingSettings)
+    calcom: CalcomSettings = Field(default_factory=CalcomSettings)
+    calendly: CalendlySettings = Field(default_factory=CalendlySettings)
+    google: GoogleSettings = Field(default_factory=GoogleSettings)
+    graph: GraphSettings = Field(default_factory=GraphSettings)
+    hubspot: HubSpotSettings = Field(default_factory=HubSpotSettings)
+    zoom: ZoomSettings = Field(default_factory=ZoomSettings)
+    twilio: TwilioSettings = Field(default_factory=TwilioSettings)
+    sendgrid: SendGridSettings = Field(default_factory=SendGridSettings)
+    slack: SlackSettings = Field(default_factory=SlackSettings)
+    reply_model: ReplyModelSettings = Field(default_factory=ReplyModelSettings)
+    reconcile: ReconcileSettings = Field(default_factory=ReconcileSettings)
+    push: PushSettings = Field(default_factory=PushSettings)
+
+    @model_validator(mode="after")
+    def _renew_before_the_channel_expires(self) -> Settings:
+        if self.push.renew_before_hours >= self.google.channel_ttl_hours:
+            raise ValueError("NOSHOW_PUSH_RENEW_BEFORE_HOURS must be shorter than NOSHOW_GOOGLE_CHANNEL_TTL_HOURS, "
+                             "or every channel would be renewed as soon as it opens")
+        return self
+
+    def masked(self) -> dict[str, Any]:
+        """Every effective value by section, secrets shown only as set or unset (for `noshow settings`)."""
+        return {name: _masked(getattr(self, name)) for name in type(self).model_fields}
+
+
+def _masked(section: EnvSection) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name in type(section).model_fields:
+        value = getattr(section, name)
+        if isinstance(value, SecretStr):
+            default = type(section).model_fields[name].default
+            if not value.get_secret_value():
+                out[name] = "(empty)"
+            elif isinstance(default, SecretStr) and default.get_secret_value() == value.get_secret_value():
+                out[name] = "(development default: set a real one outside the embedded stack)"
+            else:
+                out[name] = "(set)"
+        elif isinstance(value, Path):
+            out[name] = str(value)
+        else:
+            out[name] = value
+    return out
 
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
+    """The process's settings, read once."""
     return Settings()
+
+
+__all__ = ["CalendarProvider", "CrmProvider", "Settings", "get_settings", "secret"]

@@ -44,8 +44,8 @@ def build_activities(deps: Dependencies, client: Client | None) -> list[Any]:
     messaging = MessagingActivities(deps.channels, deps.outbox, deps.consent, deps.ledger,
                                     reply_model=deps.reply_model, history=deps.history)
     consent = ConsentActivities(deps.consent, deps.channels, deps.outbox, deps.ledger, client, history=deps.history)
-    scheduling = SchedulingActivities(deps.calendar, deps.ledger, s.link_secret.get_secret_value(),
-                                      s.public_base_url, on_freed=_backfill_with(client, deps))
+    scheduling = SchedulingActivities(deps.calendar, deps.ledger, s.auth.link_secret.get_secret_value(),
+                                      s.api.public_base_url, on_freed=_backfill_with(client, deps))
     return [
         AttendanceActivities(deps.calendar, deps.history).gather_evidence,
         messaging.send_message,
@@ -65,42 +65,42 @@ def build_activities(deps: Dependencies, client: Client | None) -> list[Any]:
 def build_worker(client: Client, deps: Dependencies, task_queue: str | None = None,
                  max_cached_workflows: int | None = None) -> Worker:
     from workers.intake.cases import CaseService
-    from workers.reconcile import ReconcileSettings, push_activities, reconcile_activities, reconcile_sources_from_env
+    from workers.providers.sources import (
+        ReconcileSettings,
+        push_activities,
+        reconcile_activities,
+        reconcile_sources_from_env,
+    )
 
     s = deps.settings
     rs = ReconcileSettings()
     activities = build_activities(deps, client) + backfill_activities(deps) + reconcile_activities(
         reconcile_sources_from_env(rs), deps.db, CaseService(client, deps),
-        max_age=timedelta(days=rs.reconcile_max_age_days), tasks=deps.crm, salt=s.id_salt) + [
-        push_activities(rs, deps.db, s.public_base_url).renew_push_channels]
+        max_age=timedelta(days=rs.reconcile_max_age_days), tasks=deps.crm, salt=s.auth.id_salt) + [
+        push_activities(rs, deps.db, s.api.public_base_url).renew_push_channels]
     return Worker(
         client,
-        task_queue=task_queue or s.task_queue,
+        task_queue=task_queue or s.temporal.task_queue,
         workflows=WORKFLOWS,
         activities=activities,
         activity_executor=ThreadPoolExecutor(max_workers=32),
-        max_cached_workflows=s.max_cached_workflows if max_cached_workflows is None else max_cached_workflows,
+        max_cached_workflows=s.temporal.max_cached_workflows if max_cached_workflows is None else max_cached_workflows,
     )
 
 
 async def run_worker(settings: Settings) -> None:
     deps = build_dependencies(settings)
     client = await connect(settings, wait_seconds=60)
-    from workers.reconcile import (
-        ReconcileSettings,
-        ensure_push_schedule,
-        ensure_schedules,
-        push_activities,
-        reconcile_sources_from_env,
-    )
+    from workers.providers.sources import ReconcileSettings, push_activities, reconcile_sources_from_env
+    from workers.temporal.schedules import ensure_push_schedule, ensure_schedules
 
     rs = ReconcileSettings()
-    schedules = await ensure_schedules(client, reconcile_sources_from_env(rs), settings.task_queue, rs.every)
+    schedules = await ensure_schedules(client, reconcile_sources_from_env(rs), settings.temporal.task_queue, rs.every)
     worker = build_worker(client, deps)
-    push = await ensure_push_schedule(client, push_activities(rs, deps.db, settings.public_base_url).providers,
-                                      settings.task_queue, rs.push_every)
+    push = await ensure_push_schedule(client, push_activities(rs, deps.db, settings.api.public_base_url).providers,
+                                      settings.temporal.task_queue, rs.push_every)
     log.info("reconcile_schedules", schedules=schedules, push_schedule=push)
-    log.info("worker_started", task_queue=settings.task_queue, temporal=settings.temporal_target)
+    log.info("worker_started", task_queue=settings.temporal.task_queue, temporal=settings.temporal.target)
     await worker.run()
 
 

@@ -18,7 +18,7 @@ MAX_TYPE_LENGTH = 100
 MAX_UNKNOWN_TYPES = 500
 
 
-class DeliveryLog:
+class WebhookReceipts:
     """Webhook deliveries already handled (provider dedupe keys), so re-deliveries have no second effect."""
 
     def __init__(self, db: Any, horizon: timedelta = DEDUPE_HORIZON) -> None:

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 from python_http_client.exceptions import HTTPError
 from sendgrid import SendGridAPIClient
 
@@ -29,6 +29,7 @@ from connectors.contract import (
     SendReceipt,
 )
 from connectors.http import parse_retry_after
+from connectors.settings import EnvSection
 from connectors.twilio.sendlog import MemorySendLog, SendLog
 from domain.models import Channel
 
@@ -36,13 +37,13 @@ SCOPE = "sendgrid"
 _FIELD = re.compile(r"[A-Za-z0-9_.\[\]-]{1,80}")
 
 
-class SendGridSettings(BaseSettings):
+class SendGridSettings(EnvSection):
     """Environment: SENDGRID_API_KEY, SENDGRID_FROM_EMAIL, SENDGRID_FROM_NAME, SENDGRID_REPLY_TO,
     SENDGRID_API_HOST, SENDGRID_ASM_GROUP_ID, SENDGRID_CATEGORY, SENDGRID_TIMEOUT_SECONDS,
     SENDGRID_RESEND_AFTER_AMBIGUOUS, SENDGRID_EVENT_VERIFICATION_KEY, SENDGRID_EVENT_TOLERANCE_SECONDS,
     SENDGRID_PARSE_TOKEN, SENDGRID_PARSE_BASIC_AUTH."""
 
-    model_config = SettingsConfigDict(env_prefix="SENDGRID_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="SENDGRID_")
 
     api_key: SecretStr = SecretStr("")
     from_email: str = ""
@@ -96,7 +97,7 @@ class SendGridChannel:
         self.settings = settings
         self.send_log: SendLog = send_log or MemorySendLog()
         self.client = client or SendGridAPIClient(settings.api_key.get_secret_value(),
-                                                  host=settings.api_host.rstrip("/"))
+                                                  host=settings.api.host.rstrip("/"))
 
     def lookup(self, message_id: str) -> SendReceipt | None:
         row = self.send_log.get(SCOPE, message_id)

@@ -13,10 +13,11 @@ from typing import Any
 
 import httpx
 from pydantic import SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
 from connectors.contract import PermanentProviderError, RetryableProviderError
 from connectors.http import error_from_exception, error_from_response, parse_retry_after
+from connectors.settings import EnvSection
 from connectors.twilio.sendlog import MemorySendLog, SendLog
 
 SCOPE = "slack"
@@ -27,11 +28,11 @@ RETRYABLE_ERRORS = frozenset({"ratelimited", "rate_limited", "internal_error", "
                               "request_timeout", "team_added_to_org"})
 
 
-class SlackSettings(BaseSettings):
+class SlackSettings(EnvSection):
     """Environment: SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET, SLACK_REVIEW_CHANNEL, SLACK_API_BASE_URL,
     SLACK_REVIEW_URL_TEMPLATE, SLACK_TIMEOUT_SECONDS, SLACK_TOLERANCE_SECONDS."""
 
-    model_config = SettingsConfigDict(env_prefix="SLACK_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="SLACK_")
 
     bot_token: SecretStr = SecretStr("")  # xoxb-..., scope chat:write
     signing_secret: SecretStr = SecretStr("")  # app's Signing Secret: verifies interactivity payloads

@@ -16,7 +16,7 @@ from urllib.parse import urlencode
 
 import requests
 from pydantic import SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.http.response import Response
@@ -30,6 +30,7 @@ from connectors.contract import (
     SendReceipt,
 )
 from connectors.http import parse_retry_after
+from connectors.settings import EnvSection
 from connectors.twilio.sendlog import MemorySendLog, SendLog
 from domain.models import Channel
 
@@ -53,12 +54,12 @@ _sdk_logger.setLevel(logging.WARNING)
 _sdk_logger.propagate = False
 
 
-class TwilioSettings(BaseSettings):
+class TwilioSettings(EnvSection):
     """Environment: TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, TWILIO_FROM_NUMBER, TWILIO_WHATSAPP_FROM,
     TWILIO_MESSAGING_SERVICE_SID, TWILIO_STATUS_CALLBACK_URL, TWILIO_PUBLIC_BASE_URL, TWILIO_API_BASE_URL,
     TWILIO_WEBHOOK_SHARED_KEY, TWILIO_TIMEOUT_SECONDS."""
 
-    model_config = SettingsConfigDict(env_prefix="TWILIO_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="TWILIO_")
 
     account_sid: str = ""
     auth_token: SecretStr = SecretStr("")  # the primary Auth Token: it also signs the webhooks

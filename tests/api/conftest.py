@@ -61,7 +61,7 @@ async def api(client: Client, task_queue: str, tmp_path: Path) -> AsyncIterator[
     app = create_app(settings, client=client, deps=deps)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
-        stack = Stack(client, deps, CaseService(client, deps), worker, settings.policy_file)  # type: ignore[arg-type]
-        yield Api(http, stack, settings.webhook_secret.get_secret_value())
+        stack = Stack(client, deps, CaseService(client, deps), worker, settings.policy.file)  # type: ignore[arg-type]
+        yield Api(http, stack, settings.auth.webhook_secret.get_secret_value())
     await worker.shutdown()
     await asyncio.gather(task, return_exceptions=True)

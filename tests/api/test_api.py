@@ -12,7 +12,7 @@ from tests.helpers import eventually, fast_policy
 
 async def workflow_count(api: Api) -> int:
     return len([w async for w in api.stack.client.list_workflows(
-        f"TaskQueue = '{api.stack.deps.settings.task_queue}'")])
+        f"TaskQueue = '{api.stack.deps.settings.temporal.task_queue}'")])
 
 
 async def test_signed_event_starts_one_case_and_duplicates_do_not(api: Api) -> None:
@@ -46,7 +46,7 @@ async def test_bad_bodies_get_clear_4xx_and_start_nothing(api: Api) -> None:
     notjson_body = b"{not json"
     _, h2 = api.signed({})  # headers for a different body: fails signature first
     assert (await api.http.post("/webhooks/events", content=notjson_body, headers=h2)).status_code == 401
-    big = b"x" * (api.stack.deps.settings.max_body_bytes + 1)
+    big = b"x" * (api.stack.deps.settings.api.max_body_bytes + 1)
     too_big = await api.http.post("/webhooks/events", content=big, headers=headers)
     assert too_big.status_code == 413
     unknown = await api.post_event({"type": "appointment.teleported", "data": {}})

@@ -27,4 +27,4 @@ async def test_appointments_far_from_now_start_no_case(api: Api) -> None:
         outcome = response.json()["events"][0]
         assert outcome["status"] == "ignored" and outcome["reason"] == "appointment_time_out_of_range"
     assert not [w async for w in api.stack.client.list_workflows(
-        f"TaskQueue = '{api.stack.deps.settings.task_queue}'")]
+        f"TaskQueue = '{api.stack.deps.settings.temporal.task_queue}'")]

@@ -19,4 +19,4 @@ async def test_unknown_event_types_are_acknowledged_counted_and_start_nothing(ap
     rows = {(r["provider"], r["type"]): r["count"] for r in counted.json()}
     assert rows == {("events", "appointment.paid"): 2}
     assert not [w async for w in api.stack.client.list_workflows(
-        f"TaskQueue = '{api.stack.deps.settings.task_queue}'")]
+        f"TaskQueue = '{api.stack.deps.settings.temporal.task_queue}'")]

@@ -40,7 +40,7 @@ def future_start(hours: float = 4) -> datetime:
 
 
 def templates_to(api: Api, case_id: str, contact: Contact) -> list[str]:
-    key = contact_key_for(contact.contact_id, api.stack.deps.settings.id_salt)
+    key = contact_key_for(contact.contact_id, api.stack.deps.settings.auth.id_salt)
     return sorted(str(m["template_id"]).split("@")[0] for m in api.stack.deps.outbox.messages(case_id=case_id)
                   if m["contact_key"] == key)
 
@@ -88,7 +88,7 @@ async def test_a_cancellation_is_offered_to_the_waitlist_and_the_first_yes_books
     assert answered.json()["routed"] == "waitlist_offer" and answered.json()["backfill"] == "signalled"
     done = await eventually(lambda: backfill_state(api, backfill_id), lambda s: s["stage"] != "backfilling")
     assert done["stage"] == "backfilled"
-    assert done["winner"] == contact_key_for(second.contact_id, api.stack.deps.settings.id_salt)
+    assert done["winner"] == contact_key_for(second.contact_id, api.stack.deps.settings.auth.id_salt)
     assert templates_to(api, backfill_id, second) == ["confirm_booking", "waitlist_offer"]
     confirm = next(m for m in api.stack.deps.outbox.messages(case_id=backfill_id)
                    if str(m["template_id"]).startswith("confirm_booking"))
@@ -121,7 +121,7 @@ async def test_stop_to_a_waitlist_offer_opts_out_everywhere_with_one_confirmatio
     for text in ("STOP", "stop texting me"):  # a second opt-out from someone already out gets no second note
         stopped = await reply(api, backfill_id, text, sender=only.phone)
         assert stopped.status_code == 200 and stopped.json()["opted_out"] is True
-    key = contact_key_for(only.contact_id, api.stack.deps.settings.id_salt)
+    key = contact_key_for(only.contact_id, api.stack.deps.settings.auth.id_salt)
     assert api.stack.deps.consent.is_blocked(key, "sms")
     confirmations = [m for m in api.stack.deps.outbox.messages(case_id=backfill_id)
                      if str(m["template_id"]).startswith("consent_")]
@@ -155,7 +155,7 @@ async def test_no_backfill_without_a_waitlist_or_for_a_slot_already_past(api: Ap
     # too close to the slot for anyone to plan for it (policy: stop_before_minutes, 60 by default)
     assert (await cancel(api, calendar_id, future_start(hours=0.5)))["backfill_id"] is None
     assert not [w async for w in api.stack.client.list_workflows(
-        f"TaskQueue = '{api.stack.deps.settings.task_queue}' AND WorkflowType = 'SlotBackfill'")]
+        f"TaskQueue = '{api.stack.deps.settings.temporal.task_queue}' AND WorkflowType = 'SlotBackfill'")]
 
 
 async def test_a_reschedule_to_another_time_frees_the_old_one(api: Api) -> None:
@@ -215,9 +215,9 @@ async def test_a_customer_cancelling_their_rebooked_appointment_frees_it_for_the
     await eventually(lambda: case_state(api, case_id), lambda s: s["stage"] != "following")
 
     start = datetime.fromisoformat(str(offered["offered"][0]["start"]))  # type: ignore[index]
-    backfill_id = backfill_id_for(str(calendar_id), start, api.stack.deps.settings.id_salt)
+    backfill_id = backfill_id_for(str(calendar_id), start, api.stack.deps.settings.auth.id_salt)
     state = await eventually(lambda: backfill_state(api, backfill_id), lambda s: len(s["offered"]) == 1)  # type: ignore[arg-type]
-    assert state["offered"] == [contact_key_for(waiting.contact_id, api.stack.deps.settings.id_salt)]
+    assert state["offered"] == [contact_key_for(waiting.contact_id, api.stack.deps.settings.auth.id_salt)]
 
 
 async def case_state(api: Api, case_id: str) -> dict[str, object]:

@@ -31,7 +31,8 @@ from domain.reconcile import PushInput, ReconcileInput, RenewPushInput, RenewPus
 from tests.connectors.kit import fixture_bytes
 from tests.fakes.providers import FakeGoogleCalendar, FakeGraph
 from tests.helpers import eventually
-from workers.reconcile import PUSH_SCHEDULE_ID, ReconcileSettings, ensure_push_schedule, push_activities
+from workers.providers.sources import ReconcileSettings, push_activities
+from workers.temporal.schedules import PUSH_SCHEDULE_ID, ensure_push_schedule
 from workflows.reconcile import RenewPushChannelsWorkflow
 
 ADDRESS = "https://noshow.example.test/webhooks/google"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from workers.reconcile import ReconcileSettings
+from workers.providers.sources import ReconcileSettings
 
 
 def test_renewing_before_a_channel_could_ever_live_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -19,6 +19,7 @@ from temporalio.worker import Worker
 from connectors.contract import PermanentProviderError
 from connectors.hubspot.client import HubSpotClient
 from connectors.hubspot.contacts import HubSpotContacts, hubspot_contact
+from connectors.local.reconcile_state import SqliteAppointmentIndex
 from domain.models import EventType
 from domain.reconcile import ReconcileInput, ReconcileResult
 from tests.engine.conftest import settings_for
@@ -26,12 +27,7 @@ from tests.fakes.providers import FakeHubSpot
 from tests.helpers import eventually, fast_policy
 from workers.dependencies import Dependencies, build_dependencies
 from workers.intake.cases import CaseService
-from workers.reconcile import (
-    ReconcileSettings,
-    SqliteAppointmentIndex,
-    reconcile_activities,
-    reconcile_sources_from_env,
-)
+from workers.providers.sources import ReconcileSettings, reconcile_activities, reconcile_sources_from_env
 from workers.worker import build_activities
 from workflows.case import RecoveryCaseWorkflow
 from workflows.reconcile import ReconcileSourceWorkflow
@@ -91,7 +87,7 @@ async def hubspot(client: Client, task_queue: str, tmp_path: Path) -> AsyncItera
             ReconcileSettings(_env_file=None, hubspot_access_token="pat-test", hubspot_base_url=fake.base_url))  # type: ignore[arg-type]
         with ThreadPoolExecutor(16) as pool:
             activities = [*build_activities(deps, client),
-                          *reconcile_activities(sources, deps.db, cases, tasks=deps.crm, salt=deps.settings.id_salt)]
+                          *reconcile_activities(sources, deps.db, cases, tasks=deps.crm, salt=deps.settings.auth.id_salt)]
             async with Worker(client, task_queue=task_queue, workflows=[RecoveryCaseWorkflow, ReconcileSourceWorkflow],
                               activities=activities, activity_executor=pool):
                 try:

@@ -18,7 +18,9 @@ from temporalio.api.enums.v1 import EventType as HistoryEventType
 from temporalio.client import Client, ScheduleActionStartWorkflow, ScheduleOverlapPolicy
 from temporalio.worker import Worker
 
+from activities.case_events import CaseEventActivities
 from connectors.local.db import LocalDb
+from connectors.local.reconcile_state import SqliteAppointmentIndex, SqliteCursorStore
 from domain.models import EventType
 from domain.reconcile import DeliverEvents, ReconcileInput, ReconcileResult
 from tests.engine.conftest import settings_for
@@ -26,16 +28,8 @@ from tests.fakes.providers import FakeCalcom
 from tests.helpers import eventually, fast_policy
 from workers.dependencies import Dependencies, build_dependencies
 from workers.intake.cases import CaseService
-from workers.reconcile import (
-    DeliveryActivities,
-    ReconcileSettings,
-    SqliteAppointmentIndex,
-    SqliteCursorStore,
-    ensure_schedules,
-    reconcile_activities,
-    reconcile_sources_from_env,
-    schedule_id,
-)
+from workers.providers.sources import ReconcileSettings, reconcile_activities, reconcile_sources_from_env
+from workers.temporal.schedules import ensure_schedules, schedule_id
 from workers.worker import build_activities
 from workflows.case import RecoveryCaseWorkflow
 from workflows.reconcile import ReconcileSourceWorkflow
@@ -148,7 +142,7 @@ async def test_a_missed_booking_becomes_exactly_one_case_and_reruns_change_nothi
     assert SqliteCursorStore(wiring.deps.db).get("calcom") == found.cursor
 
     # a retried delivery (the activity failed after submitting) re-sends the same event: the case ignores it
-    outcomes = await DeliveryActivities(wiring.cases).deliver_appointment_events(
+    outcomes = await CaseEventActivities(wiring.cases).deliver_appointment_events(
         DeliverEvents(source="calcom", events=found.events))
     assert [(o.case_id, o.status) for o in outcomes.outcomes] == [(case_id, "accepted")]
     await eventually(lambda: _signals_settled(client, case_id, 2), bool)
@@ -156,7 +150,7 @@ async def test_a_missed_booking_becomes_exactly_one_case_and_reruns_change_nothi
     assert await _case_ids(client, tq) == [case_id]
 
     # what was seen survives a restart: a fresh store on the same file knows the booking and the cursor
-    reopened = LocalDb(wiring.deps.settings.local_db_path)
+    reopened = LocalDb(wiring.deps.settings.storage.local_db_path)
     entry = SqliteAppointmentIndex(reopened).get("calcom", uid)
     assert entry is not None and entry.status == "active"
     assert SqliteCursorStore(reopened).get("calcom") == found.cursor
@@ -216,7 +210,7 @@ async def test_ensure_schedules_creates_one_schedule_per_source_and_is_idempoten
     ({"hubspot_access_token": "t", "hubspot_base_url": "api.hubapi.com"}, {"hubspot": "error"}),
 ])
 def test_sources_from_settings(env: dict[str, str], expected: dict[str, str]) -> None:
-    from workers.reconcile import reconcile_checks
+    from workers.providers.sources import reconcile_checks
 
     rs = ReconcileSettings(_env_file=None, **env)  # type: ignore[arg-type]
     checks = {c.name: c.status for c in reconcile_checks(rs) if c.status != "off"}

@@ -35,7 +35,8 @@ from tests.fakes import sendgrid_fake, slack_fake, twilio_fake
 from tests.helpers import default_program, eventually, fast_policy
 from workers.api.app import create_app
 from workers.dependencies import Dependencies, build_dependencies
-from workers.reconcile import ReconcileSettings, ensure_schedules, reconcile_sources_from_env, remove_schedules
+from workers.providers.sources import ReconcileSettings, reconcile_sources_from_env
+from workers.temporal.schedules import ensure_schedules, remove_schedules
 from workers.worker import build_worker
 from workflows.case import RecoveryCaseWorkflow
 

@@ -193,7 +193,7 @@ async def test_calendly_no_show_emails_through_sendgrid_and_an_unsubscribe_block
         body = dumps(events)
         r = await stack.http.post("/webhooks/sendgrid", content=body, headers=sendgrid_headers(body))
         assert r.status_code == 200, r.text
-        contact_key = contact_key_for(f"calendly:{address_key_for(email)}", stack.deps.settings.id_salt)
+        contact_key = contact_key_for(f"calendly:{address_key_for(email)}", stack.deps.settings.auth.id_salt)
         assert "*" in stack.deps.consent.opted_out_channels(contact_key)
         assert stack.deps.consent.is_blocked(contact_key, "email")
 

@@ -21,7 +21,7 @@ from connectors.outlook.subscriptions import SqliteSubscriptionStore
 from tests.e2e.provider_helpers import PUBLIC_BASE_URL, ProviderStack, iso, provider_stack
 from tests.fakes.providers import FakeGoogleCalendar, FakeGraph
 from tests.helpers import eventually
-from workers.reconcile import PUSH_SCHEDULE_ID, ensure_push_schedule, ensure_schedules, schedule_id
+from workers.temporal.schedules import PUSH_SCHEDULE_ID, ensure_push_schedule, ensure_schedules, schedule_id
 
 pytestmark = [pytest.mark.timeout(120)]
 
@@ -147,4 +147,4 @@ async def _case_ids(stack: ProviderStack) -> list[str]:
 def _case_id(stack: ProviderStack, source: str, appointment_id: str) -> str:
     from domain.ids import case_id_for
 
-    return case_id_for(source, appointment_id, stack.deps.settings.id_salt)
+    return case_id_for(source, appointment_id, stack.deps.settings.auth.id_salt)

@@ -22,6 +22,7 @@ import pytest
 from temporalio.client import Client
 
 from connectors.google.client import GoogleCalendarClient
+from connectors.local.reconcile_state import SqliteCursorStore
 from connectors.outlook.client import OutlookClient
 from domain.case import CaseState
 from domain.ids import address_key_for, case_id_for
@@ -63,7 +64,6 @@ from tests.e2e.provider_helpers import (
 from tests.fakes.providers import FakeCalcom, FakeCalendly, FakeGoogleCalendar, FakeGraph, FakeHubSpot
 from tests.helpers import default_program, eventually
 from workers.dev.demo import daytime_contact
-from workers.reconcile import SqliteCursorStore
 
 pytestmark = [pytest.mark.timeout(180)]
 
@@ -264,7 +264,7 @@ async def test_google_push_starts_a_case_and_the_rebooking_is_inserted_in_google
             google.changed_since_token = [event]
             await post(stack, "/webhooks/google", b"", google_ping_headers(channel.channel_id, channel.token, 3))
             await wait_for_cursor(stack, "google", not_equal=baseline)
-            case_id = case_id_for("google", event_id, stack.deps.settings.id_salt)
+            case_id = case_id_for("google", event_id, stack.deps.settings.auth.id_salt)
             # a calendar says nothing about attendance: a reviewer confirms the no-show
             await stack.approve(case_id)
 
@@ -341,7 +341,7 @@ async def test_outlook_notification_starts_a_case_and_the_rebooking_is_created_i
             note = dumps(graph_notification(sub["id"], event_id))
             await post(stack, "/webhooks/outlook", note, {"content-type": "application/json"})
             await wait_for_cursor(stack, "outlook", not_equal=baseline)
-            case_id = case_id_for("outlook", event_id, stack.deps.settings.id_salt)
+            case_id = case_id_for("outlook", event_id, stack.deps.settings.auth.id_salt)
             await stack.approve(case_id)
 
             final = await recover_and_pick(stack, case_id, None)

@@ -68,7 +68,7 @@ async def stack(client: Client, task_queue: str, tmp_path: Path,
     worker = build_worker(client, deps, task_queue=task_queue, max_cached_workflows=0)
     task = asyncio.create_task(worker.run())
     try:
-        yield Stack(client, deps, CaseService(client, deps), worker, settings.policy_file)  # type: ignore[arg-type]
+        yield Stack(client, deps, CaseService(client, deps), worker, settings.policy.file)  # type: ignore[arg-type]
         if os.environ.get("NOSHOW_SAVE_HISTORIES"):
             await save_histories(client, task_queue, request.node.name)
     finally:

@@ -68,7 +68,7 @@ class BackfillStack:
         return contacts
 
     def key(self, contact: Contact) -> str:
-        return contact_key_for(contact.contact_id, self.deps.settings.id_salt)
+        return contact_key_for(contact.contact_id, self.deps.settings.auth.id_salt)
 
     def messages(self, backfill_id: str) -> list[dict[str, object]]:
         return self.deps.outbox.messages(case_id=backfill_id)

@@ -174,7 +174,7 @@ async def test_carrier_opt_out_21610_blocks_every_later_sms(faults: FaultStack, 
     # one refused attempt, then the consent ledger keeps SMS away from this contact in every case
     tally.sends_after_opt_out += max(0, len(attempts) - 1)
     assert len(attempts) == 1, attempts
-    key = contact_key_for(first.contact.contact_id, faults.deps.settings.id_salt)
+    key = contact_key_for(first.contact.contact_id, faults.deps.settings.auth.id_salt)
     assert faults.deps.consent.is_blocked(key, Channel.sms.value)
     assert faults.missing(finals) == [], "email should have carried every message"
     assert faults.duplicates() == 0

@@ -6,14 +6,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from connectors.local.db import LocalDb
-from connectors.local.webhook_receipts import DeliveryLog, UnknownTypes, safe_type
+from connectors.local.webhook_receipts import UnknownTypes, WebhookReceipts, safe_type
 from workers import deliveries
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 
 
 def test_a_delivery_is_remembered_until_past_the_retry_horizon(tmp_path: Path) -> None:
-    log = DeliveryLog(LocalDb(tmp_path / "local.db"), horizon=timedelta(days=7))
+    log = WebhookReceipts(LocalDb(tmp_path / "local.db"), horizon=timedelta(days=7))
     log.remember("calcom:old", now=NOW - timedelta(days=8))
     log.remember("calcom:recent", now=NOW - timedelta(days=6))
     assert log.seen("calcom:old") and log.seen("calcom:recent") and not log.seen("calcom:never")
@@ -23,7 +23,7 @@ def test_a_delivery_is_remembered_until_past_the_retry_horizon(tmp_path: Path) -
 
 def test_remembering_prunes_on_its_own_now_and_then(tmp_path: Path, monkeypatch: object) -> None:
     monkeypatch.setattr(deliveries, "PRUNE_EVERY", 3)  # type: ignore[attr-defined]
-    log = DeliveryLog(LocalDb(tmp_path / "local.db"), horizon=timedelta(days=1))
+    log = WebhookReceipts(LocalDb(tmp_path / "local.db"), horizon=timedelta(days=1))
     log.remember("a", now=NOW - timedelta(days=3))
     log.remember("b", now=NOW - timedelta(days=3))
     assert log.seen("a")

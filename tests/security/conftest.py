@@ -58,7 +58,7 @@ async def encrypted_stack(env: WorkflowEnvironment, task_queue: str, tmp: Path,
                                   data_converter=converter)
     deps = build_dependencies(settings)
     if channels is not None:
-        deps.channels = channels(settings.data_dir)  # before the worker: activities capture the dict
+        deps.channels = channels(settings.storage.data_dir)  # before the worker: activities capture the dict
     worker = build_worker(client, deps, task_queue=task_queue, max_cached_workflows=0)
     task = asyncio.create_task(worker.run())
     try:

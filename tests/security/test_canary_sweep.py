@@ -56,7 +56,7 @@ class Run:
         self.http = http
         self.stack = stack
         self.providers = providers
-        self.secret = stack.settings.webhook_secret.get_secret_value()
+        self.secret = stack.settings.auth.webhook_secret.get_secret_value()
         self.descriptions: list[bytes] = []  # describe() snapshots taken while an activity was failing
 
     async def failing_activity(self, case_id: str) -> None:
@@ -183,7 +183,7 @@ async def test_canary_sweep_finds_no_pii_outside_designated_stores(
             run = Run(http, encrypted, providers)
             cases = await drive_cases(run, canaries)
         plain = encrypted.plain_client
-        query = f"TaskQueue = '{encrypted.settings.task_queue}'"
+        query = f"TaskQueue = '{encrypted.settings.temporal.task_queue}'"
         executions = [wf async for wf in plain.list_workflows(query)]
         assert {wf.id for wf in executions} >= set(cases)
         decrypted_total = 0
@@ -219,15 +219,15 @@ async def test_canary_sweep_finds_no_pii_outside_designated_stores(
         await encrypted.client.get_workflow_handle(case_id).terminate(reason="sweep finished")
 
     count(found, "application, worker and SDK logs", "".join(log_lines), needles)
-    data_dir: Path = encrypted.settings.data_dir
-    ledger_path = Path(encrypted.settings.ledger_db_url.removeprefix("sqlite:///"))
+    data_dir: Path = encrypted.settings.storage.data_dir
+    ledger_path = Path(encrypted.settings.storage.ledger_db_url.removeprefix("sqlite:///"))
     for table, rows in sqlite_tables(ledger_path).items():
         count(found, f"reporting ledger: {table}", rows, needles)
     for path in sorted(data_dir.iterdir()):
-        if path.name.startswith(encrypted.settings.local_db_path.name) or path.is_dir():
+        if path.name.startswith(encrypted.settings.storage.local_db_path.name) or path.is_dir():
             continue  # local.db is swept table by table below
         count(found, f"data file {path.name}", path.read_bytes(), needles)
-    for table, rows in sqlite_tables(encrypted.settings.local_db_path).items():
+    for table, rows in sqlite_tables(encrypted.settings.storage.local_db_path).items():
         sink = f"local.db {table}" + (" (designated PII store: not swept)" if table in DESIGNATED else "")
         count(found, sink, rows, needles)
 

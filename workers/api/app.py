@@ -32,7 +32,7 @@ from connectors.contract import (
 )
 from connectors.google.channels import SqliteChannelStore
 from connectors.inbound import InboundBase, PayloadError
-from connectors.local.webhook_receipts import DeliveryLog, UnknownType, UnknownTypes
+from connectors.local.webhook_receipts import UnknownType, UnknownTypes, WebhookReceipts
 from domain.case import CaseState, ReviewDecision, ReviewResult, SlotChoice
 from domain.ids import is_case_id
 from domain.intake import EventOutcome, ReplyOutcome
@@ -41,10 +41,11 @@ from domain.models import Channel, LedgerEvent, Reply
 from workers.api.errors import install_error_handlers, read_body
 from workers.dependencies import Dependencies, build_dependencies
 from workers.intake.cases import CaseService
-from workers.providers.wiring import ProviderSettings, inbound_connectors, trigger_sync
-from workers.reconcile import WebhookHooks
+from workers.intake.webhooks import WebhookHooks
+from workers.providers.wiring import ProviderSettings, inbound_connectors
 from workers.settings import Settings, get_settings
 from workers.temporal.client import connect
+from workers.temporal.schedules import trigger_sync
 from workflows.case import RecoveryCaseWorkflow
 
 log = structlog.get_logger(__name__)
@@ -127,15 +128,15 @@ class AppState:
         self.settings = settings
         self.deps = deps
         self.client = client
-        self.reviewers = parse_reviewer_tokens(settings.reviewer_tokens.get_secret_value())
+        self.reviewers = parse_reviewer_tokens(settings.auth.reviewer_tokens.get_secret_value())
         self.providers = ProviderSettings()
-        secrets = [s for s in settings.webhook_secret.get_secret_value().split(",") if s]
+        secrets = [s for s in settings.auth.webhook_secret.get_secret_value().split(",") if s]
         # the Google channels the worker's renewal schedule opened: a restart keeps accepting their pings
         self.connectors, self.connector_checks = inbound_connectors(self.providers, secrets,
                                                                     channel_store=SqliteChannelStore(deps.db))
         self.hooks = WebhookHooks(deps, self.connectors)  # push pings, Zoom meeting links and attendance
         self.slack_reviewers = {u.strip() for u in self.providers.slack_reviewers.split(",") if u.strip()}
-        self.deliveries = DeliveryLog(deps.db)
+        self.deliveries = WebhookReceipts(deps.db)
         self.unknown_types = UnknownTypes(deps.db)
         self.background: set[asyncio.Task[None]] = set()
 
@@ -156,7 +157,7 @@ def principal(
     if not authorization or not authorization.lower().startswith("bearer "):
         raise HTTPException(401, "missing bearer token", headers={"WWW-Authenticate": "Bearer"})
     token = authorization[7:].strip().encode()
-    if hmac.compare_digest(token, st.settings.admin_token.get_secret_value().encode()):
+    if hmac.compare_digest(token, st.settings.auth.admin_token.get_secret_value().encode()):
         return Principal("admin", "admin", {"*"})
     for candidate, who in st.reviewers.items():
         if hmac.compare_digest(token, candidate.encode()):
@@ -223,8 +224,8 @@ def create_app(settings: Settings | None = None, client: Client | None = None,
         connector = st.connectors.get(provider)
         if connector is None:
             raise HTTPException(404, f"no webhook connector named {provider!r} is configured")
-        body = await read_body(request, st.settings.max_body_bytes)
-        public_url = st.settings.public_base_url.rstrip("/") + request.url.path
+        body = await read_body(request, st.settings.api.max_body_bytes)
+        public_url = st.settings.api.public_base_url.rstrip("/") + request.url.path
         if request.url.query:
             public_url += "?" + request.url.query
         headers = {k.lower(): v for k, v in request.headers.items()}
@@ -374,7 +375,7 @@ def create_app(settings: Settings | None = None, client: Client | None = None,
 
     async def _offer_for(st: AppState, token: str) -> tuple[str, int, CaseState]:
         try:
-            case_id, attempt = verify_link(st.settings.link_secret.get_secret_value(), token)
+            case_id, attempt = verify_link(st.settings.auth.link_secret.get_secret_value(), token)
         except LinkError as exc:
             raise HTTPException(403, str(exc)) from None
         try:
@@ -485,7 +486,7 @@ def main() -> None:
 
     settings = get_settings()
     configure_logging(settings)
-    uvicorn.run(create_app(settings), host=settings.api_host, port=settings.api_port, log_level="warning")
+    uvicorn.run(create_app(settings), host=settings.api.host, port=settings.api.port, log_level="warning")
 
 
 __all__ = ["Form", "create_app"]

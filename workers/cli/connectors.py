@@ -25,8 +25,8 @@ import typer
 from pydantic import ValidationError
 from pydantic_settings import BaseSettings
 
+from workers.providers.sources import ReconcileSettings, reconcile_checks, url_problem
 from workers.providers.wiring import ProviderCheck, ProviderSettings, writeback_checks
-from workers.reconcile import ReconcileSettings, reconcile_checks, url_problem
 
 E164 = re.compile(r"^\+[1-9]\d{1,14}$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -260,10 +260,10 @@ def collect() -> dict[str, list[ProviderCheck]]:
     sections: dict[str, list[ProviderCheck]] = {"settings": errors}
     if settings is not None:
         sections["settings"].extend(
-            [ProviderCheck("public-url", "error", p) for p in _url(settings.public_base_url, "NOSHOW_PUBLIC_BASE_URL")]
+            [ProviderCheck("public-url", "error", p) for p in _url(settings.api.public_base_url, "NOSHOW_PUBLIC_BASE_URL")]
         )
     if settings is not None and ps is not None:
-        raw = settings.webhook_secret.get_secret_value()
+        raw = settings.auth.webhook_secret.get_secret_value()
         secrets = [s.strip() for s in raw.split(",") if s.strip()]
         dev = raw == type(settings).model_fields["webhook_secret"].default.get_secret_value()
         sections["webhooks"] = webhook_checks(ps, secrets, dev)

@@ -36,7 +36,7 @@ def settings() -> Settings:
 
 def api_call(method: str, path: str, token: str | None = None, **kwargs: Any) -> Any:
     s = settings()
-    url = f"http://{s.api_host}:{s.api_port}{path}"
+    url = f"http://{s.api.host}:{s.api.port}{path}"
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     try:
         resp = httpx.request(method, url, headers=headers, timeout=30, **kwargs)
@@ -80,16 +80,16 @@ def up() -> None:
     signal.signal(signal.SIGTERM, on_signal)
     typer.echo("starting noshow-recovery ...")
     stack.start()
-    temporal = s.temporal_address or f"127.0.0.1:{s.temporal_port}"
-    ui = f"http://127.0.0.1:{s.temporal_ui_port}" if not s.temporal_address else "(your Temporal's UI)"
+    temporal = s.temporal.address or f"127.0.0.1:{s.temporal.port}"
+    ui = f"http://127.0.0.1:{s.temporal.ui_port}" if not s.temporal.address else "(your Temporal's UI)"
     typer.echo(
         "\n".join([
             "",
-            f"  API        http://{s.api_host}:{s.api_port}   (OpenAPI docs at /docs)",
-            f"  Dashboard  http://{s.api_host}:{s.api_port}/dashboard",
+            f"  API        http://{s.api.host}:{s.api.port}   (OpenAPI docs at /docs)",
+            f"  Dashboard  http://{s.api.host}:{s.api.port}/dashboard",
             f"  Temporal   {temporal}",
             f"  Temporal UI {ui}",
-            f"  Data       {s.data_dir.resolve()}   (logs in {s.data_dir / 'logs'})",
+            f"  Data       {s.storage.data_dir.resolve()}   (logs in {s.storage.data_dir / 'logs'})",
             "",
             "  Next: in another terminal run `.venv/bin/noshow demo`, then `.venv/bin/noshow cases`.",
             "  Press Ctrl-C to stop.",

@@ -68,10 +68,10 @@ def _appointment(key: str, contact: dict[str, Any], *, minutes_ago: int = 60, va
 class DemoClient:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.base = f"http://{settings.api_host}:{settings.api_port}"
-        self.secret = settings.webhook_secret.get_secret_value().split(",")[0]
+        self.base = f"http://{settings.api.host}:{settings.api.port}"
+        self.secret = settings.auth.webhook_secret.get_secret_value().split(",")[0]
         self.http = httpx.AsyncClient(base_url=self.base, timeout=30)
-        self.admin = {"Authorization": f"Bearer {settings.admin_token.get_secret_value()}"}
+        self.admin = {"Authorization": f"Bearer {settings.auth.admin_token.get_secret_value()}"}
 
     async def event(self, type_: str, appointment: dict[str, Any], **extra: Any) -> dict[str, Any]:
         msg_id = f"msg_{uuid.uuid4().hex}"
@@ -129,7 +129,7 @@ class DemoClient:
 
 
 def seed(settings: Settings) -> None:
-    db = LocalDb(settings.local_db_path)
+    db = LocalDb(settings.storage.local_db_path)
     calendar = LocalCalendar(db)
     calendar.add_owner("owner-lee", "Dr. Lee", "cal-dr-lee")
     crm = LocalCrm(db)
@@ -146,7 +146,7 @@ async def run_demo(settings: Settings, echo: Callable[[str], None], timeout: flo
         raise ConnectionError(f"cannot reach the API at {client.base}; start it with `make run` first") from None
     seed(settings)
     echo("seeded the local calendar and CRM; sending signed events ...")
-    db = LocalDb(settings.local_db_path)
+    db = LocalDb(settings.storage.local_db_path)
     calendar = LocalCalendar(db)
     cases: dict[str, str] = {}
 

@@ -74,11 +74,11 @@ def wait_for_port(what: str, host: str, port: int, child: Child, timeout: float)
 
 
 def dev_server_argv(settings: Settings) -> list[str]:
-    data = settings.data_dir.resolve()
+    data = settings.storage.data_dir.resolve()
     return [
         temporal_binary(), "server", "start-dev",
-        "--ip", "127.0.0.1", "--port", str(settings.temporal_port),
-        "--ui-ip", "127.0.0.1", "--ui-port", str(settings.temporal_ui_port),
+        "--ip", "127.0.0.1", "--port", str(settings.temporal.port),
+        "--ui-ip", "127.0.0.1", "--ui-port", str(settings.temporal.ui_port),
         "--db-filename", str(data / "temporal.db"),
         "--sqlite-pragma", "journal_mode=wal",
         "--log-level", "warn",
@@ -97,20 +97,20 @@ class Stack:
 
     def build(self) -> None:
         s = self.settings
-        s.data_dir.mkdir(parents=True, exist_ok=True)
-        logs = s.data_dir / "logs"
+        s.storage.data_dir.mkdir(parents=True, exist_ok=True)
+        logs = s.storage.data_dir / "logs"
         logs.mkdir(exist_ok=True)
-        env = {**os.environ, "NOSHOW_DATA_DIR": str(s.data_dir.resolve()), "PYTHONUNBUFFERED": "1"}
-        if not s.temporal_address:
-            if port_open("127.0.0.1", s.temporal_port):
+        env = {**os.environ, "NOSHOW_DATA_DIR": str(s.storage.data_dir.resolve()), "PYTHONUNBUFFERED": "1"}
+        if not s.temporal.address:
+            if port_open("127.0.0.1", s.temporal.port):
                 raise SystemExit(
-                    f"Port {s.temporal_port} is already in use. Stop what runs there, or set TEMPORAL_ADDRESS "
+                    f"Port {s.temporal.port} is already in use. Stop what runs there, or set TEMPORAL_ADDRESS "
                     "to use that server."
                 )
             self.children.append(Child("temporal", dev_server_argv(s), env, logs / "temporal.log"))
-            env["TEMPORAL_ADDRESS"] = f"127.0.0.1:{s.temporal_port}"
-        if port_open(s.api_host, s.api_port):
-            raise SystemExit(f"Port {s.api_port} is already in use (is another `noshow up` running?).")
+            env["TEMPORAL_ADDRESS"] = f"127.0.0.1:{s.temporal.port}"
+        if port_open(s.api.host, s.api.port):
+            raise SystemExit(f"Port {s.api.port} is already in use (is another `noshow up` running?).")
         self.children.append(Child("worker", [sys.executable, "-m", "workers.worker"], env, logs / "worker.log"))
         self.children.append(Child("api", [sys.executable, "-m", "workers.api"], env, logs / "api.log"))
 
@@ -118,8 +118,8 @@ class Stack:
         for child in self.children:
             child.start()
             if child.name == "temporal":
-                self._wait_port("Temporal", "127.0.0.1", self.settings.temporal_port, child, 60)
-        self._wait_port("API", self.settings.api_host, self.settings.api_port, self.children[-1], 60)
+                self._wait_port("Temporal", "127.0.0.1", self.settings.temporal.port, child, 60)
+        self._wait_port("API", self.settings.api.host, self.settings.api.port, self.children[-1], 60)
 
     def _wait_port(self, what: str, host: str, port: int, child: Child, timeout: float) -> None:
         try:

@@ -41,7 +41,7 @@ class AcceptOutcome(BaseModel):
 
 
 def backfill_activities(deps: Dependencies) -> list[Any]:
-    acts = BackfillActivities(deps.calendar, LocalWaitlist(deps.db), deps.crm, deps.settings.id_salt,
+    acts = BackfillActivities(deps.calendar, LocalWaitlist(deps.db), deps.crm, deps.settings.auth.id_salt,
                               ledger=deps.ledger)
     return [acts.hold_backfill_slot, acts.read_waitlist, acts.book_backfill, acts.remove_from_waitlist]
 
@@ -66,7 +66,7 @@ def backfill_input(deps: Dependencies, freed: FreedSlot, rules: BackfillRules | 
     if not rebooking.enabled or not rules.enabled:
         raise BackfillSkipped("rebooking or backfill is disabled for this program")
     return BackfillInput(
-        backfill_id=backfill_id_for(freed.calendar_id, freed.start, deps.settings.id_salt), slot=freed,
+        backfill_id=backfill_id_for(freed.calendar_id, freed.start, deps.settings.auth.id_salt), slot=freed,
         resolved=resolved, batch_size=rules.batch_size, batch_wait_minutes=rules.batch_wait_minutes,
         max_batches=rules.max_batches, stop_before_minutes=rules.stop_before_minutes,
     )
@@ -84,7 +84,7 @@ async def start_backfill(client: Client, deps: Dependencies, freed: FreedSlot,
         SlotBackfill.run,
         inp,
         id=inp.backfill_id,
-        task_queue=deps.settings.task_queue,
+        task_queue=deps.settings.temporal.task_queue,
         # a running backfill of this slot is the one; a finished one may run again (the winner cancelled too)
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
         id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,

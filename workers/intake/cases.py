@@ -75,7 +75,7 @@ class CaseService:
     def __init__(self, client: Client, deps: Dependencies) -> None:
         self.client = client
         self.deps = deps
-        self.salt = deps.settings.id_salt
+        self.salt = deps.settings.auth.id_salt
         self.waitlist = LocalWaitlist(deps.db)
 
     def case_id(self, source: str, appointment_id: str) -> str:
@@ -119,7 +119,7 @@ class CaseService:
                 RecoveryCaseWorkflow.run,
                 case_input,
                 id=case_id,
-                task_queue=self.deps.settings.task_queue,
+                task_queue=self.deps.settings.temporal.task_queue,
                 start_signal="appointment_event",
                 start_signal_args=[event],
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,

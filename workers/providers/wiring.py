@@ -22,7 +22,6 @@ from connectors.standard_webhooks import StandardWebhooksInbound
 from domain.models import Channel
 
 if TYPE_CHECKING:
-    from temporalio.client import Client
 
     from connectors.google.inbound import ChannelStore
     from policies.schema import CrmRules
@@ -146,23 +145,6 @@ def _hubspot_details(ps: ProviderSettings) -> Callable[[RawRequest, WebhookResul
         return result
 
     return after
-
-
-async def trigger_sync(client: Client, source: str) -> bool:
-    """Run `source`'s reconciliation now (its Temporal Schedule). False when the source is not polled (no API
-    credential, so no schedule): the ping can only be acknowledged."""
-    from temporalio.service import RPCError, RPCStatusCode
-
-    from workers.reconcile import trigger_reconcile
-
-    try:
-        await trigger_reconcile(client, source)
-    except RPCError as exc:
-        if exc.status != RPCStatusCode.NOT_FOUND:
-            raise
-        log.warning("sync_not_scheduled", source=source)
-        return False
-    return True
 
 
 def inbound_connectors(ps: ProviderSettings, secrets: list[str], channel_store: ChannelStore | None = None,

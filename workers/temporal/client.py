@@ -13,11 +13,11 @@ from workers.settings import Settings
 
 
 def data_converter(settings: Settings) -> DataConverter:
-    if settings.encryption_key is None or not settings.encryption_key.get_secret_value():
+    if settings.temporal.encryption_key is None or not settings.temporal.encryption_key.get_secret_value():
         return pydantic_data_converter
     from workers.temporal.codec import EncryptionCodec
 
-    codec = EncryptionCodec.from_setting(settings.encryption_key.get_secret_value())
+    codec = EncryptionCodec.from_setting(settings.temporal.encryption_key.get_secret_value())
     # failure messages and stack traces go through the codec too, not only payloads
     return dataclasses.replace(pydantic_data_converter, payload_codec=codec,
                                failure_converter_class=DefaultFailureConverterWithEncodedAttributes)
@@ -29,8 +29,8 @@ async def connect(settings: Settings, wait_seconds: float = 30.0) -> Client:
     while True:
         try:
             return await Client.connect(
-                settings.temporal_target,
-                namespace=settings.temporal_namespace,
+                settings.temporal.target,
+                namespace=settings.temporal.namespace,
                 data_converter=data_converter(settings),
             )
         except RuntimeError:

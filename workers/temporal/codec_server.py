@@ -166,9 +166,9 @@ def build_from_env(host: str = "127.0.0.1", allow_unauthenticated: bool = False)
     from workers.temporal.codec import EncryptionCodec
 
     settings = CodecServerSettings()
-    if settings.encryption_key is None or not settings.encryption_key.get_secret_value().strip():
+    if settings.temporal.encryption_key is None or not settings.temporal.encryption_key.get_secret_value().strip():
         raise ValueError("NOSHOW_ENCRYPTION_KEY is not set: the codec server needs the same keys as the worker")
-    codec = EncryptionCodec.from_setting(settings.encryption_key.get_secret_value())
+    codec = EncryptionCodec.from_setting(settings.temporal.encryption_key.get_secret_value())
     tokens = _split(settings.codec_tokens.get_secret_value())
     if not tokens and not allow_unauthenticated:
         raise ValueError("NOSHOW_CODEC_TOKENS is not set: give one or more bearer tokens (comma-separated), or "
