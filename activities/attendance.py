@@ -7,15 +7,15 @@ from datetime import datetime
 from temporalio import activity
 
 from connectors.local.calendar import LocalCalendar
-from connectors.local.history import CaseHistory
+from connectors.local.verdicts import VerdictLog
 from domain.case import Evidence, EvidenceRequest
 from domain.models import AttendanceSignal, SignalKind
 
 
 class AttendanceActivities:
-    def __init__(self, calendar: LocalCalendar, history: CaseHistory) -> None:
+    def __init__(self, calendar: LocalCalendar, verdicts: VerdictLog) -> None:
         self.calendar = calendar
-        self.history = history
+        self.verdicts = verdicts
 
     @activity.defn(name="gather_evidence")
     def gather_evidence(self, req: EvidenceRequest) -> Evidence:
@@ -39,6 +39,6 @@ class AttendanceActivities:
         if appt and appt["status"] in ("attended", "no_show", "cancelled"):
             signals.append(AttendanceSignal(kind=SignalKind.scheduler_status, at=req.appointment.end,
                                             source="local_calendar", value=str(appt["status"])))
-        prior = self.history.prior_no_shows(req.contact_key, req.case_id, req.appointment.start,
+        prior = self.verdicts.prior_no_shows(req.contact_key, req.case_id, req.appointment.start,
                                             req.repeat_window_days)
         return Evidence(signals=signals, prior_no_shows=prior)

@@ -11,7 +11,7 @@ from temporalio import activity
 from activities.clock import activity_now
 from activities.ledger import ensure_recordable, record
 from connectors.contract import CrmConnector
-from connectors.local.history import CaseHistory
+from connectors.local.verdicts import VerdictLog
 from domain.case import CrmUpdate, CrmUpdateResult
 from domain.models import LedgerEvent
 from policies import crm_rules
@@ -19,15 +19,15 @@ from policies import crm_rules
 
 class CrmActivities:
     def __init__(self, crm: CrmConnector, ledger: Any,
-                 clock: Callable[[], datetime] = activity_now, history: CaseHistory | None = None) -> None:
+                 clock: Callable[[], datetime] = activity_now, verdicts: VerdictLog | None = None) -> None:
         self.crm = crm
         self.ledger = ledger
         self.clock = clock
-        self.history = history
+        self.verdicts = verdicts
 
     @activity.defn(name="update_crm")
     def update_crm(self, req: CrmUpdate) -> CrmUpdateResult:
-        ensure_recordable(self.history, req.records)
+        ensure_recordable(self.verdicts, req.records)
         appt = req.appointment
         contact_id = appt.contact.contact_id
         key = f"{req.case_id}-crm-{req.step}"
@@ -41,7 +41,7 @@ class CrmActivities:
         if req.owner_task:
             self.crm.create_task(appt.owner_id, req.owner_task, f"{key}-task")
         # with the case's carried events, in one ledger transaction
-        record(self.ledger, self.history, [*req.records, LedgerEvent(
+        record(self.ledger, self.verdicts, [*req.records, LedgerEvent(
             event_id=f"{key}:crm_updated", case_id=req.case_id, type="crm_updated", at=self.clock(),
             source=appt.source, appointment_type=appt.appointment_type, owner_id=appt.owner_id,
             data={"written": ",".join(c.field for c in plan.changes), "refused": ",".join(plan.refused)},

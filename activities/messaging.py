@@ -29,8 +29,8 @@ from connectors.contract import (
 )
 from connectors.llm import classify_reply
 from connectors.local.consent import ConsentLedger
-from connectors.local.history import CaseHistory
 from connectors.local.outbox import LocalOutbox
+from connectors.local.verdicts import VerdictLog
 from domain.case import ConsentChange, ConsentConfirmation, OptOutNotice, SendRequest, SendResult, UnderstandRequest
 from domain.models import Channel, LedgerEvent, ReplyUnderstanding
 from policies import messages as message_policy
@@ -64,7 +64,7 @@ class MessagingActivities:
         ledger: Any,
         clock: Callable[[], datetime] = activity_now,
         reply_model: Any | None = None,
-        history: CaseHistory | None = None,
+        verdicts: VerdictLog | None = None,
     ) -> None:
         self.channels = channels
         self.outbox = outbox
@@ -72,7 +72,7 @@ class MessagingActivities:
         self.ledger = ledger
         self.clock = clock
         self.reply_model = reply_model
-        self.history = history
+        self.verdicts = verdicts
 
     # -------------------------------------------------------------- send
 
@@ -81,11 +81,11 @@ class MessagingActivities:
         # the case's carried events and this send's own go to the ledger in one transaction (each append
         # re-summarises the case), also when the send raises to be retried
         events = list(req.records)
-        ensure_recordable(self.history, events)
+        ensure_recordable(self.verdicts, events)
         try:
             return self._send(req, events)
         finally:
-            record(self.ledger, self.history, events)
+            record(self.ledger, self.verdicts, events)
 
     def _send(self, req: SendRequest, events: list[LedgerEvent]) -> SendResult:
         existing = self.outbox.lookup(req.message_id)
@@ -153,8 +153,8 @@ class MessagingActivities:
                     return SendResult(status="sent", channel=channel, ambiguous=True, opted_out=seen,
                                       reason=f"possibly delivered: {exc.code}; not sent again by another channel")
                 if exc.opt_out:
-                    self.consent.record(f"{req.message_id}-carrier-optout", req.contact_key, "opted_out",
-                                        channel=channel.value, evidence=f"provider error {exc.code}",
+                    self.consent.opt_out(f"{req.message_id}-carrier-optout", req.contact_key,
+                                         channel=channel.value, evidence=f"provider error {exc.code}",
                                         evidence_channel=channel.value)
                     seen = sorted({*seen, channel.value})
                 events.append(self._event(req, "message_failed", channel, template_id, reason=exc.code or "permanent"))
@@ -238,13 +238,13 @@ class ConsentActivities:
     """Opt-outs and opt-ins: recorded with evidence, confirmed once, and fanned out to every open case."""
 
     def __init__(self, consent: ConsentLedger, channels: dict[Channel, MessageChannel], outbox: LocalOutbox,
-                 ledger: Any, client: Client | None = None, history: CaseHistory | None = None) -> None:
+                 ledger: Any, client: Client | None = None, verdicts: VerdictLog | None = None) -> None:
         self.consent = consent
         self.channels = channels
         self.outbox = outbox
         self.ledger = ledger
         self.client = client
-        self.history = history
+        self.verdicts = verdicts
 
     @activity.defn(name="record_consent")
     async def record_consent(self, change: ConsentChange) -> None:
@@ -280,9 +280,10 @@ class ConsentActivities:
     def _record(self, change: ConsentChange) -> ConsentConfirmation | None:
         """Record the change and send its confirmation; the confirmation is returned when the provider could not
         take it now (a retryable failure)."""
-        ensure_recordable(self.history, change.records)
-        self.consent.record(change.event_id, change.contact_key, change.status, channel="*", purpose="*",
-                            evidence=change.evidence, evidence_channel=change.channel.value, at=change.at)
+        ensure_recordable(self.verdicts, change.records)
+        write = self.consent.opt_out if change.status == "opted_out" else self.consent.opt_in
+        write(change.event_id, change.contact_key, evidence=change.evidence, evidence_channel=change.channel.value,
+              at=change.at)
         appt = change.appointment
         events = list(change.records)  # one ledger transaction with the case's carried events
         if change.status == "opted_out":
@@ -290,7 +291,7 @@ class ConsentActivities:
                 event_id=f"{change.event_id}:opt_out", case_id=change.case_id, type="opt_out", at=change.at,
                 source=appt.source, appointment_type=appt.appointment_type, channel=change.channel,
             ))
-        record(self.ledger, self.history, events)
+        record(self.ledger, self.verdicts, events)
         body = change.resolved.opt_out_confirmation if change.status == "opted_out" else \
             "You are subscribed again. Reply STOP to opt out."
         contact = appt.contact

@@ -8,25 +8,25 @@ from temporalio import activity
 
 from activities.ledger import record
 from connectors.contract import ReviewNotifier
-from connectors.local.history import CaseHistory
 from connectors.local.reviews import LocalReviewQueue
+from connectors.local.verdicts import VerdictLog
 from domain.case import ReviewNotice
 
 
 class ReviewActivities:
     def __init__(self, queue: LocalReviewQueue, notifiers: list[ReviewNotifier] | None = None,
-                 ledger: Any | None = None, history: CaseHistory | None = None) -> None:
+                 ledger: Any | None = None, verdicts: VerdictLog | None = None) -> None:
         self.queue = queue
         self.notifiers = notifiers or []
         self.ledger = ledger
-        self.history = history
+        self.verdicts = verdicts
 
     @activity.defn(name="request_review")
     def request_review(self, notice: ReviewNotice) -> None:
         if notice.records:
             if self.ledger is None:
                 raise RuntimeError("this review carries case ledger events but was built without the ledger")
-            record(self.ledger, self.history, notice.records)
+            record(self.ledger, self.verdicts, notice.records)
         if notice.reminder == 0:
             self.queue.request_review(notice.case_id, "review needed", notice.reasons, notice.review_id,
                                       program=notice.program)

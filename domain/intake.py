@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 
 class EventOutcome(BaseModel):
@@ -22,3 +22,13 @@ class ReplyOutcome(BaseModel):
     opted_out: bool = False
     # for a reply to a waitlist offer: what became of it
     backfill: Literal["signalled", "closed", "not_a_yes", "unknown_sender"] | None = None
+
+
+class WebhookAck(BaseModel):
+    """What a webhook delivery did: its events and replies, and the event types nobody handles yet."""
+
+    ok: bool = True
+    duplicate: bool = False
+    events: list[EventOutcome] = Field(default_factory=list)
+    replies: list[ReplyOutcome] = Field(default_factory=list)
+    unknown_types: list[str] = Field(default_factory=list)

@@ -1,23 +1,28 @@
-"""Building the connectors every process shares from settings: local by default, providers when configured."""
+"""The composition root: every connector the processes share, built once from the settings. Local by default,
+providers where the settings select them."""
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from typing import Any
 
 from connectors.contract import MessageChannel, ReviewNotifier
+from connectors.llm import ReplyModelClient
 from connectors.local.calendar import LocalCalendar
 from connectors.local.consent import ConsentLedger
 from connectors.local.crm import LocalCrm
 from connectors.local.db import LocalDb
-from connectors.local.history import CaseHistory
 from connectors.local.outbox import LocalOutbox
 from connectors.local.reviews import LocalReviewQueue
+from connectors.local.verdicts import VerdictLog
+from connectors.local.waitlist import LocalWaitlist
+from connectors.settings import secret
 from domain.models import Channel
 from policies.loader import default_policy_path, load_policy
 from policies.schema import PolicyFile
 from reporting.ledger import Ledger
+from workers.providers.outbound import outbound
+from workers.providers.writeback import writeback
 from workers.settings import Settings
 
 
@@ -30,11 +35,12 @@ class Dependencies:
     outbox: LocalOutbox
     consent: ConsentLedger
     reviews: LocalReviewQueue
-    history: CaseHistory
+    verdicts: VerdictLog
+    waitlist: LocalWaitlist
     ledger: Ledger
     channels: dict[Channel, MessageChannel] = field(default_factory=dict)
     notifiers: list[ReviewNotifier] = field(default_factory=list)
-    reply_model: Any | None = None
+    reply_model: ReplyModelClient | None = None
     _policy: PolicyFile | None = None
     _policy_stamp: str | None = None
 
@@ -51,6 +57,13 @@ class Dependencies:
         return self._policy
 
 
+def reply_model(settings: Settings) -> ReplyModelClient | None:
+    model = settings.reply_model
+    if not model.url:
+        return None
+    return ReplyModelClient(model.url, model.name, secret(model.api_key), model.timeout)
+
+
 def build_dependencies(settings: Settings) -> Dependencies:
     settings.storage.data_dir.mkdir(parents=True, exist_ok=True)
     db = LocalDb(settings.storage.local_db_path)
@@ -59,24 +72,12 @@ def build_dependencies(settings: Settings) -> Dependencies:
     outbox = LocalOutbox(db)
     ledger = Ledger(settings.storage.ledger_db_url)
     ledger.migrate()
-    deps = Dependencies(
-        settings=settings,
-        db=db,
-        calendar=LocalCalendar(db, buffer_minutes=0),
-        crm=LocalCrm(db, protected_fields=protected),
-        outbox=outbox,
-        consent=ConsentLedger(db),
-        reviews=LocalReviewQueue(db),
-        history=CaseHistory(db),
-        ledger=ledger,
-        channels={Channel.sms: outbox, Channel.whatsapp: outbox, Channel.email: outbox},
-    )
-    from connectors.llm import ReplyModelClient
-    from workers.providers.wiring import ProviderSettings, outbound, writeback
-
-    deps.reply_model = ReplyModelClient.from_env()
-    providers = ProviderSettings()
-    deps.channels, deps.notifiers, _ = outbound(providers, outbox, str(settings.storage.data_dir / "sendlog.db"))
+    channels, notifiers, _ = outbound(settings, outbox)
     # NOSHOW_CALENDAR_PROVIDER / NOSHOW_CRM_PROVIDER: the local ones stay underneath (holds, contacts, audit copy)
-    deps.calendar, deps.crm = writeback(providers, deps.calendar, deps.crm, [p.crm for p in policy.programs])
-    return deps
+    calendar, crm = writeback(settings, LocalCalendar(db, buffer_minutes=0),
+                              LocalCrm(db, protected_fields=protected), [p.crm for p in policy.programs])
+    return Dependencies(
+        settings=settings, db=db, calendar=calendar, crm=crm, outbox=outbox, consent=ConsentLedger(db),
+        reviews=LocalReviewQueue(db), verdicts=VerdictLog(db), waitlist=LocalWaitlist(db), ledger=ledger,
+        channels=channels, notifiers=notifiers, reply_model=reply_model(settings),
+    )

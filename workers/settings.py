@@ -15,10 +15,10 @@ from typing import Any, Literal
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from connectors.sendgrid.channel import SendGridSettings
+from connectors.sendgrid.settings import SendGridSettings
 from connectors.settings import EnvSection, secret
-from connectors.slack.notifier import SlackSettings
-from connectors.twilio.channel import TwilioSettings
+from connectors.slack.settings import SlackSettings
+from connectors.twilio.settings import TwilioSettings
 
 DEV_WEBHOOK_SECRET = "whsec_bm9zaG93LWxvY2FsLWRldmVsb3BtZW50LXNlY3JldC0wMQ=="
 
@@ -133,9 +133,9 @@ class CodecSettings(EnvSection):
     model_config = SettingsConfigDict(env_prefix="NOSHOW_CODEC_")
 
     tokens: SecretStr = SecretStr("")
-    origins: str = "http://localhost:8233,http://127.0.0.1:8233,https://cloud.temporal.io"
+    origins: str = "http://127.0.0.1:8233,http://localhost:8233"
     namespaces: str = ""
-    max_body_bytes: int = 4 * 1024 * 1024
+    max_body_bytes: int = 8 * 1024 * 1024  # a history page of payloads; Temporal caps one payload at 2 MB
 
 
 CalendarProvider = Literal["local", "calcom", "calendly", "google", "outlook"]

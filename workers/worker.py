@@ -1,11 +1,11 @@
-"""The Temporal worker process: the case workflow and every activity, with connectors injected."""
+"""The Temporal worker process: every workflow and activity, with connectors injected, and the Schedules that
+drive reconciliation and push-channel upkeep."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
 from typing import Any
 
 import structlog
@@ -13,6 +13,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.attendance import AttendanceActivities
+from activities.backfill import BackfillActivities
 from activities.crm import CrmActivities
 from activities.ledger import LedgerActivities
 from activities.messaging import ConsentActivities, MessagingActivities
@@ -20,9 +21,14 @@ from activities.review import ReviewActivities
 from activities.scheduling import SchedulingActivities
 from domain.backfill import FreedSlot
 from workers.dependencies import Dependencies, build_dependencies
-from workers.intake.backfill import BACKFILL_WORKFLOWS, backfill_activities, offer_freed_slot
-from workers.settings import Settings
+from workers.intake.backfill import offer_freed_slot
+from workers.intake.cases import CaseService
+from workers.logging import configure_logging
+from workers.providers.sources import push_activities, reconcile_activities, reconcile_sources
+from workers.settings import Settings, get_settings
 from workers.temporal.client import connect
+from workers.temporal.schedules import ensure_push_schedule, ensure_schedules
+from workflows.backfill import SlotBackfill
 from workflows.case import RecoveryCaseWorkflow
 from workflows.consent import ConfirmOptOutWorkflow
 from workflows.reconcile import ReconcileSourceWorkflow, RenewPushChannelsWorkflow
@@ -30,7 +36,7 @@ from workflows.reconcile import ReconcileSourceWorkflow, RenewPushChannelsWorkfl
 log = structlog.get_logger(__name__)
 
 WORKFLOWS: list[type] = [RecoveryCaseWorkflow, ConfirmOptOutWorkflow, ReconcileSourceWorkflow,
-                         RenewPushChannelsWorkflow, *BACKFILL_WORKFLOWS]
+                         RenewPushChannelsWorkflow, SlotBackfill]
 
 
 def _backfill_with(client: Client | None, deps: Dependencies) -> Callable[[FreedSlot], Awaitable[object]] | None:
@@ -39,15 +45,19 @@ def _backfill_with(client: Client | None, deps: Dependencies) -> Callable[[Freed
     return lambda freed: offer_freed_slot(client, deps, freed)
 
 
-def build_activities(deps: Dependencies, client: Client | None) -> list[Any]:
+def case_activities(deps: Dependencies, client: Client | None) -> list[Any]:
+    """What a recovery case and a backfill call. `client` lets activities start workflows (opt-out
+    confirmations, backfills of freed slots); None in tests that need neither."""
     s = deps.settings
     messaging = MessagingActivities(deps.channels, deps.outbox, deps.consent, deps.ledger,
-                                    reply_model=deps.reply_model, history=deps.history)
-    consent = ConsentActivities(deps.consent, deps.channels, deps.outbox, deps.ledger, client, history=deps.history)
+                                    reply_model=deps.reply_model, verdicts=deps.verdicts)
+    consent = ConsentActivities(deps.consent, deps.channels, deps.outbox, deps.ledger, client,
+                                verdicts=deps.verdicts)
     scheduling = SchedulingActivities(deps.calendar, deps.ledger, s.auth.link_secret.get_secret_value(),
                                       s.api.public_base_url, on_freed=_backfill_with(client, deps))
+    backfill = BackfillActivities(deps.calendar, deps.waitlist, deps.crm, s.auth.id_salt, ledger=deps.ledger)
     return [
-        AttendanceActivities(deps.calendar, deps.history).gather_evidence,
+        AttendanceActivities(deps.calendar, deps.verdicts).gather_evidence,
         messaging.send_message,
         messaging.understand_reply,
         consent.record_consent,
@@ -56,58 +66,47 @@ def build_activities(deps: Dependencies, client: Client | None) -> list[Any]:
         scheduling.book_slot,
         scheduling.release_holds,
         scheduling.cancel_booking,
-        CrmActivities(deps.crm, deps.ledger, history=deps.history).update_crm,
-        ReviewActivities(deps.reviews, deps.notifiers, ledger=deps.ledger, history=deps.history).request_review,
-        LedgerActivities(deps.ledger, deps.history).record_ledger,
+        CrmActivities(deps.crm, deps.ledger, verdicts=deps.verdicts).update_crm,
+        ReviewActivities(deps.reviews, deps.notifiers, ledger=deps.ledger, verdicts=deps.verdicts).request_review,
+        LedgerActivities(deps.ledger, deps.verdicts).record_ledger,
+        backfill.hold_backfill_slot,
+        backfill.read_waitlist,
+        backfill.book_backfill,
+        backfill.remove_from_waitlist,
     ]
 
 
 def build_worker(client: Client, deps: Dependencies, task_queue: str | None = None,
                  max_cached_workflows: int | None = None) -> Worker:
-    from workers.intake.cases import CaseService
-    from workers.providers.sources import (
-        ReconcileSettings,
-        push_activities,
-        reconcile_activities,
-        reconcile_sources_from_env,
-    )
-
     s = deps.settings
-    rs = ReconcileSettings()
-    activities = build_activities(deps, client) + backfill_activities(deps) + reconcile_activities(
-        reconcile_sources_from_env(rs), deps.db, CaseService(client, deps),
-        max_age=timedelta(days=rs.reconcile_max_age_days), tasks=deps.crm, salt=s.auth.id_salt) + [
-        push_activities(rs, deps.db, s.api.public_base_url).renew_push_channels]
+    activities = case_activities(deps, client) + reconcile_activities(
+        reconcile_sources(s), deps.db, CaseService(client, deps), s, tasks=deps.crm) + [
+        push_activities(s, deps.db).renew_push_channels]
     return Worker(
         client,
         task_queue=task_queue or s.temporal.task_queue,
         workflows=WORKFLOWS,
         activities=activities,
         activity_executor=ThreadPoolExecutor(max_workers=32),
-        max_cached_workflows=s.temporal.max_cached_workflows if max_cached_workflows is None else max_cached_workflows,
+        max_cached_workflows=s.temporal.max_cached_workflows if max_cached_workflows is None
+        else max_cached_workflows,
     )
 
 
 async def run_worker(settings: Settings) -> None:
     deps = build_dependencies(settings)
     client = await connect(settings, wait_seconds=60)
-    from workers.providers.sources import ReconcileSettings, push_activities, reconcile_sources_from_env
-    from workers.temporal.schedules import ensure_push_schedule, ensure_schedules
-
-    rs = ReconcileSettings()
-    schedules = await ensure_schedules(client, reconcile_sources_from_env(rs), settings.temporal.task_queue, rs.every)
+    queue = settings.temporal.task_queue
+    schedules = await ensure_schedules(client, reconcile_sources(settings), queue, settings.reconcile.every)
     worker = build_worker(client, deps)
-    push = await ensure_push_schedule(client, push_activities(rs, deps.db, settings.api.public_base_url).providers,
-                                      settings.temporal.task_queue, rs.push_every)
+    push = await ensure_push_schedule(client, push_activities(settings, deps.db).providers, queue,
+                                      settings.push.every)
     log.info("reconcile_schedules", schedules=schedules, push_schedule=push)
-    log.info("worker_started", task_queue=settings.temporal.task_queue, temporal=settings.temporal.target)
+    log.info("worker_started", task_queue=queue, temporal=settings.temporal.target)
     await worker.run()
 
 
 def main() -> None:
-    from workers.logging import configure_logging
-    from workers.settings import get_settings
-
     settings = get_settings()
     configure_logging(settings)
     asyncio.run(run_worker(settings))

@@ -1,4 +1,7 @@
-"""The consent ledger: per contact, channel and purpose, with evidence. The pre-send check reads it live."""
+"""The consent ledger: per contact, channel and purpose, with evidence. The pre-send check reads it live.
+
+Every change goes through `opt_out` or `opt_in` here, whoever noticed it (a STOP reply, a carrier refusal, a
+provider's unsubscribe or bounce), so the rules of what an opt-out means live in one place."""
 
 from __future__ import annotations
 
@@ -11,10 +14,19 @@ class ConsentLedger:
     def __init__(self, db: LocalDb) -> None:
         self.db = db
 
-    def record(self, event_id: str, contact_key: str, status: str, channel: str = "*", purpose: str = "*",
-               evidence: str | None = None, evidence_channel: str | None = None,
-               at: datetime | None = None) -> bool:
-        """Record an opt-out or opt-in. Returns False when this event was already recorded."""
+    def opt_out(self, event_id: str, contact_key: str, channel: str = "*", evidence: str | None = None,
+                evidence_channel: str | None = None, at: datetime | None = None) -> bool:
+        """The contact stops messages on `channel` ("*": every channel) for every purpose. False when this event
+        was already recorded (a re-delivered STOP)."""
+        return self._record(event_id, contact_key, "opted_out", channel, "*", evidence, evidence_channel, at)
+
+    def opt_in(self, event_id: str, contact_key: str, evidence: str | None = None,
+               evidence_channel: str | None = None, at: datetime | None = None) -> bool:
+        """START: the contact is subscribed again on every channel they had stopped."""
+        return self._record(event_id, contact_key, "opted_in", "*", "*", evidence, evidence_channel, at)
+
+    def _record(self, event_id: str, contact_key: str, status: str, channel: str, purpose: str,
+                evidence: str | None, evidence_channel: str | None, at: datetime | None) -> bool:
         when = (at or datetime.now(UTC)).astimezone(UTC).isoformat()
         with self.db.connect(immediate=True) as conn:
             cur = conn.execute(

@@ -18,7 +18,7 @@ from sendgrid.helpers.eventwebhook import EventWebhook
 
 from connectors.contract import DeliveryStatus, RawRequest, SignatureError, WebhookResult
 from connectors.inbound import InboundBase, PayloadError, load_json, opt_dt
-from connectors.sendgrid.channel import SendGridSettings
+from connectors.sendgrid.settings import SendGridSettings
 from connectors.signatures import ReplayCache, check_timestamp, fingerprint, parse_int
 
 SIGNATURE_HEADER = "x-twilio-email-event-webhook-signature"

@@ -19,7 +19,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from connectors.contract import InboundMessage, RawRequest, SignatureError, WebhookResult
 from connectors.inbound import InboundBase, PayloadError, load_json
-from connectors.sendgrid.channel import SendGridSettings
+from connectors.sendgrid.settings import SendGridSettings
 from connectors.signatures import ReplayCache, constant_time_equals
 from domain.models import Channel
 

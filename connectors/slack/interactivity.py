@@ -20,7 +20,8 @@ from connectors.signatures import (
     hmac_sha256_hex,
     parse_int,
 )
-from connectors.slack.notifier import ACTION_IDS, SlackSettings
+from connectors.slack.notifier import ACTION_IDS
+from connectors.slack.settings import SlackSettings
 
 _DECISIONS = {action_id: decision for decision, action_id in ACTION_IDS.items()}
 

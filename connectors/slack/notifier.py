@@ -12,12 +12,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-from pydantic import SecretStr
-from pydantic_settings import SettingsConfigDict
 
 from connectors.contract import PermanentProviderError, RetryableProviderError
 from connectors.http import error_from_exception, error_from_response, parse_retry_after
-from connectors.settings import EnvSection
+from connectors.slack.settings import SlackSettings
 from connectors.twilio.sendlog import MemorySendLog, SendLog
 
 SCOPE = "slack"
@@ -26,21 +24,6 @@ ACTION_IDS = {"approve": "review_approve", "reject": "review_reject", "edit": "r
 # Slack answers 200 {"ok": false, "error": ...}; these errors go away on their own
 RETRYABLE_ERRORS = frozenset({"ratelimited", "rate_limited", "internal_error", "fatal_error", "service_unavailable",
                               "request_timeout", "team_added_to_org"})
-
-
-class SlackSettings(EnvSection):
-    """Environment: SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET, SLACK_REVIEW_CHANNEL, SLACK_API_BASE_URL,
-    SLACK_REVIEW_URL_TEMPLATE, SLACK_TIMEOUT_SECONDS, SLACK_TOLERANCE_SECONDS."""
-
-    model_config = SettingsConfigDict(env_prefix="SLACK_")
-
-    bot_token: SecretStr = SecretStr("")  # xoxb-..., scope chat:write
-    signing_secret: SecretStr = SecretStr("")  # app's Signing Secret: verifies interactivity payloads
-    review_channel: str = ""  # channel id, e.g. C123ABC456
-    api_base_url: str = "https://slack.com/api"
-    review_url_template: str | None = None  # e.g. https://noshow.example.com/reviews/{case_id}
-    timeout_seconds: float = 10.0
-    tolerance_seconds: float = 300.0
 
 
 def button_value(case_id: str, review_id: str) -> str:

@@ -18,7 +18,8 @@ from twilio.request_validator import HMAC_SHA1, HMAC_SHA256, RequestValidator, g
 from connectors.contract import DeliveryStatus, InboundMessage, RawRequest, SignatureError, WebhookResult
 from connectors.inbound import InboundBase, PayloadError
 from connectors.signatures import ReplayCache
-from connectors.twilio.channel import OPT_OUT_CODES, TwilioSettings
+from connectors.twilio.channel import OPT_OUT_CODES
+from connectors.twilio.settings import TwilioSettings
 from domain.models import Channel
 
 StatusName = Literal["queued", "sent", "delivered", "failed", "undelivered", "bounced", "dropped", "spam",

@@ -28,7 +28,7 @@ from tests.helpers import eventually, fast_policy
 from workers.dependencies import Dependencies, build_dependencies
 from workers.intake.cases import CaseService
 from workers.providers.sources import ReconcileSettings, reconcile_activities, reconcile_sources_from_env
-from workers.worker import build_activities
+from workers.worker import case_activities
 from workflows.case import RecoveryCaseWorkflow
 from workflows.reconcile import ReconcileSourceWorkflow
 
@@ -86,7 +86,7 @@ async def hubspot(client: Client, task_queue: str, tmp_path: Path) -> AsyncItera
         sources = reconcile_sources_from_env(
             ReconcileSettings(_env_file=None, hubspot_access_token="pat-test", hubspot_base_url=fake.base_url))  # type: ignore[arg-type]
         with ThreadPoolExecutor(16) as pool:
-            activities = [*build_activities(deps, client),
+            activities = [*case_activities(deps, client),
                           *reconcile_activities(sources, deps.db, cases, tasks=deps.crm, salt=deps.settings.auth.id_salt)]
             async with Worker(client, task_queue=task_queue, workflows=[RecoveryCaseWorkflow, ReconcileSourceWorkflow],
                               activities=activities, activity_executor=pool):

@@ -30,7 +30,7 @@ from workers.dependencies import Dependencies, build_dependencies
 from workers.intake.cases import CaseService
 from workers.providers.sources import ReconcileSettings, reconcile_activities, reconcile_sources_from_env
 from workers.temporal.schedules import ensure_schedules, schedule_id
-from workers.worker import build_activities
+from workers.worker import case_activities
 from workflows.case import RecoveryCaseWorkflow
 from workflows.reconcile import ReconcileSourceWorkflow
 
@@ -77,7 +77,7 @@ async def wiring(client: Client, task_queue: str, tmp_path: Path) -> AsyncIterat
             ReconcileSettings(_env_file=None, calcom_api_key="cal_test", calcom_base_url=fake.base_url + "/v2"))
         assert list(sources) == ["calcom"]
         with ThreadPoolExecutor(16) as pool:
-            activities = [*build_activities(deps, client), *reconcile_activities(sources, deps.db, cases)]
+            activities = [*case_activities(deps, client), *reconcile_activities(sources, deps.db, cases)]
             worker = Worker(client, task_queue=task_queue, workflows=[RecoveryCaseWorkflow, ReconcileSourceWorkflow],
                             activities=activities, activity_executor=pool)
             async with worker:

@@ -27,8 +27,8 @@ from tests.engine.conftest import settings_for
 from tests.helpers import appointment, eventually, fast_policy
 from workers.dependencies import Dependencies, build_dependencies
 from workers.dev.demo import daytime_contact
-from workers.intake.backfill import accept_offer, backfill_activities, backfill_reply, start_backfill
-from workers.worker import build_activities
+from workers.intake.backfill import accept_offer, backfill_reply, start_backfill
+from workers.worker import case_activities
 from workflows import search_attributes as sa
 from workflows.backfill import SlotBackfill
 
@@ -108,7 +108,7 @@ async def backfill(client: Client, task_queue: str, tmp_path: Path) -> AsyncIter
     deps = build_dependencies(settings)
     worker = Worker(
         client, task_queue=task_queue, workflows=[SlotBackfill],
-        activities=build_activities(deps, client) + backfill_activities(deps),
+        activities=case_activities(deps, client),
         activity_executor=ThreadPoolExecutor(max_workers=16),
         max_cached_workflows=0,  # every task replays from history: nondeterminism fails fast
     )
@@ -238,7 +238,7 @@ async def test_two_backfills_booking_one_slot_through_the_calendar_book_once(bac
 async def test_opted_out_contact_gets_no_offer_and_silence_expires(backfill: BackfillStack) -> None:
     rules = BackfillRules(batch_size=1, batch_wait_minutes=1 / 60, max_batches=3)  # one-second windows
     opted_out, b, c = backfill.add_waiting(3)
-    backfill.deps.consent.record("stop-1", backfill.key(opted_out), "opted_out", evidence="STOP",
+    backfill.deps.consent.opt_out("stop-1", backfill.key(opted_out), evidence="STOP",
                                  evidence_channel="sms")
     freed = backfill.freed()
     backfill_id = await start_backfill(backfill.client, backfill.deps, freed, rules)

@@ -24,7 +24,8 @@ from pydantic import SecretStr
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.worker import Worker
 
-from connectors.sendgrid.channel import SendGridChannel, SendGridSettings
+from connectors.sendgrid.channel import SendGridChannel
+from connectors.sendgrid.settings import SendGridSettings
 from connectors.twilio import SqliteSendLog, TwilioChannel, TwilioSettings
 from domain.case import CaseState
 from domain.models import Appointment, Channel, EventType
@@ -36,7 +37,7 @@ from tests.helpers import appointment, default_program, event, fast_policy
 from workers.dependencies import Dependencies
 from workers.dev.demo import daytime_contact
 from workers.intake.cases import CaseService
-from workers.worker import WORKFLOWS, build_activities, build_worker
+from workers.worker import WORKFLOWS, build_worker, case_activities
 from workflows.case import RecoveryCaseWorkflow
 
 CALLBACK = "https://hooks.example.test/webhooks/twilio"  # never called: it carries our ids into the fake's records
@@ -248,7 +249,7 @@ class FaultStack:
         else:
             # build_worker has no graceful_shutdown_timeout: the same workflows and activities, built here
             self.worker = Worker(self.client, task_queue=self.task_queue, workflows=WORKFLOWS,
-                                 activities=build_activities(self.deps, self.client),
+                                 activities=case_activities(self.deps, self.client),
                                  activity_executor=ThreadPoolExecutor(max_workers=32),
                                  graceful_shutdown_timeout=graceful)
         self.worker_task = asyncio.create_task(self.worker.run())

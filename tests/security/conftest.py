@@ -17,7 +17,8 @@ from pydantic import SecretStr
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from connectors.sendgrid.channel import SendGridChannel, SendGridSettings
+from connectors.sendgrid.channel import SendGridChannel
+from connectors.sendgrid.settings import SendGridSettings
 from connectors.twilio import SqliteSendLog, TwilioChannel, TwilioSettings
 from domain.models import Channel
 from tests.engine.conftest import settings_for

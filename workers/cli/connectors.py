@@ -1,16 +1,8 @@
 """`noshow connectors check`: every connector with ok / off / error and what is missing.
 
-For the main `noshow` app to register:
-
-    connectors_app = typer.Typer(no_args_is_help=True, help="Connected providers.")
-    connectors_app.command("check")(connectors_check)
-    app.add_typer(connectors_app, name="connectors")
-
-Checks formats only and never calls a provider: webhook routes (workers.providers.inbound_connectors), outbound
-channels and the reviewer notifier (workers.providers.outbound), the calendar and CRM the engine writes to
-(workers.providers.writeback_checks), reconcile sources (workers.reconcile). Exit 0 when nothing is in error,
-1 otherwise. Secret values are never printed.
-"""
+Checks formats only and never calls a provider: webhook routes, outbound channels and the reviewer notifier, the
+calendar and CRM the engine writes to, reconcile sources (all built by `workers.providers`). Exit 0 when nothing
+is in error, 1 otherwise. Secret values are never printed."""
 
 from __future__ import annotations
 
@@ -25,8 +17,15 @@ import typer
 from pydantic import ValidationError
 from pydantic_settings import BaseSettings
 
-from workers.providers.sources import ReconcileSettings, reconcile_checks, url_problem
-from workers.providers.wiring import ProviderCheck, ProviderSettings, writeback_checks
+from connectors.sendgrid import SendGridSettings
+from connectors.slack import SlackSettings
+from connectors.twilio import TwilioSettings
+from workers.providers.checks import ProviderCheck, url_problem
+from workers.providers.inbound import inbound_connectors
+from workers.providers.outbound import outbound
+from workers.providers.sources import reconcile_checks
+from workers.providers.writeback import writeback_checks
+from workers.settings import DEV_WEBHOOK_SECRET, RoutingSettings, Settings
 
 E164 = re.compile(r"^\+[1-9]\d{1,14}$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -73,11 +72,8 @@ def events_problems(secrets: list[str]) -> list[str]:
     return problems
 
 
-def twilio_problems(sending: bool) -> list[str]:
+def twilio_problems(t: TwilioSettings, sending: bool) -> list[str]:
     """The webhook needs the Auth Token (and the public URL Twilio calls); sending needs the rest."""
-    from connectors.twilio import TwilioSettings
-
-    t = TwilioSettings()
     problems: list[str] = []
     if not _raw(t.auth_token):
         problems.append("missing TWILIO_AUTH_TOKEN")
@@ -101,10 +97,7 @@ def twilio_problems(sending: bool) -> list[str]:
     return problems
 
 
-def sendgrid_send_problems() -> list[str]:
-    from connectors.sendgrid import SendGridSettings
-
-    s = SendGridSettings()
+def sendgrid_send_problems(s: SendGridSettings) -> list[str]:
     problems: list[str] = []
     key = _raw(s.api_key)
     if not key:
@@ -121,20 +114,14 @@ def sendgrid_send_problems() -> list[str]:
     return problems
 
 
-def sendgrid_parse_problems() -> list[str]:
-    from connectors.sendgrid import SendGridSettings
-
-    s = SendGridSettings()
+def sendgrid_parse_problems(s: SendGridSettings) -> list[str]:
     basic = _raw(s.parse_basic_auth)
     if basic and (":" not in basic or basic.startswith(":")):
         return ["SENDGRID_PARSE_BASIC_AUTH must be user:password"]
     return []
 
 
-def slack_notify_problems() -> list[str]:
-    from connectors.slack import SlackSettings
-
-    s = SlackSettings()
+def slack_notify_problems(s: SlackSettings) -> list[str]:
     problems: list[str] = []
     token = _raw(s.bot_token)
     if not token:
@@ -153,8 +140,8 @@ def slack_notify_problems() -> list[str]:
     return problems
 
 
-def slack_interactivity_problems(ps: ProviderSettings) -> list[str]:
-    if not [u for u in ps.slack_reviewers.split(",") if u.strip()]:
+def slack_interactivity_problems(routing: RoutingSettings) -> list[str]:
+    if not routing.slack_reviewer_ids:
         return ["NOSHOW_SLACK_REVIEWERS is empty: every decision made in Slack would be refused "
                 "(list Slack user ids, or * for anyone in the workspace)"]
     return []
@@ -186,15 +173,15 @@ def _sanitized(check: ProviderCheck) -> ProviderCheck:
     return check
 
 
-def webhook_checks(ps: ProviderSettings, secrets: list[str], dev_secret: bool) -> list[ProviderCheck]:
-    from workers.providers.wiring import inbound_connectors
-
-    routes, checks = inbound_connectors(ps, secrets)
+def webhook_checks(settings: Settings) -> list[ProviderCheck]:
+    routes, checks = inbound_connectors(settings)
+    secrets = settings.auth.webhook_secrets
+    dev_secret = settings.auth.webhook_secret.get_secret_value() == DEV_WEBHOOK_SECRET
     extra: dict[str, Callable[[], list[str]]] = {
         "events": lambda: events_problems(secrets),
-        "twilio": lambda: twilio_problems(sending=False),
-        "sendgrid_parse": sendgrid_parse_problems,
-        "slack": lambda: slack_interactivity_problems(ps),
+        "twilio": lambda: twilio_problems(settings.twilio, sending=False),
+        "sendgrid_parse": lambda: sendgrid_parse_problems(settings.sendgrid),
+        "slack": lambda: slack_interactivity_problems(settings.routing),
     }
     out = []
     for check in checks:
@@ -213,24 +200,28 @@ def webhook_checks(ps: ProviderSettings, secrets: list[str], dev_secret: bool) -
     return out
 
 
-def outbound_checks(ps: ProviderSettings) -> list[ProviderCheck]:
-    from workers.providers.wiring import outbound
-
+def outbound_checks(settings: Settings) -> list[ProviderCheck]:
+    routing = settings.routing
     problems = {
-        "twilio-send": _guard(lambda: twilio_problems(sending=True)) if ps.sms_provider == "twilio" else [],
-        "sendgrid-send": _guard(sendgrid_send_problems) if ps.email_provider == "sendgrid" else [],
-        "slack-notify": _guard(slack_notify_problems) if ps.review_notifier == "slack" else [],
+        "twilio-send": _guard(lambda: twilio_problems(settings.twilio, sending=True))
+        if routing.sms_provider == "twilio" else [],
+        "sendgrid-send": _guard(lambda: sendgrid_send_problems(settings.sendgrid))
+        if routing.email_provider == "sendgrid" else [],
+        "slack-notify": _guard(lambda: slack_notify_problems(settings.slack))
+        if routing.review_notifier == "slack" else [],
     }
+    names = {"twilio-send": routing.sms_provider, "sendgrid-send": routing.email_provider,
+             "slack-notify": routing.review_notifier}
     if any(problems.values()):
         # building would fail on the first bad provider; the format rules already say what is wrong
-        names = {"twilio-send": ps.sms_provider, "sendgrid-send": ps.email_provider, "slack-notify": ps.review_notifier}
         return [ProviderCheck(n, "error", "; ".join(p)) if p else
                 ProviderCheck(n, "ok" if names[n] != "local" else "off",
                               f"{names[n]} selected" if names[n] != "local" else "local outbox / queue")
                 for n, p in problems.items()]
     with tempfile.TemporaryDirectory() as tmp:  # the send log is a file: do not create it in the data dir
+        probe = settings.model_copy(update={"storage": settings.storage.model_copy(update={"data_dir": Path(tmp)})})
         try:
-            _, notifiers, checks = outbound(ps, _NoChannel(), str(Path(tmp) / "sendlog.db"))  # type: ignore[arg-type]
+            _, notifiers, checks = outbound(probe, _NoChannel())  # type: ignore[arg-type]
         except Exception as exc:  # a provider SDK refusing its settings must be a line, not a traceback
             return [_sanitized(ProviderCheck("outbound", "error", f"{type(exc).__name__}: {exc}"))]
         for notifier in notifiers:
@@ -244,34 +235,35 @@ class _NoChannel:
     """Stands in for the local outbox: the check only builds channels, it never sends."""
 
 
+def load_settings(errors: list[ProviderCheck]) -> Settings | None:
+    """Every section on its own, so each bad one is named; then the whole (its cross-section rules)."""
+    sections: dict[str, Any] = {}
+    for name, spec in Settings.model_fields.items():
+        cls = spec.annotation
+        if isinstance(cls, type) and issubclass(cls, BaseSettings):
+            loaded = _load(cls, name, errors)
+            if loaded is not None:
+                sections[name] = loaded
+    if errors:
+        return None
+    try:
+        return Settings(**sections)
+    except ValidationError as exc:
+        errors.append(_settings_error("settings", exc))
+        return None
+
+
 def collect() -> dict[str, list[ProviderCheck]]:
-    from workers.settings import Settings
-
     errors: list[ProviderCheck] = []
-    settings = _load(Settings, "settings", errors)
-    ps = _load(ProviderSettings, "providers", errors)
-    rs = _load(ReconcileSettings, "reconcile", errors)
-    from connectors.sendgrid import SendGridSettings
-    from connectors.slack import SlackSettings
-    from connectors.twilio import TwilioSettings
-
-    for cls, name in ((TwilioSettings, "twilio"), (SendGridSettings, "sendgrid"), (SlackSettings, "slack")):
-        _load(cls, name, errors)  # only the error matters here: each connector reloads its own
+    settings = load_settings(errors)
     sections: dict[str, list[ProviderCheck]] = {"settings": errors}
     if settings is not None:
-        sections["settings"].extend(
-            [ProviderCheck("public-url", "error", p) for p in _url(settings.api.public_base_url, "NOSHOW_PUBLIC_BASE_URL")]
-        )
-    if settings is not None and ps is not None:
-        raw = settings.auth.webhook_secret.get_secret_value()
-        secrets = [s.strip() for s in raw.split(",") if s.strip()]
-        dev = raw == type(settings).model_fields["webhook_secret"].default.get_secret_value()
-        sections["webhooks"] = webhook_checks(ps, secrets, dev)
-    if ps is not None:
-        sections["outbound"] = outbound_checks(ps)
-        sections["writeback"] = writeback_checks(ps)
-    if rs is not None:
-        sections["reconcile"] = reconcile_checks(rs)
+        sections["settings"].extend(ProviderCheck("public-url", "error", p)
+                                    for p in _url(settings.api.public_base_url, "NOSHOW_PUBLIC_BASE_URL"))
+        sections["webhooks"] = webhook_checks(settings)
+        sections["outbound"] = outbound_checks(settings)
+        sections["writeback"] = writeback_checks(settings)
+        sections["reconcile"] = reconcile_checks(settings)
     if not sections["settings"]:
         del sections["settings"]
     return sections
@@ -294,3 +286,7 @@ def connectors_check(
         typer.echo(f"{errors} error(s)" if errors else "no errors")
     if errors:
         raise typer.Exit(1)
+
+
+connectors_app = typer.Typer(no_args_is_help=True, help="Connected providers: check their settings.")
+connectors_app.command("check")(connectors_check)

@@ -1,9 +1,5 @@
 """`noshow explain reply`: show how the deterministic rules read one reply.
 
-For the main `noshow` app to register:
-
-    explain_app.command("reply")(explain_reply)
-
 Prints {"intent", "slot_index", "confidence", "needs_review", "reason"} as JSON (slot_index 0-based or null).
 Exit codes: 0 ok, 2 bad input (unparsable ISO time, unknown time zone). Bad input never prints a traceback.
 Rules only, so the answer is reproducible; the optional model is not consulted here.

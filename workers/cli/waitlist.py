@@ -7,16 +7,12 @@ from typing import Annotated
 
 import typer
 
-from workers.cli.main import api_call, fail, settings
+from workers.cli.common import admin_token, api_call, fail
 
 waitlist_app = typer.Typer(no_args_is_help=True, help="The waitlist that freed slots are offered to.")
 
 TypeOpt = Annotated[str, typer.Option("--type", help="appointment type, as the source names it")]
 CalendarOpt = Annotated[str, typer.Option("--calendar", help="calendar id")]
-
-
-def _admin() -> str:
-    return settings().admin_token.get_secret_value()
 
 
 @waitlist_app.command("add")
@@ -35,14 +31,14 @@ def waitlist_add(
         fail("a waitlisted contact needs --phone or --email, or no offer can reach them")
     contact = {"contact_id": contact_id, "name": name, "phone": phone, "email": email, "timezone": timezone,
                "locale": locale}
-    typer.echo(json.dumps(api_call("POST", "/waitlist", token=_admin(), json={
+    typer.echo(json.dumps(api_call("POST", "/waitlist", token=admin_token(), json={
         "contact": contact, "appointment_type": appointment_type, "calendar_id": calendar_id})))
 
 
 @waitlist_app.command("list")
 def waitlist_list(appointment_type: TypeOpt, calendar_id: CalendarOpt) -> None:
     """Who waits for this type on this calendar, oldest first."""
-    entries = api_call("GET", "/waitlist", token=_admin(),
+    entries = api_call("GET", "/waitlist", token=admin_token(),
                        params={"appointment_type": appointment_type, "calendar_id": calendar_id})
     typer.echo(json.dumps(entries, indent=2))
 
@@ -50,11 +46,11 @@ def waitlist_list(appointment_type: TypeOpt, calendar_id: CalendarOpt) -> None:
 @waitlist_app.command("remove")
 def waitlist_remove(contact_id: str, appointment_type: TypeOpt, calendar_id: CalendarOpt) -> None:
     """Take a contact off the waitlist."""
-    typer.echo(json.dumps(api_call("DELETE", f"/waitlist/{contact_id}", token=_admin(),
+    typer.echo(json.dumps(api_call("DELETE", f"/waitlist/{contact_id}", token=admin_token(),
                                    params={"appointment_type": appointment_type, "calendar_id": calendar_id})))
 
 
 @waitlist_app.command("backfill")
 def waitlist_backfill(backfill_id: str) -> None:
     """What became of a freed slot: who was offered it (opaque keys), who took it, the outcome."""
-    typer.echo(json.dumps(api_call("GET", f"/backfills/{backfill_id}", token=_admin()), indent=2))
+    typer.echo(json.dumps(api_call("GET", f"/backfills/{backfill_id}", token=admin_token()), indent=2))

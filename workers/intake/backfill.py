@@ -1,6 +1,6 @@
 """Starting waitlist backfills and passing acceptances to them: shared by the API, the CLI and the case service.
 
-Wiring: register `SlotBackfill` and `backfill_activities(deps)` on the worker; call `start_backfill` when a slot
+Call `start_backfill` when a slot
 is freed ahead of time; route a waitlisted contact's reply to a `backfill-...` id through `backfill_reply` (or
 call `accept_offer` directly once the reply is understood as a yes).
 """
@@ -8,7 +8,7 @@ call `accept_offer` directly once the reply is understood as a yes).
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Literal
 
 import structlog
 from pydantic import BaseModel
@@ -16,8 +16,6 @@ from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities.backfill import BackfillActivities
-from connectors.local.waitlist import LocalWaitlist
 from domain.backfill import BackfillAccept, BackfillInput, FreedSlot, backfill_id_for
 from domain.models import Appointment, Contact, LedgerEvent, Reply, ReplyIntent
 from policies import replies as reply_policy
@@ -28,7 +26,6 @@ from workflows.backfill import SlotBackfill
 
 log = structlog.get_logger(__name__)
 
-BACKFILL_WORKFLOWS: list[type] = [SlotBackfill]
 
 
 class BackfillSkipped(ValueError):
@@ -39,11 +36,6 @@ class AcceptOutcome(BaseModel):
     backfill_id: str
     status: Literal["signalled", "closed"]
 
-
-def backfill_activities(deps: Dependencies) -> list[Any]:
-    acts = BackfillActivities(deps.calendar, LocalWaitlist(deps.db), deps.crm, deps.settings.auth.id_salt,
-                              ledger=deps.ledger)
-    return [acts.hold_backfill_slot, acts.read_waitlist, acts.book_backfill, acts.remove_from_waitlist]
 
 
 def backfill_input(deps: Dependencies, freed: FreedSlot, rules: BackfillRules | None = None) -> BackfillInput:
@@ -102,7 +94,7 @@ async def offer_freed_slot(client: Client, deps: Dependencies, freed: FreedSlot)
     """Offer a freed slot to the waitlist when someone waits for it and the policy allows. Never raises for a
     slot that is simply not backfilled: the cancellation that freed it has its own path, and a backfill is a bonus.
     Returns the backfill id, or None."""
-    if not LocalWaitlist(deps.db).waiting(freed.appointment_type, freed.calendar_id, limit=1):
+    if not deps.waitlist.waiting(freed.appointment_type, freed.calendar_id, limit=1):
         log.info("backfill_skipped", reason="nobody is waiting for this type on this calendar")
         return None
     try:
@@ -141,7 +133,7 @@ async def backfill_reply(client: Client, deps: Dependencies, backfill_id: str, r
 
     Opt-outs are not handled here: the caller records them as for any reply, using
     `LocalWaitlist.contact_key_for_reply` (one backfill writes to many contacts)."""
-    contact_key = LocalWaitlist(deps.db).contact_key_for_reply(backfill_id, sender)
+    contact_key = deps.waitlist.contact_key_for_reply(backfill_id, sender)
     if contact_key is None:
         return "unknown_sender"
     try:

@@ -17,7 +17,6 @@ from temporalio.service import RPCError
 
 from activities.errors import RetryableProviderError
 from activities.messaging import confirm_once, consent_confirmation, stop_open_cases
-from connectors.local.waitlist import LocalWaitlist
 from domain.backfill import FreedSlot
 from domain.case import CaseInput
 from domain.ids import case_id_for, contact_key_for, is_case_id
@@ -76,7 +75,7 @@ class CaseService:
         self.client = client
         self.deps = deps
         self.salt = deps.settings.auth.id_salt
-        self.waitlist = LocalWaitlist(deps.db)
+        self.waitlist = deps.waitlist
 
     def case_id(self, source: str, appointment_id: str) -> str:
         return case_id_for(source, appointment_id, self.salt)
@@ -210,7 +209,7 @@ class CaseService:
         return outcome
 
     def _record_opt_out(self, reply: Reply, contact_key: str) -> None:
-        self.deps.consent.record(reply.reply_id, contact_key, "opted_out", evidence=reply.text[:500],
+        self.deps.consent.opt_out(reply.reply_id, contact_key, evidence=reply.text[:500],
                                  evidence_channel=reply.channel.value, at=reply.received_at)
 
     def _confirm_opt_out(self, reply: Reply, sender: str, contact_key: str, case_id: str) -> None:

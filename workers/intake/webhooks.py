@@ -1,20 +1,24 @@
-"""The API's work around webhook delivery, beyond parsing (call `before_dispatch` on a new delivery's parsed
-result, hand its events to cases, then `after_dispatch`):
+"""A verified, parsed webhook delivery turned into its effects: events to cases, replies to their cases,
+delivery statuses to the outbox and consent, Slack decisions to reviews, pings to reconciliation.
 
-- Google: the route checks notifications against the channels in the database (the worker's keeper opens them),
-  not an in-memory set. (A ping's `sync_sources` are triggered by the dispatch.)
+Around that dispatch sit the provider-specific steps no parser can take alone:
+
+- Google: notifications are checked against the channels in the database (the worker's keeper opens them),
+  so a restart keeps accepting their pings; a ping's `sync_sources` trigger that source's reconciliation.
 - Outlook: `reauthorizationRequired` and `subscriptionRemoved` flag the subscription and trigger the renewal
   Schedule (changes and `missed` arrive as `sync_sources`, like Google's pings).
 - Booking webhooks: a body naming one booking and one Zoom meeting links them (connectors.zoom.links).
 - Zoom: events of a linked meeting become attendance evidence for the booking's case.
+
+A re-delivery (same provider dedupe key) has no second effect: the receipt log answers it as a duplicate.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Mapping
 
 import structlog
-from temporalio.client import Client
 from temporalio.service import RPCError
 
 from connectors.contract import RawRequest, WebhookResult
@@ -22,58 +26,64 @@ from connectors.google.channels import SqliteChannelStore
 from connectors.google.inbound import GoogleCalendarInbound
 from connectors.inbound import PayloadError
 from connectors.local.meeting_links import MeetingLinks
+from connectors.local.webhook_receipts import UnknownTypes, WebhookReceipts
 from connectors.outlook.inbound import OutlookInbound
 from connectors.outlook.subscriptions import SqliteSubscriptionStore, note_lifecycle
 from connectors.zoom.inbound import ZoomInbound
 from connectors.zoom.links import ZoomAttendance, ZoomLinker
+from domain.intake import WebhookAck
+from domain.models import Reply
 from workers.dependencies import Dependencies
-from workers.temporal.schedules import trigger_push_renewal
+from workers.intake.cases import CaseService
+from workers.intake.reviews import apply_slack_decision
+from workers.intake.statuses import record_delivery_status
+from workers.providers.inbound import unwrap
+from workers.temporal.schedules import trigger_push_renewal, trigger_sync
 
 log = structlog.get_logger(__name__)
 
 
-
-async def _quietly(what: str, call: Awaitable[None]) -> None:
+async def _quietly(what: str, call: Awaitable[object]) -> None:
     """A trigger is an optimisation (the Schedules run on their own anyway): a missing Schedule or a Temporal
     hiccup is logged, never turned into a webhook failure the provider would retry."""
-
     try:
         await call
     except RPCError as exc:
         log.warning("schedule_trigger_failed", what=what, status=exc.status.name)
 
 
-def _inner(connector: object) -> object:
-    """The connector itself, also when workers.providers wrapped it (InboundWithFollowUp keeps it as `inner`)."""
-    return getattr(connector, "inner", connector)
-
-
-class WebhookHooks:
-    """The API's work around webhook delivery (call `before_dispatch` on a new delivery's parsed result, deliver
-    its events, then `after_dispatch`):
-
-    - Google: the route checks notifications against the channels in the database (the worker's keeper opens them),
-      not an in-memory set. (A ping's `sync_sources` are triggered by the API's dispatch.)
-    - Outlook: `reauthorizationRequired` and `subscriptionRemoved` flag the subscription and trigger the renewal
-      Schedule (changes and `missed` arrive as `sync_sources`, like Google's pings).
-    - Booking webhooks: a body naming one booking and one Zoom meeting links them (connectors.zoom.links).
-    - Zoom: events of a linked meeting become attendance evidence for the booking's case.
-    """
-
+class WebhookIntake:
     def __init__(self, deps: Dependencies, connectors: Mapping[str, object]) -> None:
-
+        self.deps = deps
         salt = deps.settings.auth.id_salt
         links = MeetingLinks(deps.db)
         self.linker = ZoomLinker(links, salt)
         self.zoom = ZoomAttendance(links, salt, calendar=deps.calendar, contact_lookup=deps.crm.contact)
         self.subscriptions = SqliteSubscriptionStore(deps.db)
-        google = _inner(connectors.get("google"))
+        self.receipts = WebhookReceipts(deps.db)
+        self.unknown_types = UnknownTypes(deps.db)
+        self.slack_reviewers = deps.settings.routing.slack_reviewer_ids
+        self.background: set[asyncio.Task[None]] = set()
+        google = unwrap(connectors.get("google"))
         if isinstance(google, GoogleCalendarInbound):
             google.channels = SqliteChannelStore(deps.db)
 
-    def before_dispatch(self, connector: object, raw: RawRequest, result: WebhookResult) -> WebhookResult:
+    async def receive(self, provider: str, connector: object, raw: RawRequest, result: WebhookResult,
+                      cases: CaseService) -> WebhookAck:
+        """Apply a parsed delivery once; a re-delivery is acknowledged as a duplicate with no effect."""
+        key = f"{provider}:{result.dedupe_key}" if result.dedupe_key else None
+        # SQLite off the event loop: other deliveries keep being read and acknowledged meanwhile
+        if key and await asyncio.to_thread(self.receipts.seen, key):
+            return WebhookAck(duplicate=True)
+        result = self._before(connector, raw, result)
+        ack = await self._dispatch(provider, result, cases)
+        await self._after(connector, raw, cases)
+        if key:
+            await asyncio.to_thread(self.receipts.remember, key)
+        return ack
 
-        inner = _inner(connector)
+    def _before(self, connector: object, raw: RawRequest, result: WebhookResult) -> WebhookResult:
+        inner = unwrap(connector)
         if isinstance(inner, ZoomInbound):
             try:
                 return self.zoom.resolve(inner, raw, result)
@@ -83,11 +93,29 @@ class WebhookHooks:
             self.linker.observe(result, raw.body)
         return result
 
-    async def after_dispatch(self, connector: object, raw: RawRequest, result: WebhookResult,
-                             client: Client | None) -> None:
+    async def _dispatch(self, provider: str, result: WebhookResult, cases: CaseService) -> WebhookAck:
+        ack = WebhookAck(unknown_types=result.unknown_types)
+        for event in result.events:
+            ack.events.append(await cases.submit_event(event))
+        for message in result.messages:
+            reply = Reply(reply_id=message.provider_message_id, channel=message.channel, text=message.text[:5000],
+                          received_at=message.received_at)
+            ack.replies.append(await cases.submit_reply(reply, sender=message.sender))
+        for status in result.statuses:
+            record_delivery_status(self.deps, status)
+        for action in result.review_actions:
+            # Slack wants its answer within 3 s: acknowledge now, apply the decision right after
+            task = asyncio.create_task(apply_slack_decision(cases, self.slack_reviewers, action))
+            self.background.add(task)
+            task.add_done_callback(self.background.discard)
+        for source in result.sync_sources:  # a Google / Graph ping: reconcile that source now
+            await trigger_sync(cases.client, source)
+        if result.unknown_types:
+            self.unknown_types.count(provider, result.unknown_types)
+            log.info("webhook_unknown_types", provider=provider, count=len(result.unknown_types))
+        return ack
 
-        inner = _inner(connector)
-        if not isinstance(inner, OutlookInbound):
-            return
-        if note_lifecycle(self.subscriptions, inner.lifecycle(raw)) and client is not None:
-            await _quietly("push renewal", trigger_push_renewal(client))
+    async def _after(self, connector: object, raw: RawRequest, cases: CaseService) -> None:
+        inner = unwrap(connector)
+        if isinstance(inner, OutlookInbound) and note_lifecycle(self.subscriptions, inner.lifecycle(raw)):
+            await _quietly("push renewal", trigger_push_renewal(cases.client))

@@ -18,21 +18,19 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
-import os
-import sys
 from collections.abc import Awaitable, Callable
 
 import structlog
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
 from google.protobuf import json_format
-from pydantic import SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
 from starlette.middleware.cors import CORSMiddleware
 from temporalio.api.common.v1 import Payloads
 from temporalio.converter import PayloadCodec
 
 from workers.api.errors import read_body
+from workers.settings import Settings
+from workers.temporal.codec import EncryptionCodec
 
 log = structlog.get_logger(__name__)
 
@@ -129,16 +127,6 @@ def create_codec_app(
     return app
 
 
-class CodecServerSettings(BaseSettings):
-    model_config = SettingsConfigDict(
-        env_prefix="NOSHOW_", env_file=os.environ.get("NOSHOW_SETTINGS_FILE", ".env"), extra="ignore"
-    )
-
-    encryption_key: SecretStr | None = None
-    codec_tokens: SecretStr = SecretStr("")  # comma-separated bearer tokens
-    codec_origins: str = ",".join(DEFAULT_ORIGINS)
-    codec_namespaces: str = ""  # comma-separated; empty = any namespace
-    codec_max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
 
 
 def _split(value: str) -> list[str]:
@@ -161,46 +149,19 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def build_from_env(host: str = "127.0.0.1", allow_unauthenticated: bool = False) -> FastAPI:
+def build_from_settings(settings: Settings, host: str = "127.0.0.1", allow_unauthenticated: bool = False
+                        ) -> FastAPI:
     """The app as `noshow codec-server` runs it; a clear ValueError for every configuration mistake."""
-    from workers.temporal.codec import EncryptionCodec
-
-    settings = CodecServerSettings()
     if settings.temporal.encryption_key is None or not settings.temporal.encryption_key.get_secret_value().strip():
         raise ValueError("NOSHOW_ENCRYPTION_KEY is not set: the codec server needs the same keys as the worker")
     codec = EncryptionCodec.from_setting(settings.temporal.encryption_key.get_secret_value())
-    tokens = _split(settings.codec_tokens.get_secret_value())
+    tokens = _split(settings.codec.tokens.get_secret_value())
     if not tokens and not allow_unauthenticated:
         raise ValueError("NOSHOW_CODEC_TOKENS is not set: give one or more bearer tokens (comma-separated), or "
                          "--allow-unauthenticated for a loopback-only server next to the dev server")
     if allow_unauthenticated and not _is_loopback(host):
         raise ValueError(f"--allow-unauthenticated is only allowed on a loopback address, not {host!r}")
     return create_codec_app(
-        codec, tokens, _split(settings.codec_origins), namespaces=_split(settings.codec_namespaces) or None,
-        max_body_bytes=settings.codec_max_body_bytes, require_auth=not allow_unauthenticated,
+        codec, tokens, _split(settings.codec.origins), namespaces=_split(settings.codec.namespaces) or None,
+        max_body_bytes=settings.codec.max_body_bytes, require_auth=not allow_unauthenticated,
     )
-
-
-def codec_server(host: str = "127.0.0.1", port: int = 8234, allow_unauthenticated: bool = False) -> None:
-    """Serve /encode and /decode for the Temporal UI (`--ui-codec-endpoint http://127.0.0.1:8234`)."""
-    import uvicorn
-
-    from workers.logging import configure_logging
-    from workers.settings import get_settings
-
-    try:
-        app = build_from_env(host, allow_unauthenticated)
-    except ValueError as exc:
-        print(f"codec-server: {exc}", file=sys.stderr)
-        raise SystemExit(2) from None
-    configure_logging(get_settings())
-    log.info("codec_server_started", host=host, port=port, authenticated=not allow_unauthenticated)
-    uvicorn.run(app, host=host, port=port, log_level="warning")
-
-
-def main() -> None:
-    codec_server()
-
-
-if __name__ == "__main__":
-    main()

@@ -9,15 +9,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel, Field
 from temporalio.service import RPCError
 
-from connectors.local.waitlist import LocalWaitlist
 from domain.backfill import BackfillState
 from domain.models import Contact
-from workers.api.app import AppState, Principal, Problem, admin, principal, state
+from workers.api.deps import Admin, Caller, State
+from workers.api.models import Problem
 from workflows.backfill import SlotBackfill
+
+router = APIRouter(tags=["waitlist"])
 
 TypeName = Annotated[str, Field(min_length=1, max_length=100)]
 CalendarId = Annotated[str, Field(min_length=1, max_length=200)]
@@ -45,46 +47,45 @@ class WaitlistLeft(BaseModel):
     removed: bool
 
 
-def waitlist_router() -> APIRouter:
-    router = APIRouter(tags=["waitlist"])
+@router.post("/waitlist", response_model=WaitlistJoined, responses={401: {"model": Problem}},
+             summary="Put a contact on the waitlist for openings of one appointment type on one calendar")
+def join(body: WaitlistJoin, st: State,
+         _: Admin) -> WaitlistJoined:
+    st.deps.crm.upsert_contact(body.contact)
+    waitlist = st.deps.waitlist
+    added = waitlist.add(body.contact.contact_id, body.appointment_type, body.calendar_id)
+    queue = [e.contact_id for e in waitlist.waiting(body.appointment_type, body.calendar_id)]
+    return WaitlistJoined(added=added, position=queue.index(body.contact.contact_id) + 1)
 
-    @router.post("/waitlist", response_model=WaitlistJoined, responses={401: {"model": Problem}},
-                 summary="Put a contact on the waitlist for openings of one appointment type on one calendar")
-    def join(body: WaitlistJoin, st: Annotated[AppState, Depends(state)],
-             _: Annotated[Principal, Depends(admin)]) -> WaitlistJoined:
-        st.deps.crm.upsert_contact(body.contact)
-        waitlist = LocalWaitlist(st.deps.db)
-        added = waitlist.add(body.contact.contact_id, body.appointment_type, body.calendar_id)
-        queue = [e.contact_id for e in waitlist.waiting(body.appointment_type, body.calendar_id)]
-        return WaitlistJoined(added=added, position=queue.index(body.contact.contact_id) + 1)
 
-    @router.get("/waitlist", response_model=list[WaitlistEntryOut],
-                summary="Who is waiting for an opening, oldest first (contact ids only)")
-    def waiting(st: Annotated[AppState, Depends(state)], _: Annotated[Principal, Depends(admin)],
-                appointment_type: Annotated[str, Query(min_length=1, max_length=100)],
-                calendar_id: Annotated[str, Query(min_length=1, max_length=200)],
-                limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[WaitlistEntryOut]:
-        entries = LocalWaitlist(st.deps.db).waiting(appointment_type, calendar_id, limit=limit)
-        return [WaitlistEntryOut.model_validate(e.model_dump()) for e in entries]
+@router.get("/waitlist", response_model=list[WaitlistEntryOut],
+            summary="Who is waiting for an opening, oldest first (contact ids only)")
+def waiting(st: State, _: Admin,
+            appointment_type: Annotated[str, Query(min_length=1, max_length=100)],
+            calendar_id: Annotated[str, Query(min_length=1, max_length=200)],
+            limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[WaitlistEntryOut]:
+    entries = st.deps.waitlist.waiting(appointment_type, calendar_id, limit=limit)
+    return [WaitlistEntryOut.model_validate(e.model_dump()) for e in entries]
 
-    @router.delete("/waitlist/{contact_id}", response_model=WaitlistLeft,
-                   summary="Take a contact off the waitlist for one appointment type on one calendar")
-    def leave(contact_id: str, st: Annotated[AppState, Depends(state)], _: Annotated[Principal, Depends(admin)],
-              appointment_type: Annotated[str, Query(min_length=1, max_length=100)],
-              calendar_id: Annotated[str, Query(min_length=1, max_length=200)]) -> WaitlistLeft:
-        return WaitlistLeft(removed=LocalWaitlist(st.deps.db).remove(contact_id, appointment_type, calendar_id))
 
-    @router.get("/backfills/{backfill_id}", response_model=BackfillState, responses={404: {"model": Problem}},
-                summary="A freed slot's backfill: batches offered, the winner (an opaque contact key), the outcome")
-    async def backfill(backfill_id: str, st: Annotated[AppState, Depends(state)],
-                       _: Annotated[Principal, Depends(principal)]) -> BackfillState:
-        if not backfill_id.startswith("backfill-") or len(backfill_id) > 100:
-            raise HTTPException(404, "no such backfill")
-        try:
-            found: BackfillState = await st.cases.client.get_workflow_handle(backfill_id).query(
-                SlotBackfill.state_query)
-        except RPCError:
-            raise HTTPException(404, "no such backfill") from None
-        return found
+@router.delete("/waitlist/{contact_id}", response_model=WaitlistLeft,
+               summary="Take a contact off the waitlist for one appointment type on one calendar")
+def leave(contact_id: str, st: State, _: Admin,
+          appointment_type: Annotated[str, Query(min_length=1, max_length=100)],
+          calendar_id: Annotated[str, Query(min_length=1, max_length=200)]) -> WaitlistLeft:
+    return WaitlistLeft(removed=st.deps.waitlist.remove(contact_id, appointment_type, calendar_id))
 
-    return router
+
+@router.get("/backfills/{backfill_id}", response_model=BackfillState, responses={404: {"model": Problem}},
+            summary="A freed slot's backfill: batches offered, the winner (an opaque contact key), the outcome")
+async def backfill(backfill_id: str, st: State,
+                   _: Caller) -> BackfillState:
+    if not backfill_id.startswith("backfill-") or len(backfill_id) > 100:
+        raise HTTPException(404, "no such backfill")
+    try:
+        found: BackfillState = await st.cases.client.get_workflow_handle(backfill_id).query(
+            SlotBackfill.state_query)
+    except RPCError:
+        raise HTTPException(404, "no such backfill") from None
+    return found
+

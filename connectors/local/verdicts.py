@@ -17,7 +17,7 @@ CREATE INDEX IF NOT EXISTS case_verdicts_contact ON case_verdicts (contact_key, 
 """
 
 
-class CaseHistory:
+class VerdictLog:
     def __init__(self, db: LocalDb) -> None:
         self.db = db
         db.script(_SCHEMA)

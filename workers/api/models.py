@@ -1,0 +1,54 @@
+"""Request and response bodies of the routes that are not the domain's own models."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from domain.models import Channel
+
+
+class Problem(BaseModel):
+    detail: str
+
+
+class Health(BaseModel):
+    status: Literal["ok", "degraded"]
+    temporal: bool
+    policy_version: str | None
+
+
+class PendingReview(BaseModel):
+    review_id: str
+    case_id: str
+    reasons: list[str]
+    program: str
+    requested_at: str
+
+
+class DecisionBody(BaseModel):
+    review_id: str
+    decision: Literal["approve", "reject", "edit", "suppress"]
+    note: str | None = Field(default=None, max_length=1000)
+    mark_attended: bool = False
+    segment: str | None = None
+
+
+class LocalReplyBody(BaseModel):
+    case_id: str = Field(min_length=1, max_length=100)
+    text: str = Field(min_length=1, max_length=2000)
+    channel: Channel = Channel.sms
+    # who answers: needed for a waitlist offer (one backfill writes to many people), ignored for a case
+    sender: str | None = Field(default=None, min_length=1, max_length=254)
+
+
+class CaseSummary(BaseModel):
+    case_id: str
+    status: str
+    stage: str | None
+    kind: str | None
+    needs_review: bool | None
+    outcome: str | None
+    start_time: datetime | None

@@ -1,0 +1,70 @@
+"""Cases: one case's state, the list (from Temporal's visibility store), and the local reply simulator."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter, HTTPException
+from temporalio.client import Client
+from temporalio.service import RPCError
+
+from domain.case import CaseState
+from domain.ids import is_case_id
+from domain.intake import ReplyOutcome
+from domain.models import Reply
+from workers.api.deps import Admin, Caller, State
+from workers.api.models import CaseSummary, LocalReplyBody, Problem
+from workflows.case import RecoveryCaseWorkflow
+
+router = APIRouter(tags=["cases"])
+
+
+@router.get("/cases/{case_id}", response_model=CaseState, responses={404: {"model": Problem}},
+            summary="One case's state (no customer details: the state holds none)")
+async def get_case(case_id: str, st: State, _: Caller) -> CaseState:
+    if not is_case_id(case_id):
+        raise HTTPException(404, "no such case")
+    try:
+        found: CaseState = await st.cases.handle(case_id).query(RecoveryCaseWorkflow.state_query)
+    except RPCError:
+        raise HTTPException(404, "no such case") from None
+    return found
+
+
+@router.get("/cases", response_model=list[CaseSummary], summary="Cases with their stage and outcome")
+async def list_cases(st: State, _: Caller, stage: str | None = None, limit: int = 100) -> list[CaseSummary]:
+    return await list_case_summaries(st.cases.client, stage=stage, limit=min(max(limit, 1), 1000))
+
+
+@router.post("/inbound/local", response_model=ReplyOutcome, tags=["local"],
+             summary="Simulate a customer reply to a case (the embedded default's stand-in for an SMS)")
+async def local_reply(body: LocalReplyBody, st: State, _: Admin) -> ReplyOutcome:
+    reply = Reply(reply_id=f"local-{uuid.uuid4().hex[:16]}", channel=body.channel, text=body.text,
+                  received_at=datetime.now(UTC))
+    return await st.cases.submit_reply(reply, sender=body.sender, case_id=body.case_id)
+
+
+async def list_case_summaries(client: Client, stage: str | None = None, limit: int = 100) -> list[CaseSummary]:
+    query = "WorkflowType = 'RecoveryCase'"
+    if stage:
+        if not stage.replace("_", "").isalpha():
+            raise HTTPException(422, "stage must be a stage name")
+        query += f" AND NoShowStage = '{stage}'"
+    out: list[CaseSummary] = []
+    async for wf in client.list_workflows(query, limit=limit):
+        attrs: dict[str, Any] = dict(wf.search_attributes or {})
+
+        def first(name: str, attrs: dict[str, Any] = attrs) -> Any:
+            value = attrs.get(name)
+            return value[0] if isinstance(value, list) and value else value
+
+        out.append(CaseSummary(
+            case_id=wf.id, status=wf.status.name if wf.status else "UNKNOWN", stage=first("NoShowStage"),
+            kind=first("NoShowKind"), needs_review=first("NoShowNeedsReview"), outcome=first("NoShowOutcome"),
+            start_time=wf.start_time,
+        ))
+        if len(out) >= limit:
+            break
+    return out

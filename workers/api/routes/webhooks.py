@@ -1,0 +1,65 @@
+"""`POST /webhooks/{provider}`: every delivery authenticated on its raw bytes before anything parses it; bodies
+over the limit get 413 before they are buffered; bad input gets a 4xx that says what is wrong and starts nothing."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+import structlog
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+
+from connectors.contract import RawRequest, SignatureError
+from connectors.inbound import InboundBase, PayloadError
+from domain.intake import WebhookAck
+from workers.api.deps import State
+from workers.api.errors import read_body
+from workers.api.models import Problem
+
+log = structlog.get_logger(__name__)
+
+router = APIRouter(tags=["webhooks"])
+
+
+@router.post(
+    "/webhooks/{provider}",
+    response_model=WebhookAck,
+    responses={401: {"model": Problem}, 404: {"model": Problem}, 413: {"model": Problem}, 422: {"model": Problem}},
+    summary="Receive a signed webhook (canonical events at /webhooks/events; providers by name)",
+)
+async def webhook(provider: str, request: Request, st: State) -> Response:
+    connector = st.connectors.get(provider)
+    if connector is None:
+        raise HTTPException(404, f"no webhook connector named {provider!r} is configured")
+    body = await read_body(request, st.settings.api.max_body_bytes)
+    public_url = st.settings.api.public_base_url.rstrip("/") + request.url.path
+    if request.url.query:
+        public_url += "?" + request.url.query
+    headers = {k.lower(): v for k, v in request.headers.items()}
+    raw = RawRequest(method=request.method, url=public_url, headers=headers, query=dict(request.query_params),
+                     body=body)
+    now = datetime.now(UTC)
+    try:
+        if isinstance(connector, InboundBase):
+            # authenticity and freshness only: an identical re-delivery is a duplicate (200, no effect),
+            # not an attack, so it is answered from the receipt log instead of refused
+            connector.check_signature(raw, now)
+        else:
+            connector.verify(raw, now)
+    except SignatureError as exc:
+        log.info("webhook_rejected", provider=provider, reason=str(exc))
+        raise HTTPException(401, f"signature rejected: {exc}") from None
+    except (PayloadError, ValueError) as exc:  # a signature header that is not even well-formed
+        raise HTTPException(401, f"signature rejected: {exc}") from None
+    try:
+        # in a thread: a connector may read the provider's API to complete an event (HubSpot meeting details)
+        result = await asyncio.to_thread(connector.parse, raw)
+    except (PayloadError, ValueError) as exc:
+        raise HTTPException(422, f"invalid payload: {exc}") from None
+    ack = await st.intake.receive(provider, connector, raw, result, st.cases)
+    if result.response is not None:
+        if isinstance(result.response, str):
+            return PlainTextResponse(result.response, media_type=result.response_media_type)
+        return JSONResponse(result.response)
+    return JSONResponse(ack.model_dump(mode="json"))

@@ -1,0 +1,83 @@
+"""`noshow up`, `worker`, `api` and `demo`: the processes, and a realistic mix of cases to look at."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from typing import Annotated
+
+import typer
+
+from workers.cli.common import fail, settings
+
+
+def up() -> None:
+    """Start the Temporal dev server and UI, the worker and the API; Ctrl-C stops them all."""
+    from workers.cli.connectors import collect
+    from workers.dev.stack import Stack
+
+    s = settings()
+    # a connector that cannot start would crash its child again and again: say what is wrong, start nothing
+    problems = [f"  {section}/{c.name}: {c.detail}" for section, checks in collect().items() for c in checks
+                if c.status == "error"]
+    if problems:
+        typer.echo("error: the connector settings have problems (see `noshow connectors check`):", err=True)
+        typer.echo("\n".join(problems), err=True)
+        raise typer.Exit(2)
+    stack = Stack(s, echo=typer.echo)
+    stack.build()
+
+    def on_signal(signum: int, _: object) -> None:
+        stack.stopping = True
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    typer.echo("starting noshow-recovery ...")
+    stack.start()
+    ui = f"http://127.0.0.1:{s.temporal.ui_port}" if s.temporal.embedded else "(your Temporal's UI)"
+    typer.echo("\n".join([
+        "",
+        f"  API        {s.api.local_url}   (OpenAPI docs at /docs)",
+        f"  Dashboard  {s.api.local_url}/dashboard",
+        f"  Temporal   {s.temporal.target}",
+        f"  Temporal UI {ui}",
+        f"  Data       {s.storage.data_dir.resolve()}   (logs in {s.storage.data_dir / 'logs'})",
+        "",
+        "  Next: in another terminal run `.venv/bin/noshow demo`, then `.venv/bin/noshow cases`.",
+        "  Press Ctrl-C to stop.",
+    ]))
+    try:
+        stack.supervise()
+    finally:
+        typer.echo("stopping ...")
+        stack.stop()
+        typer.echo("stopped.")
+
+
+def worker() -> None:
+    """Run only the Temporal worker (production: run as many as you need)."""
+    from workers.worker import main
+
+    main()
+
+
+def api() -> None:
+    """Run only the HTTP API."""
+    from workers.api.app import main
+
+    main()
+
+
+def demo(
+    timeout: Annotated[float, typer.Option(help="seconds to wait for the cases to reach their states")] = 90,
+) -> None:
+    """Seed the local calendar and CRM, send a realistic mix of signed events and replies, show the result."""
+    from workers.dev.demo import run_demo
+
+    s = settings()
+    try:
+        ok = asyncio.run(run_demo(s, typer.echo, timeout=timeout))
+    except ConnectionError as exc:
+        fail(str(exc))
+    if not ok:
+        raise typer.Exit(1)

@@ -1,0 +1,143 @@
+"""The calendar the engine books on and the CRM it writes outcomes to, built from settings. The local ones stay
+underneath a provider (holds, contacts, the audit copy); anything not selected stays local."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from connectors.calcom.calendar import CalcomCalendar
+from connectors.calcom.client import CalcomClient
+from connectors.calendly.calendar import CalendlyCalendar
+from connectors.calendly.client import CalendlyClient
+from connectors.contract import NoShowMarker
+from connectors.google.calendar import GoogleCalendar
+from connectors.google.client import GoogleCalendarClient
+from connectors.hubspot.client import HubSpotClient
+from connectors.hubspot.crm import HubSpotContactResolver, HubSpotCrm, union_rules
+from connectors.outlook.calendar import OutlookCalendar
+from connectors.outlook.client import OutlookClient
+from connectors.settings import secret
+from connectors.writeback import MirroredCalendar, WritebackCrm
+from policies.schema import CrmRules
+from workers.providers.checks import ProviderCheck, ProviderConfigError, url_problem
+from workers.settings import Settings
+
+CALENDAR_CREDENTIAL = {"calcom": "NOSHOW_CALCOM_API_KEY", "calendly": "NOSHOW_CALENDLY_TOKEN",
+                       "google": "NOSHOW_GOOGLE_ACCESS_TOKEN", "outlook": "NOSHOW_GRAPH_ACCESS_TOKEN"}
+CALENDAR_DEFAULT = {"calcom": "NOSHOW_CALCOM_EVENT_TYPE_ID", "calendly": "NOSHOW_CALENDLY_EVENT_TYPE",
+                    "google": "NOSHOW_GOOGLE_CALENDAR_ID", "outlook": "NOSHOW_GRAPH_USER"}
+PROVIDER_TITLE = {"calcom": "Cal.com", "calendly": "Calendly", "google": "Google Calendar", "outlook": "Outlook",
+                  "hubspot": "HubSpot"}
+
+
+def _calendar_settings(s: Settings) -> tuple[str | None, str, str, str | None]:
+    """(credential, base URL, base URL variable, default calendar) of the selected calendar provider."""
+    p = s.routing.calendar_provider
+    if p == "calcom":
+        return secret(s.calcom.api_key), s.calcom.base_url, "NOSHOW_CALCOM_BASE_URL", s.calcom.event_type_id
+    if p == "calendly":
+        return secret(s.calendly.token), s.calendly.base_url, "NOSHOW_CALENDLY_BASE_URL", s.calendly.event_type
+    if p == "google":
+        return secret(s.google.access_token), s.google.base_url, "NOSHOW_GOOGLE_BASE_URL", s.google.calendar_id
+    return secret(s.graph.access_token), s.graph.base_url, "NOSHOW_GRAPH_BASE_URL", s.graph.user
+
+
+def calendar_problems(s: Settings) -> list[str]:
+    """What keeps the selected calendar provider from working; format only, no network."""
+    p = s.routing.calendar_provider
+    if p == "local":
+        return []
+    credential, base_url, url_env, default = _calendar_settings(s)
+    problems = [] if credential else [f"NOSHOW_CALENDAR_PROVIDER={p} needs {CALENDAR_CREDENTIAL[p]}"]
+    problems += [x for x in [url_problem(base_url, url_env)] if x]
+    default = (default or "").strip()
+    if default:
+        if p == "calcom" and not default.isdigit():
+            problems.append("NOSHOW_CALCOM_EVENT_TYPE_ID must be the numeric event type id")
+        if p == "calendly" and not (default.startswith("https://") and "/event_types/" in default):
+            problems.append("NOSHOW_CALENDLY_EVENT_TYPE must be an event type URI (https://api.calendly.com/"
+                            "event_types/...)")
+        if p in ("google", "outlook") and len(default) > 200:
+            problems.append(f"{CALENDAR_DEFAULT[p]} is too long")
+    return problems
+
+
+def crm_problems(s: Settings) -> list[str]:
+    if s.routing.crm_provider == "local":
+        return []
+    hubspot = s.hubspot
+    problems = [] if secret(hubspot.access_token) else ["NOSHOW_CRM_PROVIDER=hubspot needs "
+                                                        "NOSHOW_HUBSPOT_ACCESS_TOKEN"]
+    problems += [x for x in [url_problem(hubspot.base_url, "NOSHOW_HUBSPOT_BASE_URL")] if x]
+    if hubspot.owner_id and not hubspot.owner_id.strip().isdigit():
+        problems.append("NOSHOW_HUBSPOT_OWNER_ID must be a numeric HubSpot owner id")
+    return problems
+
+
+def writeback_checks(s: Settings) -> list[ProviderCheck]:
+    """ok / off / error for the calendar and the CRM the engine writes to. Builds nothing, calls nothing."""
+    checks: list[ProviderCheck] = []
+    p = s.routing.calendar_provider
+    problems = calendar_problems(s)
+    if p == "local":
+        checks.append(ProviderCheck("calendar", "off", "local calendar (NOSHOW_CALENDAR_PROVIDER=local)"))
+    elif problems:
+        checks.append(ProviderCheck("calendar", "error", "; ".join(problems)))
+    else:
+        default = _calendar_settings(s)[3]
+        note = (f"other sources' appointments go to {CALENDAR_DEFAULT[p]}" if default else
+                f"only {PROVIDER_TITLE[p]} appointments can be rebooked (set {CALENDAR_DEFAULT[p]} for the others)")
+        checks.append(ProviderCheck("calendar", "ok", f"availability and bookings on {PROVIDER_TITLE[p]}, holds "
+                                                      f"local; {note}"))
+    problems = crm_problems(s)
+    if s.routing.crm_provider == "local":
+        checks.append(ProviderCheck("crm", "off", "local CRM (NOSHOW_CRM_PROVIDER=local)"))
+    elif problems:
+        checks.append(ProviderCheck("crm", "error", "; ".join(problems)))
+    else:
+        checks.append(ProviderCheck("crm", "ok", "outcomes, notes and owner tasks written to HubSpot under the CRM "
+                                                 "write rules; local copy kept"))
+    return checks
+
+
+def _calendar_adapter(s: Settings, contact_lookup: Callable[[str], Any]) -> Any:
+    token = _calendar_settings(s)[0] or ""
+    p = s.routing.calendar_provider
+    if p == "calcom":
+        return CalcomCalendar(CalcomClient(token, base_url=s.calcom.base_url), contact_lookup,
+                              default_event_type=s.calcom.event_type_id, time_zone=s.calcom.time_zone)
+    if p == "calendly":
+        return CalendlyCalendar(CalendlyClient(token, base_url=s.calendly.base_url), contact_lookup,
+                                default_event_type=s.calendly.event_type)
+    if p == "google":
+        return GoogleCalendar(GoogleCalendarClient(token, base_url=s.google.base_url), contact_lookup,
+                              default_calendar=s.google.calendar_id, send_updates=s.google.send_updates)
+    return OutlookCalendar(OutlookClient(token, base_url=s.graph.base_url), contact_lookup,
+                           default_user=s.graph.user)
+
+
+def writeback(s: Settings, calendar: Any, crm: Any, rules: list[CrmRules]) -> tuple[Any, Any]:
+    """The engine's calendar and CRM: the local ones (`calendar`, `crm`) unless providers are selected, in which
+    case MirroredCalendar / WritebackCrm over the provider adapters, keeping the local ones for holds, contacts
+    and the audit copy. Raises ProviderConfigError naming what is missing."""
+    problems = calendar_problems(s) + crm_problems(s)
+    if problems:
+        raise ProviderConfigError("; ".join(problems))
+    routing = s.routing
+    if routing.calendar_provider == "local" and routing.crm_provider == "local":
+        return calendar, crm
+    engine_calendar = calendar
+    marker = None
+    if routing.calendar_provider != "local":
+        adapter = _calendar_adapter(s, crm.contact)
+        engine_calendar = MirroredCalendar(adapter, calendar, routing.calendar_provider)
+        marker = adapter if isinstance(adapter, NoShowMarker) else None
+    remote = None
+    if routing.crm_provider == "hubspot":
+        client = HubSpotClient(secret(s.hubspot.access_token) or "", base_url=s.hubspot.base_url)
+        resolver = HubSpotContactResolver(client, crm.contact, db=crm.db, create=s.hubspot.create_contacts)
+        remote = HubSpotCrm(client, union_rules(rules), contact_resolver=resolver,
+                            default_owner=(s.hubspot.owner_id or "").strip() or None)
+    engine_crm = WritebackCrm(crm, remote, marker, marker_source=routing.calendar_provider if marker else None)
+    return engine_calendar, engine_crm
