@@ -73,7 +73,7 @@ class TwilioSettings(BaseSettings):
     lookup_skew_seconds: float = 300.0  # clock skew allowed when matching a message created by a lost attempt
 
 
-class _HeaderKeepingClient(TwilioHttpClient):
+class _HeaderKeepingClient(TwilioHttpClient):  # type: ignore[misc]  # the twilio package ships no type information
     """TwilioRestException drops the response headers; Retry-After is needed for a 429."""
 
     def __init__(self, timeout: float) -> None:
