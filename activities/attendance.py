@@ -32,8 +32,8 @@ class AttendanceActivities:
                 source=str(row["source"]),
                 value=row["value"] if row["value"] is None else str(row["value"]),
                 joined=None if joined is None else bool(joined),
-                minutes=None if row["minutes"] is None else float(row["minutes"]),  # type: ignore[arg-type]
-                participant=str(row["participant"]),  # type: ignore[arg-type]
+                minutes=None if row["minutes"] is None else float(str(row["minutes"])),  # a REAL column
+                participant=str(row["participant"]),
             ))
         appt = self.calendar.appointment(req.appointment.appointment_id)
         if appt and appt["status"] in ("attended", "no_show", "cancelled"):

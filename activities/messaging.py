@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
 import structlog
@@ -38,6 +38,7 @@ from policies import replies as reply_policy
 from policies import send_rules
 from policies import sequences as sequence_policy
 from policies.schema import Purpose, Step
+from policies.zones import zone_or
 
 log = structlog.get_logger(__name__)
 
@@ -186,7 +187,7 @@ class MessagingActivities:
                                                       contact.locale)
         except message_policy.TemplateNotFound as exc:
             return str(exc)
-        zone = _zone(contact.timezone, req.resolved.program.send.default_timezone)
+        zone = zone_or(contact.timezone, req.resolved.program.send.default_timezone)
         start = req.appointment.start.astimezone(zone)
         variables = {
             "first_name": first_name(contact.name),
@@ -360,7 +361,7 @@ async def stop_open_cases(client: Client, contact_key: str, event_id: str, excep
 TIME_VARIABLES = frozenset({"new_appointment_time"})
 
 
-def _readable_time(value: str, zone: Any) -> str:
+def _readable_time(value: str, zone: tzinfo) -> str:
     """'2026-11-24T15:00:00+00:00' -> 'Tue Nov 24 at 10:00' in the recipient's zone; other text unchanged."""
     try:
         at = datetime.fromisoformat(value)
@@ -370,14 +371,3 @@ def _readable_time(value: str, zone: Any) -> str:
         return value
     return at.astimezone(zone).strftime("%a %b %d at %H:%M")
 
-
-def _zone(name: str | None, default: str) -> Any:
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-    for candidate in (name, default, "UTC"):
-        if candidate:
-            try:
-                return ZoneInfo(candidate)
-            except (ZoneInfoNotFoundError, ValueError):
-                continue
-    return UTC

@@ -36,12 +36,12 @@ from connectors.google.channels import ChannelKeeper
 from connectors.google.client import GoogleCalendarClient
 from connectors.hubspot.client import HubSpotClient
 from connectors.hubspot.contacts import HubSpotContacts
-from connectors.inbound import UNKNOWN_TYPE, PayloadError, clip, contact_id_for, digest, opt_dt
+from connectors.inbound import UNKNOWN_TYPE, PayloadError, clip, contact_id_for, dict_at, digest, opt_dt
 from connectors.local.db import LocalDb
 from connectors.local.reconcile_state import SqliteAppointmentIndex, SqliteCursorStore
 from connectors.outlook.client import OutlookClient
 from connectors.outlook.subscriptions import SubscriptionKeeper
-from connectors.sync import Snapshot, SyncPage
+from connectors.sync import Snapshot, SnapshotStatus, SyncPage
 from connectors.zoom.links import zoom_meeting_ids
 from domain.models import Appointment, AppointmentEvent, AttendanceSignal, Contact, EventType, SignalKind
 from domain.reconcile import (
@@ -118,7 +118,7 @@ def calcom_snapshot(b: dict[str, Any], source: str = "calcom") -> Snapshot | Non
     attendees = [a for a in b.get("attendees") or [] if isinstance(a, dict)]
     first = attendees[0] if attendees else {}
     email = first.get("email") if isinstance(first.get("email"), str) else None
-    event_type = b.get("eventType") if isinstance(b.get("eventType"), dict) else {}
+    event_type = dict_at(b, "eventType")
     hosts = [h for h in b.get("hosts") or [] if isinstance(h, dict)]
     appt = Appointment(
         source=source, appointment_id=str(uid), appointment_type=str(event_type.get("slug") or UNKNOWN_TYPE)[:100],
@@ -129,13 +129,14 @@ def calcom_snapshot(b: dict[str, Any], source: str = "calcom") -> Snapshot | Non
                         email=clip(email, 254), timezone=clip(first.get("timeZone"), 64)),
     )
     changed = opt_dt(b.get("updatedAt")) or opt_dt(b.get("createdAt")) or start
+    snap_status: SnapshotStatus
     if status == "cancelled":
         snap_status = "rescheduled" if b.get("rescheduledToUid") else "cancelled"
     elif any(a.get("absent") is True for a in attendees):
         snap_status = "no_show"
     else:
         snap_status = "active"
-    return Snapshot(appointment=appt, status=snap_status, changed_at=changed)  # type: ignore[arg-type]
+    return Snapshot(appointment=appt, status=snap_status, changed_at=changed)
 
 
 class CalendlySource:
@@ -160,13 +161,14 @@ class CalendlySource:
             if meeting:
                 meetings[appt.appointment_id] = meeting
             changed = opt_dt(inv.get("updated_at")) or now
+            status: SnapshotStatus
             if inv.get("status") == "canceled":
                 status = "rescheduled" if inv.get("rescheduled") else "cancelled"
             elif inv.get("no_show"):
                 status = "no_show"
             else:
                 status = "active"
-            snaps.append(Snapshot(appointment=appt, status=status, changed_at=changed))  # type: ignore[arg-type]
+            snaps.append(Snapshot(appointment=appt, status=status, changed_at=changed))
         return ReconcilePage(snapshots=snaps, cursor=_next_ts_cursor(snaps, since), meetings=meetings)
 
 

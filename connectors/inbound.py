@@ -10,6 +10,7 @@ import hashlib
 import json
 import math
 import re
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -166,6 +167,12 @@ def number_in(value: Any, low: float, high: float) -> float | None:
     if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
         return None
     return float(value)
+
+
+def dict_at(obj: Mapping[str, Any], key: str) -> dict[str, Any]:
+    """The object under `key`, or an empty one when it is absent or not an object (an optional nested part)."""
+    value = obj.get(key)
+    return value if isinstance(value, dict) else {}
 
 
 def as_dict(value: Any, what: str) -> dict[str, Any]:

@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import os
 import re
-from datetime import UTC
 from typing import Any
 
 import httpx
@@ -27,7 +26,8 @@ import structlog
 from pydantic import BaseModel, SecretStr
 
 from domain.models import ReplyIntent, ReplyUnderstanding
-from policies.replies import ReplyInput, to_local, understand, zone_of
+from policies.replies import ReplyInput, to_local, understand
+from policies.zones import UTC_ZONE, zone_of
 
 log = structlog.get_logger(__name__)
 
@@ -174,7 +174,7 @@ def _accept(answer: dict[str, Any], inp: ReplyInput, rule: ReplyUnderstanding) -
 
 
 def _prompt(inp: ReplyInput) -> str:
-    zone = zone_of(inp.timezone) or UTC  # the same local-time view the rules use
+    zone = zone_of(inp.timezone) or UTC_ZONE  # the same local-time view the rules use
     lines = [f"Now: {to_local(inp.now, zone):%A %Y-%m-%d %H:%M} ({inp.timezone[:64]})", "Offered slots:"]
     lines += [f"  {i}: {to_local(s, zone):%A %Y-%m-%d %H:%M}" for i, s in enumerate(inp.offered)] or ["  (none)"]
     lines.append(f"Reply: {json.dumps(inp.text[:MAX_TEXT_CHARS], ensure_ascii=False)}")

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from fnmatch import fnmatchcase
-from zoneinfo import ZoneInfo
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from domain.models import Appointment
 from policies.schema import RebookingRules, minutes_of
+from policies.zones import zone_or
 
 
 class Interval(BaseModel):
@@ -92,7 +92,7 @@ def slot_is_bookable(search: SlotSearch, start: datetime, end: datetime) -> tupl
     if end_u > search.now + timedelta(days=r.horizon_days):
         return False, f"beyond the horizon of {r.horizon_days} days"
     bh = r.business_hours
-    zone = ZoneInfo(bh.timezone)
+    zone = zone_or(bh.timezone, "UTC")  # a name the policy schema validated
     day = start_u.astimezone(zone).date()
     if day.weekday() not in bh.days:
         return False, "outside business days"
@@ -114,7 +114,7 @@ def candidate_slots(search: SlotSearch) -> list[tuple[datetime, datetime]]:
     """
     r = search.rules
     bh = r.business_hours
-    zone = ZoneInfo(bh.timezone)
+    zone = zone_or(bh.timezone, "UTC")  # a name the policy schema validated
     duration = timedelta(minutes=search.duration_minutes)
     step = timedelta(minutes=search.step_minutes)
     prep = timedelta(minutes=r.prep_minutes)

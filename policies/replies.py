@@ -21,11 +21,11 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, tzinfo
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from domain.models import ReplyIntent, ReplyUnderstanding
+from policies.zones import UTC_ZONE, zone_of
 
 MAX_TEXT = 2000  # longer texts are cut: replies are SMS-sized and regexes must stay cheap
 
@@ -583,13 +583,6 @@ def _describe(slot: datetime) -> str:
     return slot.strftime("%a %d %b %H:%M")
 
 
-def zone_of(name: str) -> tzinfo | None:
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError, TypeError, OSError):
-        return None
-
-
 def to_local(dt: datetime, zone: tzinfo) -> datetime:
     # Naive times are wall-clock times in the recipient's zone (how a person would type them).
     return dt.replace(tzinfo=zone) if dt.tzinfo is None else dt.astimezone(zone)
@@ -856,7 +849,7 @@ def understand(inp: ReplyInput) -> ReplyUnderstanding:
         return _finish(inp, found)
     zone = zone_of(inp.timezone)
     unknown_zone = zone is None
-    zone = zone or ZoneInfo("UTC")
+    zone = zone or UTC_ZONE
     slots = [to_local(s, zone) for s in inp.offered]
     now_local = to_local(inp.now, zone)
     strong_decline = any(_has(p, t.words) for p in _DECLINE_STRONG)

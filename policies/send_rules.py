@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, time, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 import phonenumbers
 from phonenumbers import timezone as pn_timezone
@@ -23,6 +23,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from domain.models import Channel
 from policies.schema import SendRules, minutes_of
+from policies.zones import UTC_ZONE, zone_of
 
 US_STATE_CODES = {
     "Alabama": "AL", "Alaska": "AK", "Arizona": "AZ", "Arkansas": "AR", "California": "CA", "Colorado": "CO",
@@ -146,15 +147,6 @@ def phone_facts(phone: str | None) -> tuple[list[str], str | None]:
     return facts.zones, facts.state
 
 
-def _zone(name: str | None) -> ZoneInfo | None:
-    if not name:
-        return None
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return None
-
-
 Window = tuple[ZoneInfo, int, int]  # zone, start and end in minutes after local midnight
 
 
@@ -181,15 +173,15 @@ def _resolve(inp: SendCheckInput) -> tuple[list[Window], list[str], list[str], P
     states = sorted({s for s in (phone.state, (inp.contact_state or "").upper() or None) if s})
     start, end = _effective_window(rules, states)
     zones: list[ZoneInfo] = []
-    contact_zone = _zone(inp.contact_timezone)
+    contact_zone = zone_of(inp.contact_timezone)
     if inp.contact_timezone and contact_zone is None:
         notes.append("contact time zone not recognised")
     if contact_zone is not None:
         zones.append(contact_zone)
-    zones.extend(z for z in (_zone(n) for n in phone.zones) if z is not None)
+    zones.extend(z for z in (zone_of(n) for n in phone.zones) if z is not None)
     if not zones:
         notes.append("recipient time zone unknown: every zone in unknown_timezone_zones must allow it")
-        zones = [z for z in (_zone(n) for n in rules.unknown_timezone_zones) if z is not None]
+        zones = [z for z in (zone_of(n) for n in rules.unknown_timezone_zones) if z is not None]
         if not zones:
             zones = [ZoneInfo("America/New_York"), ZoneInfo("America/Los_Angeles")]
     unique = list({z.key: z for z in zones}.values())
@@ -219,7 +211,7 @@ def _next_window_instant(at: datetime, windows: list[Window], quiet: list[int]) 
         for offset in range(-1, 15):
             naive = datetime.combine(local_day + timedelta(days=offset), time(start // 60, start % 60))
             # a start inside a DST gap resolves (fold=0) to a real instant just after the gap
-            candidate = naive.replace(tzinfo=zone).astimezone(ZoneInfo("UTC"))
+            candidate = naive.replace(tzinfo=zone).astimezone(UTC_ZONE)
             if candidate > at:
                 candidates.append(candidate)
     for candidate in sorted(candidates):

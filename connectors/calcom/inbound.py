@@ -32,6 +32,7 @@ from connectors.inbound import (
     as_dict,
     clip,
     contact_id_for,
+    dict_at,
     dicts_in,
     event_id,
     load_json,
@@ -82,7 +83,7 @@ class CalcomInbound(InboundBase):
 
     def dedupe_key(self, request: RawRequest) -> str | None:
         env = as_dict(load_json(request.body), "body")
-        payload = env.get("payload") if isinstance(env.get("payload"), dict) else {}
+        payload = dict_at(env, "payload")
         uid = payload.get("uid") or payload.get("bookingUid") or payload.get("bookingId") or ""
         return f"calcom:{env.get('triggerEvent', '')}:{uid}:{env.get('createdAt', '')}"
 
@@ -161,7 +162,7 @@ class CalcomInbound(InboundBase):
     @staticmethod
     def _cancel_note(p: dict[str, Any]) -> str:
         by = p.get("cancelledBy")
-        organizer = p.get("organizer") if isinstance(p.get("organizer"), dict) else {}
+        organizer = dict_at(p, "organizer")
         who = "unknown"
         if isinstance(by, str) and by:
             who = "host" if by.lower() == str(organizer.get("email", "")).lower() else "attendee"
@@ -175,8 +176,8 @@ class CalcomInbound(InboundBase):
             raise PayloadError("payload has no booking uid")
         start_at = opt_dt(start if start is not None else p.get("startTime")) or created
         end_at = opt_dt(end if end is not None else p.get("endTime")) or start_at
-        organizer = p.get("organizer") if isinstance(p.get("organizer"), dict) else {}
-        event_type = p.get("eventType") if isinstance(p.get("eventType"), dict) else {}
+        organizer = dict_at(p, "organizer")
+        event_type = dict_at(p, "eventType")
         appt_type = p.get("type") or event_type.get("slug") or (
             f"event-type-{p.get('eventTypeId') or event_type.get('id')}"
             if (p.get("eventTypeId") or event_type.get("id")) else UNKNOWN_TYPE)
@@ -199,7 +200,7 @@ class CalcomInbound(InboundBase):
         # the no-show payloads list who was absent first; otherwise the first attendee is the booker
         first = next((a for a in attendees if a.get("noShow") is True), attendees[0] if attendees else {})
         email = first.get("email") if isinstance(first.get("email"), str) else None
-        language = first.get("language") if isinstance(first.get("language"), dict) else {}
+        language = dict_at(first, "language")
         phone = p.get("smsReminderNumber") or _response_value(p, "attendeePhoneNumber")
         return Contact(
             contact_id=contact_id_for(self.source, email, fallback=booking_uid),

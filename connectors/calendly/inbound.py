@@ -26,6 +26,7 @@ from connectors.inbound import (
     as_dict,
     clip,
     contact_id_for,
+    dict_at,
     dicts_in,
     event_id,
     load_json,
@@ -90,7 +91,7 @@ class CalendlyInbound(InboundBase):
 
     def dedupe_key(self, request: RawRequest) -> str | None:
         env = as_dict(load_json(request.body), "body")
-        payload = env.get("payload") if isinstance(env.get("payload"), dict) else {}
+        payload = dict_at(env, "payload")
         return f"calendly:{env.get('event', '')}:{payload.get('uri', '')}:{env.get('created_at', '')}"
 
     def parse(self, request: RawRequest) -> WebhookResult:
@@ -124,7 +125,7 @@ class CalendlyInbound(InboundBase):
             if p.get("rescheduled"):
                 sig = AttendanceSignal(kind=SignalKind.reschedule, at=created, source=self.source)
                 return EventType.rescheduled, appt, {"signal": sig, "note": "rescheduled to a new booking"}
-            cancellation = p.get("cancellation") if isinstance(p.get("cancellation"), dict) else {}
+            cancellation = dict_at(p, "cancellation")
             who = cancellation.get("canceler_type") or "unknown"
             reason = clip(cancellation.get("reason"), 800)
             return EventType.cancelled, appt, {"note": f"cancelled by {who}" + (f": {reason}" if reason else "")}
@@ -155,12 +156,12 @@ class CalendlyInbound(InboundBase):
         uri = p.get("uri")
         if not isinstance(uri, str) or not uri:
             raise PayloadError("invitee has no uri")
-        ev = p.get("scheduled_event") if isinstance(p.get("scheduled_event"), dict) else {}
+        ev = dict_at(p, "scheduled_event")
         start = opt_dt(ev.get("start_time")) or created
         end = opt_dt(ev.get("end_time")) or start
         members = dicts_in(ev.get("event_memberships"))
         owner = members[0].get("user") if members else None
-        tracking = p.get("tracking") if isinstance(p.get("tracking"), dict) else {}
+        tracking = dict_at(p, "tracking")
         return Appointment(
             source=self.source,
             appointment_id=uri[:200],

@@ -13,7 +13,7 @@ import httpx
 
 from connectors.http import JsonApi
 from connectors.inbound import UNKNOWN_TYPE, contact_id_for, opt_dt
-from connectors.sync import Snapshot
+from connectors.sync import Snapshot, SnapshotStatus
 from domain.models import Appointment, Contact
 
 DEFAULT_BASE_URL = "https://api.hubapi.com"
@@ -26,6 +26,12 @@ OUTCOME_VALUES = {
     "no_show": "NO_SHOW", "noshow": "NO_SHOW", "completed": "COMPLETED", "attended": "COMPLETED",
     "canceled": "CANCELED", "cancelled": "CANCELED", "rescheduled": "RESCHEDULED", "scheduled": "SCHEDULED",
 }
+# hs_meeting_outcome -> snapshot status (anything else, SCHEDULED included, is an active meeting)
+_OUTCOME_STATUS: dict[str, SnapshotStatus] = {
+    "NO_SHOW": "no_show", "COMPLETED": "attended", "CANCELED": "cancelled", "RESCHEDULED": "rescheduled",
+}
+
+
 class HubSpotClient(JsonApi):
     """`access_token` = private-app token or OAuth token with crm.objects.contacts.read/write
     (+ meetings/tasks scopes). Env NOSHOW_HUBSPOT_ACCESS_TOKEN."""
@@ -124,6 +130,5 @@ def _meeting_snapshot(item: dict[str, Any], source: str) -> Snapshot | None:
     appt = Appointment(source=source, appointment_id=meeting_id, appointment_type=UNKNOWN_TYPE,
                        owner_id=p.get("hubspot_owner_id") or None, start=start, end=max(start, end or start),
                        contact=Contact(contact_id=contact_id_for(source, None, fallback=f"meeting-{meeting_id}")))
-    status = {"NO_SHOW": "no_show", "COMPLETED": "attended", "CANCELED": "cancelled",
-              "RESCHEDULED": "rescheduled"}.get(str(p.get("hs_meeting_outcome") or "").upper(), "active")
-    return Snapshot(appointment=appt, status=status, changed_at=changed)  # type: ignore[arg-type]
+    status = _OUTCOME_STATUS.get(str(p.get("hs_meeting_outcome") or "").upper(), "active")
+    return Snapshot(appointment=appt, status=status, changed_at=changed)

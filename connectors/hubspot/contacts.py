@@ -6,14 +6,13 @@ Shared by the webhook path (a meeting event carries no contact) and the reconcil
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 from typing import Any
-from zoneinfo import available_timezones
 
 from connectors.contract import PermanentProviderError
 from connectors.hubspot.client import HubSpotClient
 from connectors.inbound import clip, contact_id_for
 from domain.models import Contact
+from policies.zones import zone_of
 
 HUBSPOT_CONTACT_PROPERTIES = ["firstname", "email", "phone", "mobilephone", "hs_timezone", "hs_language",
                               "hs_email_optout"]
@@ -28,12 +27,7 @@ def _hubspot_timezone(value: Any) -> str | None:
     if "_slash_" in text:
         text = text.replace("_slash_", "/").replace("_hyphen_", "-")
         text = "/".join("_".join(w.capitalize() for w in part.split("_")) for part in text.split("/"))
-    return text if text in _zones() else None
-
-
-@lru_cache(maxsize=1)
-def _zones() -> frozenset[str]:
-    return frozenset(available_timezones())  # walks the tz database: once per process
+    return text if zone_of(text) is not None else None
 
 
 def hubspot_contact(record_id: str, props: dict[str, Any], source: str = "hubspot") -> Contact | None:

@@ -180,7 +180,7 @@ class MeetingLinks:
         roles = {r["role"] for r in rows}
         for role in ("guest", "host", "other"):
             if role in roles:
-                return role  # type: ignore[return-value]
+                return role
         return None
 
     def attendance(self, provider: str, meeting_id: str, session: str, ended_at: datetime) -> Attendance:

@@ -20,7 +20,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from connectors.contract import RawRequest, SignatureError, WebhookResult
-from connectors.inbound import InboundBase, PayloadError, load_json
+from connectors.inbound import InboundBase, PayloadError, dict_at, load_json
 from connectors.signatures import ReplayCache, constant_time_equals, fingerprint, require
 
 LIFECYCLE_EVENTS = ("reauthorizationRequired", "subscriptionRemoved", "missed")
@@ -91,7 +91,7 @@ class OutlookInbound(InboundBase):
     def changes(self, request: RawRequest) -> list[GraphChange]:
         out: list[GraphChange] = []
         for n in _items(load_json(request.body)):
-            data = n.get("resourceData") if isinstance(n.get("resourceData"), dict) else {}
+            data = dict_at(n, "resourceData")
             out.append(GraphChange(
                 subscription_id=str(n.get("subscriptionId") or ""), change_type=n.get("changeType"),
                 lifecycle_event=n.get("lifecycleEvent"), resource=n.get("resource"),

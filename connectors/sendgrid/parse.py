@@ -153,7 +153,7 @@ def _message_id(fields: dict[str, str]) -> str | None:
 def _text_from_raw(raw: str) -> str:
     """Raw mode sends the whole MIME message in `email`: take its first text/plain part."""
     message = BytesParser(policy=email.policy.default).parsebytes(raw.encode("utf-8", errors="replace"))
-    body = message.get_body(preferencelist=("plain",))  # type: ignore[attr-defined]
+    body = message.get_body(preferencelist=("plain",))
     if body is None:
         return ""
     try:

@@ -12,7 +12,7 @@ from typing import Any, Literal, cast
 from urllib.parse import parse_qs
 
 from connectors.contract import RawRequest, ReviewAction, SignatureError, WebhookResult
-from connectors.inbound import InboundBase, PayloadError, dicts_in, load_json
+from connectors.inbound import InboundBase, PayloadError, dict_at, dicts_in, load_json
 from connectors.signatures import (
     ReplayCache,
     check_timestamp,
@@ -82,11 +82,11 @@ class SlackInteractivity(InboundBase):
         kind = str(payload.get("type") or "")
         if kind != "block_actions":
             return WebhookResult(dedupe_key=self.dedupe_key(request), unknown_types=[f"slack:{kind[:40] or 'none'}"])
-        user = payload.get("user") if isinstance(payload.get("user"), dict) else {}
-        user_id = str((user or {}).get("id") or "")
+        user = dict_at(payload, "user")
+        user_id = str(user.get("id") or "")
         if not user_id:
             raise PayloadError("slack: no user in payload")
-        username = (user or {}).get("username") or (user or {}).get("name")
+        username = user.get("username") or user.get("name")
         reviewer = f"slack:{user_id}" + (f" ({username})" if username else "")
         actions: list[ReviewAction] = []
         unknown: list[str] = []

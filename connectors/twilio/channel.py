@@ -52,7 +52,7 @@ _sdk_logger.setLevel(logging.WARNING)
 _sdk_logger.propagate = False
 
 
-class _HeaderKeepingClient(TwilioHttpClient):
+class _HeaderKeepingClient(TwilioHttpClient):  # type: ignore[misc]  # the twilio package ships no type information
     """TwilioRestException drops the response headers; Retry-After is needed for a 429."""
 
     def __init__(self, timeout: float) -> None:

@@ -34,6 +34,7 @@ from connectors.inbound import (
     as_dict,
     clip,
     contact_id_for,
+    dict_at,
     digest,
     event_id,
     load_json,
@@ -46,14 +47,16 @@ from domain.ids import address_key_for
 from domain.models import Appointment, AppointmentEvent, AttendanceSignal, Contact, EventType, SignalKind
 
 IGNORED = frozenset({"meeting.started", "recording.completed"})
-ATTENDANCE_EVENTS = {"meeting.participant_joined": "joined", "meeting.participant_left": "left",
-                     "meeting.ended": "ended"}
+FactKind = Literal["joined", "left", "ended"]
+
+ATTENDANCE_EVENTS: dict[str, FactKind] = {"meeting.participant_joined": "joined", "meeting.participant_left": "left",
+                                          "meeting.ended": "ended"}
 
 
 class ZoomFact(BaseModel):
     """One Zoom event reduced to what attendance needs. No name, no email: `email_key` is a keyed hash."""
 
-    kind: Literal["joined", "left", "ended"]
+    kind: FactKind
     meeting_id: str
     session: str  # the meeting occurrence (Zoom's meeting uuid)
     at: datetime  # join, leave or end time
@@ -85,9 +88,8 @@ class ZoomInbound(SecretInbound):
 
     def dedupe_key(self, request: RawRequest) -> str | None:
         env = as_dict(load_json(request.body), "body")
-        obj = (env.get("payload") or {}).get("object") if isinstance(env.get("payload"), dict) else None
-        obj = obj if isinstance(obj, dict) else {}
-        part = obj.get("participant") if isinstance(obj.get("participant"), dict) else {}
+        obj = dict_at(dict_at(env, "payload"), "object")
+        part = dict_at(obj, "participant")
         who = part.get("participant_uuid") or part.get("user_id") or ""
         when = part.get("join_time") or part.get("leave_time") or env.get("event_ts") or ""
         return f"zoom:{env.get('event', '')}:{obj.get('uuid', '')}:{who}:{when}"
@@ -169,7 +171,7 @@ class ZoomInbound(SecretInbound):
         host_id = obj.get("host_id")
         is_host = bool(host_id) and host_id in (part.get("id"), part.get("user_id"))
         moment = (left_at if kind == "left" else joined_at) or at
-        return ZoomFact(kind=kind, meeting_id=str(meeting_id)[:64], session=session, at=moment,  # type: ignore[arg-type]
+        return ZoomFact(kind=kind, meeting_id=str(meeting_id)[:64], session=session, at=moment,
                         participant=(key or f"anon-{digest(session, moment.isoformat())}")[:200],
                         email_key=address_key_for(email, salt) if email else None, is_host=is_host,
                         joined_at=joined_at, left_at=left_at)

@@ -13,7 +13,8 @@ from typing import NoReturn
 
 import typer
 
-from policies.replies import ReplyInput, understand, zone_of
+from policies.replies import ReplyInput, understand
+from policies.zones import zone_of
 
 
 def _fail(message: str) -> NoReturn:
