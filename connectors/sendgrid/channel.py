@@ -69,7 +69,7 @@ class SendGridChannel:
         self.settings = settings
         self.send_log: SendLog = send_log or MemorySendLog()
         self.client = client or SendGridAPIClient(settings.api_key.get_secret_value(),
-                                                  host=settings.api.host.rstrip("/"))
+                                                  host=settings.api_host.rstrip("/"))
 
     def lookup(self, message_id: str) -> SendReceipt | None:
         row = self.send_log.get(SCOPE, message_id)

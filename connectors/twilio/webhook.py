@@ -82,9 +82,9 @@ class TwilioWebhook(InboundBase):
     def public_url(self, request: RawRequest) -> str:
         """The URL as Twilio called it: the configured public base replaces scheme, host and any prefix a
         proxy strips, the request's own path and query follow."""
-        if not self.settings.api.public_base_url:
+        if not self.settings.public_base_url:
             return request.url
-        base = urlsplit(self.settings.api.public_base_url.rstrip("/"))
+        base = urlsplit(self.settings.public_base_url.rstrip("/"))
         own = urlsplit(request.url)
         return urlunsplit((base.scheme, base.netloc, base.path + own.path, own.query, ""))
 

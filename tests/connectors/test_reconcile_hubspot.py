@@ -87,7 +87,7 @@ async def hubspot(client: Client, task_queue: str, tmp_path: Path) -> AsyncItera
             ReconcileSettings(_env_file=None, hubspot_access_token="pat-test", hubspot_base_url=fake.base_url))  # type: ignore[arg-type]
         with ThreadPoolExecutor(16) as pool:
             activities = [*case_activities(deps, client),
-                          *reconcile_activities(sources, deps.db, cases, tasks=deps.crm, salt=deps.settings.auth.id_salt)]
+                          *reconcile_activities(sources, deps.db, cases, tasks=deps.crm)]
             async with Worker(client, task_queue=task_queue, workflows=[RecoveryCaseWorkflow, ReconcileSourceWorkflow],
                               activities=activities, activity_executor=pool):
                 try:

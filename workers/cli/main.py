@@ -50,6 +50,7 @@ class LazyCommands(TyperGroup):
         if lazy is None:
             return None
         target = getattr(importlib.import_module(lazy.module), lazy.attr)
+        command: Any
         if isinstance(target, typer.Typer):
             command = typer.main.get_group(target)
         else:

@@ -18,6 +18,7 @@ from connectors.local.calendar import LocalCalendar
 from connectors.local.crm import LocalCrm
 from connectors.local.db import LocalDb
 from connectors.standard_webhooks import sign
+from policies.zones import zone_or
 from workers.settings import Settings
 
 DEMO_SOURCE = "demo"

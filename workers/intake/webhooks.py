@@ -73,8 +73,10 @@ class WebhookIntake:
         """Apply a parsed delivery once; a re-delivery is acknowledged as a duplicate with no effect."""
         key = f"{provider}:{result.dedupe_key}" if result.dedupe_key else None
         # SQLite off the event loop: other deliveries keep being read and acknowledged meanwhile
-        if key and await asyncio.to_thread(self.receipts.seen, key):
-            return WebhookAck(duplicate=True)
+        if key is not None:
+            seen: bool = await asyncio.to_thread(self.receipts.seen, key)
+            if seen:
+                return WebhookAck(duplicate=True)
         result = self._before(connector, raw, result)
         ack = await self._dispatch(provider, result, cases)
         await self._after(connector, raw, cases)
