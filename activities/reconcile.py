@@ -3,7 +3,7 @@ AppointmentEvents, for the webhooks that were lost (Calendly disables a subscrip
 Cal.com does not retry, Google/Graph pushes only say "something changed").
 
 Each source adapter returns `SyncPage` snapshots; a differ compares them with what the index last saw and
-emits booked / rescheduled / cancelled / no_show / attended. The index is in memory by default; the lead backs
+emits booked / rescheduled / cancelled / no_show / attended. The index is in memory by default; the worker backs
 it with the database. The cursor is returned, not stored: the workflow commits it after delivery.
 
 Sources may return a `ReconcilePage`, which adds what the raw provider items said beyond the snapshot: the Zoom

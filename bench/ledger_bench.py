@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/ledger_bench.py [--events 1000000] [--url sqlite:///path.db] [--keep]
 
-The issue's target: every timed query under 1 s on SQLite.
+The target: every timed query under 1 s on SQLite.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Generic inbound scheme for our own canonical events: Standard Webhooks v1 (integrations.md §12).
+"""Generic inbound scheme for our own canonical events: Standard Webhooks v1 (https://www.standardwebhooks.com/,
+spec: https://github.com/standard-webhooks/standard-webhooks/blob/main/spec/standard-webhooks.md).
 
 Headers `webhook-id`, `webhook-timestamp` (unix seconds), `webhook-signature` (space-separated `v1,<base64>`
 entries; any match passes, which allows secret rotation). Signed content `f"{id}.{ts}.{raw body}"`, key =

@@ -65,7 +65,9 @@ _US_AREA_STATES = """
 """
 US_AREA_STATES: dict[str, str] = {item[:3]: item[3:] for item in _US_AREA_STATES.split()}
 
-# Legal floors (compliance doc §1.2): FL, OK and MD end at 20:00 and start at 08:00; CT starts at 09:00.
+# State legal floors, in the recipient's local time: 08:00-20:00 under the Florida Telephone Solicitation Act
+# (Fla. Stat. 501.059, 501.616), the Oklahoma Telephone Solicitation Act of 2022 (HB 3168) and the Maryland Stop
+# the Spam Calls Act of 2023 (SB 90); 09:00-20:00 under Connecticut Public Act 23-98 (SB 1058).
 STATUTORY_STATE_WINDOWS: dict[str, tuple[str, str]] = {
     "US-FL": ("08:00", "20:00"),
     "US-OK": ("08:00", "20:00"),

@@ -1,6 +1,6 @@
 """`noshow report`: the dashboard's numbers in a terminal table or as CSV.
 
-The lead registers it with typer: `app.command("report")(make_report_command(get_ledger))`, or the plain
+The CLI registers it with typer: `app.command("report")(make_report_command(get_ledger))`, or the plain
 `report` below, which opens the ledger at $NOSHOW_LEDGER_URL (default sqlite:///data/ledger.db).
 """
 
@@ -61,7 +61,7 @@ def render_table(report: Report) -> str:
 
 
 def make_report_command(get_ledger: Callable[[], Ledger]) -> Callable[..., None]:
-    """A typer-compatible `report` command bound to the lead's ledger factory."""
+    """A typer-compatible `report` command bound to the given ledger factory."""
 
     def report(since: Since = None, until: Until = None, by: By = None, csv: Csv = False) -> None:
         """Recovery numbers for a period, optionally grouped, the same as the dashboard shows."""

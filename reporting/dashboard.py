@@ -67,7 +67,7 @@ def _query(
 
 
 def dashboard_router(get_ledger: Callable[[], Ledger]) -> APIRouter:
-    """Routes for the lead to mount: `app.include_router(dashboard_router(lambda: ledger))`."""
+    """Dashboard routes, mounted by the API app: `app.include_router(dashboard_router(lambda: ledger))`."""
     router = APIRouter(tags=["dashboard"])
 
     def report_for(q: Query_) -> Report:

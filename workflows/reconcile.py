@@ -1,9 +1,10 @@
 """One reconciliation pass for one connected source; a Temporal Schedule per source runs it.
 
 Deterministic: the only side effects are activities. It polls ("reconcile_source"), optionally hands the
-events to the lead's delivery activity ("deliver_appointment_events", the same path webhooks take), then
+events to the delivery activity ("deliver_appointment_events", the same path webhooks take), then
 commits what it saw to the index ("commit_reconcile") and returns the new cursor. A Schedule's action input is
-fixed, so the lead stores `result.cursor` after the run (or wires a cursor store) for the next pass. Changes that
+fixed, so the worker's activities keep the cursor in the database (`commit_reconcile` stores it) for the next
+pass. Changes that
 need a human (a HubSpot meeting without a reachable contact) travel with the events to the delivery activity.
 
 `RenewPushChannelsWorkflow` is the other Schedule: it keeps Google push channels and Graph subscriptions alive

@@ -1,5 +1,6 @@
-"""contract.CalendarConnector over Cal.com (integrations.md §1.5): availability from v2 slots, bookings made with
-v2 create-booking, cancellation, and the no-show mark (mark-absent) written back to the booking.
+"""contract.CalendarConnector over Cal.com: availability from v2 slots, bookings made with v2 create-booking,
+cancellation, and the no-show mark (mark-absent) written back to the booking. API reference:
+https://cal.com/docs/api-reference/v2/introduction.
 
 `calendar_id` is the event type id. Cal.com has no holds: they are local bookkeeping (connectors/local_holds.py),
 and booking re-checks the live slots first. Cal.com refuses a time that is no longer free with a 400/409; both

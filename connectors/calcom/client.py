@@ -1,4 +1,5 @@
-"""Cal.com API v2 client (integrations.md §1.5): slots, bookings, reschedule, cancel, mark-absent.
+"""Cal.com API v2 client: slots, bookings, reschedule, cancel, mark-absent
+(https://cal.com/docs/api-reference/v2/introduction).
 
 Every call pins `cal-api-version` (omitting it silently selects an older endpoint version). Base URL is
 configurable so tests point it at the fake. All failures go through connectors/http.py. The CalendarConnector
@@ -61,7 +62,8 @@ class CalcomClient(JsonApi):
     def list_bookings(self, updated_after: datetime | None = None, take: int = 100, skip: int = 0
                       ) -> list[dict[str, Any]]:
         """Bookings changed since `updated_after`, oldest change first. The `afterUpdatedAt` / `sortUpdatedAt`
-        filters come from the v2 bookings list endpoint; not in integrations.md, so UNVERIFIED."""
+        filters of the v2 bookings list are UNVERIFIED against
+        https://cal.com/docs/api-reference/v2/bookings/get-all-bookings."""
         params: dict[str, Any] = {"take": take, "skip": skip, "sortUpdatedAt": "asc"}
         if updated_after is not None:
             params["afterUpdatedAt"] = _iso_utc(updated_after)

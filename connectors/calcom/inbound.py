@@ -1,5 +1,6 @@
 """Cal.com webhooks: `X-Cal-Signature-256` = hex HMAC-SHA256(secret, raw body); no timestamp is signed, so
-replays are stopped by the replay cache keyed on triggerEvent + booking uid + createdAt (integrations.md §1).
+replays are stopped by the replay cache keyed on triggerEvent + booking uid + createdAt
+(https://cal.com/docs/developing/guides/automation/webhooks).
 
 Mapping (canonical EventType):
   BOOKING_CREATED -> booked

@@ -1,4 +1,4 @@
-"""contract.CalendarConnector over Calendly (integrations.md §2.5): availability from
+"""contract.CalendarConnector over Calendly (https://developer.calendly.com/api-docs): availability from
 `/event_type_available_times`, bookings with Create Event Invitee (`POST /invitees`, body UNVERIFIED), cancellation
 of the scheduled event, and the no-show mark (`POST /invitee_no_shows`) written back to the invitee.
 

@@ -1,6 +1,7 @@
-"""Calendly API v2 client (integrations.md §2.5): available times, no-show marks, single-use scheduling links,
-event cancellation, direct booking (Create Event Invitee), and event/invitee listing for reconciliation. Base URL
-configurable. The CalendarConnector adapter over this client is connectors/calendly/calendar.py."""
+"""Calendly API v2 client (https://developer.calendly.com/api-docs): available times, no-show marks, single-use
+scheduling links, event cancellation, direct booking (Create Event Invitee), and event/invitee listing for
+reconciliation. Base URL configurable. The CalendarConnector adapter over this client is
+connectors/calendly/calendar.py."""
 
 from __future__ import annotations
 
@@ -18,7 +19,9 @@ from domain.models import Slot
 DEFAULT_BASE_URL = "https://api.calendly.com"
 # Phrases a refused booking may carry when the time was taken (Calendly's wording is UNVERIFIED)
 _CONFLICT_HINTS = ("no longer available", "not available", "unavailable", "already booked")
-MAX_AVAILABILITY_RANGE = timedelta(days=31)  # was 7 days before a 2026 release note; the caller splits longer
+# the most one request may span; longer ranges are split
+# (https://developer.calendly.com/api-docs/calendly-api/event-types/list-event-type-available-times)
+MAX_AVAILABILITY_RANGE = timedelta(days=31)
 
 
 def _iso(at: datetime) -> str:
@@ -58,8 +61,9 @@ class CalendlyClient(JsonApi):
 
     def create_invitee(self, event_type_uri: str, start: datetime, email: str, name: str,
                        timezone: str | None = None, phone: str | None = None) -> dict[str, Any]:
-        """Book directly: `POST /invitees` ("Create Event Invitee", Scheduling API, paid plans). integrations.md
-        lists the endpoint but not its body: the body here is UNVERIFIED. Returns the created invitee resource."""
+        """Book directly: `POST /invitees` ("Create Event Invitee", Scheduling API, paid plans;
+        https://developer.calendly.com/release-notes/2026/4/15 gives its rate limits). The request body here is
+        UNVERIFIED. Returns the created invitee resource."""
         invitee: dict[str, Any] = {"email": email, "name": name, "timezone": timezone or "UTC"}
         if phone:
             invitee["text_reminder_number"] = phone

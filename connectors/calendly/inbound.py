@@ -1,5 +1,6 @@
 """Calendly webhooks v2: `Calendly-Webhook-Signature: t=<unix s>,v1=<hex>`, v1 = hex HMAC-SHA256(signing key,
-f"{t}." + raw body), rejected outside the tolerance (default 180 s, both directions) (integrations.md §2).
+f"{t}." + raw body), rejected outside the tolerance (default 180 s, both directions)
+(https://developer.calendly.com/api-docs/overview/webhooks/webhook-signatures).
 
 Mapping: invitee.created -> booked; invitee.canceled -> cancelled, or rescheduled (no new times; Calendly
 creates a new invitee, whose invitee.created arrives separately) when `payload.rescheduled` is true;
@@ -7,10 +8,10 @@ invitee_no_show.created -> no_show; invitee_no_show.deleted -> attended (the mar
 Other Calendly events (routing forms, event types, recaps, contacts) are known and produce nothing.
 
 appointment_id = the invitee URI (per booking and person; what `POST /invitee_no_shows` takes).
-The no-show payload shape is UNVERIFIED upstream: both the Invitee object (with `no_show`) and the InviteeNoShow
-resource `{uri, invitee, created_at}` are accepted. The second has no times or contact: start = end =
-created_at, appointment_type "unknown", contact_id a per-invitee placeholder (the case keeps what it learned
-at booking).
+The no-show payload shape is UNVERIFIED (Calendly's `GET /sample_webhook_data` returns a sample): both the Invitee
+object (with `no_show`) and the InviteeNoShow resource `{uri, invitee, created_at}` are accepted. The second has no
+times or contact: start = end = created_at, appointment_type "unknown", contact_id a per-invitee placeholder (the
+case keeps what it learned at booking).
 """
 
 from __future__ import annotations

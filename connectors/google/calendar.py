@@ -1,5 +1,6 @@
-"""contract.CalendarConnector over Google Calendar (integrations.md §5.1): availability from `freeBusy`, bookings
-with `events.insert`, cancellation with `events.patch` (status cancelled), each with `sendUpdates`.
+"""contract.CalendarConnector over Google Calendar: availability from `freeBusy`
+(https://developers.google.com/calendar/api/v3/reference/freebusy/query), bookings with `events.insert`,
+cancellation with `events.patch` (status cancelled), each with `sendUpdates`.
 
 `calendar_id` is the Google calendar id. Holds are local bookkeeping. Google never refuses an overlapping insert,
 so booking checks freeBusy first and refuses a busy slot (SlotUnavailable: the engine re-offers); the event id is

@@ -1,4 +1,5 @@
-"""Google Calendar push channels that survive restarts, and their renewal (integrations.md §5.1).
+"""Google Calendar push channels that survive restarts, and their renewal
+(https://developers.google.com/calendar/api/guides/push).
 
 `SqliteChannelStore` keeps every channel this deployment opened (id, token, resource id, calendar, expiration,
 reconcile source) in the local database, so the API process that checks notifications and the worker that renews

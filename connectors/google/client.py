@@ -1,6 +1,7 @@
-"""Google Calendar API v3 client (integrations.md §5.1): push channels (watch, stop, renew), incremental sync
-with sync tokens (410 Gone -> full resync), freeBusy, events insert/patch. Base URL configurable. The
-CalendarConnector adapter over this client is connectors/google/calendar.py."""
+"""Google Calendar API v3 client: push channels (watch, stop, renew;
+https://developers.google.com/calendar/api/guides/push), incremental sync with sync tokens (410 Gone -> full
+resync; https://developers.google.com/calendar/api/guides/sync), freeBusy, events insert/patch. Base URL
+configurable. The CalendarConnector adapter over this client is connectors/google/calendar.py."""
 
 from __future__ import annotations
 

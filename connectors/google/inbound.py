@@ -1,4 +1,4 @@
-"""Google Calendar push notifications (`events.watch`), integrations.md §5.1.
+"""Google Calendar push notifications (`events.watch`): https://developers.google.com/calendar/api/guides/push.
 
 A notification is a POST with no body. Authenticity: `X-Goog-Channel-ID` must be a channel we created and
 `X-Goog-Channel-Token` must equal its stored token (constant time); there is no HMAC. Replays are stopped on
@@ -43,7 +43,8 @@ class ChannelStore(Protocol):
 
 
 class InMemoryChannelStore:
-    """Default store; the lead backs this with the database so channels survive restarts."""
+    """In-memory store for tests and single-process use; `connectors.google.channels.SqliteChannelStore` keeps
+    channels in the database so they survive restarts."""
 
     def __init__(self, channels: list[GoogleChannel] | None = None) -> None:
         self._channels = {c.channel_id: c for c in channels or []}

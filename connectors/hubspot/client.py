@@ -1,5 +1,6 @@
-"""HubSpot CRM client (integrations.md §6.2-6.3): CRM objects (read, search, create, update), meetings and
-`hs_meeting_outcome`, and the meeting search reconciliation uses. Base URL configurable. The CrmConnector adapter
+"""HubSpot CRM client: CRM objects (read, search, create, update), meetings and `hs_meeting_outcome`, and the
+meeting search reconciliation uses (https://developers.hubspot.com/docs/api/crm/meetings,
+https://developers.hubspot.com/docs/api/crm/tasks). Base URL configurable. The CrmConnector adapter
 (write rules, notes, tasks, contact resolution) is connectors/hubspot/crm.py.
 """
 
@@ -17,9 +18,11 @@ from connectors.sync import Snapshot, SnapshotStatus
 from domain.models import Appointment, Contact
 
 DEFAULT_BASE_URL = "https://api.hubapi.com"
-MEETING_TO_CONTACT = 200  # associationTypeId used by Cal.com's HubSpot app (official table UNVERIFIED)
-NOTE_TO_CONTACT = 202  # UNVERIFIED
-TASK_TO_CONTACT = 204  # UNVERIFIED
+# HUBSPOT_DEFINED associationTypeIds, as listed by HubSpot's associations reference
+# (https://developers.hubspot.com/docs/api-reference/crm-associations-v4/guide) and its official client libraries
+MEETING_TO_CONTACT = 200
+NOTE_TO_CONTACT = 202
+TASK_TO_CONTACT = 204
 
 # canonical outcome values -> hs_meeting_outcome internal values
 OUTCOME_VALUES = {
@@ -50,7 +53,7 @@ class HubSpotClient(JsonApi):
     def get_object_with_associations(self, object_type: str, object_id: str, properties: list[str],
                                      associations: list[str]) -> dict[str, Any]:
         """The whole object with `associations` ({type: {"results": [{"id", "type"}]}}): the v3 objects API's
-        `associations` parameter, not in integrations.md (UNVERIFIED there)."""
+        `associations` parameter (https://developers.hubspot.com/docs/api/crm/meetings)."""
         body = self.call("GET", f"/crm/v3/objects/{object_type}/{object_id}", params={
             "properties": ",".join(properties), "associations": ",".join(associations)}) or {}
         return dict(body)

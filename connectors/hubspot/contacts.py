@@ -54,7 +54,8 @@ def hubspot_contact(record_id: str, props: dict[str, Any], source: str = "hubspo
 class HubSpotContacts:
     """Resolves a meeting's contact: `GET /crm/v4/objects/meetings/{id}/associations/contacts`, then the contact's
     properties (`GET /crm/v3/objects/contacts/{id}`). The associations endpoint and its shape (`results[].toObjectId`)
-    come from HubSpot's v4 associations reference, not integrations.md: UNVERIFIED there. Returns the Contact or
+    come from HubSpot's v4 associations reference
+    (https://developers.hubspot.com/docs/api-reference/crm-associations-v4/guide). Returns the Contact or
     the reason there is none. Exactly one associated contact is required: with several, picking one would be a
     guess about who the customer is. 404s mean "gone"; any other error is raised (a missing scope must fail the
     run loudly, not send every meeting to review)."""

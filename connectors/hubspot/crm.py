@@ -1,4 +1,7 @@
-"""contract.CrmConnector over HubSpot (integrations.md §6.2-6.3), and the meeting details a HubSpot webhook lacks.
+"""contract.CrmConnector over HubSpot, and the meeting details a HubSpot webhook lacks.
+
+HubSpot references: meetings https://developers.hubspot.com/docs/api/crm/meetings, tasks
+https://developers.hubspot.com/docs/api/crm/tasks.
 
 Writes go through `policies.crm_rules.plan_write` again here, with the union of every program's rules: a
 protected field is refused before anything is sent, and a refused write sends nothing (nothing half-written).

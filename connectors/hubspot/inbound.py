@@ -1,6 +1,6 @@
-"""HubSpot webhooks v3 (integrations.md §6.1): `X-HubSpot-Signature-v3` = base64 HMAC-SHA256(app client secret,
-method + uri + raw body + timestamp), `X-HubSpot-Request-Timestamp` in milliseconds, rejected when
-|now - ts| > 5 min (the SDK only rejects old ones; we reject future ones too).
+"""HubSpot webhooks v3: `X-HubSpot-Signature-v3` = base64 HMAC-SHA256(app client secret, method + uri + raw body
++ timestamp), `X-HubSpot-Request-Timestamp` in milliseconds, rejected when |now - ts| > 5 min (the SDK
+only rejects old ones; we reject future ones too). https://developers.hubspot.com/docs/api/webhooks/validating-requests
 
 `uri` must be exactly what HubSpot called; pass the public URL in RawRequest.url. Per HubSpot's rule it is
 URL-decoded except for the `?` separator; both the raw and the decoded form are tried.
@@ -10,8 +10,9 @@ The body is a JSON array of events. Meeting outcome changes (`hs_meeting_outcome
 NO_SHOW -> no_show, COMPLETED -> attended, CANCELED -> cancelled, RESCHEDULED -> rescheduled (no new times),
 each with a crm_disposition signal. Everything else (contact/deal changes...) is listed in unknown_types.
 Defaults: the event carries only the meeting id, so start = end = occurredAt, appointment_type "unknown" and a
-per-meeting placeholder contact id (the case keeps what it learned at booking). Meeting subscriptions through
-app webhooks are UNVERIFIED upstream.
+per-meeting placeholder contact id (the case keeps what it learned at booking). Whether app webhooks can subscribe
+to meetings is UNVERIFIED against https://developers.hubspot.com/docs/api/webhooks; reconciliation covers
+meetings either way.
 """
 
 from __future__ import annotations

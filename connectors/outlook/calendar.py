@@ -1,11 +1,12 @@
-"""contract.CalendarConnector over an Outlook mailbox through Microsoft Graph (integrations.md §5.2):
-availability from the calendar view, bookings created with a `transactionId` (Graph drops a retried create),
-cancellation with the event `cancel` action.
+"""contract.CalendarConnector over an Outlook mailbox through Microsoft Graph: availability from the calendar view,
+bookings created with a `transactionId` (Graph drops a retried create), cancellation with the event `cancel`
+action (https://learn.microsoft.com/en-us/graph/api/event-cancel).
 
 `calendar_id` is the mailbox (user id or UPN). Holds are local bookkeeping. Graph accepts overlapping events, so
 booking re-reads the calendar view and refuses a busy slot (SlotUnavailable: the engine re-offers).
 `findMeetingTimes` (OutlookClient.find_meeting_times) needs delegated Calendars.Read.Shared and works for
-work/school mailboxes only, so availability uses the calendar view, which any calendar-read permission allows.
+work/school mailboxes only (https://learn.microsoft.com/en-us/graph/api/user-findmeetingtimes), so availability
+uses the calendar view, which any calendar-read permission allows.
 """
 
 from __future__ import annotations

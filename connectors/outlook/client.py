@@ -1,6 +1,7 @@
-"""Microsoft Graph client for Outlook calendars (integrations.md §5.2): subscriptions (create, renew, delete),
-findMeetingTimes, calendarView, event create/update, and incremental sync with `calendarView/delta`
-(the delta endpoint is not in integrations.md; it is Graph's documented event delta query). Reads ask for UTC
+"""Microsoft Graph client for Outlook calendars: subscriptions (create, renew, delete;
+https://learn.microsoft.com/en-us/graph/api/resources/subscription), findMeetingTimes, calendarView, event
+create/update, and incremental sync with `calendarView/delta`
+(https://learn.microsoft.com/en-us/graph/delta-query-events). Reads ask for UTC
 with `Prefer: outlook.timezone="UTC"`. Base URL configurable. The CalendarConnector adapter over this client is
 connectors/outlook/calendar.py."""
 
@@ -108,8 +109,8 @@ class OutlookClient(BearerJsonApi):
         return dict(self.call("PATCH", f"/users/{user}/events/{event_id}", json_body=patch) or {})
 
     def cancel_event(self, user: str, event_id: str, comment: str | None = None) -> None:
-        """`POST /users/{id}/events/{id}/cancel` (organizer only; attendees get a cancellation). Not in
-        integrations.md: Graph's documented event cancel action, UNVERIFIED here."""
+        """`POST /users/{id}/events/{id}/cancel` (organizer only; attendees get a cancellation):
+        https://learn.microsoft.com/en-us/graph/api/event-cancel."""
         self.call("POST", f"/users/{user}/events/{event_id}/cancel", json_body={"comment": comment or ""})
 
     # ------------------------------------------------------------------ sync

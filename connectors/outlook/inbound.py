@@ -1,11 +1,12 @@
-"""Microsoft Graph change notifications for Outlook events (integrations.md §5.2).
+"""Microsoft Graph change notifications for Outlook events
+(https://learn.microsoft.com/en-us/graph/change-notifications-delivery-webhooks).
 
 Validation handshake: a POST with `?validationToken=...` is answered 200 text/plain with the (URL-decoded)
 token verbatim; `parse` returns it as `response` with media type text/plain. Notifications: every item's
 `clientState` must equal our secret (constant time) or the request is rejected. Graph's only authenticity token
 lives inside the JSON body, so `verify` reads the body after checking it is JSON (there is no header to check
 first). A notification names the changed event but carries no details: `parse` returns no events and
-`changes(request)` lists what changed; the lead triggers the incremental (delta) sync for that mailbox, which
+`changes(request)` lists what changed; the API triggers the incremental (delta) sync for that mailbox, which
 produces the canonical events: `parse` names the reconcile source in `sync_sources` for changes and `missed`.
 Lifecycle notifications (`reauthorizationRequired`, `subscriptionRemoved`, `missed`) are listed by
 `lifecycle(request)`; `connectors.outlook.subscriptions` flags the subscription so the renewal run reauthorizes

@@ -1,4 +1,8 @@
-"""Microsoft Graph change-notification subscriptions that survive restarts, and their upkeep (integrations.md §5.2).
+"""Microsoft Graph change-notification subscriptions that survive restarts, and their upkeep.
+
+Graph references: https://learn.microsoft.com/en-us/graph/change-notifications-delivery-webhooks (delivery and
+validation), https://learn.microsoft.com/en-us/graph/change-notifications-lifecycle-events (lifecycle
+notifications), https://learn.microsoft.com/en-us/graph/api/resources/subscription (maximum lifetimes).
 
 `SqliteSubscriptionStore` keeps the subscriptions this deployment created (id, resource, expiration, status) in the
 local database; the clientState secret is not stored (it comes from settings). `SubscriptionKeeper.maintain` is
@@ -7,8 +11,8 @@ idempotent and converges on exactly one live subscription per (source, resource)
 - none known, or the only one was removed by Graph -> create it (`POST /subscriptions`; Graph runs the validation
   handshake against our notification URL before answering);
 - one expiring within the renewal window, or flagged by a `reauthorizationRequired` lifecycle notification ->
-  renew it (`PATCH /subscriptions/{id}` with a new `expirationDateTime`; renewing is also how Graph lets a
-  subscription be reauthorized: UNVERIFIED in integrations.md, which documents the PATCH for renewal only);
+  renew it (`PATCH /subscriptions/{id}` with a new `expirationDateTime`; Graph's lifecycle page accepts either
+  the `reauthorize` action or a renewal in answer to `reauthorizationRequired`, and one PATCH does both);
 - a renewal Graph answers 404 (the subscription is gone) -> forget it and create a new one;
 - more than one live -> keep the longest-lived, delete the others.
 

@@ -1,9 +1,11 @@
 """The signed SendGrid Event Webhook: a JSON array of delivery and engagement events.
 
-Verified with the SDK's EventWebhook helper (ECDSA P-256 / SHA-256 over timestamp + raw body). SendGrid
-states no tolerance for the signed timestamp; ours is `SENDGRID_EVENT_TOLERANCE_SECONDS` (default 10 min).
+Verified with the SDK's EventWebhook helper (ECDSA P-256 / SHA-256 over timestamp + raw body;
+https://www.twilio.com/docs/sendgrid/for-developers/tracking-events/getting-started-event-webhook-security-features).
+SendGrid states no tolerance for the signed timestamp; ours is `SENDGRID_EVENT_TOLERANCE_SECONDS` (default
+10 min).
 Each event carries our `case_id` / `message_id` custom args. Bounces, drops, spam reports and unsubscribes
-are the consent-relevant ones: `consent_effect` tells the lead's consent ledger what to do with each.
+are the consent-relevant ones: `consent_effect` tells the consent ledger what to do with each.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Zoom webhooks as attendance evidence (integrations.md §11.1).
+"""Zoom webhooks as attendance evidence (https://developers.zoom.us/docs/api/webhooks/).
 
 Signature: `x-zm-signature: v0=<hex HMAC-SHA256(Secret Token, f"v0:{ts}:{raw body}")>` with
 `x-zm-request-timestamp` (seconds); Zoom states no window, we apply ±5 min. URL validation

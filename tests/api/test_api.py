@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime, timedelta
 
+from domain.ids import case_id_for
 from domain.models import EventType
 from tests.api.conftest import ADMIN, REVIEWER, Api, envelope
 from tests.helpers import eventually, fast_policy
@@ -59,12 +60,19 @@ async def test_unmanaged_calendar_is_ignored_and_counted(api: Api) -> None:
     policy = fast_policy()
     policy.sources = [s for s in policy.sources if s.source != "local"]
     api.stack.write_policy(policy)
-    r = await api.post_event(envelope())
-    assert r.status_code == 200 and r.json()["events"][0]["status"] == "ignored"
+    payload = envelope()
+    r = await api.post_event(payload)
+    outcome = r.json()["events"][0]
+    assert r.status_code == 200 and outcome["status"] == "ignored" and outcome["case_id"] is None
+    assert outcome["reason"] == "unmanaged_source"
     assert await workflow_count(api) == 0
-    ignored = [e for e in api.stack.deps.ledger.events(r.json()["events"][0].get("case_id") or "") if e]
-    assert ignored == []  # ignored events carry no case; they are counted in the ledger instead
-    assert api.stack.deps.ledger.count() >= 1
+    # no case starts, but the appointment is counted: one `ignored` ledger event under its would-be case id
+    data = payload["data"]
+    assert isinstance(data, dict)
+    appt = data["appointment"]
+    would_be = case_id_for(appt["source"], appt["appointment_id"], api.stack.deps.settings.id_salt)
+    counted = [(e.type, e.reason, e.source) for e in api.stack.deps.ledger.events(would_be)]
+    assert counted == [("ignored", "unmanaged_source", appt["source"])]
 
 
 async def test_review_endpoints_need_a_token_and_record_an_audit_row(api: Api) -> None:

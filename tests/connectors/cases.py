@@ -1,5 +1,6 @@
 """Conformance cases for the scheduling, calendar, CRM and attendance connectors and the Standard Webhooks
-inbound scheme. Test vectors are the ones in integrations.md §13."""
+inbound scheme. Test vectors are signatures computed once with each provider's SDK helper or documented algorithm
+and frozen with the `now` they were computed at."""
 
 from __future__ import annotations
 

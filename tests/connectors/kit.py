@@ -2,7 +2,8 @@
 through the same checks (tests/connectors/test_conformance.py parametrizes over all cases):
 
 Inbound: recorded fixtures parse into the expected canonical events (and unknown types are listed, not raised);
-the documented §13 test vector is accepted at its frozen `now`; forged, truncated, unsigned, stale and replayed
+a known-good signed request (its signature computed once with the provider's SDK helper or documented
+algorithm) is accepted at its frozen `now`; forged, truncated, unsigned, stale and replayed
 requests raise SignatureError; dedupe keys and event ids are stable across retries of the same delivery;
 contact ids are opaque (never an email).
 Outbound: a representative call hits the fake and the fake recorded it; 429 + Retry-After (delta seconds and
@@ -70,7 +71,7 @@ class InboundCase:
     truncate: Callable[[RawRequest], RawRequest]  # signature header cut short
     unsign: Callable[[RawRequest], RawRequest]  # signature header removed
     fixtures: list[FixtureCase]
-    vector: RawRequest | None = None  # the integrations.md §13 test vector, if the provider has one
+    vector: RawRequest | None = None  # a known-good signed request, if the provider's scheme allows one
     vector_now: datetime | None = None
     stale_after: timedelta | None = None  # None: the scheme signs no timestamp
     body_for: Callable[[str], bytes] | None = None  # how a fixture file becomes a body (default: its bytes)

@@ -1,5 +1,5 @@
 """Slack: review requests with Block Kit buttons against the fake Web API, and signed interactivity payloads
-(§13 vector, forged / truncated / stale / future / replayed) turned into ReviewActions."""
+(known-good vector, forged / truncated / stale / future / replayed) turned into ReviewActions."""
 
 from __future__ import annotations
 
@@ -64,7 +64,7 @@ def _click(action_id: str = "review_approve", value: str | None = None, user_id:
 # ---------------------------------------------------------------- signatures
 
 
-def test_section13_vector() -> None:
+def test_known_good_vector_is_accepted() -> None:
     assert slack_signature(SECRET, TS, VECTOR_BODY) == VECTOR_SIGNATURE
     _hook().verify(_request(VECTOR_BODY, VECTOR_SIGNATURE), NOW)
 

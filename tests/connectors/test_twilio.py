@@ -1,4 +1,4 @@
-"""Twilio: X-Twilio-Signature (§13 vector, forged / truncated / tampered / replayed), inbound messages and
+"""Twilio: X-Twilio-Signature (known-good vector, forged / truncated / tampered / replayed), inbound messages and
 status callbacks, and outbound sends through the real SDK against the fake Messages API."""
 
 from __future__ import annotations
@@ -31,7 +31,8 @@ from tests.fakes.twilio_fake import ACCOUNT_SID, AUTH_TOKEN, TwilioFake
 
 NOW = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 
-# §13 vector
+# a known-good vector, computed once with Twilio's documented algorithm
+# (https://www.twilio.com/docs/usage/webhooks/webhooks-security)
 VECTOR_TOKEN = "twilio_auth_token"
 VECTOR_URL = "https://example.com/twilio/sms"
 VECTOR_PARAMS = {"From": "+15551234567", "To": "+15557654321", "Body": "STOP", "MessageSid": "SM123",
@@ -58,7 +59,7 @@ def _signed(params: dict[str, str], url: str = VECTOR_URL, token: str = VECTOR_T
 # ---------------------------------------------------------------- signatures
 
 
-def test_section13_vector_is_accepted_and_parsed() -> None:
+def test_known_good_vector_is_accepted_and_parsed() -> None:
     assert RequestValidator(VECTOR_TOKEN).compute_signature(VECTOR_URL, VECTOR_PARAMS) == VECTOR_SIGNATURE
     hook = _webhook()
     request = _request(VECTOR_PARAMS, VECTOR_SIGNATURE)

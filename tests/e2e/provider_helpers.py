@@ -1,6 +1,6 @@
 """Helpers for the provider end-to-end tests: the in-process API + real worker with providers switched on by
-environment variables, payload builders shaped like the providers' own webhooks (integrations.md), and signers
-that compute each provider's signature exactly as the provider would."""
+environment variables, payload builders shaped like the providers' own webhooks (per each provider's webhook
+reference), and signers that compute each provider's signature exactly as the provider would."""
 
 from __future__ import annotations
 
@@ -213,7 +213,8 @@ def slot_around_now() -> tuple[datetime, datetime]:
 
 def calcom_booking(uid: str, email: str, phone: str | None, timezone: str, start: datetime, end: datetime,
                    price_cents: int = 0) -> dict[str, Any]:
-    """BOOKING_CREATED as Cal.com sends it (integrations.md 1.2); the phone is the SMS reminder number."""
+    """BOOKING_CREATED as Cal.com sends it (https://cal.com/docs/developing/guides/automation/webhooks); the phone
+    is the SMS reminder number."""
     payload: dict[str, Any] = {
         "uid": uid, "bookingId": 91, "eventTypeId": 7, "type": "30min",
         "title": "30min between Pro Example and Pat Example",
@@ -245,7 +246,9 @@ def calendly_invitee_uri() -> str:
 
 def calendly_invitee_created(invitee_uri: str, email: str, timezone: str, start: datetime,
                              end: datetime) -> dict[str, Any]:
-    """invitee.created (integrations.md 2.2) without a text reminder number: email is the only channel."""
+    """invitee.created (the Invitee resource,
+    https://developer.calendly.com/api-docs/calendly-api/scheduled-events/get-event-invitee) without a text reminder
+    number: email is the only channel."""
     event_uri = invitee_uri.split("/invitees/")[0]
     return {"event": "invitee.created", "created_at": iso(datetime.now(UTC)),
             "created_by": "https://api.calendly.com/users/AAAA", "payload": {
@@ -383,7 +386,8 @@ def future_hours(count: int, first_in_hours: int = 3) -> list[datetime]:
 
 
 def calcom_guest_no_show(uid: str, email: str, start: datetime, end: datetime) -> dict[str, Any]:
-    """AFTER_GUESTS_CAL_VIDEO_NO_SHOW: Cal Video saw no guest join (integrations.md 1.1)."""
+    """AFTER_GUESTS_CAL_VIDEO_NO_SHOW: Cal Video saw no guest join
+    (https://cal.com/docs/developing/guides/automation/webhooks)."""
     return {"triggerEvent": "AFTER_GUESTS_CAL_VIDEO_NO_SHOW", "createdAt": iso(datetime.now(UTC)), "payload": {
         "title": "30min between Pro Example and Pat Example", "bookingId": 91, "bookingUid": uid,
         "startTime": iso(start), "endTime": iso(end), "attendees": [{"email": email, "noShow": True}],
@@ -392,7 +396,8 @@ def calcom_guest_no_show(uid: str, email: str, start: datetime, end: datetime) -
 
 def hubspot_headers(body: bytes, path: str = "/webhooks/hubspot", secret: str = HUBSPOT_SECRET,
                     ts_ms: int | None = None) -> dict[str, str]:
-    """X-HubSpot-Signature-v3 over method + the URI HubSpot called + body + timestamp (integrations.md 6.1)."""
+    """X-HubSpot-Signature-v3 over method + the URI HubSpot called + body + timestamp
+    (https://developers.hubspot.com/docs/api/webhooks/validating-requests)."""
     ts = str(int(time.time() * 1000) if ts_ms is None else ts_ms)
     source = f"POST{PUBLIC_BASE_URL}{path}{body.decode()}{ts}".encode()
     sig = base64.b64encode(hmac.new(secret.encode(), source, hashlib.sha256).digest()).decode()
@@ -407,7 +412,8 @@ def hubspot_meeting_outcome(meeting_id: str, outcome: str = "NO_SHOW") -> list[d
 
 
 def google_ping_headers(channel_id: str, token: str, number: int, state: str = "exists") -> dict[str, str]:
-    """A Google push notification: no body, the channel's id and token in headers (integrations.md 5.1)."""
+    """A Google push notification: no body, the channel's id and token in headers
+    (https://developers.google.com/calendar/api/guides/push)."""
     return {"x-goog-channel-id": channel_id, "x-goog-channel-token": token, "x-goog-resource-state": state,
             "x-goog-message-number": str(number), "x-goog-resource-id": "res-e2e",
             "x-goog-resource-uri": "https://www.googleapis.com/calendar/v3/calendars/ops%40example.org/events"}

@@ -1,7 +1,7 @@
 """Zoom attendance end to end: a Cal.com booking whose location is a Zoom join link, then Zoom's own signed
-webhooks (integrations.md §11.1) into the in-process API, a real Temporal dev server and worker. The customer
-joining (matched by a keyed hash of their email) makes the case attended; the meeting ending without them makes it
-a no-show. No email is logged."""
+webhooks (https://developers.zoom.us/docs/api/webhooks/) into the in-process API, a real Temporal dev server and
+worker. The customer joining (matched by a keyed hash of their email) makes the case attended; the meeting ending
+without them makes it a no-show. No email is logged."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 """Fake provider APIs for the scheduling / CRM connectors: the endpoints our clients use, with the providers'
-real status codes and error body shapes (integrations.md), in-memory state, and every request recorded."""
+real status codes and error body shapes (as each provider's API reference documents them), in-memory state, and
+every request recorded."""
 
 from __future__ import annotations
 
@@ -291,7 +292,8 @@ class FakeGraph(FakeServer):
         self.route("PATCH", f"{base}/users/(?P<user>[^/]+)/events/(?P<id>[^/]+)", self._update)
         self.route("POST", f"{base}/users/(?P<user>[^/]+)/events/(?P<id>[^/]+)/cancel", self._cancel)
 
-    MAX_LIFETIME = timedelta(minutes=4230)  # Outlook event subscriptions (integrations.md 5.2)
+    # Outlook event subscriptions: https://learn.microsoft.com/en-us/graph/api/resources/subscription
+    MAX_LIFETIME = timedelta(minutes=4230)
 
     def _lifetime_error(self, body: dict[str, Any]) -> FakeResponse | None:
         try:

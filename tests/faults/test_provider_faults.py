@@ -1,4 +1,4 @@
-"""F1/F4 provider faults on real cases (compliance-and-reliability §7.2).
+"""Provider faults and worker crashes on real cases: no lost case, no duplicate customer message.
 
 Real cases run on the session dev server with the real Twilio and SendGrid connectors pointed at local fakes
 that fail on purpose: 500s, 429 with Retry-After, hangs past the client timeout, a reset after the message was
@@ -259,7 +259,7 @@ async def test_worker_restarts_while_sends_are_in_flight(faults: FaultStack, tal
 
 
 def test_fault_report(tally: Tally) -> None:
-    """Runs last: the figures the issue asks for, over every scenario above."""
+    """Runs last: lost cases, duplicate customer messages and sends after opt-out, over every scenario above."""
     assert tally.scenarios, "no fault scenario ran"
     assert tally.lost_cases == 0
     assert tally.duplicates == 0

@@ -1,4 +1,4 @@
-"""Bad input on every provider's webhook route, validly signed: never a 5xx (compliance-and-reliability.md §7.3).
+"""Bad input on every provider's webhook route, validly signed: never a 5xx.
 
 Every inbound connector is configured (Cal.com, Calendly, Outlook, HubSpot, Zoom, Google, Twilio, SendGrid events
 and Inbound Parse, Slack, Standard Webhooks) and requests are signed exactly as each provider signs them, so the

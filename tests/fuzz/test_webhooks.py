@@ -1,4 +1,4 @@
-"""Bad input on the webhook route and the JSON routes (compliance-and-reliability.md §7.3 B1, B3, B4).
+"""Bad input on the webhook route and the JSON routes: malformed, oversized and unsigned requests.
 
 Unsigned garbage gets 401; validly signed garbage gets a 4xx (or 200 listing an unknown type), never a 5xx;
 oversized bodies get 413 before the body is read; nothing invalid starts a case.

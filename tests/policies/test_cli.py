@@ -1,4 +1,4 @@
-"""The policy CLI commands, run through typer's CliRunner the way the lead registers them."""
+"""The policy CLI commands, run through typer's CliRunner the way the `noshow` CLI registers them."""
 
 from __future__ import annotations
 

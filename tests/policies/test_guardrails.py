@@ -1,4 +1,4 @@
-"""One test per seed guardrail, each failing if the guardrail breaks; and YAML alone changes decisions."""
+"""One test per built-in guardrail, each failing if the guardrail breaks; and YAML alone changes decisions."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`noshow explain reply` through a tiny Typer app, as the lead will register it."""
+"""`noshow explain reply` through a tiny Typer app, registered the way the `noshow` CLI registers it."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The deterministic core: the brief's examples, time zones, thresholds and the B7 opt-out property."""
+"""The deterministic core: typical replies, time zones, thresholds, and the property that an opt-out word always
+opts out."""
 
 from __future__ import annotations
 
@@ -150,8 +151,8 @@ FILLER = st.sampled_from(["", "please", "pls", "now", "thanks", "ok", "!!!", "."
 @given(word=st.sampled_from(PER_SE), before=FILLER, after=FILLER,
        case=st.sampled_from(["lower", "upper", "title", "mixed"]), pad=st.sampled_from(["", " ", "\n", "  \t"]),
        punct=st.sampled_from(["", ".", "!", "!!", "?", ",", "..."]), offered=st.sampled_from([[], THREE]))
-def test_b7_per_se_words_always_opt_out(word: str, before: str, after: str, case: str, pad: str, punct: str,
-                                        offered: list[datetime]) -> None:
+def test_per_se_opt_out_words_always_opt_out(word: str, before: str, after: str, case: str, pad: str, punct: str,
+                                             offered: list[datetime]) -> None:
     cased = {"lower": word.lower(), "upper": word.upper(), "title": word.title(),
              "mixed": "".join(c.upper() if i % 2 else c for i, c in enumerate(word))}[case]
     text = f"{pad}{before} {cased}{punct} {after}{pad}"

@@ -1,4 +1,5 @@
-"""PII canary sweep (issue 7 item 3; compliance 7.4 S4).
+"""PII canary sweep: personal data never reaches workflow ids, histories, search attributes, failures, logs or
+the reporting ledger.
 
 Cases run end to end through the real HTTP API in-process, a real worker, the session dev server and the real
 Twilio and SendGrid connectors (pointed at local fakes), with encryption on and made-up canary people: a

@@ -1,4 +1,4 @@
-"""No exception raised from a message channel quotes the recipient (TEAM.md: no PII in exception messages).
+"""No exception raised from a message channel quotes the recipient: exception messages carry no PII.
 
 Exception text ends up in activity failures (stored by Temporal) and in log lines. Provider error bodies can echo
 the phone number or the email address, and the Twilio look-up before a re-send carries the number in its URL
