@@ -30,7 +30,7 @@ import temporalio
 
 from bench import actions, measure, procs, workload
 from workers.dev.stack import temporal_binary
-from workers.settings import Settings
+from workers.settings import PolicySettings, Settings, StorageSettings, TemporalSettings
 from workers.temporal.client import connect
 
 RESULTS = Path(__file__).resolve().parent / "results.md"
@@ -107,7 +107,8 @@ async def run(args: argparse.Namespace, tmp: Path, ps: procs.Procs, rows_out: li
     data_dir.mkdir()
     policy = workload.bench_policy()
     policy_file = workload.write_policy(policy, tmp / "policy.yaml")
-    settings = Settings(temporal_address=address, data_dir=data_dir, policy_file=policy_file)
+    settings = Settings(temporal=TemporalSettings(address=address), storage=StorageSettings(data_dir=data_dir),
+                        policy=PolicySettings(file=policy_file))
     client = await connect(settings, wait_seconds=60)
     ctx = measure.Ctx(client=client, address=address, tmp=tmp, procs=ps, policy=policy, policy_file=policy_file,
                       data_dir=data_dir, secret=settings.auth.webhook_secret.get_secret_value().split(",")[0])

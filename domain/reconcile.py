@@ -37,7 +37,7 @@ class SubscriptionReport(BaseModel):
 class ReconcileInput(BaseModel):
     source: str  # a key of ReconcileActivities.sources, e.g. "calcom", "google:ops@example.org"
     cursor: str | None = None  # None: first run (baseline) or the stored cursor is unknown
-    deliver: bool = False  # run the lead's "deliver_appointment_events" activity before returning
+    deliver: bool = False  # run the "deliver_appointment_events" activity before returning
 
 
 class IndexEntry(BaseModel):

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from typing import TypeVar
+from pathlib import Path
+from typing import Any, TypeVar
+from unittest import mock
 
 from domain.models import Appointment, AppointmentEvent, Contact, EventType
 from policies.loader import load_policy
 from policies.schema import PolicyFile, Program, ResolvedProgram
 from workers.dev.demo import daytime_contact
+from workers.settings import LoggingSettings, PolicySettings, Settings, StorageSettings, TemporalSettings
 
 T = TypeVar("T")
 
@@ -81,3 +85,23 @@ def event(appt: Appointment, type_: EventType = EventType.no_show, event_id: str
           at: datetime | None = None, **extra: object) -> AppointmentEvent:
     return AppointmentEvent(event_id=event_id or f"evt-{uuid.uuid4().hex[:12]}", type=type_,
                             occurred_at=at or datetime.now(UTC), appointment=appt, **extra)  # type: ignore[arg-type]
+
+
+def local_settings(data_dir: Path, *, task_queue: str | None = None, policy_file: Path | None = None,
+                   temporal_address: str | None = None, **sections: Any) -> Settings:
+    """Settings for a test: the embedded default under `data_dir`, with the sections the test changes."""
+    temporal = TemporalSettings(address=temporal_address, **({"task_queue": task_queue} if task_queue else {}))
+    return Settings(storage=StorageSettings(data_dir=data_dir), policy=PolicySettings(file=policy_file),
+                    temporal=temporal, logging=LoggingSettings(format="console"), **sections)
+
+
+def settings_from(env: dict[str, str], base: Settings | None = None) -> Settings:
+    """Settings as a deployment with these variables set would read them (names without the NOSHOW_ prefix,
+    in any case: `calcom_api_key` is NOSHOW_CALCOM_API_KEY). `base` keeps its storage, policy and Temporal."""
+    variables = {k if k.isupper() else f"NOSHOW_{k.upper()}": v for k, v in env.items()}
+    with mock.patch.dict(os.environ, variables):
+        read = Settings()
+    if base is None:
+        return read
+    return read.model_copy(update={"storage": base.storage, "policy": base.policy, "temporal": base.temporal,
+                                   "logging": base.logging})

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 from temporalio.client import Client, ScheduleActionStartWorkflow, ScheduleOverlapPolicy, WorkflowFailureError
 from temporalio.worker import Worker
 
@@ -31,7 +32,8 @@ from domain.reconcile import PushInput, ReconcileInput, RenewPushInput, RenewPus
 from tests.connectors.kit import fixture_bytes
 from tests.fakes.providers import FakeGoogleCalendar, FakeGraph
 from tests.helpers import eventually
-from workers.providers.sources import ReconcileSettings, push_activities
+from workers.providers.sources import push_activities
+from workers.settings import ApiSettings, GoogleSettings, GraphSettings, Settings
 from workers.temporal.schedules import PUSH_SCHEDULE_ID, ensure_push_schedule
 from workflows.reconcile import RenewPushChannelsWorkflow
 
@@ -266,15 +268,19 @@ def test_change_notifications_name_the_source_to_sync() -> None:
 async def test_the_renewal_schedule_opens_channels_and_subscriptions(client: Client, task_queue: str, tmp_path: Path,
                                                                      google: FakeGoogleCalendar,
                                                                      graph: FakeGraph) -> None:
-    rs = ReconcileSettings(_env_file=None, google_access_token="ya29.t", google_calendar_id=CAL,  # type: ignore[arg-type]
-                           google_base_url=google.base_url + "/calendar/v3", google_channels=True,
-                           graph_access_token="graph-t", graph_user="ops@example.org",  # type: ignore[arg-type]
-                           graph_base_url=graph.base_url + "/v1.0", graph_client_state=f"{STATE},older-state")
+    rs = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        google=GoogleSettings(_env_file=None, access_token=SecretStr("ya29.t"), calendar_id=CAL,  # type: ignore[call-arg]
+                              base_url=google.base_url + "/calendar/v3", channels=True),
+        graph=GraphSettings(_env_file=None, access_token=SecretStr("graph-t"), user="ops@example.org",  # type: ignore[call-arg]
+                            base_url=graph.base_url + "/v1.0", client_state=SecretStr(f"{STATE},older-state")),
+        api=ApiSettings(_env_file=None, public_base_url="https://noshow.example.test/"),  # type: ignore[call-arg]
+    )
     db = LocalDb(tmp_path / "local.db")
-    acts = push_activities(rs, db, "https://noshow.example.test/")
+    acts = push_activities(rs, db)
     assert acts.providers == ["google", "outlook"]
     # nothing configured: no keepers, no schedule
-    assert push_activities(ReconcileSettings(_env_file=None), db, "https://x.test").providers == []
+    assert push_activities(Settings(_env_file=None), db).providers == []  # type: ignore[call-arg]
     assert await ensure_push_schedule(client, [], task_queue, timedelta(hours=1)) is None
 
     with ThreadPoolExecutor(4) as pool:

@@ -24,10 +24,10 @@ from domain.models import EventType
 from domain.reconcile import ReconcileInput, ReconcileResult
 from tests.engine.conftest import settings_for
 from tests.fakes.providers import FakeHubSpot
-from tests.helpers import eventually, fast_policy
+from tests.helpers import eventually, fast_policy, settings_from
 from workers.dependencies import Dependencies, build_dependencies
 from workers.intake.cases import CaseService
-from workers.providers.sources import ReconcileSettings, reconcile_activities, reconcile_sources_from_env
+from workers.providers.sources import reconcile_activities, reconcile_sources
 from workers.worker import case_activities
 from workflows.case import RecoveryCaseWorkflow
 from workflows.reconcile import ReconcileSourceWorkflow
@@ -83,11 +83,11 @@ async def hubspot(client: Client, task_queue: str, tmp_path: Path) -> AsyncItera
     deps = build_dependencies(settings_for(tmp_path, task_queue, fast_policy()))
     cases = CaseService(client, deps)
     with FakeHubSpot() as fake:
-        sources = reconcile_sources_from_env(
-            ReconcileSettings(_env_file=None, hubspot_access_token="pat-test", hubspot_base_url=fake.base_url))  # type: ignore[arg-type]
+        sources = reconcile_sources(settings_from({"hubspot_access_token": "pat-test",
+                                                   "hubspot_base_url": fake.base_url}))
         with ThreadPoolExecutor(16) as pool:
             activities = [*case_activities(deps, client),
-                          *reconcile_activities(sources, deps.db, cases, tasks=deps.crm)]
+                          *reconcile_activities(sources, deps.db, cases, deps.settings, tasks=deps.crm)]
             async with Worker(client, task_queue=task_queue, workflows=[RecoveryCaseWorkflow, ReconcileSourceWorkflow],
                               activities=activities, activity_executor=pool):
                 try:

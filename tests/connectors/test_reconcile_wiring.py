@@ -25,10 +25,10 @@ from domain.models import EventType
 from domain.reconcile import DeliverEvents, ReconcileInput, ReconcileResult
 from tests.engine.conftest import settings_for
 from tests.fakes.providers import FakeCalcom
-from tests.helpers import eventually, fast_policy
+from tests.helpers import eventually, fast_policy, settings_from
 from workers.dependencies import Dependencies, build_dependencies
 from workers.intake.cases import CaseService
-from workers.providers.sources import ReconcileSettings, reconcile_activities, reconcile_sources_from_env
+from workers.providers.sources import reconcile_activities, reconcile_sources
 from workers.temporal.schedules import ensure_schedules, schedule_id
 from workers.worker import case_activities
 from workflows.case import RecoveryCaseWorkflow
@@ -73,11 +73,11 @@ async def wiring(client: Client, task_queue: str, tmp_path: Path) -> AsyncIterat
     deps = build_dependencies(settings_for(tmp_path, task_queue, fast_policy()))
     cases = CaseService(client, deps)
     with FakeCalcom() as fake:
-        sources = reconcile_sources_from_env(
-            ReconcileSettings(_env_file=None, calcom_api_key="cal_test", calcom_base_url=fake.base_url + "/v2"))
+        sources = reconcile_sources(settings_from({"calcom_api_key": "cal_test",
+                                                   "calcom_base_url": fake.base_url + "/v2"}))
         assert list(sources) == ["calcom"]
         with ThreadPoolExecutor(16) as pool:
-            activities = [*case_activities(deps, client), *reconcile_activities(sources, deps.db, cases)]
+            activities = [*case_activities(deps, client), *reconcile_activities(sources, deps.db, cases, deps.settings)]
             worker = Worker(client, task_queue=task_queue, workflows=[RecoveryCaseWorkflow, ReconcileSourceWorkflow],
                             activities=activities, activity_executor=pool)
             async with worker:
@@ -212,10 +212,10 @@ async def test_ensure_schedules_creates_one_schedule_per_source_and_is_idempoten
 def test_sources_from_settings(env: dict[str, str], expected: dict[str, str]) -> None:
     from workers.providers.sources import reconcile_checks
 
-    rs = ReconcileSettings(_env_file=None, **env)  # type: ignore[arg-type]
+    rs = settings_from(env)
     checks = {c.name: c.status for c in reconcile_checks(rs) if c.status != "off"}
     assert checks == expected
-    assert sorted(reconcile_sources_from_env(rs)) == sorted(k for k, v in expected.items() if v == "ok")
+    assert sorted(reconcile_sources(rs)) == sorted(k for k, v in expected.items() if v == "ok")
 
 
 # ---------------------------------------------------------------------------- noshow connectors check

@@ -28,13 +28,11 @@ from domain.models import Contact, Slot
 from policies.schema import CrmRules
 from tests.connectors.cases import hubspot_request
 from tests.fakes.providers import FakeCalcom, FakeCalendly, FakeGoogleCalendar, FakeGraph, FakeHubSpot
-from workers.providers.wiring import (
-    ProviderConfigError,
-    ProviderSettings,
-    inbound_connectors,
-    writeback,
-    writeback_checks,
-)
+from tests.helpers import settings_from
+from workers.providers.checks import ProviderConfigError
+from workers.providers.inbound import inbound_connectors
+from workers.providers.writeback import writeback, writeback_checks
+from workers.settings import Settings
 
 NOW = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(days=1)
 JANE = Contact(contact_id="calcom:ak-jane", name="Jane Doe", email="jane@example.com", phone="+15551234567",
@@ -303,9 +301,9 @@ def test_contact_updates_merge_instead_of_erasing(local: tuple[LocalDb, LocalCal
 # ---------------------------------------------------------------------------- settings and inbound follow-ups
 
 
-def _settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, **env: str) -> ProviderSettings:
-    monkeypatch.chdir(tmp_path)
-    return ProviderSettings(**{k.lower(): v for k, v in env.items()})  # type: ignore[arg-type]
+def _settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, **env: str) -> Settings:
+    monkeypatch.chdir(tmp_path)  # no .env of the machine's
+    return settings_from(env)
 
 
 def test_settings_select_the_providers_and_missing_secrets_are_named(
@@ -354,7 +352,7 @@ def test_google_ping_asks_for_a_sync_and_hubspot_events_get_the_meeting_details(
         fake.link("meetings", "987654", "contacts", "501")
         ps = _settings(monkeypatch, tmp_path, google_channels="true", hubspot_client_secret="hs_client_secret",
                        hubspot_access_token="pat-x", hubspot_base_url=fake.base_url)
-        routes, _ = inbound_connectors(ps, [], channel_store=store)
+        routes, _ = inbound_connectors(ps, channel_store=store)
         ping = RawRequest(method="POST", url="https://example.com/webhooks/google", body=b"", headers={
             "x-goog-channel-id": "chan-1", "x-goog-channel-token": "tok", "x-goog-resource-state": "exists",
             "x-goog-message-number": "7"})

@@ -35,7 +35,7 @@ from tests.fakes import sendgrid_fake, slack_fake, twilio_fake
 from tests.helpers import default_program, eventually, fast_policy
 from workers.api.app import create_app
 from workers.dependencies import Dependencies, build_dependencies
-from workers.providers.sources import ReconcileSettings, reconcile_sources_from_env
+from workers.providers.sources import reconcile_sources
 from workers.temporal.schedules import ensure_schedules, remove_schedules
 from workers.worker import build_worker
 from workflows.case import RecoveryCaseWorkflow
@@ -177,15 +177,14 @@ async def provider_stack(client: Client, task_queue: str, tmp_path: Path, monkey
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     settings = settings_for(tmp_path, task_queue, policy or e2e_policy())
-    settings = settings.model_copy(update={"public_base_url": PUBLIC_BASE_URL})
+    settings = settings.model_copy(update={"api": settings.api.model_copy(update={"public_base_url": PUBLIC_BASE_URL})})
     deps = build_dependencies(settings)
     worker = build_worker(client, deps, task_queue=task_queue)
     task = asyncio.create_task(worker.run())
     app = create_app(settings, client=client, deps=deps)
     # the reconcile schedules the worker process creates at start-up (a Google / Graph ping triggers them)
-    rs = ReconcileSettings()
-    sources = list(reconcile_sources_from_env(rs))
-    await ensure_schedules(client, sources, task_queue, rs.every)
+    sources = list(reconcile_sources(settings))
+    await ensure_schedules(client, sources, task_queue, settings.reconcile.every)
     try:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=PUBLIC_BASE_URL) as http:
             yield ProviderStack(http, client, deps, task_queue, app)

@@ -16,11 +16,10 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 
 from domain.models import EventType
 from tests.e2e.conftest import free_port, stack_env, stop
-from tests.helpers import appointment, default_program, event, fast_policy
+from tests.helpers import appointment, default_program, event, fast_policy, local_settings
 from workers.dependencies import build_dependencies
 from workers.dev.stack import port_open, temporal_binary
 from workers.intake.cases import CaseService
-from workers.settings import Settings
 from workflows import search_attributes as sa
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(400)]
@@ -78,8 +77,8 @@ async def test_kill_worker_and_server_mid_sequence(tmp_path: Path) -> None:
     try:
         await wait_port(port)
         worker = start_worker(env, worker_log)
-        settings = Settings(data_dir=tmp_path / "data", temporal_address=f"127.0.0.1:{port}",
-                            policy_file=policy_path, task_queue="durability")
+        settings = local_settings(tmp_path / "data", temporal_address=f"127.0.0.1:{port}",
+                                  policy_file=policy_path, task_queue="durability")
         deps = build_dependencies(settings)
         client = await Client.connect(f"127.0.0.1:{port}", data_converter=pydantic_data_converter)
         cases = CaseService(client, deps)

@@ -13,7 +13,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from policies.schema import PolicyFile
-from tests.helpers import fast_policy
+from tests.helpers import fast_policy, local_settings
 from workers.dependencies import Dependencies, build_dependencies
 from workers.intake.cases import CaseService
 from workers.settings import Settings
@@ -35,7 +35,7 @@ class Stack:
 def settings_for(tmp: Path, task_queue: str, policy: PolicyFile) -> Settings:
     policy_path = tmp / "policy.yaml"
     policy_path.write_text(yaml.safe_dump(policy.model_dump(mode="json"), sort_keys=False))
-    return Settings(data_dir=tmp / "data", task_queue=task_queue, policy_file=policy_path, log_format="console")
+    return local_settings(tmp / "data", task_queue=task_queue, policy_file=policy_path)
 
 
 HISTORIES = Path(__file__).parent.parent / "histories"

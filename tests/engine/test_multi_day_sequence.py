@@ -23,10 +23,9 @@ from domain.models import TERMINAL_STAGES, Channel, EventType, Stage
 from policies import send_rules
 from policies.loader import load_policy
 from policies.schema import Segment
-from tests.helpers import appointment, default_program, event
+from tests.helpers import appointment, default_program, event, local_settings
 from workers.dependencies import build_dependencies
 from workers.intake.cases import CaseService
-from workers.settings import Settings
 from workers.worker import build_worker
 from workflows import search_attributes as sa
 from workflows.case import RecoveryCaseWorkflow
@@ -64,7 +63,7 @@ async def test_sequence_steps_follow_policy_delays_and_end_unrecovered(skipping_
     policy_path = tmp_path / "policy.yaml"
     policy_path.write_text(yaml.safe_dump(policy.model_dump(mode="json")))
     task_queue = f"tq-{uuid.uuid4().hex[:8]}"
-    settings = Settings(data_dir=tmp_path / "data", task_queue=task_queue, policy_file=policy_path)
+    settings = local_settings(tmp_path / "data", task_queue=task_queue, policy_file=policy_path)
     deps = build_dependencies(settings)
     client = skipping_env.client
     async with build_worker(client, deps, task_queue=task_queue, max_cached_workflows=0):

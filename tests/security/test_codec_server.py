@@ -9,11 +9,14 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 import pytest_asyncio
+import typer
 from google.protobuf import json_format
 from temporalio.api.common.v1 import Payload, Payloads
 
+from workers.cli.codec import codec_server
+from workers.settings import Settings, get_settings
 from workers.temporal.codec import ENCODING, EncryptionCodec
-from workers.temporal.codec_server import build_from_env, codec_server, create_codec_app
+from workers.temporal.codec_server import build_from_settings, create_codec_app
 
 UI = "http://127.0.0.1:8233"
 TOKEN = "codec-token-for-tests"
@@ -172,19 +175,21 @@ def test_configuration_mistakes_are_clear(monkeypatch: pytest.MonkeyPatch,
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("NOSHOW_SETTINGS_FILE", "/nonexistent/.env")
     with pytest.raises(ValueError, match="NOSHOW_ENCRYPTION_KEY is not set"):
-        build_from_env()
+        build_from_settings(Settings())
     monkeypatch.setenv("NOSHOW_ENCRYPTION_KEY", "k1:short")
     with pytest.raises(ValueError, match="k1"):
-        build_from_env()
+        build_from_settings(Settings())
     monkeypatch.setenv("NOSHOW_ENCRYPTION_KEY", KEY)
     with pytest.raises(ValueError, match="NOSHOW_CODEC_TOKENS is not set"):
-        build_from_env()
+        build_from_settings(Settings())
     with pytest.raises(ValueError, match="only allowed on a loopback address"):
-        build_from_env("0.0.0.0", allow_unauthenticated=True)
-    assert build_from_env("127.0.0.1", allow_unauthenticated=True) is not None
+        build_from_settings(Settings(), "0.0.0.0", allow_unauthenticated=True)
+    assert build_from_settings(Settings(), "127.0.0.1", allow_unauthenticated=True) is not None
     monkeypatch.setenv("NOSHOW_CODEC_TOKENS", "a, b")
-    assert build_from_env("0.0.0.0") is not None
+    assert build_from_settings(Settings(), "0.0.0.0") is not None
     monkeypatch.delenv("NOSHOW_ENCRYPTION_KEY")
-    with pytest.raises(SystemExit) as exited:  # the CLI entry point: a message and exit code 2, no traceback
+    get_settings.cache_clear()
+    with pytest.raises(typer.Exit) as exited:  # the CLI entry point: a message and exit code 2, no traceback
         codec_server(port=1)
-    assert exited.value.code == 2 and "NOSHOW_ENCRYPTION_KEY is not set" in capsys.readouterr().err
+    get_settings.cache_clear()
+    assert exited.value.exit_code == 2 and "NOSHOW_ENCRYPTION_KEY is not set" in capsys.readouterr().err

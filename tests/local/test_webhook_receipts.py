@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from connectors.local import webhook_receipts
 from connectors.local.db import LocalDb
 from connectors.local.webhook_receipts import UnknownTypes, WebhookReceipts, safe_type
-from workers import deliveries
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 
@@ -22,7 +22,7 @@ def test_a_delivery_is_remembered_until_past_the_retry_horizon(tmp_path: Path) -
 
 
 def test_remembering_prunes_on_its_own_now_and_then(tmp_path: Path, monkeypatch: object) -> None:
-    monkeypatch.setattr(deliveries, "PRUNE_EVERY", 3)  # type: ignore[attr-defined]
+    monkeypatch.setattr(webhook_receipts, "PRUNE_EVERY", 3)  # type: ignore[attr-defined]
     log = WebhookReceipts(LocalDb(tmp_path / "local.db"), horizon=timedelta(days=1))
     log.remember("a", now=NOW - timedelta(days=3))
     log.remember("b", now=NOW - timedelta(days=3))
@@ -45,14 +45,14 @@ def test_unknown_types_are_counted_per_provider_and_type(tmp_path: Path) -> None
 
 def test_attacker_chosen_type_names_cannot_fill_the_disk_or_break_rendering(tmp_path: Path,
                                                                            monkeypatch: object) -> None:
-    monkeypatch.setattr(deliveries, "MAX_UNKNOWN_TYPES", 5)  # type: ignore[attr-defined]
+    monkeypatch.setattr(webhook_receipts, "MAX_UNKNOWN_TYPES", 5)  # type: ignore[attr-defined]
     counter = UnknownTypes(LocalDb(tmp_path / "local.db"))
     counter.count("events", [f"type-{n}" for n in range(50)] + ["x" * 10_000, "bad\ud800\x00type"], now=NOW)
     rows = counter.all()
     assert len(rows) <= 6  # five names, then everything else shares "(other)"
     assert sum(r.count for r in rows) == 52
     assert any(r.type == "(other)" for r in rows)
-    assert safe_type("x" * 10_000) == "x" * deliveries.MAX_TYPE_LENGTH
+    assert safe_type("x" * 10_000) == "x" * webhook_receipts.MAX_TYPE_LENGTH
     assert safe_type("bad\ud800\x00type") == "bad??type"
     assert safe_type("") == "(empty)"
     "".join(r.type for r in rows).encode("utf-8")  # every stored name is encodable
