@@ -7,7 +7,7 @@ reachability, approved template, guardrail lint, the recipient's allowed window 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
@@ -31,7 +31,8 @@ from connectors.llm import classify_reply
 from connectors.local.consent import ConsentLedger
 from connectors.local.outbox import LocalOutbox
 from connectors.local.verdicts import VerdictLog
-from domain.case import ConsentChange, ConsentConfirmation, OptOutNotice, SendRequest, SendResult, UnderstandRequest
+from connectors.sending import confirm_once, consent_confirmation, deliver
+from domain.case import ConsentChange, ConsentConfirmation, SendRequest, SendResult, UnderstandRequest
 from domain.models import Channel, LedgerEvent, ReplyUnderstanding
 from policies import messages as message_policy
 from policies import replies as reply_policy
@@ -235,12 +236,18 @@ class MessagingActivities:
         return result
 
 
+# (contact key, the opt-out's event id, the case that already knows): tell every other open case of the contact
+StopCases = Callable[[str, str, str | None], Awaitable[None]]
+
+
 class ConsentActivities:
     """Opt-outs and opt-ins: recorded with evidence, confirmed once, and fanned out to every open case."""
 
     def __init__(self, consent: ConsentLedger, channels: dict[Channel, MessageChannel], outbox: LocalOutbox,
-                 ledger: Any, client: Client | None = None, verdicts: VerdictLog | None = None) -> None:
+                 ledger: Any, client: Client | None = None, verdicts: VerdictLog | None = None,
+                 stop_cases: StopCases | None = None) -> None:
         self.consent = consent
+        self.stop_cases = stop_cases
         self.channels = channels
         self.outbox = outbox
         self.ledger = ledger
@@ -310,51 +317,8 @@ class ConsentActivities:
         return None
 
     async def _stop_other_cases(self, change: ConsentChange) -> None:
-        if self.client is not None:
-            await stop_open_cases(self.client, change.contact_key, change.event_id, except_case=change.case_id)
-
-
-def consent_confirmation(event_id: str, case_id: str, channel: Channel, to: str, status: str,
-                         body: str) -> OutboundMessage:
-    """The one confirmation of a consent event (its id makes a retry or a re-delivery find it already sent)."""
-    return OutboundMessage(message_id=f"consent-{event_id}", case_id=case_id, channel=channel, to=to,
-                           subject="Subscription update", body=body, template_id=f"consent_{status}")
-
-
-def confirm_once(channels: dict[Channel, MessageChannel], outbox: LocalOutbox, message: OutboundMessage,
-                 contact_key: str) -> None:
-    """Send a consent confirmation unless it went already. A permanent refusal is swallowed (the confirmation is
-    a courtesy; the consent change itself is recorded); a retryable one is raised for the caller to schedule."""
-    if outbox.lookup(message.message_id) is not None:
-        return
-    with contextlib.suppress(PermanentProviderError):
-        deliver(channels, outbox, message, contact_key)
-
-
-def deliver(channels: dict[Channel, MessageChannel], outbox: LocalOutbox, message: OutboundMessage,
-            contact_key: str, at: datetime | None = None) -> Any:
-    """Hand one message to its channel's connector; provider sends are also recorded in the outbox."""
-    connector = channels.get(message.channel)
-    if connector is None:
-        raise PermanentProviderError(f"no connector configured for {message.channel.value}", code="no_connector")
-    if isinstance(connector, LocalOutbox):
-        return connector.send(message, contact_key=contact_key, at=at)
-    receipt = connector.send(message)
-    # the outbox keeps the engine's own record of every provider send, for caps and reply routing
-    outbox.send(message, contact_key=contact_key, at=at)
-    return receipt
-
-
-async def stop_open_cases(client: Client, contact_key: str, event_id: str, except_case: str | None) -> None:
-    """Signal every running case of a contact that it opted out (the consent ledger already blocks sends)."""
-    query = f"NoShowContactKey = '{contact_key}' AND ExecutionStatus = 'Running'"
-    async for wf in client.list_workflows(query):
-        if wf.id == except_case:
-            continue
-        try:
-            await client.get_workflow_handle(wf.id).signal("opted_out", OptOutNotice(event_id=event_id, channel="*"))
-        except Exception as exc:  # a case that closed meanwhile needs no signal
-            log.info("opt_out_fanout_skipped", case_id=wf.id, error=type(exc).__name__)
+        if self.stop_cases is not None:
+            await self.stop_cases(change.contact_key, change.event_id, change.case_id)
 
 
 # variables the workflow passes as ISO instants (it has no time zone data): shown in the recipient's zone

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from typing import Any
 
 import structlog
@@ -27,6 +28,7 @@ from workers.logging import configure_logging
 from workers.providers.sources import push_activities, reconcile_activities, reconcile_sources
 from workers.settings import Settings, get_settings
 from workers.temporal.client import connect
+from workers.temporal.fanout import stop_open_cases
 from workers.temporal.schedules import ensure_push_schedule, ensure_schedules
 from workflows.backfill import SlotBackfill
 from workflows.case import RecoveryCaseWorkflow
@@ -52,7 +54,8 @@ def case_activities(deps: Dependencies, client: Client | None) -> list[Any]:
     messaging = MessagingActivities(deps.channels, deps.outbox, deps.consent, deps.ledger,
                                     reply_model=deps.reply_model, verdicts=deps.verdicts)
     consent = ConsentActivities(deps.consent, deps.channels, deps.outbox, deps.ledger, client,
-                                verdicts=deps.verdicts)
+                                verdicts=deps.verdicts,
+                                stop_cases=None if client is None else partial(stop_open_cases, client))
     scheduling = SchedulingActivities(deps.calendar, deps.ledger, s.auth.link_secret.get_secret_value(),
                                       s.api.public_base_url, on_freed=_backfill_with(client, deps))
     backfill = BackfillActivities(deps.calendar, deps.waitlist, deps.crm, s.auth.id_salt, ledger=deps.ledger)

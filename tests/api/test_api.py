@@ -70,7 +70,7 @@ async def test_unmanaged_calendar_is_ignored_and_counted(api: Api) -> None:
     data = payload["data"]
     assert isinstance(data, dict)
     appt = data["appointment"]
-    would_be = case_id_for(appt["source"], appt["appointment_id"], api.stack.deps.settings.id_salt)
+    would_be = case_id_for(appt["source"], appt["appointment_id"], api.stack.deps.settings.auth.id_salt)
     counted = [(e.type, e.reason, e.source) for e in api.stack.deps.ledger.events(would_be)]
     assert counted == [("ignored", "unmanaged_source", appt["source"])]
 

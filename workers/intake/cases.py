@@ -15,8 +15,8 @@ from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
-from activities.errors import RetryableProviderError
-from activities.messaging import confirm_once, consent_confirmation, stop_open_cases
+from connectors.contract import RetryableProviderError
+from connectors.sending import confirm_once, consent_confirmation
 from domain.backfill import FreedSlot
 from domain.case import CaseInput
 from domain.ids import case_id_for, contact_key_for, is_case_id
@@ -27,6 +27,7 @@ from policies.loader import resolve
 from policies.schema import ResolvedProgram
 from workers.dependencies import Dependencies
 from workers.intake.backfill import backfill_reply, is_backfill_id, offer_freed_slot
+from workers.temporal.fanout import stop_open_cases
 from workflows.case import RecoveryCaseWorkflow
 from workflows.search_attributes import for_case_start
 
