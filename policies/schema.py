@@ -15,8 +15,8 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, model_validator
 
 from domain.models import CaseKind, Channel, SignalKind
+from policies.experiments import Experiment
 from policies.zones import is_zone_name, zone_of
-from reporting.experiments import Experiment
 
 
 class Rule(BaseModel):

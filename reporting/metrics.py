@@ -24,7 +24,8 @@ from pydantic import BaseModel, Field
 from sqlalchemy import ColumnElement, and_, func, literal_column, select, true
 
 from domain.models import Channel
-from reporting.experiments import HOLDOUT, lift_interval, split_arm
+from policies.experiments import HOLDOUT, split_arm
+from reporting.experiments import lift_interval
 from reporting.facts import DETECTION_OUTCOMES
 from reporting.ledger import Ledger
 from reporting.schema import case_facts as f

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, model_validator
-from pydantic_settings import SettingsConfigDict
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from connectors.sendgrid.settings import SendGridSettings
 from connectors.settings import EnvSection, secret
@@ -291,7 +291,20 @@ class PushSettings(EnvSection):
 
 
 class Settings(EnvSection):
-    """Every section; build it once (`get_settings()`, or `Settings()` in tests with the sections they change)."""
+    """Every section; build it once (`get_settings()`, or `Settings()` in tests with the sections they change).
+
+    The sections read the environment; the whole takes only its sections as arguments (a misspelt one is an
+    error, not a setting silently ignored)."""
+
+    model_config = SettingsConfigDict(extra="forbid")
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
+                                   env_settings: PydanticBaseSettingsSource,
+                                   dotenv_settings: PydanticBaseSettingsSource,
+                                   file_secret_settings: PydanticBaseSettingsSource,
+                                   ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings,)
 
     temporal: TemporalSettings = Field(default_factory=TemporalSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)

@@ -20,6 +20,7 @@ from activities.ledger import LedgerActivities
 from activities.messaging import ConsentActivities, MessagingActivities
 from activities.review import ReviewActivities
 from activities.scheduling import SchedulingActivities
+from connectors.settings import secret
 from domain.backfill import FreedSlot
 from workers.dependencies import Dependencies, build_dependencies
 from workers.intake.backfill import offer_freed_slot
@@ -56,7 +57,7 @@ def case_activities(deps: Dependencies, client: Client | None) -> list[Any]:
     consent = ConsentActivities(deps.consent, deps.channels, deps.outbox, deps.ledger, client,
                                 verdicts=deps.verdicts,
                                 stop_cases=None if client is None else partial(stop_open_cases, client))
-    scheduling = SchedulingActivities(deps.calendar, deps.ledger, s.auth.link_secret.get_secret_value(),
+    scheduling = SchedulingActivities(deps.calendar, deps.ledger, secret(s.auth.link_secret) or "",
                                       s.api.public_base_url, on_freed=_backfill_with(client, deps))
     backfill = BackfillActivities(deps.calendar, deps.waitlist, deps.crm, s.auth.id_salt, ledger=deps.ledger)
     return [

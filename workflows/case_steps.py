@@ -66,8 +66,8 @@ from policies import rebooking as rebooking_policy
 from policies import replies as reply_policy
 from policies import review as review_policy
 from policies import sequences as sequence_policy
+from policies.experiments import assign_arm, ledger_arm
 from policies.schema import LapseAction, Segment
-from reporting.experiments import assign_arm, ledger_arm
 
 ACTIVITY_TIMEOUT = common.ACTIVITY_TIMEOUT
 RETRY = common.RETRY

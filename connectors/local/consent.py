@@ -61,9 +61,3 @@ class ConsentLedger:
         chans = self.opted_out_channels(contact_key, purpose)
         return "*" in chans or channel in chans
 
-    def history(self, contact_key: str) -> list[dict[str, object]]:
-        with self.db.connect() as conn:
-            rows = conn.execute(
-                "SELECT * FROM consent_events WHERE contact_key = ? ORDER BY at", (contact_key,)
-            ).fetchall()
-        return [dict(r) for r in rows]

@@ -28,6 +28,7 @@ from connectors.contract import (
 )
 from connectors.http import parse_retry_after
 from connectors.sendgrid.settings import SendGridSettings
+from connectors.settings import secret
 from connectors.twilio.sendlog import MemorySendLog, SendLog
 from domain.models import Channel
 
@@ -64,11 +65,11 @@ class SendGridChannel:
 
     def __init__(self, settings: SendGridSettings, send_log: SendLog | None = None,
                  client: SendGridAPIClient | None = None) -> None:
-        if not settings.api_key.get_secret_value() or not settings.from_email:
+        if not (secret(settings.api_key) or "") or not settings.from_email:
             raise ValueError("SendGrid needs SENDGRID_API_KEY and SENDGRID_FROM_EMAIL")
         self.settings = settings
         self.send_log: SendLog = send_log or MemorySendLog()
-        self.client = client or SendGridAPIClient(settings.api_key.get_secret_value(),
+        self.client = client or SendGridAPIClient((secret(settings.api_key) or ""),
                                                   host=settings.api_host.rstrip("/"))
 
     def lookup(self, message_id: str) -> SendReceipt | None:

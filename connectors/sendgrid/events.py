@@ -21,6 +21,7 @@ from sendgrid.helpers.eventwebhook import EventWebhook
 from connectors.contract import DeliveryStatus, RawRequest, SignatureError, WebhookResult
 from connectors.inbound import InboundBase, PayloadError, load_json, opt_dt
 from connectors.sendgrid.settings import SendGridSettings
+from connectors.settings import secret
 from connectors.signatures import ReplayCache, check_timestamp, fingerprint, parse_int
 
 SIGNATURE_HEADER = "x-twilio-email-event-webhook-signature"
@@ -90,7 +91,7 @@ class SendGridEventWebhook(InboundBase):
 
     def __init__(self, settings: SendGridSettings, replay: ReplayCache | None = None) -> None:
         super().__init__(replay)
-        key = settings.event_verification_key.get_secret_value() if settings.event_verification_key else ""
+        key = secret(settings.event_verification_key) or ""
         if not key:
             raise ValueError("the SendGrid Event Webhook needs SENDGRID_EVENT_VERIFICATION_KEY")
         self.settings = settings

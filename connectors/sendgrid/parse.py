@@ -20,6 +20,7 @@ from urllib.parse import parse_qs, urlsplit
 from connectors.contract import InboundMessage, RawRequest, SignatureError, WebhookResult
 from connectors.inbound import InboundBase, PayloadError, load_json
 from connectors.sendgrid.settings import SendGridSettings
+from connectors.settings import secret
 from connectors.signatures import ReplayCache, constant_time_equals
 from domain.models import Channel
 
@@ -74,8 +75,8 @@ class SendGridInboundParse(InboundBase):
 
     def __init__(self, settings: SendGridSettings, replay: ReplayCache | None = None) -> None:
         super().__init__(replay)
-        self.token = settings.parse_token.get_secret_value() if settings.parse_token else ""
-        self.basic = settings.parse_basic_auth.get_secret_value() if settings.parse_basic_auth else ""
+        self.token = secret(settings.parse_token) or ""
+        self.basic = secret(settings.parse_basic_auth) or ""
         if not self.token and not self.basic:
             raise ValueError("Inbound Parse needs SENDGRID_PARSE_TOKEN and/or SENDGRID_PARSE_BASIC_AUTH")
         self.settings = settings

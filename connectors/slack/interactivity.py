@@ -13,6 +13,7 @@ from urllib.parse import parse_qs
 
 from connectors.contract import RawRequest, ReviewAction, SignatureError, WebhookResult
 from connectors.inbound import InboundBase, PayloadError, dict_at, dicts_in, load_json
+from connectors.settings import secret
 from connectors.signatures import (
     ReplayCache,
     check_timestamp,
@@ -50,7 +51,7 @@ class SlackInteractivity(InboundBase):
     def __init__(self, settings: SlackSettings, replay: ReplayCache | None = None) -> None:
         # a replay is only possible inside the timestamp window: remember signatures a little longer
         super().__init__(replay or ReplayCache(ttl_seconds=2 * settings.tolerance_seconds + 60))
-        if not settings.signing_secret.get_secret_value():
+        if not (secret(settings.signing_secret) or ""):
             raise ValueError("Slack interactivity needs SLACK_SIGNING_SECRET")
         self.settings = settings
 
@@ -63,7 +64,7 @@ class SlackInteractivity(InboundBase):
         if not signature or not timestamp:
             raise SignatureError("slack: missing signature headers")
         check_timestamp(parse_int(timestamp, "slack timestamp"), now, self.settings.tolerance_seconds)
-        expected = slack_signature(self.settings.signing_secret.get_secret_value(), timestamp.strip(), request.body)
+        expected = slack_signature((secret(self.settings.signing_secret) or ""), timestamp.strip(), request.body)
         if not constant_time_equals(expected, signature.strip()):
             raise SignatureError("slack: signature mismatch")
 

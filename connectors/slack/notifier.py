@@ -15,6 +15,7 @@ import httpx
 
 from connectors.contract import PermanentProviderError, RetryableProviderError
 from connectors.http import error_from_exception, error_from_response, parse_retry_after
+from connectors.settings import secret
 from connectors.slack.settings import SlackSettings
 from connectors.twilio.sendlog import MemorySendLog, SendLog
 
@@ -59,7 +60,7 @@ class SlackReviewNotifier:
 
     def __init__(self, settings: SlackSettings, send_log: SendLog | None = None,
                  http: httpx.Client | None = None) -> None:
-        if not settings.bot_token.get_secret_value() or not settings.review_channel:
+        if not (secret(settings.bot_token) or "") or not settings.review_channel:
             raise ValueError("Slack needs SLACK_BOT_TOKEN and SLACK_REVIEW_CHANNEL")
         self.settings = settings
         self.send_log: SendLog = send_log or MemorySendLog()
@@ -94,7 +95,7 @@ class SlackReviewNotifier:
 
     def _call(self, method: str, body: dict[str, Any]) -> dict[str, Any]:
         url = f"{self.settings.api_base_url.rstrip('/')}/{method}"
-        headers = {"Authorization": f"Bearer {self.settings.bot_token.get_secret_value()}",
+        headers = {"Authorization": f"Bearer {secret(self.settings.bot_token) or ''}",
                    "Content-Type": "application/json; charset=utf-8"}
         try:
             response = self.http.post(url, json=body, headers=headers)

@@ -28,6 +28,7 @@ from connectors.contract import (
     SendReceipt,
 )
 from connectors.http import parse_retry_after
+from connectors.settings import secret
 from connectors.twilio.sendlog import MemorySendLog, SendLog
 from connectors.twilio.settings import TwilioSettings
 from domain.models import Channel
@@ -88,12 +89,12 @@ class TwilioChannel:
 
     def __init__(self, settings: TwilioSettings, send_log: SendLog | None = None,
                  client: Client | None = None) -> None:
-        if not settings.account_sid or not settings.auth_token.get_secret_value():
+        if not settings.account_sid or not (secret(settings.auth_token) or ""):
             raise ValueError("Twilio needs TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN")
         self.settings = settings
         self.send_log: SendLog = send_log or MemorySendLog()
         self._http = _HeaderKeepingClient(timeout=settings.timeout_seconds)
-        self.client = client or Client(settings.account_sid, settings.auth_token.get_secret_value(),
+        self.client = client or Client(settings.account_sid, (secret(settings.auth_token) or ""),
                                        http_client=self._http)
         if settings.api_base_url:
             self.client.api.base_url = settings.api_base_url.rstrip("/")

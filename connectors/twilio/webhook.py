@@ -17,6 +17,7 @@ from twilio.request_validator import HMAC_SHA1, HMAC_SHA256, RequestValidator, g
 
 from connectors.contract import DeliveryStatus, InboundMessage, RawRequest, SignatureError, WebhookResult
 from connectors.inbound import InboundBase, PayloadError
+from connectors.settings import secret
 from connectors.signatures import ReplayCache
 from connectors.twilio.channel import OPT_OUT_CODES
 from connectors.twilio.settings import TwilioSettings
@@ -72,11 +73,11 @@ class TwilioWebhook(InboundBase):
 
     def __init__(self, settings: TwilioSettings, replay: ReplayCache | None = None) -> None:
         super().__init__(replay)
-        if not settings.auth_token.get_secret_value():
+        if not (secret(settings.auth_token) or ""):
             raise ValueError("Twilio webhooks need TWILIO_AUTH_TOKEN")
         self.settings = settings
-        self._validator = RequestValidator(settings.auth_token.get_secret_value())
-        shared = settings.webhook_shared_key.get_secret_value() if settings.webhook_shared_key else ""
+        self._validator = RequestValidator(secret(settings.auth_token) or "")
+        shared = secret(settings.webhook_shared_key) or ""
         self._shared_validator = RequestValidator(shared) if shared else None
 
     def public_url(self, request: RawRequest) -> str:

@@ -200,7 +200,7 @@ async def test_late_cancellation_is_recovered_and_early_one_is_not_a_no_show(sta
 
 
 async def test_experiment_assigns_arms_and_the_holdout_gets_no_contact(stack: Stack) -> None:
-    from reporting.experiments import Arm, Experiment, assign_arm
+    from policies.experiments import Arm, Experiment, assign_arm
 
     policy = fast_policy()
     experiment = Experiment(name="tone", arms=[Arm(name="friendly", weight=1, template_id="missed_followup"),

@@ -102,8 +102,8 @@ async def fuzz_api(client: Client, task_queue: str, tmp_path: Path) -> AsyncIter
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     try:
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
-            yield FuzzApi(http, client, deps, settings_.webhook_secret.get_secret_value(), task_queue,
-                          settings_.max_body_bytes)
+            yield FuzzApi(http, client, deps, settings_.auth.webhook_secret.get_secret_value(), task_queue,
+                          settings_.api.max_body_bytes)
     finally:
         await worker.shutdown()
         await asyncio.gather(task, return_exceptions=True)

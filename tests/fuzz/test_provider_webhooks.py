@@ -96,8 +96,8 @@ async def provider_api(client: Client, task_queue: str, tmp_path: Path,
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     try:
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
-            yield ProviderApi(http, settings_.public_base_url.rstrip("/"),
-                              settings_.webhook_secret.get_secret_value(), [])
+            yield ProviderApi(http, settings_.api.public_base_url.rstrip("/"),
+                              settings_.auth.webhook_secret.get_secret_value(), [])
     finally:
         await worker.shutdown()
         await asyncio.gather(task, return_exceptions=True)

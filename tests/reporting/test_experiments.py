@@ -7,16 +7,8 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from reporting.experiments import (
-    Arm,
-    Experiment,
-    assign_arm,
-    assignment_point,
-    ledger_arm,
-    lift_interval,
-    split_arm,
-    wilson,
-)
+from policies.experiments import Arm, Experiment, assign_arm, assignment_point, ledger_arm, split_arm
+from reporting.experiments import lift_interval, wilson
 
 EXP = Experiment(name="reminder-tone", arms=[
     Arm(name="holdout", weight=1), Arm(name="friendly", weight=2, template_id="recover_friendly"),

@@ -51,8 +51,9 @@ class EncryptedStack:
 async def encrypted_stack(env: WorkflowEnvironment, task_queue: str, tmp: Path,
                           channels: Callable[[Path], dict[Channel, Any]] | None = None
                           ) -> AsyncIterator[EncryptedStack]:
-    settings = settings_for(tmp, task_queue, fast_policy()).model_copy(
-        update={"encryption_key": SecretStr(KEY_SPEC)})
+    settings = settings_for(tmp, task_queue, fast_policy())
+    settings = settings.model_copy(update={"temporal": settings.temporal.model_copy(
+        update={"encryption_key": SecretStr(KEY_SPEC)})})
     converter = data_converter(settings)  # the worker's wiring: pydantic converter + EncryptionCodec from settings
     assert isinstance(converter.payload_codec, EncryptionCodec)
     client = await Client.connect(env.client.service_client.config.target_host, namespace=env.client.namespace,

@@ -21,7 +21,7 @@ from temporalio.api.failure.v1 import Failure
 
 from workers.dev.demo import daytime_contact
 from workers.logging import configure_logging
-from workers.settings import Settings
+from workers.settings import LoggingSettings, Settings
 from workers.temporal.codec import ENCODING, EncryptionCodec
 
 
@@ -175,7 +175,7 @@ def captured_logs(settings: Settings) -> Iterator[list[str]]:
     handler = _Records(sink)
     sys.stderr = tap
     try:
-        configure_logging(settings.model_copy(update={"log_format": "json", "log_level": "DEBUG"}))
+        configure_logging(settings.model_copy(update={"logging": LoggingSettings(format="json", level="DEBUG")}))
         _uncache_loggers()
         root.addHandler(handler)
         root.setLevel(logging.INFO)  # the SDK reports failures at INFO and above; DEBUG is cache chatter

@@ -147,10 +147,10 @@ async def test_encoded_failure_attributes_encrypt_failure_messages() -> None:
 async def test_the_project_converter_encrypts_failure_messages() -> None:
     from pydantic import SecretStr
 
-    from workers.settings import Settings
+    from workers.settings import Settings, TemporalSettings
     from workers.temporal.client import data_converter
 
-    converter = data_converter(Settings(encryption_key=SecretStr(generate_key_spec("k1"))))
+    converter = data_converter(Settings(temporal=TemporalSettings(encryption_key=SecretStr(generate_key_spec("k1")))))
     failure = Failure()
     await converter.encode_failure(ApplicationError("could not text +12125550142"), failure)
     assert b"12125550142" not in failure.SerializeToString()

@@ -12,6 +12,7 @@ from temporalio.client import Client
 
 from connectors.contract import InboundConnector
 from connectors.google.channels import SqliteChannelStore
+from connectors.settings import secret
 from workers.dependencies import Dependencies
 from workers.intake.cases import CaseService
 from workers.intake.webhooks import WebhookIntake
@@ -45,7 +46,7 @@ class AppState:
         self.settings = settings
         self.deps = deps
         self.client = client
-        self.reviewers = parse_reviewer_tokens(settings.auth.reviewer_tokens.get_secret_value())
+        self.reviewers = parse_reviewer_tokens(secret(settings.auth.reviewer_tokens) or "")
         # the Google channels the worker's renewal schedule opened: a restart keeps accepting their pings
         connectors, checks = inbound_connectors(settings, channel_store=SqliteChannelStore(deps.db))
         self.connectors: dict[str, InboundConnector] = connectors
@@ -70,7 +71,7 @@ def principal(st: State, authorization: Annotated[str | None, Header()] = None) 
     if not authorization or not authorization.lower().startswith("bearer "):
         raise HTTPException(401, "missing bearer token", headers={"WWW-Authenticate": "Bearer"})
     token = authorization[7:].strip().encode()
-    if hmac.compare_digest(token, st.settings.auth.admin_token.get_secret_value().encode()):
+    if hmac.compare_digest(token, (secret(st.settings.auth.admin_token) or "").encode()):
         return Principal("admin", "admin", {"*"})
     for candidate, who in st.reviewers.items():
         if hmac.compare_digest(token, candidate.encode()):

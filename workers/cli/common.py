@@ -6,6 +6,7 @@ from typing import Any, NoReturn
 
 import typer
 
+from connectors.settings import secret
 from workers.settings import Settings, get_settings
 
 
@@ -40,9 +41,9 @@ def api_call(method: str, path: str, token: str | None = None, **kwargs: Any) ->
 
 
 def admin_token() -> str:
-    return settings().auth.admin_token.get_secret_value()
+    return (secret(settings().auth.admin_token) or "")
 
 
 def reviewer_token() -> str:
-    spec = settings().auth.reviewer_tokens.get_secret_value()
+    spec = (secret(settings().auth.reviewer_tokens) or "")
     return spec.split(",")[0].split("=")[0]

@@ -17,6 +17,7 @@ import httpx
 from connectors.local.calendar import LocalCalendar
 from connectors.local.crm import LocalCrm
 from connectors.local.db import LocalDb
+from connectors.settings import secret
 from connectors.standard_webhooks import sign
 from policies.zones import zone_or
 from workers.settings import Settings
@@ -69,9 +70,9 @@ class DemoClient:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.base = f"http://{settings.api.host}:{settings.api.port}"
-        self.secret = settings.auth.webhook_secret.get_secret_value().split(",")[0]
+        self.secret = (secret(settings.auth.webhook_secret) or "").split(",")[0]
         self.http = httpx.AsyncClient(base_url=self.base, timeout=30)
-        self.admin = {"Authorization": f"Bearer {settings.auth.admin_token.get_secret_value()}"}
+        self.admin = {"Authorization": f"Bearer {secret(settings.auth.admin_token) or ''}"}
 
     async def event(self, type_: str, appointment: dict[str, Any], **extra: Any) -> dict[str, Any]:
         msg_id = f"msg_{uuid.uuid4().hex}"

@@ -9,15 +9,16 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes
 
+from connectors.settings import secret
 from workers.settings import Settings
+from workers.temporal.codec import EncryptionCodec
 
 
 def data_converter(settings: Settings) -> DataConverter:
-    if settings.temporal.encryption_key is None or not settings.temporal.encryption_key.get_secret_value():
+    key = secret(settings.temporal.encryption_key)
+    if key is None:
         return pydantic_data_converter
-    from workers.temporal.codec import EncryptionCodec
-
-    codec = EncryptionCodec.from_setting(settings.temporal.encryption_key.get_secret_value())
+    codec = EncryptionCodec.from_setting(key)
     # failure messages and stack traces go through the codec too, not only payloads
     return dataclasses.replace(pydantic_data_converter, payload_codec=codec,
                                failure_converter_class=DefaultFailureConverterWithEncodedAttributes)

@@ -28,6 +28,7 @@ from starlette.middleware.cors import CORSMiddleware
 from temporalio.api.common.v1 import Payloads
 from temporalio.converter import PayloadCodec
 
+from connectors.settings import secret
 from workers.api.errors import read_body
 from workers.settings import Settings
 from workers.temporal.codec import EncryptionCodec
@@ -152,10 +153,11 @@ def _is_loopback(host: str) -> bool:
 def build_from_settings(settings: Settings, host: str = "127.0.0.1", allow_unauthenticated: bool = False
                         ) -> FastAPI:
     """The app as `noshow codec-server` runs it; a clear ValueError for every configuration mistake."""
-    if settings.temporal.encryption_key is None or not settings.temporal.encryption_key.get_secret_value().strip():
+    key = secret(settings.temporal.encryption_key)
+    if key is None:
         raise ValueError("NOSHOW_ENCRYPTION_KEY is not set: the codec server needs the same keys as the worker")
-    codec = EncryptionCodec.from_setting(settings.temporal.encryption_key.get_secret_value())
-    tokens = _split(settings.codec.tokens.get_secret_value())
+    codec = EncryptionCodec.from_setting(key)
+    tokens = _split(secret(settings.codec.tokens) or "")
     if not tokens and not allow_unauthenticated:
         raise ValueError("NOSHOW_CODEC_TOKENS is not set: give one or more bearer tokens (comma-separated), or "
                          "--allow-unauthenticated for a loopback-only server next to the dev server")

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Form, HTTPException
 from fastapi.responses import HTMLResponse
 from temporalio.service import RPCError
 
+from connectors.settings import secret
 from domain.case import CaseState, SlotChoice
 from domain.links import LinkError, verify_link
 from workers.api.deps import AppState, State
@@ -48,7 +49,7 @@ async def book_from_link(token: str, slot_index: Annotated[int, Form(ge=0, le=20
 
 async def _offer_for(st: AppState, token: str) -> tuple[str, int, CaseState]:
     try:
-        case_id, attempt = verify_link(st.settings.auth.link_secret.get_secret_value(), token)
+        case_id, attempt = verify_link((secret(st.settings.auth.link_secret) or ""), token)
     except LinkError as exc:
         raise HTTPException(403, str(exc)) from None
     try:
