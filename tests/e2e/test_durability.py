@@ -23,7 +23,7 @@ from workers.settings import Settings
 from workers.stack import port_open, temporal_binary
 from workflows import search_attributes as sa
 
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(400)]
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(400)]
 CASES = 12
 
 
