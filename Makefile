@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench bench-cli demo clean
+.PHONY: run test test-fast lint bench bench-cli demo clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,11 @@ run: $(STAMP)
 test: $(STAMP)
 	$(LINT)
 	$(BIN)/pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+
+# the fast lane: everything but the subprocess end-to-end runs, the slow scenarios and the Chromium test
+test-fast: $(STAMP)
+	$(LINT)
+	$(BIN)/pytest -q -p no:cacheprovider -m "not e2e and not slow and not browser" $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(LINT)

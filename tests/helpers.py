@@ -33,6 +33,11 @@ async def eventually(fn: Callable[[], Awaitable[T]], check: Callable[[T], bool],
     return value
 
 
+def unique_task_queue() -> str:
+    """A task queue no other test uses: a worker on it sees only the workflows its own test starts."""
+    return f"tq-{uuid.uuid4().hex[:12]}"
+
+
 def default_program(policy: PolicyFile) -> Program:
     return next(p for p in policy.programs if p.name == "default")
 

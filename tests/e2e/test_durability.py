@@ -22,7 +22,7 @@ from workers.dev.stack import port_open, temporal_binary
 from workers.intake.cases import CaseService
 from workflows import search_attributes as sa
 
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(400)]
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(400)]
 CASES = 12
 
 

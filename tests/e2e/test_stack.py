@@ -18,6 +18,7 @@ from workers.dev.stack import port_open
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(420)]
 
 
+@pytest.mark.slow
 def test_up_then_demo_shows_every_state(tmp_path: Path) -> None:
     data = tmp_path / "data"
     env = stack_env(data)

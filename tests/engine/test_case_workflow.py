@@ -199,6 +199,7 @@ async def test_late_cancellation_is_recovered_and_early_one_is_not_a_no_show(sta
     assert state.kind.value == "late_cancel" and state.verdict == "late_cancel"
 
 
+@pytest.mark.slow
 async def test_experiment_assigns_arms_and_the_holdout_gets_no_contact(stack: Stack) -> None:
     from policies.experiments import Arm, Experiment, assign_arm
 

@@ -25,7 +25,8 @@ from tests.faults.harness import FaultStack, Tally
 from tests.helpers import eventually
 from workflows.case import RecoveryCaseWorkflow
 
-pytestmark = pytest.mark.timeout(120)
+# real retry timers, timeouts and worker restarts: seconds per scenario
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
 
 
 async def start_cases(faults: FaultStack, n: int) -> list[str]:

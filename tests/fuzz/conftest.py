@@ -1,4 +1,6 @@
 """The API in-process (ASGI) against the session's real Temporal dev server and a real worker, for fuzzing.
+One stack serves a whole module (`fuzz_api` gives each test its own response log); a test marked `own_stack` gets
+a fresh one.
 
 Hypothesis examples run in the session event loop one at a time (pytest-asyncio drives `@given` coroutines), so
 the worker task shares the loop with the requests and nothing crosses threads.
@@ -12,17 +14,20 @@ import os
 import time
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import cast
 
 import httpx
+import pytest
 import pytest_asyncio
 from hypothesis import HealthCheck, settings
 from temporalio.client import Client
 
 from connectors.standard_webhooks import sign
 from tests.engine.conftest import settings_for
-from tests.helpers import fast_policy
+from tests.helpers import fast_policy, unique_task_queue
 from workers.api.app import create_app
 from workers.dependencies import Dependencies, build_dependencies
 from workers.worker import build_worker
@@ -91,9 +96,9 @@ def envelope(type_: str, data: object) -> bytes:
     return json.dumps({"type": type_, "timestamp": "2026-01-01T00:00:00Z", "data": data}).encode()
 
 
-@pytest_asyncio.fixture
-async def fuzz_api(client: Client, task_queue: str, tmp_path: Path) -> AsyncIterator[FuzzApi]:
-    settings_ = settings_for(tmp_path, task_queue, fast_policy())
+@asynccontextmanager
+async def fuzz_stack(client: Client, task_queue: str, tmp: Path) -> AsyncIterator[FuzzApi]:
+    settings_ = settings_for(tmp, task_queue, fast_policy())
     deps = build_dependencies(settings_)
     worker = build_worker(client, deps, task_queue=task_queue)
     task = asyncio.create_task(worker.run())
@@ -107,3 +112,25 @@ async def fuzz_api(client: Client, task_queue: str, tmp_path: Path) -> AsyncIter
     finally:
         await worker.shutdown()
         await asyncio.gather(task, return_exceptions=True)
+
+
+@pytest_asyncio.fixture(scope="module")
+async def module_fuzz_api(client: Client, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[FuzzApi]:
+    """One app and worker for the whole module: building them is most of a short test's time."""
+    async with fuzz_stack(client, unique_task_queue(), tmp_path_factory.mktemp("fuzz")) as api:
+        yield api
+
+
+@pytest_asyncio.fixture
+async def fresh_fuzz_api(client: Client, task_queue: str, tmp_path: Path) -> AsyncIterator[FuzzApi]:
+    async with fuzz_stack(client, task_queue, tmp_path) as api:
+        yield api
+
+
+@pytest.fixture
+def fuzz_api(request: pytest.FixtureRequest) -> FuzzApi:
+    """The module's stack with a response log of this test's own; a test marked `own_stack` (it counts every
+    workflow on its task queue) gets a fresh stack instead."""
+    if request.node.get_closest_marker("own_stack"):
+        return cast(FuzzApi, request.getfixturevalue("fresh_fuzz_api"))
+    return replace(cast(FuzzApi, request.getfixturevalue("module_fuzz_api")), responses=[])

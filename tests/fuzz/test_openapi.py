@@ -81,6 +81,7 @@ async def test_no_operation_answers_5xx(fuzz_api: FuzzApi, label: str, data: st.
     case.validate_response(response, checks=[not_a_server_error])
 
 
+@pytest.mark.own_stack
 async def test_schema_fuzzing_starts_no_case(fuzz_api: FuzzApi) -> None:
     """A fixed burst of generated requests (same derandomised examples) on one stack, then count workflows."""
     seen: list[int] = []

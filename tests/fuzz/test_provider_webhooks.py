@@ -1,4 +1,4 @@
-"""Bad input on every provider's webhook route, validly signed: never a 5xx.
+"""Bad input on every provider's webhook route, validly signed: never a 5xx (compliance-and-reliability.md §7.3).
 
 Every inbound connector is configured (Cal.com, Calendly, Outlook, HubSpot, Zoom, Google, Twilio, SendGrid events
 and Inbound Parse, Slack, Standard Webhooks) and requests are signed exactly as each provider signs them, so the
@@ -16,8 +16,7 @@ import json
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import parse_qs, urlencode
 
@@ -37,7 +36,7 @@ from connectors.standard_webhooks import decode_secret
 from tests.engine.conftest import settings_for
 from tests.fuzz.conftest import fuzz_settings
 from tests.fuzz.payloads import GRAPH_STATE, hostile_values, mutated_json, short_id
-from tests.helpers import fast_policy
+from tests.helpers import fast_policy, unique_task_queue
 from workers.api.app import create_app
 from workers.dependencies import build_dependencies
 from workers.worker import build_worker
@@ -81,26 +80,34 @@ class ProviderApi:
         return f"{self.base_url}/webhooks/{provider}" + (f"?{query}" if query else "")
 
 
-@pytest_asyncio.fixture
-async def provider_api(client: Client, task_queue: str, tmp_path: Path,
-                       monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[ProviderApi]:
-    for name, value in PROVIDER_ENV.items():
-        monkeypatch.setenv(name, value)
-    settings_ = settings_for(tmp_path, task_queue, fast_policy())
-    deps = build_dependencies(settings_)
-    worker = build_worker(client, deps, task_queue=task_queue)
-    task = asyncio.create_task(worker.run())
-    app = create_app(settings_, client=client, deps=deps)
-    configured = set(app.state.noshow.connectors)
-    assert set(ALL_PROVIDERS) <= configured, sorted(configured)
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    try:
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
-            yield ProviderApi(http, settings_.api.public_base_url.rstrip("/"),
-                              settings_.auth.webhook_secret.get_secret_value(), [])
-    finally:
-        await worker.shutdown()
-        await asyncio.gather(task, return_exceptions=True)
+@pytest_asyncio.fixture(scope="module")
+async def module_provider_api(client: Client, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[ProviderApi]:
+    """One app with every provider on, and its worker, for the whole module."""
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        for name, value in PROVIDER_ENV.items():
+            monkeypatch.setenv(name, value)
+        task_queue = unique_task_queue()
+        settings_ = settings_for(tmp_path_factory.mktemp("providers"), task_queue, fast_policy())
+        deps = build_dependencies(settings_)
+        worker = build_worker(client, deps, task_queue=task_queue)
+        task = asyncio.create_task(worker.run())
+        app = create_app(settings_, client=client, deps=deps)
+        configured = set(app.state.noshow.connectors)
+        assert set(ALL_PROVIDERS) <= configured, sorted(configured)
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        try:
+            async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+                yield ProviderApi(http, settings_.api.public_base_url.rstrip("/"),
+                                  settings_.auth.webhook_secret.get_secret_value(), [])
+        finally:
+            await worker.shutdown()
+            await asyncio.gather(task, return_exceptions=True)
+
+
+@pytest.fixture
+def provider_api(module_provider_api: ProviderApi) -> ProviderApi:
+    """The module's app, with a response log of this test's own."""
+    return replace(module_provider_api, responses=[])
 
 
 # ------------------------------------------------------------------ signing, as each provider does
@@ -339,7 +346,7 @@ async def test_twilio_message_sids_the_engine_cannot_key_get_422(provider_api: P
 
 
 async def test_nothing_invalid_answers_5xx_overall(provider_api: ProviderApi) -> None:
-    """A mixed burst across every route on one stack (the named cases above run on their own stacks)."""
+    """A mixed burst across every route on one stack (the module's, after every case above has used it)."""
     for provider in ALL_PROVIDERS:
         for body in (b"", b"[" * 100_000, b'{"a": 1e999}', b"\xff", b'"\\ud800"'):
             await post_signed(provider_api, provider, body)

@@ -254,6 +254,7 @@ async def test_malformed_content_length_gets_4xx(fuzz_api: FuzzApi, length: byte
 # ------------------------------------------------------------------ afterwards: nothing started
 
 
+@pytest.mark.own_stack
 async def test_no_case_from_invalid_input(fuzz_api: FuzzApi) -> None:
     """A mixed burst of invalid requests on one stack; then not one workflow exists on its task queue."""
     bodies = [b"", b"{", b"\xff\xfe", b"[" * 100, b"type=appointment.no_show", valid_envelope()[:-1],

@@ -16,13 +16,17 @@ def ledger(tmp_path: Path) -> Iterator[Ledger]:
     led.close()
 
 
-@pytest.fixture
-def demo_ledger(ledger: Ledger) -> Ledger:
+def fill_demo(ledger: Ledger) -> Ledger:
     events = demo_events()
     ledger.append_many(events[:20])
     for ev in events[15:]:  # overlapping on purpose: repeats must not count twice
         ledger.append(ev)
     return ledger
+
+
+@pytest.fixture
+def demo_ledger(ledger: Ledger) -> Ledger:
+    return fill_demo(ledger)
 
 
 @pytest.fixture

@@ -23,6 +23,8 @@ from reporting.metrics import build_report
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
+pytestmark = pytest.mark.browser
+
 
 @pytest.fixture(scope="session")
 def chromium() -> str:

@@ -1,12 +1,22 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
 
 from reporting.ledger import Ledger
 from reporting.metrics import METRICS, ReportError, build_report, make_filters, resolve_by
+from tests.reporting.conftest import fill_demo
 from tests.reporting.demo import EXPECTED_TOTAL
+
+
+@pytest.fixture(scope="module")
+def demo_ledger(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ledger]:
+    """One demo ledger for the module: every test here only reads it (build_report writes nothing)."""
+    led = Ledger.open(f"sqlite:///{tmp_path_factory.mktemp('metrics') / 'ledger.db'}")
+    yield fill_demo(led)
+    led.close()
 
 
 def test_every_metric_matches_the_hand_count(demo_ledger: Ledger) -> None:

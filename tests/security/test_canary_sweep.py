@@ -40,6 +40,8 @@ from workers.api.app import create_app
 ADMIN = {"Authorization": "Bearer dev-admin-token"}
 REVIEWER = {"Authorization": "Bearer dev-reviewer-token"}
 
+pytestmark = pytest.mark.slow  # whole recoveries through the real connectors, then a sweep of every store
+
 # local.db tables that hold personal data on purpose (the embedded CRM, what we sent, what customers wrote, the
 # legally required evidence of consent); everything else in local.db is swept like any other sink
 DESIGNATED = {

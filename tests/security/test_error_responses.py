@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -29,9 +28,10 @@ ADMIN = {"authorization": "Bearer dev-admin-token"}
 PHONE, EMAIL = "+15557654321", "jane.canary@example.com"
 
 
-@pytest_asyncio.fixture
-async def http(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
-    settings = settings_for(tmp_path, "errors-only", fast_policy())
+@pytest_asyncio.fixture(scope="module")
+async def http(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[httpx.AsyncClient]:
+    """One app for the module: every test here sends requests that fail validation, or start nothing."""
+    settings = settings_for(tmp_path_factory.mktemp("errors"), "errors-only", fast_policy())
     app = create_app(settings, client=None, deps=build_dependencies(settings))
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
