@@ -17,7 +17,6 @@ error class.
 from __future__ import annotations
 
 import json
-import os
 import re
 from typing import Any
 
@@ -73,14 +72,6 @@ class ReplyModelClient:
     def from_settings(cls, settings: ModelSettings) -> ReplyModelClient:
         return cls(settings.base_url, settings.model, settings.api_key, settings.timeout_seconds)
 
-    @classmethod
-    def from_env(cls, prefix: str = "NOSHOW_REPLY_MODEL_") -> ReplyModelClient | None:
-        """`NOSHOW_REPLY_MODEL_URL`, `_NAME`, `_API_KEY`, `_TIMEOUT`; None when no URL is configured."""
-        url = os.environ.get(f"{prefix}URL")
-        if not url:
-            return None
-        return cls(url, os.environ.get(f"{prefix}NAME", "default"), os.environ.get(f"{prefix}API_KEY"),
-                   float(os.environ.get(f"{prefix}TIMEOUT", "5")))
 
     def close(self) -> None:
         if self._owns_http:

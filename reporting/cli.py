@@ -6,13 +6,12 @@ The CLI registers it with typer: `app.command("report")(make_report_command(get_
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from typing import Annotated
 
 import typer
 
-from reporting.ledger import DEFAULT_URL, Ledger
+from reporting.ledger import Ledger
 from reporting.metrics import (
     DIMENSIONS,
     METRICS,
@@ -30,9 +29,6 @@ Until = Annotated[str | None, typer.Option("--until", help="exclusive; a bare da
 By = Annotated[str | None, typer.Option("--by", help=f"group by: {', '.join(DIMENSIONS)}")]
 Csv = Annotated[bool, typer.Option("--csv", help="print CSV (the same as the dashboard's export)")]
 
-
-def ledger_from_env() -> Ledger:
-    return Ledger.open(os.environ.get("NOSHOW_LEDGER_URL") or DEFAULT_URL)
 
 
 def render_table(report: Report) -> str:
@@ -75,5 +71,3 @@ def make_report_command(get_ledger: Callable[[], Ledger]) -> Callable[..., None]
 
     return report
 
-
-report = make_report_command(ledger_from_env)

@@ -16,10 +16,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from connectors.llm import ReplyModelClient, classify_reply
+from connectors.llm import classify_reply
 from domain.models import ReplyIntent, ReplyUnderstanding
 from policies.replies import ReplyInput, understand
 from tests.replies.corpus import MIN_ACCURACY, load, score
+from workers.dependencies import reply_model
+from workers.settings import get_settings
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -27,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", action="store_true", help="consult the configured model when rules are unsure")
     parser.add_argument("--misses", action="store_true", help="list the items classified wrongly")
     args = parser.parse_args(argv)
-    client = ReplyModelClient.from_env() if args.model else None
+    client = reply_model(get_settings()) if args.model else None
     if args.model and client is None:
         print("error: --model needs NOSHOW_REPLY_MODEL_URL", file=sys.stderr)
         return 2

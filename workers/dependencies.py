@@ -12,6 +12,7 @@ from connectors.local.calendar import LocalCalendar
 from connectors.local.consent import ConsentLedger
 from connectors.local.crm import LocalCrm
 from connectors.local.db import LocalDb
+from connectors.local.inbox import LocalInbox
 from connectors.local.outbox import LocalOutbox
 from connectors.local.reviews import LocalReviewQueue
 from connectors.local.verdicts import VerdictLog
@@ -33,6 +34,7 @@ class Dependencies:
     calendar: LocalCalendar  # or connectors.writeback.MirroredCalendar (same interface) with a provider selected
     crm: LocalCrm  # or connectors.writeback.WritebackCrm
     outbox: LocalOutbox
+    inbox: LocalInbox
     consent: ConsentLedger
     reviews: LocalReviewQueue
     verdicts: VerdictLog
@@ -77,7 +79,7 @@ def build_dependencies(settings: Settings) -> Dependencies:
     calendar, crm = writeback(settings, LocalCalendar(db, buffer_minutes=0),
                               LocalCrm(db, protected_fields=protected), [p.crm for p in policy.programs])
     return Dependencies(
-        settings=settings, db=db, calendar=calendar, crm=crm, outbox=outbox, consent=ConsentLedger(db),
-        reviews=LocalReviewQueue(db), verdicts=VerdictLog(db), waitlist=LocalWaitlist(db), ledger=ledger,
-        channels=channels, notifiers=notifiers, reply_model=reply_model(settings),
+        settings=settings, db=db, calendar=calendar, crm=crm, outbox=outbox, inbox=LocalInbox(db),
+        consent=ConsentLedger(db), reviews=LocalReviewQueue(db), verdicts=VerdictLog(db), waitlist=LocalWaitlist(db),
+        ledger=ledger, channels=channels, notifiers=notifiers, reply_model=reply_model(settings),
     )

@@ -69,6 +69,14 @@ class LocalOutbox:
             ).fetchone()
         return str(row[0]) if row else None
 
+    def contact_key_for_case(self, case_id: str) -> str | None:
+        """The opaque contact key of the person a case wrote to, once it has written."""
+        with self.db.connect() as conn:
+            row = conn.execute(
+                "SELECT contact_key FROM outbox WHERE case_id = ? AND contact_key IS NOT NULL LIMIT 1", (case_id,)
+            ).fetchone()
+        return str(row[0]) if row else None
+
     def set_status(self, message_id: str, status: str) -> None:
         with self.db.connect() as conn:
             conn.execute("UPDATE outbox SET status = ? WHERE message_id = ?", (status, message_id))

@@ -336,5 +336,5 @@ def test_check_reports_unreadable_settings_without_a_traceback(monkeypatch: pyte
     result = _check(monkeypatch, tmp_path, {"NOSHOW_SMS_PROVIDER": "pigeon", "NOSHOW_RECONCILE_EVERY_MINUTES": "0"})
     assert result.exit_code == 1
     statuses = _statuses(result)
-    assert statuses["settings/providers"] == "error" and statuses["settings/reconcile"] == "error"
+    assert statuses["settings/routing"] == "error" and statuses["settings/reconcile"] == "error"
     assert "NOSHOW_SMS_PROVIDER" in result.output and "NOSHOW_RECONCILE_EVERY_MINUTES" in result.output

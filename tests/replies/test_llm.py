@@ -191,11 +191,14 @@ def test_no_client_means_rules_only() -> None:
     assert classify_reply(inp("purple monkey dishwasher"), None) == understand(inp("purple monkey dishwasher"))
 
 
-def test_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_model_comes_from_the_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    from workers.dependencies import reply_model
+    from workers.settings import Settings
+
     monkeypatch.delenv("NOSHOW_REPLY_MODEL_URL", raising=False)
-    assert ReplyModelClient.from_env() is None
+    assert reply_model(Settings()) is None
     monkeypatch.setenv("NOSHOW_REPLY_MODEL_URL", "http://127.0.0.1:9/v1/")
     monkeypatch.setenv("NOSHOW_REPLY_MODEL_NAME", "llama")
-    c = ReplyModelClient.from_env()
+    c = reply_model(Settings())
     assert c is not None and c.url == "http://127.0.0.1:9/v1/chat/completions" and c.model == "llama"
     c.close()
