@@ -1,7 +1,7 @@
 """Processes the benchmark starts: one Temporal dev server, worker and API subprocesses.
 
 Everything binds to 127.0.0.1, is tracked by its pid and is stopped by that pid (SIGTERM, then SIGKILL): the
-same child handling, port wait and binary lookup as `noshow up` (workers/stack.py).
+same child handling, port wait and binary lookup as `noshow up` (workers/dev/stack.py).
 """
 
 from __future__ import annotations

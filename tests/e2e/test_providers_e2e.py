@@ -2,7 +2,7 @@
 API, a real Temporal dev server and worker, and the real Twilio / SendGrid / Slack clients talking to the fakes.
 
 The providers are switched on the way a deployment does it, with environment variables read when the
-dependencies and the app are built (workers/providers.py)."""
+dependencies and the app are built (workers/providers/)."""
 
 from __future__ import annotations
 

@@ -60,7 +60,7 @@ def test_up_then_demo_shows_every_state(tmp_path: Path) -> None:
         csv_total = next(csv.DictReader(io.StringIO(report.stdout)))
         page = httpx.get(f"http://127.0.0.1:{env['NOSHOW_API_PORT']}/dashboard/data.json", timeout=30).json()
         total = page["total"]["values"]
-        # counted by hand from the demo's mix (workers/demo.py): 12 appointments, one on an unmanaged calendar;
+        # counted by hand from the demo's mix (workers/dev/demo.py): 12 appointments, one on an unmanaged calendar;
         # the first-time no-show and the reschedule request rebook; one customer opts out; the late
         # cancellation's slot is offered to the two people waiting and the second one takes it
         hand = {"cases": 12, "ignored": 1, "watched": 11, "recovered": 2, "opt_outs": 1, "backfills_opened": 1,

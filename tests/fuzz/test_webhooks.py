@@ -139,7 +139,7 @@ async def test_json_routes_reject_wrong_bodies_with_4xx(fuzz_api: FuzzApi, path:
 
 
 # FastAPI's default 422 echoed the raw `input`, and rendering an input JSON cannot encode was a 500;
-# workers/errors.py answers with loc/msg/type only.
+# workers/api/errors.py answers with loc/msg/type only.
 
 
 @pytest.mark.parametrize("path", ["/inbound/local", "/reviews/case-1/decision"])

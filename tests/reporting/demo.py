@@ -142,7 +142,7 @@ def _msg(type_: str, dims: dict[str, Any], template: str, source: str | None = N
 
 
 def backfill_events() -> list[LedgerEvent]:
-    """Waitlist backfills written the way the engine writes them (workers/backfill.py, activities/backfill.py and
+    """Waitlist backfills written the way the engine writes them (workers/intake/backfill.py, activities/backfill.py and
     the shared send activity); they sit beside demo_events() and must not change any case number."""
     lee = {"source": "calcom", "appointment_type": "consult", "owner_id": "o1", "location_id": "l1"}
     kim = {"source": "calendly", "appointment_type": "cleaning", "owner_id": "o2", "location_id": "l2"}

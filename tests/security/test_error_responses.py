@@ -1,4 +1,4 @@
-"""Error responses echo nothing the client sent (workers/errors.py) and always render.
+"""Error responses echo nothing the client sent (workers/api/errors.py) and always render.
 
 FastAPI's default 422 copies every error's raw `input` into the body: a reviewer's note, a customer's text or a
 contact's email went straight back out (and into any proxy or client log that keeps error bodies), and an input
