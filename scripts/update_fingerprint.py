@@ -20,7 +20,7 @@ stage modules workflows/case_*.py, and their methods are fingerprinted with its 
 Python's method resolution order (a class's own method replaces a base's of the same name).
 
 Changing this sequence without `workflow.patched(...)` breaks replay of every open case; regenerate the baseline
-only after gating the change, and regenerate the saved histories with it.
+only after gating the change, and save histories of the new path with it (tests/engine/history_recorder.py).
 """
 
 from __future__ import annotations
@@ -59,8 +59,8 @@ ACTIVITY_HELPERS = {("common", "run_activity")}  # (module alias, function): run
 
 HOW_TO_FIX = (
     "the workflow's command sequence changed — gate the change with workflow.patched(...) and regenerate with "
-    "`python scripts/update_fingerprint.py`, and also regenerate the saved histories "
-    "(NOSHOW_SAVE_HISTORIES=1 pytest tests/engine/test_case_workflow.py)"
+    "`python scripts/update_fingerprint.py`, and also save histories of the new path beside the old ones "
+    "(NOSHOW_SAVE_HISTORIES=<folder> pytest tests/engine/test_case_workflow.py; open cases still run the old)"
 )
 
 Fingerprint = dict[str, dict[str, dict[str, list[str]]]]  # file -> workflow name -> method -> entries

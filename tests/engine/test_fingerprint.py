@@ -32,7 +32,8 @@ STAGES = ("base", "sending", "conversation", "review", "booking", "sequence", "w
 CASE_FILES = ("workflows/case.py", *sorted(str(p.relative_to(ROOT)) for p in (ROOT / "workflows").glob("case_*.py")))
 REQUIRED_MESSAGE = (
     "the workflow's command sequence changed — gate the change with workflow.patched(...) and regenerate with "
-    "`python scripts/update_fingerprint.py`", "NOSHOW_SAVE_HISTORIES=1 pytest tests/engine/test_case_workflow.py")
+    "`python scripts/update_fingerprint.py`",
+    "NOSHOW_SAVE_HISTORIES=<folder> pytest tests/engine/test_case_workflow.py")
 
 
 @pytest.mark.parametrize("filename", fp.WORKFLOW_FILES)
