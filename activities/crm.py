@@ -27,7 +27,7 @@ class CrmActivities:
 
     @activity.defn(name="update_crm")
     def update_crm(self, req: CrmUpdate) -> CrmUpdateResult:
-        ensure_recordable(self.verdicts, req.records)
+        ensure_recordable(self.verdicts, req.ledger_events)
         appt = req.appointment
         contact_id = appt.contact.contact_id
         key = f"{req.case_id}-crm-{req.step}"
@@ -41,7 +41,7 @@ class CrmActivities:
         if req.owner_task:
             self.crm.create_task(appt.owner_id, req.owner_task, f"{key}-task")
         # with the case's carried events, in one ledger transaction
-        record(self.ledger, self.verdicts, [*req.records, LedgerEvent(
+        record(self.ledger, self.verdicts, [*req.ledger_events, LedgerEvent(
             event_id=f"{key}:crm_updated", case_id=req.case_id, type="crm_updated", at=self.clock(),
             source=appt.source, appointment_type=appt.appointment_type, owner_id=appt.owner_id,
             data={"written": ",".join(c.field for c in plan.changes), "refused": ",".join(plan.refused)},

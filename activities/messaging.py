@@ -82,7 +82,7 @@ class MessagingActivities:
     def send_message(self, req: SendRequest) -> SendResult:
         # the case's carried events and this send's own go to the ledger in one transaction (each append
         # re-summarises the case), also when the send raises to be retried
-        events = list(req.records)
+        events = list(req.ledger_events)
         ensure_recordable(self.verdicts, events)
         try:
             return self._send(req, events)
@@ -288,12 +288,12 @@ class ConsentActivities:
     def _record(self, change: ConsentChange) -> ConsentConfirmation | None:
         """Record the change and send its confirmation; the confirmation is returned when the provider could not
         take it now (a retryable failure)."""
-        ensure_recordable(self.verdicts, change.records)
+        ensure_recordable(self.verdicts, change.ledger_events)
         write = self.consent.opt_out if change.status == "opted_out" else self.consent.opt_in
         write(change.event_id, change.contact_key, evidence=change.evidence, evidence_channel=change.channel.value,
               at=change.at)
         appt = change.appointment
-        events = list(change.records)  # one ledger transaction with the case's carried events
+        events = list(change.ledger_events)  # one ledger transaction with the case's carried events
         if change.status == "opted_out":
             events.append(LedgerEvent(
                 event_id=f"{change.event_id}:opt_out", case_id=change.case_id, type="opt_out", at=change.at,

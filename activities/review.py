@@ -23,10 +23,10 @@ class ReviewActivities:
 
     @activity.defn(name="request_review")
     def request_review(self, notice: ReviewNotice) -> None:
-        if notice.records:
+        if notice.ledger_events:
             if self.ledger is None:
                 raise RuntimeError("this review carries case ledger events but was built without the ledger")
-            record(self.ledger, self.verdicts, notice.records)
+            record(self.ledger, self.verdicts, notice.ledger_events)
         if notice.reminder == 0:
             self.queue.request_review(notice.case_id, "review needed", notice.reasons, notice.review_id,
                                       program=notice.program)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 from domain.models import (
     Appointment,
@@ -70,7 +70,9 @@ class CaseState(BaseModel):
     new_appointment_id: str | None = None
     new_appointment_start: datetime | None = None
     reschedules: int = 0
-    outcome: str | None = None
+    # why the case closed, in words ("rebooked", "customer opted out" ...); the stage says how. Results of cases
+    # closed before the rename say `outcome`
+    close_reason: str | None = Field(default=None, validation_alias=AliasChoices("close_reason", "outcome"))
     next_action_at: datetime | None = None
     timeline: list[TimelineEntry] = Field(default_factory=list)
 
@@ -103,9 +105,14 @@ class OptOutNotice(BaseModel):
 
 # ------------------------------------------------------------------ activity I/O
 
-# RECORDS: the workflow's own ledger events (case opened, verdict, reply received, case closed ...) ride on the
-# next activity that already runs (`records` on SendRequest, CrmUpdate, ReviewNotice, ConsentChange), which
-# writes them first, idempotently by event id: no record_ledger activity of its own, fewer billed actions.
+# LEDGER EVENTS: the workflow's own ledger events (case opened, verdict, reply received, case closed ...) ride on
+# the next activity that already runs (`ledger_events` on SendRequest, CrmUpdate, ReviewNotice, ConsentChange),
+# which writes them first, idempotently by event id: no record_ledger activity of its own, fewer billed actions.
+# The field was called `records`: inputs scheduled before the rename still parse, and it is still written under
+# that name so a worker of the previous release, picking up an activity a newer workflow scheduled, writes the
+# events too. Once no such worker runs, the serialization alias (and serialize_by_alias) can go.
+LEDGER_EVENTS_IN = AliasChoices("ledger_events", "records")
+LEDGER_EVENTS_OUT = "records"
 
 
 class EvidenceRequest(BaseModel):
@@ -121,6 +128,8 @@ class Evidence(BaseModel):
 
 
 class SendRequest(BaseModel):
+    model_config = ConfigDict(serialize_by_alias=True)
+
     message_id: str  # case id + step: the idempotency key
     case_id: str
     contact_key: str
@@ -133,7 +142,9 @@ class SendRequest(BaseModel):
     created_at: datetime
     ledger: dict[str, str | None] = Field(default_factory=dict)  # segment, arm for reporting
     purpose: Literal["recovery", "transactional"] = "recovery"
-    records: list[LedgerEvent] = Field(default_factory=list)  # case ledger events to write first (see RECORDS)
+    # case ledger events to write first (see LEDGER EVENTS)
+    ledger_events: list[LedgerEvent] = Field(default_factory=list, validation_alias=LEDGER_EVENTS_IN,
+                                             serialization_alias=LEDGER_EVENTS_OUT)
 
 
 class SendResult(BaseModel):
@@ -189,6 +200,8 @@ class BookResult(BaseModel):
 
 
 class CrmUpdate(BaseModel):
+    model_config = ConfigDict(serialize_by_alias=True)
+
     case_id: str
     step: str
     appointment: Appointment
@@ -196,7 +209,8 @@ class CrmUpdate(BaseModel):
     fields: dict[str, str | None]
     note: str | None = None
     owner_task: str | None = None
-    records: list[LedgerEvent] = Field(default_factory=list)
+    ledger_events: list[LedgerEvent] = Field(default_factory=list, validation_alias=LEDGER_EVENTS_IN,
+                                             serialization_alias=LEDGER_EVENTS_OUT)
 
 
 class CrmUpdateResult(BaseModel):
@@ -205,15 +219,20 @@ class CrmUpdateResult(BaseModel):
 
 
 class ReviewNotice(BaseModel):
+    model_config = ConfigDict(serialize_by_alias=True)
+
     case_id: str
     review_id: str
     reasons: list[str]
     program: str
     reminder: int = 0
-    records: list[LedgerEvent] = Field(default_factory=list)
+    ledger_events: list[LedgerEvent] = Field(default_factory=list, validation_alias=LEDGER_EVENTS_IN,
+                                             serialization_alias=LEDGER_EVENTS_OUT)
 
 
 class ConsentChange(BaseModel):
+    model_config = ConfigDict(serialize_by_alias=True)
+
     event_id: str
     case_id: str
     contact_key: str
@@ -223,7 +242,8 @@ class ConsentChange(BaseModel):
     channel: Channel
     evidence: str
     at: datetime
-    records: list[LedgerEvent] = Field(default_factory=list)
+    ledger_events: list[LedgerEvent] = Field(default_factory=list, validation_alias=LEDGER_EVENTS_IN,
+                                             serialization_alias=LEDGER_EVENTS_OUT)
 
 
 class ConsentConfirmation(BaseModel):

@@ -36,6 +36,7 @@ class Stage(StrEnum):
     following = "following"
     # terminal stages
     confirmed = "confirmed"
+    rebooked_missed = "rebooked_missed"  # rebooked, and the new appointment was not kept either
     attended = "attended"
     unrecovered = "unrecovered"
     opted_out = "opted_out"
@@ -48,6 +49,7 @@ class Stage(StrEnum):
 TERMINAL_STAGES = frozenset(
     {
         Stage.confirmed,
+        Stage.rebooked_missed,
         Stage.attended,
         Stage.unrecovered,
         Stage.opted_out,

@@ -4,18 +4,23 @@
     .venv/bin/python scripts/update_fingerprint.py --check  # exit 1 when the source no longer matches it
 
 For every `@workflow.defn` class in workflows/*.py, each method's command-issuing calls are listed in source
-order (parsed with `ast`, nothing is imported): workflow.execute_activity / start_activity / local activities
-with the activity name when it is a literal, child workflows, wait_condition, sleep (and asyncio.sleep),
-upsert_search_attributes, upsert_memo, continue_as_new, patched, deprecate_patch, the helper calls
-self._activity / self._send / self._crm / self._finish_after with their literal first argument, and calls of
-the class's other methods that themselves issue commands (so reordering `await self._set_stage(...)` against
-an activity shows too). Each entry carries the chain of enclosing if / else / while / for / try / with blocks,
-so moving a call into another branch is a change as well. A workflow class's base classes defined in
-workflows/*.py (RecoveryCase's steps live in workflows/case_steps.py) count as part of it: their methods are
-fingerprinted with the workflow's own, a subclass method replacing a base one of the same name.
+order (parsed with `ast`, nothing is imported): activities (workflow.execute_activity / start_activity /
+execute_activity_method ..., local activities, and common.run_activity, the one helper the workflows use),
+child workflows, wait_condition, sleep (and asyncio.sleep), upsert_search_attributes, upsert_memo,
+continue_as_new, patched, deprecate_patch, the helper calls self._send / self._crm / self._finish_after with
+their literal first argument, and calls of the class's other methods that themselves issue commands (so
+reordering `await self._set_stage(...)` against an activity shows too). An activity named by its method
+(`SchedulingActivities.book_slot`) is listed under the name it is registered with (`'book_slot'`, read from its
+`@activity.defn` in activities/*.py or workflows/*.py), so the entry says which activity runs, however it is
+referred to. Each entry carries the chain of enclosing if / else / while / for / try / with blocks, so moving a
+call into another branch is a change as well.
+
+A workflow class's base classes defined in workflows/*.py count as part of it: RecoveryCase is composed of the
+stage modules workflows/case_*.py, and their methods are fingerprinted with its own, each name resolved in
+Python's method resolution order (a class's own method replaces a base's of the same name).
 
 Changing this sequence without `workflow.patched(...)` breaks replay of every open case; regenerate the baseline
-only after gating the change, and regenerate the saved histories with it.
+only after gating the change, and save histories of the new path with it (tests/engine/history_recorder.py).
 """
 
 from __future__ import annotations
@@ -47,22 +52,52 @@ WORKFLOW_COMMANDS = {
     "upsert_memo", "continue_as_new", "patched", "deprecate_patch", "get_external_workflow_handle",
 }
 NAMED_COMMANDS = {"execute_activity", "start_activity", "execute_local_activity", "start_local_activity",
-                  "execute_child_workflow", "start_child_workflow", "patched", "deprecate_patch"}
-HELPERS = {"_activity", "_send", "_crm", "_finish_after"}
+                  "execute_activity_method", "start_activity_method", "execute_child_workflow",
+                  "start_child_workflow", "patched", "deprecate_patch"}
+HELPERS = {"_send", "_crm", "_finish_after"}
+ACTIVITY_HELPERS = {("common", "run_activity")}  # (module alias, function): runs the activity it is given
 
 HOW_TO_FIX = (
     "the workflow's command sequence changed — gate the change with workflow.patched(...) and regenerate with "
-    "`python scripts/update_fingerprint.py`, and also regenerate the saved histories "
-    "(NOSHOW_SAVE_HISTORIES=1 pytest tests/engine/test_case_workflow.py)"
+    "`python scripts/update_fingerprint.py`, and also save histories of the new path beside the old ones "
+    "(NOSHOW_SAVE_HISTORIES=<folder> pytest tests/engine/test_case_workflow.py; open cases still run the old)"
 )
 
 Fingerprint = dict[str, dict[str, dict[str, list[str]]]]  # file -> workflow name -> method -> entries
 
 
+ActivityNames = dict[str, str]  # "Class.method" -> the name the activity is registered with
+
+
+def activity_names(root: Path = ROOT) -> ActivityNames:
+    """Every `@activity.defn` method of a class in activities/*.py and workflows/*.py, by `Class.method`."""
+    out: ActivityNames = {}
+    for path in sorted([*(root / "activities").glob("*.py"), *(root / "workflows").glob("*.py")]):
+        for cls in ast.parse(path.read_text(), filename=str(path)).body:
+            if not isinstance(cls, ast.ClassDef):
+                continue
+            for fn in cls.body:
+                if isinstance(fn, ast.FunctionDef | ast.AsyncFunctionDef):
+                    for deco in fn.decorator_list:
+                        target = deco.func if isinstance(deco, ast.Call) else deco
+                        if isinstance(target, ast.Attribute) and target.attr == "defn" \
+                                and ast.unparse(target.value) == "activity":
+                            name = next((str(kw.value.value) for kw in getattr(deco, "keywords", [])
+                                         if kw.arg == "name" and isinstance(kw.value, ast.Constant)), fn.name)
+                            out[f"{cls.name}.{fn.name}"] = name
+    return out
+
+
+ACTIVITY_NAMES = activity_names()
+
+
 def _literal(node: ast.expr) -> str:
     if isinstance(node, ast.Constant) and isinstance(node.value, str):
         return repr(node.value)
-    return f"<{ast.unparse(node)}>"
+    reference = ast.unparse(node)
+    if reference in ACTIVITY_NAMES:
+        return repr(ACTIVITY_NAMES[reference])
+    return f"<{reference}>"
 
 
 def _first_arg(call: ast.Call) -> str:
@@ -147,6 +182,8 @@ class _Calls(ast.NodeVisitor):
             owner = ast.unparse(func.value)
             if owner == "workflow" and func.attr in WORKFLOW_COMMANDS:
                 self._add(f"workflow.{func.attr}" + (_first_arg(node) if func.attr in NAMED_COMMANDS else ""))
+            elif (owner, func.attr) in ACTIVITY_HELPERS:
+                self._add(f"{owner}.{func.attr}{_first_arg(node)}")
             elif owner == "asyncio" and func.attr == "sleep":
                 self._add("asyncio.sleep")
             elif owner == "self" and func.attr in HELPERS:
@@ -167,7 +204,7 @@ def _direct_commands(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> tuple[bool, 
             owner = ast.unparse(node.func.value)
             if (owner == "workflow" and node.func.attr in WORKFLOW_COMMANDS) or (
                     owner == "asyncio" and node.func.attr == "sleep") or (
-                    owner == "self" and node.func.attr in HELPERS):
+                    owner == "self" and node.func.attr in HELPERS) or (owner, node.func.attr) in ACTIVITY_HELPERS:
                 issues = True
             elif owner == "self":
                 calls.add(node.func.attr)
@@ -187,18 +224,37 @@ def class_library(texts: dict[str, str]) -> Library:
     return out
 
 
+def _base_names(cls: ast.ClassDef) -> list[str]:
+    return [b.attr if isinstance(b, ast.Attribute) else b.id
+            for b in cls.bases if isinstance(b, ast.Attribute | ast.Name)]
+
+
+def _mro(cls: ast.ClassDef, library: Library) -> list[ast.ClassDef]:
+    """Python's C3 linearization over the classes found in the library (others, like `object`, are left out)."""
+    bases = [library[n] for n in _base_names(cls) if n in library and library[n] is not cls]
+    pending = [_mro(b, library) for b in bases] + [list(bases)]
+    out = [cls]
+    while any(pending):
+        for seq in pending:
+            head = seq[0] if seq else None
+            if head is not None and not any(head in other[1:] for other in pending):
+                break
+        else:
+            raise ValueError(f"no consistent method resolution order for {cls.name}")
+        out.append(head)
+        pending = [[c for c in seq if c is not head] for seq in pending]
+    return out
+
+
 def _methods(cls: ast.ClassDef, library: Library) -> list[ast.FunctionDef | ast.AsyncFunctionDef]:
-    """The class's methods and those of its bases found in the library (a subclass's own win)."""
+    """The methods the class runs: its own and its bases' in the library, each name resolved as Python does.
+    Listed from the furthest base to the class itself, in source order (an override sits where it is defined)."""
     found: dict[str, ast.FunctionDef | ast.AsyncFunctionDef] = {}
-    for base in cls.bases:
-        name = base.attr if isinstance(base, ast.Attribute) else base.id if isinstance(base, ast.Name) else None
-        if name and name in library and library[name] is not cls:
-            for method in _methods(library[name], library):
-                found[method.name] = method
-    for node in cls.body:
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-            found.pop(node.name, None)  # keep source order: the override takes the base's place at the end
-            found[node.name] = node
+    for klass in reversed(_mro(cls, library)):
+        for node in klass.body:
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                found.pop(node.name, None)
+                found[node.name] = node
     return list(found.values())
 
 

@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import contextlib
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Literal
 
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     import workflows.common as common  # not `from workflows import`: that would re-import it per sandbox
     import workflows.search_attributes as sa
+    from activities.backfill import BackfillActivities
+    from activities.messaging import MessagingActivities
+    from activities.scheduling import SchedulingActivities
     from domain.backfill import (
         BackfillAccept,
         BackfillBookRequest,
@@ -34,8 +37,6 @@ with workflow.unsafe.imports_passed_through():
     from policies import sequences as sequence_policy
     from policies.schema import Segment
 
-ACTIVITY_TIMEOUT = common.ACTIVITY_TIMEOUT
-RETRY = common.RETRY
 OFFER_TEMPLATE = "waitlist_offer"
 GONE_TEMPLATE = "slot_gone"
 CONFIRM_TEMPLATE = "confirm_booking"
@@ -78,16 +79,15 @@ class SlotBackfill:
         await self._set_stage(BACKFILLING)
         if workflow.now() >= offers_close:
             return await self._finish(EXPIRED, "too close to the slot to offer it")
-        held = await self._activity("hold_backfill_slot",
-                                    HoldRequest(backfill_id=inp.backfill_id, slot=self._slot(), expires_at=freed.start),
-                                    bool)
+        held = await common.run_activity(
+            BackfillActivities.hold_backfill_slot,
+            HoldRequest(backfill_id=inp.backfill_id, slot=self._slot(), expires_at=freed.start))
         if not held:
             return await self._finish(UNAVAILABLE, "slot is no longer free")
-        waiting: WaitlistCandidates = await self._activity(
-            "read_waitlist",
+        waiting: WaitlistCandidates = await common.run_activity(
+            BackfillActivities.read_waitlist,
             WaitlistRequest(appointment_type=freed.appointment_type, calendar_id=freed.calendar_id,
                             limit=min(inp.batch_size * inp.max_batches * 3, 1000)),
-            WaitlistCandidates,
         )
         queue = list(waiting.candidates)
         for batch in range(1, inp.max_batches + 1):
@@ -112,7 +112,7 @@ class SlotBackfill:
                     break  # a yes from someone not offered the slot does not cut the window short
         if await self._decide():
             return self.state
-        await self._activity("release_holds", inp.backfill_id, None)
+        await common.run_activity(SchedulingActivities.release_holds, inp.backfill_id)
         # a yes that arrived after the last decision must not go unanswered
         late = [c for c in (self._candidate(a.contact_id) for a in self.accepts) if c is not None]
         for candidate in late:
@@ -129,29 +129,27 @@ class SlotBackfill:
             candidate = self._candidate(acceptance.contact_id)
             if candidate is None:
                 continue  # not someone this backfill offered the slot to
-            result: BackfillBookResult = await self._activity(
-                "book_backfill",
+            result: BackfillBookResult = await common.run_activity(
+                BackfillActivities.book_backfill,
                 BackfillBookRequest(
                     backfill_id=self.inp.backfill_id, slot=self._slot(),
                     appointment_type=self.inp.slot.appointment_type, contact_id=candidate.contact.contact_id,
                     # one booking per run of this backfill, whoever it is for: a retry can never add a second
                     idempotency_key=f"{self.inp.backfill_id}-{workflow.info().run_id}-book",
                 ),
-                BackfillBookResult,
             )
             if not result.booked:
                 await self._tell_gone(exclude=None)
-                await self._activity("release_holds", self.inp.backfill_id, None)
+                await common.run_activity(SchedulingActivities.release_holds, self.inp.backfill_id)
                 await self._finish(UNAVAILABLE, f"booking refused: {result.reason}")
                 return True
             self.state.winner = candidate.contact_key
             self.state.appointment_id = result.appointment_id
-            await self._activity(
-                "remove_from_waitlist",
+            await common.run_activity(
+                BackfillActivities.remove_from_waitlist,
                 WaitlistRemoval(contact_id=candidate.contact.contact_id,
                                 appointment_type=self.inp.slot.appointment_type,
                                 calendar_id=self.inp.slot.calendar_id),
-                None,
             )
             when = self.inp.slot.start.isoformat(timespec="minutes")
             await self._send(candidate, f"confirm-{candidate.contact_key}", CONFIRM_TEMPLATE,
@@ -194,7 +192,7 @@ class SlotBackfill:
             created_at=workflow.now(), ledger={"segment": None, "arm": None}, purpose=purpose,
         )
         while True:
-            result: SendResult = await self._activity("send_message", request, SendResult)
+            result: SendResult = await common.run_activity(MessagingActivities.send_message, request)
             # an offer cannot wait for the morning (the next person can take it); answers and notices wait
             # through quiet hours, but never past the slot itself
             retry_at = result.next_allowed_at
@@ -218,11 +216,6 @@ class SlotBackfill:
     def _channels(self) -> list[Channel]:
         seq = sequence_policy.sequence_for(self.inp.resolved.program, Segment.first_time)
         return list(seq.steps[0].channels)
-
-    async def _activity(self, name: str, arg: object, result_type: type | None) -> Any:
-        return await workflow.execute_activity(
-            name, arg, result_type=result_type, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY
-        )
 
     async def _wait(self, until: datetime) -> None:
         timeout = max((until - workflow.now()).total_seconds(), 0.0)

@@ -1,40 +1,66 @@
 """One recovery case: a long-running workflow from booking (or no-show report) to a kept new appointment.
 
-The entry points live here; the steps they run are CaseSteps (workflows/case_steps.py), a module the sandbox passes
-through so every cached case shares one copy of the code. Deterministic: time comes from `workflow.now()`, every
-decision is a pure call into `policies/`, every side effect is an activity with an idempotency key built from the
-case id and the step.
+The run is a stage machine: watching -> checking -> (awaiting_review) -> recovering -> offering -> rebooked ->
+following -> a terminal stage (confirmed, rebooked_missed, attended, unrecovered, opted_out, suppressed,
+closed_by_reviewer, cancelled). Each stage is a module of its own, passed through the sandbox so every cached
+case shares one copy of the code (see workflows/case_base.py for the layers and why); this module puts them
+together and holds the entry points. Deterministic: time comes from `workflow.now()`, every decision is a pure
+call into `policies/`, every side effect is an activity with an idempotency key built from the case id and the
+step.
 
-Versions (workflow.patched; saved histories of both are replayed in tests/engine/test_replay.py):
-- LEAN_PATCH, decided once when a case starts: fewer billed actions and history events per case. Search
-  attributes come with the start and are upserted only when the stage really changes (not for the transient
-  `checking` / `rebooked`, not when only the next-action time moves); replies are classified in the workflow
-  with policies/replies when no reply model may be used; the case's ledger events ride on the next activity
-  that runs anyway (`records`) and the case's last side effect runs in the close-out, carrying the closing
-  events. Cases started before it keep their old command sequence to the end.
+Versions (workflow.patched; saved histories of each are replayed in tests/engine/test_replay.py):
+- LEAN_PATCH, decided once when a case starts (`self.version`, workflows/case_versions.py): fewer billed
+  actions and history events per case. Search attributes come with the start and are upserted only when the
+  stage really changes; replies are classified in the workflow when no reply model may be used; ledger events
+  ride on the next activity that runs anyway (`ledger_events`) and the case's last side effect runs in the
+  close-out, carrying the closing events. Cases started before it keep their old command sequence to the end.
 - STOP_PATCH and UNREACHABLE_PATCH, decided where they apply, so running cases get these fixes too: a send
   blocked by an opt-out first answers the STOP queued behind it (one confirmation); a message no approved
   channel could deliver (a permanent provider refusal) asks a human instead of being skipped.
+- REBOOKED_MISSED_PATCH, decided when a followed new appointment turns out not kept: the case closes as
+  `rebooked_missed` instead of `confirmed` (cases that got there before keep `confirmed`).
+
+Retiring LEAN_PATCH, in two deploys:
+1. Once no case started before LEAN_PATCH is open. Check (must count 0, LEAN_PATCH's deploy time in UTC):
+       temporal workflow count --query "WorkflowType='RecoveryCase' AND ExecutionStatus='Running'
+           AND StartTime < '<LEAN_PATCH deploy time>'"
+   and, as a cross-check, the Running count equals the count with `AND TemporalChangeVersion = 'lean-case-1'`
+   (the SDK writes that attribute with the marker). Then replace `workflow.patched(LEAN_PATCH)` in `run` with
+   `workflow.deprecate_patch(LEAN_PATCH)` and `self.version = versions.LEAN`. The pre-LEAN histories
+   (tests/histories/v1/) can no longer replay from here: take them out of the replay suite in the same change.
+   Closed pre-LEAN cases can no longer be queried either (a query replays the history), so if the API must
+   still show them, wait until the namespace retention has passed since the last of them closed.
+2. Once the longest case lifetime has passed since deploy 1 (every case that recorded the old, non-deprecated
+   marker has closed, plus the retention if they must stay queryable): remove the `deprecate_patch` call,
+   delete ClassicCase and the version hooks (each call site keeps LeanCase's answer) and tests/histories/v1/,
+   and regenerate the current histories, which carry that marker.
 """
 
 from __future__ import annotations
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
-    import workflows.case_steps as steps  # not `from workflows import`: that would re-import it per sandbox
+    # `import workflows.x as y`, never `from workflows import x`: that would re-import the module per sandbox
+    import workflows.case_base as base
+    import workflows.case_sequence as sequence
+    import workflows.case_versions as versions
+    import workflows.case_watch as watch
     from domain.case import CaseInput, CaseState, OptOutNotice, ReviewDecision, ReviewResult, SlotChoice
     from domain.models import AppointmentEvent, CaseKind, Reply
 
-LEAN_PATCH = steps.LEAN_PATCH
-STOP_PATCH = steps.STOP_PATCH
-UNREACHABLE_PATCH = steps.UNREACHABLE_PATCH
-CaseClosed = steps.CaseClosed
+LEAN_PATCH = versions.LEAN_PATCH
+STOP_PATCH = versions.STOP_PATCH
+UNREACHABLE_PATCH = versions.UNREACHABLE_PATCH
+REBOOKED_MISSED_PATCH = versions.REBOOKED_MISSED_PATCH
+CaseClosed = base.CaseClosed
 
 
 @workflow.defn(name="RecoveryCase")
-class RecoveryCaseWorkflow(steps.CaseSteps):
+class RecoveryCaseWorkflow(sequence.SequenceSteps, watch.WatchSteps):
+    """The recovery sequence (with the conversation, offer and booking, review and sending it builds on) and
+    the watch over the booking, on one case's state."""
+
     @workflow.init
     def __init__(self, inp: CaseInput) -> None:
         self._setup(inp)
@@ -80,7 +106,7 @@ class RecoveryCaseWorkflow(steps.CaseSteps):
 
     @workflow.run
     async def run(self, inp: CaseInput) -> CaseState:
-        self.lean = workflow.patched(LEAN_PATCH)
+        self.version = versions.version_for(workflow.patched(LEAN_PATCH))
         self._ledger("case_opened", value=self.appointment.value)
         await self._set_stage(self.state.stage)
         try:
@@ -98,5 +124,4 @@ class RecoveryCaseWorkflow(steps.CaseSteps):
         return self.state
 
 
-
-__all__ = ["ActivityError", "RecoveryCaseWorkflow"]
+__all__ = ["RecoveryCaseWorkflow"]

@@ -1,4 +1,4 @@
-"""What the case and backfill workflows share: activity options, stage search attributes, one copy per program.
+"""What the workflows share: one way to call an activity, stage search attributes, one copy of each program.
 
 Imported through `imports_passed_through`, so every workflow in the worker shares this module (and the programs
 cached below) instead of re-importing it into each sandbox. Nothing here reads the clock or the environment.
@@ -7,12 +7,13 @@ cached below) instead of re-importing it into each sandbox. Nothing here reads t
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from threading import Lock
-from typing import Any
+from typing import Any, TypeVar, overload
 
+from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributeUpdate
 
 from policies.schema import ResolvedProgram
@@ -31,6 +32,34 @@ RETRY = RetryPolicy(
         "ValidationError",
     ],
 )
+
+Owner = TypeVar("Owner")
+Arg = TypeVar("Arg")
+Result = TypeVar("Result")
+
+
+@overload
+async def run_activity(activity: Callable[[Owner, Arg], Awaitable[Result]], arg: Arg, *,
+                       start_to_close: timedelta = ..., retry: RetryPolicy = ...,
+                       schedule_to_close: timedelta | None = ...) -> Result: ...
+
+
+@overload
+async def run_activity(activity: Callable[[Owner, Arg], Result], arg: Arg, *,
+                       start_to_close: timedelta = ..., retry: RetryPolicy = ...,
+                       schedule_to_close: timedelta | None = ...) -> Result: ...
+
+
+async def run_activity(activity: Callable[..., Any], arg: Any, *, start_to_close: timedelta = ACTIVITY_TIMEOUT,
+                       retry: RetryPolicy = RETRY, schedule_to_close: timedelta | None = None) -> Any:
+    """Run one activity, named by its method on the activity class (`SchedulingActivities.book_slot`): the
+    registered name, the argument's type and the result's type come from the definition, so a renamed or
+    retyped activity fails type checking instead of at run time. The project's timeout and retry unless told.
+    No heartbeat timeout: none of the activities heartbeat (one that starts to must get one here)."""
+    return await workflow.execute_activity_method(
+        activity, arg, start_to_close_timeout=start_to_close, retry_policy=retry,
+        schedule_to_close_timeout=schedule_to_close,
+    )
 
 
 @dataclass

@@ -14,8 +14,9 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
+    import workflows.common as common  # not `from workflows import`: that would re-import it per sandbox
+    from activities.messaging import ConsentActivities
     from domain.case import ConsentConfirmation
-    from workflows.common import ACTIVITY_TIMEOUT
 
 # a provider outage can last hours; a confirmation a day late is no longer a confirmation
 GIVE_UP_AFTER = timedelta(hours=24)
@@ -29,10 +30,8 @@ class ConfirmOptOutWorkflow:
     async def run(self, req: ConsentConfirmation) -> bool:
         """True when the confirmation went out (or was already out), False when the provider never took it."""
         try:
-            await workflow.execute_activity(
-                "send_consent_confirmation", req, start_to_close_timeout=ACTIVITY_TIMEOUT,
-                schedule_to_close_timeout=GIVE_UP_AFTER, retry_policy=RETRY,
-            )
+            await common.run_activity(ConsentActivities.send_consent_confirmation, req,
+                                      schedule_to_close=GIVE_UP_AFTER, retry=RETRY)
         except ActivityError:
             workflow.logger.warning("opt-out confirmation not sent", extra={"case_id": req.case_id})
             return False

@@ -1,11 +1,10 @@
 """One reconciliation pass for one connected source; a Temporal Schedule per source runs it.
 
 Deterministic: the only side effects are activities. It polls ("reconcile_source"), optionally hands the
-events to the delivery activity ("deliver_appointment_events", the same path webhooks take), then
-commits what it saw to the index ("commit_reconcile") and returns the new cursor. A Schedule's action input is
-fixed, so the worker's activities keep the cursor in the database (`commit_reconcile` stores it) for the next
-pass. Changes that
-need a human (a HubSpot meeting without a reachable contact) travel with the events to the delivery activity.
+events to their cases ("deliver_appointment_events", the same path webhooks take), then commits what it saw to
+the index ("commit_reconcile") and returns the new cursor. A Schedule's action input is fixed, so the worker's
+activities keep the cursor in the database (`commit_reconcile` stores it) for the next pass. Changes that need a
+human (a HubSpot meeting without a reachable contact) travel with the events to the delivery activity.
 
 `RenewPushChannelsWorkflow` is the other Schedule: it keeps Google push channels and Graph subscriptions alive
 ("renew_push_channels", one activity per provider; one failing does not stop the other, the run fails after).
@@ -20,10 +19,12 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    import workflows.common as common  # not `from workflows import`: that would re-import it per sandbox
+    from activities.case_events import CaseEventActivities
+    from activities.reconcile import PushActivities, ReconcileActivities
     from domain.reconcile import (
         DeliverEvents,
         PushInput,
-        PushReport,
         ReconcileInput,
         ReconcileResult,
         RenewPushInput,
@@ -40,20 +41,17 @@ RETRY = RetryPolicy(initial_interval=timedelta(seconds=5), backoff_coefficient=2
 class ReconcileSourceWorkflow:
     @workflow.run
     async def run(self, inp: ReconcileInput) -> ReconcileResult:
-        result: ReconcileResult = await workflow.execute_activity(
-            "reconcile_source", inp, result_type=ReconcileResult, start_to_close_timeout=POLL_TIMEOUT,
-            retry_policy=RETRY,
-        )
+        result = await common.run_activity(ReconcileActivities.reconcile_source, inp, start_to_close=POLL_TIMEOUT,
+                                           retry=RETRY)
         if inp.deliver and (result.events or result.needs_review):
-            await workflow.execute_activity(
-                "deliver_appointment_events",
+            await common.run_activity(
+                CaseEventActivities.deliver_appointment_events,
                 DeliverEvents(source=inp.source, events=result.events, unresolved=result.unresolved,
                               needs_review=result.needs_review),
-                start_to_close_timeout=POLL_TIMEOUT, retry_policy=RETRY,
+                start_to_close=POLL_TIMEOUT, retry=RETRY,
             )
-        await workflow.execute_activity(
-            "commit_reconcile", result, start_to_close_timeout=POLL_TIMEOUT, retry_policy=RETRY,
-        )
+        await common.run_activity(ReconcileActivities.commit_reconcile, result, start_to_close=POLL_TIMEOUT,
+                                  retry=RETRY)
         return result.model_copy(update={"updates": [], "links": []})
 
 
@@ -64,10 +62,8 @@ class RenewPushChannelsWorkflow:
         result = RenewPushResult()
         for provider in inp.providers:
             try:
-                report: PushReport = await workflow.execute_activity(
-                    "renew_push_channels", PushInput(provider=provider), result_type=PushReport,
-                    start_to_close_timeout=POLL_TIMEOUT, retry_policy=RETRY,
-                )
+                report = await common.run_activity(PushActivities.renew_push_channels, PushInput(provider=provider),
+                                                   start_to_close=POLL_TIMEOUT, retry=RETRY)
             except ActivityError:
                 result.failed.append(provider)
                 continue

@@ -203,7 +203,7 @@ async def test_calendly_no_show_emails_through_sendgrid_and_an_unsubscribe_block
         case2 = case_of(await post_calendly(stack, calendly_invitee_created(second, email, zone, s2, e2)))
         await post_calendly(stack, calendly_no_show(second))
         blocked = await stack.reach(case2, "opted_out")
-        assert "opted out" in (blocked.outcome or "")
+        assert "opted out" in (blocked.close_reason or "")
         assert len(sendgrid.mails) == 1
         assert stack.deps.outbox.messages(case2) == []
 

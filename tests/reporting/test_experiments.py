@@ -74,7 +74,7 @@ def test_wilson_interval_and_edges() -> None:
 
 
 def test_experiments_module_is_sandbox_friendly() -> None:
-    import reporting.experiments as module
+    import policies.experiments as module
 
     source = Path(module.__file__).read_text(encoding="utf-8")
     for forbidden in ("sqlalchemy", "fastapi", "import os", "import time", "import random", "datetime.now"):

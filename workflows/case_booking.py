@@ -1,0 +1,190 @@
+"""Offer and booking: open slots offered and held, the customer's pick booked (a taken slot offers again), the
+booking confirmed and written to the CRM, then the new appointment followed until it has happened: kept
+(`confirmed`) or not (`rebooked_missed`), moved or cancelled again within the policy's cap.
+
+Passed through the sandbox like every case module: see workflows/case_base.py.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from temporalio import workflow
+
+import workflows.common as common
+from activities.attendance import AttendanceActivities
+from activities.crm import CrmActivities
+from activities.scheduling import SchedulingActivities
+from domain.case import BookRequest, EvidenceRequest, OfferRequest
+from domain.models import ReplyIntent, ReplyUnderstanding, Slot, Stage, Verdict
+from policies import attendance as attendance_policy
+from policies import rebooking as rebooking_policy
+from workflows.case_review import ReviewSteps
+from workflows.case_versions import REBOOKED_MISSED_PATCH
+
+
+class BookingSteps(ReviewSteps):
+    async def _offer_and_book(self, first_pick: ReplyUnderstanding | None = None) -> None:
+        rules = self.program.rebooking
+        ok, why = rebooking_policy.eligible(rules, self.appointment, self.state.reschedules)
+        if not ok:
+            await self._crm("not_eligible", {"recovery_status": "needs_staff"}, owner_task=f"Rebook by hand: {why}")
+            await self._finish(Stage.unrecovered, why)
+        if rebooking_policy.needs_owner_approval(rules, self.appointment) and not self.owner_ok:
+            self.owner_ok = True
+            await self._review(self._route("owner_approval", "owner approval needed before booking (high value)"))
+        pick = first_pick if first_pick and self.state.offered else None
+        while True:
+            self._raise_if_closing()
+            if pick is None:
+                await self._make_offer()
+                pick = await self._await_pick()
+            slot = self.state.offered[pick.slot_index or 0]
+            result = await common.run_activity(SchedulingActivities.book_slot, BookRequest(
+                case_id=self.inp.case_id, contact_key=self.inp.contact_key, slot=slot, appointment=self.appointment,
+                attempt=self.offer_attempt, opened_at=workflow.info().start_time))
+            if result.booked:
+                self.state.new_appointment_id = result.appointment_id
+                self.state.new_appointment_start = slot.start
+                self.state.reschedules += 1
+                await self._after_booking(slot.start, slot.end)
+                return
+            self._note("slot was taken; offering again")
+            pick = None
+            self.state.offered = []
+            self.slot_taken = True
+
+    async def _make_offer(self) -> None:
+        self.offer_attempt += 1
+        offer = await common.run_activity(SchedulingActivities.offer_slots, OfferRequest(
+            case_id=self.inp.case_id, attempt=self.offer_attempt, appointment=self.appointment,
+            resolved=common.slim(self.inp.resolved), exclude=list(self.declined)))
+        if not offer.slots:
+            await self._send(f"offer{self.offer_attempt}", "no_slots", self._channels(), created=workflow.now(),
+                             purpose="transactional")
+            await self._crm("no_slots", {"recovery_status": "needs_staff"}, owner_task="No open slots: rebook by hand")
+            await self._finish(Stage.unrecovered, "no availability")
+        self.state.offered = offer.slots
+        self.state.booking_link = offer.booking_link
+        self._ledger("slot_offered", data={"count": len(offer.slots)})
+        template = "slot_taken" if self.slot_taken else "offer_slots"
+        self.slot_taken = False
+        await self._send(f"offer{self.offer_attempt}", template, self._channels(), created=workflow.now(),
+                         extra={"booking_link": offer.booking_link or ""}, purpose="transactional")
+        await self._set_stage(Stage.offering, next_action_at=offer.expires_at)
+
+    async def _await_pick(self) -> ReplyUnderstanding:
+        while True:
+            self._raise_if_closing()
+            if self.slot_choice is not None:
+                choice, self.slot_choice = self.slot_choice, None
+                if choice.slot_index < len(self.state.offered):
+                    return ReplyUnderstanding(intent=ReplyIntent.pick_slot, slot_index=choice.slot_index,
+                                              confidence=1.0, needs_review=False, reason=f"picked via {choice.via}")
+            if self.replies:
+                understanding = await self._next_reply()
+                if understanding is None:
+                    continue
+                intent = understanding.intent
+                if intent == ReplyIntent.pick_slot and understanding.slot_index is not None \
+                        and not understanding.needs_review:
+                    return understanding
+                if intent == ReplyIntent.cancel:
+                    await self._finish(Stage.unrecovered, "customer declined to rebook")
+                if intent == ReplyIntent.wrong_person:
+                    await self._finish(Stage.suppressed, "wrong person")
+                if intent == ReplyIntent.reschedule and not understanding.needs_review:
+                    # none of these fit: offer others, never the ones just declined
+                    self.declined.extend(s.start for s in self.state.offered)
+                    await self._make_offer()
+                    continue
+                await self._review(self._route(
+                    "dispute" if intent == ReplyIntent.dispute else "reply",
+                    f"reply to the offer needs a human: {intent.value} ({understanding.reason})",
+                ))
+                await self._set_stage(Stage.offering)
+                continue
+            due = workflow.now() + timedelta(hours=self._reply_wait())
+            await self._set_stage(Stage.offering, next_action_at=due)
+            await self._wait(due, replies=True, choice=True)
+            self._raise_if_closing()
+            if not self.replies and self.slot_choice is None:
+                await self._workflow_release()
+                await self._finish(Stage.unrecovered, "no pick from the offered slots")
+
+    async def _after_booking(self, start: datetime, end: datetime) -> None:
+        await self._set_stage(Stage.rebooked)
+        when = start.isoformat(timespec="minutes")
+        await self._send(f"confirm{self.state.reschedules}", "confirm_booking", self._channels(),
+                         created=workflow.now(),
+                         extra={"new_appointment_time": when}, purpose="transactional")
+        fields: dict[str, str | None] = {
+            "outcome": self.state.kind.value, "missed_date": self.inp.appointment.start.date().isoformat(),
+            "recovery_status": "rebooked", "next_appointment": when,
+        }
+        note = f"Rebooked by the recovery engine (case {self.inp.case_id})"
+        following = bool(self.program.rebooking.follow_new_appointment and self.state.new_appointment_id)
+        if not following:
+            # the CRM write is the case's last side effect (lean: run in the close-out, with the closing events)
+            await self._finish_after(CrmActivities.update_crm, self._crm_update("rebooked", fields, note=note),
+                                     Stage.confirmed, "rebooked")
+        await self._crm("rebooked", fields, note=note)
+        # follow the new appointment until it has happened (replies meanwhile may move or cancel it)
+        due = end + timedelta(minutes=self.program.attendance.grace_minutes)
+        await self._set_stage(Stage.following, next_action_at=due)
+        while workflow.now() < due:
+            await self._wait(due, replies=True)
+            if self.opt_out:
+                break
+            if self.replies and await self._reschedule_booked():
+                return  # the new booking's own follow-up has finished the case
+        if not await self._new_appointment_kept(start, end) and workflow.patched(REBOOKED_MISSED_PATCH):
+            await self._finish(Stage.rebooked_missed, "rebooked, and the new appointment was not kept")
+        await self._finish(Stage.confirmed, "rebooked")
+
+    async def _new_appointment_kept(self, start: datetime, end: datetime) -> bool:
+        new_appt = self.appointment.model_copy(
+            update={"appointment_id": self.state.new_appointment_id, "start": start, "end": end}
+        )
+        evidence = await common.run_activity(AttendanceActivities.gather_evidence, EvidenceRequest(
+            case_id=self.inp.case_id, contact_key=self.inp.contact_key, appointment=new_appt))
+        verdict = attendance_policy.decide(
+            attendance_policy.AttendanceInput(appointment=new_appt, signals=evidence.signals,
+                                              now=workflow.now(), rules=self.program.attendance)
+        ).verdict
+        kept = verdict == Verdict.attended
+        self._ledger("kept" if kept else "not_kept", outcome=verdict.value)
+        self._note(f"new appointment {'kept' if kept else 'not confirmed kept'} ({verdict.value})")
+        return kept
+
+    async def _reschedule_booked(self) -> bool:
+        """A reply after rebooking: move or cancel the new appointment, within the policy's reschedule cap."""
+        understanding = await self._next_reply()
+        if understanding is None:
+            return False
+        intent = understanding.intent
+        if intent not in (ReplyIntent.reschedule, ReplyIntent.cancel) or understanding.needs_review:
+            self._note(f"reply after booking kept for staff ({intent.value})")
+            await self._crm(f"reply{self.reply_count}", {},
+                            owner_task=f"Customer wrote after rebooking ({intent.value})")
+            return False
+        ok, why = rebooking_policy.eligible(self.program.rebooking, self.appointment, self.state.reschedules)
+        if intent == ReplyIntent.reschedule and not ok:
+            self._note(f"not moved again: {why}")
+            await self._crm(f"reply{self.reply_count}", {}, owner_task=f"Customer asks to move again: {why}")
+            return False
+        await common.run_activity(SchedulingActivities.cancel_booking, BookRequest(
+            case_id=self.inp.case_id, contact_key=self.inp.contact_key,
+            slot=self.state.offered[0] if self.state.offered else Slot(
+                start=self.state.new_appointment_start or workflow.now(),
+                end=self.state.new_appointment_start or workflow.now(), calendar_id=self.appointment.calendar_id),
+            appointment=self.appointment.model_copy(update={"appointment_id": self.state.new_appointment_id or ""}),
+            attempt=self.offer_attempt))
+        self._note("new appointment cancelled at the customer's request")
+        self.state.new_appointment_id = None
+        self.state.new_appointment_start = None
+        self.state.offered = []
+        if intent == ReplyIntent.cancel:
+            await self._finish(Stage.unrecovered, "customer cancelled the new appointment")
+        await self._offer_and_book()
+        return True
