@@ -38,11 +38,12 @@ from connectors.hubspot.client import HubSpotClient
 from connectors.hubspot.contacts import HubSpotContacts
 from connectors.inbound import UNKNOWN_TYPE, PayloadError, clip, contact_id_for, dict_at, digest, opt_dt
 from connectors.local.db import LocalDb
+from connectors.local.meeting_links import MeetingLinks
 from connectors.local.reconcile_state import SqliteAppointmentIndex, SqliteCursorStore
 from connectors.outlook.client import OutlookClient
 from connectors.outlook.subscriptions import SubscriptionKeeper
 from connectors.sync import Snapshot, SnapshotStatus, SyncPage
-from connectors.zoom.links import zoom_meeting_ids
+from connectors.zoom.links import ZoomLinker, zoom_meeting_ids
 from domain.models import Appointment, AppointmentEvent, AttendanceSignal, Contact, EventType, SignalKind
 from domain.reconcile import (
     IndexEntry,
@@ -403,9 +404,6 @@ class StoredReconcileActivities(ReconcileActivities):
 
     def __init__(self, sources: dict[str, ReconcileSource], db: LocalDb, max_age: timedelta = timedelta(days=7),
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC), salt: str = "noshow") -> None:
-        from connectors.local.meeting_links import MeetingLinks
-        from connectors.zoom.links import ZoomLinker
-
         super().__init__(sources, index=SqliteAppointmentIndex(db), max_age=max_age, clock=clock)
         self.cursors = SqliteCursorStore(db)
         self.linker = ZoomLinker(MeetingLinks(db), salt)

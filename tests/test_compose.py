@@ -39,10 +39,11 @@ def test_compose_has_the_production_stack() -> None:
 
 def test_engine_services_run_commands_the_cli_has() -> None:
     services = compose()["services"]
-    commands = set(get_command(app).commands)  # type: ignore[attr-defined]
+    group = get_command(app)
     for name in ("worker", "api"):
         cmd = services[name]["command"]  # type: ignore[index]
-        assert cmd[0] == "noshow" and cmd[1] in commands, f"{name}: `{' '.join(cmd)}` is not a noshow command"
+        found = group.get_command(None, cmd[1])  # type: ignore[attr-defined, arg-type]
+        assert cmd[0] == "noshow" and found is not None, f"{name}: `{' '.join(cmd)}` is not a noshow command"
     dockerfile = (ROOT / "Dockerfile").read_text()
     for folder in ("domain", "policies", "workflows", "activities", "connectors", "workers", "reporting"):
         assert f"COPY {folder} {folder}" in dockerfile

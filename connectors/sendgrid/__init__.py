@@ -3,10 +3,8 @@ Parse replies (SendGridInboundParse)."""
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from connectors.lazy import lazy_exports
 
-# lazy, so that reading the settings does not import the provider's SDK
 _EXPORTS = {
     "SendGridChannel": "connectors.sendgrid.channel",
     "SendGridEventWebhook": "connectors.sendgrid.events",
@@ -15,12 +13,7 @@ _EXPORTS = {
     "consent_effect": "connectors.sendgrid.events",
 }
 
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+__getattr__ = lazy_exports(__name__, _EXPORTS)
 
 
 __all__ = sorted(_EXPORTS)

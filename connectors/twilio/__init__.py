@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from connectors.lazy import lazy_exports
 
-# lazy, so that reading the settings does not import the provider's SDK
 _EXPORTS = {
     "MemorySendLog": "connectors.twilio.sendlog",
     "SendLog": "connectors.twilio.sendlog",
@@ -16,12 +14,7 @@ _EXPORTS = {
     "TwilioWebhook": "connectors.twilio.webhook",
 }
 
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+__getattr__ = lazy_exports(__name__, _EXPORTS)
 
 
 __all__ = sorted(_EXPORTS)

@@ -22,13 +22,10 @@ from connectors.contract import (
     RetryableProviderError,
     SignatureError,
 )
-from connectors.sendgrid import (
-    SendGridChannel,
-    SendGridEventWebhook,
-    SendGridInboundParse,
-    SendGridSettings,
-    consent_effect,
-)
+from connectors.sendgrid.channel import SendGridChannel
+from connectors.sendgrid.events import SendGridEventWebhook, consent_effect
+from connectors.sendgrid.parse import SendGridInboundParse
+from connectors.sendgrid.settings import SendGridSettings
 from domain.models import Channel
 from tests.fakes.sendgrid_fake import API_KEY, SendGridFake
 

@@ -22,7 +22,9 @@ from connectors.contract import (
     SignatureError,
 )
 from connectors.inbound import PayloadError
-from connectors.slack import SlackInteractivity, SlackReviewNotifier, SlackSettings, slack_signature
+from connectors.slack.interactivity import SlackInteractivity, slack_signature
+from connectors.slack.notifier import SlackReviewNotifier
+from connectors.slack.settings import SlackSettings
 from tests.fakes.slack_fake import BOT_TOKEN, CHANNEL, SlackFake
 
 SECRET = "slack_signing_secret"

@@ -25,7 +25,10 @@ from connectors.contract import (
     SignatureError,
 )
 from connectors.inbound import PayloadError
-from connectors.twilio import SqliteSendLog, TwilioChannel, TwilioSettings, TwilioWebhook
+from connectors.twilio.channel import TwilioChannel
+from connectors.twilio.sendlog import SqliteSendLog
+from connectors.twilio.settings import TwilioSettings
+from connectors.twilio.webhook import TwilioWebhook
 from domain.models import Channel
 from tests.fakes.twilio_fake import ACCOUNT_SID, AUTH_TOKEN, TwilioFake
 

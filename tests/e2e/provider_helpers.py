@@ -27,7 +27,7 @@ from fastapi import FastAPI
 from temporalio.client import Client
 from twilio.request_validator import RequestValidator
 
-from connectors.slack import slack_signature
+from connectors.slack.interactivity import slack_signature
 from domain.case import CaseState
 from policies.schema import PolicyFile
 from tests.engine.conftest import settings_for
@@ -190,7 +190,7 @@ async def provider_stack(client: Client, task_queue: str, tmp_path: Path, monkey
             yield ProviderStack(http, client, deps, task_queue, app)
     finally:
         # let Slack decisions acknowledged in the background finish before the worker goes
-        await asyncio.gather(*list(app.state.noshow.background), return_exceptions=True)
+        await asyncio.gather(*list(app.state.noshow.intake.background), return_exceptions=True)
         await remove_schedules(client, sources)  # schedule ids are per namespace: leave none behind
         await worker.shutdown()
         await asyncio.gather(task, return_exceptions=True)

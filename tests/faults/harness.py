@@ -26,7 +26,9 @@ from temporalio.worker import Worker
 
 from connectors.sendgrid.channel import SendGridChannel
 from connectors.sendgrid.settings import SendGridSettings
-from connectors.twilio import SqliteSendLog, TwilioChannel, TwilioSettings
+from connectors.twilio.channel import TwilioChannel
+from connectors.twilio.sendlog import SqliteSendLog
+from connectors.twilio.settings import TwilioSettings
 from domain.case import CaseState
 from domain.models import Appointment, Channel, EventType
 from policies.schema import Cap, PolicyFile, Segment

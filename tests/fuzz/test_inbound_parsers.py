@@ -25,10 +25,13 @@ from connectors.calcom.inbound import CalcomInbound
 from connectors.calendly.inbound import CalendlyInbound
 from connectors.contract import RawRequest, SignatureError, WebhookResult
 from connectors.inbound import InboundBase, PayloadError, load_json, opt_dt, parse_dt
-from connectors.sendgrid import SendGridInboundParse, SendGridSettings
+from connectors.sendgrid.parse import SendGridInboundParse
+from connectors.sendgrid.settings import SendGridSettings
 from connectors.signatures import check_timestamp, parse_int
-from connectors.slack import SlackInteractivity, SlackSettings, slack_signature
-from connectors.twilio import TwilioSettings, TwilioWebhook
+from connectors.slack.interactivity import SlackInteractivity, slack_signature
+from connectors.slack.settings import SlackSettings
+from connectors.twilio.settings import TwilioSettings
+from connectors.twilio.webhook import TwilioWebhook
 from connectors.zoom.inbound import ZoomInbound
 from tests.connectors import cases
 from tests.connectors.kit import FIXTURES

@@ -31,7 +31,7 @@ from temporalio.client import Client
 from twilio.request_validator import RequestValidator
 
 from connectors.signatures import hmac_sha256_b64, hmac_sha256_hex
-from connectors.slack import slack_signature
+from connectors.slack.interactivity import slack_signature
 from connectors.standard_webhooks import decode_secret
 from tests.engine.conftest import settings_for
 from tests.fuzz.conftest import fuzz_settings

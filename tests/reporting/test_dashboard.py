@@ -132,12 +132,15 @@ def test_cli_rejects_bad_input_without_a_traceback(cli: typer.Typer) -> None:
 
 
 def test_cli_reads_the_ledger_url_from_the_environment(demo_ledger: Ledger, monkeypatch: pytest.MonkeyPatch) -> None:
-    from reporting import cli as cli_module
+    from workers.cli.main import app
+    from workers.settings import get_settings
 
     monkeypatch.setenv("NOSHOW_LEDGER_URL", demo_ledger.url)
-    app = typer.Typer()
-    app.command()(cli_module.report)
-    result = CliRunner().invoke(app, ["--csv"])
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(app, ["report", "--csv"])
+    finally:
+        get_settings.cache_clear()
     assert result.exit_code == 0, result.output
     total = next(csv.DictReader(io.StringIO(result.output)))
     assert total["cases"] == "10" and total["recovered_revenue"] == "180.0"

@@ -19,7 +19,9 @@ from temporalio.testing import WorkflowEnvironment
 
 from connectors.sendgrid.channel import SendGridChannel
 from connectors.sendgrid.settings import SendGridSettings
-from connectors.twilio import SqliteSendLog, TwilioChannel, TwilioSettings
+from connectors.twilio.channel import TwilioChannel
+from connectors.twilio.sendlog import SqliteSendLog
+from connectors.twilio.settings import TwilioSettings
 from domain.models import Channel
 from tests.engine.conftest import settings_for
 from tests.fakes.sendgrid_fake import API_KEY

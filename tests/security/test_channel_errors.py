@@ -16,9 +16,11 @@ import pytest
 from pydantic import SecretStr
 
 from connectors.contract import OutboundMessage, PermanentProviderError, ProviderError, RetryableProviderError
-from connectors.sendgrid import SendGridChannel, SendGridSettings
-from connectors.twilio import MemorySendLog, TwilioChannel, TwilioSettings
-from connectors.twilio.channel import SCOPE
+from connectors.sendgrid.channel import SendGridChannel
+from connectors.sendgrid.settings import SendGridSettings
+from connectors.twilio.channel import SCOPE, TwilioChannel
+from connectors.twilio.sendlog import MemorySendLog
+from connectors.twilio.settings import TwilioSettings
 from domain.models import Channel
 from tests.fakes.sendgrid_fake import API_KEY, SendGridFake
 from tests.fakes.twilio_fake import ACCOUNT_SID, AUTH_TOKEN, TwilioFake, twilio_error

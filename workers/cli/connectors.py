@@ -17,10 +17,10 @@ import typer
 from pydantic import ValidationError
 from pydantic_settings import BaseSettings
 
-from connectors.sendgrid import SendGridSettings
+from connectors.sendgrid.settings import SendGridSettings
 from connectors.settings import secret
-from connectors.slack import SlackSettings
-from connectors.twilio import TwilioSettings
+from connectors.slack.settings import SlackSettings
+from connectors.twilio.settings import TwilioSettings
 from workers.providers.checks import ProviderCheck, url_problem
 from workers.providers.inbound import inbound_connectors
 from workers.providers.outbound import outbound

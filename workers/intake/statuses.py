@@ -4,7 +4,7 @@ unsubscribes, spam reports and bounces."""
 from __future__ import annotations
 
 from connectors.contract import DeliveryStatus
-from connectors.sendgrid import consent_effect
+from connectors.sendgrid.events import consent_effect
 from domain.models import Channel, LedgerEvent
 from workers.dependencies import Dependencies
 

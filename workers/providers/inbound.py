@@ -18,11 +18,12 @@ from connectors.hubspot.crm import HubSpotMeetings
 from connectors.hubspot.inbound import HubSpotInbound
 from connectors.inbound import InboundBase
 from connectors.outlook.inbound import OutlookInbound
-from connectors.sendgrid import SendGridEventWebhook, SendGridInboundParse
+from connectors.sendgrid.events import SendGridEventWebhook
+from connectors.sendgrid.parse import SendGridInboundParse
 from connectors.settings import secret
-from connectors.slack import SlackInteractivity
+from connectors.slack.interactivity import SlackInteractivity
 from connectors.standard_webhooks import StandardWebhooksInbound
-from connectors.twilio import TwilioWebhook
+from connectors.twilio.webhook import TwilioWebhook
 from connectors.zoom.inbound import ZoomInbound
 from workers.providers.checks import ProviderCheck
 from workers.settings import HubSpotSettings, Settings

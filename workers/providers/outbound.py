@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from connectors.contract import MessageChannel, ReviewNotifier
-from connectors.sendgrid import SendGridChannel
-from connectors.slack import SlackReviewNotifier
-from connectors.twilio import TwilioChannel
+from connectors.sendgrid.channel import SendGridChannel
+from connectors.slack.notifier import SlackReviewNotifier
+from connectors.twilio.channel import TwilioChannel
 from connectors.twilio.sendlog import SqliteSendLog
 from domain.models import Channel
 from workers.providers.checks import ProviderCheck
