@@ -66,9 +66,10 @@ def _query(
     return Query_(filters=filters, by=group, raw=raw)
 
 
-def dashboard_router(get_ledger: Callable[[], Ledger]) -> APIRouter:
-    """Dashboard routes, mounted by the API app: `app.include_router(dashboard_router(lambda: ledger))`."""
-    router = APIRouter(tags=["dashboard"])
+def dashboard_router(get_ledger: Callable[[], Ledger], dependencies: Sequence[Any] = ()) -> APIRouter:
+    """Dashboard routes, mounted by the API app: `app.include_router(dashboard_router(lambda: ledger, [auth]))`;
+    `dependencies` (the app's sign-in and role check) guard every route."""
+    router = APIRouter(tags=["dashboard"], dependencies=list(dependencies))
 
     def report_for(q: Query_) -> Report:
         return build_report(get_ledger(), q.filters, q.by)

@@ -19,6 +19,7 @@ from connectors.sendgrid.settings import SendGridSettings
 from connectors.settings import EnvSection, secret
 from connectors.slack.settings import SlackSettings
 from connectors.twilio.settings import TwilioSettings
+from workers.api.auth.settings import OidcSettings, SessionSettings
 
 DEV_WEBHOOK_SECRET = "whsec_bm9zaG93LWxvY2FsLWRldmVsb3BtZW50LXNlY3JldC0wMQ=="
 
@@ -100,13 +101,15 @@ class PolicySettings(EnvSection):
 class AuthSettings(EnvSection):
     """NOSHOW_WEBHOOK_SECRET (Standard Webhooks `whsec_...`, comma-separated for rotation),
     NOSHOW_REVIEWER_TOKENS (`token=reviewer@example.com:program1|program2,...`, `*` = every program),
-    NOSHOW_ADMIN_TOKEN, NOSHOW_LINK_SECRET (signs self-serve booking links), NOSHOW_ID_SALT (keys opaque ids).
+    NOSHOW_OWNER_TOKENS (same format, for owners), NOSHOW_ADMIN_TOKEN,
+    NOSHOW_LINK_SECRET (signs self-serve booking links), NOSHOW_ID_SALT (keys opaque ids).
     The defaults are for the embedded development stack only."""
 
     model_config = SettingsConfigDict(env_prefix="NOSHOW_")
 
     webhook_secret: SecretStr = SecretStr(DEV_WEBHOOK_SECRET)
     reviewer_tokens: SecretStr = SecretStr("dev-reviewer-token=reviewer@example.com:*")
+    owner_tokens: SecretStr = SecretStr("")
     admin_token: SecretStr = SecretStr("dev-admin-token")
     link_secret: SecretStr = SecretStr("noshow-local-link-secret")
     id_salt: str = "noshow"
@@ -145,7 +148,8 @@ CrmProvider = Literal["local", "hubspot"]
 class RoutingSettings(EnvSection):
     """Which provider does what; anything left `local` stays on the embedded default: NOSHOW_SMS_PROVIDER,
     NOSHOW_EMAIL_PROVIDER, NOSHOW_REVIEW_NOTIFIER, NOSHOW_SLACK_REVIEWERS (Slack user ids allowed to decide
-    reviews, comma-separated, `*` = anyone in the channel), NOSHOW_CALENDAR_PROVIDER, NOSHOW_CRM_PROVIDER."""
+    reviews, comma-separated, `*` = anyone in the channel; `U123:program1|program2` scopes one to programs),
+    NOSHOW_CALENDAR_PROVIDER, NOSHOW_CRM_PROVIDER."""
 
     model_config = SettingsConfigDict(env_prefix="NOSHOW_")
 
@@ -311,6 +315,8 @@ class Settings(EnvSection):
     storage: StorageSettings = Field(default_factory=StorageSettings)
     policy: PolicySettings = Field(default_factory=PolicySettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
+    session: SessionSettings = Field(default_factory=SessionSettings)
+    oidc: OidcSettings = Field(default_factory=OidcSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
     codec: CodecSettings = Field(default_factory=CodecSettings)
     routing: RoutingSettings = Field(default_factory=RoutingSettings)

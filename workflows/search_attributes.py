@@ -27,9 +27,12 @@ OUTCOME = SearchAttributeKey.for_keyword("NoShowOutcome")
 KIND = SearchAttributeKey.for_keyword("NoShowKind")
 CONTACT_KEY = SearchAttributeKey.for_keyword("NoShowContactKey")
 POLICY_VERSION = SearchAttributeKey.for_keyword("NoShowPolicyVersion")
+# the policy program a case runs under: set by the starter only (no workflow upsert), so the API can list for a
+# reviewer only the cases of its programs; a case started without it is listed to admins alone
+PROGRAM = SearchAttributeKey.for_keyword("NoShowProgram")
 
 ALL: list[SearchAttributeKey[Any]] = [
-    STAGE, NEEDS_REVIEW, SOURCE, APPOINTMENT_TYPE, NEXT_ACTION_AT, OUTCOME, KIND, CONTACT_KEY, POLICY_VERSION,
+    STAGE, NEEDS_REVIEW, SOURCE, APPOINTMENT_TYPE, NEXT_ACTION_AT, OUTCOME, KIND, CONTACT_KEY, POLICY_VERSION, PROGRAM,
 ]
 
 
@@ -54,6 +57,7 @@ def for_case_start(inp: CaseInput) -> TypedSearchAttributes:
         SearchAttributePair(APPOINTMENT_TYPE, inp.appointment.appointment_type),
         SearchAttributePair(CONTACT_KEY, inp.contact_key),
         SearchAttributePair(POLICY_VERSION, inp.resolved.policy_version),
+        SearchAttributePair(PROGRAM, inp.resolved.program.name),
     ]
     if inp.watch:  # watching until the appointment's end plus the grace period
         grace = timedelta(minutes=inp.resolved.program.attendance.grace_minutes)

@@ -158,6 +158,41 @@ CREATE TABLE IF NOT EXISTS waitlist (
     added_at TEXT NOT NULL,
     PRIMARY KEY (contact_id, appointment_type, calendar_id)
 );
+CREATE TABLE IF NOT EXISTS users (
+    user_id TEXT PRIMARY KEY,           -- opaque: what audit rows and sessions name
+    username TEXT NOT NULL UNIQUE,      -- the sign-in name (often an email): stays in this table
+    password_hash TEXT NOT NULL,        -- argon2id, PHC string
+    role TEXT NOT NULL,                 -- reviewer | owner | admin
+    programs TEXT NOT NULL,             -- "|"-separated, "*" = every program
+    disabled INTEGER NOT NULL DEFAULT 0,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS api_tokens (
+    token_hash TEXT PRIMARY KEY,        -- SHA-256 of the token: the token itself is shown once, never stored
+    user_id TEXT NOT NULL,
+    role TEXT NOT NULL,                 -- at most the user's role
+    programs TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    expires_at TEXT,
+    revoked INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS sessions (
+    session_hash TEXT PRIMARY KEY,      -- SHA-256 of the cookie value
+    user_id TEXT NOT NULL,
+    role TEXT NOT NULL,
+    programs TEXT NOT NULL,
+    csrf TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    expires_at TEXT NOT NULL,
+    revoked INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS oidc_logins (
+    state_hash TEXT PRIMARY KEY,        -- SHA-256 of the state bound to the browser's pre-login cookie
+    nonce TEXT NOT NULL,
+    code_verifier TEXT NOT NULL,
+    next_path TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
 """
 
 

@@ -10,16 +10,21 @@ import uvicorn
 from fastapi import FastAPI
 from temporalio.client import Client
 
+from workers.api.auth.guard import AuthGate, route_table
 from workers.api.deps import AppState
+from workers.api.docs import install_docs
 from workers.api.errors import install_error_handlers
-from workers.api.routes import booking, cases, dashboard, ops, reviews, waitlist, webhooks
+from workers.api.routes import booking, cases, dashboard, login, ops, reviews, waitlist, webhooks
 from workers.dependencies import Dependencies, build_dependencies
 from workers.logging import configure_logging
 from workers.settings import Settings, get_settings
 from workers.temporal.client import connect
 
 DESCRIPTION = ("Recover missed appointments: signed webhooks start durable cases; reviewers decide the unclear "
-               "ones. Reviewer and admin endpoints need `Authorization: Bearer <token>`.")
+               "ones.\n\nPeople's endpoints need `Authorization: Bearer <token>` or the browser session from `/login` "
+               "(plus the session's `X-CSRF-Token` on unsafe requests), with at least the role each operation "
+               "names: reviewer < owner < admin. A reviewer or owner sees only the programs it is scoped to; "
+               "another program's case answers 404. Webhooks authenticate by the provider's signature instead.")
 
 
 def create_app(settings: Settings | None = None, client: Client | None = None,
@@ -35,11 +40,16 @@ def create_app(settings: Settings | None = None, client: Client | None = None,
             current.client = await connect(settings, wait_seconds=60)
         yield
 
-    app = FastAPI(title="noshow-recovery", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
+    app = FastAPI(title="noshow-recovery", version="0.1.0", description=DESCRIPTION, lifespan=lifespan,
+                  docs_url=None, redoc_url=None)
     app.state.noshow = AppState(settings, deps or build_dependencies(settings), client)
-    for module in (ops, webhooks, cases, reviews, booking, waitlist):
-        app.include_router(module.router)
-    app.include_router(dashboard.router_for(app))
+    routers = [m.router for m in (ops, webhooks, cases, reviews, booking, waitlist, login)]
+    routers.append(dashboard.router_for(app))
+    for router in routers:
+        app.include_router(router)
+    install_docs(app)
+    # inside the Content-Length guard: every protected route authenticates before any body is read
+    app.add_middleware(AuthGate, routes=route_table(routers))
     install_error_handlers(app)
     return app
 

@@ -1,18 +1,21 @@
 """What every route depends on: the process state (settings, connectors, the Temporal client) and who is
-calling (a bearer token: the admin, or a reviewer scoped to programs)."""
+calling (`Caller`, `Owner`, `Admin`: a bearer token or a browser session with at least that role; see
+`workers/api/auth/guard.py`, where authentication runs before any body is read)."""
 
 from __future__ import annotations
 
-import hmac
-from dataclasses import dataclass
-from typing import Annotated, Literal
+from typing import Annotated
 
-from fastapi import Depends, Header, HTTPException, Request
+from fastapi import Depends, HTTPException, Request
 from temporalio.client import Client
 
 from connectors.contract import InboundConnector
 from connectors.google.channels import SqliteChannelStore
 from connectors.settings import secret
+from workers.api.auth.guard import Authenticator, require
+from workers.api.auth.oidc import OidcClient
+from workers.api.auth.principal import Principal, parse_token_spec
+from workers.api.auth.store import AuthStore
 from workers.dependencies import Dependencies
 from workers.intake.cases import CaseService
 from workers.intake.webhooks import WebhookIntake
@@ -21,24 +24,8 @@ from workers.providers.inbound import inbound_connectors
 from workers.settings import Settings
 
 
-@dataclass
-class Principal:
-    identity: str
-    role: Literal["reviewer", "admin"]
-    programs: set[str]
-
-    def may_review(self, program: str) -> bool:
-        return self.role == "admin" or "*" in self.programs or program in self.programs
-
-
 def parse_reviewer_tokens(spec: str) -> dict[str, Principal]:
-    out: dict[str, Principal] = {}
-    for item in filter(None, (p.strip() for p in spec.split(","))):
-        token, _, rest = item.partition("=")
-        identity, _, programs = rest.partition(":")
-        if token and identity:
-            out[token] = Principal(identity, "reviewer", set((programs or "*").split("|")))
-    return out
+    return parse_token_spec(spec, "reviewer")
 
 
 class AppState:
@@ -47,6 +34,9 @@ class AppState:
         self.deps = deps
         self.client = client
         self.reviewers = parse_reviewer_tokens(secret(settings.auth.reviewer_tokens) or "")
+        self.users = AuthStore(deps.db)
+        self.authenticator = Authenticator(settings, self.users)
+        self.oidc: OidcClient | None = None  # built on the first OIDC sign-in (discovery is fetched then)
         # the Google channels the worker's renewal schedule opened: a restart keeps accepting their pings
         connectors, checks = inbound_connectors(settings, channel_store=SqliteChannelStore(deps.db))
         self.connectors: dict[str, InboundConnector] = connectors
@@ -67,23 +57,8 @@ def state(request: Request) -> AppState:
 State = Annotated[AppState, Depends(state)]
 
 
-def principal(st: State, authorization: Annotated[str | None, Header()] = None) -> Principal:
-    if not authorization or not authorization.lower().startswith("bearer "):
-        raise HTTPException(401, "missing bearer token", headers={"WWW-Authenticate": "Bearer"})
-    token = authorization[7:].strip().encode()
-    if hmac.compare_digest(token, (secret(st.settings.auth.admin_token) or "").encode()):
-        return Principal("admin", "admin", {"*"})
-    for candidate, who in st.reviewers.items():
-        if hmac.compare_digest(token, candidate.encode()):
-            return who
-    raise HTTPException(401, "invalid token", headers={"WWW-Authenticate": "Bearer"})
+Caller = Annotated[Principal, Depends(require("reviewer"))]  # any signed-in reviewer, owner or admin
+Owner = Annotated[Principal, Depends(require("owner"))]  # the dashboard and its exports
+Admin = Annotated[Principal, Depends(require("admin"))]
 
-
-def admin(p: Annotated[Principal, Depends(principal)]) -> Principal:
-    if p.role != "admin":
-        raise HTTPException(403, "this endpoint needs the admin token")
-    return p
-
-
-Caller = Annotated[Principal, Depends(principal)]
-Admin = Annotated[Principal, Depends(admin)]
+__all__ = ["Admin", "AppState", "Caller", "Owner", "Principal", "State", "require", "state"]

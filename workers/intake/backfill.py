@@ -13,7 +13,12 @@ from typing import Literal
 import structlog
 from pydantic import BaseModel
 from temporalio.client import Client
-from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.common import (
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
 from temporalio.service import RPCError, RPCStatusCode
 
 from domain.backfill import BackfillAccept, BackfillInput, FreedSlot, backfill_id_for
@@ -23,6 +28,7 @@ from policies.loader import resolve
 from policies.schema import BackfillRules
 from workers.dependencies import Dependencies
 from workflows.backfill import SlotBackfill
+from workflows.search_attributes import PROGRAM
 
 log = structlog.get_logger(__name__)
 
@@ -80,6 +86,8 @@ async def start_backfill(client: Client, deps: Dependencies, freed: FreedSlot,
         # a running backfill of this slot is the one; a finished one may run again (the winner cancelled too)
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
         id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+        # the program, for the API's program scope (set at start: free, and no workflow change)
+        search_attributes=TypedSearchAttributes([SearchAttributePair(PROGRAM, inp.resolved.program.name)]),
     )
     deps.ledger.append(LedgerEvent(
         event_id=f"{inp.backfill_id}:{handle.result_run_id}:backfill_opened", case_id=inp.backfill_id,

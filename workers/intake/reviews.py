@@ -9,6 +9,7 @@ from temporalio.service import RPCError
 
 from connectors.contract import ReviewAction
 from domain.case import CaseState, ReviewDecision
+from workers.api.auth.principal import slack_principal
 from workers.dependencies import Dependencies
 from workers.intake.cases import CaseService
 from workflows.case import RecoveryCaseWorkflow
@@ -24,17 +25,22 @@ def record_decision(deps: Dependencies, case_id: str, decision: ReviewDecision, 
     log.info("review_decided", case_id=case_id, decision=decision.decision, via=via)
 
 
-async def apply_slack_decision(cases: CaseService, allowed: set[str], action: ReviewAction) -> None:
-    """A Slack button press: only listed Slack users (or anyone with `*`) decide; a stale button answers the
-    review still open when it is one of its reminders."""
+async def apply_slack_decision(cases: CaseService, reviewers: str, action: ReviewAction) -> None:
+    """A Slack button press: only listed Slack users (or anyone with `*`) decide, each only for the programs its
+    entry in NOSHOW_SLACK_REVIEWERS names; a stale button answers the review still open when it is one of its
+    reminders."""
     user_id = action.reviewer.removeprefix("slack:").split(" ")[0]
-    if "*" not in allowed and user_id not in allowed:
+    who = slack_principal(reviewers, user_id)
+    if who is None:
         log.info("slack_decision_refused", case_id=action.case_id, reason="reviewer not allowed")
         return
     handle = cases.handle(action.case_id)
     try:
         current: CaseState = await handle.query(RecoveryCaseWorkflow.state_query)
         if current.review is None:
+            return
+        if not who.may_review(current.program):
+            log.info("slack_decision_refused", case_id=action.case_id, reason="program not allowed")
             return
         # the Slack button carries the notification's key: "<review id>-<reminder number>"
         clicked = action.review_id or ""

@@ -62,7 +62,7 @@ class WebhookIntake:
         self.subscriptions = SqliteSubscriptionStore(deps.db)
         self.receipts = WebhookReceipts(deps.db)
         self.unknown_types = UnknownTypes(deps.db)
-        self.slack_reviewers = deps.settings.routing.slack_reviewer_ids
+        self.slack_reviewers = deps.settings.routing.slack_reviewers
         self.background: set[asyncio.Task[None]] = set()
         google = unwrap(connectors.get("google"))
         if isinstance(google, GoogleCalendarInbound):

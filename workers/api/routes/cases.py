@@ -8,34 +8,28 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException
 from temporalio.client import Client
-from temporalio.service import RPCError
 
 from domain.case import CaseState
-from domain.ids import is_case_id
 from domain.intake import ReplyOutcome
 from domain.models import Reply
+from workers.api.auth.scope import VisibleCase, visibility_clause
 from workers.api.deps import Admin, Caller, State
 from workers.api.models import CaseSummary, LocalReplyBody, Problem
-from workflows.case import RecoveryCaseWorkflow
 
 router = APIRouter(tags=["cases"])
 
 
 @router.get("/cases/{case_id}", response_model=CaseState, responses={404: {"model": Problem}},
-            summary="One case's state (no customer details: the state holds none)")
-async def get_case(case_id: str, st: State, _: Caller) -> CaseState:
-    if not is_case_id(case_id):
-        raise HTTPException(404, "no such case")
-    try:
-        found: CaseState = await st.cases.handle(case_id).query(RecoveryCaseWorkflow.state_query)
-    except RPCError:
-        raise HTTPException(404, "no such case") from None
+            summary="One case's state (no customer details: the state holds none); 404 outside the caller's programs")
+async def get_case(case_id: str, found: VisibleCase) -> CaseState:
     return found
 
 
-@router.get("/cases", response_model=list[CaseSummary], summary="Cases with their stage and outcome")
-async def list_cases(st: State, _: Caller, stage: str | None = None, limit: int = 100) -> list[CaseSummary]:
-    return await list_case_summaries(st.cases.client, stage=stage, limit=min(max(limit, 1), 1000))
+@router.get("/cases", response_model=list[CaseSummary],
+            summary="Cases with their stage and outcome: only the caller's programs (admins: every case)")
+async def list_cases(st: State, who: Caller, stage: str | None = None, limit: int = 100) -> list[CaseSummary]:
+    return await list_case_summaries(st.cases.client, stage=stage, limit=min(max(limit, 1), 1000),
+                                     scope=visibility_clause(who))
 
 
 @router.post("/inbound/local", response_model=ReplyOutcome, tags=["local"],
@@ -46,8 +40,11 @@ async def local_reply(body: LocalReplyBody, st: State, _: Admin) -> ReplyOutcome
     return await st.cases.submit_reply(reply, sender=body.sender, case_id=body.case_id)
 
 
-async def list_case_summaries(client: Client, stage: str | None = None, limit: int = 100) -> list[CaseSummary]:
+async def list_case_summaries(client: Client, stage: str | None = None, limit: int = 100,
+                              scope: str | None = None) -> list[CaseSummary]:
     query = "WorkflowType = 'RecoveryCase'"
+    if scope:
+        query += f" AND {scope}"
     if stage:
         if not stage.replace("_", "").isalpha():
             raise HTTPException(422, "stage must be a stage name")

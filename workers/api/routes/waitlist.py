@@ -1,7 +1,7 @@
 """The waitlist and its backfills over HTTP: who is waiting for an opening, and what became of a freed slot.
 
 Joining is an admin (ops) action: the contact's details are stored in the CRM, the waitlist holds only ids.
-Reading a backfill needs any valid token; its state holds opaque contact keys, never PII.
+Reading a backfill needs a reviewer (or higher) of its program; its state holds opaque contact keys, never PII.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from temporalio.service import RPCError
 
 from domain.backfill import BackfillState
 from domain.models import Contact
+from workers.api.auth.scope import workflow_program
 from workers.api.deps import Admin, Caller, State
 from workers.api.models import Problem
 from workflows.backfill import SlotBackfill
@@ -78,10 +79,11 @@ def leave(contact_id: str, st: State, _: Admin,
 
 @router.get("/backfills/{backfill_id}", response_model=BackfillState, responses={404: {"model": Problem}},
             summary="A freed slot's backfill: batches offered, the winner (an opaque contact key), the outcome")
-async def backfill(backfill_id: str, st: State,
-                   _: Caller) -> BackfillState:
+async def backfill(backfill_id: str, st: State, who: Caller) -> BackfillState:
     if not backfill_id.startswith("backfill-") or len(backfill_id) > 100:
         raise HTTPException(404, "no such backfill")
+    if not who.every_program and not who.may_see(await workflow_program(st.cases.client, backfill_id) or ""):
+        raise HTTPException(404, "no such backfill")  # another program's backfill does not exist for the caller
     try:
         found: BackfillState = await st.cases.client.get_workflow_handle(backfill_id).query(
             SlotBackfill.state_query)

@@ -1,0 +1,111 @@
+"""API documentation that works with no internet: Swagger UI at `/docs` and ReDoc at `/redoc`, their scripts and
+styles served from the installed `fastapi-offline` package (MIT; Swagger UI Apache-2.0, ReDoc MIT), never a CDN.
+
+The OpenAPI document also says how every route authenticates: bearer or session cookie on the people's routes
+(declared by their dependencies), and on `/webhooks/{provider}` each provider's signature headers, scheme and
+body (`x-signature-schemes`).
+"""
+
+from __future__ import annotations
+
+from importlib.resources import files
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
+
+STATIC = "/docs-static"
+
+# provider: (signature headers, signed content and scheme, body media type, body summary). Facts from each
+# provider's public documentation, as linked in the connector's module docstring.
+WEBHOOKS: dict[str, tuple[list[str], str, str, str]] = {
+    "events": (["webhook-id", "webhook-timestamp", "webhook-signature"],
+               "Standard Webhooks v1 (https://www.standardwebhooks.com/): `v1,<base64 HMAC-SHA256(secret, "
+               "id.timestamp.body)>`, ±5 min", "application/json",
+               '{"type": "appointment.no_show", "timestamp": ISO-8601, "data": AppointmentEvent}'),
+    "calcom": (["x-cal-signature-256"], "hex HMAC-SHA256(webhook secret, raw body); no timestamp is signed",
+               "application/json", '{"triggerEvent": "BOOKING_CREATED", "createdAt", "payload": {...}}'),
+    "calendly": (["calendly-webhook-signature"], "`t=<unix>,v1=<hex HMAC-SHA256(signing key, t.body)>`, ±3 min",
+                 "application/json", '{"event": "invitee.created", "created_at", "payload": {...}}'),
+    "google": (["x-goog-channel-id", "x-goog-channel-token", "x-goog-resource-state", "x-goog-message-number"],
+               "channel token (our secret per push channel) compared in constant time; no body",
+               "application/json", "empty"),
+    "outlook": ([], "`clientState` in each notification equals NOSHOW_GRAPH_CLIENT_STATE; `validationToken` query "
+                    "answered as text/plain", "application/json",
+                '{"value": [{"subscriptionId", "clientState", ...}]}'),
+    "hubspot": (["x-hubspot-signature-v3", "x-hubspot-request-timestamp"],
+                "base64 HMAC-SHA256(app client secret, method + uri + body + timestamp), ±5 min",
+                "application/json", '[{"eventId", "subscriptionType", "objectId", "propertyName", ...}]'),
+    "zoom": (["x-zm-signature", "x-zm-request-timestamp"],
+             "`v0=<hex HMAC-SHA256(secret token, v0:timestamp:body)>`, ±5 min; `endpoint.url_validation` answered",
+             "application/json", '{"event": "meeting.ended", "event_ts", "payload": {...}}'),
+    "twilio": (["x-twilio-signature"],
+               "base64 HMAC-SHA1(auth token, URL + sorted form params), checked with Twilio's RequestValidator",
+               "application/x-www-form-urlencoded", "MessageSid, From, To, Body, MessageStatus, ..."),
+    "sendgrid": (["x-twilio-email-event-webhook-signature", "x-twilio-email-event-webhook-timestamp"],
+                 "ECDSA P-256 / SHA-256 over timestamp + body with the Event Webhook verification key",
+                 "application/json", '[{"event": "delivered", "sg_message_id", "timestamp", ...}]'),
+    "sendgrid_parse": (["authorization"], "`?token=` (SENDGRID_PARSE_TOKEN) or HTTP Basic (SENDGRID_PARSE_BASIC_AUTH)",
+                       "multipart/form-data", "from, to, subject, text, html, headers, ..."),
+    "slack": (["x-slack-signature", "x-slack-request-timestamp"],
+              "`v0=<hex HMAC-SHA256(signing secret, v0:timestamp:body)>`, ±5 min",
+              "application/x-www-form-urlencoded", "payload=<JSON block_actions>"),
+}
+
+
+def _webhook_docs(operation: dict[str, Any]) -> None:
+    rows = "\n".join(f"| `{name}` | {', '.join(f'`{h}`' for h in headers) or '(in the body)'} | {scheme} | "
+                     f"`{media}`: {body} |" for name, (headers, scheme, media, body) in WEBHOOKS.items())
+    operation["description"] = (
+        "Authenticated by the provider's signature over the raw bytes, verified before anything parses them (no "
+        "bearer token). A provider without a configured secret answers 404.\n\n"
+        "| provider | headers | signature scheme | body |\n|---|---|---|---|\n" + rows)
+    operation["security"] = []
+    names = sorted({h for headers, *_ in WEBHOOKS.values() for h in headers})
+    params = operation.setdefault("parameters", [])
+    known = {p.get("name") for p in params}
+    params += [{"name": h, "in": "header", "required": False, "schema": {"type": "string"},
+                "description": "signature header of " + ", ".join(n for n, v in WEBHOOKS.items() if h in v[0])}
+               for h in names if h not in known]
+    media = {m for _, _, m, _ in WEBHOOKS.values()}
+    operation["requestBody"] = {"required": False, "description": "the provider's own payload, byte for byte",
+                                "content": {m: {"schema": {}} for m in sorted(media)}}
+    operation["x-signature-schemes"] = {name: {"headers": h, "scheme": s, "media_type": m, "body": b}
+                                        for name, (h, s, m, b) in WEBHOOKS.items()}
+
+
+def install_docs(app: FastAPI) -> None:
+    """Serve /docs and /redoc from the package and complete the OpenAPI document (create the app with
+    docs_url=None and redoc_url=None)."""
+    app.mount(STATIC, StaticFiles(directory=str(files("fastapi_offline") / "static")), name="docs-static")
+
+    @app.get("/docs", include_in_schema=False)
+    def swagger() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url="/openapi.json", title=f"{app.title} API",
+                                   swagger_js_url=f"{STATIC}/swagger-ui-bundle.js",
+                                   swagger_css_url=f"{STATIC}/swagger-ui.css",
+                                   swagger_favicon_url=f"{STATIC}/favicon.png")
+
+    @app.get("/redoc", include_in_schema=False)
+    def redoc() -> HTMLResponse:
+        return get_redoc_html(openapi_url="/openapi.json", title=f"{app.title} API",
+                              redoc_js_url=f"{STATIC}/redoc.standalone.js", redoc_favicon_url=f"{STATIC}/favicon.png",
+                              with_google_fonts=False)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            document = get_openapi(title=app.title, version=app.version, description=app.description,
+                                   routes=app.routes)
+            for path, item in document.get("paths", {}).items():
+                for method, operation in item.items():
+                    if path == "/webhooks/{provider}" and method == "post":
+                        _webhook_docs(operation)
+                    elif "security" not in operation:
+                        operation["security"] = []  # public on purpose: say so rather than leave it unsaid
+            app.openapi_schema = document
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
