@@ -34,6 +34,7 @@ COMMANDS: dict[str, Lazy] = {
     "lint-message": Lazy("workers.cli.policy", "lint_message", "Lint a message against the messaging rules."),
     "waitlist": Lazy("workers.cli.waitlist", "waitlist_app", "The waitlist that freed slots are offered to."),
     "connectors": Lazy("workers.cli.connectors", "connectors_app", "Connected providers: check their settings."),
+    "users": Lazy("workers.cli.users", "users_app", "Local accounts for the browser pages, and API tokens."),
     "settings": Lazy("workers.cli.config", "show_settings", "Print the effective settings, secrets masked."),
     "codec-server": Lazy("workers.cli.codec", "codec_server", "Serve the codec protocol for the Temporal UI."),
 }
