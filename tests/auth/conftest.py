@@ -33,11 +33,11 @@ def auth_settings(tmp: Path, **sections: Any) -> Settings:
 async def make_app(tmp_path: Path) -> AsyncIterator[Callable[..., Any]]:
     clients: list[httpx.AsyncClient] = []
 
-    def build(settings: Settings | None = None) -> tuple[FastAPI, httpx.AsyncClient]:
+    def build(settings: Settings | None = None, base_url: str = "http://test") -> tuple[FastAPI, httpx.AsyncClient]:
         s = settings or auth_settings(tmp_path)
         app = create_app(s, client=None, deps=build_dependencies(s))
         http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app, raise_app_exceptions=False),
-                                 base_url="http://test")
+                                 base_url=base_url)
         clients.append(http)
         return app, http
 
