@@ -89,7 +89,7 @@ async def test_a_tampered_id_token_is_refused(make_app: Callable[..., Any], tmp_
 async def test_a_callback_without_the_browser_state_or_replayed_is_refused(make_app: Callable[..., Any],
                                                                           tmp_path: Path,
                                                                           issuer: FakeIssuer) -> None:
-    app, http = oidc_app(make_app, tmp_path, issuer)
+    _, http = oidc_app(make_app, tmp_path, issuer)
     issuer.next_claims = {"groups": ["noshow-admins"]}
     start = await http.get("/login/oidc")
     async with httpx.AsyncClient() as browser:
