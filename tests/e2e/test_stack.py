@@ -58,7 +58,8 @@ def test_up_then_demo_shows_every_state(tmp_path: Path) -> None:
                                 timeout=60)
         assert report.returncode == 0, report.stderr
         csv_total = next(csv.DictReader(io.StringIO(report.stdout)))
-        page = httpx.get(f"http://127.0.0.1:{env['NOSHOW_API_PORT']}/dashboard/data.json", timeout=30).json()
+        page = httpx.get(f"http://127.0.0.1:{env['NOSHOW_API_PORT']}/dashboard/data.json", timeout=30,
+                         headers={"Authorization": "Bearer dev-admin-token"}).json()
         total = page["total"]["values"]
         # counted by hand from the demo's mix (workers/dev/demo.py): 12 appointments, one on an unmanaged calendar;
         # the first-time no-show and the reschedule request rebook; one customer opts out; the late

@@ -77,6 +77,37 @@ def _webhook_docs(operation: dict[str, Any]) -> None:
                                         for name, (h, s, m, b) in WEBHOOKS.items()}
 
 
+PROBLEM = {"$ref": "#/components/schemas/Problem"}
+ERRORS = {"401": "not signed in, or an unknown or expired token (answered before the body is read)",
+          "403": "signed in, but the role is too low, or a cookie request without its CSRF token",
+          "404": "no such resource, or one outside the caller's programs"}
+
+
+# refusals particular to a route, beyond the common ones
+EXTRA: dict[str, dict[str, str]] = {
+    "/book/{token}": {"403": "the link's signature is wrong, or the link expired",
+                      "410": "the offer is no longer open"},
+}
+
+
+def _problem_schemas(document: dict[str, Any]) -> None:
+    schemas = document.setdefault("components", {}).setdefault("schemas", {})
+    schemas.setdefault("Problem", {"title": "Problem", "type": "object", "required": ["detail"],
+                                   "properties": {"detail": {"title": "Detail", "type": "string"}}})
+
+
+def _error_responses(path: str, operation: dict[str, Any]) -> None:
+    """The refusals every operation can give, with their bodies, so clients (and schema checks) know them."""
+    responses = operation.setdefault("responses", {})
+    wanted = (["401", "403"] if operation.get("security") else []) + (["404"] if "{" in path else [])
+    for code, text in [(c, ERRORS[c]) for c in wanted] + list(EXTRA.get(path, {}).items()):
+        responses.setdefault(code, {"description": text, "content": {"application/json": {"schema": PROBLEM}}})
+    if "422" in responses or operation.get("parameters") or operation.get("requestBody"):
+        # a field-level error lists where and what; a rule about the whole request says it in one sentence
+        responses["422"] = {"description": "invalid input (never echoed back)", "content": {"application/json": {
+            "schema": {"anyOf": [{"$ref": "#/components/schemas/HTTPValidationError"}, PROBLEM]}}}}
+
+
 def install_docs(app: FastAPI) -> None:
     """Serve /docs and /redoc from the package and complete the OpenAPI document (create the app with
     docs_url=None and redoc_url=None)."""
@@ -99,12 +130,14 @@ def install_docs(app: FastAPI) -> None:
         if app.openapi_schema is None:
             document = get_openapi(title=app.title, version=app.version, description=app.description,
                                    routes=app.routes)
+            _problem_schemas(document)
             for path, item in document.get("paths", {}).items():
                 for method, operation in item.items():
                     if path == "/webhooks/{provider}" and method == "post":
                         _webhook_docs(operation)
                     elif "security" not in operation:
                         operation["security"] = []  # public on purpose: say so rather than leave it unsaid
+                    _error_responses(path, operation)
             app.openapi_schema = document
         return app.openapi_schema
 

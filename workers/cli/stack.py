@@ -38,7 +38,7 @@ def up() -> None:
     typer.echo("\n".join([
         "",
         f"  API        {s.api.local_url}   (OpenAPI docs at /docs)",
-        f"  Dashboard  {s.api.local_url}/dashboard",
+        f"  Dashboard  {s.api.local_url}/dashboard   (sign in at /login: `noshow users add NAME --role owner`)",
         f"  Temporal   {s.temporal.target}",
         f"  Temporal UI {ui}",
         f"  Data       {s.storage.data_dir.resolve()}   (logs in {s.storage.data_dir / 'logs'})",

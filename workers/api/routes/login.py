@@ -13,7 +13,7 @@ import hmac
 import secrets
 from datetime import timedelta
 from html import escape
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -24,6 +24,21 @@ from workers.api.auth.principal import Principal
 from workers.api.deps import AppState, State
 
 router = APIRouter(tags=["sign-in"])
+
+
+def _html(text: str) -> dict[str, Any]:
+    return {"description": text, "content": {"text/html": {"schema": {"type": "string"}}}}
+
+
+REDIRECT: dict[str, Any] = {"description": "signed in or out: on to the next page (`Location`)"}
+LOGIN_ANSWERS: dict[int | str, dict[str, Any]] = {303: REDIRECT, 401: _html("wrong name or password"),
+                                                 403: _html("the form's CSRF token is missing or wrong")}
+LOGOUT_ANSWERS: dict[int | str, dict[str, Any]] = {303: REDIRECT, 403: _html("not this session's CSRF token")}
+OIDC_ANSWERS: dict[int | str, dict[str, Any]] = {
+    303: REDIRECT, 400: _html("the sign-in did not start in this browser, or was already used"),
+    401: _html("the issuer refused the code or the ID token is not valid"),
+    403: _html("the settings give this person no role"), 404: _html("single sign-on is not configured"),
+    502: _html("the issuer is not reachable")}
 LOGIN_CSRF_COOKIE = "noshow_login_csrf"
 OIDC_STATE_COOKIE = "noshow_oidc_state"
 STYLE = ("body{font-family:system-ui;max-width:24em;margin:3em auto;padding:0 1em}label,input,button{display:block;"
@@ -104,7 +119,8 @@ async def login_page(request: Request, st: State,
     return _login_form(st, safe_next(next))
 
 
-@router.post("/login", response_class=HTMLResponse, summary="Sign in with a local account")
+@router.post("/login", response_class=HTMLResponse, summary="Sign in with a local account",
+             responses=LOGIN_ANSWERS)
 async def login(request: Request, st: State, username: Annotated[str, Form(max_length=254)],
                 password: Annotated[str, Form(max_length=1024)],
                 csrf_token: Annotated[str, Form(max_length=100)],
@@ -122,7 +138,7 @@ async def login(request: Request, st: State, username: Annotated[str, Form(max_l
     return _start_session(st, Principal(user.user_id, user.role, user.programs, via="session"), next or "/login")
 
 
-@router.get("/logout", response_class=HTMLResponse, summary="The sign-out page")
+@router.get("/logout", response_class=HTMLResponse, summary="The sign-out page", responses={303: REDIRECT})
 async def logout_page(request: Request, st: State) -> Response:
     sid = request.cookies.get(SESSION_COOKIE)
     who = await asyncio.to_thread(st.users.session_principal, sid) if sid and len(sid) < 200 else None
@@ -132,7 +148,8 @@ async def logout_page(request: Request, st: State) -> Response:
                  f"value='{escape(who.csrf or '', quote=True)}'><button type=submit>Sign out</button></form>")
 
 
-@router.post("/logout", summary="End the browser session (needs the session's CSRF token)")
+@router.post("/logout", summary="End the browser session (needs the session's CSRF token)",
+             responses=LOGOUT_ANSWERS)
 async def logout(request: Request, st: State, csrf_token: Annotated[str, Form(max_length=100)]) -> Response:
     sid = request.cookies.get(SESSION_COOKIE) or ""
     who = await asyncio.to_thread(st.users.session_principal, sid) if sid and len(sid) < 200 else None
@@ -145,7 +162,8 @@ async def logout(request: Request, st: State, csrf_token: Annotated[str, Form(ma
     return response
 
 
-@router.get("/login/oidc", summary="Start OpenID Connect sign-in (authorization code + PKCE)")
+@router.get("/login/oidc", summary="Start OpenID Connect sign-in (authorization code + PKCE)",
+            responses=OIDC_ANSWERS)
 async def oidc_start(st: State, next: Annotated[str | None, Query(max_length=500)] = None) -> Response:
     client = _oidc(st)
     if client is None:
@@ -160,7 +178,8 @@ async def oidc_start(st: State, next: Annotated[str | None, Query(max_length=500
     return response
 
 
-@router.get("/login/oidc/callback", summary="Where the issuer sends the browser back with a code")
+@router.get("/login/oidc/callback", summary="Where the issuer sends the browser back with a code",
+            responses=OIDC_ANSWERS)
 async def oidc_callback(request: Request, st: State, code: Annotated[str | None, Query(max_length=2000)] = None,
                         state: Annotated[str | None, Query(max_length=200)] = None,
                         error: Annotated[str | None, Query(max_length=200)] = None) -> Response:

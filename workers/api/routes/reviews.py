@@ -8,7 +8,7 @@ from temporalio.client import WorkflowUpdateFailedError
 from temporalio.service import RPCError
 
 from domain.case import ReviewDecision, ReviewResult
-from workers.api.auth.scope import VisibleCase
+from workers.api.auth.scope import visible_case
 from workers.api.deps import Caller, State
 from workers.api.models import DecisionBody, PendingReview, Problem
 from workers.intake.reviews import record_decision
@@ -26,7 +26,8 @@ async def pending_reviews(st: State, who: Caller) -> list[PendingReview]:
              responses={401: {"model": Problem}, 403: {"model": Problem}, 404: {"model": Problem},
                         409: {"model": Problem}},
              summary="Approve, reject, edit or suppress a case waiting for review")
-async def decide(case_id: str, body: DecisionBody, st: State, who: Caller, _: VisibleCase) -> ReviewResult:
+async def decide(case_id: str, body: DecisionBody, st: State, who: Caller) -> ReviewResult:
+    await visible_case(case_id, st, who)  # after the body validated: a bad decision costs no Temporal query
     handle = st.cases.handle(case_id)
     decision = ReviewDecision(reviewer=who.identity, **body.model_dump())
     try:
