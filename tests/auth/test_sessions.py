@@ -114,3 +114,14 @@ async def test_disabling_a_user_ends_sessions_and_tokens_and_tokens_stay_within_
     assert (await http.get("/dashboard")).status_code == 401
     assert (await http.get("/reviews", headers=bearer)).status_code == 401
     assert (await sign_in(http, "ed@example.com", PASSWORD)).status_code == 401
+
+
+async def test_password_guessing_is_throttled_per_name(make_app: Callable[..., Any]) -> None:
+    app, http = make_app()
+    store(app).add_user("fi@example.com", PASSWORD, "reviewer")
+    store(app).add_user("gus@example.com", PASSWORD, "reviewer")
+    codes = [(await sign_in(http, "FI@example.com ", f"guess number {i:04d}")).status_code for i in range(10)]
+    assert codes == [401] * 10
+    blocked = await sign_in(http, "fi@example.com", PASSWORD)  # even the right password, for now
+    assert blocked.status_code == 429 and int(blocked.headers["retry-after"]) > 0
+    assert (await sign_in(http, "gus@example.com", PASSWORD)).status_code == 303  # another name is not affected

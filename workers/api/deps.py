@@ -16,6 +16,7 @@ from workers.api.auth.guard import Authenticator, require
 from workers.api.auth.oidc import OidcClient
 from workers.api.auth.principal import Principal, parse_token_spec
 from workers.api.auth.store import AuthStore
+from workers.api.auth.throttle import SignInThrottle
 from workers.dependencies import Dependencies
 from workers.intake.cases import CaseService
 from workers.intake.webhooks import WebhookIntake
@@ -36,6 +37,7 @@ class AppState:
         self.reviewers = parse_reviewer_tokens(secret(settings.auth.reviewer_tokens) or "")
         self.users = AuthStore(deps.db)
         self.authenticator = Authenticator(settings, self.users)
+        self.throttle = SignInThrottle()
         self.oidc: OidcClient | None = None  # built on the first OIDC sign-in (discovery is fetched then)
         # the Google channels the worker's renewal schedule opened: a restart keeps accepting their pings
         connectors, checks = inbound_connectors(settings, channel_store=SqliteChannelStore(deps.db))

@@ -32,7 +32,8 @@ def _html(text: str) -> dict[str, Any]:
 
 REDIRECT: dict[str, Any] = {"description": "signed in or out: on to the next page (`Location`)"}
 LOGIN_ANSWERS: dict[int | str, dict[str, Any]] = {303: REDIRECT, 401: _html("wrong name or password"),
-                                                 403: _html("the form's CSRF token is missing or wrong")}
+                                                 403: _html("the form's CSRF token is missing or wrong"),
+                                                 429: _html("too many failed sign-ins for this name")}
 LOGOUT_ANSWERS: dict[int | str, dict[str, Any]] = {303: REDIRECT, 403: _html("not this session's CSRF token")}
 OIDC_ANSWERS: dict[int | str, dict[str, Any]] = {
     303: REDIRECT, 400: _html("the sign-in did not start in this browser, or was already used"),
@@ -129,11 +130,19 @@ async def login(request: Request, st: State, username: Annotated[str, Form(max_l
     if not expected or not hmac.compare_digest(expected.encode(), csrf_token.encode()):
         _audit(st, "anonymous", "signin.failed", method="password", reason="csrf")
         return _login_form(st, safe_next(next), "The form expired: try again.", 403)
+    wait = st.throttle.retry_after(username)
+    if wait is not None:
+        _audit(st, "anonymous", "signin.failed", method="password", reason="throttled")
+        response = _login_form(st, safe_next(next), "Too many failed sign-ins: try again later.", 429)
+        response.headers["Retry-After"] = str(wait)
+        return response
     user, reason = await asyncio.to_thread(st.users.check_password, username, password)
     if user is None:
+        st.throttle.failed(username)
         actor = getattr(st.users.user(username), "user_id", "anonymous") if reason != "unknown_user" else "anonymous"
         _audit(st, actor, "signin.failed", method="password", reason=reason)
         return _login_form(st, safe_next(next), "Wrong username or password, or the account is disabled.", 401)
+    st.throttle.succeeded(username)
     _audit(st, user.user_id, "signin.ok", method="password", role=user.role)
     return _start_session(st, Principal(user.user_id, user.role, user.programs, via="session"), next or "/login")
 
