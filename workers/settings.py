@@ -12,7 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, model_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from connectors.sendgrid.settings import SendGridSettings
@@ -66,13 +66,27 @@ class ApiSettings(EnvSection):
         return f"http://{self.host}:{self.port}"
 
 
+def project_root() -> Path:
+    """Where a relative NOSHOW_DATA_DIR is anchored: the source checkout this package runs from (the folder with
+    pyproject.toml), so a command run from another directory reads the same data and never starts an empty
+    copy there; an installed package without a checkout anchors at the working directory (set an absolute path)."""
+    here = Path(__file__).resolve().parents[1]
+    return here if (here / "pyproject.toml").is_file() else Path.cwd()
+
+
 class StorageSettings(EnvSection):
-    """NOSHOW_DATA_DIR, NOSHOW_LOCAL_DB_URL (default <data_dir>/local.db), NOSHOW_LEDGER_URL (default
-    sqlite:///<data_dir>/ledger.db; Postgres by URL in production)."""
+    """NOSHOW_DATA_DIR (a relative path is taken from the project folder, not the current directory),
+    NOSHOW_LOCAL_DB_URL (default <data_dir>/local.db), NOSHOW_LEDGER_URL (default sqlite:///<data_dir>/ledger.db;
+    Postgres by URL in production)."""
 
     model_config = SettingsConfigDict(env_prefix="NOSHOW_")
 
     data_dir: Path = Path("data")
+
+    @field_validator("data_dir", mode="after")
+    @classmethod
+    def _anchored(cls, value: Path) -> Path:
+        return value if value.is_absolute() else project_root() / value
     local_db_url: str | None = None
     ledger_url: str | None = None
 
