@@ -10,9 +10,10 @@ import uvicorn
 from fastapi import FastAPI
 from temporalio.client import Client
 
+from workers.api import console
 from workers.api.deps import AppState
 from workers.api.errors import install_error_handlers
-from workers.api.routes import booking, cases, dashboard, ops, reviews, waitlist, webhooks
+from workers.api.routes import booking, cases, dashboard, inbox, ops, reviews, waitlist, webhooks
 from workers.dependencies import Dependencies, build_dependencies
 from workers.logging import configure_logging
 from workers.settings import Settings, get_settings
@@ -37,8 +38,11 @@ def create_app(settings: Settings | None = None, client: Client | None = None,
 
     app = FastAPI(title="noshow-recovery", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
     app.state.noshow = AppState(settings, deps or build_dependencies(settings), client)
-    for module in (ops, webhooks, cases, reviews, booking, waitlist):
+    for module in (ops, webhooks, cases, reviews, booking, waitlist, inbox):
         app.include_router(module.router)
+    for router in console.routers():
+        app.include_router(router)
+    app.mount("/console/static", console.STATIC, name="console-static")
     app.include_router(dashboard.router_for(app))
     install_error_handlers(app)
     return app

@@ -13,7 +13,6 @@ import typer
 from connectors.settings import secret
 from workers.settings import Settings, get_settings
 
-
 DONE, REFUSED, USAGE = 0, 1, 2
 
 

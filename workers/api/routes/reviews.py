@@ -8,7 +8,7 @@ from temporalio.service import RPCError
 
 from domain.case import CaseState, ReviewDecision, ReviewResult
 from domain.ids import is_case_id
-from workers.api.deps import Caller, State
+from workers.api.deps import AppState, Caller, Principal, State
 from workers.api.models import DecisionBody, PendingReview, Problem
 from workers.intake.reviews import record_decision
 from workflows.case import RecoveryCaseWorkflow
@@ -26,6 +26,11 @@ async def pending_reviews(st: State, who: Caller) -> list[PendingReview]:
                         409: {"model": Problem}},
              summary="Approve, reject, edit or suppress a case waiting for review")
 async def decide(case_id: str, body: DecisionBody, st: State, who: Caller) -> ReviewResult:
+    return await submit_decision(st, who, case_id, body)
+
+
+async def submit_decision(st: AppState, who: Principal, case_id: str, body: DecisionBody) -> ReviewResult:
+    """Check the caller may decide this case, hand the decision to it and record it; HTTPException otherwise."""
     if not is_case_id(case_id):  # another workflow's id must not be queried (or updated) as a case
         raise HTTPException(404, "no such case")
     handle = st.cases.handle(case_id)
