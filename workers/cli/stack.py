@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from workers.cli.common import fail, settings
+from workers.cli.common import REFUSED, fail, settings
 
 
 def up() -> None:
@@ -72,12 +72,12 @@ def demo(
     timeout: Annotated[float, typer.Option(help="seconds to wait for the cases to reach their states")] = 90,
 ) -> None:
     """Seed the local calendar and CRM, send a realistic mix of signed events and replies, show the result."""
-    from workers.dev.demo import run_demo
+    from workers.dev.demo import DemoRefused, run_demo
 
     s = settings()
     try:
         ok = asyncio.run(run_demo(s, typer.echo, timeout=timeout))
-    except ConnectionError as exc:
-        fail(str(exc))
+    except (ConnectionError, DemoRefused) as exc:
+        fail(str(exc), REFUSED)
     if not ok:
         raise typer.Exit(1)

@@ -13,7 +13,7 @@ from temporalio.service import RPCError
 from domain.case import CaseState
 from domain.ids import is_case_id
 from domain.intake import ReplyOutcome
-from domain.models import Reply
+from domain.models import Reply, Stage
 from workers.api.deps import Admin, Caller, State
 from workers.api.models import CaseSummary, LocalReplyBody, Problem
 from workflows.case import RecoveryCaseWorkflow
@@ -34,8 +34,9 @@ async def get_case(case_id: str, st: State, _: Caller) -> CaseState:
 
 
 @router.get("/cases", response_model=list[CaseSummary], summary="Cases with their stage and outcome")
-async def list_cases(st: State, _: Caller, stage: str | None = None, limit: int = 100) -> list[CaseSummary]:
-    return await list_case_summaries(st.cases.client, stage=stage, limit=min(max(limit, 1), 1000))
+async def list_cases(st: State, _: Caller, stage: Stage | None = None, limit: int = 100) -> list[CaseSummary]:
+    return await list_case_summaries(st.cases.client, stage=stage.value if stage else None,
+                                     limit=min(max(limit, 1), 1000))
 
 
 @router.post("/inbound/local", response_model=ReplyOutcome, tags=["local"],

@@ -18,7 +18,23 @@ router = APIRouter(tags=["reviews"])
 
 @router.get("/reviews", response_model=list[PendingReview], summary="Pending reviews the caller may decide")
 async def pending_reviews(st: State, who: Caller) -> list[PendingReview]:
-    return [PendingReview.model_validate(r) for r in st.deps.reviews.pending() if who.may_review(str(r["program"]))]
+    """Soonest due first, each with the appointment, its value and the evidence."""
+    from workers.api.console.data import review_items
+
+    out: list[PendingReview] = []
+    for view in await review_items(st.cases.client, st.deps, who.may_review):
+        review, appt = view.state.review, view.inp.appointment if view.inp else None
+        assert review is not None  # review_items keeps only cases waiting for this review
+        evidence = list(view.state.verdict_reasons) + [
+            f"{g['kind']}{' ' + str(g['value']) if g.get('value') else ''} ({g['source']})" for g in view.signals]
+        out.append(PendingReview(
+            review_id=review.review_id, case_id=view.state.case_id, reasons=review.reasons,
+            program=view.state.program, requested_at=review.requested_at.isoformat(), due_at=review.due_at,
+            appointment_type=view.state.appointment_type, appointment_start=appt.start if appt else None,
+            value=appt.value if appt else None, currency=appt.currency if appt else None, evidence=evidence,
+            prior_no_shows=view.prior_no_shows, opted_out=view.opted_out, assignee=view.assignee,
+        ))
+    return out
 
 
 @router.post("/reviews/{case_id}/decision", response_model=ReviewResult,
