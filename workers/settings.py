@@ -141,7 +141,8 @@ class LoggingSettings(EnvSection):
 
 class CodecSettings(EnvSection):
     """The codec server for the Temporal UI: NOSHOW_CODEC_TOKENS (comma-separated bearer tokens),
-    NOSHOW_CODEC_ORIGINS, NOSHOW_CODEC_NAMESPACES (empty = any), NOSHOW_CODEC_MAX_BODY_BYTES. The key is
+    NOSHOW_CODEC_ORIGINS, NOSHOW_CODEC_NAMESPACES (empty = any), NOSHOW_CODEC_MAX_BODY_BYTES, NOSHOW_CODEC_PORT
+(`noshow up`). The key is
     the Temporal section's NOSHOW_ENCRYPTION_KEY."""
 
     model_config = SettingsConfigDict(env_prefix="NOSHOW_CODEC_")
@@ -150,6 +151,7 @@ class CodecSettings(EnvSection):
     origins: str = "http://127.0.0.1:8233,http://localhost:8233"
     namespaces: str = ""
     max_body_bytes: int = 8 * 1024 * 1024  # a history page of payloads; Temporal caps one payload at 2 MB
+    port: int = 8234  # where `noshow up` serves it next to the embedded dev server's UI
 
 
 CalendarProvider = Literal["local", "calcom", "calendly", "google", "outlook"]

@@ -34,13 +34,18 @@ def up() -> None:
     signal.signal(signal.SIGTERM, on_signal)
     typer.echo("starting noshow-recovery ...")
     stack.start()
+    from workers.dev.stack import codec_endpoint
+
     ui = f"http://127.0.0.1:{s.temporal.ui_port}" if s.temporal.embedded else "(your Temporal's UI)"
+    codec = codec_endpoint(s) if s.temporal.embedded else None
     typer.echo("\n".join([
         "",
         f"  API        {s.api.local_url}   (OpenAPI docs at /docs)",
         f"  Dashboard  {s.api.local_url}/dashboard",
         f"  Temporal   {s.temporal.target}",
         f"  Temporal UI {ui}",
+        *([f"  Codec      {codec}   (decrypts payloads for the UI; loopback and the UI's origin only)"]
+          if codec else []),
         f"  Data       {s.storage.data_dir.resolve()}   (logs in {s.storage.data_dir / 'logs'})",
         "",
         "  Next: in another terminal run `.venv/bin/noshow demo`, then `.venv/bin/noshow cases`.",
