@@ -56,6 +56,27 @@ class StaffInbox:
             )
         return cur.rowcount == 1
 
+    def resolutions(self, item_ids: list[str]) -> dict[str, dict[str, Any]]:
+        """Resolutions of items kept elsewhere (failed sends and lapsed reviews live in the reporting ledger)."""
+        if not item_ids:
+            return {}
+        with self.db.connect() as conn:
+            rows = conn.execute(
+                f"SELECT item_id, resolved_by, note, at FROM staff_resolutions WHERE item_id IN "
+                f"({','.join('?' * len(item_ids))})", item_ids,
+            ).fetchall()
+        return {str(r["item_id"]): {"resolved_by": r["resolved_by"], "note": r["note"], "resolved_at": r["at"]}
+                for r in rows}
+
+    def record_resolution(self, item_id: str, who: str, note: str | None = None) -> bool:
+        """Resolve an item whose existence the caller checked where it is kept; False when resolved already."""
+        with self.db.connect(immediate=True) as conn:
+            cur = conn.execute(
+                "INSERT OR IGNORE INTO staff_resolutions (item_id, resolved_by, note, at) VALUES (?, ?, ?, ?)",
+                (item_id, who, note, datetime.now(UTC).isoformat()),
+            )
+        return cur.rowcount == 1
+
     def assign(self, review_id: str, assignee: str, by: str) -> None:
         with self.db.connect() as conn:
             conn.execute(

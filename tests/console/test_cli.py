@@ -137,7 +137,7 @@ def test_report_by_week_fits_100_columns(tmp_path: Path) -> None:
     text = render_table(build_report(ledger, make_filters(), "week", weekly=False))
     ledger.close()
     assert max(len(line) for line in text.splitlines()) <= 100
-    assert text.count("total") == 1 and "2026-W" in text or "2026-" in text
+    assert (text.count("total") == 1 and "2026-W" in text) or "2026-" in text
 
 
 def test_demo_under_a_policy_without_its_source_says_so_in_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,

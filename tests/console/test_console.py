@@ -90,3 +90,30 @@ async def test_every_page_needs_a_caller_and_admin_pages_the_admin(api: Api) -> 
                               files={"policy": ("p.yaml", b"version: x\nsources: []\n", "application/x-yaml")})
     assert bad.status_code == 200 and "The policy has errors." in bad.text
     assert (await api.http.get("/console/static/htmx.min.js")).status_code == 200
+
+
+async def test_a_failed_send_is_in_the_inbox_until_resolved(api: Api) -> None:
+    from connectors.contract import PermanentProviderError
+    from domain.models import Channel
+
+    class Refusing:
+        def send(self, message: object) -> object:
+            raise PermanentProviderError("invalid 'To' phone number", code="21211")
+
+    api.stack.deps.channels[Channel.sms] = Refusing()  # type: ignore[assignment]  # shared with the worker
+    resp = await api.post_event(envelope(EventType.no_show, email=None))
+    case_id = str(resp.json()["events"][0]["case_id"])
+
+    async def failed() -> list[dict[str, object]]:
+        rows = (await api.http.get("/inbox", headers=REVIEWER)).json()
+        return [r for r in rows if r["kind"] == "failed_send" and r["case_id"] == case_id]
+
+    rows = await eventually(failed, lambda r: len(r) == 1, timeout=30)
+    assert "21211" in str(rows[0]["text"])
+    page = await api.http.get("/console/inbox", headers=REVIEWER)
+    assert "failed send" in page.text
+    done = await api.http.post("/console/inbox/resolve", headers=REVIEWER,
+                               data={"item_id": rows[0]["item_id"], "note": "number fixed in the CRM"})
+    assert done.status_code in (200, 303)
+    assert await failed() == []
+    assert (await api.http.post("/inbox/ledger:no-such-event/resolve", headers=REVIEWER, json={})).status_code == 404

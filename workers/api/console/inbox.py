@@ -6,7 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from connectors.local.staff_inbox import StaffInbox
+from workers.api.console.exceptions import inbox_items, resolve_item
 from workers.api.console.forms import read_form
 from workers.api.console.views import page
 from workers.api.deps import Caller, State
@@ -16,7 +16,7 @@ router = APIRouter(prefix="/console", include_in_schema=False)
 
 @router.get("/inbox", response_class=HTMLResponse)
 async def inbox_page(request: Request, st: State, who: Caller, resolved: bool = False) -> HTMLResponse:
-    items = StaffInbox(st.deps.db).items(include_resolved=resolved)
+    items = inbox_items(st.deps, include_resolved=resolved)
     return page(request, "inbox.html", who, items=items, resolved=resolved)
 
 
@@ -24,7 +24,7 @@ async def inbox_page(request: Request, st: State, who: Caller, resolved: bool = 
 async def resolve(request: Request, st: State, who: Caller) -> Response:
     form = await read_form(request)
     item_id = form.get("item_id", "")
-    if not StaffInbox(st.deps.db).resolve(item_id, who.identity, (form.get("note") or "")[:1000] or None):
+    if not resolve_item(st.deps, item_id, who.identity, (form.get("note") or "")[:1000] or None):
         raise HTTPException(404, "no such open item")
     st.deps.reviews.audit(who.identity, "inbox.resolve", None, {"item": item_id})
     if request.headers.get("hx-request"):

@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
-from connectors.local.staff_inbox import StaffInbox
 from reporting.metrics import METRICS, build_report, format_value
 from workers.api.console.data import review_items
+from workers.api.console.exceptions import inbox_items
 from workers.api.console.views import page
 from workers.api.deps import Caller, State
 
@@ -24,7 +24,7 @@ async def owner_page(request: Request, st: State, who: Caller) -> HTMLResponse:
     now = datetime.now(UTC)
     reviews = await review_items(st.cases.client, st.deps, who.may_review)
     overdue = [v for v in reviews if v.due_at and v.due_at < now]
-    open_items = StaffInbox(st.deps.db).items()
+    open_items = inbox_items(st.deps)
     alerts = [f"webhook event type {u.provider}/{u.type} is not handled ({u.count} received)"
               for u in st.intake.unknown_types.all()]
     alerts += [f"connector {c.name}: {c.detail}" for c in st.connector_checks if c.status == "error"]

@@ -47,6 +47,8 @@ async def decide(case_id: str, request: Request, st: State, who: Caller) -> Resp
     fields: dict[str, object] = {"review_id": form.get("review_id", ""), "decision": action,
                                  "note": form.get("note") or None}
     if action == "edit":
+        if form.get("segment") and form["segment"] not in SEGMENTS:
+            raise HTTPException(422, f"segment must be one of {', '.join(SEGMENTS)}")
         fields["segment"] = form.get("segment") or None
         fields["mark_attended"] = form.get("mark_attended") == "on"
     try:

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, Field
 
-from connectors.local.staff_inbox import StaffInbox
+from workers.api.console.exceptions import inbox_items, resolve_item
 from workers.api.deps import Caller, State
 from workers.api.models import Problem
 
@@ -16,7 +16,7 @@ router = APIRouter(tags=["inbox"])
 
 class InboxItem(BaseModel):
     item_id: str
-    kind: str  # unknown_sender | closed_case | waitlist_offer | staff_task
+    kind: str  # unknown_sender | closed_case | waitlist_offer | staff_task | failed_send | lapsed_review
     case_id: str | None
     channel: str | None
     text: str
@@ -32,12 +32,12 @@ class ResolveBody(BaseModel):
 
 @router.get("/inbox", response_model=list[InboxItem], summary="Open staff items (resolved too with resolved=true)")
 def list_inbox(st: State, _: Caller, resolved: bool = False) -> list[dict[str, Any]]:
-    return StaffInbox(st.deps.db).items(include_resolved=resolved)
+    return inbox_items(st.deps, include_resolved=resolved)
 
 
 @router.post("/inbox/{item_id}/resolve", responses={404: {"model": Problem}}, summary="Resolve one staff item")
-def resolve_item(item_id: str, body: ResolveBody, st: State, who: Caller) -> dict[str, str]:
-    if not StaffInbox(st.deps.db).resolve(item_id, who.identity, body.note):
+def resolve_inbox_item(item_id: str, body: ResolveBody, st: State, who: Caller) -> dict[str, str]:
+    if not resolve_item(st.deps, item_id, who.identity, body.note):
         raise HTTPException(404, "no such open item")
     st.deps.reviews.audit(who.identity, "inbox.resolve", None, {"item": item_id})
     return {"item_id": item_id, "resolved_by": who.identity}
