@@ -27,7 +27,7 @@ async def case_page(case_id: str, request: Request, st: State, who: Caller) -> H
     ui = f"http://127.0.0.1:{s.ui_port}" if s.embedded else None
     temporal_link = f"{ui}/namespaces/{s.namespace}/workflows/{case_id}" if ui else None
     timeline = sorted(
-        [{"at": t.at.isoformat(timespec="seconds"), "kind": "case", "what": t.what} for t in view.state.timeline]
+        [{"at": t.at.isoformat(timespec="seconds")[:19], "kind": "case", "what": t.what} for t in view.state.timeline]
         + [{"at": str(e["at"])[:19], "kind": "ledger", "what": _ledger_words(e)} for e in view.events]
         + [{"at": str(d["at"])[:19], "kind": "decision", "what": f"{d['action']} by {d['actor']}"}
            for d in view.decisions],
