@@ -47,7 +47,7 @@ async def test_the_queue_shows_the_message_an_approval_sends_and_approving_sends
 
     case_page = await api.http.get(f"/console/cases/{case_id}", headers=REVIEWER)
     assert case_page.status_code == 200
-    assert "review.approve by reviewer@example.com" in case_page.text
+    assert "review.approve by reviewer@example.com" in case_page.text and "decision: approve" in case_page.text
     assert "message sent" in case_page.text and "/workflows/" + case_id in case_page.text
 
 

@@ -42,4 +42,11 @@ def _ledger_words(event: dict[str, object]) -> str:
     for key in ("channel", "template_id", "outcome", "reason"):
         if event.get(key):
             parts.append(f"{key.replace('_id', '')}: {event[key]}")
+    data = event.get("data")
+    if event["type"] == "crm_updated" and isinstance(data, dict):
+        parts.append(f"fields written: {data.get('written') or 'none'}")
+        if data.get("refused"):
+            parts.append(f"refused (protected): {data['refused']}")
+    elif event["type"] == "review_decided" and isinstance(data, dict) and data.get("decision"):
+        parts.append(f"decision: {data['decision']}{'' if data.get('within_sla', True) else ' (after the SLA)'}")
     return "; ".join(parts)
