@@ -117,3 +117,14 @@ async def test_a_failed_send_is_in_the_inbox_until_resolved(api: Api) -> None:
     assert done.status_code in (200, 303)
     assert await failed() == []
     assert (await api.http.post("/inbox/ledger:no-such-event/resolve", headers=REVIEWER, json={})).status_code == 404
+
+
+def test_the_csrf_field_carries_the_sign_in_layers_token_escaped() -> None:
+    from starlette.requests import Request
+
+    from workers.api.console.views import csrf_field
+
+    request = Request({"type": "http", "method": "GET", "path": "/", "headers": [], "query_string": b""})
+    assert str(csrf_field(request)) == ""
+    request.state.csrf_token = 'tok"<en>'
+    assert str(csrf_field(request)) == '<input type="hidden" name="csrf_token" value="tok&#34;&lt;en&gt;">'
