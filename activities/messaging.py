@@ -180,35 +180,7 @@ class MessagingActivities:
         return deliver(self.channels, self.outbox, message, contact_key, now)
 
     def _render(self, req: SendRequest, channel: Channel) -> tuple[str | None, str, str] | str:
-        contact = req.appointment.contact
-        if req.template_id == HELP_TEMPLATE:
-            return None, req.resolved.help_text, HELP_TEMPLATE
-        try:
-            template = message_policy.select_template(req.resolved.templates, req.template_id, channel,
-                                                      contact.locale)
-        except message_policy.TemplateNotFound as exc:
-            return str(exc)
-        zone = zone_or(contact.timezone, req.resolved.program.send.default_timezone)
-        start = req.appointment.start.astimezone(zone)
-        variables = {
-            "first_name": first_name(contact.name),
-            "appointment_type": req.appointment.appointment_type.replace("_", " "),
-            "appointment_date": start.strftime("%a %b %d"),
-            "appointment_time": start.strftime("%H:%M"),
-            "business_name": req.resolved.program.name,
-            **{k: _readable_time(v, zone) if k in TIME_VARIABLES else v for k, v in req.variables.items()},
-        }
-        try:
-            subject, body = message_policy.render(template, variables)
-        except KeyError as exc:
-            return f"template {template.id} needs variable {exc}"
-        # lint the approved template text (with its approved exceptions), not the filled-in body, so a customer
-        # called "Bill" cannot trip the billing rule; the approved text is what a human signed off
-        lint = message_policy.lint_template(template, vertical=req.resolved.program.vertical,
-                                            first_message=req.first_message, help_text=req.resolved.help_text)
-        if not lint.ok:
-            return "guardrail lint failed: " + ", ".join(p.code for p in lint.problems)
-        return subject, body, f"{template.id}@v{template.version}"
+        return render_message(req, channel)
 
     def _event(self, req: SendRequest, type_: str, channel: Channel, template_id: str, reason: str | None = None
                ) -> LedgerEvent:
@@ -335,3 +307,36 @@ def _readable_time(value: str, zone: tzinfo) -> str:
         return value
     return at.astimezone(zone).strftime("%a %b %d at %H:%M")
 
+
+def render_message(req: SendRequest, channel: Channel) -> tuple[str | None, str, str] | str:
+    """(subject, body, template id@version) exactly as `send_message` sends it on `channel`, or why it cannot be
+    sent: the console shows reviewers the message an approval would send."""
+    contact = req.appointment.contact
+    if req.template_id == HELP_TEMPLATE:
+        return None, req.resolved.help_text, HELP_TEMPLATE
+    try:
+        template = message_policy.select_template(req.resolved.templates, req.template_id, channel,
+                                                  contact.locale)
+    except message_policy.TemplateNotFound as exc:
+        return str(exc)
+    zone = zone_or(contact.timezone, req.resolved.program.send.default_timezone)
+    start = req.appointment.start.astimezone(zone)
+    variables = {
+        "first_name": first_name(contact.name),
+        "appointment_type": req.appointment.appointment_type.replace("_", " "),
+        "appointment_date": start.strftime("%a %b %d"),
+        "appointment_time": start.strftime("%H:%M"),
+        "business_name": req.resolved.program.name,
+        **{k: _readable_time(v, zone) if k in TIME_VARIABLES else v for k, v in req.variables.items()},
+    }
+    try:
+        subject, body = message_policy.render(template, variables)
+    except KeyError as exc:
+        return f"template {template.id} needs variable {exc}"
+    # lint the approved template text (with its approved exceptions), not the filled-in body, so a customer
+    # called "Bill" cannot trip the billing rule; the approved text is what a human signed off
+    lint = message_policy.lint_template(template, vertical=req.resolved.program.vertical,
+                                        first_message=req.first_message, help_text=req.resolved.help_text)
+    if not lint.ok:
+        return "guardrail lint failed: " + ", ".join(p.code for p in lint.problems)
+    return subject, body, f"{template.id}@v{template.version}"

@@ -89,7 +89,10 @@ class ReviewDecision(BaseModel):
 
 class ReviewResult(BaseModel):
     accepted: bool
-    stage: Stage
+    stage: Stage  # the stage the case moved to once it acted on the decision
+    next_action_at: datetime | None = None
+    # what happens now, in words for the reviewer ("the message that failed is sent again now" ...)
+    detail: str | None = None
 
 
 class SlotChoice(BaseModel):

@@ -12,7 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, model_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from connectors.sendgrid.settings import SendGridSettings
@@ -67,13 +67,27 @@ class ApiSettings(EnvSection):
         return f"http://{self.host}:{self.port}"
 
 
+def project_root() -> Path:
+    """Where a relative NOSHOW_DATA_DIR is anchored: the source checkout this package runs from (the folder with
+    pyproject.toml), so a command run from another directory reads the same data and never starts an empty
+    copy there; an installed package without a checkout anchors at the working directory (set an absolute path)."""
+    here = Path(__file__).resolve().parents[1]
+    return here if (here / "pyproject.toml").is_file() else Path.cwd()
+
+
 class StorageSettings(EnvSection):
-    """NOSHOW_DATA_DIR, NOSHOW_LOCAL_DB_URL (default <data_dir>/local.db), NOSHOW_LEDGER_URL (default
-    sqlite:///<data_dir>/ledger.db; Postgres by URL in production)."""
+    """NOSHOW_DATA_DIR (a relative path is taken from the project folder, not the current directory),
+    NOSHOW_LOCAL_DB_URL (default <data_dir>/local.db), NOSHOW_LEDGER_URL (default sqlite:///<data_dir>/ledger.db;
+    Postgres by URL in production)."""
 
     model_config = SettingsConfigDict(env_prefix="NOSHOW_")
 
     data_dir: Path = Path("data")
+
+    @field_validator("data_dir", mode="after")
+    @classmethod
+    def _anchored(cls, value: Path) -> Path:
+        return value if value.is_absolute() else project_root() / value
     local_db_url: str | None = None
     ledger_url: str | None = None
 
@@ -130,7 +144,8 @@ class LoggingSettings(EnvSection):
 
 class CodecSettings(EnvSection):
     """The codec server for the Temporal UI: NOSHOW_CODEC_TOKENS (comma-separated bearer tokens),
-    NOSHOW_CODEC_ORIGINS, NOSHOW_CODEC_NAMESPACES (empty = any), NOSHOW_CODEC_MAX_BODY_BYTES. The key is
+    NOSHOW_CODEC_ORIGINS, NOSHOW_CODEC_NAMESPACES (empty = any), NOSHOW_CODEC_MAX_BODY_BYTES, NOSHOW_CODEC_PORT
+(`noshow up`). The key is
     the Temporal section's NOSHOW_ENCRYPTION_KEY."""
 
     model_config = SettingsConfigDict(env_prefix="NOSHOW_CODEC_")
@@ -139,6 +154,7 @@ class CodecSettings(EnvSection):
     origins: str = "http://127.0.0.1:8233,http://localhost:8233"
     namespaces: str = ""
     max_body_bytes: int = 8 * 1024 * 1024  # a history page of payloads; Temporal caps one payload at 2 MB
+    port: int = 8234  # where `noshow up` serves it next to the embedded dev server's UI
 
 
 CalendarProvider = Literal["local", "calcom", "calendly", "google", "outlook"]

@@ -19,6 +19,10 @@ Versions (workflow.patched; saved histories of each are replayed in tests/engine
   channel could deliver (a permanent provider refusal) asks a human instead of being skipped.
 - REBOOKED_MISSED_PATCH, decided when a followed new appointment turns out not kept: the case closes as
   `rebooked_missed` instead of `confirmed` (cases that got there before keep `confirmed`).
+- DECISION_ANSWERS_NEW_STAGE_PATCH, decided in the review update: the answer waits until the case acted on the
+  decision and carries the new stage, the next action and what happens now.
+- UNREACHABLE_RETRY_PATCH, decided after an approval of a message no channel could deliver: the message is sent
+  again at once; failing again, it comes back for review with that said (cases before: on to the next step).
 
 Retiring LEAN_PATCH, in two deploys:
 1. Once no case started before LEAN_PATCH is open. Check (must count 0, LEAN_PATCH's deploy time in UTC):
@@ -47,12 +51,14 @@ with workflow.unsafe.imports_passed_through():
     import workflows.case_versions as versions
     import workflows.case_watch as watch
     from domain.case import CaseInput, CaseState, OptOutNotice, ReviewDecision, ReviewResult, SlotChoice
-    from domain.models import AppointmentEvent, CaseKind, Reply
+    from domain.models import AppointmentEvent, CaseKind, Reply, Stage
 
 LEAN_PATCH = versions.LEAN_PATCH
 STOP_PATCH = versions.STOP_PATCH
 UNREACHABLE_PATCH = versions.UNREACHABLE_PATCH
 REBOOKED_MISSED_PATCH = versions.REBOOKED_MISSED_PATCH
+DECISION_ANSWERS_NEW_STAGE_PATCH = versions.DECISION_ANSWERS_NEW_STAGE_PATCH
+UNREACHABLE_RETRY_PATCH = versions.UNREACHABLE_RETRY_PATCH
 CaseClosed = base.CaseClosed
 
 
@@ -90,8 +96,14 @@ class RecoveryCaseWorkflow(sequence.SequenceSteps, watch.WatchSteps):
             self.slot_choice = choice
 
     @workflow.update
-    def review_decision(self, decision: ReviewDecision) -> ReviewResult:
+    async def review_decision(self, decision: ReviewDecision) -> ReviewResult:
         self.decision = decision
+        if workflow.patched(DECISION_ANSWERS_NEW_STAGE_PATCH):
+            # answer once the case acted on it (or left the review some other way, e.g. an opt-out), so the
+            # reviewer sees the new stage and what happens next, not the stage they decided in
+            await workflow.wait_condition(lambda: self.decided_review == decision.review_id
+                                          or self.state.stage != Stage.awaiting_review)
+            return self._decision_result()
         return ReviewResult(accepted=True, stage=self.state.stage)
 
     @review_decision.validator

@@ -106,6 +106,8 @@ class CaseBase:
         # the last side effect, run at close-out (versions that defer it)
         self.final: tuple[Callable[..., object], CrmUpdate | ConsentChange] | None = None
         self.unreachable_reviewed = False
+        self.decided_review: str | None = None  # the last review whose decision the case acted on
+        self.resending: str | None = None  # the template sent again after an approval (UNREACHABLE_RETRY_PATCH)
 
     # ------------------------------------------------------------------ waiting and closing
 

@@ -13,8 +13,8 @@ from temporalio import workflow
 
 import workflows.common as common
 from activities.review import ReviewActivities
-from domain.case import ReviewDecision, ReviewNotice, ReviewRequest
-from domain.models import CaseKind, Stage, Verdict
+from domain.case import ReviewDecision, ReviewNotice, ReviewRequest, ReviewResult
+from domain.models import TERMINAL_STAGES, CaseKind, Stage, Verdict
 from policies import review as review_policy
 from policies.schema import LapseAction, Segment
 from workflows.case_conversation import ConversationSteps
@@ -102,6 +102,7 @@ class ReviewSteps(ConversationSteps):
             await self._wait(marks[index] if index < len(marks) else None, replies=True, decision=True)
         decision = self.decision
         self.state.review = None
+        self.decided_review = review_id
         if decision is None:
             await self._set_stage(resume)
             return
@@ -117,6 +118,22 @@ class ReviewSteps(ConversationSteps):
         if decision.segment:
             self.state.segment = decision.segment
         await self._set_stage(resume)
+
+    def _decision_result(self) -> ReviewResult:
+        """The answer to a decision once the case acted on it: where it is now and what happens next."""
+        stage = self.state.stage
+        if stage in TERMINAL_STAGES:
+            detail = f"case closed: {self.state.close_reason or stage.value}"
+        elif self.resending is not None:
+            detail = (f"the message that could not be sent ({self.resending}) is sent again now; if it fails "
+                      "again the case comes back for review")
+        elif stage == Stage.awaiting_review:
+            detail = "the case is waiting for another review"
+        elif self.state.next_action_at is not None:
+            detail = f"{stage.value}: next action at {self.state.next_action_at.isoformat(timespec='minutes')}"
+        else:
+            detail = f"{stage.value}: the case goes on now"
+        return ReviewResult(accepted=True, stage=stage, next_action_at=self.state.next_action_at, detail=detail)
 
     async def _replies_during_review(self) -> None:
         while self.replies:

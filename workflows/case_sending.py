@@ -19,7 +19,7 @@ from policies import review as review_policy
 from policies import sequences as sequence_policy
 from policies.schema import Segment
 from workflows.case_base import CaseBase
-from workflows.case_versions import STOP_PATCH, UNREACHABLE_PATCH
+from workflows.case_versions import STOP_PATCH, UNREACHABLE_PATCH, UNREACHABLE_RETRY_PATCH
 
 HELP_TEMPLATE = "__help__"
 
@@ -57,6 +57,7 @@ class SendingSteps(CaseBase):
             if result.opted_out is not None:
                 self.opted_out_channels = set(result.opted_out)
             if result.status == "sent":
+                self.resending = None
                 self.state.messages_sent += 0 if result.duplicate else 1
                 how = " (possibly delivered: not sent again by another channel)" if result.ambiguous else ""
                 self._note(f"sent {template} by {result.channel.value if result.channel else '?'}{how}")
@@ -79,10 +80,25 @@ class SendingSteps(CaseBase):
             if (result.status == "failed" and template != HELP_TEMPLATE and not self.unreachable_reviewed
                     and workflow.patched(UNREACHABLE_PATCH)):
                 # every approved channel of the step refused it (invalid number, landline ...): a human decides,
-                # once per case; an approval goes on with the sequence
+                # once per case
                 self.unreachable_reviewed = True
-                await self._review(self._route("unreachable", f"could not send {template}: {result.reason}"),
-                                   resume=self.state.stage)
+                await self._review(self._route(
+                    "unreachable", f"could not send {template}: {result.reason}; approving sends it again now"),
+                    resume=self.state.stage)
+                if workflow.patched(UNREACHABLE_RETRY_PATCH):
+                    # the reviewer may have fixed the cause (the number, the channel's consent): try it again now
+                    # rather than leave the case silent until the next step
+                    self.resending = template
+                    self._note(f"approved after a failed send: sending {template} again")
+                    request.appointment = self.appointment
+                    continue
+            elif result.status == "failed" and self.resending == template:
+                self.resending = None
+                await self._review(self._route(
+                    "unreachable", f"sent {template} again after approval and it failed again: {result.reason}; "
+                                   "approving goes on with the rest of the sequence"),
+                    resume=self.state.stage)
+            self.resending = None
             return
 
     # ------------------------------------------------------------------ defined by the stages built on this one

@@ -27,6 +27,10 @@ LEAN_PATCH = "lean-case-1"
 STOP_PATCH = "stop-queued-behind-send-1"
 UNREACHABLE_PATCH = "unreachable-goes-to-review-1"
 REBOOKED_MISSED_PATCH = "rebooked-missed-stage-1"
+# a review decision answers once the case has acted on it (the new stage, the next action), not at once
+DECISION_ANSWERS_NEW_STAGE_PATCH = "decision-answers-new-stage-1"
+# approving a case whose message no channel could deliver sends that message again at once
+UNREACHABLE_RETRY_PATCH = "unreachable-approval-resends-1"
 
 # stages the case passes through without waiting: not worth an upsert (one billed action each) under LEAN_PATCH
 TRANSIENT_STAGES = frozenset({Stage.checking, Stage.rebooked})

@@ -151,6 +151,18 @@ CREATE TABLE IF NOT EXISTS audit (
     detail TEXT,
     at TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS staff_resolutions (
+    item_id TEXT PRIMARY KEY,           -- inbound:<reply id> | task:<idempotency key>
+    resolved_by TEXT NOT NULL,
+    note TEXT,
+    at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS review_assignments (
+    review_id TEXT PRIMARY KEY,
+    assignee TEXT NOT NULL,
+    assigned_by TEXT NOT NULL,
+    at TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS waitlist (
     contact_id TEXT NOT NULL,
     appointment_type TEXT NOT NULL,

@@ -30,5 +30,5 @@ def test_without_a_running_api_the_cli_says_so(monkeypatch: pytest.MonkeyPatch) 
         result = runner.invoke(app, ["waitlist", "list", "--type", "consultation", "--calendar", "cal-1"])
     finally:
         get_settings.cache_clear()
-    assert result.exit_code == 2
+    assert result.exit_code == 1  # refused: nothing to talk to (2 is for usage errors)
     assert "cannot reach the API" in result.output

@@ -10,11 +10,12 @@ import uvicorn
 from fastapi import FastAPI
 from temporalio.client import Client
 
+from workers.api import console
 from workers.api.auth.guard import AuthGate, route_table
 from workers.api.deps import AppState
 from workers.api.docs import install_docs
 from workers.api.errors import install_error_handlers
-from workers.api.routes import booking, cases, dashboard, login, ops, reviews, waitlist, webhooks
+from workers.api.routes import booking, cases, dashboard, inbox, login, ops, reviews, waitlist, webhooks
 from workers.dependencies import Dependencies, build_dependencies
 from workers.logging import configure_logging
 from workers.settings import Settings, get_settings
@@ -43,10 +44,12 @@ def create_app(settings: Settings | None = None, client: Client | None = None,
     app = FastAPI(title="noshow-recovery", version="0.1.0", description=DESCRIPTION, lifespan=lifespan,
                   docs_url=None, redoc_url=None)
     app.state.noshow = AppState(settings, deps or build_dependencies(settings), client)
-    routers = [m.router for m in (ops, webhooks, cases, reviews, booking, waitlist, login)]
+    routers = [m.router for m in (ops, webhooks, cases, reviews, booking, waitlist, login, inbox)]
+    routers.extend(console.routers())
     routers.append(dashboard.router_for(app))
     for router in routers:
         app.include_router(router)
+    app.mount("/console/static", console.STATIC, name="console-static")
     install_docs(app)
     # inside the Content-Length guard: every protected route authenticates before any body is read
     app.add_middleware(AuthGate, routes=route_table(routers))

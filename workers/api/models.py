@@ -26,6 +26,15 @@ class PendingReview(BaseModel):
     reasons: list[str]
     program: str
     requested_at: str
+    due_at: datetime | None = None
+    appointment_type: str | None = None
+    appointment_start: datetime | None = None
+    value: float | None = None
+    currency: str | None = None
+    evidence: list[str] = Field(default_factory=list)  # the verdict's reasons and the attendance signals' sources
+    prior_no_shows: int | None = None
+    opted_out: list[str] = Field(default_factory=list)
+    assignee: str | None = None
 
 
 class DecisionBody(BaseModel):

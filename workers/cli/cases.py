@@ -7,18 +7,19 @@ from typing import Annotated
 
 import typer
 
-from workers.cli.common import admin_token, api_call, fail
+from domain.models import Stage
+from workers.cli.common import REFUSED, admin_token, api_call, echo_json, fail
 
 
 def cases(
-    stage: Annotated[str | None, typer.Option(help="only cases in this stage")] = None,
+    stage: Annotated[Stage | None, typer.Option(help="only cases in this stage", case_sensitive=False)] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
     """List cases with their stage and outcome."""
-    params = {"stage": stage} if stage else {}
+    params = {"stage": stage.value} if stage else {}
     rows = api_call("GET", "/cases", token=admin_token(), params=params)
     if as_json:
-        typer.echo(json.dumps(rows, indent=2))
+        echo_json(rows)
         return
     typer.echo(f"{'case':32} {'status':10} {'kind':20} {'stage':18} review")
     for r in rows:
@@ -38,11 +39,18 @@ def reply(
     sender: Annotated[str | None, typer.Option(
         "--from", help="the answering address; needed to answer a waitlist offer (a backfill-... id)")] = None,
 ) -> None:
-    """Reply to a case as the simulated customer (goes through the same path as a provider's webhook)."""
+    """Reply to a case as the simulated customer (goes through the same path as a provider's webhook).
+    Exit 1 when there is no such case (nothing is sent) or the case is closed (the reply goes to the staff inbox)."""
     if channel not in ("sms", "whatsapp", "email"):
         fail("channel must be sms, whatsapp or email")
-    if case_id.startswith("backfill-") and not sender:
+    backfill = case_id.startswith("backfill-")
+    if backfill and not sender:
         fail("a waitlist offer went to many people: say who answers with --from ADDRESS")
+    if not backfill:
+        api_call("GET", f"/cases/{case_id}", token=admin_token())  # 404: "no such case", exit 1, nothing recorded
     out = api_call("POST", "/inbound/local", token=admin_token(),
                    json={"case_id": case_id, "text": text, "channel": channel, "sender": sender})
     typer.echo(json.dumps(out))
+    if out.get("routed") in ("unknown_sender", "closed_case"):
+        fail(f"the reply did not reach an open case ({out.get('routed')}); it is in the staff inbox "
+             "(`noshow inbox list`)", REFUSED)

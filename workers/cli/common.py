@@ -1,4 +1,8 @@
-"""What every command shares: one error style (no tracebacks), the settings, and calls to the running API."""
+"""What every command shares: one error style (no tracebacks), the settings, and calls to the running API.
+
+Exit codes, the same for every command: 0 done, 1 refused or not found (the API said no, the case does not
+exist, a check failed, the stack is not running), 2 usage (an unknown option or value, an invalid setting).
+"""
 
 from __future__ import annotations
 
@@ -9,8 +13,10 @@ import typer
 from connectors.settings import secret
 from workers.settings import Settings, get_settings
 
+DONE, REFUSED, USAGE = 0, 1, 2
 
-def fail(message: str, code: int = 2) -> NoReturn:
+
+def fail(message: str, code: int = USAGE) -> NoReturn:
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(code)
 
@@ -30,14 +36,21 @@ def api_call(method: str, path: str, token: str | None = None, **kwargs: Any) ->
     try:
         resp = httpx.request(method, url, headers=headers, timeout=30, **kwargs)
     except httpx.HTTPError:
-        fail(f"cannot reach the API at {url}; is `noshow up` (make run) running?")
+        fail(f"cannot reach the API at {url}; is `noshow up` (make run) running?", REFUSED)
     if resp.status_code >= 400:
         try:
             detail = resp.json().get("detail")
         except ValueError:
             detail = resp.text
-        fail(f"{resp.status_code}: {detail}", 1)
+        # the API refusing what was asked is 1; a request it could not understand is a usage error
+        fail(f"{resp.status_code}: {detail}", USAGE if resp.status_code in (400, 422) else REFUSED)
     return resp.json()
+
+
+def echo_json(data: Any) -> None:
+    import json
+
+    typer.echo(json.dumps(data, indent=2, default=str))
 
 
 def admin_token() -> str:

@@ -37,6 +37,7 @@ COMMANDS: dict[str, Lazy] = {
     "users": Lazy("workers.cli.users", "users_app", "Local accounts for the browser pages, and API tokens."),
     "settings": Lazy("workers.cli.config", "show_settings", "Print the effective settings, secrets masked."),
     "codec-server": Lazy("workers.cli.codec", "codec_server", "Serve the codec protocol for the Temporal UI."),
+    "inbox": Lazy("workers.cli.inbox", "inbox_app", "Staff tasks: replies nobody could route, failed sends."),
 }
 
 
@@ -74,8 +75,27 @@ app = typer.Typer(cls=LazyCommands, no_args_is_help=True, add_completion=False,
                   help="noshow-recovery: recover missed appointments.")
 
 
+def version() -> str:
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as installed
+
+    try:
+        return installed("noshow-recovery")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"noshow-recovery {version()}")
+        raise typer.Exit(0)
+
+
 @app.callback()
-def _root() -> None:
+def _root(
+    show_version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
+                                      help="Print the version and exit."),
+) -> None:
     """noshow-recovery: recover missed appointments."""
 
 

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from workers.cli.common import api_call, fail, reviewer_token
+from workers.cli.common import REFUSED, api_call, echo_json, fail, reviewer_token
 
 review_app = typer.Typer(no_args_is_help=True, help="List and decide pending reviews.")
 
@@ -16,20 +16,30 @@ Note = Annotated[str | None, typer.Option()]
 
 
 @review_app.command("list")
-def review_list(token: Token = None) -> None:
-    """Pending reviews you may decide."""
+def review_list(token: Token = None,
+                as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False) -> None:
+    """Pending reviews you may decide, soonest due first: due time, appointment type, value, evidence, reasons."""
     rows = api_call("GET", "/reviews", token=token or reviewer_token())
+    if as_json:
+        echo_json(rows)
+        return
     if not rows:
         typer.echo("no pending reviews")
     for r in rows:
-        typer.echo(f"{r['case_id']}  {r['review_id']}  {'; '.join(r['reasons'])}")
+        due = (r.get("due_at") or "-")[:16]
+        value = f"{r['value']:.2f} {r.get('currency') or ''}".strip() if r.get("value") is not None else "-"
+        evidence = "; ".join(r.get("evidence") or []) or "no attendance signals"
+        typer.echo(f"{r['case_id']}  due {due}  {r.get('appointment_type') or '-'}  {value}  "
+                   f"prior no-shows {r.get('prior_no_shows', '-')}")
+        typer.echo(f"    why: {'; '.join(r['reasons'])}")
+        typer.echo(f"    evidence: {evidence}")
 
 
 def _decide(case_id: str, decision: str, token: str | None, note: str | None, **extra: Any) -> None:
     state = api_call("GET", f"/cases/{case_id}", token=token or reviewer_token())
     review = state.get("review")
     if not review:
-        fail(f"case {case_id} is not awaiting review (stage {state.get('stage')})", 1)
+        fail(f"case {case_id} is not awaiting review (stage {state.get('stage')})", REFUSED)
     out = api_call("POST", f"/reviews/{case_id}/decision", token=token or reviewer_token(),
                    json={"review_id": review["review_id"], "decision": decision, "note": note, **extra})
     typer.echo(json.dumps(out))

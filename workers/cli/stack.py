@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from workers.cli.common import fail, settings
+from workers.cli.common import REFUSED, fail, settings
 
 
 def up() -> None:
@@ -34,13 +34,18 @@ def up() -> None:
     signal.signal(signal.SIGTERM, on_signal)
     typer.echo("starting noshow-recovery ...")
     stack.start()
+    from workers.dev.stack import codec_endpoint
+
     ui = f"http://127.0.0.1:{s.temporal.ui_port}" if s.temporal.embedded else "(your Temporal's UI)"
+    codec = codec_endpoint(s) if s.temporal.embedded else None
     typer.echo("\n".join([
         "",
         f"  API        {s.api.local_url}   (OpenAPI docs at /docs)",
         f"  Dashboard  {s.api.local_url}/dashboard   (sign in at /login: `noshow users add NAME --role owner`)",
         f"  Temporal   {s.temporal.target}",
         f"  Temporal UI {ui}",
+        *([f"  Codec      {codec}   (decrypts payloads for the UI; loopback and the UI's origin only)"]
+          if codec else []),
         f"  Data       {s.storage.data_dir.resolve()}   (logs in {s.storage.data_dir / 'logs'})",
         "",
         "  Next: in another terminal run `.venv/bin/noshow demo`, then `.venv/bin/noshow cases`.",
@@ -72,12 +77,12 @@ def demo(
     timeout: Annotated[float, typer.Option(help="seconds to wait for the cases to reach their states")] = 90,
 ) -> None:
     """Seed the local calendar and CRM, send a realistic mix of signed events and replies, show the result."""
-    from workers.dev.demo import run_demo
+    from workers.dev.demo import DemoRefused, run_demo
 
     s = settings()
     try:
         ok = asyncio.run(run_demo(s, typer.echo, timeout=timeout))
-    except ConnectionError as exc:
-        fail(str(exc))
+    except (ConnectionError, DemoRefused) as exc:
+        fail(str(exc), REFUSED)
     if not ok:
         raise typer.Exit(1)

@@ -36,8 +36,10 @@ def waitlist_add(
 
 
 @waitlist_app.command("list")
-def waitlist_list(appointment_type: TypeOpt, calendar_id: CalendarOpt) -> None:
-    """Who waits for this type on this calendar, oldest first."""
+def waitlist_list(appointment_type: TypeOpt, calendar_id: CalendarOpt,
+                  as_json: Annotated[bool, typer.Option("--json", help="print JSON (the default output)")] = True,
+                  ) -> None:
+    """Who waits for this type on this calendar, oldest first (JSON)."""
     entries = api_call("GET", "/waitlist", token=admin_token(),
                        params={"appointment_type": appointment_type, "calendar_id": calendar_id})
     typer.echo(json.dumps(entries, indent=2))

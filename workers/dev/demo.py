@@ -139,7 +139,35 @@ def seed(settings: Settings) -> None:
     crm.seed_field("demo-contact-1", "-", "billing_status", "current")
 
 
+class DemoRefused(Exception):
+    """The demo cannot run under this policy (its message says why, in one line)."""
+
+
+def demo_refusal(settings: Settings) -> str | None:
+    """Why the approved policy would ignore the demo's events, or None when it watches them."""
+    from domain.models import Appointment, Contact
+    from policies.loader import PolicyError, load_policy, source_ignore_reason
+
+    try:
+        policy = load_policy(settings.policy.file)
+    except PolicyError as exc:
+        return f"the policy does not load ({len(exc.problems)} problem(s)); run `noshow policy check`"
+    now = datetime.now(UTC)
+    probe = Appointment(source=DEMO_SOURCE, appointment_id="demo-probe", appointment_type="consultation",
+                        calendar_id="cal-dr-lee", start=now, end=now + timedelta(minutes=30),
+                        contact=Contact(contact_id="demo-probe"))
+    reason = source_ignore_reason(policy, probe)
+    if reason is None:
+        return None
+    return (f"the policy {policy.version!r} does not watch the demo's events ({reason}: source {DEMO_SOURCE!r}, "
+            "calendar 'cal-dr-lee', type 'consultation'); add that source to it or run the demo with the shipped "
+            "policy")
+
+
 async def run_demo(settings: Settings, echo: Callable[[str], None], timeout: float = 90) -> bool:
+    refusal = demo_refusal(settings)
+    if refusal:
+        raise DemoRefused(refusal)
     client = DemoClient(settings)
     try:
         await client.http.get("/health")

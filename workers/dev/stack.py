@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from connectors.settings import secret
 from workers.settings import Settings
 from workflows import search_attributes as sa
 
@@ -73,8 +74,24 @@ def wait_for_port(what: str, host: str, port: int, child: Child, timeout: float)
         time.sleep(0.2)
 
 
+def codec_endpoint(settings: Settings) -> str | None:
+    """Where the UI decodes payloads: the codec server `noshow up` starts when payloads are encrypted."""
+    if secret(settings.temporal.encryption_key) is None:
+        return None
+    return f"http://127.0.0.1:{settings.codec.port}"
+
+
+def codec_argv(settings: Settings) -> list[str]:
+    """The codec server next to the embedded dev server. The dev UI has no sign-in, so it has no token to forward
+    to a codec server: it gets the loopback-only mode (loopback Host names only, CORS and requests only from the
+    UI's own origin), which the codec server allows on a loopback address alone."""
+    return [sys.executable, "-m", "workers.cli.main", "codec-server", "--host", "127.0.0.1",
+            "--port", str(settings.codec.port), "--allow-unauthenticated"]
+
+
 def dev_server_argv(settings: Settings) -> list[str]:
     data = settings.storage.data_dir.resolve()
+    codec = codec_endpoint(settings)
     return [
         temporal_binary(), "server", "start-dev",
         "--ip", "127.0.0.1", "--port", str(settings.temporal.port),
@@ -84,6 +101,7 @@ def dev_server_argv(settings: Settings) -> list[str]:
         "--log-level", "warn",
         "--ui-disable-news-fetch",
         "--dynamic-config-value", "frontend.enableExecuteMultiOperation=true",
+        *(["--ui-codec-endpoint", codec] if codec else []),
         *sa.dev_server_flags(),
     ]
 
@@ -107,6 +125,12 @@ class Stack:
                     f"Port {s.temporal.port} is already in use. Stop what runs there, or set TEMPORAL_ADDRESS "
                     "to use that server."
                 )
+            if codec_endpoint(s):
+                if port_open("127.0.0.1", s.codec.port):
+                    raise SystemExit(f"Port {s.codec.port} (the codec server) is in use; set NOSHOW_CODEC_PORT.")
+                ui = s.temporal.ui_port
+                codec_env = {**env, "NOSHOW_CODEC_ORIGINS": f"http://127.0.0.1:{ui},http://localhost:{ui}"}
+                self.children.append(Child("codec", codec_argv(s), codec_env, logs / "codec.log"))
             self.children.append(Child("temporal", dev_server_argv(s), env, logs / "temporal.log"))
             env["TEMPORAL_ADDRESS"] = f"127.0.0.1:{s.temporal.port}"
         if port_open(s.api.host, s.api.port):
@@ -117,6 +141,8 @@ class Stack:
     def start(self) -> None:
         for child in self.children:
             child.start()
+            if child.name == "codec":
+                self._wait_port("Codec server", "127.0.0.1", self.settings.codec.port, child, 60)
             if child.name == "temporal":
                 self._wait_port("Temporal", "127.0.0.1", self.settings.temporal.port, child, 60)
         self._wait_port("API", self.settings.api.host, self.settings.api.port, self.children[-1], 60)

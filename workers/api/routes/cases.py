@@ -11,7 +11,7 @@ from temporalio.client import Client
 
 from domain.case import CaseState
 from domain.intake import ReplyOutcome
-from domain.models import Reply
+from domain.models import Reply, Stage
 from workers.api.auth.scope import VisibleCase, visibility_clause
 from workers.api.deps import Admin, Caller, State
 from workers.api.models import CaseSummary, LocalReplyBody, Problem
@@ -27,9 +27,9 @@ async def get_case(case_id: str, found: VisibleCase) -> CaseState:
 
 @router.get("/cases", response_model=list[CaseSummary],
             summary="Cases with their stage and outcome: only the caller's programs (admins: every case)")
-async def list_cases(st: State, who: Caller, stage: str | None = None, limit: int = 100) -> list[CaseSummary]:
-    return await list_case_summaries(st.cases.client, stage=stage, limit=min(max(limit, 1), 1000),
-                                     scope=visibility_clause(who))
+async def list_cases(st: State, who: Caller, stage: Stage | None = None, limit: int = 100) -> list[CaseSummary]:
+    return await list_case_summaries(st.cases.client, stage=stage.value if stage else None,
+                                     limit=min(max(limit, 1), 1000), scope=visibility_clause(who))
 
 
 @router.post("/inbound/local", response_model=ReplyOutcome, tags=["local"],
