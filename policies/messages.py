@@ -12,12 +12,15 @@ import re
 import string
 import unicodedata
 from collections.abc import Iterable
+from datetime import datetime, timedelta
 from typing import Literal
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, Field
 
 from domain.models import Channel
 from policies.schema import PolicyFile, Program, Purpose, Template, cross_check
+from policies import times
 from policies.send_rules import STATUTORY_STATE_WINDOWS
 
 GSM7_BASIC = set(
@@ -37,20 +40,35 @@ ALLOWED_VARIABLES = frozenset(
         "booking_link",
         "new_appointment_time",
         "help_text",
+        "offer_expires",
     }
 )
-# plausible values, used to measure a template's length as a customer would receive it
-SAMPLE_VARIABLES = {
-    "first_name": "Alexandra",
-    "appointment_type": "consultation",
-    "appointment_date": "Mon Nov 24",
-    "appointment_time": "10:30 AM",
-    "business_name": "Riverside Office",
-    "slot_list": "1) Tue Nov 25 10:00\n2) Wed Nov 26 14:30\n3) Thu Nov 27 09:00",
-    "booking_link": "https://example.com/b/abc123",
-    "new_appointment_time": "Tue Nov 25 10:00",
-    "help_text": "Reply STOP to opt out. For help contact the office.",
-}
+# A plausible reader and offer, used to preview and measure a template as a customer would receive it. Times go
+# through the same renderer as real sends (policies/times.py), so an approver sees what is sent.
+_SAMPLE_NOW = datetime(2026, 11, 24, 9, 0, tzinfo=ZoneInfo("America/New_York"))
+_SAMPLE_SLOTS = [_SAMPLE_NOW + timedelta(days=1, hours=1), _SAMPLE_NOW + timedelta(days=2, hours=5, minutes=30),
+                 _SAMPLE_NOW + timedelta(days=3)]
+
+
+def sample_variables(locale: str = "en") -> dict[str, str]:
+    style = times.TimeStyle(zone=ZoneInfo("America/Chicago"), locale=locale,
+                            business_zone=ZoneInfo("America/New_York"), now=_SAMPLE_NOW)
+    missed = _SAMPLE_NOW - timedelta(days=1, hours=-1, minutes=-30)
+    return {
+        "first_name": "Alexandra",
+        "appointment_type": "consultation",
+        "appointment_date": style.day(missed, relative=False),
+        "appointment_time": style.time(missed),
+        "business_name": "Riverside Office",
+        "slot_list": style.slot_list(_SAMPLE_SLOTS),
+        "booking_link": "https://example.com/b/abc123",
+        "new_appointment_time": style.when(_SAMPLE_SLOTS[0]),
+        "offer_expires": style.until(_SAMPLE_NOW + timedelta(hours=2)),
+        "help_text": "Reply STOP to opt out. For help contact the office.",
+    }
+
+
+SAMPLE_VARIABLES = sample_variables()
 # variables that reveal what a healthcare appointment is about: never in a healthcare SMS
 PHI_VARIABLES = frozenset({"appointment_type"})
 HEALTHCARE_VERTICALS = frozenset(
@@ -314,7 +332,7 @@ def lint_template(
     help_text: str | None = None,
 ) -> LintResult:
     """Lint a template as approved: words on the template, length on a sample rendering."""
-    samples = dict(SAMPLE_VARIABLES)
+    samples = sample_variables(template.locale)
     if help_text:
         samples["help_text"] = help_text
     try:
