@@ -36,9 +36,8 @@ from domain.case import ConsentChange, ConsentConfirmation, SendRequest, SendRes
 from domain.models import Channel, LedgerEvent, ReplyUnderstanding
 from policies import messages as message_policy
 from policies import replies as reply_policy
-from policies import send_rules
+from policies import send_rules, times
 from policies import sequences as sequence_policy
-from policies import times
 from policies.schema import Purpose, Step
 
 log = structlog.get_logger(__name__)

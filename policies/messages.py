@@ -19,8 +19,8 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, Field
 
 from domain.models import Channel
-from policies.schema import PolicyFile, Program, Purpose, Template, cross_check
 from policies import times
+from policies.schema import PolicyFile, Program, Purpose, Template, cross_check
 from policies.send_rules import STATUTORY_STATE_WINDOWS
 
 GSM7_BASIC = set(
