@@ -43,6 +43,7 @@ from policies.schema import Purpose, Step
 log = structlog.get_logger(__name__)
 
 HELP_TEMPLATE = "__help__"
+OPT_OUT_CLARIFY_TEMPLATE = "__opt_out_clarify__"  # workflows/case_conversation.py
 CONFIRM_WORKFLOW = "ConfirmOptOut"  # workflows/consent.py
 
 
@@ -182,6 +183,8 @@ class MessagingActivities:
         contact = req.appointment.contact
         if req.template_id == HELP_TEMPLATE:
             return None, req.resolved.help_text, HELP_TEMPLATE
+        if req.template_id == OPT_OUT_CLARIFY_TEMPLATE:
+            return None, req.resolved.opt_out_clarification, OPT_OUT_CLARIFY_TEMPLATE
         try:
             template = message_policy.select_template(req.resolved.templates, req.template_id, channel,
                                                       contact.locale)

@@ -20,6 +20,9 @@ from domain.case import ConsentChange, UnderstandRequest
 from domain.models import LedgerEvent, Reply, ReplyIntent, ReplyUnderstanding, Stage
 from policies import replies as reply_policy
 from workflows.case_sending import HELP_TEMPLATE, SendingSteps
+from workflows.case_versions import OPT_OUT_CLARIFY_PATCH
+
+OPT_OUT_CLARIFY_TEMPLATE = "__opt_out_clarify__"  # the policy's opt_out_clarification text
 
 # how long a send blocked by an opt-out waits for the STOP that caused it (signalled just after it was recorded)
 OPT_OUT_GRACE = timedelta(seconds=30)
@@ -28,12 +31,19 @@ OPT_OUT_ONLY = frozenset({ReplyIntent.opt_out})
 
 
 class ConversationSteps(SendingSteps):
+    opt_out_clarified = False  # the one clarification of an opt-out word inside other words was sent
+
     async def _next_reply(self, answers: frozenset[ReplyIntent] = CONSENT_AND_HELP) -> ReplyUnderstanding | None:
         """Take the next queued reply and understand it. One whose intent is in `answers` is answered here (an
         opt-out is recorded, confirmed once and closes the case) and None comes back: the stage goes on with
         what it was doing. Any other reply comes back understood, for the stage to act on."""
         reply = self.replies.pop(0)
         understanding = await self._understand(reply)
+        if understanding.clarify_opt_out and not self.opt_out_clarified and workflow.patched(OPT_OUT_CLARIFY_PATCH):
+            # not a revocation: ask once, then go on with what the rest of the reply said
+            self.opt_out_clarified = True
+            await self._send(f"clarify{self.reply_count}", OPT_OUT_CLARIFY_TEMPLATE, [reply.channel],
+                             created=workflow.now(), purpose="transactional")
         if understanding.intent in answers:
             await self._consent_or_help(reply, understanding)
             return None

@@ -27,6 +27,10 @@ LEAN_PATCH = "lean-case-1"
 STOP_PATCH = "stop-queued-behind-send-1"
 UNREACHABLE_PATCH = "unreachable-goes-to-review-1"
 REBOOKED_MISSED_PATCH = "rebooked-missed-stage-1"
+# a reply with an opt-out word inside other words gets the one clarification FCC 24-24 allows
+OPT_OUT_CLARIFY_PATCH = "opt-out-clarify-once-1"
+# an offer made after a reply follows the day / part of day / time the customer asked for
+OFFER_PREFERENCE_PATCH = "offer-follows-request-1"
 
 # stages the case passes through without waiting: not worth an upsert (one billed action each) under LEAN_PATCH
 TRANSIENT_STAGES = frozenset({Stage.checking, Stage.rebooked})

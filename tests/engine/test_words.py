@@ -1,0 +1,69 @@
+"""How a case talks and listens, against a real Temporal dev server: opt-out words inside other words, closing a
+recovery without revoking consent, times as the customer reads them, offers that follow the day asked for."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+
+from domain.models import EventType, Stage
+from tests.engine.conftest import Stack
+from tests.engine.test_case_workflow import no_follow, reach, reply, result, state_of
+from tests.helpers import appointment, event, eventually
+
+
+def messages(stack: Stack, case_id: str) -> list[dict[str, object]]:
+    return stack.deps.outbox.messages(case_id)
+
+
+async def test_an_opt_out_word_inside_a_sentence_is_clarified_once_and_the_rest_is_understood(stack: Stack) -> None:
+    no_follow(stack)
+    appt = appointment()
+    case_id = (await stack.cases.submit_event(event(appt, EventType.no_show))).case_id
+    assert case_id
+    await reach(stack, case_id, Stage.recovering)
+    await eventually(lambda: asyncio.sleep(0, messages(stack, case_id)), lambda m: len(m) >= 1)
+    await reply(stack, case_id, "I couldn't stop coughing that day... can we find another time?")
+    offered = await reach(stack, case_id, Stage.offering)
+    assert offered.offered  # the rest of the reply was understood: new times were offered
+    clarifications = [m for m in messages(stack, case_id) if m["template_id"] == "__opt_out_clarify__"]
+    assert len(clarifications) == 1 and "Reply STOP to stop all texts from us" in str(clarifications[0]["body"])
+    contact_key = str(messages(stack, case_id)[0]["contact_key"])
+    assert not stack.deps.consent.opted_out_channels(contact_key)
+    await reply(stack, case_id, "is the bus stop near your office?")  # a second one is not clarified again
+    await eventually(lambda: state_of(stack, case_id), lambda s: s.stage == Stage.awaiting_review)
+    clarifications = [m for m in messages(stack, case_id) if m["template_id"] == "__opt_out_clarify__"]
+    assert len(clarifications) == 1
+
+
+async def test_not_interested_closes_the_recovery_and_keeps_consent(stack: Stack) -> None:
+    no_follow(stack)
+    appt = appointment()
+    case_id = (await stack.cases.submit_event(event(appt, EventType.no_show))).case_id
+    assert case_id
+    await reach(stack, case_id, Stage.recovering)
+    await eventually(lambda: asyncio.sleep(0, messages(stack, case_id)), lambda m: len(m) >= 1)
+    await reply(stack, case_id, "not interested")
+    final = await result(stack, case_id)
+    assert final.stage == Stage.unrecovered
+    contact_key = str(messages(stack, case_id)[0]["contact_key"])
+    assert not stack.deps.consent.opted_out_channels(contact_key)
+
+
+async def test_offer_and_confirmation_show_times_as_the_customer_reads_them(stack: Stack) -> None:
+    no_follow(stack)
+    appt = appointment()
+    case_id = (await stack.cases.submit_event(event(appt, EventType.reschedule_requested))).case_id
+    assert case_id
+    await reach(stack, case_id, Stage.offering)
+    await eventually(lambda: asyncio.sleep(0, messages(stack, case_id)),
+                     lambda m: any(str(x["template_id"]).startswith("offer_slots") for x in m))
+    offer = next(m for m in messages(stack, case_id) if str(m["template_id"]).startswith("offer_slots"))
+    body = str(offer["body"])
+    assert not re.search(r"\d{4}-\d{2}-\d{2}T", body), body  # no raw timestamps
+    assert re.search(r"1\) .*\d{1,2}:\d{2} (AM|PM)", body), body
+    await reply(stack, case_id, "1")
+    final = await result(stack, case_id)
+    assert final.stage == Stage.confirmed
+    confirm = [m for m in messages(stack, case_id) if str(m["template_id"]).startswith("confirm_booking")][-1]
+    assert re.search(r"\d{1,2}:\d{2} (AM|PM)", str(confirm["body"])) and "T" not in str(confirm["body"]).split()[-1]
