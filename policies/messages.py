@@ -79,7 +79,7 @@ ENGINE_TEMPLATES = ("offer_slots", "slot_taken", "confirm_booking", "no_slots")
 # templates the waitlist backfill sends when a program backfills freed slots
 BACKFILL_TEMPLATES = ("waitlist_offer", "slot_gone", "confirm_booking")
 # lint codes an approver may waive for one template (Template.lint_exceptions)
-WAIVABLE = frozenset({"fee_billing", "legal", "medical", "too_long"})
+WAIVABLE = frozenset({"fee_billing", "implied_fee", "legal", "medical", "too_long"})
 
 
 def _family(*alternatives: str) -> re.Pattern[str]:
@@ -116,6 +116,62 @@ _RULES: list[tuple[str, re.Pattern[str], str]] = [
         r"(?:will|we'?ll) (?:definitely|certainly|surely|absolutely)", r"(?:can'?t|cannot|won'?t) (?:lose|fail)",
         r"(?:best|lowest|cheapest) (?:price|rate|deal)s?", r"no matter what", r"garantiza\w*", r"garant[ií]a\w*",
     ), "overpromising"),
+    ("shaming", _family(
+        # labels put on the customer, whatever the words: flagged, marked as, repeat/chronic/habitual
+        r"(?:flagg?ed|marked|labell?ed|listed|recorded|noted|classified|identified|registered) (?:you )?as (?:an? )?"
+        r"(?:repeat|chronic|habitual|frequent|serial|problem|high[- ]risk|unreliable|late|no[- ]?show|absent)\w*",
+        r"(?:repeat|chronic|habitual|frequent|serial|multiple|several|another|second|third|\d+(?:st|nd|rd|th)?) "
+        r"(?:no[- ]?shows?|missed appointments|absences|cancellations)",
+        r"you (?:were|are|have been|keep being) (?:a |an )?(?:no[- ]?show|absent again|late again)\w*",
+        r"(?:yet )?again you (?:missed|failed|did not|didn'?t)", r"you (?:always|keep|never) (?:miss|cancel|show)\w*",
+        r"your (?:attendance|track) record", r"chronically (?:late|absent)",
+        r"(?:flagged|marcad[oa]) (?:en|in) (?:our|nuestro)", r"marcad[oa] como", r"inasistente\w*", r"faltista\w*",
+        r"reincidente\w*", r"otra vez (?:falto|no vino|no asistio)",
+        r"no se presento (?:otra vez|de nuevo|nuevamente)",
+    ), "a label that shames the customer"),
+    ("threat", _family(
+        # consequences, however softly phrased
+        r"failure to (?:\w+ ){0,3}(?:may|will|could|might|can|shall) (?:\w+ ){0,2}(?:affect|impact|result|lead|"
+        r"jeopardi[sz]e|cost|mean|prevent|limit|delay)\w*",
+        r"(?:affect|impact|jeopardi[sz]e|lose|losing|forfeit|risk|endanger)\w* (?:your |the )?(?:eligibility|benefits?|"
+        r"coverage|spot|place|standing|account|priority|status|membership|access|plan|enrol?lment|care)",
+        r"(?:may|might|could|will) (?:no longer|not) be able to (?:see|serve|treat|accept|book|schedule|offer|help)",
+        r"(?:discharged|dismissed|removed|released) from (?:the|our|this) (?:practice|clinic|program|office|care)",
+        r"(?:may|will|could) result in", r"(?:otherwise|if not),? (?:we|you) (?:will|may|must)",
+        r"(?:last|final) (?:opportunity|time we)", r"(?:we|you) (?:will|may) have to (?:close|cancel|remove|report)",
+        r"(?:podria|puede|podra) (?:afectar|perjudicar|resultar)\w*", r"de lo contrario",
+        r"perder(?:a|ia)? (?:su|tu) (?:lugar|cita|elegibilidad|cobertura|beneficio)\w*", r"ultima oportunidad",
+    ), "a threat or consequence"),
+    ("implied_fee", _family(
+        r"(?:missed|late|no[- ]?show|cancell?ation|rebooking|rescheduling) (?:fee|charge|penalty)s?",
+        r"card on file", r"(?:deposit|payment)s? (?:will|may) be (?:kept|retained|forfeited|applied)",
+        r"forfeit\w*", r"non[- ]?refundable",
+        r"(?:subject to|incur|incurs|incurred) (?:an? |the )?(?:\w+ )?(?:fee|charge)",
+        r"(?:fees?|charges?) (?:may|will|might) (?:apply|be applied|be added)", r"applicable (?:fees?|charges?)",
+        r"(?:charged|billed) (?:for|the) (?:the |your )?(?:missed|full|visit|session|appointment)",
+        r"cargo por", r"se (?:le )?(?:aplicara|cobrara)\w*", r"tarjeta registrada", r"no reembolsable",
+    ), "an implied fee or charge"),
+    ("overpromise", _family(
+        r"you(?:'ll| will) (?:feel|look|be|get) (?:so much |much )?"
+        r"(?:better|great|amazing|healthier|cured|pain[- ]free)",
+        r"(?:best|top|#1|number one|no\. ?1) (?:doctors?|clinics?|service|care|dentists?|team) (?:in|around)",
+        r"always (?:on time|available|open)", r"never (?:wait|miss)\w*", r"same[- ]day results?",
+        r"(?:sin|cero) espera", r"resultados (?:garantizados|inmediatos)", r"se (?:sentira|vera) (?:mejor|increible)",
+    ), "overpromising"),
+    ("medical", _family(
+        # clinical words by their shape (specialties, conditions, procedures), not only a list
+        r"(?:pre|post|peri|neo)[- ]?natal\w*", r"obstetric\w*", r"ob[- /]?gyn\w*", r"gyn(?:a)?ecolog\w*", r"maternity",
+        r"(?!(?:techn|apol|chron|termin|method|ide|anth|myth|the|ec|ge|bi|zo|astr|numer|phren|soci|tax)ology)"
+        r"[a-z]{3,}olog(?:y|ist|ists|ical)",
+        r"[a-z]{3,}(?:itis|ectomy|ectomies|otomy|oscopy|oscopies|plasty|emia)", r"(?!(?:aca|ane)mia)[a-z]{2,}emia",
+        r"physical therap\w*", r"check[- ]?ups? for your (?:\w+ )?(?:condition|pregnancy|baby|heart|diabetes)",
+        r"(?:your|the) (?:condition|diagnosis|prognosis|procedure|follow[- ]up (?:for|on) your \w+)",
+        r"(?:physio|chiro|psycho)\w+", r"counsel?ling session\w*", r"(?:std|hiv|covid|flu) (?:test|screening|shot)\w*",
+        r"screening\w*", r"prescription\w*", r"refill\w*", r"insulin", r"chemotherap\w*", r"radiation",
+        r"embaraz\w*", r"prenatal\w*", r"diagnostic\w*", r"tratamiento\w*", r"receta\w*", r"analisis (?:de|clinic)\w*",
+        r"resultados de (?:laboratorio|sus analisis|la prueba)", r"enfermedad\w*", r"terapia\w*", r"cirugia\w*",
+        r"[a-z]{3,}(?:ologia|ologo|ectomia|oscopia)",
+    ), "medical or clinical detail"),
     ("fee_billing", _family(
         r"fees?", r"surcharge\w*", r"charg(?:e|es|ed|ing)", r"invoic\w*", r"bill(?:s|ed|ing|able)?",
         r"pay(?:s|ment|ments|ing|able)?",
@@ -188,6 +244,8 @@ class LintResult(BaseModel):
     encoding: str
     segments: int
     warnings: list[LintProblem] = Field(default_factory=list)
+    # the template as a sample customer reads it, times rendered by policies/times.py as real sends are
+    preview: str | None = None
 
 
 def _normalise(text: str) -> str:
@@ -266,11 +324,13 @@ def lint(
     phone_channel = channel in (Channel.sms, Channel.whatsapp)
     content = _normalise(f"{subject}\n{text}" if subject else text)
 
+    flagged: set[str] = set()
     for code, pattern, message in _RULES:
-        if code == "marketing" and purpose == Purpose.marketing:
+        if (code == "marketing" and purpose == Purpose.marketing) or code in flagged:
             continue
         found = pattern.search(content)
         if found:
+            flagged.add(code)
             problems.append(LintProblem(code=code, message=f"{message}: {found.group(0)!r}"))
     fields, well_formed = _placeholders(text)
     if subject:
@@ -339,10 +399,12 @@ def lint_template(
         _, measured = render(template, {k: samples.get(k, "xxxxxxxx") for k in _placeholders(template.body)[0]})
     except (KeyError, ValueError, IndexError):
         measured = template.body
-    return lint(
+    result = lint(
         template.body, template.channel, vertical=vertical, purpose=template.purpose, first_message=first_message,
         max_segments=max_segments, allow=template.lint_exceptions, subject=template.subject, measure=measured,
     )
+    result.preview = measured
+    return result
 
 
 class TemplateNotFound(LookupError):

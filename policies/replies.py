@@ -176,7 +176,8 @@ REASONABLE_MEANS: list[tuple[str, str]] = [
      "asks to be removed from the list"),
     (r"\b(dont|do not|no longer|never|not) (want|wish|need|like)( to)?( (get|receive|have))? (any |these |your "
      rf"|more |any more |anymore )*{_MESSAGES}", "does not want messages"),
-    (rf"\bnot interested( in)?( (any|these|your|more|the|receiving|getting))* {_MESSAGES}", "not interested in messages"),
+    (rf"\bnot interested( in)?( (any|these|your|more|the|receiving|getting))* {_MESSAGES}",
+     "not interested in messages"),
     (r"\b(this is|its|thats|reported? (as|for)|report(ing)? (you|this)( as| for)?) (spam|harass\w*)\b"
      r"|\bharass\w*\b|\bblock(ing|ed)? (you|this|your|ur)\b", "reports spam / harassment"),
     (r"\bunenroll\b|\bunsuscribe\b|\bunsubscrib\w*|\bopt me out\b|\bstop all\b", "unsubscribe wording"),
@@ -917,7 +918,8 @@ def _cancel_appointment(t: _Text) -> _Verdict | None:
 
 _QUESTION_ABOUT = re.compile(
     r"^(does|do|did|where|wheres|why|who|whos|how long|how much|hows|when does|when do|what time does|is the|are the"
-    r"|is there|are there|is it|will the|should i|que|donde|cuanto|cuanta|por que|a que hora (termina|empieza|cierra))\b")
+    r"|is there|are there|is it|will the|should i|que|donde|cuanto|cuanta|por que"
+    r"|a que hora (termina|empieza|cierra))\b")
 _PROPOSAL = re.compile(r"\b(available|availability|open|opening|free|work|works|possible|any|have|get|come|book|take"
                        r"|do|make|disponible|libre|puedo|tienen|hay)\b")
 
