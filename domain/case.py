@@ -20,6 +20,7 @@ from domain.models import (
     Stage,
 )
 from policies.schema import ResolvedProgram
+from policies.slot_preference import SlotPreference
 
 
 class CaseInput(BaseModel):
@@ -176,12 +177,15 @@ class OfferRequest(BaseModel):
     appointment: Appointment
     resolved: ResolvedProgram
     exclude: list[datetime] = Field(default_factory=list)
+    # what the customer asked for ("friday morning"): the offer answers it, or says plainly that nothing fits
+    preference: SlotPreference | None = None
 
 
 class Offer(BaseModel):
     slots: list[Slot]
     booking_link: str | None = None
     expires_at: datetime
+    matches_request: bool = True  # False: nothing fitted what the customer asked for; these are the closest
 
 
 class BookRequest(BaseModel):

@@ -967,3 +967,23 @@ def _understood(t: _Text, inp: ReplyInput) -> _Verdict:
             choice.reason += f"; unknown time zone '{inp.timezone[:40]}', read as UTC"
         return choice
     return _rest(t, inp, len(slots))
+
+
+# ---------------------------------------------------------------------------- shared with policies/slot_preference.py
+
+When = _When
+NEGATION = _NEGATION
+
+
+def prepare(text: str) -> _Text:
+    return _prepare(text)
+
+
+def parse_when(clause: str, now_local: datetime) -> _When:
+    return _parse_when(clause, now_local)
+
+
+def fits_when(w: _When, local_slot: datetime) -> bool:
+    """A slot (in the reader's zone) fits what was said; an hour without minutes fits any minute of it."""
+    return _fits(w, local_slot, exact_minute=False)
+

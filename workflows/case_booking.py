@@ -22,6 +22,8 @@ from policies import rebooking as rebooking_policy
 from workflows.case_review import ReviewSteps
 from workflows.case_versions import REBOOKED_MISSED_PATCH
 
+CLOSEST_TEMPLATE = "offer_closest"  # nothing fits the request: the closest times, or a human
+
 
 class BookingSteps(ReviewSteps):
     async def _offer_and_book(self, first_pick: ReplyUnderstanding | None = None) -> None:
@@ -58,7 +60,7 @@ class BookingSteps(ReviewSteps):
         self.offer_attempt += 1
         offer = await common.run_activity(SchedulingActivities.offer_slots, OfferRequest(
             case_id=self.inp.case_id, attempt=self.offer_attempt, appointment=self.appointment,
-            resolved=common.slim(self.inp.resolved), exclude=list(self.declined)))
+            resolved=common.slim(self.inp.resolved), exclude=list(self.declined), preference=self.preference))
         if not offer.slots:
             await self._send(f"offer{self.offer_attempt}", "no_slots", self._channels(), created=workflow.now(),
                              purpose="transactional")
@@ -68,10 +70,15 @@ class BookingSteps(ReviewSteps):
         self.state.booking_link = offer.booking_link
         self._ledger("slot_offered", data={"count": len(offer.slots)})
         template = "slot_taken" if self.slot_taken else "offer_slots"
+        if not offer.matches_request and self._has_template(CLOSEST_TEMPLATE):
+            template = CLOSEST_TEMPLATE  # says plainly that nothing fits what was asked, and offers a human
         self.slot_taken = False
         await self._send(f"offer{self.offer_attempt}", template, self._channels(), created=workflow.now(),
                          extra={"booking_link": offer.booking_link or ""}, purpose="transactional")
         await self._set_stage(Stage.offering, next_action_at=offer.expires_at)
+
+    def _has_template(self, template_id: str) -> bool:
+        return any(t.id == template_id and t.approved for t in self.inp.resolved.templates)
 
     async def _await_pick(self) -> ReplyUnderstanding:
         while True:

@@ -19,8 +19,9 @@ from activities.messaging import ConsentActivities, MessagingActivities
 from domain.case import ConsentChange, UnderstandRequest
 from domain.models import LedgerEvent, Reply, ReplyIntent, ReplyUnderstanding, Stage
 from policies import replies as reply_policy
+from policies import slot_preference
 from workflows.case_sending import HELP_TEMPLATE, SendingSteps
-from workflows.case_versions import OPT_OUT_CLARIFY_PATCH
+from workflows.case_versions import OFFER_PREFERENCE_PATCH, OPT_OUT_CLARIFY_PATCH
 
 OPT_OUT_CLARIFY_TEMPLATE = "__opt_out_clarify__"  # the policy's opt_out_clarification text
 
@@ -32,6 +33,7 @@ OPT_OUT_ONLY = frozenset({ReplyIntent.opt_out})
 
 class ConversationSteps(SendingSteps):
     opt_out_clarified = False  # the one clarification of an opt-out word inside other words was sent
+    preference: slot_preference.SlotPreference | None = None  # the day / time the customer last asked for
 
     async def _next_reply(self, answers: frozenset[ReplyIntent] = CONSENT_AND_HELP) -> ReplyUnderstanding | None:
         """Take the next queued reply and understand it. One whose intent is in `answers` is answered here (an
@@ -47,7 +49,14 @@ class ConversationSteps(SendingSteps):
         if understanding.intent in answers:
             await self._consent_or_help(reply, understanding)
             return None
+        if understanding.intent in (ReplyIntent.reschedule, ReplyIntent.pick_slot, ReplyIntent.question):
+            wish = slot_preference.from_reply(reply.text, reply.received_at, self._reader_timezone())
+            if wish is not None and workflow.patched(OFFER_PREFERENCE_PATCH):
+                self.preference = wish
         return understanding
+
+    def _reader_timezone(self) -> str:
+        return self.appointment.contact.timezone or self.program.send.default_timezone
 
     def _model_may_classify(self) -> bool:
         """The policy asks for the reply model and the starter did not say the worker has none."""

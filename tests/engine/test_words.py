@@ -9,7 +9,7 @@ import re
 from domain.models import EventType, Stage
 from tests.engine.conftest import Stack
 from tests.engine.test_case_workflow import no_follow, reach, reply, result, state_of
-from tests.helpers import appointment, event, eventually
+from tests.helpers import appointment, default_program, event, eventually, fast_policy
 
 
 def messages(stack: Stack, case_id: str) -> list[dict[str, object]]:
@@ -67,3 +67,40 @@ async def test_offer_and_confirmation_show_times_as_the_customer_reads_them(stac
     assert final.stage == Stage.confirmed
     confirm = [m for m in messages(stack, case_id) if str(m["template_id"]).startswith("confirm_booking")][-1]
     assert re.search(r"\d{1,2}:\d{2} (AM|PM)", str(confirm["body"])) and "T" not in str(confirm["body"]).split()[-1]
+
+
+async def test_the_next_offer_follows_the_day_and_part_of_day_asked_for(stack: Stack) -> None:
+    from zoneinfo import ZoneInfo
+
+    no_follow(stack)
+    appt = appointment()
+    zone = ZoneInfo(appt.contact.timezone or "UTC")
+    case_id = (await stack.cases.submit_event(event(appt, EventType.reschedule_requested))).case_id
+    assert case_id
+    first = await reach(stack, case_id, Stage.offering)
+    await reply(stack, case_id, "Can I come friday morning instead?")
+    second = await eventually(lambda: state_of(stack, case_id),
+                              lambda s: s.stage == Stage.offering and bool(s.offered)
+                              and s.offered[0].start != first.offered[0].start)
+    local = [s.start.astimezone(zone) for s in second.offered]
+    assert local and all(d.weekday() == 4 and d.hour < 12 for d in local), local
+
+
+async def test_nothing_fits_says_so_plainly_and_offers_the_closest(stack: Stack) -> None:
+    policy = fast_policy()
+    program = default_program(policy)
+    program.rebooking.follow_new_appointment = False
+    program.rebooking.business_hours.days = [0, 1, 2, 3, 4]
+    program.rebooking.business_hours.open, program.rebooking.business_hours.close = "09:00", "17:00"
+    program.rebooking.horizon_days = 14
+    stack.write_policy(policy)
+    appt = appointment()
+    case_id = (await stack.cases.submit_event(event(appt, EventType.reschedule_requested))).case_id
+    assert case_id
+    first = await reach(stack, case_id, Stage.offering)
+    await reply(stack, case_id, "sunday at 6am?")  # the business is closed on Sundays
+    await eventually(lambda: state_of(stack, case_id),
+                     lambda s: s.stage == Stage.offering and bool(s.offered)
+                     and s.offered[0].start != first.offered[0].start)
+    sent = [str(m["template_id"]) for m in messages(stack, case_id)]
+    assert any(t.startswith("offer_closest") for t in sent), sent
