@@ -198,7 +198,8 @@ class MessagingActivities:
             "appointment_date": style.day(start, relative=False),
             "appointment_time": style.time(start),
             "business_name": req.resolved.program.name,
-            **{k: times.readable(v, style) if k in TIME_VARIABLES else v for k, v in req.variables.items()},
+            **{k: times.readable(v, style, until=k == "offer_expires") if k in TIME_VARIABLES else v
+               for k, v in req.variables.items()},
         }
         try:
             subject, body = message_policy.render(template, variables)

@@ -68,6 +68,11 @@ class CaseState(BaseModel):
     messages_sent: int = 0
     offered: list[Slot] = Field(default_factory=list)
     booking_link: str | None = None
+    # one expiry for an offer whichever way it is answered (link or reply), stated in the offer message
+    offer_expires_at: datetime | None = None
+    # how the customer reads times (the booking page renders them as the messages do); no PII
+    reader_timezone: str | None = None
+    reader_locale: str = "en"
     new_appointment_id: str | None = None
     new_appointment_start: datetime | None = None
     reschedules: int = 0

@@ -89,9 +89,11 @@ class TimeStyle:
             return ""
         local = self.local(at)
         locale = _babel_locale(self.locale)
-        short = get_timezone_name(local, "short", locale=locale)
-        if re.fullmatch(r"[A-Z]{2,5}", short):
-            return short
+        # CLDR has no Spanish abbreviations for most zones; "CST", "EST" are what US readers of either language see
+        for names in (locale, _babel_locale("en_US")):
+            short = get_timezone_name(local, "short", locale=names)
+            if re.fullmatch(r"[A-Z]{2,5}", short):
+                return short
         return f"({get_timezone_name(local, 'long', locale=locale)})"
 
     # ------------------------------------------------------------------ whole phrases
@@ -125,12 +127,12 @@ def parse_instant(value: str) -> datetime | None:
     return at if at.tzinfo is not None else None
 
 
-def readable(value: str, style: TimeStyle) -> str:
+def readable(value: str, style: TimeStyle, until: bool = False) -> str:
     """A variable the workflow passed as ISO instants (one, or a numbered list of them) as the reader reads it;
     any other text is returned unchanged."""
     at = parse_instant(value)
     if at is not None:
-        return style.when(at)
+        return style.until(at) if until else style.when(at)
     lines = value.splitlines()
     if lines and all(ISO_LINE.match(line) for line in lines):
         starts = [parse_instant(ISO_LINE.match(line).group(2)) for line in lines]  # type: ignore[union-attr]

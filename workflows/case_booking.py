@@ -20,7 +20,7 @@ from domain.models import ReplyIntent, ReplyUnderstanding, Slot, Stage, Verdict
 from policies import attendance as attendance_policy
 from policies import rebooking as rebooking_policy
 from workflows.case_review import ReviewSteps
-from workflows.case_versions import REBOOKED_MISSED_PATCH
+from workflows.case_versions import OFFER_EXPIRY_PATCH, REBOOKED_MISSED_PATCH
 
 CLOSEST_TEMPLATE = "offer_closest"  # nothing fits the request: the closest times, or a human
 
@@ -68,13 +68,18 @@ class BookingSteps(ReviewSteps):
             await self._finish(Stage.unrecovered, "no availability")
         self.state.offered = offer.slots
         self.state.booking_link = offer.booking_link
+        self.state.offer_expires_at = offer.expires_at
+        self.state.reader_timezone = self._reader_timezone()
+        self.state.reader_locale = self.appointment.contact.locale
         self._ledger("slot_offered", data={"count": len(offer.slots)})
         template = "slot_taken" if self.slot_taken else "offer_slots"
         if not offer.matches_request and self._has_template(CLOSEST_TEMPLATE):
             template = CLOSEST_TEMPLATE  # says plainly that nothing fits what was asked, and offers a human
         self.slot_taken = False
         await self._send(f"offer{self.offer_attempt}", template, self._channels(), created=workflow.now(),
-                         extra={"booking_link": offer.booking_link or ""}, purpose="transactional")
+                         extra={"booking_link": offer.booking_link or "",
+                                "offer_expires": offer.expires_at.isoformat(timespec="minutes")},
+                         purpose="transactional")
         await self._set_stage(Stage.offering, next_action_at=offer.expires_at)
 
     def _has_template(self, template_id: str) -> bool:
@@ -95,6 +100,12 @@ class BookingSteps(ReviewSteps):
                 intent = understanding.intent
                 if intent == ReplyIntent.pick_slot and understanding.slot_index is not None \
                         and not understanding.needs_review:
+                    if self.last_reply_at is not None and not rebooking_policy.offer_open(
+                            self.state.offer_expires_at, self.last_reply_at) and workflow.patched(OFFER_EXPIRY_PATCH):
+                        # the same rule as the link: these times are no longer held, offer the current ones
+                        self._note("pick after the offer expired; offering again")
+                        await self._make_offer()
+                        continue
                     return understanding
                 if intent == ReplyIntent.cancel:
                     await self._finish(Stage.unrecovered, "customer declined to rebook")

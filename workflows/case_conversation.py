@@ -9,7 +9,7 @@ Passed through the sandbox like every case module: see workflows/case_base.py.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Literal
 
 from temporalio import workflow
@@ -34,12 +34,14 @@ OPT_OUT_ONLY = frozenset({ReplyIntent.opt_out})
 class ConversationSteps(SendingSteps):
     opt_out_clarified = False  # the one clarification of an opt-out word inside other words was sent
     preference: slot_preference.SlotPreference | None = None  # the day / time the customer last asked for
+    last_reply_at: datetime | None = None
 
     async def _next_reply(self, answers: frozenset[ReplyIntent] = CONSENT_AND_HELP) -> ReplyUnderstanding | None:
         """Take the next queued reply and understand it. One whose intent is in `answers` is answered here (an
         opt-out is recorded, confirmed once and closes the case) and None comes back: the stage goes on with
         what it was doing. Any other reply comes back understood, for the stage to act on."""
         reply = self.replies.pop(0)
+        self.last_reply_at = reply.received_at
         understanding = await self._understand(reply)
         if understanding.clarify_opt_out and not self.opt_out_clarified and workflow.patched(OPT_OUT_CLARIFY_PATCH):
             # not a revocation: ask once, then go on with what the rest of the reply said

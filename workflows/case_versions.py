@@ -31,6 +31,8 @@ REBOOKED_MISSED_PATCH = "rebooked-missed-stage-1"
 OPT_OUT_CLARIFY_PATCH = "opt-out-clarify-once-1"
 # an offer made after a reply follows the day / part of day / time the customer asked for
 OFFER_PREFERENCE_PATCH = "offer-follows-request-1"
+# a reply picking from an offer whose holds have expired gets fresh times, as an expired link does
+OFFER_EXPIRY_PATCH = "one-offer-expiry-1"
 
 # stages the case passes through without waiting: not worth an upsert (one billed action each) under LEAN_PATCH
 TRANSIENT_STAGES = frozenset({Stage.checking, Stage.rebooked})

@@ -104,3 +104,26 @@ async def test_nothing_fits_says_so_plainly_and_offers_the_closest(stack: Stack)
                      and s.offered[0].start != first.offered[0].start)
     sent = [str(m["template_id"]) for m in messages(stack, case_id)]
     assert any(t.startswith("offer_closest") for t in sent), sent
+
+
+async def test_a_reply_after_the_offer_expired_gets_fresh_times_like_an_expired_link(stack: Stack) -> None:
+    import uuid
+    from datetime import timedelta
+
+    from domain.models import Channel, Reply
+
+    no_follow(stack)
+    appt = appointment()
+    case_id = (await stack.cases.submit_event(event(appt, EventType.reschedule_requested))).case_id
+    assert case_id
+    first = await reach(stack, case_id, Stage.offering)
+    assert first.offer_expires_at is not None
+    offer = next(m for m in messages(stack, case_id) if str(m["template_id"]).startswith("offer_slots"))
+    assert "Held for you until" in str(offer["body"])  # the expiry is stated in the message
+    late = Reply(reply_id=f"r-{uuid.uuid4().hex[:10]}", channel=Channel.sms, text="2",
+                 received_at=first.offer_expires_at + timedelta(minutes=23))
+    await stack.cases.submit_reply(late, sender=None, case_id=case_id)
+    second = await eventually(lambda: state_of(stack, case_id),
+                              lambda s: s.stage == Stage.offering and s.offer_expires_at != first.offer_expires_at)
+    assert second.new_appointment_id is None  # nothing was booked on the expired offer
+    assert len([m for m in messages(stack, case_id) if str(m["template_id"]).startswith("offer_slots")]) == 2
