@@ -187,7 +187,8 @@ class MessagingActivities:
             return None, req.resolved.opt_out_clarification, OPT_OUT_CLARIFY_TEMPLATE
         try:
             template = message_policy.select_template(req.resolved.templates, req.template_id, channel,
-                                                      contact.locale)
+                                                      contact.locale, kind=req.kind.value if req.kind else None,
+                                                      segment=req.ledger.get("segment"))
         except message_policy.TemplateNotFound as exc:
             return str(exc)
         style = reader_style(req, self.clock())

@@ -148,6 +148,8 @@ class SendRequest(BaseModel):
     created_at: datetime
     ledger: dict[str, str | None] = Field(default_factory=dict)  # segment, arm for reporting
     purpose: Literal["recovery", "transactional"] = "recovery"
+    # the case's kind: a template may have words of its own for it ("missed_first.customer_cancel")
+    kind: CaseKind | None = None
     # case ledger events to write first (see LEDGER EVENTS)
     ledger_events: list[LedgerEvent] = Field(default_factory=list, validation_alias=LEDGER_EVENTS_IN,
                                              serialization_alias=LEDGER_EVENTS_OUT)

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, Field
 
-from domain.models import Channel
+from domain.models import CaseKind, Channel
 from policies import times
 from policies.schema import PolicyFile, Program, Purpose, Template, cross_check
 from policies.send_rules import STATUTORY_STATE_WINDOWS
@@ -415,21 +415,48 @@ class MissingVariable(KeyError):
     """A template names a variable the caller did not supply."""
 
 
-def select_template(templates: list[Template], template_id: str, channel: Channel, locale: str) -> Template:
-    """The newest approved version for the channel, in the contact's locale or else English.
+def template_ids_for(template_id: str, kind: str | None = None, segment: str | None = None) -> list[str]:
+    """The ids a step's template is looked up by, most specific first: words for the case kind and segment, for the
+    kind, then the generic words ("missed_first.customer_cancel.first_time", "missed_first.customer_cancel",
+    "missed_first")."""
+    ids = []
+    if kind and segment:
+        ids.append(f"{template_id}.{kind}.{segment}")
+    if kind:
+        ids.append(f"{template_id}.{kind}")
+    ids.append(template_id)
+    return ids
+
+
+def select_template(templates: list[Template], template_id: str, channel: Channel, locale: str,
+                    kind: str | None = None, segment: str | None = None) -> Template:
+    """The newest approved version for the channel: the words for the case kind (and segment) before the generic
+    ones, in the contact's locale or else English.
 
     Unapproved templates are never returned, whatever their version.
     """
     base = locale.split("-")[0].lower()
-    for wanted in dict.fromkeys((locale.lower(), base, "en")):
-        found = [
-            t for t in templates
-            if t.id == template_id and t.channel == channel and t.locale.lower() == wanted and t.approved
-            and t.approved_by
-        ]
-        if found:
-            return max(found, key=lambda t: t.version)
+    for wanted_id in template_ids_for(template_id, kind, segment):
+        for wanted in dict.fromkeys((locale.lower(), base, "en")):
+            found = [
+                t for t in templates
+                if t.id == wanted_id and t.channel == channel and t.locale.lower() == wanted and t.approved
+                and t.approved_by
+            ]
+            if found:
+                return max(found, key=lambda t: t.version)
     raise TemplateNotFound(f"no approved template {template_id!r} for {channel.value}")
+
+
+OFFER_VARIABLES = frozenset({"slot_list", "booking_link", "offer_expires"})
+
+
+def needs_offer(templates: list[Template], template_id: str) -> bool:
+    """Whether some version of the template shows offered slots or the booking link: the case then holds slots
+    before sending it, so that those variables are there."""
+    prefix = f"{template_id}."
+    return any((t.id == template_id or t.id.startswith(prefix)) and _placeholders(t.body)[0] & OFFER_VARIABLES
+               for t in templates)
 
 
 class _SafeVars(dict[str, str]):
@@ -550,10 +577,93 @@ def lint_policy(policy: PolicyFile) -> list[PolicyProblem]:
         if not program.reviewers:
             out.append(PolicyProblem(severity="warning", code="no_reviewers", loc=("programs", p_index, "reviewers"),
                                      message=f"program {program.name!r} names no reviewers"))
+    out.extend(_words_per_kind(policy))
+    out.extend(_variables_per_step(policy))
     if not policy.approved_by:
         out.append(PolicyProblem(severity="warning", code="unapproved_policy", loc=("approved_by",),
                                  message="the policy names no approver (approved_by)"))
     return _dedupe(out)
+
+
+# kinds whose appointment may still be ahead when the case starts: their words must not speak of a missed visit
+FUTURE_KINDS = frozenset({CaseKind.customer_cancel, CaseKind.late_cancel, CaseKind.reschedule_request})
+# kinds that go straight to an offer (no sequence): the engine's offer templates are their words
+OFFER_ONLY_KINDS = frozenset({CaseKind.reschedule_request})
+_MISSED_WORDS = re.compile(r"\bmiss(?:ed)? (?:you|your)\b|\byour missed\b|\bwe missed\b|\bmissed (?:appointment|visit)"
+                           r"|\bno[- ]?show"
+                           r"|\bdidn'?t see you\b|\bextranamos\b|\bno (?:le|te|los) vimos\b|\bfalt[oó]\b"
+                           r"|\bno (?:se )?present[oó]\b")
+
+
+def _words_per_kind(policy: PolicyFile) -> list[PolicyProblem]:
+    """Every kind a program can start has approved words for every step and channel, and the words fit the kind
+    (a customer who cancelled ahead is never told "we missed you" about a date still to come)."""
+    out: list[PolicyProblem] = []
+    for p_index, program in enumerate(policy.programs):
+        for kind in program.recover_kinds:
+            if kind in OFFER_ONLY_KINDS:
+                continue
+            for segment, seq in program.sequences.items():
+                for s_index, step in enumerate(seq.steps):
+                    loc: tuple[str | int, ...] = ("programs", p_index, "sequences", segment.value, "steps", s_index)
+                    for channel in step.channels:
+                        try:
+                            chosen = select_template(policy.templates, step.template, channel, "en", kind=kind.value,
+                                                     segment=segment.value)
+                        except TemplateNotFound:
+                            continue  # the channel is skipped (missing_channel_template says so)
+                        if kind in FUTURE_KINDS and _MISSED_WORDS.search(_normalise(chosen.body)):
+                            out.append(PolicyProblem(
+                                severity="error", code="words_for_kind", loc=loc,
+                                message=f"{kind.value} cases of program {program.name!r} would send {chosen.id} "
+                                        f"({channel.value}), which speaks of a missed visit; approve "
+                                        f"{step.template}.{kind.value} with words for this kind"))
+                    if not any(_approved_any(policy.templates, t_id, ch) for ch in step.channels
+                               for t_id in template_ids_for(step.template, kind.value, segment.value)):
+                        out.append(PolicyProblem(
+                            severity="error", code="no_words_for_kind", loc=loc,
+                            message=f"program {program.name!r} can start {kind.value} cases but no approved "
+                                    f"template {step.template!r} (or {step.template}.{kind.value}) exists"))
+    return out
+
+
+def _approved_any(templates: list[Template], template_id: str, channel: Channel) -> bool:
+    return any(t.id == template_id and t.channel == channel and t.approved for t in templates)
+
+
+_BASE_VARIABLES = frozenset({"first_name", "appointment_type", "appointment_date", "appointment_time",
+                             "business_name", "help_text"})
+# what each message the engine sends has to fill its variables with; sequence steps hold an offer first when they
+# show slots or the link (workflows/case_sequence.py), so those are there too
+STEP_VARIABLES: dict[str, frozenset[str]] = {
+    "offer_slots": _BASE_VARIABLES | OFFER_VARIABLES, "slot_taken": _BASE_VARIABLES | OFFER_VARIABLES,
+    "offer_closest": _BASE_VARIABLES | OFFER_VARIABLES, "confirm_booking": _BASE_VARIABLES | {"new_appointment_time"},
+    "no_slots": _BASE_VARIABLES, "waitlist_offer": _BASE_VARIABLES, "slot_gone": _BASE_VARIABLES,
+}
+SEQUENCE_VARIABLES = _BASE_VARIABLES | OFFER_VARIABLES
+
+
+def _variables_per_step(policy: PolicyFile) -> list[PolicyProblem]:
+    """Every variable a template names is filled where the template is sent (a send would fail otherwise)."""
+    out: list[PolicyProblem] = []
+    step_templates = {s.template for p in policy.programs for q in p.sequences.values() for s in q.steps}
+    for i, t in enumerate(policy.templates):
+        base_id = t.id.split(".")[0]
+        if base_id in STEP_VARIABLES and base_id not in step_templates:
+            allowed = STEP_VARIABLES[base_id]
+        elif base_id in step_templates:
+            allowed = SEQUENCE_VARIABLES | (STEP_VARIABLES.get(base_id, frozenset()))
+        else:
+            continue
+        fields = _placeholders(t.body)[0] | (_placeholders(t.subject)[0] if t.subject else set())
+        missing = sorted(f for f in fields & ALLOWED_VARIABLES if f not in allowed)
+        if missing:
+            out.append(PolicyProblem(
+                severity="error" if t.approved else "warning", code="variable_unavailable",
+                loc=("templates", i, "body"),
+                message=f"template {t.id} {t.channel.value}/{t.locale} uses {', '.join(missing)}, which is not "
+                        "available where it is sent"))
+    return out
 
 
 def _dedupe(problems: list[PolicyProblem]) -> list[PolicyProblem]:

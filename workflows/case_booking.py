@@ -15,7 +15,7 @@ import workflows.common as common
 from activities.attendance import AttendanceActivities
 from activities.crm import CrmActivities
 from activities.scheduling import SchedulingActivities
-from domain.case import BookRequest, EvidenceRequest, OfferRequest
+from domain.case import BookRequest, EvidenceRequest, Offer, OfferRequest
 from domain.models import ReplyIntent, ReplyUnderstanding, Slot, Stage, Verdict
 from policies import attendance as attendance_policy
 from policies import rebooking as rebooking_policy
@@ -39,7 +39,8 @@ class BookingSteps(ReviewSteps):
         while True:
             self._raise_if_closing()
             if pick is None:
-                await self._make_offer()
+                if not (self.state.offered and self.slot_choice is not None):
+                    await self._make_offer()
                 pick = await self._await_pick()
             slot = self.state.offered[pick.slot_index or 0]
             result = await common.run_activity(SchedulingActivities.book_slot, BookRequest(
@@ -57,6 +58,22 @@ class BookingSteps(ReviewSteps):
             self.slot_taken = True
 
     async def _make_offer(self) -> None:
+        offer = await self._hold_offer()
+        template = "slot_taken" if self.slot_taken else "offer_slots"
+        if not offer.matches_request and self._has_template(CLOSEST_TEMPLATE):
+            template = CLOSEST_TEMPLATE  # says plainly that nothing fits what was asked, and offers a human
+        self.slot_taken = False
+        await self._send(f"offer{self.offer_attempt}", template, self._channels(), created=workflow.now(),
+                         extra=self._offer_variables(), purpose="transactional")
+        await self._set_stage(Stage.offering, next_action_at=offer.expires_at)
+
+    def _offer_variables(self) -> dict[str, str]:
+        expires = self.state.offer_expires_at
+        return {"booking_link": self.state.booking_link or "",
+                "offer_expires": expires.isoformat(timespec="minutes") if expires else ""}
+
+    async def _hold_offer(self) -> Offer:
+        """Hold open slots and sign their link; no message (the caller sends the one that shows them)."""
         self.offer_attempt += 1
         offer = await common.run_activity(SchedulingActivities.offer_slots, OfferRequest(
             case_id=self.inp.case_id, attempt=self.offer_attempt, appointment=self.appointment,
@@ -72,15 +89,7 @@ class BookingSteps(ReviewSteps):
         self.state.reader_timezone = self._reader_timezone()
         self.state.reader_locale = self.appointment.contact.locale
         self._ledger("slot_offered", data={"count": len(offer.slots)})
-        template = "slot_taken" if self.slot_taken else "offer_slots"
-        if not offer.matches_request and self._has_template(CLOSEST_TEMPLATE):
-            template = CLOSEST_TEMPLATE  # says plainly that nothing fits what was asked, and offers a human
-        self.slot_taken = False
-        await self._send(f"offer{self.offer_attempt}", template, self._channels(), created=workflow.now(),
-                         extra={"booking_link": offer.booking_link or "",
-                                "offer_expires": offer.expires_at.isoformat(timespec="minutes")},
-                         purpose="transactional")
-        await self._set_stage(Stage.offering, next_action_at=offer.expires_at)
+        return offer
 
     def _has_template(self, template_id: str) -> bool:
         return any(t.id == template_id and t.approved for t in self.inp.resolved.templates)

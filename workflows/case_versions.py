@@ -33,6 +33,8 @@ OPT_OUT_CLARIFY_PATCH = "opt-out-clarify-once-1"
 OFFER_PREFERENCE_PATCH = "offer-follows-request-1"
 # a reply picking from an offer whose holds have expired gets fresh times, as an expired link does
 OFFER_EXPIRY_PATCH = "one-offer-expiry-1"
+# a sequence message that shows slots or the booking link holds an offer first, so those variables exist
+OFFER_IN_SEQUENCE_PATCH = "offer-in-sequence-message-1"
 
 # stages the case passes through without waiting: not worth an upsert (one billed action each) under LEAN_PATCH
 TRANSIENT_STAGES = frozenset({Stage.checking, Stage.rebooked})

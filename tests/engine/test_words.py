@@ -127,3 +127,43 @@ async def test_a_reply_after_the_offer_expired_gets_fresh_times_like_an_expired_
                               lambda s: s.stage == Stage.offering and s.offer_expires_at != first.offer_expires_at)
     assert second.new_appointment_id is None  # nothing was booked on the expired offer
     assert len([m for m in messages(stack, case_id) if str(m["template_id"]).startswith("offer_slots")]) == 2
+
+
+async def test_a_customer_who_cancels_a_week_ahead_is_not_told_we_missed_them(stack: Stack) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    no_follow(stack)
+    ahead = appointment(start=datetime.now(UTC).replace(microsecond=0) + timedelta(days=7))
+    case_id = (await stack.cases.submit_event(event(ahead, EventType.booked))).case_id
+    assert case_id
+    await reach(stack, case_id, Stage.watching)
+    await stack.cases.submit_event(event(ahead, EventType.cancelled))
+    state = await reach(stack, case_id, Stage.recovering, Stage.offering, Stage.unrecovered, Stage.suppressed)
+    assert state.kind.value == "customer_cancel"
+    sent = await eventually(lambda: asyncio.sleep(0, messages(stack, case_id)), lambda m: len(m) >= 1)
+    first = sent[0]
+    assert str(first["template_id"]).startswith("missed_first.customer_cancel"), first["template_id"]
+    assert "miss" not in str(first["body"]).lower() and "cancellation" in str(first["body"])
+
+
+async def test_a_booking_link_in_the_first_message_is_there_and_books(stack: Stack) -> None:
+    from domain.case import SlotChoice
+    from workflows.case import RecoveryCaseWorkflow
+
+    policy = fast_policy()
+    default_program(policy).rebooking.follow_new_appointment = False
+    for t in policy.templates:
+        if t.id == "missed_first" and t.channel.value == "sms" and t.locale == "en":
+            t.body = "Hi {first_name}, sorry we missed you. Pick a new time here: {booking_link} Reply STOP to opt out."
+    stack.write_policy(policy)
+    appt = appointment()
+    case_id = (await stack.cases.submit_event(event(appt, EventType.no_show))).case_id
+    assert case_id
+    sent = await eventually(lambda: asyncio.sleep(0, messages(stack, case_id)), lambda m: len(m) >= 1)
+    assert str(sent[0]["template_id"]).startswith("missed_first") and "/book/" in str(sent[0]["body"])
+    state = await state_of(stack, case_id)
+    assert state.stage == Stage.recovering and state.offered and state.booking_link in str(sent[0]["body"])
+    await stack.cases.handle(case_id).signal(RecoveryCaseWorkflow.choose_slot,
+                                             SlotChoice(choice_id="link-test-0", slot_index=0, via="link"))
+    final = await result(stack, case_id)
+    assert final.stage == Stage.confirmed and final.new_appointment_start == state.offered[0].start

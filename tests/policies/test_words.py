@@ -51,3 +51,29 @@ def test_the_linter_finds_meaning_and_names_the_phrase(text: str, code: str, phr
     result = lint(text, Channel.sms, vertical="healthcare")
     found = [p for p in result.problems if p.code == code]
     assert found and phrase in found[0].message, result.problems
+
+
+def _codes(policy: object) -> list[str]:
+    from policies.messages import lint_policy
+
+    return [p.code for p in lint_policy(policy) if p.severity == "error"]  # type: ignore[arg-type]
+
+
+def test_policy_check_wants_words_for_every_kind_a_program_can_start() -> None:
+    from policies.loader import load_policy
+
+    policy = load_policy()
+    assert "words_for_kind" not in _codes(policy) and "no_words_for_kind" not in _codes(policy)
+    policy.templates = [t for t in policy.templates if not t.id.startswith("missed_first.customer_cancel")]
+    assert "words_for_kind" in _codes(policy)  # "we missed you" would reach someone who cancelled ahead
+
+
+def test_policy_check_knows_which_variables_each_step_has() -> None:
+    from policies.loader import load_policy
+
+    policy = load_policy()
+    first = next(t for t in policy.templates if t.id == "missed_first" and t.channel == Channel.sms)
+    first.body = "Hi {first_name}, pick a new time: {booking_link} Reply STOP to opt out."
+    assert "variable_unavailable" not in _codes(policy)  # a link in the first message is made available
+    first.body = "Hi {first_name}, you're booked {new_appointment_time}. Reply STOP to opt out."
+    assert "variable_unavailable" in _codes(policy)

@@ -77,6 +77,6 @@ async def _offer_for(st: AppState, token: str) -> tuple[str, CaseState]:
         raise _Outcome(200, pages.message("already", current, current.new_appointment_start))
     if datetime.now(UTC) >= expires:
         raise _Outcome(410, pages.message("expired", current))
-    if current.stage.value != "offering" or not current.offered:
+    if current.stage.value not in ("offering", "recovering") or not current.offered:
         raise _Outcome(410, pages.message("closed", current))
     return case_id, current
