@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta, tzinfo
+from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
@@ -36,14 +36,14 @@ from domain.case import ConsentChange, ConsentConfirmation, SendRequest, SendRes
 from domain.models import Channel, LedgerEvent, ReplyUnderstanding
 from policies import messages as message_policy
 from policies import replies as reply_policy
-from policies import send_rules
+from policies import send_rules, times
 from policies import sequences as sequence_policy
 from policies.schema import Purpose, Step
-from policies.zones import zone_or
 
 log = structlog.get_logger(__name__)
 
 HELP_TEMPLATE = "__help__"
+OPT_OUT_CLARIFY_TEMPLATE = "__opt_out_clarify__"  # workflows/case_conversation.py
 CONFIRM_WORKFLOW = "ConfirmOptOut"  # workflows/consent.py
 
 
@@ -180,7 +180,7 @@ class MessagingActivities:
         return deliver(self.channels, self.outbox, message, contact_key, now)
 
     def _render(self, req: SendRequest, channel: Channel) -> tuple[str | None, str, str] | str:
-        return render_message(req, channel)
+        return render_message(req, channel, self.clock())
 
     def _event(self, req: SendRequest, type_: str, channel: Channel, template_id: str, reason: str | None = None
                ) -> LedgerEvent:
@@ -293,41 +293,43 @@ class ConsentActivities:
             await self.stop_cases(change.contact_key, change.event_id, change.case_id)
 
 
-# variables the workflow passes as ISO instants (it has no time zone data): shown in the recipient's zone
-TIME_VARIABLES = frozenset({"new_appointment_time"})
+# variables the workflow passes as ISO instants (it has no time zone data): shown as the reader reads them
+TIME_VARIABLES = frozenset({"new_appointment_time", "slot_list", "offer_expires"})
 
 
-def _readable_time(value: str, zone: tzinfo) -> str:
-    """'2026-11-24T15:00:00+00:00' -> 'Tue Nov 24 at 10:00' in the recipient's zone; other text unchanged."""
-    try:
-        at = datetime.fromisoformat(value)
-    except ValueError:
-        return value
-    if at.tzinfo is None:
-        return value
-    return at.astimezone(zone).strftime("%a %b %d at %H:%M")
+def reader_style(req: SendRequest, now: datetime) -> times.TimeStyle:
+    """How the recipient reads times: their zone (the location's when unknown), their locale, the business's
+    zone for the label."""
+    program = req.resolved.program
+    location = program.rebooking.business_hours.timezone or program.send.default_timezone
+    contact = req.appointment.contact
+    return times.TimeStyle.for_contact(contact.timezone, location, contact.locale, business_zone=location, now=now)
 
 
-def render_message(req: SendRequest, channel: Channel) -> tuple[str | None, str, str] | str:
-    """(subject, body, template id@version) exactly as `send_message` sends it on `channel`, or why it cannot be
-    sent: the console shows reviewers the message an approval would send."""
+def render_message(req: SendRequest, channel: Channel, now: datetime) -> tuple[str | None, str, str] | str:
+    """(subject, body, template id@version) exactly as `send_message` sends it on `channel` at `now`, or why it
+    cannot be sent: the console shows reviewers the message an approval would send."""
     contact = req.appointment.contact
     if req.template_id == HELP_TEMPLATE:
         return None, req.resolved.help_text, HELP_TEMPLATE
+    if req.template_id == OPT_OUT_CLARIFY_TEMPLATE:
+        return None, req.resolved.opt_out_clarification, OPT_OUT_CLARIFY_TEMPLATE
     try:
         template = message_policy.select_template(req.resolved.templates, req.template_id, channel,
-                                                  contact.locale)
+                                                  contact.locale, kind=req.kind.value if req.kind else None,
+                                                  segment=req.ledger.get("segment"))
     except message_policy.TemplateNotFound as exc:
         return str(exc)
-    zone = zone_or(contact.timezone, req.resolved.program.send.default_timezone)
-    start = req.appointment.start.astimezone(zone)
+    style = reader_style(req, now)
+    start = req.appointment.start
     variables = {
         "first_name": first_name(contact.name),
         "appointment_type": req.appointment.appointment_type.replace("_", " "),
-        "appointment_date": start.strftime("%a %b %d"),
-        "appointment_time": start.strftime("%H:%M"),
+        "appointment_date": style.day(start, relative=False),
+        "appointment_time": style.time(start),
         "business_name": req.resolved.program.name,
-        **{k: _readable_time(v, zone) if k in TIME_VARIABLES else v for k, v in req.variables.items()},
+        **{k: times.readable(v, style, until=k == "offer_expires") if k in TIME_VARIABLES else v
+           for k, v in req.variables.items()},
     }
     try:
         subject, body = message_policy.render(template, variables)

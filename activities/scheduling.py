@@ -17,6 +17,7 @@ from domain.case import BookRequest, BookResult, Offer, OfferRequest
 from domain.links import sign_link
 from domain.models import LedgerEvent, Slot
 from policies import rebooking as rebooking_policy
+from policies import slot_preference
 
 SLOT_SEARCH_DEPTH = 100
 
@@ -54,8 +55,12 @@ class SchedulingActivities:
             busy=[rebooking_policy.Interval(start=b.start, end=b.end) for b in busy],
             # cases offering on one calendar at once all read the same free times before any holds them: look far
             # enough down the list that losing every race for the first few still leaves slots to offer
-            limit=max(rules.offer_count * 4, SLOT_SEARCH_DEPTH),
+            limit=max(rules.offer_count * 4, SLOT_SEARCH_DEPTH * (4 if req.preference else 1)),
         ))
+        # the slots that answer the customer's request first, nearest first; the rest after them as spares for
+        # lost races
+        order, matches = slot_preference.choose([s for s, _ in candidates], req.preference, len(candidates))
+        candidates = [candidates[i] for i in order]
         expires = now + timedelta(minutes=rules.hold_minutes)
         held: list[Slot] = []
         for start, end in candidates:
@@ -74,7 +79,8 @@ class SchedulingActivities:
         if held:
             token = sign_link(self.link_secret, req.case_id, req.attempt, expires)
             link = f"{self.public_base_url}/book/{token}"
-        return Offer(slots=held, booking_link=link, expires_at=expires)
+        matches = matches and (req.preference is None or all(req.preference.fits(s.start) for s in held))
+        return Offer(slots=held, booking_link=link, expires_at=expires, matches_request=matches)
 
     @activity.defn(name="book_slot")
     def book_slot(self, req: BookRequest) -> BookResult:

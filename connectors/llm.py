@@ -161,7 +161,8 @@ def _accept(answer: dict[str, Any], inp: ReplyInput, rule: ReplyUnderstanding) -
     review = (confidence < inp.review_below or (intent == ReplyIntent.pick_slot and slot is None)
               or (intent == ReplyIntent.pick_slot and rules_saw_ambiguity) or intent == ReplyIntent.dispute)
     return ReplyUnderstanding(intent=intent, slot_index=slot, confidence=round(confidence, 2), needs_review=review,
-                              reason=f"model: {_clean(answer.get('reason'))} (rules: {rule.intent.value})")
+                              reason=f"model: {_clean(answer.get('reason'))} (rules: {rule.intent.value})",
+                              clarify_opt_out=rule.clarify_opt_out)
 
 
 def _prompt(inp: ReplyInput) -> str:

@@ -20,6 +20,7 @@ from domain.models import (
     Stage,
 )
 from policies.schema import ResolvedProgram
+from policies.slot_preference import SlotPreference
 
 
 class CaseInput(BaseModel):
@@ -67,6 +68,11 @@ class CaseState(BaseModel):
     messages_sent: int = 0
     offered: list[Slot] = Field(default_factory=list)
     booking_link: str | None = None
+    # one expiry for an offer whichever way it is answered (link or reply), stated in the offer message
+    offer_expires_at: datetime | None = None
+    # how the customer reads times (the booking page renders them as the messages do); no PII
+    reader_timezone: str | None = None
+    reader_locale: str = "en"
     new_appointment_id: str | None = None
     new_appointment_start: datetime | None = None
     reschedules: int = 0
@@ -145,6 +151,8 @@ class SendRequest(BaseModel):
     created_at: datetime
     ledger: dict[str, str | None] = Field(default_factory=dict)  # segment, arm for reporting
     purpose: Literal["recovery", "transactional"] = "recovery"
+    # the case's kind: a template may have words of its own for it ("missed_first.customer_cancel")
+    kind: CaseKind | None = None
     # case ledger events to write first (see LEDGER EVENTS)
     ledger_events: list[LedgerEvent] = Field(default_factory=list, validation_alias=LEDGER_EVENTS_IN,
                                              serialization_alias=LEDGER_EVENTS_OUT)
@@ -179,12 +187,15 @@ class OfferRequest(BaseModel):
     appointment: Appointment
     resolved: ResolvedProgram
     exclude: list[datetime] = Field(default_factory=list)
+    # what the customer asked for ("friday morning"): the offer answers it, or says plainly that nothing fits
+    preference: SlotPreference | None = None
 
 
 class Offer(BaseModel):
     slots: list[Slot]
     booking_link: str | None = None
     expires_at: datetime
+    matches_request: bool = True  # False: nothing fitted what the customer asked for; these are the closest
 
 
 class BookRequest(BaseModel):

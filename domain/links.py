@@ -26,8 +26,20 @@ def sign_link(secret: str, case_id: str, attempt: int, expires_at: datetime) -> 
     return f"{_b64(payload)}.{_b64(sig)}"
 
 
+class LinkExpired(LinkError):
+    pass
+
+
 def verify_link(secret: str, token: str, now: datetime | None = None) -> tuple[str, int]:
-    """(case id, offer attempt) for a valid, unexpired token; LinkError otherwise."""
+    """(case id, offer attempt) for a valid, unexpired token; LinkError otherwise (LinkExpired once expired)."""
+    case_id, attempt, expires = read_link(secret, token)
+    if (now or datetime.now(UTC)) >= expires:
+        raise LinkExpired("this link has expired")
+    return case_id, attempt
+
+
+def read_link(secret: str, token: str) -> tuple[str, int, datetime]:
+    """(case id, offer attempt, expiry) of a genuine token, expired or not; LinkError when forged or malformed."""
     try:
         payload_text, sig_text = token.split(".", 1)
         payload, sig = _unb64(payload_text), _unb64(sig_text)
@@ -39,8 +51,6 @@ def verify_link(secret: str, token: str, now: datetime | None = None) -> tuple[s
     try:
         case_id, attempt, exp = payload.decode().split("|")
         expires = datetime.fromtimestamp(int(exp), UTC)
+        return case_id, int(attempt), expires
     except ValueError:
         raise LinkError("malformed link") from None
-    if (now or datetime.now(UTC)) >= expires:
-        raise LinkError("this link has expired")
-    return case_id, int(attempt)

@@ -191,6 +191,9 @@ class ReplyUnderstanding(Model):
     confidence: float = Field(ge=0, le=1)
     needs_review: bool
     reason: str
+    # an opt-out word stood inside other words ("is the bus stop near you?"): not a revocation, but the customer
+    # gets the one clarification the FCC allows ("Reply STOP to stop all texts from us")
+    clarify_opt_out: bool = False
 
 
 class LedgerEvent(Model):

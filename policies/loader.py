@@ -237,6 +237,7 @@ def resolve(policy: PolicyFile, appt: Appointment) -> tuple[ResolvedProgram | No
             templates=policy.templates,
             help_text=policy.help_text,
             opt_out_confirmation=policy.opt_out_confirmation,
+            opt_out_clarification=policy.opt_out_clarification,
         ),
         None,
     )

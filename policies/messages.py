@@ -12,11 +12,14 @@ import re
 import string
 import unicodedata
 from collections.abc import Iterable
+from datetime import datetime, timedelta
 from typing import Literal
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, Field
 
-from domain.models import Channel
+from domain.models import CaseKind, Channel
+from policies import times
 from policies.schema import PolicyFile, Program, Purpose, Template, cross_check
 from policies.send_rules import STATUTORY_STATE_WINDOWS
 
@@ -37,20 +40,35 @@ ALLOWED_VARIABLES = frozenset(
         "booking_link",
         "new_appointment_time",
         "help_text",
+        "offer_expires",
     }
 )
-# plausible values, used to measure a template's length as a customer would receive it
-SAMPLE_VARIABLES = {
-    "first_name": "Alexandra",
-    "appointment_type": "consultation",
-    "appointment_date": "Mon Nov 24",
-    "appointment_time": "10:30 AM",
-    "business_name": "Riverside Office",
-    "slot_list": "1) Tue Nov 25 10:00\n2) Wed Nov 26 14:30\n3) Thu Nov 27 09:00",
-    "booking_link": "https://example.com/b/abc123",
-    "new_appointment_time": "Tue Nov 25 10:00",
-    "help_text": "Reply STOP to opt out. For help contact the office.",
-}
+# A plausible reader and offer, used to preview and measure a template as a customer would receive it. Times go
+# through the same renderer as real sends (policies/times.py), so an approver sees what is sent.
+_SAMPLE_NOW = datetime(2026, 11, 24, 9, 0, tzinfo=ZoneInfo("America/New_York"))
+_SAMPLE_SLOTS = [_SAMPLE_NOW + timedelta(days=1, hours=1), _SAMPLE_NOW + timedelta(days=2, hours=5, minutes=30),
+                 _SAMPLE_NOW + timedelta(days=3)]
+
+
+def sample_variables(locale: str = "en") -> dict[str, str]:
+    style = times.TimeStyle(zone=ZoneInfo("America/Chicago"), locale=locale,
+                            business_zone=ZoneInfo("America/New_York"), now=_SAMPLE_NOW)
+    missed = _SAMPLE_NOW - timedelta(days=1, hours=-1, minutes=-30)
+    return {
+        "first_name": "Alexandra",
+        "appointment_type": "consultation",
+        "appointment_date": style.day(missed, relative=False),
+        "appointment_time": style.time(missed),
+        "business_name": "Riverside Office",
+        "slot_list": style.slot_list(_SAMPLE_SLOTS),
+        "booking_link": "https://example.com/b/abc123",
+        "new_appointment_time": style.when(_SAMPLE_SLOTS[0]),
+        "offer_expires": style.until(_SAMPLE_NOW + timedelta(hours=2)),
+        "help_text": "Reply STOP to opt out. For help contact the office.",
+    }
+
+
+SAMPLE_VARIABLES = sample_variables()
 # variables that reveal what a healthcare appointment is about: never in a healthcare SMS
 PHI_VARIABLES = frozenset({"appointment_type"})
 HEALTHCARE_VERTICALS = frozenset(
@@ -61,7 +79,7 @@ ENGINE_TEMPLATES = ("offer_slots", "slot_taken", "confirm_booking", "no_slots")
 # templates the waitlist backfill sends when a program backfills freed slots
 BACKFILL_TEMPLATES = ("waitlist_offer", "slot_gone", "confirm_booking")
 # lint codes an approver may waive for one template (Template.lint_exceptions)
-WAIVABLE = frozenset({"fee_billing", "legal", "medical", "too_long"})
+WAIVABLE = frozenset({"fee_billing", "implied_fee", "legal", "medical", "too_long"})
 
 
 def _family(*alternatives: str) -> re.Pattern[str]:
@@ -98,6 +116,62 @@ _RULES: list[tuple[str, re.Pattern[str], str]] = [
         r"(?:will|we'?ll) (?:definitely|certainly|surely|absolutely)", r"(?:can'?t|cannot|won'?t) (?:lose|fail)",
         r"(?:best|lowest|cheapest) (?:price|rate|deal)s?", r"no matter what", r"garantiza\w*", r"garant[ií]a\w*",
     ), "overpromising"),
+    ("shaming", _family(
+        # labels put on the customer, whatever the words: flagged, marked as, repeat/chronic/habitual
+        r"(?:flagg?ed|marked|labell?ed|listed|recorded|noted|classified|identified|registered) (?:you )?as (?:an? )?"
+        r"(?:repeat|chronic|habitual|frequent|serial|problem|high[- ]risk|unreliable|late|no[- ]?show|absent)\w*",
+        r"(?:repeat|chronic|habitual|frequent|serial|multiple|several|another|second|third|\d+(?:st|nd|rd|th)?) "
+        r"(?:no[- ]?shows?|missed appointments|absences|cancellations)",
+        r"you (?:were|are|have been|keep being) (?:a |an )?(?:no[- ]?show|absent again|late again)\w*",
+        r"(?:yet )?again you (?:missed|failed|did not|didn'?t)", r"you (?:always|keep|never) (?:miss|cancel|show)\w*",
+        r"your (?:attendance|track) record", r"chronically (?:late|absent)",
+        r"(?:flagged|marcad[oa]) (?:en|in) (?:our|nuestro)", r"marcad[oa] como", r"inasistente\w*", r"faltista\w*",
+        r"reincidente\w*", r"otra vez (?:falto|no vino|no asistio)",
+        r"no se presento (?:otra vez|de nuevo|nuevamente)",
+    ), "a label that shames the customer"),
+    ("threat", _family(
+        # consequences, however softly phrased
+        r"failure to (?:\w+ ){0,3}(?:may|will|could|might|can|shall) (?:\w+ ){0,2}(?:affect|impact|result|lead|"
+        r"jeopardi[sz]e|cost|mean|prevent|limit|delay)\w*",
+        r"(?:affect|impact|jeopardi[sz]e|lose|losing|forfeit|risk|endanger)\w* (?:your |the )?(?:eligibility|benefits?|"
+        r"coverage|spot|place|standing|account|priority|status|membership|access|plan|enrol?lment|care)",
+        r"(?:may|might|could|will) (?:no longer|not) be able to (?:see|serve|treat|accept|book|schedule|offer|help)",
+        r"(?:discharged|dismissed|removed|released) from (?:the|our|this) (?:practice|clinic|program|office|care)",
+        r"(?:may|will|could) result in", r"(?:otherwise|if not),? (?:we|you) (?:will|may|must)",
+        r"(?:last|final) (?:opportunity|time we)", r"(?:we|you) (?:will|may) have to (?:close|cancel|remove|report)",
+        r"(?:podria|puede|podra) (?:afectar|perjudicar|resultar)\w*", r"de lo contrario",
+        r"perder(?:a|ia)? (?:su|tu) (?:lugar|cita|elegibilidad|cobertura|beneficio)\w*", r"ultima oportunidad",
+    ), "a threat or consequence"),
+    ("implied_fee", _family(
+        r"(?:missed|late|no[- ]?show|cancell?ation|rebooking|rescheduling) (?:fee|charge|penalty)s?",
+        r"card on file", r"(?:deposit|payment)s? (?:will|may) be (?:kept|retained|forfeited|applied)",
+        r"forfeit\w*", r"non[- ]?refundable",
+        r"(?:subject to|incur|incurs|incurred) (?:an? |the )?(?:\w+ )?(?:fee|charge)",
+        r"(?:fees?|charges?) (?:may|will|might) (?:apply|be applied|be added)", r"applicable (?:fees?|charges?)",
+        r"(?:charged|billed) (?:for|the) (?:the |your )?(?:missed|full|visit|session|appointment)",
+        r"cargo por", r"se (?:le )?(?:aplicara|cobrara)\w*", r"tarjeta registrada", r"no reembolsable",
+    ), "an implied fee or charge"),
+    ("overpromise", _family(
+        r"you(?:'ll| will) (?:feel|look|be|get) (?:so much |much )?"
+        r"(?:better|great|amazing|healthier|cured|pain[- ]free)",
+        r"(?:best|top|#1|number one|no\. ?1) (?:doctors?|clinics?|service|care|dentists?|team) (?:in|around)",
+        r"always (?:on time|available|open)", r"never (?:wait|miss)\w*", r"same[- ]day results?",
+        r"(?:sin|cero) espera", r"resultados (?:garantizados|inmediatos)", r"se (?:sentira|vera) (?:mejor|increible)",
+    ), "overpromising"),
+    ("medical", _family(
+        # clinical words by their shape (specialties, conditions, procedures), not only a list
+        r"(?:pre|post|peri|neo)[- ]?natal\w*", r"obstetric\w*", r"ob[- /]?gyn\w*", r"gyn(?:a)?ecolog\w*", r"maternity",
+        r"(?!(?:techn|apol|chron|termin|method|ide|anth|myth|the|ec|ge|bi|zo|astr|numer|phren|soci|tax)ology)"
+        r"[a-z]{3,}olog(?:y|ist|ists|ical)",
+        r"[a-z]{3,}(?:itis|ectomy|ectomies|otomy|oscopy|oscopies|plasty|emia)", r"(?!(?:aca|ane)mia)[a-z]{2,}emia",
+        r"physical therap\w*", r"check[- ]?ups? for your (?:\w+ )?(?:condition|pregnancy|baby|heart|diabetes)",
+        r"(?:your|the) (?:condition|diagnosis|prognosis|procedure|follow[- ]up (?:for|on) your \w+)",
+        r"(?:physio|chiro|psycho)\w+", r"counsel?ling session\w*", r"(?:std|hiv|covid|flu) (?:test|screening|shot)\w*",
+        r"screening\w*", r"prescription\w*", r"refill\w*", r"insulin", r"chemotherap\w*", r"radiation",
+        r"embaraz\w*", r"prenatal\w*", r"diagnostic\w*", r"tratamiento\w*", r"receta\w*", r"analisis (?:de|clinic)\w*",
+        r"resultados de (?:laboratorio|sus analisis|la prueba)", r"enfermedad\w*", r"terapia\w*", r"cirugia\w*",
+        r"[a-z]{3,}(?:ologia|ologo|ectomia|oscopia)",
+    ), "medical or clinical detail"),
     ("fee_billing", _family(
         r"fees?", r"surcharge\w*", r"charg(?:e|es|ed|ing)", r"invoic\w*", r"bill(?:s|ed|ing|able)?",
         r"pay(?:s|ment|ments|ing|able)?",
@@ -170,6 +244,8 @@ class LintResult(BaseModel):
     encoding: str
     segments: int
     warnings: list[LintProblem] = Field(default_factory=list)
+    # the template as a sample customer reads it, times rendered by policies/times.py as real sends are
+    preview: str | None = None
 
 
 def _normalise(text: str) -> str:
@@ -248,11 +324,13 @@ def lint(
     phone_channel = channel in (Channel.sms, Channel.whatsapp)
     content = _normalise(f"{subject}\n{text}" if subject else text)
 
+    flagged: set[str] = set()
     for code, pattern, message in _RULES:
-        if code == "marketing" and purpose == Purpose.marketing:
+        if (code == "marketing" and purpose == Purpose.marketing) or code in flagged:
             continue
         found = pattern.search(content)
         if found:
+            flagged.add(code)
             problems.append(LintProblem(code=code, message=f"{message}: {found.group(0)!r}"))
     fields, well_formed = _placeholders(text)
     if subject:
@@ -314,17 +392,19 @@ def lint_template(
     help_text: str | None = None,
 ) -> LintResult:
     """Lint a template as approved: words on the template, length on a sample rendering."""
-    samples = dict(SAMPLE_VARIABLES)
+    samples = sample_variables(template.locale)
     if help_text:
         samples["help_text"] = help_text
     try:
         _, measured = render(template, {k: samples.get(k, "xxxxxxxx") for k in _placeholders(template.body)[0]})
     except (KeyError, ValueError, IndexError):
         measured = template.body
-    return lint(
+    result = lint(
         template.body, template.channel, vertical=vertical, purpose=template.purpose, first_message=first_message,
         max_segments=max_segments, allow=template.lint_exceptions, subject=template.subject, measure=measured,
     )
+    result.preview = measured
+    return result
 
 
 class TemplateNotFound(LookupError):
@@ -335,21 +415,48 @@ class MissingVariable(KeyError):
     """A template names a variable the caller did not supply."""
 
 
-def select_template(templates: list[Template], template_id: str, channel: Channel, locale: str) -> Template:
-    """The newest approved version for the channel, in the contact's locale or else English.
+def template_ids_for(template_id: str, kind: str | None = None, segment: str | None = None) -> list[str]:
+    """The ids a step's template is looked up by, most specific first: words for the case kind and segment, for the
+    kind, then the generic words ("missed_first.customer_cancel.first_time", "missed_first.customer_cancel",
+    "missed_first")."""
+    ids = []
+    if kind and segment:
+        ids.append(f"{template_id}.{kind}.{segment}")
+    if kind:
+        ids.append(f"{template_id}.{kind}")
+    ids.append(template_id)
+    return ids
+
+
+def select_template(templates: list[Template], template_id: str, channel: Channel, locale: str,
+                    kind: str | None = None, segment: str | None = None) -> Template:
+    """The newest approved version for the channel: the words for the case kind (and segment) before the generic
+    ones, in the contact's locale or else English.
 
     Unapproved templates are never returned, whatever their version.
     """
     base = locale.split("-")[0].lower()
-    for wanted in dict.fromkeys((locale.lower(), base, "en")):
-        found = [
-            t for t in templates
-            if t.id == template_id and t.channel == channel and t.locale.lower() == wanted and t.approved
-            and t.approved_by
-        ]
-        if found:
-            return max(found, key=lambda t: t.version)
+    for wanted_id in template_ids_for(template_id, kind, segment):
+        for wanted in dict.fromkeys((locale.lower(), base, "en")):
+            found = [
+                t for t in templates
+                if t.id == wanted_id and t.channel == channel and t.locale.lower() == wanted and t.approved
+                and t.approved_by
+            ]
+            if found:
+                return max(found, key=lambda t: t.version)
     raise TemplateNotFound(f"no approved template {template_id!r} for {channel.value}")
+
+
+OFFER_VARIABLES = frozenset({"slot_list", "booking_link", "offer_expires"})
+
+
+def needs_offer(templates: list[Template], template_id: str) -> bool:
+    """Whether some version of the template shows offered slots or the booking link: the case then holds slots
+    before sending it, so that those variables are there."""
+    prefix = f"{template_id}."
+    return any((t.id == template_id or t.id.startswith(prefix)) and _placeholders(t.body)[0] & OFFER_VARIABLES
+               for t in templates)
 
 
 class _SafeVars(dict[str, str]):
@@ -470,10 +577,93 @@ def lint_policy(policy: PolicyFile) -> list[PolicyProblem]:
         if not program.reviewers:
             out.append(PolicyProblem(severity="warning", code="no_reviewers", loc=("programs", p_index, "reviewers"),
                                      message=f"program {program.name!r} names no reviewers"))
+    out.extend(_words_per_kind(policy))
+    out.extend(_variables_per_step(policy))
     if not policy.approved_by:
         out.append(PolicyProblem(severity="warning", code="unapproved_policy", loc=("approved_by",),
                                  message="the policy names no approver (approved_by)"))
     return _dedupe(out)
+
+
+# kinds whose appointment may still be ahead when the case starts: their words must not speak of a missed visit
+FUTURE_KINDS = frozenset({CaseKind.customer_cancel, CaseKind.late_cancel, CaseKind.reschedule_request})
+# kinds that go straight to an offer (no sequence): the engine's offer templates are their words
+OFFER_ONLY_KINDS = frozenset({CaseKind.reschedule_request})
+_MISSED_WORDS = re.compile(r"\bmiss(?:ed)? (?:you|your)\b|\byour missed\b|\bwe missed\b|\bmissed (?:appointment|visit)"
+                           r"|\bno[- ]?show"
+                           r"|\bdidn'?t see you\b|\bextranamos\b|\bno (?:le|te|los) vimos\b|\bfalt[oó]\b"
+                           r"|\bno (?:se )?present[oó]\b")
+
+
+def _words_per_kind(policy: PolicyFile) -> list[PolicyProblem]:
+    """Every kind a program can start has approved words for every step and channel, and the words fit the kind
+    (a customer who cancelled ahead is never told "we missed you" about a date still to come)."""
+    out: list[PolicyProblem] = []
+    for p_index, program in enumerate(policy.programs):
+        for kind in program.recover_kinds:
+            if kind in OFFER_ONLY_KINDS:
+                continue
+            for segment, seq in program.sequences.items():
+                for s_index, step in enumerate(seq.steps):
+                    loc: tuple[str | int, ...] = ("programs", p_index, "sequences", segment.value, "steps", s_index)
+                    for channel in step.channels:
+                        try:
+                            chosen = select_template(policy.templates, step.template, channel, "en", kind=kind.value,
+                                                     segment=segment.value)
+                        except TemplateNotFound:
+                            continue  # the channel is skipped (missing_channel_template says so)
+                        if kind in FUTURE_KINDS and _MISSED_WORDS.search(_normalise(chosen.body)):
+                            out.append(PolicyProblem(
+                                severity="error", code="words_for_kind", loc=loc,
+                                message=f"{kind.value} cases of program {program.name!r} would send {chosen.id} "
+                                        f"({channel.value}), which speaks of a missed visit; approve "
+                                        f"{step.template}.{kind.value} with words for this kind"))
+                    if not any(_approved_any(policy.templates, t_id, ch) for ch in step.channels
+                               for t_id in template_ids_for(step.template, kind.value, segment.value)):
+                        out.append(PolicyProblem(
+                            severity="error", code="no_words_for_kind", loc=loc,
+                            message=f"program {program.name!r} can start {kind.value} cases but no approved "
+                                    f"template {step.template!r} (or {step.template}.{kind.value}) exists"))
+    return out
+
+
+def _approved_any(templates: list[Template], template_id: str, channel: Channel) -> bool:
+    return any(t.id == template_id and t.channel == channel and t.approved for t in templates)
+
+
+_BASE_VARIABLES = frozenset({"first_name", "appointment_type", "appointment_date", "appointment_time",
+                             "business_name", "help_text"})
+# what each message the engine sends has to fill its variables with; sequence steps hold an offer first when they
+# show slots or the link (workflows/case_sequence.py), so those are there too
+STEP_VARIABLES: dict[str, frozenset[str]] = {
+    "offer_slots": _BASE_VARIABLES | OFFER_VARIABLES, "slot_taken": _BASE_VARIABLES | OFFER_VARIABLES,
+    "offer_closest": _BASE_VARIABLES | OFFER_VARIABLES, "confirm_booking": _BASE_VARIABLES | {"new_appointment_time"},
+    "no_slots": _BASE_VARIABLES, "waitlist_offer": _BASE_VARIABLES, "slot_gone": _BASE_VARIABLES,
+}
+SEQUENCE_VARIABLES = _BASE_VARIABLES | OFFER_VARIABLES
+
+
+def _variables_per_step(policy: PolicyFile) -> list[PolicyProblem]:
+    """Every variable a template names is filled where the template is sent (a send would fail otherwise)."""
+    out: list[PolicyProblem] = []
+    step_templates = {s.template for p in policy.programs for q in p.sequences.values() for s in q.steps}
+    for i, t in enumerate(policy.templates):
+        base_id = t.id.split(".")[0]
+        if base_id in STEP_VARIABLES and base_id not in step_templates:
+            allowed = STEP_VARIABLES[base_id]
+        elif base_id in step_templates:
+            allowed = SEQUENCE_VARIABLES | (STEP_VARIABLES.get(base_id, frozenset()))
+        else:
+            continue
+        fields = _placeholders(t.body)[0] | (_placeholders(t.subject)[0] if t.subject else set())
+        missing = sorted(f for f in fields & ALLOWED_VARIABLES if f not in allowed)
+        if missing:
+            out.append(PolicyProblem(
+                severity="error" if t.approved else "warning", code="variable_unavailable",
+                loc=("templates", i, "body"),
+                message=f"template {t.id} {t.channel.value}/{t.locale} uses {', '.join(missing)}, which is not "
+                        "available where it is sent"))
+    return out
 
 
 def _dedupe(problems: list[PolicyProblem]) -> list[PolicyProblem]:

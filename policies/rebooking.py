@@ -154,3 +154,9 @@ def candidate_slots(search: SlotSearch) -> list[tuple[datetime, datetime]]:
                 start += step
         day += timedelta(days=1)
     return out
+
+
+def offer_open(expires_at: datetime | None, at: datetime) -> bool:
+    """The one expiry rule for an offer, shared by the self-serve link (its token expires at the same instant) and
+    a reply by message: open until the holds expire, closed from that instant on."""
+    return expires_at is None or _utc(at) < _utc(expires_at)

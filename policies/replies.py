@@ -3,11 +3,14 @@
 Pure: the clock (`now`) and the recipient's zone are inputs, nothing is read from the environment.
 
 Order of the rules, and why:
-1. Revocation first. Any FCC per-se word (stop, quit, end, revoke, opt out, cancel, unsubscribe) in any
-   case, with any punctuation or surrounding words, and reasonable-means wording in English and Spanish
-   ("don't text me", "no me manden mas mensajes", "baja"). A missed revocation is a TCPA violation per
-   message; a false one costs a recovery. So recall wins: "cancel my appointment" is read as a revocation
-   (CANCEL is a per-se word) and flagged for a human, who may still cancel the booking.
+1. Revocation first. An FCC per-se word (stop, quit, end, revoke, opt out, cancel, unsubscribe) or a
+   keyword (English, Spanish) said as the reply, or as a clause of it, in any case and with any punctuation
+   or politeness ("STOP", "Stop please.", "opt-out", "Unsubscribe me", "stpo"), and reasonable-means wording
+   ("don't text me", "no me manden mas mensajes", "baja") revoke at once. A per-se word used inside other
+   words ("is the bus stop near you?", "does the session end before 5?") does not: the rest of the reply is
+   understood and the customer gets the one clarification FCC 24-24 allows ("Reply STOP to stop all texts
+   from us"). "Cancel my appointment" cancels the appointment, "not interested" closes the recovery; neither
+   revokes consent.
 2. START / UNSTOP (and YES when the contact is opted out) re-subscribe; HELP / INFO / AYUDA.
 3. Statements about the missed visit: wrong person, dispute ("I was there"), running late.
 4. A slot choice: option numbers and ordinals, then days/dates/times matched ONLY against the offered
@@ -83,6 +86,7 @@ def _prepare(text: str) -> _Text:
     low = re.sub(r"(\d)\.(\d\d)\b", r"\1:\2", low)  # "3.30" -> "3:30"
     low = low.replace("'", "")
     low = re.sub(r"([a-z])\1{2,}", r"\1", low)  # "STOPPP", "yesss", "nooo"
+    low = re.sub(r"\b(?:[a-z][ .]){2,}[a-z]\b", lambda m: re.sub(r"[ .]", "", m.group(0)), low)  # "S T O P"
     low = re.sub(r"\bopt[\s\-_]*out\b", "optout", low)
     low = re.sub(r"\bopt[\s\-_]*in\b", "optin", low)
     low = re.sub(r"\bun[\s\-]+(stop|subscribe)\b", r"un\1", low)
@@ -128,6 +132,7 @@ class _Verdict:
     reason: str
     slot_index: int | None = None
     review: bool = False  # a human must look whatever the confidence (ambiguity, dispute, dual reading)
+    clarify: bool = False  # an opt-out word inside other words: ask once whether all texts should stop
 
 
 def _finish(inp: ReplyInput, v: _Verdict) -> ReplyUnderstanding:
@@ -135,7 +140,7 @@ def _finish(inp: ReplyInput, v: _Verdict) -> ReplyUnderstanding:
     slot = v.slot_index if v.intent == ReplyIntent.pick_slot else None
     review = v.review or v.confidence < inp.review_below or (v.intent == ReplyIntent.pick_slot and slot is None)
     return ReplyUnderstanding(intent=v.intent, slot_index=slot, confidence=round(v.confidence, 2),
-                              needs_review=review, reason=v.reason)
+                              needs_review=review, reason=v.reason, clarify_opt_out=v.clarify)
 
 
 # --------------------------------------------------------------------------- 1. revocation
@@ -171,7 +176,8 @@ REASONABLE_MEANS: list[tuple[str, str]] = [
      "asks to be removed from the list"),
     (r"\b(dont|do not|no longer|never|not) (want|wish|need|like)( to)?( (get|receive|have))? (any |these |your "
      rf"|more |any more |anymore )*{_MESSAGES}", "does not want messages"),
-    (rf"\bnot interested( in)?( (any|these|your|more|the))?( {_MESSAGES})?$", "not interested (safe reading)"),
+    (rf"\bnot interested( in)?( (any|these|your|more|the|receiving|getting))* {_MESSAGES}",
+     "not interested in messages"),
     (r"\b(this is|its|thats|reported? (as|for)|report(ing)? (you|this)( as| for)?) (spam|harass\w*)\b"
      r"|\bharass\w*\b|\bblock(ing|ed)? (you|this|your|ur)\b", "reports spam / harassment"),
     (r"\bunenroll\b|\bunsuscribe\b|\bunsubscrib\w*|\bopt me out\b|\bstop all\b", "unsubscribe wording"),
@@ -224,21 +230,68 @@ def _benign(tokens: list[str], i: int) -> bool:
 _APPOINTMENT = r"\b(appointment|appt|apt|appt\w*|booking|reservation|visit|session|consult\w*|cita|turno|visita)\b"
 
 
+# words that may stand with an opt-out keyword in a reply that is only an opt-out ("stop all texts now please")
+_WITH_KEYWORD = _wordset(
+    "me all it now this these that them texting texts text txt txts messages message msgs msg sms notifications "
+    "subscription list everything please pls plz thanks thank you now asap right away immediately ya ahora mismo "
+    "por favor porfa gracias todo todos los mensajes de mi numero"
+)
+
+
+# an opt-out said as a wish or a repeat: "I want to opt out", "I said STOP", "I revoke my consent"
+_LEAD_IN = _wordset("i we want wanna need would like to wish said already told you id ive have has consent my from "
+                    "your list number us again quiero deseo dije ya")
+
+
+def _keyword(word: str) -> bool:
+    return word in PER_SE or word in KEYWORDS
+
+
+def _keyword_only(words: list[str]) -> str | None:
+    """The keyword when `words` say nothing but it (with politeness and 'texts', 'all', 'me' ...)."""
+    found = [i for i, w in enumerate(words) if _keyword(w) and not _benign(words, i)]
+    if found and all(_keyword(w) or w in _WITH_KEYWORD or w in FILLER or w in _LEAD_IN for w in words):
+        return words[found[0]]
+    return None
+
+
+def embedded_opt_out_word(text: str) -> str | None:
+    """A per-se word or keyword standing inside other words, which is not a revocation by itself."""
+    t = _prepare(text)
+    if _revocation(t) is not None:
+        return None
+    return _embedded(t)
+
+
+def _embedded(t: _Text) -> str | None:
+    for i, word in enumerate(t.tokens):
+        if _keyword(word) and not _benign(t.tokens, i):
+            return word
+    return None
+
+
+def is_opt_out(text: str) -> bool:
+    """Whether a reply revokes consent at once: the one function every caller (API routing, cases) uses."""
+    found = _revocation(_prepare(text))
+    return found is not None and found.intent == ReplyIntent.opt_out
+
+
 def _revocation(t: _Text) -> _Verdict | None:
     if {"\U0001f6d1", "\U0001f6ab", "\u26d4"} & t.emojis:  # stop sign, prohibited, no entry
         return _Verdict(ReplyIntent.opt_out, 0.9, "stop-sign emoji read as STOP")
+    whole = _keyword_only(t.tokens)
+    if whole:
+        per_se = "FCC per-se opt-out word" if whole in PER_SE else "opt-out keyword"
+        return _Verdict(ReplyIntent.opt_out, 1.0, f"{per_se} '{whole}'")
+    for clause in t.clauses:
+        words = clause.split()
+        found = _keyword_only(words)
+        if found and not (found.startswith("cancel") and _has(_APPOINTMENT, t.words)):
+            return _Verdict(ReplyIntent.opt_out, 0.95, f"opt-out keyword '{found}' said as a sentence of the reply")
     tokens = t.tokens
-    for i, word in enumerate(tokens):
-        if (word in PER_SE or word in KEYWORDS) and not _benign(tokens, i):
-            leading = bool(t.core) and t.core[0] == word
-            per_se = "FCC per-se opt-out word" if word in PER_SE else "opt-out keyword"
-            if word in ("cancel", "cancelar", "cancela", "cancelen") and _has(_APPOINTMENT, t.words):
-                return _Verdict(
-                    ReplyIntent.opt_out, 0.9,
-                    f"{per_se} '{word}' with an appointment: read as a revocation (safe reading, a per-se "
-                    "word must never be missed); a human should also cancel the appointment", review=True)
-            return _Verdict(ReplyIntent.opt_out, 1.0 if leading else 0.95,
-                            f"{per_se} '{word}'" + ("" if leading else " inside the reply"))
+    if tokens and _keyword(tokens[0]) and not _benign(tokens, 0) and len(tokens) > 1 \
+            and tokens[1] in ("texting", "messaging", "sending", "contacting", "calling", "emailing", "it", "all"):
+        return _Verdict(ReplyIntent.opt_out, 0.95, f"'{tokens[0]} {tokens[1]}'")
     if len(t.core) == 1 and t.core[0] in BARE_ONLY:
         return _Verdict(ReplyIntent.opt_out, 0.95, f"one-word opt-out keyword '{t.core[0]}'")
     for pattern, why in REASONABLE_MEANS:
@@ -386,7 +439,7 @@ _PICK_FILLER = _AFFIRM | _MARKERS | _wordset(
 _LAST = frozenset({"last", "ultima", "ultimo", "final"})
 _EITHER = r"^any$|\bany\s+(one|works|will do|is fine|is good|of (them|those|these))\b" \
           r"|\b(either|anytime|any time|anyone|whichever|whatever (works|is|time|you)|any of (them|those|these)" \
-          r"|cualquier\w*|la que sea|el que sea|both|all (work|good|fine)|ambos|ambas)\b"
+          r"|any of the \w+|cualquier\w*|la que sea|el que sea|both|all (work|good|fine)|ambos|ambas)\b"
 
 _WEEKDAYS = {
     0: "mon monday mondays mon. lunes",
@@ -498,6 +551,11 @@ def _parse_when(clause: str, now_local: datetime) -> _When:
         after_day = re.search(rf"\b({day_words})\s+(\d{{1,2}})\b(?!\s*(st|nd|rd|th|/|de\s))", c)
         if after_day:
             found = _hour_from(after_day.group(2), None, None)
+    if not found:  # "9 tomorrow", "3 el martes": a number right before a day is an hour
+        day_words = "|".join([*WEEKDAY_WORDS, "today", "tomorrow", "tmrw", "hoy", "manana"])
+        before_day = re.search(rf"(?<![:/\d])\b(\d{{1,2}})\s+(el\s+|on\s+|this\s+)?({day_words})\b", c)
+        if before_day and 1 <= int(before_day.group(1)) <= 12:
+            found = _hour_from(before_day.group(1), None, None)
     if not found:
         at = re.search(r"(?:\b(?:at|@|around|by|arnd|abt|about|a las|las|la|a la)\s*|@)(\d{1,2})(?::(\d{2}))?\b"
                        r"(?!\s*(st|nd|rd|th|/))", c)
@@ -644,6 +702,9 @@ def _slot_choice(t: _Text, inp: ReplyInput, slots: list[datetime], now_local: da
                 i = day_reading[0]
                 return _Verdict(ReplyIntent.pick_slot, 0.85, f"day {n} of the month matches offered slot {i + 1} "
                                 f"({_describe(slots[i])})", slot_index=i)
+            by_date = _time_choice(t, slots, now_local) if n > 12 and how == "option number" else None
+            if by_date is not None and by_date.slot_index is not None:
+                return by_date  # "el 27": a day of the month, not an option
             return _Verdict(ReplyIntent.pick_slot, 0.4, f"option {n} was not offered (only {count})")
         i = n - 1
         if day_reading and day_reading != [i]:
@@ -842,11 +903,57 @@ def _bare_affirmative(t: _Text) -> bool:
 # --------------------------------------------------------------------------- entry point
 
 
+_CANCEL_WORD = re.compile(r"\b(cancel\w*|cancelar|cancela|cancelen|cancelo|anular|anula|anulen)\b")
+
+
+def _cancel_appointment(t: _Text) -> _Verdict | None:
+    """'Please cancel my appointment', 'cancela mi cita': the appointment, not consent."""
+    if not _has(_APPOINTMENT, t.words):
+        return None
+    for i, word in enumerate(t.tokens):
+        if _CANCEL_WORD.fullmatch(word) and not _benign(t.tokens, i):
+            return _Verdict(ReplyIntent.cancel, 0.9, "asks to cancel the appointment (consent is not revoked)")
+    return None
+
+
+_QUESTION_ABOUT = re.compile(
+    r"^(does|do|did|where|wheres|why|who|whos|how long|how much|hows|when does|when do|what time does|is the|are the"
+    r"|is there|are there|is it|will the|should i|que|donde|cuanto|cuanta|por que"
+    r"|a que hora (termina|empieza|cierra))\b")
+_PROPOSAL = re.compile(r"\b(available|availability|open|opening|free|work|works|possible|any|have|get|come|book|take"
+                       r"|do|make|disponible|libre|puedo|tienen|hay)\b")
+
+
+def _question_about(t: _Text) -> _Verdict | None:
+    """A question about the business or the visit ('does the session end before 5?') is not a time proposal."""
+    if not t.question or len(t.clauses) > 1:
+        return None
+    first = t.clauses[0] if t.clauses else t.words
+    if _QUESTION_ABOUT.search(first) and not _PROPOSAL.search(re.sub(r"^(does|do|did)\b", "", first)):
+        return _Verdict(ReplyIntent.question, 0.85, "asks a question about the visit or the business")
+    return None
+
+
 def understand(inp: ReplyInput) -> ReplyUnderstanding:
     t = _prepare(inp.text)
-    found = _revocation(t) or _opt_in(t, inp) or _help(t) or _statement(t)
+    revoked = _revocation(t)
+    if revoked:
+        return _finish(inp, revoked)
+    cancel = _cancel_appointment(t)
+    if cancel:
+        return _finish(inp, cancel)
+    embedded = _embedded(t)
+    verdict = _understood(t, inp)
+    if embedded:
+        verdict.clarify = True
+        verdict.reason += f"; opt-out word '{embedded}' inside other words: asked once whether to stop all texts"
+    return _finish(inp, verdict)
+
+
+def _understood(t: _Text, inp: ReplyInput) -> _Verdict:
+    found = _opt_in(t, inp) or _help(t) or _statement(t) or _question_about(t)
     if found:
-        return _finish(inp, found)
+        return found
     zone = zone_of(inp.timezone)
     unknown_zone = zone is None
     zone = zone or UTC_ZONE
@@ -858,5 +965,25 @@ def understand(inp: ReplyInput) -> ReplyUnderstanding:
         if unknown_zone:  # days and times were read in the wrong zone: a human checks
             choice.review = True
             choice.reason += f"; unknown time zone '{inp.timezone[:40]}', read as UTC"
-        return _finish(inp, choice)
-    return _finish(inp, _rest(t, inp, len(slots)))
+        return choice
+    return _rest(t, inp, len(slots))
+
+
+# ---------------------------------------------------------------------------- shared with policies/slot_preference.py
+
+When = _When
+NEGATION = _NEGATION
+
+
+def prepare(text: str) -> _Text:
+    return _prepare(text)
+
+
+def parse_when(clause: str, now_local: datetime) -> _When:
+    return _parse_when(clause, now_local)
+
+
+def fits_when(w: _When, local_slot: datetime) -> bool:
+    """A slot (in the reader's zone) fits what was said; an hour without minutes fits any minute of it."""
+    return _fits(w, local_slot, exact_minute=False)
+

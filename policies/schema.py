@@ -347,6 +347,7 @@ class PolicyFile(Rule):
     templates: list[Template] = Field(default_factory=list)
     help_text: str = "Reply STOP to opt out. For help contact the office."
     opt_out_confirmation: str = "You are unsubscribed and will receive no more messages. Reply START to resubscribe."
+    opt_out_clarification: str = "Reply STOP to stop all texts from us."
 
     @model_validator(mode="after")
     def _cross_references(self, info: ValidationInfo) -> PolicyFile:
@@ -409,6 +410,9 @@ class ResolvedProgram(Rule):
     templates: list[Template]
     help_text: str
     opt_out_confirmation: str
+    # the one-time answer to a reply that has an opt-out word inside other words (FCC 24-24 allows one
+    # clarification): nothing is revoked until the customer answers STOP
+    opt_out_clarification: str = "Reply STOP to stop all texts from us."
 
 
 def field_names() -> set[str]:

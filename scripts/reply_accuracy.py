@@ -2,10 +2,11 @@
 
     .venv/bin/python scripts/reply_accuracy.py [--model] [--misses]
 
-Prints overall accuracy (intent and slot both right), per-intent precision/recall, opt-out recall and the
-number of bookings made on ambiguous items. `--model` routes unsure replies through the model configured by
-NOSHOW_REPLY_MODEL_URL / _NAME / _API_KEY. Exit 1 when opt-out recall is below 100 %, an ambiguous item
-books, or accuracy is below the corpus minimum.
+Prints overall accuracy (intent and slot both right), per-intent precision/recall, opt-out recall, false
+opt-outs, wrong-slot bookings and bookings made on ambiguous items. `--model` routes unsure replies through the
+model configured by NOSHOW_REPLY_MODEL_URL / _NAME / _API_KEY. Exit 1 when opt-out recall is below 100 %, a reply
+is falsely taken as an opt-out, an ambiguous item books, a slot is booked wrongly, or accuracy is below the
+corpus minimum.
 """
 
 from __future__ import annotations
@@ -43,7 +44,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"accuracy (intent and slot): {s.accuracy:.1%}  (minimum {MIN_ACCURACY:.0%})")
     print(f"opt-out recall: {s.recall(ReplyIntent.opt_out):.1%}   opt-out precision: "
           f"{s.precision(ReplyIntent.opt_out):.1%}")
-    print(f"bookings on ambiguous items: {s.ambiguous_bookings}   bookings of the wrong slot: {s.wrong_bookings}")
+    print(f"false opt-outs: {s.false_opt_outs}   opt-out clarification right: {s.clarify_right}/{s.total}")
+    print(f"bookings on ambiguous items: {s.ambiguous_bookings}   wrong-slot bookings: {s.wrong_bookings}")
     print(f"{'intent':14}{'support':>8}{'precision':>11}{'recall':>8}")
     for intent in ReplyIntent:
         c = s.per_intent[intent.value]
@@ -55,8 +57,8 @@ def main(argv: list[str] | None = None) -> int:
                   f"got {result.intent.value}/{result.slot_index} ({result.reason})")
     if client:
         client.close()
-    ok = (s.recall(ReplyIntent.opt_out) == 1.0 and s.ambiguous_bookings == 0 and s.wrong_bookings == 0
-          and s.accuracy >= MIN_ACCURACY)
+    ok = (s.recall(ReplyIntent.opt_out) == 1.0 and s.false_opt_outs == 0 and s.ambiguous_bookings == 0
+          and s.wrong_bookings == 0 and s.accuracy >= MIN_ACCURACY)
     return 0 if ok else 1
 
 

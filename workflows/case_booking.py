@@ -15,12 +15,14 @@ import workflows.common as common
 from activities.attendance import AttendanceActivities
 from activities.crm import CrmActivities
 from activities.scheduling import SchedulingActivities
-from domain.case import BookRequest, EvidenceRequest, OfferRequest
+from domain.case import BookRequest, EvidenceRequest, Offer, OfferRequest
 from domain.models import ReplyIntent, ReplyUnderstanding, Slot, Stage, Verdict
 from policies import attendance as attendance_policy
 from policies import rebooking as rebooking_policy
 from workflows.case_review import ReviewSteps
-from workflows.case_versions import REBOOKED_MISSED_PATCH
+from workflows.case_versions import OFFER_EXPIRY_PATCH, REBOOKED_MISSED_PATCH
+
+CLOSEST_TEMPLATE = "offer_closest"  # nothing fits the request: the closest times, or a human
 
 
 class BookingSteps(ReviewSteps):
@@ -37,7 +39,8 @@ class BookingSteps(ReviewSteps):
         while True:
             self._raise_if_closing()
             if pick is None:
-                await self._make_offer()
+                if not (self.state.offered and self.slot_choice is not None):
+                    await self._make_offer()
                 pick = await self._await_pick()
             slot = self.state.offered[pick.slot_index or 0]
             result = await common.run_activity(SchedulingActivities.book_slot, BookRequest(
@@ -55,10 +58,26 @@ class BookingSteps(ReviewSteps):
             self.slot_taken = True
 
     async def _make_offer(self) -> None:
+        offer = await self._hold_offer()
+        template = "slot_taken" if self.slot_taken else "offer_slots"
+        if not offer.matches_request and self._has_template(CLOSEST_TEMPLATE):
+            template = CLOSEST_TEMPLATE  # says plainly that nothing fits what was asked, and offers a human
+        self.slot_taken = False
+        await self._send(f"offer{self.offer_attempt}", template, self._channels(), created=workflow.now(),
+                         extra=self._offer_variables(), purpose="transactional")
+        await self._set_stage(Stage.offering, next_action_at=offer.expires_at)
+
+    def _offer_variables(self) -> dict[str, str]:
+        expires = self.state.offer_expires_at
+        return {"booking_link": self.state.booking_link or "",
+                "offer_expires": expires.isoformat(timespec="minutes") if expires else ""}
+
+    async def _hold_offer(self) -> Offer:
+        """Hold open slots and sign their link; no message (the caller sends the one that shows them)."""
         self.offer_attempt += 1
         offer = await common.run_activity(SchedulingActivities.offer_slots, OfferRequest(
             case_id=self.inp.case_id, attempt=self.offer_attempt, appointment=self.appointment,
-            resolved=common.slim(self.inp.resolved), exclude=list(self.declined)))
+            resolved=common.slim(self.inp.resolved), exclude=list(self.declined), preference=self.preference))
         if not offer.slots:
             await self._send(f"offer{self.offer_attempt}", "no_slots", self._channels(), created=workflow.now(),
                              purpose="transactional")
@@ -66,12 +85,14 @@ class BookingSteps(ReviewSteps):
             await self._finish(Stage.unrecovered, "no availability")
         self.state.offered = offer.slots
         self.state.booking_link = offer.booking_link
+        self.state.offer_expires_at = offer.expires_at
+        self.state.reader_timezone = self._reader_timezone()
+        self.state.reader_locale = self.appointment.contact.locale
         self._ledger("slot_offered", data={"count": len(offer.slots)})
-        template = "slot_taken" if self.slot_taken else "offer_slots"
-        self.slot_taken = False
-        await self._send(f"offer{self.offer_attempt}", template, self._channels(), created=workflow.now(),
-                         extra={"booking_link": offer.booking_link or ""}, purpose="transactional")
-        await self._set_stage(Stage.offering, next_action_at=offer.expires_at)
+        return offer
+
+    def _has_template(self, template_id: str) -> bool:
+        return any(t.id == template_id and t.approved for t in self.inp.resolved.templates)
 
     async def _await_pick(self) -> ReplyUnderstanding:
         while True:
@@ -88,6 +109,12 @@ class BookingSteps(ReviewSteps):
                 intent = understanding.intent
                 if intent == ReplyIntent.pick_slot and understanding.slot_index is not None \
                         and not understanding.needs_review:
+                    if self.last_reply_at is not None and not rebooking_policy.offer_open(
+                            self.state.offer_expires_at, self.last_reply_at) and workflow.patched(OFFER_EXPIRY_PATCH):
+                        # the same rule as the link: these times are no longer held, offer the current ones
+                        self._note("pick after the offer expired; offering again")
+                        await self._make_offer()
+                        continue
                     return understanding
                 if intent == ReplyIntent.cancel:
                     await self._finish(Stage.unrecovered, "customer declined to rebook")

@@ -9,7 +9,7 @@ Passed through the sandbox like every case module: see workflows/case_base.py.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Literal
 
 from temporalio import workflow
@@ -19,7 +19,11 @@ from activities.messaging import ConsentActivities, MessagingActivities
 from domain.case import ConsentChange, UnderstandRequest
 from domain.models import LedgerEvent, Reply, ReplyIntent, ReplyUnderstanding, Stage
 from policies import replies as reply_policy
+from policies import slot_preference
 from workflows.case_sending import HELP_TEMPLATE, SendingSteps
+from workflows.case_versions import OFFER_PREFERENCE_PATCH, OPT_OUT_CLARIFY_PATCH
+
+OPT_OUT_CLARIFY_TEMPLATE = "__opt_out_clarify__"  # the policy's opt_out_clarification text
 
 # how long a send blocked by an opt-out waits for the STOP that caused it (signalled just after it was recorded)
 OPT_OUT_GRACE = timedelta(seconds=30)
@@ -28,16 +32,33 @@ OPT_OUT_ONLY = frozenset({ReplyIntent.opt_out})
 
 
 class ConversationSteps(SendingSteps):
+    opt_out_clarified = False  # the one clarification of an opt-out word inside other words was sent
+    preference: slot_preference.SlotPreference | None = None  # the day / time the customer last asked for
+    last_reply_at: datetime | None = None
+
     async def _next_reply(self, answers: frozenset[ReplyIntent] = CONSENT_AND_HELP) -> ReplyUnderstanding | None:
         """Take the next queued reply and understand it. One whose intent is in `answers` is answered here (an
         opt-out is recorded, confirmed once and closes the case) and None comes back: the stage goes on with
         what it was doing. Any other reply comes back understood, for the stage to act on."""
         reply = self.replies.pop(0)
+        self.last_reply_at = reply.received_at
         understanding = await self._understand(reply)
+        if understanding.clarify_opt_out and not self.opt_out_clarified and workflow.patched(OPT_OUT_CLARIFY_PATCH):
+            # not a revocation: ask once, then go on with what the rest of the reply said
+            self.opt_out_clarified = True
+            await self._send(f"clarify{self.reply_count}", OPT_OUT_CLARIFY_TEMPLATE, [reply.channel],
+                             created=workflow.now(), purpose="transactional")
         if understanding.intent in answers:
             await self._consent_or_help(reply, understanding)
             return None
+        if understanding.intent in (ReplyIntent.reschedule, ReplyIntent.pick_slot, ReplyIntent.question):
+            wish = slot_preference.from_reply(reply.text, reply.received_at, self._reader_timezone())
+            if wish is not None and workflow.patched(OFFER_PREFERENCE_PATCH):
+                self.preference = wish
         return understanding
+
+    def _reader_timezone(self) -> str:
+        return self.appointment.contact.timezone or self.program.send.default_timezone
 
     def _model_may_classify(self) -> bool:
         """The policy asks for the reply model and the starter did not say the worker has none."""

@@ -47,7 +47,7 @@ class SendingSteps(CaseBase):
             appointment=self.appointment, template_id=template, channels=channels,
             resolved=common.slim(self.inp.resolved, None if template == HELP_TEMPLATE else template),
             variables=variables, first_message=first, created_at=created,
-            ledger={"segment": self.state.segment, "arm": self.state.arm}, purpose=purpose,
+            ledger={"segment": self.state.segment, "arm": self.state.arm}, purpose=purpose, kind=self.state.kind,
             ledger_events=self._carry(),
         )
         while True:

@@ -13,10 +13,12 @@ from temporalio import workflow
 
 from activities.crm import CrmActivities
 from domain.models import ReplyIntent, Stage
+from policies import messages as message_policy
 from policies import sequences as sequence_policy
 from policies.experiments import assign_arm, ledger_arm
 from policies.schema import Segment
 from workflows.case_booking import BookingSteps
+from workflows.case_versions import OFFER_IN_SEQUENCE_PATCH
 
 
 class SequenceSteps(BookingSteps):
@@ -43,22 +45,39 @@ class SequenceSteps(BookingSteps):
             self.state.step = index
             await self._set_stage(Stage.recovering, next_action_at=due)
             while workflow.now() < due:
-                await self._wait(due, replies=True)
+                await self._wait(due, replies=True, choice=bool(self.state.offered))
                 self._raise_if_closing()
-                if self.replies:
-                    await self._converse()
+                if await self._answered():
                     return
             template = first_template if index == 0 and first_template else step.template
-            await self._send(f"step{index}", template, list(step.channels), first=index == 0, created=due)
+            extra: dict[str, str] = {}
+            if message_policy.needs_offer(self.inp.resolved.templates, template) \
+                    and workflow.patched(OFFER_IN_SEQUENCE_PATCH):
+                # the message shows slots or the booking link: hold them first, so the words the approver
+                # signed off are the words sent
+                if not self.state.offered:
+                    await self._hold_offer()
+                extra = self._offer_variables()
+            await self._send(f"step{index}", template, list(step.channels), first=index == 0, created=due,
+                             extra=extra)
             anchor = workflow.now()
         reply_due = workflow.now() + timedelta(hours=sequence.reply_wait_hours)
         await self._set_stage(Stage.recovering, next_action_at=reply_due)
-        await self._wait(reply_due, replies=True)
+        await self._wait(reply_due, replies=True, choice=bool(self.state.offered))
         self._raise_if_closing()
-        if self.replies:
-            await self._converse()
+        if await self._answered():
             return
         await self._finish(Stage.unrecovered, "no reply to the sequence")
+
+    async def _answered(self) -> bool:
+        """A reply, or a pick on the booking link a sequence message carried, takes the case on from here."""
+        if self.replies:
+            await self._converse()
+            return True
+        if self.slot_choice is not None and self.state.offered:
+            await self._offer_and_book()
+            return True
+        return False
 
     async def _hold_out(self, wait_hours: float) -> None:
         """The experiment's no-contact arm: send nothing, only notice a rebooking the customer makes alone."""

@@ -31,6 +31,14 @@ REBOOKED_MISSED_PATCH = "rebooked-missed-stage-1"
 DECISION_ANSWERS_NEW_STAGE_PATCH = "decision-answers-new-stage-1"
 # approving a case whose message no channel could deliver sends that message again at once
 UNREACHABLE_RETRY_PATCH = "unreachable-approval-resends-1"
+# a reply with an opt-out word inside other words gets the one clarification FCC 24-24 allows
+OPT_OUT_CLARIFY_PATCH = "opt-out-clarify-once-1"
+# an offer made after a reply follows the day / part of day / time the customer asked for
+OFFER_PREFERENCE_PATCH = "offer-follows-request-1"
+# a reply picking from an offer whose holds have expired gets fresh times, as an expired link does
+OFFER_EXPIRY_PATCH = "one-offer-expiry-1"
+# a sequence message that shows slots or the booking link holds an offer first, so those variables exist
+OFFER_IN_SEQUENCE_PATCH = "offer-in-sequence-message-1"
 
 # stages the case passes through without waiting: not worth an upsert (one billed action each) under LEAN_PATCH
 TRANSIENT_STAGES = frozenset({Stage.checking, Stage.rebooked})

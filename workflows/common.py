@@ -115,5 +115,7 @@ def shared_program(resolved: ResolvedProgram) -> ResolvedProgram:
 def slim(resolved: ResolvedProgram, template_id: str | None = None) -> ResolvedProgram:
     """What an activity needs of the program: the program itself and only the templates it may render (none for
     CRM, offers, consent). Every activity input used to carry every template (~8 KB each)."""
-    templates = [t for t in resolved.templates if t.id == template_id] if template_id else []
+    # a template's words per case kind and segment travel with it ("offer_slots.customer_cancel")
+    templates = [t for t in resolved.templates if t.id == template_id or t.id.startswith(f"{template_id}.")] \
+        if template_id else []
     return resolved.model_copy(update={"templates": templates})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -113,12 +114,37 @@ async def test_self_serve_link_books_an_offered_slot(api: Api) -> None:
     path = "/" + link.split("/", 3)[3]
     page = await api.http.get(path)
     assert page.status_code == 200 and page.text.count("<button") == 3
-    assert (await api.http.get(path[:-3] + "abc")).status_code == 403
+    assert page.headers["content-type"].startswith("text/html") and "viewport" in page.text
+    assert "held for you until" in page.text and not re.search(r"\d{4}-\d\d-\d\dT", page.text)
+    assert "<script" not in page.text and "http" not in page.text.split("<body>")[1]  # local assets only
+    forged = await api.http.get(path[:-3] + "abc")
+    assert forged.status_code == 404 and forged.headers["content-type"].startswith("text/html")
+    assert "Link not found" in forged.text and "{" not in forged.text.split("<body>")[1]  # no raw JSON
     booked = await api.http.post(path, data={"slot_index": "1"})
-    assert booked.status_code == 200
+    assert booked.status_code in (200, 202) and booked.headers["content-type"].startswith("text/html")
     final = await eventually(lambda: api.http.get(f"/cases/{case_id}", headers=ADMIN),
                              lambda resp: resp.json().get("stage") == "confirmed")
     assert final.json()["new_appointment_start"] is not None
+    again = await api.http.get(path)
+    assert again.status_code == 200 and "already booked" in again.text and "<button" not in again.text
+
+
+async def test_an_expired_link_says_so_on_a_page_and_how_to_get_new_times(api: Api) -> None:
+    from connectors.settings import secret
+    from domain.links import sign_link
+
+    policy = fast_policy()
+    api.stack.write_policy(policy)
+    r = await api.post_event(envelope(EventType.reschedule_requested, start=datetime.now(UTC) + timedelta(days=2)))
+    case_id = r.json()["events"][0]["case_id"]
+    await eventually(lambda: api.http.get(f"/cases/{case_id}", headers=ADMIN),
+                     lambda resp: resp.json().get("stage") == "offering")
+    token = sign_link(secret(api.stack.deps.settings.auth.link_secret) or "", case_id, 1,
+                      datetime.now(UTC) - timedelta(minutes=1))
+    for response in (await api.http.get(f"/book/{token}"), await api.http.post(f"/book/{token}",
+                                                                               data={"slot_index": "0"})):
+        assert response.status_code == 410 and response.headers["content-type"].startswith("text/html")
+        assert "expired" in response.text and "NEW TIMES" in response.text
 
 
 async def test_health_and_openapi(api: Api) -> None:

@@ -246,6 +246,6 @@ def test_lint_policy_healthcare_caps_and_phi() -> None:
     found = {(p.severity, p.code) for p in problems}
     assert ("error", "phi_in_sms") in found
     assert ("error", "healthcare_caps") in found
-    ok = lint_policy(policy_with("Hi, we missed you. Call us. Reply STOP to opt out.", vertical="healthcare",
+    ok = lint_policy(policy_with("Hi, want a new time? Call us. Reply STOP to opt out.", vertical="healthcare",
                                  caps="[{count: 1, hours: 24}, {count: 3, hours: 168}]"))
     assert not [p for p in ok if p.severity == "error"]

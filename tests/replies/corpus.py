@@ -25,6 +25,7 @@ class Item:
     intent: ReplyIntent
     slot: int | None
     ambiguous: bool
+    clarify: bool = False
 
     @property
     def id(self) -> str:
@@ -41,7 +42,7 @@ def load(path: Path = CORPUS) -> list[Item]:
                          now=datetime.fromisoformat(base["now"]), timezone=base["tz"],
                          opted_out=raw.get("opted_out", False))
         items.append(Item(n, raw["text"], inp, ReplyIntent(raw["intent"]), raw.get("slot"),
-                          raw.get("ambiguous", False)))
+                          raw.get("ambiguous", False), raw.get("clarify", False)))
     return items
 
 
@@ -61,6 +62,8 @@ class Score:
     per_intent: dict[str, dict[str, int]] = field(default_factory=dict)  # tp / fp / fn
     ambiguous_bookings: int = 0
     wrong_bookings: int = 0
+    false_opt_outs: int = 0  # replies that were not a revocation, taken as one
+    clarify_right: int = 0  # the one-time opt-out clarification asked exactly when it should be
     misses: list[tuple[Item, ReplyUnderstanding]] = field(default_factory=list)
 
     @property
@@ -92,6 +95,10 @@ def score(items: list[Item], classify: Callable[[ReplyInput], ReplyUnderstanding
         else:
             s.per_intent[item.intent.value]["fn"] += 1
             s.per_intent[result.intent.value]["fp"] += 1
+        if result.intent == ReplyIntent.opt_out and item.intent != ReplyIntent.opt_out:
+            s.false_opt_outs += 1
+        if result.clarify_opt_out == item.clarify:
+            s.clarify_right += 1
         if is_booking(result):
             if item.ambiguous:
                 s.ambiguous_bookings += 1

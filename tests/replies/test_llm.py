@@ -117,7 +117,7 @@ def test_sure_rules_never_call_the_model(fake: FakeModelServer, client: ReplyMod
     assert fake.requests == []
 
 
-@pytest.mark.parametrize("text", ["STOP", "cancel my appointment", "no me manden mas mensajes", "stpo"])
+@pytest.mark.parametrize("text", ["STOP", "Stop. Who is this", "no me manden mas mensajes", "stpo"])
 def test_model_can_never_override_an_opt_out(fake: FakeModelServer, client: ReplyModelClient, text: str) -> None:
     fake.answer = lambda body: (200, {"intent": "pick_slot", "slot_index": 0, "confidence": 0.99})
     rule = understand(inp(text))

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from domain.models import ReplyIntent
-from policies.replies import ReplyInput, understand
+from policies.replies import ReplyInput, is_opt_out, understand
 
 NOW = datetime.fromisoformat("2025-03-03T09:00:00-05:00")  # Monday
 NY = "America/New_York"
@@ -91,13 +91,42 @@ def test_negated_day_is_excluded() -> None:
     assert read("tuesday doesn't work, friday?").slot_index == 2
 
 
-def test_cancel_my_appointment_is_a_revocation_flagged_for_a_human() -> None:
-    r = read("cancel my appointment")
-    assert r.intent == ReplyIntent.opt_out
-    assert r.needs_review
-    assert "revocation" in r.reason
+def test_cancel_my_appointment_cancels_the_appointment_not_consent() -> None:
+    for text in ("cancel my appointment", "Please cancel my appointment", "cancela mi cita por favor"):
+        r = read(text)
+        assert r.intent == ReplyIntent.cancel and not r.clarify_opt_out, text
     bare = read("Cancel")
     assert bare.intent == ReplyIntent.opt_out and not bare.needs_review and bare.confidence == 1.0
+
+
+def test_not_interested_closes_the_recovery_without_revoking() -> None:
+    assert read("not interested").intent == ReplyIntent.cancel
+    assert read("No gracias, no me interesa").intent == ReplyIntent.cancel
+    assert read("not interested in your texts").intent == ReplyIntent.opt_out
+
+
+@pytest.mark.parametrize("text", [
+    "STOP", "stop.", "Stop please", "QUIT", "end", "REVOKE", "opt out", "OPT-OUT", "optout", "CANCEL",
+    "UNSUBSCRIBE", "Unsubscribe me", "stop all", "S T O P", "stopp", "sotp", "unsubscibe", "I said stop",
+    "Stop. Who is this?", "baja", "ALTO", "cancelar", "no me manden mas mensajes", "stop texting me",
+])
+def test_exact_and_near_exact_opt_out_words_revoke_at_once(text: str) -> None:
+    assert read(text).intent == ReplyIntent.opt_out
+    assert is_opt_out(text)
+
+
+@pytest.mark.parametrize(("text", "intent"), [
+    ("Is the bus stop near your office?", ReplyIntent.question),
+    ("Does the session end before 5?", ReplyIntent.question),
+    ("I couldn't stop coughing that day... yes to friday", ReplyIntent.pick_slot),
+])
+def test_an_opt_out_word_inside_other_words_is_clarified_and_the_rest_understood(text: str,
+                                                                                 intent: ReplyIntent) -> None:
+    r = read(text)
+    assert r.intent == intent and r.clarify_opt_out
+    assert not is_opt_out(text)
+    if intent == ReplyIntent.pick_slot:
+        assert r.slot_index == 2  # the Friday slot of the default offer
 
 
 @pytest.mark.parametrize(("text", "intent"), [

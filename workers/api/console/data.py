@@ -118,8 +118,8 @@ def preview(inp: CaseInput, state: CaseState, prior_no_shows: int, opted_out: se
     request = SendRequest(message_id=f"{inp.case_id}-preview", case_id=inp.case_id, contact_key=inp.contact_key,
                           appointment=inp.appointment, resolved=inp.resolved, template_id=step.template,
                           channels=list(step.channels), first_message=state.step == 0,
-                          created_at=inp.appointment.end, variables={"slot_list": ""})
-    rendered = render_message(request, order[0])
+                          created_at=inp.appointment.end, variables={"slot_list": ""}, kind=state.kind)
+    rendered = render_message(request, order[0], datetime.now(UTC))
     if isinstance(rendered, str):
         return Preview(order[0].value, None, None, step.template, f"cannot be sent as it stands: {rendered}")
     subject, body, template_id = rendered
