@@ -88,10 +88,10 @@ async def test_unsafe_cookie_requests_need_the_session_csrf_token(make_app: Call
     with_token = await http.post("/waitlist", json=body, headers={"x-csrf-token": csrf.group(1)})
     assert with_token.status_code == 422  # past authentication and CSRF: the empty calendar id is refused
     # a bearer request carries no ambient credential: no CSRF token needed
-    assert (await http.get("/reviews")).status_code == 200
+    assert (await http.get("/console/inbox")).status_code == 200
     assert (await http.post("/logout", data={"csrf_token": "nope"})).status_code == 403
     assert (await http.post("/logout", data={"csrf_token": csrf.group(1)})).status_code == 303
-    assert (await http.get("/reviews")).status_code == 401  # the session is over, server-side
+    assert (await http.get("/console/inbox")).status_code == 401  # the session is over, server-side
 
 
 async def test_disabling_a_user_ends_sessions_and_tokens_and_tokens_stay_within_the_user(
@@ -101,7 +101,7 @@ async def test_disabling_a_user_ends_sessions_and_tokens_and_tokens_stay_within_
     users.add_user("ed@example.com", PASSWORD, "owner", "default")
     token = users.issue_token("ed@example.com", role="reviewer")
     bearer = {"authorization": f"Bearer {token}"}
-    assert (await http.get("/reviews", headers=bearer)).status_code == 200
+    assert (await http.get("/console/inbox", headers=bearer)).status_code == 200
     assert (await http.get("/dashboard", headers=bearer)).status_code == 403  # the token is only a reviewer's
     for role, programs in (("admin", None), (None, "dental")):
         try:
@@ -112,7 +112,7 @@ async def test_disabling_a_user_ends_sessions_and_tokens_and_tokens_stay_within_
     assert (await sign_in(http, "ed@example.com", PASSWORD)).status_code == 303
     users.set_disabled("ed@example.com")
     assert (await http.get("/dashboard")).status_code == 401
-    assert (await http.get("/reviews", headers=bearer)).status_code == 401
+    assert (await http.get("/console/inbox", headers=bearer)).status_code == 401
     assert (await sign_in(http, "ed@example.com", PASSWORD)).status_code == 401
 
 
