@@ -155,6 +155,8 @@ class RoutingSettings(EnvSection):
     slack_reviewers: str = ""
     calendar_provider: CalendarProvider = "local"
     crm_provider: CrmProvider = "local"
+    # the country a phone number written without +country code is read in (ISO 3166-1 alpha-2): NOSHOW_DEFAULT_REGION
+    default_region: str = Field(default="US", pattern=r"^[A-Z]{2}$")
 
     @property
     def slack_reviewer_ids(self) -> set[str]:

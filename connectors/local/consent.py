@@ -1,4 +1,5 @@
-"""The consent ledger: per contact, channel and purpose, with evidence. The pre-send check reads it live.
+"""The consent ledger: per subject (an opaque contact key, or the key of a normalised address), channel and
+purpose, with evidence. The pre-send check reads it live, for the contact and for the address it writes to.
 
 Every change goes through `opt_out` or `opt_in` here, whoever noticed it (a STOP reply, a carrier refusal, a
 provider's unsubscribe or bounce), so the rules of what an opt-out means live in one place."""
@@ -7,7 +8,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from connectors.local.db import LocalDb
+from connectors.local.db import LocalDb, lock_key
+from connectors.local.send_intents import subject_lock
 
 
 class ConsentLedger:
@@ -29,6 +31,7 @@ class ConsentLedger:
                 evidence: str | None, evidence_channel: str | None, at: datetime | None) -> bool:
         when = (at or datetime.now(UTC)).astimezone(UTC).isoformat()
         with self.db.connect(immediate=True) as conn:
+            lock_key(conn, subject_lock(contact_key))  # a send reserving for this subject waits, or is seen
             cur = conn.execute(
                 "INSERT OR IGNORE INTO consent_events "
                 "(event_id, contact_key, channel, purpose, status, evidence, at) VALUES (?, ?, ?, ?, ?, ?, ?)",

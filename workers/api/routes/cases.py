@@ -10,6 +10,7 @@ from fastapi import APIRouter, HTTPException
 from temporalio.client import Client
 from temporalio.service import RPCError
 
+from domain.addresses import AddressError
 from domain.case import CaseState
 from domain.ids import is_case_id
 from domain.intake import ReplyOutcome
@@ -43,7 +44,10 @@ async def list_cases(st: State, _: Caller, stage: str | None = None, limit: int 
 async def local_reply(body: LocalReplyBody, st: State, _: Admin) -> ReplyOutcome:
     reply = Reply(reply_id=f"local-{uuid.uuid4().hex[:16]}", channel=body.channel, text=body.text,
                   received_at=datetime.now(UTC))
-    return await st.cases.submit_reply(reply, sender=body.sender, case_id=body.case_id)
+    try:
+        return await st.cases.submit_reply(reply, sender=body.sender, case_id=body.case_id)
+    except AddressError as exc:
+        raise HTTPException(422, str(exc)) from None
 
 
 async def list_case_summaries(client: Client, stage: str | None = None, limit: int = 100) -> list[CaseSummary]:
