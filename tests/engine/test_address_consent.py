@@ -153,7 +153,7 @@ async def test_unknown_senders_stop_is_honoured_for_that_address(stack: Stack) -
     assert stack.deps.outbox.messages(case_id) == []
 
 
-async def test_two_simultaneous_stops_to_two_open_cases_get_one_confirmation_each(stack: Stack) -> None:
+async def test_two_simultaneous_stops_to_two_open_cases_get_exactly_one_confirmation(stack: Stack) -> None:
     phone, zone = daytime_contact()
     a = (await stack.cases.submit_event(event(appointment(contact_id="c-two-stops", phone=phone,
                                                           timezone=zone)))).case_id
@@ -167,8 +167,9 @@ async def test_two_simultaneous_stops_to_two_open_cases_get_one_confirmation_eac
     assert all(o.opted_out for o in outcomes)
     assert (await result(stack, a)).stage == Stage.opted_out
     assert (await result(stack, b)).stage == Stage.opted_out
-    sent = confirmations(stack)
-    assert sorted(str(m["message_id"]) for m in sent) == sorted(f"consent-{r.reply_id}" for r, _ in stops)
+    sent = confirmations(stack)  # one opt-out, one confirmation: the second STOP finds the number out already
+    assert len(sent) == 1 and str(sent[0]["message_id"]) in {f"consent-{r.reply_id}" for r, _ in stops}
+    assert sent[0]["recipient"] == phone
 
 
 async def test_a_reply_before_the_engine_wrote_reaches_the_case(stack: Stack) -> None:

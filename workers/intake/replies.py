@@ -156,13 +156,14 @@ class ReplyRouter:
 
     def _record_opt_out(self, reply: Reply, akey: str | None, contact_keys: list[str],
                         routed_case: str | None) -> bool:
-        """The address and every contact with it, opted out of every channel. True for the first delivery of
-        this STOP (a re-delivery records nothing new and is not confirmed again)."""
+        """The address and every contact with it, opted out of every channel. True when this STOP opted the
+        address out (the one that earns the confirmation): not for a re-delivery, nor for a STOP from an address
+        already out, nor for the second of two STOPs arriving at once."""
         first = False
         evidence = reply.text[:500]
         if akey is not None:
-            first = self.deps.consent.opt_out(f"{reply.reply_id}:address", akey, evidence=evidence,
-                                              evidence_channel=reply.channel.value, at=reply.received_at)
+            first = self.deps.consent.opt_out_newly(f"{reply.reply_id}:address", akey, evidence=evidence,
+                                                    evidence_channel=reply.channel.value, at=reply.received_at)
         for contact_key in contact_keys:
             # the case's own record of this STOP (by reply id) counts as the same event
             event_id = reply.reply_id if akey is None else f"{reply.reply_id}:{contact_key}"
