@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import random
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -96,7 +95,7 @@ def distinct_phone(base: str) -> str:
     """Another valid number of `base`'s area (last digits changed): consent and caps count per address, so
     contacts made up for a test must not share a phone unless the test says so."""
     while True:
-        candidate = base[:-3] + f"{random.randrange(1000):03d}"
+        candidate = base[:-3] + f"{int(uuid.uuid4().hex[:6], 16) % 1000:03d}"
         if phonenumbers.is_valid_number(phonenumbers.parse(candidate)):
             return candidate
 
