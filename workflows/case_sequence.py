@@ -49,7 +49,8 @@ class SequenceSteps(BookingSteps):
                     await self._converse()
                     return
             template = first_template if index == 0 and first_template else step.template
-            await self._send(f"step{index}", template, list(step.channels), first=index == 0, created=due)
+            await self._send(f"step{index}", template, list(step.channels), first=index == 0, created=due,
+                             yields_to_replies=True)
             anchor = workflow.now()
         reply_due = workflow.now() + timedelta(hours=sequence.reply_wait_hours)
         await self._set_stage(Stage.recovering, next_action_at=reply_due)

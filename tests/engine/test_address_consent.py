@@ -196,3 +196,19 @@ async def test_three_per_day_holds_across_concurrent_cases_of_one_contact(stack:
     assert len(sent) == 3
     key = address_key(phone, stack.deps.settings.auth.id_salt)
     assert len([r for r in stack.deps.intents.rows() if r["address_key"] == key]) == 3
+
+
+async def test_a_reply_while_the_first_message_waits_for_the_window_takes_over(stack: Stack) -> None:
+    phone, zone = night_contact()
+    appt = appointment(phone=phone, timezone=zone)
+    case_id = (await stack.cases.submit_event(event(appt))).case_id
+    assert case_id
+    await eventually(lambda: state_of(stack, case_id), lambda s: any("deferred" in t.what for t in s.timeline))
+    reply, sender = stop(phone, text="sorry I missed it, can we find another time?")
+    outcome = await stack.cases.submit_reply(reply, sender=sender)
+    assert outcome.routed == "case" and outcome.case_id == case_id
+    woken = await eventually(lambda: state_of(stack, case_id),
+                             lambda s: any("the customer replied while it waited" in t.what for t in s.timeline),
+                             timeout=15)
+    assert woken.messages_sent == 0 and any("reply understood" in t.what for t in woken.timeline)
+    assert not any(str(m["template_id"]).startswith("missed_") for m in stack.deps.outbox.messages(case_id))
