@@ -171,6 +171,14 @@ CREATE TABLE IF NOT EXISTS send_intents (
 );
 CREATE INDEX IF NOT EXISTS send_intents_address ON send_intents (address_key, created_at);
 CREATE INDEX IF NOT EXISTS send_intents_contact ON send_intents (contact_key, created_at);
+CREATE TABLE IF NOT EXISTS staff_tasks (
+    reply_id TEXT PRIMARY KEY,          -- the customer message a human must look at
+    case_id TEXT,                       -- the case it was recorded against, if any
+    routed TEXT NOT NULL,               -- unknown_sender | closed_case | waitlist_offer | case
+    intent TEXT NOT NULL,
+    status TEXT NOT NULL DEFAULT 'open',
+    at TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS waitlist (
     contact_id TEXT NOT NULL,
     appointment_type TEXT NOT NULL,

@@ -71,3 +71,13 @@ async def test_a_reply_from_an_unreadable_sender_gets_422(api: Api) -> None:
     with api.stack.deps.db.connect() as conn:
         assert conn.execute("SELECT COUNT(*) FROM inbound").fetchone()[0] == 0
         assert conn.execute("SELECT COUNT(*) FROM consent_events").fetchone()[0] == 0
+
+
+async def test_an_unroutable_reply_becomes_a_staff_task_in_the_api(api: Api) -> None:
+    r = await api.http.post("/inbound/local", headers=ADMIN,
+                            json={"case_id": "case-" + "0" * 24, "text": "is this the dentist?", "channel": "sms",
+                                  "sender": "+12125550177"})
+    assert r.status_code == 200 and r.json()["routed"] == "closed_case"
+    assert (await api.http.get("/inbox/tasks")).status_code == 401
+    tasks = (await api.http.get("/inbox/tasks", headers=ADMIN)).json()
+    assert [(t["reply_id"], t["text"]) for t in tasks] == [(r.json()["reply_id"], "is this the dentist?")]

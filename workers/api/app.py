@@ -12,7 +12,7 @@ from temporalio.client import Client
 
 from workers.api.deps import AppState
 from workers.api.errors import install_error_handlers
-from workers.api.routes import booking, cases, dashboard, ops, reviews, waitlist, webhooks
+from workers.api.routes import booking, cases, dashboard, inbox, ops, reviews, waitlist, webhooks
 from workers.dependencies import Dependencies, build_dependencies
 from workers.logging import configure_logging
 from workers.settings import Settings, get_settings
@@ -37,7 +37,7 @@ def create_app(settings: Settings | None = None, client: Client | None = None,
 
     app = FastAPI(title="noshow-recovery", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
     app.state.noshow = AppState(settings, deps or build_dependencies(settings), client)
-    for module in (ops, webhooks, cases, reviews, booking, waitlist):
+    for module in (ops, webhooks, cases, reviews, booking, waitlist, inbox):
         app.include_router(module.router)
     app.include_router(dashboard.router_for(app))
     install_error_handlers(app)

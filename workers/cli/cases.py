@@ -1,4 +1,5 @@
-"""`noshow cases`, `case` and `reply`: what the cases are doing, and answering one as the customer."""
+"""`noshow cases`, `case`, `reply` and `inbox`: what the cases are doing, answering one as the customer, and
+the customer messages waiting for a human."""
 
 from __future__ import annotations
 
@@ -46,3 +47,18 @@ def reply(
     out = api_call("POST", "/inbound/local", token=admin_token(),
                    json={"case_id": case_id, "text": text, "channel": channel, "sender": sender})
     typer.echo(json.dumps(out))
+
+
+def inbox(
+    limit: Annotated[int, typer.Option(min=1, max=1000, help="at most this many, newest first")] = 50,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+) -> None:
+    """Customer messages no case could act on (unknown sender, closed case), waiting for a human."""
+    rows = api_call("GET", "/inbox/tasks", token=admin_token(), params={"limit": limit})
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    typer.echo(f"{'received':26} {'routed':15} {'intent':12} {'case':32} message")
+    for r in rows:
+        text = " ".join(str(r.get("text") or "").split())
+        typer.echo(f"{r['at']:26} {r['routed']:15} {r['intent']:12} {r['case_id'] or '-':32} {text[:60]}")

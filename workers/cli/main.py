@@ -27,6 +27,7 @@ COMMANDS: dict[str, Lazy] = {
     "cases": Lazy("workers.cli.cases", "cases", "List cases with their stage and outcome."),
     "case": Lazy("workers.cli.cases", "show_case", "Show one case's state."),
     "reply": Lazy("workers.cli.cases", "reply", "Reply to a case as the simulated customer."),
+    "inbox": Lazy("workers.cli.cases", "inbox", "Customer messages waiting for a human (staff tasks)."),
     "review": Lazy("workers.cli.review", "review_app", "List and decide pending reviews."),
     "report": Lazy("workers.cli.report", "report", "Recovery numbers from the ledger (same as the dashboard)."),
     "policy": Lazy("workers.cli.policy", "policy_app", "Check policy files."),

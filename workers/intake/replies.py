@@ -94,7 +94,7 @@ class ReplyRouter:
                 await asyncio.to_thread(self._send_once, reply, to, f"help-{reply.reply_id}",
                                         self.deps.policy().help_text, routed_case, contact_keys, akey, "help")
             elif intent not in (ReplyIntent.opt_in, ReplyIntent.help):
-                self._ask_a_human(reply, routed, intent)
+                self._ask_a_human(reply, routed, intent, routed_case)
         log.info("reply_routed", case_id=routed_case, routed=routed, intent=intent.value)
         return ReplyOutcome(reply_id=reply.reply_id, case_id=routed_case, routed=routed,
                             opted_out=intent == ReplyIntent.opt_out)
@@ -247,7 +247,7 @@ class ReplyRouter:
                     self._confirm_opt_out(reply, sender, akey, backfill_id)
                 outcome.opted_out = True
             else:
-                self._ask_a_human(reply, "waitlist_offer", understanding.intent)
+                self._ask_a_human(reply, "waitlist_offer", understanding.intent, backfill_id)
         elif understanding.intent == ReplyIntent.opt_out:
             akey = addresses.address_key(sender, self.salt)
             keys = [contact_key, *(k for k in self.deps.addresses.contact_keys(akey) if k != contact_key)]
@@ -258,7 +258,7 @@ class ReplyRouter:
         else:
             outcome.backfill = await backfill_reply(self.client, self.deps, backfill_id, reply, sender)
             if outcome.backfill in ("not_a_yes", "unknown_sender", "closed"):
-                self._ask_a_human(reply, "waitlist_offer", understanding.intent)
+                self._ask_a_human(reply, "waitlist_offer", understanding.intent, backfill_id)
         self.deps.inbox.record(reply, backfill_id, "waitlist_offer")
         log.info("reply_routed", case_id=backfill_id, routed="waitlist_offer", intent=understanding.intent.value,
                  backfill=outcome.backfill)
@@ -274,7 +274,9 @@ class ReplyRouter:
             # the opt-out itself is recorded; the courtesy note is not worth failing the webhook over
             log.warning("opt_out_confirmation_not_sent", case_id=case_id, error=type(exc).__name__)
 
-    def _ask_a_human(self, reply: Reply, routed: str, intent: ReplyIntent) -> None:
+    def _ask_a_human(self, reply: Reply, routed: str, intent: ReplyIntent, case_id: str | None = None) -> None:
+        """A staff task (`GET /inbox/tasks`, `noshow inbox`), and the CRM's own task for the owner."""
+        self.deps.inbox.add_task(reply, case_id, routed, intent.value)
         self.deps.crm.create_task(None, f"Reply needs a human ({routed}, intent {intent.value})",
                                   f"inbound-{reply.reply_id}")
 
