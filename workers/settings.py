@@ -145,7 +145,8 @@ CrmProvider = Literal["local", "hubspot"]
 class RoutingSettings(EnvSection):
     """Which provider does what; anything left `local` stays on the embedded default: NOSHOW_SMS_PROVIDER,
     NOSHOW_EMAIL_PROVIDER, NOSHOW_REVIEW_NOTIFIER, NOSHOW_SLACK_REVIEWERS (Slack user ids allowed to decide
-    reviews, comma-separated, `*` = anyone in the channel), NOSHOW_CALENDAR_PROVIDER, NOSHOW_CRM_PROVIDER."""
+    reviews, comma-separated, `*` = anyone in the channel), NOSHOW_CALENDAR_PROVIDER, NOSHOW_CRM_PROVIDER,
+    NOSHOW_DEFAULT_REGION (where national phone numbers are read)."""
 
     model_config = SettingsConfigDict(env_prefix="NOSHOW_")
 
