@@ -30,8 +30,10 @@ from connectors.contract import (
 from connectors.llm import classify_reply
 from connectors.local.consent import ConsentLedger
 from connectors.local.outbox import LocalOutbox
+from connectors.local.send_intents import Intent, SendFacts, SendIntents
 from connectors.local.verdicts import VerdictLog
 from connectors.sending import confirm_once, consent_confirmation, deliver
+from domain import addresses
 from domain.case import ConsentChange, ConsentConfirmation, SendRequest, SendResult, UnderstandRequest
 from domain.models import Channel, LedgerEvent, ReplyUnderstanding
 from policies import messages as message_policy
@@ -67,7 +69,11 @@ class MessagingActivities:
         clock: Callable[[], datetime] = activity_now,
         reply_model: Any | None = None,
         verdicts: VerdictLog | None = None,
+        intents: SendIntents | None = None,
+        salt: str = "noshow",
     ) -> None:
+        self.intents = intents or SendIntents(outbox.db)
+        self.salt = salt
         self.channels = channels
         self.outbox = outbox
         self.consent = consent
@@ -96,9 +102,16 @@ class MessagingActivities:
             return SendResult(status="sent", channel=None, reason="already sent", duplicate=True)
         now = self.clock()
         contact = req.appointment.contact
-        program = req.resolved.program
         purpose = Purpose.informational
         opted_out = self.consent.opted_out_channels(req.contact_key, purpose.value)
+        # the addresses themselves: a STOP from this phone (under any contact id) stops SMS and WhatsApp to it
+        phone_key, email_key = self._address_key(contact.phone), self._address_key(contact.email)
+        if phone_key and self.consent.opted_out_channels(phone_key, purpose.value):
+            opted_out |= {Channel.sms.value, Channel.whatsapp.value}
+        if email_key and self.consent.opted_out_channels(email_key, purpose.value):
+            opted_out.add(Channel.email.value)
+        if not ({Channel.sms.value, Channel.whatsapp.value, Channel.email.value} - opted_out):
+            opted_out.add("*")
         seen = sorted(opted_out)  # what the workflow may know about consent (a bare YES then re-subscribes)
         facts = sequence_policy.ChannelFacts(
             has_phone=bool(contact.phone),
@@ -115,20 +128,20 @@ class MessagingActivities:
             why = "contact opted out of these channels" if opted_out else "no usable channel for this contact"
             return SendResult(status="blocked", reason=why, opted_out=seen)
         problems: list[str] = []
+        refused_channels: list[Channel] = []
         for channel in order:
             rendered = self._render(req, channel)
             if isinstance(rendered, str):
                 problems.append(f"{channel.value}: {rendered}")
                 continue
             subject, body, template_id = rendered
-            decision = send_rules.check_send(send_rules.SendCheckInput(
-                now=now, channel=channel, rules=program.send, contact_timezone=contact.timezone,
-                phone=contact.phone if channel != Channel.email else None,
-                # caps limit outreach we start; answers to the customer's own message are not outreach
-                recent_sends=self.outbox.recent_sends(req.contact_key, now - timedelta(days=8))
-                if req.purpose == "recovery" else [],
-                created_at=req.created_at,
-            ))
+            to = contact.phone if channel != Channel.email else contact.email
+            assert to is not None  # channel_order only keeps reachable channels
+            decision, refused = self._reserve(req, channel, to, now, purpose)
+            if refused:  # an opt-out recorded since the check above
+                refused_channels.append(channel)
+                seen = sorted({*seen, channel.value})
+                continue
             if decision.blocked:
                 problems.append(f"{channel.value}: {'; '.join(decision.reasons)}")
                 continue
@@ -139,8 +152,6 @@ class MessagingActivities:
             if not decision.allowed:
                 return SendResult(status="deferred", channel=channel, next_allowed_at=decision.next_allowed_at,
                                   reason="; ".join(decision.reasons), opted_out=seen)
-            to = contact.phone if channel != Channel.email else contact.email
-            assert to is not None  # channel_order only keeps reachable channels
             message = OutboundMessage(message_id=req.message_id, case_id=req.case_id, channel=channel, to=to,
                                       subject=subject, body=body, template_id=template_id)
             try:
@@ -154,6 +165,7 @@ class MessagingActivities:
                              template=template_id)
                     return SendResult(status="sent", channel=channel, ambiguous=True, opted_out=seen,
                                       reason=f"possibly delivered: {exc.code}; not sent again by another channel")
+                self.intents.settle(req.message_id, "failed")
                 if exc.opt_out:
                     self.consent.opt_out(f"{req.message_id}-carrier-optout", req.contact_key,
                                          channel=channel.value, evidence=f"provider error {exc.code}",
@@ -165,6 +177,7 @@ class MessagingActivities:
             except (RetryableProviderError, AmbiguousSendError) as exc:
                 raise to_application_error(exc) if isinstance(exc, RetryableProviderError) else \
                     to_application_error(RetryableProviderError(str(exc))) from None
+            self.intents.settle(req.message_id, "sent")
             if not receipt.duplicate:
                 events.append(self._event(req, "message_sent", channel, template_id))
                 if isinstance(self.channels.get(channel), LocalOutbox):
@@ -174,7 +187,43 @@ class MessagingActivities:
                      step=req.message_id.rsplit("-", 1)[-1])
             return SendResult(status="sent", channel=channel, reason="sent", duplicate=receipt.duplicate,
                               opted_out=seen)
+        if refused_channels and len(refused_channels) == len(order):
+            return SendResult(status="blocked", reason="contact opted out of these channels", opted_out=seen)
+        problems.extend(f"{c.value}: opted out" for c in refused_channels)
         return SendResult(status="failed", reason="; ".join(problems) or "no channel could send", opted_out=seen)
+
+    def _address_key(self, raw: str | None) -> str | None:
+        if not raw:
+            return None
+        try:
+            address = addresses.normalise_email(raw) if "@" in raw else addresses.normalise_phone(raw)
+        except addresses.AddressError:
+            return None  # not a usable address: the send rules refuse it on their own
+        return addresses.address_key(address, self.salt)
+
+    def _reserve(self, req: SendRequest, channel: Channel, to: str, now: datetime, purpose: Purpose
+                 ) -> tuple[send_rules.SendDecision, bool]:
+        """The pre-send decision (consent, window, caps) taken in the transaction that records the intent, under
+        the contact's and the address's locks. (decision, refused): refused when consent is gone by now."""
+        contact = req.appointment.contact
+        intent = Intent(message_id=req.message_id, case_id=req.case_id, contact_key=req.contact_key,
+                        address_key=self._address_key(to), channel=channel.value, at=now)
+
+        def decide(facts: SendFacts) -> tuple[bool, tuple[send_rules.SendDecision, bool]]:
+            if "*" in facts.opted_out or channel.value in facts.opted_out:
+                blocked = send_rules.SendDecision(allowed=False, next_allowed_at=None, reasons=["opted out"],
+                                                  zones=[], blocked=True)
+                return False, (blocked, True)
+            decision = send_rules.check_send(send_rules.SendCheckInput(
+                now=now, channel=channel, rules=req.resolved.program.send, contact_timezone=contact.timezone,
+                phone=contact.phone if channel != Channel.email else None,
+                # caps limit outreach we start; answers to the customer's own message are not outreach
+                recent_sends=facts.recent if req.purpose == "recovery" else [],
+                created_at=req.created_at,
+            ))
+            return decision.allowed, (decision, False)
+
+        return self.intents.reserve(intent, now - timedelta(days=8), purpose.value, decide)
 
     def _deliver(self, channel: Channel, message: OutboundMessage, contact_key: str, now: datetime) -> Any:
         return deliver(self.channels, self.outbox, message, contact_key, now)

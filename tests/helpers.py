@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 from unittest import mock
 
+import phonenumbers
+
 from domain.models import Appointment, AppointmentEvent, Contact, EventType
 from policies.loader import load_policy
 from policies.schema import PolicyFile, Program, ResolvedProgram
@@ -76,6 +78,9 @@ def appointment(
     start = start or (datetime.now(UTC) - timedelta(hours=1)).replace(microsecond=0)
     if phone is None and timezone is None:
         phone, timezone = daytime_contact()
+        phone = distinct_phone(phone)
+    if email == "pat@example.com":  # the default: one inbox per made-up contact, as for phones
+        email = f"pat+{uuid.uuid4().hex[:8]}@example.com"
     return Appointment(
         source=source, appointment_id=appointment_id or f"appt-{uuid.uuid4().hex[:10]}",
         appointment_type=appointment_type, calendar_id=calendar_id, owner_id="owner-1", location_id="loc-1",
@@ -84,6 +89,15 @@ def appointment(
                         email=email, timezone=timezone),
         categories=categories or [],
     )
+
+
+def distinct_phone(base: str) -> str:
+    """Another valid number of `base`'s area (last digits changed): consent and caps count per address, so
+    contacts made up for a test must not share a phone unless the test says so."""
+    while True:
+        candidate = base[:-3] + f"{int(uuid.uuid4().hex[:6], 16) % 1000:03d}"
+        if phonenumbers.is_valid_number(phonenumbers.parse(candidate)):
+            return candidate
 
 
 def event(appt: Appointment, type_: EventType = EventType.no_show, event_id: str | None = None,

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from connectors.contract import MessageChannel, ReviewNotifier
 from connectors.llm import ReplyModelClient
+from connectors.local.address_book import AddressBook
 from connectors.local.calendar import LocalCalendar
 from connectors.local.consent import ConsentLedger
 from connectors.local.crm import LocalCrm
@@ -15,6 +16,7 @@ from connectors.local.db import LocalDb
 from connectors.local.inbox import LocalInbox
 from connectors.local.outbox import LocalOutbox
 from connectors.local.reviews import LocalReviewQueue
+from connectors.local.send_intents import SendIntents
 from connectors.local.verdicts import VerdictLog
 from connectors.local.waitlist import LocalWaitlist
 from connectors.settings import secret
@@ -40,6 +42,8 @@ class Dependencies:
     verdicts: VerdictLog
     waitlist: LocalWaitlist
     ledger: Ledger
+    addresses: AddressBook
+    intents: SendIntents
     channels: dict[Channel, MessageChannel] = field(default_factory=dict)
     notifiers: list[ReviewNotifier] = field(default_factory=list)
     reply_model: ReplyModelClient | None = None
@@ -81,5 +85,6 @@ def build_dependencies(settings: Settings) -> Dependencies:
     return Dependencies(
         settings=settings, db=db, calendar=calendar, crm=crm, outbox=outbox, inbox=LocalInbox(db),
         consent=ConsentLedger(db), reviews=LocalReviewQueue(db), verdicts=VerdictLog(db), waitlist=LocalWaitlist(db),
-        ledger=ledger, channels=channels, notifiers=notifiers, reply_model=reply_model(settings),
+        ledger=ledger, addresses=AddressBook(db), intents=SendIntents(db),
+        channels=channels, notifiers=notifiers, reply_model=reply_model(settings),
     )

@@ -165,7 +165,7 @@ class RoutingSettings(EnvSection):
     """Which provider does what; anything left `local` stays on the embedded default: NOSHOW_SMS_PROVIDER,
     NOSHOW_EMAIL_PROVIDER, NOSHOW_REVIEW_NOTIFIER, NOSHOW_SLACK_REVIEWERS (Slack user ids allowed to decide
     reviews, comma-separated, `*` = anyone in the channel; `U123:program1|program2` scopes one to programs),
-    NOSHOW_CALENDAR_PROVIDER, NOSHOW_CRM_PROVIDER."""
+    NOSHOW_CALENDAR_PROVIDER, NOSHOW_CRM_PROVIDER, NOSHOW_DEFAULT_REGION (where national phone numbers are read)."""
 
     model_config = SettingsConfigDict(env_prefix="NOSHOW_")
 
@@ -175,6 +175,8 @@ class RoutingSettings(EnvSection):
     slack_reviewers: str = ""
     calendar_provider: CalendarProvider = "local"
     crm_provider: CrmProvider = "local"
+    # the country a phone number written without +country code is read in (ISO 3166-1 alpha-2): NOSHOW_DEFAULT_REGION
+    default_region: str = Field(default="US", pattern=r"^[A-Z]{2}$")
 
     @property
     def slack_reviewer_ids(self) -> set[str]:

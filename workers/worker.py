@@ -53,7 +53,8 @@ def case_activities(deps: Dependencies, client: Client | None) -> list[Any]:
     confirmations, backfills of freed slots); None in tests that need neither."""
     s = deps.settings
     messaging = MessagingActivities(deps.channels, deps.outbox, deps.consent, deps.ledger,
-                                    reply_model=deps.reply_model, verdicts=deps.verdicts)
+                                    reply_model=deps.reply_model, verdicts=deps.verdicts, intents=deps.intents,
+                                    salt=s.auth.id_salt)
     consent = ConsentActivities(deps.consent, deps.channels, deps.outbox, deps.ledger, client,
                                 verdicts=deps.verdicts,
                                 stop_cases=None if client is None else partial(stop_open_cases, client))

@@ -17,6 +17,9 @@ Versions (workflow.patched; saved histories of each are replayed in tests/engine
 - STOP_PATCH and UNREACHABLE_PATCH, decided where they apply, so running cases get these fixes too: a send
   blocked by an opt-out first answers the STOP queued behind it (one confirmation); a message no approved
   channel could deliver (a permanent provider refusal) asks a human instead of being skipped.
+- OPT_OUT_ENDS_WATCH_PATCH and DEFERRAL_HEARS_REPLIES_PATCH (workflows/case_versions.py), decided where they
+  apply: an opt-out signalled while the case watches its booking ends the watch; a sequence step waiting for
+  the send window gives way to a reply that arrives meanwhile.
 - REBOOKED_MISSED_PATCH, decided when a followed new appointment turns out not kept: the case closes as
   `rebooked_missed` instead of `confirmed` (cases that got there before keep `confirmed`).
 - DECISION_ANSWERS_NEW_STAGE_PATCH, decided in the review update: the answer waits until the case acted on the

@@ -19,7 +19,7 @@ from policies import review as review_policy
 from policies import sequences as sequence_policy
 from policies.schema import Segment
 from workflows.case_base import CaseBase
-from workflows.case_versions import STOP_PATCH, UNREACHABLE_PATCH, UNREACHABLE_RETRY_PATCH
+from workflows.case_versions import DEFERRAL_HEARS_REPLIES_PATCH, STOP_PATCH, UNREACHABLE_PATCH, UNREACHABLE_RETRY_PATCH
 
 HELP_TEMPLATE = "__help__"
 
@@ -35,8 +35,11 @@ class SendingSteps(CaseBase):
 
     async def _send(self, step: str, template: str, channels: list[Channel], created: datetime,
                     first: bool = False, extra: dict[str, str] | None = None,
-                    purpose: Literal["recovery", "transactional"] = "recovery") -> None:
-        """Send one logical message; wait through deferrals (quiet hours, caps) without ever dropping it."""
+                    purpose: Literal["recovery", "transactional"] = "recovery", yields_to_replies: bool = False
+                    ) -> None:
+        """Send one logical message; wait through deferrals (quiet hours, caps) without ever dropping it.
+        `yields_to_replies`: a sequence step, which a reply during its deferral replaces (the conversation
+        takes over); an opt-out wakes every deferral."""
         variables = {
             "slot_list": "\n".join(f"{i + 1}) {s.start.isoformat(timespec='minutes')}"
                                    for i, s in enumerate(self.state.offered)),
@@ -65,7 +68,12 @@ class SendingSteps(CaseBase):
             if result.status == "deferred" and result.next_allowed_at is not None:
                 self._note(f"deferred {template}: {result.reason}")
                 await self._set_stage(self.state.stage, next_action_at=result.next_allowed_at)
-                await self._wait(result.next_allowed_at, replies=False)
+                hears = yields_to_replies and workflow.patched(DEFERRAL_HEARS_REPLIES_PATCH)
+                await self._wait(result.next_allowed_at, replies=hears)
+                if hears and self.replies:
+                    self._raise_if_closing()
+                    self._note(f"not sent {template}: the customer replied while it waited")
+                    return
                 continue
             if result.status == "blocked":
                 self._note(f"not sent {template}: {result.reason}")

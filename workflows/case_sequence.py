@@ -59,7 +59,7 @@ class SequenceSteps(BookingSteps):
                     await self._hold_offer()
                 extra = self._offer_variables()
             await self._send(f"step{index}", template, list(step.channels), first=index == 0, created=due,
-                             extra=extra)
+                             extra=extra, yields_to_replies=True)
             anchor = workflow.now()
         reply_due = workflow.now() + timedelta(hours=sequence.reply_wait_hours)
         await self._set_stage(Stage.recovering, next_action_at=reply_due)

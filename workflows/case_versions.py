@@ -39,6 +39,10 @@ OFFER_PREFERENCE_PATCH = "offer-follows-request-1"
 OFFER_EXPIRY_PATCH = "one-offer-expiry-1"
 # a sequence message that shows slots or the booking link holds an offer first, so those variables exist
 OFFER_IN_SEQUENCE_PATCH = "offer-in-sequence-message-1"
+# an opt-out signalled while the case watches its booking ends the watch (it used to wake the timer and loop)
+OPT_OUT_ENDS_WATCH_PATCH = "opt-out-ends-watching-1"
+# a recovery message waiting for the send window (or a cap) gives way to a reply that arrives meanwhile
+DEFERRAL_HEARS_REPLIES_PATCH = "deferred-send-hears-replies-1"
 
 # stages the case passes through without waiting: not worth an upsert (one billed action each) under LEAN_PATCH
 TRANSIENT_STAGES = frozenset({Stage.checking, Stage.rebooked})

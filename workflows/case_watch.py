@@ -26,6 +26,7 @@ from domain.models import (
 )
 from policies import attendance as attendance_policy
 from workflows.case_base import CaseBase
+from workflows.case_versions import OPT_OUT_ENDS_WATCH_PATCH
 
 POSITIVE_ATTENDANCE = frozenset({"attended", "completed", "showed", "arrived", "checked_in"})
 
@@ -87,6 +88,8 @@ class WatchSteps(CaseBase):
             due = self.appointment.end + timedelta(minutes=self.program.attendance.grace_minutes)
             now = workflow.now()
             if now >= due or self.closing or self._decisive_before_due():
+                break
+            if self.opt_out is not None and workflow.patched(OPT_OUT_ENDS_WATCH_PATCH):
                 break
             await self._set_stage(Stage.watching, next_action_at=due)
             await self._wait(due, replies=False, flush=False)

@@ -163,6 +163,34 @@ CREATE TABLE IF NOT EXISTS review_assignments (
     assigned_by TEXT NOT NULL,
     at TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS case_addresses (
+    address_key TEXT NOT NULL,          -- domain.addresses.address_key of a normalised phone or email
+    case_id TEXT NOT NULL,
+    contact_key TEXT NOT NULL,
+    at TEXT NOT NULL,                   -- when the case learnt it (ISO UTC)
+    PRIMARY KEY (address_key, case_id)
+);
+CREATE INDEX IF NOT EXISTS case_addresses_contact ON case_addresses (contact_key, at);
+CREATE INDEX IF NOT EXISTS case_addresses_case ON case_addresses (case_id);
+CREATE TABLE IF NOT EXISTS send_intents (
+    message_id TEXT PRIMARY KEY,        -- the send's idempotency key
+    case_id TEXT NOT NULL,
+    contact_key TEXT NOT NULL,
+    address_key TEXT,
+    channel TEXT NOT NULL,
+    status TEXT NOT NULL,               -- sending | sent | failed
+    created_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS send_intents_address ON send_intents (address_key, created_at);
+CREATE INDEX IF NOT EXISTS send_intents_contact ON send_intents (contact_key, created_at);
+CREATE TABLE IF NOT EXISTS staff_tasks (
+    reply_id TEXT PRIMARY KEY,          -- the customer message a human must look at
+    case_id TEXT,                       -- the case it was recorded against, if any
+    routed TEXT NOT NULL,               -- unknown_sender | closed_case | waitlist_offer | case
+    intent TEXT NOT NULL,
+    status TEXT NOT NULL DEFAULT 'open',
+    at TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS waitlist (
     contact_id TEXT NOT NULL,
     appointment_type TEXT NOT NULL,
@@ -206,6 +234,11 @@ CREATE TABLE IF NOT EXISTS oidc_logins (
     created_at TEXT NOT NULL
 );
 """
+
+
+def lock_key(conn: sqlite3.Connection, key: str) -> None:
+    """Hold `key` until the transaction ends, so two writers of one key (a cap reservation and an opt-out of
+    one address) take turns. SQLite: nothing to do, BEGIN IMMEDIATE already serialises every writer."""
 
 
 class LocalDb:

@@ -1,4 +1,5 @@
-"""`noshow cases`, `case` and `reply`: what the cases are doing, and answering one as the customer."""
+"""`noshow cases`, `case`, `reply` and `inbox`: what the cases are doing, answering one as the customer, and
+the customer messages waiting for a human."""
 
 from __future__ import annotations
 

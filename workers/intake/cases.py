@@ -13,6 +13,7 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
+from domain import addresses
 from domain.backfill import FreedSlot
 from domain.case import CaseInput
 from domain.ids import case_id_for, contact_key_for
@@ -75,9 +76,20 @@ class CaseService:
     def case_id(self, source: str, appointment_id: str) -> str:
         return case_id_for(source, appointment_id, self.salt)
 
+    def normalised(self, event: AppointmentEvent) -> AppointmentEvent:
+        """The event with its contact's addresses in canonical form; addresses.AddressError when one is
+        unreadable (the webhook route answers 422 before anything starts)."""
+        return addresses.normalise_event(event, self.deps.settings.routing.default_region)
+
     async def submit_event(self, event: AppointmentEvent) -> EventOutcome:
+        case_id = self.case_id(event.appointment.source, event.appointment.appointment_id)
+        try:
+            event = self.normalised(event)
+        except addresses.AddressError:
+            # reached here from reconciliation (webhooks refuse it first): starts nothing, says why
+            log.info("event_refused", case_id=case_id, reason="address_unusable")
+            return EventOutcome(event_id=event.event_id, case_id=None, status="ignored", reason="address_unusable")
         appt = event.appointment
-        case_id = self.case_id(appt.source, appt.appointment_id)
         resolved, reason = resolve(self.deps.policy(), appt)
         if resolved is not None and not _plausible_time(appt.start, datetime.now(UTC)):
             # a case about year 9999 would wait forever; one about last year can recover nothing
@@ -108,6 +120,9 @@ class CaseService:
             reply_model=self.deps.reply_model is not None,
         )
         await asyncio.to_thread(self.deps.crm.upsert_contact, appt.contact)
+        # before the case exists: a reply (or a STOP) from these addresses finds it even before it has written
+        keys = [addresses.address_key(a, self.salt) for a in addresses.contact_addresses(appt.contact)]
+        await asyncio.to_thread(self.deps.addresses.remember, case_id, case_input.contact_key, keys)
         try:
             handle = await self.client.start_workflow(
                 RecoveryCaseWorkflow.run,

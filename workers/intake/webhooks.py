@@ -31,6 +31,7 @@ from connectors.outlook.inbound import OutlookInbound
 from connectors.outlook.subscriptions import SqliteSubscriptionStore, note_lifecycle
 from connectors.zoom.inbound import ZoomInbound
 from connectors.zoom.links import ZoomAttendance, ZoomLinker
+from domain import addresses
 from domain.intake import WebhookAck
 from domain.models import Reply
 from workers.dependencies import Dependencies
@@ -83,6 +84,14 @@ class WebhookIntake:
         if key:
             await asyncio.to_thread(self.receipts.remember, key)
         return ack
+
+    def normalise(self, result: WebhookResult, cases: CaseService) -> WebhookResult:
+        """Events' contacts and messages' senders in canonical form (addresses.AddressError when one cannot be).
+        Routing normalises senders again on its own; checking them here refuses the whole delivery first."""
+        region = self.deps.settings.routing.default_region
+        for message in result.messages:
+            addresses.normalise(message.channel, message.sender, region)
+        return result.model_copy(update={"events": [cases.normalised(e) for e in result.events]})
 
     def _before(self, connector: object, raw: RawRequest, result: WebhookResult) -> WebhookResult:
         inner = unwrap(connector)

@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import APIRouter, HTTPException
 from temporalio.client import Client
 
+from domain.addresses import AddressError
 from domain.case import CaseState
 from domain.intake import ReplyOutcome
 from domain.models import Reply, Stage
@@ -37,7 +38,10 @@ async def list_cases(st: State, who: Caller, stage: Stage | None = None, limit: 
 async def local_reply(body: LocalReplyBody, st: State, _: Admin) -> ReplyOutcome:
     reply = Reply(reply_id=f"local-{uuid.uuid4().hex[:16]}", channel=body.channel, text=body.text,
                   received_at=datetime.now(UTC))
-    return await st.cases.submit_reply(reply, sender=body.sender, case_id=body.case_id)
+    try:
+        return await st.cases.submit_reply(reply, sender=body.sender, case_id=body.case_id)
+    except AddressError as exc:
+        raise HTTPException(422, str(exc)) from None
 
 
 async def list_case_summaries(client: Client, stage: str | None = None, limit: int = 100,

@@ -13,6 +13,7 @@ from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel, Field
 from temporalio.service import RPCError
 
+from domain.addresses import AddressError, normalise_contact
 from domain.backfill import BackfillState
 from domain.models import Contact
 from workers.api.auth.scope import workflow_program
@@ -52,7 +53,11 @@ class WaitlistLeft(BaseModel):
              summary="Put a contact on the waitlist for openings of one appointment type on one calendar")
 def join(body: WaitlistJoin, st: State,
          _: Admin) -> WaitlistJoined:
-    st.deps.crm.upsert_contact(body.contact)
+    try:  # the addresses offers go to and replies come from, in canonical form
+        contact = normalise_contact(body.contact, st.settings.routing.default_region)
+    except AddressError as exc:
+        raise HTTPException(422, str(exc)) from None
+    st.deps.crm.upsert_contact(contact)
     waitlist = st.deps.waitlist
     added = waitlist.add(body.contact.contact_id, body.appointment_type, body.calendar_id)
     queue = [e.contact_id for e in waitlist.waiting(body.appointment_type, body.calendar_id)]

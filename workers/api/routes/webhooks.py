@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from connectors.contract import RawRequest, SignatureError
 from connectors.inbound import InboundBase, PayloadError
+from domain.addresses import AddressError
 from domain.intake import WebhookAck
 from workers.api.deps import State
 from workers.api.errors import read_body
@@ -56,6 +57,11 @@ async def webhook(provider: str, request: Request, st: State) -> Response:
         # in a thread: a connector may read the provider's API to complete an event (HubSpot meeting details)
         result = await asyncio.to_thread(connector.parse, raw)
     except (PayloadError, ValueError) as exc:
+        raise HTTPException(422, f"invalid payload: {exc}") from None
+    try:
+        # every address in canonical form before anything starts; an unreadable one refuses the delivery
+        result = st.intake.normalise(result, st.cases)
+    except AddressError as exc:
         raise HTTPException(422, f"invalid payload: {exc}") from None
     ack = await st.intake.receive(provider, connector, raw, result, st.cases)
     if result.response is not None:

@@ -1,0 +1,53 @@
+"""Which cases know which addresses: every case records its contact's normalised addresses (as opaque keys) when
+it starts, before it sends anything. A reply routes by it (also before the engine has written), and a STOP from
+an address reaches every case of every contact that uses that address."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime
+
+from connectors.local.db import LocalDb
+
+
+class AddressBook:
+    def __init__(self, db: LocalDb) -> None:
+        self.db = db
+
+    def remember(self, case_id: str, contact_key: str, address_keys: Iterable[str], at: datetime | None = None
+                 ) -> None:
+        when = (at or datetime.now(UTC)).astimezone(UTC).isoformat()
+        with self.db.connect(immediate=True) as conn:
+            for key in address_keys:
+                conn.execute("INSERT OR IGNORE INTO case_addresses (address_key, case_id, contact_key, at) "
+                             "VALUES (?, ?, ?, ?)", (key, case_id, contact_key, when))
+
+    def cases_for_address(self, address_key: str) -> list[str]:
+        """Cases that know this address, newest first."""
+        with self.db.connect() as conn:
+            rows = conn.execute("SELECT case_id FROM case_addresses WHERE address_key = ? ORDER BY at DESC, "
+                                "rowid DESC", (address_key,)).fetchall()
+        return [str(r[0]) for r in rows]
+
+    def contact_keys(self, address_key: str) -> list[str]:
+        with self.db.connect() as conn:
+            rows = conn.execute("SELECT DISTINCT contact_key FROM case_addresses WHERE address_key = ?",
+                                (address_key,)).fetchall()
+        return [str(r[0]) for r in rows]
+
+    def contact_key_of_case(self, case_id: str) -> str | None:
+        with self.db.connect() as conn:
+            row = conn.execute("SELECT contact_key FROM case_addresses WHERE case_id = ? LIMIT 1",
+                               (case_id,)).fetchone()
+        return str(row[0]) if row else None
+
+    def cases_of_contacts(self, contact_keys: Iterable[str]) -> list[str]:
+        """Every case of these contacts, newest first."""
+        keys = sorted(set(contact_keys))
+        if not keys:
+            return []
+        marks = ", ".join("?" for _ in keys)
+        with self.db.connect() as conn:
+            rows = conn.execute(f"SELECT case_id, MAX(at) AS last FROM case_addresses WHERE contact_key IN ({marks}) "
+                                "GROUP BY case_id ORDER BY last DESC", keys).fetchall()
+        return [str(r[0]) for r in rows]
