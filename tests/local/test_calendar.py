@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
@@ -21,8 +20,8 @@ def slot(minutes: int = 0) -> Slot:
     return Slot(start=start, end=start + timedelta(minutes=30), calendar_id="cal-1")
 
 
-def test_racing_bookings_of_one_slot_give_exactly_one(tmp_path: Path) -> None:
-    calendar = LocalCalendar(LocalDb(tmp_path / "local.db"))
+def test_racing_bookings_of_one_slot_give_exactly_one(db_url: str) -> None:
+    calendar = LocalCalendar(LocalDb(db_url))
 
     def book(i: int) -> str | None:
         try:
@@ -35,15 +34,15 @@ def test_racing_bookings_of_one_slot_give_exactly_one(tmp_path: Path) -> None:
     assert len([r for r in results if r]) == 1
 
 
-def test_a_retried_booking_returns_the_same_appointment(tmp_path: Path) -> None:
-    calendar = LocalCalendar(LocalDb(tmp_path / "local.db"))
+def test_a_retried_booking_returns_the_same_appointment(db_url: str) -> None:
+    calendar = LocalCalendar(LocalDb(db_url))
     first = calendar.book(slot(), "case-1", "consultation", "c-1", idempotency_key="same")
     again = calendar.book(slot(), "case-1", "consultation", "c-1", idempotency_key="same")
     assert first == again
 
 
-def test_another_cases_hold_blocks_and_buffers_apply(tmp_path: Path) -> None:
-    calendar = LocalCalendar(LocalDb(tmp_path / "local.db"), buffer_minutes=15)
+def test_another_cases_hold_blocks_and_buffers_apply(db_url: str) -> None:
+    calendar = LocalCalendar(LocalDb(db_url), buffer_minutes=15)
     future = datetime.now(UTC) + timedelta(hours=1)
     calendar.hold(slot(), "case-a", expires_at=future)
     with pytest.raises(SlotUnavailable):
@@ -55,8 +54,8 @@ def test_another_cases_hold_blocks_and_buffers_apply(tmp_path: Path) -> None:
     assert calendar.book(slot(45), "case-d", "consultation", "c-d", idempotency_key="d")
 
 
-def test_expired_holds_do_not_block(tmp_path: Path) -> None:
-    calendar = LocalCalendar(LocalDb(tmp_path / "local.db"))
+def test_expired_holds_do_not_block(db_url: str) -> None:
+    calendar = LocalCalendar(LocalDb(db_url))
     calendar.hold(slot(), "case-a", expires_at=datetime.now(UTC) - timedelta(seconds=1))
     assert calendar.book(slot(), "case-b", "consultation", "c-b", idempotency_key="b")
 

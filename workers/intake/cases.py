@@ -78,6 +78,9 @@ class CaseService:
     async def submit_event(self, event: AppointmentEvent) -> EventOutcome:
         appt = event.appointment
         case_id = self.case_id(appt.source, appt.appointment_id)
+        if _plausible_time(appt.start, datetime.now(UTC)):
+            # every booking the engine hears of is busy time for offers, holds and bookings, managed or not
+            await asyncio.to_thread(self.deps.calendar.record_event, event)
         resolved, reason = resolve(self.deps.policy(), appt)
         if resolved is not None and not _plausible_time(appt.start, datetime.now(UTC)):
             # a case about year 9999 would wait forever; one about last year can recover nothing

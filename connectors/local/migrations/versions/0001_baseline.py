@@ -12,6 +12,8 @@ Create Date: 2026-12-02
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
@@ -30,12 +32,12 @@ REAL = sa.Float
 meta = sa.MetaData()
 
 
-def _table(name: str, *items: sa.SchemaItem, **kw: object) -> sa.Table:
+def _table(name: str, *items: Any, **kw: Any) -> sa.Table:
     return sa.Table(name, meta, *items, **kw)
 
 
-def col(name: str, type_: object = T, **kw: object) -> sa.Column[object]:
-    return sa.Column(name, type_, **kw)  # type: ignore[arg-type]
+def col(name: str, type_: Any = T, **kw: Any) -> sa.Column[Any]:
+    return sa.Column(name, type_, **kw)
 
 
 NN = {"nullable": False}
