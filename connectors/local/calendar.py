@@ -125,15 +125,22 @@ class LocalCalendar:
 
     def _conflicts(self, conn: Conn, slot: Slot, case_id: str, now: datetime, before: timedelta,
                    after: timedelta) -> int:
+        """Bookings and other cases' live holds that touch the slot once its prep and buffer are added; a hold
+        also keeps its own program's buffer around it."""
         start, end = slot.start - before, slot.end + after
         row = conn.execute(
-            "SELECT (SELECT COUNT(*) FROM appointments WHERE calendar_id = ? AND status = 'booked' "
-            "AND start_at < ? AND end_at > ?) + (SELECT COUNT(*) FROM holds WHERE calendar_id = ? "
-            "AND case_id != ? AND expires_at > ? AND start_at < ? AND end_at > ?)",
-            (slot.calendar_id, _iso(end), _iso(start), slot.calendar_id, case_id, _iso(now), _iso(end),
-             _iso(start)),
-        ).fetchone()
-        return int(row[0]) if row else 0
+            "SELECT COUNT(*) FROM appointments WHERE calendar_id = ? AND status = 'booked' AND start_at < ? "
+            "AND end_at > ?", (slot.calendar_id, _iso(end), _iso(start))).fetchone()
+        booked = int(row[0]) if row else 0
+        reach = timedelta(days=1)  # no buffer is longer than a day
+        holds = conn.execute(
+            "SELECT start_at, end_at, pad_before_minutes, pad_after_minutes FROM holds WHERE calendar_id = ? "
+            "AND case_id != ? AND expires_at > ? AND start_at < ? AND end_at > ?",
+            (slot.calendar_id, case_id, _iso(now), _iso(end + reach), _iso(start - reach))).fetchall()
+        held = sum(1 for h in holds
+                   if datetime.fromisoformat(h[0]) - timedelta(minutes=int(h[2])) < end
+                   and datetime.fromisoformat(h[1]) + timedelta(minutes=int(h[3])) > start)
+        return booked + held
 
     def hold(self, slot: Slot, case_id: str, expires_at: datetime, before: timedelta | None = None,
              after: timedelta | None = None) -> Slot:
