@@ -62,6 +62,9 @@ class SchedulingActivities:
         order, matches = slot_preference.choose([s for s, _ in candidates], req.preference, len(candidates))
         candidates = [candidates[i] for i in order]
         expires = now + timedelta(minutes=rules.hold_minutes)
+        # the program's prep and buffer, checked again by the hold and by the booking of that hold
+        before = timedelta(minutes=rules.prep_minutes + rules.buffer_minutes)
+        after = timedelta(minutes=rules.buffer_minutes)
         held: list[Slot] = []
         for start, end in candidates:
             if start in req.exclude:
@@ -69,7 +72,7 @@ class SchedulingActivities:
             try:
                 held.append(self.calendar.hold(
                     Slot(start=start, end=end, calendar_id=appt.calendar_id, owner_id=appt.owner_id),
-                    req.case_id, expires,
+                    req.case_id, expires, before=before, after=after,
                 ))
             except SlotUnavailable:
                 continue

@@ -31,7 +31,7 @@ from connectors.contract import (
 )
 from connectors.local.calendar import LocalCalendar
 from connectors.local.crm import LocalCrm
-from domain.models import Contact, Slot
+from domain.models import AppointmentEvent, Contact, Slot
 
 log = structlog.get_logger(__name__)
 
@@ -97,8 +97,14 @@ class MirroredCalendar:
             remote = [BusyInterval(start=start, end=end)]
         return remote + self.local.busy(calendar_id, start, end, exclude_case)
 
-    def hold(self, slot: Slot, case_id: str, expires_at: datetime) -> Slot:
-        return self.local.hold(slot, case_id, expires_at)
+    def hold(self, slot: Slot, case_id: str, expires_at: datetime, before: timedelta | None = None,
+             after: timedelta | None = None) -> Slot:
+        return self.local.hold(slot, case_id, expires_at, before=before, after=after)
+
+    def record_event(self, event: AppointmentEvent) -> bool:
+        """A booking heard of by webhook or reconciliation: busy time in the local mirror until the provider's
+        own availability shows it."""
+        return self.local.record_event(event)
 
     def _booked_with(self, idempotency_key: str) -> str | None:
         with self.db.connect() as conn:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import shutil
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -15,7 +15,9 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from connectors.local.engine import dispose
 from tests.helpers import unique_task_queue
+from tests.pg import PostgresServer, start_or_skip
 from workflows import search_attributes as sa
 
 
@@ -49,3 +51,28 @@ def client(env: WorkflowEnvironment) -> Client:
 @pytest.fixture
 def task_queue() -> str:
     return unique_task_queue()
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PostgresServer]:
+    """One throw-away PostgreSQL server per session (skips with the reason where PostgreSQL is missing)."""
+    server = start_or_skip()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def pg_url(pg_server: PostgresServer) -> str:
+    """A fresh, empty Postgres database for one test."""
+    return pg_server.create_database()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The store's URL on each backend: a new SQLite file, or a new database on the session's Postgres."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'local.db'}"
+    else:
+        url = request.getfixturevalue("pg_server").create_database()
+    yield url
+    dispose(url)

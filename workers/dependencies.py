@@ -72,7 +72,7 @@ def reply_model(settings: Settings) -> ReplyModelClient | None:
 
 def build_dependencies(settings: Settings) -> Dependencies:
     settings.storage.data_dir.mkdir(parents=True, exist_ok=True)
-    db = LocalDb(settings.storage.local_db_path)
+    db = LocalDb(settings.storage.database)  # migrated on open
     policy = load_policy(settings.policy.file)
     protected = sorted({f for p in policy.programs for f in p.crm.protected_fields})
     outbox = LocalOutbox(db)

@@ -76,13 +76,16 @@ def project_root() -> Path:
 
 
 class StorageSettings(EnvSection):
-    """NOSHOW_DATA_DIR (a relative path is taken from the project folder, not the current directory),
-    NOSHOW_LOCAL_DB_URL (default <data_dir>/local.db), NOSHOW_LEDGER_URL (default sqlite:///<data_dir>/ledger.db;
-    Postgres by URL in production)."""
+    """NOSHOW_DATABASE_URL (the operational store: unset, one SQLite file <data_dir>/local.db; in production a
+    Postgres URL such as postgresql+psycopg://user:pass@host/noshow, shared by every API and worker replica),
+    NOSHOW_DATA_DIR (a relative path is taken from the project folder, not the current directory),
+    NOSHOW_LOCAL_DB_URL (the SQLite file when NOSHOW_DATABASE_URL is unset), NOSHOW_LEDGER_URL
+    (default: NOSHOW_DATABASE_URL when set, else sqlite:///<data_dir>/ledger.db)."""
 
     model_config = SettingsConfigDict(env_prefix="NOSHOW_")
 
     data_dir: Path = Path("data")
+    database_url: SecretStr | None = None  # a URL may carry a password
 
     @field_validator("data_dir", mode="after")
     @classmethod
@@ -98,12 +101,28 @@ class StorageSettings(EnvSection):
         return self.data_dir / "local.db"
 
     @property
+    def database(self) -> str:
+        """The operational store's SQLAlchemy URL."""
+        url = secret(self.database_url)
+        return url or f"sqlite:///{self.local_db_path}"
+
+    @property
+    def shared_database(self) -> bool:
+        """True when NOSHOW_DATABASE_URL names the store (replicas on several hosts share it)."""
+        return bool(secret(self.database_url))
+
+    @property
     def ledger_db_url(self) -> str:
-        return self.ledger_url or f"sqlite:///{self.data_dir / 'ledger.db'}"
+        return self.ledger_url or secret(self.database_url) or f"sqlite:///{self.data_dir / 'ledger.db'}"
 
     @property
     def send_log_path(self) -> str:
         return str(self.data_dir / "sendlog.db")
+
+    @property
+    def send_log_url(self) -> str:
+        """The providers' send log: in the shared database when there is one, else its own SQLite file."""
+        return secret(self.database_url) or f"sqlite:///{self.send_log_path}"
 
 
 class PolicySettings(EnvSection):

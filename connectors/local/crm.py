@@ -7,8 +7,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from connectors.local.db import LocalDb
+from connectors.local.db import LocalDb, lock_key
 from domain.models import Contact
+
+UPSERT_FIELD = "ON CONFLICT (contact_id, appointment_id, field) DO UPDATE SET value = excluded.value"
 
 
 class ProtectedFieldError(PermissionError):
@@ -43,7 +45,7 @@ class LocalCrm:
         """Data owned by people (owner notes, billing status): written by seeding, never by the engine."""
         with self.db.connect() as conn:
             conn.execute(
-                "INSERT OR REPLACE INTO crm_fields (contact_id, appointment_id, field, value) VALUES (?, ?, ?, ?)",
+                "INSERT INTO crm_fields (contact_id, appointment_id, field, value) VALUES (?, ?, ?, ?) " + UPSERT_FIELD,
                 (contact_id, appointment_id, field, value),
             )
 
@@ -62,6 +64,7 @@ class LocalCrm:
             raise ProtectedFieldError("refusing to write protected fields: " + ", ".join(bad))
         now = datetime.now(UTC).isoformat()
         with self.db.connect(immediate=True) as conn:
+            lock_key(conn, f"crm-write:{idempotency_key}")  # a retry racing the first attempt waits, then sees it
             done = conn.execute("SELECT 1 FROM crm_writes WHERE idempotency_key = ? LIMIT 1",
                                 (idempotency_key,)).fetchone()
             if done:
@@ -72,7 +75,8 @@ class LocalCrm:
                     (contact_id, appointment_id, field),
                 ).fetchone()
                 conn.execute(
-                    "INSERT OR REPLACE INTO crm_fields (contact_id, appointment_id, field, value) VALUES (?, ?, ?, ?)",
+                    "INSERT INTO crm_fields (contact_id, appointment_id, field, value) VALUES (?, ?, ?, ?) "
+                    + UPSERT_FIELD,
                     (contact_id, appointment_id, field, value),
                 )
                 conn.execute(
@@ -84,13 +88,15 @@ class LocalCrm:
     def append_note(self, contact_id: str, note: str, idempotency_key: str) -> None:
         with self.db.connect() as conn:
             conn.execute(
-                "INSERT OR IGNORE INTO crm_notes (idempotency_key, contact_id, note, at) VALUES (?, ?, ?, ?)",
+                "INSERT INTO crm_notes (idempotency_key, contact_id, note, at) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT DO NOTHING",
                 (idempotency_key, contact_id, note, datetime.now(UTC).isoformat()),
             )
 
     def create_task(self, owner_id: str | None, title: str, idempotency_key: str) -> None:
         with self.db.connect() as conn:
             conn.execute(
-                "INSERT OR IGNORE INTO crm_tasks (idempotency_key, owner_id, title, at) VALUES (?, ?, ?, ?)",
+                "INSERT INTO crm_tasks (idempotency_key, owner_id, title, at) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT DO NOTHING",
                 (idempotency_key, owner_id, title, datetime.now(UTC).isoformat()),
             )

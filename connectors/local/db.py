@@ -1,15 +1,37 @@
-"""The embedded default's SQLite database: calendar, CRM, outbox, consent ledger and review queue.
+"""The engine's operational store: calendar, CRM, outbox, inbox, consent ledger, review queue, waitlist and the
+connectors' bookkeeping, in one SQL database.
 
-One file, WAL mode, a short-lived connection per operation so worker threads and the API never share one.
+SQLite by default (one file, WAL, zero set-up), Postgres when `NOSHOW_DATABASE_URL` names one; the schema is
+kept by the Alembic migrations in `migrations/` (run on start, see `connectors.local.engine`). Stores keep one
+call style on both: `with db.connect() as conn: conn.execute("... ? ...", params)` in a transaction,
+`connect(immediate=True)` when the transaction will write after reading. On SQLite that is `BEGIN IMMEDIATE`
+(the file's write lock, which serialises every writer); on Postgres a normal transaction, and a read-then-write
+that must not interleave with another takes `lock_key(conn, key)` first. SQLite-only SQL (`?`, `INSERT OR
+IGNORE`, `INSERT OR REPLACE`, `IFNULL`) is translated for Postgres by `connectors.local.sql`.
 """
 
 from __future__ import annotations
 
-import sqlite3
-from collections.abc import Iterator
+import hashlib
+import struct
+import threading
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
+from sqlalchemy import Connection, inspect
+from sqlalchemy.engine import CursorResult
+from sqlalchemy.exc import IntegrityError
+
+from connectors.local import engine as engines
+from connectors.local.sql import ddl_for_postgres, replace_target, split_script, to_postgres
+
+__all__ = ["SCHEMA", "Conn", "IntegrityError", "LocalDb", "Row", "lock_key"]
+
+# Additive DDL not yet in a migration (a new table or index): run after the migrations on every start, on both
+# databases, so it must be idempotent (`IF NOT EXISTS`). Every table below is also in migration 0001.
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS owners (
     owner_id TEXT PRIMARY KEY,
@@ -236,38 +258,151 @@ CREATE TABLE IF NOT EXISTS oidc_logins (
 """
 
 
-def lock_key(conn: sqlite3.Connection, key: str) -> None:
-    """Hold `key` until the transaction ends, so two writers of one key (a cap reservation and an opt-out of
-    one address) take turns. SQLite: nothing to do, BEGIN IMMEDIATE already serialises every writer."""
+class Row(tuple):  # type: ignore[type-arg]
+    """A result row read by position (`row[0]`), by column name (`row["name"]`) or as `dict(row)`."""
+
+    _index: dict[str, int]
+
+    def __new__(cls, values: Sequence[Any], index: dict[str, int]) -> Row:
+        row = super().__new__(cls, values)
+        row._index = index
+        return row
+
+    def __getitem__(self, key: Any) -> Any:
+        if isinstance(key, str):
+            return tuple.__getitem__(self, self._index[key])
+        return tuple.__getitem__(self, key)
+
+    def keys(self) -> list[str]:
+        return list(self._index)
+
+
+def _plain(value: Any) -> Any:
+    # Postgres sums and averages come back as Decimal; SQLite gives int or float
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    return value
+
+
+class Cursor:
+    """What `Conn.execute` returns: sqlite3's cursor surface (fetchone, fetchall, rowcount, lastrowid)."""
+
+    def __init__(self, result: CursorResult[Any], postgres: bool) -> None:
+        self._result = result
+        self._postgres = postgres
+        self._index: dict[str, int] | None = None
+        self.rowcount: int = result.rowcount
+
+    @property
+    def lastrowid(self) -> int | None:
+        return None if self._postgres else self._result.lastrowid
+
+    def _row(self, raw: Sequence[Any]) -> Row:
+        if self._index is None:
+            self._index = {name: i for i, name in enumerate(self._result.keys())}
+        values = [_plain(v) for v in raw] if self._postgres else raw
+        return Row(values, self._index)
+
+    def fetchone(self) -> Row | None:
+        if not self._result.returns_rows:
+            return None
+        raw = self._result.fetchone()
+        return None if raw is None else self._row(raw)
+
+    def fetchall(self) -> list[Row]:
+        if not self._result.returns_rows:
+            return []
+        return [self._row(raw) for raw in self._result.fetchall()]
+
+    def __iter__(self) -> Iterator[Row]:
+        return iter(self.fetchall())
+
+
+class Conn:
+    """One transaction on a pooled connection; `sa` is the SQLAlchemy connection for Core statements."""
+
+    def __init__(self, sa: Connection, db: LocalDb) -> None:
+        self.sa = sa
+        self.db = db
+        self.postgres = db.dialect == "postgresql"
+
+    def execute(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> Cursor:
+        if self.postgres:
+            keys = {}
+            table = replace_target(sql)
+            if table is not None:
+                keys[table] = self.db.primary_key(table)
+            sql = to_postgres(sql, True, keys)  # psycopg reads % even without parameters
+        if isinstance(params, Mapping):
+            result = self.sa.exec_driver_sql(sql, dict(params))
+        else:
+            result = self.sa.exec_driver_sql(sql, tuple(params))
+        return Cursor(result, self.postgres)
+
+
+def _key_number(key: str) -> int:
+    """A stable signed 64-bit number for a lock key (the same in every process and on every host)."""
+    return int(struct.unpack(">q", hashlib.blake2b(key.encode(), digest_size=8).digest())[0])
+
+
+def lock_key(conn: Conn, key: str) -> None:
+    """Serialise transactions on `key` (e.g. one address at a time) until this transaction ends.
+
+    Postgres: `pg_advisory_xact_lock` on a 64-bit hash of the key. SQLite: nothing to do, since a transaction
+    opened with `connect(immediate=True)` already holds the only write lock."""
+    if conn.postgres:
+        conn.sa.exec_driver_sql("SELECT pg_advisory_xact_lock(%s)", (_key_number(key),))
 
 
 class LocalDb:
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+    """The store at `target`: a SQLAlchemy URL (`sqlite:///...`, `postgresql+psycopg://...`) or a SQLite path."""
+
+    def __init__(self, target: str | Path, migrate: bool = True) -> None:
+        self.url = engines.database_url(target)
+        self.path = engines.sqlite_file(self.url)  # None on Postgres
+        self.engine = engines.shared_engine(self.url)
+        self.dialect = self.engine.dialect.name
+        self._keys: dict[str, tuple[str, ...]] = {}
+        self._keys_lock = threading.Lock()
+        if migrate:
+            engines.migrate(self.url)
         self.script(SCHEMA)
 
+    def __repr__(self) -> str:
+        return f"LocalDb({self.engine.url.render_as_string(hide_password=True)!r})"
+
     def script(self, sql: str) -> None:
-        """Run DDL outside a transaction (executescript commits on its own)."""
-        conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-        try:
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.executescript(sql)
-        finally:
-            conn.close()
+        """Run idempotent DDL (`CREATE ... IF NOT EXISTS`), once per process for the same text."""
+        done = _scripts.setdefault(self.url, set())
+        digest = hashlib.sha256(sql.encode()).hexdigest()
+        if digest in done:
+            return
+        with self.connect(immediate=True) as conn:
+            if conn.postgres:
+                # two replicas creating the same new table at once would collide in the catalogue
+                lock_key(conn, "noshow-local-ddl")
+            for statement in split_script(sql):
+                conn.sa.exec_driver_sql(ddl_for_postgres(statement) if conn.postgres else statement)
+        done.add(digest)
+
+    def primary_key(self, table: str) -> tuple[str, ...]:
+        with self._keys_lock:
+            if table not in self._keys:
+                self._keys[table] = tuple(inspect(self.engine).get_pk_constraint(table)["constrained_columns"])
+            return self._keys[table]
 
     @contextmanager
-    def connect(self, immediate: bool = False) -> Iterator[sqlite3.Connection]:
-        conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-        conn.row_factory = sqlite3.Row
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA busy_timeout=30000")
-        try:
-            conn.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
-            yield conn
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        finally:
-            conn.close()
+    def connect(self, immediate: bool = False) -> Iterator[Conn]:
+        with self.engine.connect() as sa:
+            if immediate:
+                sa = sa.execution_options(immediate=True)
+            with sa.begin():
+                yield Conn(sa, self)
+
+    def dispose(self) -> None:
+        """Close this process's pooled connections (tests, shutdown)."""
+        engines.dispose(self.url)
+        _scripts.pop(self.url, None)
+
+
+_scripts: dict[str, set[str]] = {}

@@ -16,8 +16,8 @@ class LocalReviewQueue:
                        program: str = "default") -> None:
         with self.db.connect() as conn:
             conn.execute(
-                "INSERT OR IGNORE INTO reviews (review_id, case_id, status, reasons, program, requested_at) "
-                "VALUES (?, ?, 'pending', ?, ?, ?)",
+                "INSERT INTO reviews (review_id, case_id, status, reasons, program, requested_at) "
+                "VALUES (?, ?, 'pending', ?, ?, ?) ON CONFLICT DO NOTHING",
                 (idempotency_key, case_id, json.dumps(reasons), program, datetime.now(UTC).isoformat()),
             )
 

@@ -8,13 +8,12 @@ The row names the case and the address, so a reply arriving while the provider i
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TypeVar
 
-from connectors.local.db import LocalDb, lock_key
+from connectors.local.db import Conn, LocalDb, lock_key
 
 T = TypeVar("T")
 
@@ -42,7 +41,7 @@ class Intent:
     at: datetime
 
 
-def opted_out_channels(conn: sqlite3.Connection, keys: list[str], purpose: str) -> frozenset[str]:
+def opted_out_channels(conn: Conn, keys: list[str], purpose: str) -> frozenset[str]:
     marks = ", ".join("?" for _ in keys)
     rows = conn.execute(f"SELECT channel FROM consent WHERE contact_key IN ({marks}) AND status = 'opted_out' "
                         "AND purpose IN (?, '*')", (*keys, purpose)).fetchall()
@@ -75,7 +74,7 @@ class SendIntents:
                 )
         return answer
 
-    def _recent(self, conn: sqlite3.Connection, intent: Intent, since: datetime) -> list[datetime]:
+    def _recent(self, conn: Conn, intent: Intent, since: datetime) -> list[datetime]:
         after = since.astimezone(UTC).isoformat()
         rows = conn.execute(
             "SELECT message_id, created_at FROM send_intents WHERE (contact_key = ? OR address_key = ?) "

@@ -25,8 +25,9 @@ class VerdictLog:
     def record_verdict(self, case_id: str, contact_key: str, verdict: str, appointment_start: datetime) -> None:
         with self.db.connect() as conn:
             conn.execute(
-                "INSERT OR REPLACE INTO case_verdicts (case_id, contact_key, verdict, appointment_start) "
-                "VALUES (?, ?, ?, ?)",
+                "INSERT INTO case_verdicts (case_id, contact_key, verdict, appointment_start) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (case_id) DO UPDATE SET contact_key = excluded.contact_key, verdict = excluded.verdict, "
+                "appointment_start = excluded.appointment_start",
                 (case_id, contact_key, verdict, appointment_start.astimezone(UTC).isoformat()),
             )
 
@@ -38,4 +39,4 @@ class VerdictLog:
                 "AND verdict IN ('no_show', 'late_cancel') AND appointment_start >= ? AND appointment_start < ?",
                 (contact_key, case_id, since.astimezone(UTC).isoformat(), before.astimezone(UTC).isoformat()),
             ).fetchone()
-        return int(row[0])
+        return int(row[0]) if row else 0

@@ -25,8 +25,8 @@ class LocalWaitlist:
         when = (at or datetime.now(UTC)).astimezone(UTC).isoformat()
         with self.db.connect() as conn:
             cur = conn.execute(
-                "INSERT OR IGNORE INTO waitlist (contact_id, appointment_type, calendar_id, added_at) "
-                "VALUES (?, ?, ?, ?)",
+                "INSERT INTO waitlist (contact_id, appointment_type, calendar_id, added_at) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT DO NOTHING",
                 (contact_id, appointment_type, calendar_id, when),
             )
         return cur.rowcount > 0

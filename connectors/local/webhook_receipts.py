@@ -35,7 +35,8 @@ class WebhookReceipts:
     def remember(self, key: str, now: datetime | None = None) -> None:
         now = now or datetime.now(UTC)
         with self.db.connect() as conn:
-            conn.execute("INSERT OR IGNORE INTO webhook_deliveries (key, at) VALUES (?, ?)", (key, now.isoformat()))
+            conn.execute("INSERT INTO webhook_deliveries (key, at) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                         (key, now.isoformat()))
         self._since_prune += 1
         if self._since_prune >= PRUNE_EVERY:
             self.prune(now)
@@ -80,8 +81,8 @@ class UnknownTypes:
                     name = "(other)"  # past the cap every new name shares one row
                 conn.execute(
                     "INSERT INTO webhook_unknown_types (provider, type, count, first_seen, last_seen) "
-                    "VALUES (?, ?, 1, ?, ?) ON CONFLICT (provider, type) DO UPDATE SET count = count + 1, "
-                    "last_seen = excluded.last_seen", (provider, name, at, at))
+                    "VALUES (?, ?, 1, ?, ?) ON CONFLICT (provider, type) DO UPDATE SET "
+                    "count = webhook_unknown_types.count + 1, last_seen = excluded.last_seen", (provider, name, at, at))
 
     def all(self) -> list[UnknownType]:
         with self.db.connect() as conn:

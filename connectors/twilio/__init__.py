@@ -8,6 +8,7 @@ _EXPORTS = {
     "MemorySendLog": "connectors.twilio.sendlog",
     "SendLog": "connectors.twilio.sendlog",
     "SendRecord": "connectors.twilio.sendlog",
+    "SqlSendLog": "connectors.twilio.sendlog",
     "SqliteSendLog": "connectors.twilio.sendlog",
     "TwilioChannel": "connectors.twilio.channel",
     "TwilioSettings": "connectors.twilio.settings",

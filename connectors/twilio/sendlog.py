@@ -5,20 +5,22 @@ A retried activity therefore has to know what the first attempt did: `begin` is 
 leaves, `accept` once the provider returned its id. A record still `pending` on the next attempt means the
 first one ended ambiguously (timeout, connection reset): the connector must look before it sends again.
 
-The in-memory log only covers retries inside one worker process; workers use `SqliteSendLog` on a shared
-volume so a retry on a restarted worker still sees the first attempt. Neither stores PII: message ids and
+The in-memory log only covers retries inside one worker process; workers use `SqlSendLog` in the engine's
+database (or a SQLite file of its own) so a retry on a restarted worker, or on another host, still sees the
+first attempt. Neither stores PII: message ids and
 provider ids only.
 """
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal, Protocol
 
 from pydantic import BaseModel
+
+from connectors.local.db import Conn, LocalDb
 
 SendState = Literal["pending", "accepted", "failed"]
 
@@ -83,52 +85,44 @@ class MemorySendLog:
                 self._rows[(scope, message_id)] = row.model_copy(update={"state": "failed"})
 
 
-class SqliteSendLog:
-    """The same log in a SQLite file, safe across threads and worker processes on one host or volume."""
+class SqlSendLog:
+    """The same log in the engine's database (`send_log`), shared by every thread, worker process and host that
+    uses that database. Takes the store itself or a SQLite file path (a log of its own)."""
 
-    def __init__(self, path: str | Path) -> None:
-        self.path = str(path)
-        with self._connect() as conn:
-            conn.execute(
-                "CREATE TABLE IF NOT EXISTS send_log (scope TEXT NOT NULL, message_id TEXT NOT NULL, "
-                "state TEXT NOT NULL, started_at TEXT NOT NULL, provider_message_id TEXT, status TEXT, "
-                "extra TEXT, PRIMARY KEY (scope, message_id))"
-            )
-
-    def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.path, timeout=10, isolation_level=None)
-        conn.execute("PRAGMA journal_mode=WAL")
-        return conn
+    def __init__(self, db: LocalDb | str | Path) -> None:
+        self.db = db if isinstance(db, LocalDb) else LocalDb(db)
 
     def get(self, scope: str, message_id: str) -> SendRecord | None:
-        with self._connect() as conn:
-            row = conn.execute(
-                "SELECT state, started_at, provider_message_id, status, extra FROM send_log "
-                "WHERE scope = ? AND message_id = ?", (scope, message_id),
-            ).fetchone()
+        with self.db.connect() as conn:
+            return self._get(conn, scope, message_id)
+
+    @staticmethod
+    def _get(conn: Conn, scope: str, message_id: str) -> SendRecord | None:
+        row = conn.execute(
+            "SELECT state, started_at, provider_message_id, status, extra FROM send_log "
+            "WHERE scope = ? AND message_id = ?", (scope, message_id),
+        ).fetchone()
         if not row:
             return None
         return SendRecord(scope=scope, message_id=message_id, state=row[0], started_at=datetime.fromisoformat(row[1]),
                           provider_message_id=row[2], status=row[3], extra=row[4])
 
     def begin(self, scope: str, message_id: str, now: datetime) -> SendRecord:
-        with self._connect() as conn:
-            conn.execute("BEGIN IMMEDIATE")
+        with self.db.connect(immediate=True) as conn:
             conn.execute(
                 "INSERT INTO send_log (scope, message_id, state, started_at) VALUES (?, ?, 'pending', ?) "
                 "ON CONFLICT (scope, message_id) DO UPDATE SET "
-                "started_at = CASE WHEN state = 'pending' THEN started_at ELSE excluded.started_at END, "
-                "state = 'pending'",
+                "started_at = CASE WHEN send_log.state = 'pending' THEN send_log.started_at "
+                "ELSE excluded.started_at END, state = 'pending'",
                 (scope, message_id, now.astimezone(UTC).isoformat()),
             )
-            conn.execute("COMMIT")
-        row = self.get(scope, message_id)
+            row = self._get(conn, scope, message_id)
         assert row is not None
         return row
 
     def accept(self, scope: str, message_id: str, provider_message_id: str, status: str,
                extra: str | None = None) -> SendRecord:
-        with self._connect() as conn:
+        with self.db.connect(immediate=True) as conn:
             conn.execute(
                 "INSERT INTO send_log (scope, message_id, state, started_at, provider_message_id, status, extra) "
                 "VALUES (?, ?, 'accepted', ?, ?, ?, ?) ON CONFLICT (scope, message_id) DO UPDATE SET "
@@ -136,13 +130,16 @@ class SqliteSendLog:
                 "status = excluded.status, extra = excluded.extra",
                 (scope, message_id, datetime.now(UTC).isoformat(), provider_message_id, status, extra),
             )
-        row = self.get(scope, message_id)
+            row = self._get(conn, scope, message_id)
         assert row is not None
         return row
 
     def fail(self, scope: str, message_id: str) -> None:
-        with self._connect() as conn:
+        with self.db.connect() as conn:
             conn.execute(
                 "UPDATE send_log SET state = 'failed' WHERE scope = ? AND message_id = ? AND state != 'accepted'",
                 (scope, message_id),
             )
+
+
+SqliteSendLog = SqlSendLog  # the earlier name: a SQLite file path still works

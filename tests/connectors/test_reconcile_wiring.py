@@ -150,7 +150,7 @@ async def test_a_missed_booking_becomes_exactly_one_case_and_reruns_change_nothi
     assert await _case_ids(client, tq) == [case_id]
 
     # what was seen survives a restart: a fresh store on the same file knows the booking and the cursor
-    reopened = LocalDb(wiring.deps.settings.storage.local_db_path)
+    reopened = LocalDb(wiring.deps.settings.storage.database)
     entry = SqliteAppointmentIndex(reopened).get("calcom", uid)
     assert entry is not None and entry.status == "active"
     assert SqliteCursorStore(reopened).get("calcom") == found.cursor

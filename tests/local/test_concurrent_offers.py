@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 from activities.scheduling import SchedulingActivities
 from connectors.local.calendar import LocalCalendar
@@ -13,9 +12,9 @@ from domain.case import OfferRequest
 from tests.helpers import appointment, fast_policy, resolved_of
 
 
-def test_twenty_cases_offering_at_once_each_get_three_distinct_slots(tmp_path: Path) -> None:
+def test_twenty_cases_offering_at_once_each_get_three_distinct_slots(db_url: str) -> None:
     now = datetime.now(UTC).replace(second=0, microsecond=0)
-    calendar = LocalCalendar(LocalDb(tmp_path / "local.db"))
+    calendar = LocalCalendar(LocalDb(db_url))
     acts = SchedulingActivities(calendar, ledger=None, link_secret="s" * 32, public_base_url="http://127.0.0.1",
                                 clock=lambda: now)
     resolved = resolved_of(fast_policy())

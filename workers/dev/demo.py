@@ -130,7 +130,7 @@ class DemoClient:
 
 
 def seed(settings: Settings) -> None:
-    db = LocalDb(settings.storage.local_db_path)
+    db = LocalDb(settings.storage.database)
     calendar = LocalCalendar(db)
     calendar.add_owner("owner-lee", "Dr. Lee", "cal-dr-lee")
     crm = LocalCrm(db)
@@ -175,7 +175,7 @@ async def run_demo(settings: Settings, echo: Callable[[str], None], timeout: flo
         raise ConnectionError(f"cannot reach the API at {client.base}; start it with `make run` first") from None
     seed(settings)
     echo("seeded the local calendar and CRM; sending signed events ...")
-    db = LocalDb(settings.storage.local_db_path)
+    db = LocalDb(settings.storage.database)
     calendar = LocalCalendar(db)
     cases: dict[str, str] = {}
 

@@ -90,6 +90,9 @@ class CaseService:
             log.info("event_refused", case_id=case_id, reason="address_unusable")
             return EventOutcome(event_id=event.event_id, case_id=None, status="ignored", reason="address_unusable")
         appt = event.appointment
+        if _plausible_time(appt.start, datetime.now(UTC)):
+            # every booking the engine hears of is busy time for offers, holds and bookings, managed or not
+            await asyncio.to_thread(self.deps.calendar.record_event, event)
         resolved, reason = resolve(self.deps.policy(), appt)
         if resolved is not None and not _plausible_time(appt.start, datetime.now(UTC)):
             # a case about year 9999 would wait forever; one about last year can recover nothing

@@ -6,7 +6,7 @@ from connectors.contract import MessageChannel, ReviewNotifier
 from connectors.sendgrid.channel import SendGridChannel
 from connectors.slack.notifier import SlackReviewNotifier
 from connectors.twilio.channel import TwilioChannel
-from connectors.twilio.sendlog import SqliteSendLog
+from connectors.twilio.sendlog import SqlSendLog
 from domain.models import Channel
 from workers.providers.checks import ProviderCheck
 from workers.settings import Settings
@@ -21,7 +21,7 @@ def outbound(settings: Settings, local: MessageChannel
     send_log = None
     if (routing.sms_provider, routing.email_provider, routing.review_notifier) != ("local", "local", "local"):
         # providers have no idempotency keys: the shared send log makes a retried send return the first receipt
-        send_log = SqliteSendLog(settings.storage.send_log_path)
+        send_log = SqlSendLog(settings.storage.send_log_url)
     if routing.sms_provider == "twilio":
         twilio = TwilioChannel(settings.twilio, send_log=send_log)
         channels[Channel.sms] = channels[Channel.whatsapp] = twilio
