@@ -123,7 +123,9 @@ async def test_self_serve_link_books_an_offered_slot(api: Api) -> None:
 
 async def test_health_and_openapi(api: Api) -> None:
     health = await api.http.get("/health")
-    assert health.status_code == 200 and health.json()["temporal"] is True
+    assert health.status_code == 200 and health.json() == {"status": "ok"}
+    ready = await api.http.get("/ready")
+    assert ready.status_code == 200 and ready.json()["temporal"] is True and ready.json()["store"] is True
     spec = (await api.http.get("/openapi.json")).json()
     for path in ("/webhooks/{provider}", "/reviews", "/reviews/{case_id}/decision", "/cases/{case_id}",
                  "/book/{token}", "/health"):

@@ -7,12 +7,16 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import uvicorn
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
+from starlette.requests import ClientDisconnect
 from temporalio.client import Client
+from temporalio.service import RPCError
 
 from workers.api.deps import AppState
 from workers.api.errors import install_error_handlers
+from workers.api.limits import BodyLimits, client_disconnected, limit_for
 from workers.api.routes import booking, cases, dashboard, ops, reviews, waitlist, webhooks
+from workers.api.temporal_gate import TemporalGate, temporal_required, temporal_rpc_failed
 from workers.dependencies import Dependencies, build_dependencies
 from workers.logging import configure_logging
 from workers.settings import Settings, get_settings
@@ -37,17 +41,31 @@ def create_app(settings: Settings | None = None, client: Client | None = None,
 
     app = FastAPI(title="noshow-recovery", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
     app.state.noshow = AppState(settings, deps or build_dependencies(settings), client)
-    for module in (ops, webhooks, cases, reviews, booking, waitlist):
-        app.include_router(module.router)
+    app.state.temporal_gate = TemporalGate(settings.api.temporal_wait_seconds)
+    app.include_router(ops.router)
+    for module in (webhooks, cases, reviews, booking, waitlist):  # these talk to Temporal while the caller waits
+        app.include_router(module.router, dependencies=[Depends(temporal_required)])
     app.include_router(dashboard.router_for(app))
-    install_error_handlers(app)
+    app.add_exception_handler(ClientDisconnect, client_disconnected)
+    app.add_exception_handler(RPCError, temporal_rpc_failed)
+    api = settings.api
+    app.add_middleware(BodyLimits, read_seconds=api.body_read_seconds,
+                       limit=lambda path: limit_for(path, api.max_body_bytes, api.max_json_body_bytes))
+    install_error_handlers(app)  # its Content-Length guard runs first (outermost)
     return app
+
+
+def server_config(app: FastAPI, settings: Settings, port: int | None = None) -> uvicorn.Config:
+    """How the API is served: idle keep-alive connections are closed after a few seconds, so held-open sockets
+    cannot pile up (the body deadline and limits are the app's own middleware)."""
+    return uvicorn.Config(app, host=settings.api.host, port=settings.api.port if port is None else port,
+                          log_level="warning", timeout_keep_alive=settings.api.keep_alive_seconds)
 
 
 def main() -> None:
     settings = get_settings()
     configure_logging(settings)
-    uvicorn.run(create_app(settings), host=settings.api.host, port=settings.api.port, log_level="warning")
+    uvicorn.Server(server_config(create_app(settings), settings)).run()
 
 
 if __name__ == "__main__":
