@@ -65,7 +65,11 @@ async def webhook(provider: str, request: Request, st: State) -> Response:
         raise HTTPException(422, f"invalid payload: {exc}") from None
     except ValueError:  # anything else may quote the input
         raise HTTPException(422, "invalid payload") from None
-    ack = await st.intake.receive(provider, connector, raw, result, st.cases)
+    try:
+        ack = await st.intake.receive(provider, connector, raw, result, st.cases)
+    except SignatureError as exc:  # a replay the signature alone could not tell apart
+        log.info("webhook_rejected", provider=provider, reason=str(exc))
+        raise HTTPException(401, f"signature rejected: {exc}") from None
     if result.response is not None:
         if isinstance(result.response, str):
             return PlainTextResponse(result.response, media_type=result.response_media_type)
