@@ -18,6 +18,7 @@ from domain.case import CaseInput
 from domain.ids import case_id_for, contact_key_for
 from domain.intake import EventOutcome, ReplyOutcome
 from domain.models import Appointment, AppointmentEvent, CaseKind, EventType, LedgerEvent, Reply
+from policies.appointment_types import with_known_type
 from policies.loader import resolve
 from policies.schema import ResolvedProgram
 from workers.dependencies import Dependencies
@@ -76,6 +77,8 @@ class CaseService:
         return case_id_for(source, appointment_id, self.salt)
 
     async def submit_event(self, event: AppointmentEvent) -> EventOutcome:
+        # free text typed into a provider never travels further than here (search attributes, ledger, metrics)
+        event = with_known_type(self.deps.policy(), event)
         appt = event.appointment
         case_id = self.case_id(appt.source, appt.appointment_id)
         resolved, reason = resolve(self.deps.policy(), appt)
