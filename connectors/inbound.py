@@ -30,6 +30,9 @@ UNKNOWN_TYPE = "unknown"
 class InboundBase:
     name = "provider"
     replay_ttl_seconds: float = 24 * 3600
+    # False for a provider whose signature covers no timestamp (Twilio, Cal.com): a captured request stays valid
+    # for ever, so the intake remembers what it accepted far longer than any retry (see `signed_digests`).
+    signs_timestamp: bool = True
 
     def __init__(self, replay: ReplayCache | None = None) -> None:
         self.replay = replay or ReplayCache(ttl_seconds=self.replay_ttl_seconds)
@@ -47,6 +50,19 @@ class InboundBase:
 
     def parse(self, request: RawRequest) -> WebhookResult:
         raise NotImplementedError
+
+    def signed_digests(self, request: RawRequest) -> tuple[str, str] | None:
+        """For a provider whose signature carries no timestamp: (digest of exactly what the signature covers,
+        digest of the request as the parser reads it). Two requests with the same first and a different second
+        carry the same signature over different content: a forgery by re-splitting, refused."""
+        if self.signs_timestamp:
+            return None
+        digest = hashlib.sha256(request.body).hexdigest()
+        return digest, digest
+
+    def signed_time(self, request: RawRequest) -> datetime | None:
+        """When the provider says it sent this, from inside the signed bytes (None when nothing signed says)."""
+        return None
 
     # ---- shared
     def verify(self, request: RawRequest, now: datetime) -> None:

@@ -53,7 +53,9 @@ class TemporalSettings(EnvSection):
 
 class ApiSettings(EnvSection):
     """NOSHOW_API_HOST, NOSHOW_API_PORT, NOSHOW_PUBLIC_BASE_URL (the address providers and customers reach),
-    NOSHOW_MAX_BODY_BYTES."""
+    NOSHOW_MAX_BODY_BYTES (webhooks), NOSHOW_MAX_JSON_BODY_BYTES (every other route), NOSHOW_API_BODY_READ_SECONDS
+    (a body not complete by then gets 408), NOSHOW_API_KEEP_ALIVE_SECONDS (idle keep-alive connections closed),
+    NOSHOW_API_TEMPORAL_WAIT_SECONDS (a route that needs Temporal answers 503 after this long without it)."""
 
     model_config = SettingsConfigDict(env_prefix="NOSHOW_API_")
 
@@ -61,6 +63,10 @@ class ApiSettings(EnvSection):
     port: int = 8000
     public_base_url: str = Field(default="http://127.0.0.1:8000", validation_alias="NOSHOW_PUBLIC_BASE_URL")
     max_body_bytes: int = Field(default=256 * 1024, validation_alias="NOSHOW_MAX_BODY_BYTES")
+    max_json_body_bytes: int = Field(default=64 * 1024, validation_alias="NOSHOW_MAX_JSON_BODY_BYTES")
+    body_read_seconds: float = 10.0
+    keep_alive_seconds: int = 5
+    temporal_wait_seconds: float = 1.0
 
     @property
     def local_url(self) -> str:

@@ -64,6 +64,7 @@ class CalcomInbound(InboundBase):
     """Constructor: `secret` = the webhook secret set on the Cal.com webhook (env NOSHOW_CALCOM_WEBHOOK_SECRET)."""
 
     name = "calcom"
+    signs_timestamp = False  # X-Cal-Signature-256 is an HMAC of the body alone
 
     def __init__(self, secret: str, source: str = "calcom", replay: ReplayCache | None = None) -> None:
         if not secret:
@@ -81,6 +82,12 @@ class CalcomInbound(InboundBase):
         require(given != "no-secret-provided", "webhook has no secret configured")
         expected = hmac_sha256_hex(self.secret, request.body)
         require(constant_time_equals(expected, (given or "").strip().lower()), "bad X-Cal-Signature-256")
+
+    def signed_time(self, request: RawRequest) -> datetime | None:
+        try:
+            return opt_dt(as_dict(load_json(request.body), "body").get("createdAt"))
+        except (PayloadError, ValueError):
+            return None
 
     def dedupe_key(self, request: RawRequest) -> str | None:
         env = as_dict(load_json(request.body), "body")

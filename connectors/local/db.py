@@ -213,6 +213,19 @@ CREATE TABLE IF NOT EXISTS staff_tasks (
     status TEXT NOT NULL DEFAULT 'open',
     at TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS webhook_long_receipts (
+    key TEXT PRIMARY KEY,               -- provider dedupe key of a provider that signs no timestamp
+    at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS webhook_long_receipts_at ON webhook_long_receipts (at);
+CREATE TABLE IF NOT EXISTS webhook_signed_digests (
+    provider TEXT NOT NULL,
+    digest TEXT NOT NULL,               -- sha256 of exactly what the signature covers
+    request_digest TEXT NOT NULL,       -- sha256 of the request as parsed (tells a re-split from a retry)
+    at TEXT NOT NULL,
+    PRIMARY KEY (provider, digest)
+);
+CREATE INDEX IF NOT EXISTS webhook_signed_digests_at ON webhook_signed_digests (at);
 CREATE TABLE IF NOT EXISTS waitlist (
     contact_id TEXT NOT NULL,
     appointment_type TEXT NOT NULL,

@@ -12,6 +12,13 @@ from pydantic import BaseModel
 # Providers retry for at most about three days (Standard Webhooks ~3 d, Calendly 24 h, Twilio/SendGrid less);
 # a key older than this cannot come back as a retry, only as a replay, which the signature timestamp refuses.
 DEDUPE_HORIZON = timedelta(days=7)
+# Providers that sign no timestamp (Twilio: https://www.twilio.com/docs/usage/security#validating-requests,
+# Cal.com: https://cal.com/docs/developing/guides/automation/webhooks) leave a captured request valid for ever.
+# Their retry horizons are short (Twilio retries only with connection overrides, within its 15 s request budget:
+# https://www.twilio.com/docs/usage/webhooks/webhooks-connection-overrides; Cal.com documents no retries), so the
+# horizon here is not about retries: it is how long the engine can refuse a replay, and is set past the life of
+# any case (a year and a margin). Cal.com's body carries its signed `createdAt`, refused once older than this.
+UNSIGNED_TIME_HORIZON = timedelta(days=400)
 PRUNE_EVERY = 1000  # remembered deliveries between prunes
 # An unknown type is attacker-chosen text: keep it short and keep few of them, so counting cannot fill the disk.
 MAX_TYPE_LENGTH = 100
@@ -30,13 +37,34 @@ class WebhookReceipts:
 
     def seen(self, key: str) -> bool:
         with self.db.connect() as conn:
-            return conn.execute("SELECT 1 FROM webhook_deliveries WHERE key = ?", (key,)).fetchone() is not None
+            for table in ("webhook_deliveries", "webhook_long_receipts"):
+                if conn.execute(f"SELECT 1 FROM {table} WHERE key = ?", (key,)).fetchone() is not None:
+                    return True
+        return False
 
-    def remember(self, key: str, now: datetime | None = None) -> None:
-        now = now or datetime.now(UTC)
+    def digest_verdict(self, provider: str, digest: str, request_digest: str) -> str:
+        """`new`, `duplicate` (the same signed content, read the same way) or `altered` (the same signed content
+        read as different parameters: the signature of an accepted request reused on a re-split of it)."""
         with self.db.connect() as conn:
-            conn.execute("INSERT INTO webhook_deliveries (key, at) VALUES (?, ?) ON CONFLICT DO NOTHING",
-                         (key, now.isoformat()))
+            row = conn.execute("SELECT request_digest FROM webhook_signed_digests WHERE provider = ? AND digest = ?",
+                               (provider, digest)).fetchone()
+        if row is None:
+            return "new"
+        return "duplicate" if row[0] == request_digest else "altered"
+
+    def remember(self, key: str | None, now: datetime | None = None, *, long: bool = False,
+                 digests: tuple[str, str] | None = None, provider: str = "") -> None:
+        """Remember a handled delivery: its dedupe key (for the unsigned-time horizon when `long`) and the
+        digests of what its signature covered."""
+        now = now or datetime.now(UTC)
+        at = now.isoformat()
+        with self.db.connect() as conn:
+            if key is not None:
+                table = "webhook_long_receipts" if long else "webhook_deliveries"
+                conn.execute(f"INSERT OR IGNORE INTO {table} (key, at) VALUES (?, ?)", (key, at))
+            if digests is not None:
+                conn.execute("INSERT OR IGNORE INTO webhook_signed_digests (provider, digest, request_digest, at) "
+                             "VALUES (?, ?, ?, ?)", (provider, digests[0], digests[1], at))
         self._since_prune += 1
         if self._since_prune >= PRUNE_EVERY:
             self.prune(now)
@@ -44,9 +72,14 @@ class WebhookReceipts:
     def prune(self, now: datetime | None = None) -> int:
         """Forget keys past the retry horizon; returns how many were dropped."""
         self._since_prune = 0
-        cutoff = ((now or datetime.now(UTC)) - self.horizon).isoformat()
+        now = now or datetime.now(UTC)
+        cutoff = (now - self.horizon).isoformat()
+        long_cutoff = (now - max(self.horizon, UNSIGNED_TIME_HORIZON)).isoformat()
         with self.db.connect() as conn:
-            return int(conn.execute("DELETE FROM webhook_deliveries WHERE at < ?", (cutoff,)).rowcount)
+            dropped = int(conn.execute("DELETE FROM webhook_deliveries WHERE at < ?", (cutoff,)).rowcount)
+            dropped += int(conn.execute("DELETE FROM webhook_long_receipts WHERE at < ?", (long_cutoff,)).rowcount)
+            dropped += int(conn.execute("DELETE FROM webhook_signed_digests WHERE at < ?", (long_cutoff,)).rowcount)
+            return dropped
 
 
 class UnknownType(BaseModel):

@@ -9,6 +9,8 @@ MessageStatus for callbacks) drops what slips past.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from datetime import UTC, datetime
 from typing import Literal
 from urllib.parse import parse_qs, urlsplit, urlunsplit
@@ -70,6 +72,7 @@ class TwilioWebhook(InboundBase):
     """contract.InboundConnector for `/webhooks/twilio` (messages and status callbacks on one URL or two)."""
 
     name = "twilio"
+    signs_timestamp = False
 
     def __init__(self, settings: TwilioSettings, replay: ReplayCache | None = None) -> None:
         super().__init__(replay)
@@ -91,6 +94,23 @@ class TwilioWebhook(InboundBase):
 
     def signature_value(self, request: RawRequest) -> str | None:
         return request.headers.get("x-twilio-signature")
+
+    def signed_digests(self, request: RawRequest) -> tuple[str, str] | None:
+        """Twilio signs the URL followed by every sorted name and value with no separator: `a=bc` and `ab=c`
+        sign alike. The first digest is that concatenation (as the SDK's compute_signature builds it), the
+        second the parameters as parsed, so a re-split of an accepted form is told apart from its retry."""
+        url = self.public_url(request)
+        if "bodySHA256" in parse_qs(urlsplit(url).query) or request.method.upper() == "GET":
+            digest = hashlib.sha256(url.encode() + b"\n" + request.body).hexdigest()
+            return digest, digest
+        try:
+            form = _form(request.body)
+        except PayloadError:
+            return None
+        signed = url + "".join(name + value for name in sorted(set(form)) for value in sorted(set(form[name])))
+        parsed = json.dumps(sorted((name, sorted(set(values))) for name, values in form.items()))
+        return (hashlib.sha256(signed.encode("utf-8", "surrogatepass")).hexdigest(),
+                hashlib.sha256(parsed.encode("utf-8", "surrogatepass")).hexdigest())
 
     def dedupe_key(self, request: RawRequest) -> str | None:
         form = _request_form(request)

@@ -149,7 +149,9 @@ async def test_an_expired_link_says_so_on_a_page_and_how_to_get_new_times(api: A
 
 async def test_health_and_openapi(api: Api) -> None:
     health = await api.http.get("/health")
-    assert health.status_code == 200 and health.json()["temporal"] is True
+    assert health.status_code == 200 and health.json() == {"status": "ok"}
+    ready = await api.http.get("/ready")
+    assert ready.status_code == 200 and ready.json()["temporal"] is True and ready.json()["store"] is True
     spec = (await api.http.get("/openapi.json")).json()
     for path in ("/webhooks/{provider}", "/reviews", "/reviews/{case_id}/decision", "/cases/{case_id}",
                  "/book/{token}", "/health"):

@@ -26,7 +26,7 @@ def test_up_with_a_key_serves_the_codec_and_points_the_ui_at_it(tmp_path: Path) 
     up = subprocess.Popen([noshow_bin(), "up"], env=env, stdout=log, stderr=subprocess.STDOUT,
                           start_new_session=True)
     try:
-        wait_http(f"http://127.0.0.1:{env['NOSHOW_API_PORT']}/health", 120, up)
+        wait_http(f"http://127.0.0.1:{env['NOSHOW_API_PORT']}/ready", 120, up)
         wait_http(f"http://127.0.0.1:{codec_port}/health", 30, up)
         wait_http(f"{ui}/api/v1/settings", 60, up)
         settings = httpx.get(f"{ui}/api/v1/settings", timeout=5).json()

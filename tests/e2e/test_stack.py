@@ -26,7 +26,7 @@ def test_up_then_demo_shows_every_state(tmp_path: Path) -> None:
     up = subprocess.Popen([noshow_bin(), "up"], env=env, stdout=log, stderr=subprocess.STDOUT,
                           start_new_session=True)
     try:
-        wait_http(f"http://127.0.0.1:{env['NOSHOW_API_PORT']}/health", 120, up)
+        wait_http(f"http://127.0.0.1:{env['NOSHOW_API_PORT']}/ready", 120, up)
         demo = subprocess.run([noshow_bin(), "demo", "--timeout", "120"], env=env, capture_output=True,
                               text=True, timeout=300)
         assert demo.returncode == 0, demo.stdout + demo.stderr

@@ -7,15 +7,19 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import uvicorn
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
+from starlette.requests import ClientDisconnect
 from temporalio.client import Client
+from temporalio.service import RPCError
 
 from workers.api import console
 from workers.api.auth.guard import AuthGate, route_table
 from workers.api.deps import AppState
 from workers.api.docs import install_docs
 from workers.api.errors import install_error_handlers
+from workers.api.limits import BodyLimits, client_disconnected, limit_for
 from workers.api.routes import booking, cases, dashboard, inbox, login, ops, reviews, waitlist, webhooks
+from workers.api.temporal_gate import TemporalGate, temporal_required, temporal_rpc_failed
 from workers.dependencies import Dependencies, build_dependencies
 from workers.logging import configure_logging
 from workers.settings import Settings, get_settings
@@ -44,23 +48,37 @@ def create_app(settings: Settings | None = None, client: Client | None = None,
     app = FastAPI(title="noshow-recovery", version="0.1.0", description=DESCRIPTION, lifespan=lifespan,
                   docs_url=None, redoc_url=None)
     app.state.noshow = AppState(settings, deps or build_dependencies(settings), client)
-    routers = [m.router for m in (ops, webhooks, cases, reviews, booking, waitlist, login, inbox)]
-    routers.extend(console.routers())
-    routers.append(dashboard.router_for(app))
+    app.state.temporal_gate = TemporalGate(settings.api.temporal_wait_seconds)
+    # these talk to Temporal while the caller waits: a fast 503 with Retry-After when it is unreachable
+    needs_temporal = [m.router for m in (webhooks, cases, reviews, booking, waitlist)]
+    routers = [ops.router, *needs_temporal, login.router, inbox.router, *console.routers(),
+               dashboard.router_for(app)]
     for router in routers:
-        app.include_router(router)
+        app.include_router(router, dependencies=[Depends(temporal_required)] if router in needs_temporal else None)
     app.mount("/console/static", console.STATIC, name="console-static")
     install_docs(app)
-    # inside the Content-Length guard: every protected route authenticates before any body is read
+    app.add_exception_handler(ClientDisconnect, client_disconnected)
+    app.add_exception_handler(RPCError, temporal_rpc_failed)
+    # every protected route authenticates from its headers before any body is read
     app.add_middleware(AuthGate, routes=route_table(routers))
-    install_error_handlers(app)
+    api = settings.api
+    app.add_middleware(BodyLimits, read_seconds=api.body_read_seconds,
+                       limit=lambda path: limit_for(path, api.max_body_bytes, api.max_json_body_bytes))
+    install_error_handlers(app)  # its Content-Length guard runs first (outermost)
     return app
+
+
+def server_config(app: FastAPI, settings: Settings, port: int | None = None) -> uvicorn.Config:
+    """How the API is served: idle keep-alive connections are closed after a few seconds, so held-open sockets
+    cannot pile up (the body deadline and limits are the app's own middleware)."""
+    return uvicorn.Config(app, host=settings.api.host, port=settings.api.port if port is None else port,
+                          log_level="warning", timeout_keep_alive=settings.api.keep_alive_seconds)
 
 
 def main() -> None:
     settings = get_settings()
     configure_logging(settings)
-    uvicorn.run(create_app(settings), host=settings.api.host, port=settings.api.port, log_level="warning")
+    uvicorn.Server(server_config(create_app(settings), settings)).run()
 
 
 if __name__ == "__main__":

@@ -15,8 +15,15 @@ class Problem(BaseModel):
 
 
 class Health(BaseModel):
+    """Liveness: the process answers. Nothing it depends on is consulted."""
+
+    status: Literal["ok"] = "ok"
+
+
+class Readiness(BaseModel):
     status: Literal["ok", "degraded"]
     temporal: bool
+    store: bool
     policy_version: str | None
 
 

@@ -173,6 +173,11 @@ async def run_demo(settings: Settings, echo: Callable[[str], None], timeout: flo
         await client.http.get("/health")
     except httpx.HTTPError:
         raise ConnectionError(f"cannot reach the API at {client.base}; start it with `make run` first") from None
+    ready_by = asyncio.get_running_loop().time() + 60
+    while (await client.http.get("/ready")).status_code != 200:  # the API is up before Temporal and the store
+        if asyncio.get_running_loop().time() > ready_by:
+            raise ConnectionError(f"the API at {client.base} is up but not ready (Temporal or the store)")
+        await asyncio.sleep(0.5)
     seed(settings)
     echo("seeded the local calendar and CRM; sending signed events ...")
     db = LocalDb(settings.storage.database)

@@ -19,6 +19,7 @@ from domain.case import CaseInput
 from domain.ids import case_id_for, contact_key_for
 from domain.intake import EventOutcome, ReplyOutcome
 from domain.models import Appointment, AppointmentEvent, CaseKind, EventType, LedgerEvent, Reply
+from policies.appointment_types import with_known_type
 from policies.loader import resolve
 from policies.schema import ResolvedProgram
 from workers.dependencies import Dependencies
@@ -89,6 +90,8 @@ class CaseService:
             # reached here from reconciliation (webhooks refuse it first): starts nothing, says why
             log.info("event_refused", case_id=case_id, reason="address_unusable")
             return EventOutcome(event_id=event.event_id, case_id=None, status="ignored", reason="address_unusable")
+        # free text typed into a provider never travels further than here (search attributes, ledger, metrics)
+        event = with_known_type(self.deps.policy(), event)
         appt = event.appointment
         if _plausible_time(appt.start, datetime.now(UTC)):
             # every booking the engine hears of is busy time for offers, holds and bookings, managed or not

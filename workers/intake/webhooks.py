@@ -10,23 +10,28 @@ Around that dispatch sit the provider-specific steps no parser can take alone:
 - Booking webhooks: a body naming one booking and one Zoom meeting links them (connectors.zoom.links).
 - Zoom: events of a linked meeting become attendance evidence for the booking's case.
 
-A re-delivery (same provider dedupe key) has no second effect: the receipt log answers it as a duplicate.
+A re-delivery (same provider dedupe key) has no second effect: the receipt log answers it as a duplicate. For a
+provider that signs no timestamp (Twilio, Cal.com) the key and a digest of the signed content are remembered for
+`UNSIGNED_TIME_HORIZON`, so a captured request replayed long after is still a duplicate, and the same signed
+content read as different parameters (a Twilio form re-split around its unseparated signature) is refused.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Mapping
+from datetime import UTC, datetime
+from functools import partial
 
 import structlog
 from temporalio.service import RPCError
 
-from connectors.contract import RawRequest, WebhookResult
+from connectors.contract import RawRequest, SignatureError, WebhookResult
 from connectors.google.channels import SqliteChannelStore
 from connectors.google.inbound import GoogleCalendarInbound
-from connectors.inbound import PayloadError
+from connectors.inbound import InboundBase, PayloadError
 from connectors.local.meeting_links import MeetingLinks
-from connectors.local.webhook_receipts import UnknownTypes, WebhookReceipts
+from connectors.local.webhook_receipts import UNSIGNED_TIME_HORIZON, UnknownTypes, WebhookReceipts
 from connectors.outlook.inbound import OutlookInbound
 from connectors.outlook.subscriptions import SqliteSubscriptionStore, note_lifecycle
 from connectors.zoom.inbound import ZoomInbound
@@ -73,7 +78,21 @@ class WebhookIntake:
                       cases: CaseService) -> WebhookAck:
         """Apply a parsed delivery once; a re-delivery is acknowledged as a duplicate with no effect."""
         key = f"{provider}:{result.dedupe_key}" if result.dedupe_key else None
+        inner = unwrap(connector)
+        timeless = isinstance(inner, InboundBase) and not inner.signs_timestamp
+        digests = inner.signed_digests(raw) if isinstance(inner, InboundBase) else None
+        if timeless and isinstance(inner, InboundBase):
+            signed_at = inner.signed_time(raw)
+            if signed_at is not None and datetime.now(UTC) - signed_at > UNSIGNED_TIME_HORIZON:
+                raise SignatureError("signed creation time older than the replay horizon")
         # SQLite off the event loop: other deliveries keep being read and acknowledged meanwhile
+        if digests is not None:
+            verdict = await asyncio.to_thread(self.receipts.digest_verdict, provider, *digests)
+            if verdict == "altered":
+                log.warning("webhook_resplit_refused", provider=provider)
+                raise SignatureError("signature already used for different parameters")
+            if verdict == "duplicate":
+                return WebhookAck(duplicate=True)
         if key is not None:
             seen: bool = await asyncio.to_thread(self.receipts.seen, key)
             if seen:
@@ -81,8 +100,9 @@ class WebhookIntake:
         result = self._before(connector, raw, result)
         ack = await self._dispatch(provider, result, cases)
         await self._after(connector, raw, cases)
-        if key:
-            await asyncio.to_thread(self.receipts.remember, key)
+        if key or digests:
+            await asyncio.to_thread(partial(self.receipts.remember, key, long=timeless, digests=digests,
+                                            provider=provider))
         return ack
 
     def normalise(self, result: WebhookResult, cases: CaseService) -> WebhookResult:

@@ -1,30 +1,65 @@
-"""Operations: health for load balancers and probes, and the webhook event types nobody handles yet."""
+"""Operations: liveness (`/health`) and readiness (`/ready`) for load balancers and probes, and the webhook event
+types nobody handles yet.
+
+`/health` never touches Temporal or the store, so a hanging dependency cannot make a prober restart a healthy
+process; `/ready` checks both, each within a bounded wait, and answers 503 when either is down.
+"""
 
 from __future__ import annotations
 
+import asyncio
+
 from fastapi import APIRouter
+from fastapi.responses import JSONResponse
 
 from connectors.local.webhook_receipts import UnknownType
 from workers.api.deps import Admin, State
-from workers.api.models import Health
+from workers.api.models import Health, Readiness
 
 router = APIRouter(tags=["ops"])
 
 
-@router.get("/health", response_model=Health, summary="Temporal reachable and the policy loadable")
-async def health(st: State) -> Health:
-    ok = False
-    if st.client is not None:
-        try:
-            await st.client.service_client.check_health()
-            ok = True
-        except Exception:
-            ok = False
+@router.get("/health", response_model=Health, summary="Liveness: the API process answers")
+async def health() -> Health:
+    return Health()
+
+
+def _store_ok(st: State) -> bool:
+    try:
+        with st.deps.db.connect() as conn:
+            conn.execute("SELECT 1").fetchone()
+        return True
+    except Exception:
+        return False
+
+
+async def _temporal_ok(st: State) -> bool:
+    if st.client is None:
+        return False
+    try:
+        await asyncio.wait_for(st.client.service_client.check_health(), st.settings.api.temporal_wait_seconds)
+        return True
+    except Exception:
+        return False
+
+
+@router.get("/ready", response_model=Readiness, responses={503: {"model": Readiness}},
+            summary="Readiness: Temporal reachable, the store writable, the policy loadable")
+async def ready(st: State) -> JSONResponse:
+    wait = st.settings.api.temporal_wait_seconds
+    temporal = await _temporal_ok(st)
+    try:
+        store = await asyncio.wait_for(asyncio.to_thread(_store_ok, st), wait)
+    except TimeoutError:
+        store = False
     try:
         version: str | None = st.deps.policy().version
     except Exception:
         version = None
-    return Health(status="ok" if ok and version else "degraded", temporal=ok, policy_version=version)
+    ok = temporal and store and version is not None
+    body = Readiness(status="ok" if ok else "degraded", temporal=temporal, store=store, policy_version=version)
+    return JSONResponse(body.model_dump(mode="json"), status_code=200 if ok else 503,
+                        headers=None if ok else {"Retry-After": "5"})
 
 
 @router.get("/ops/unknown-event-types", response_model=list[UnknownType],

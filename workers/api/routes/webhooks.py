@@ -9,13 +9,14 @@ from datetime import UTC, datetime
 import structlog
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from pydantic import ValidationError
 
 from connectors.contract import RawRequest, SignatureError
 from connectors.inbound import InboundBase, PayloadError
 from domain.addresses import AddressError
 from domain.intake import WebhookAck
 from workers.api.deps import State
-from workers.api.errors import read_body
+from workers.api.errors import read_body, safe_errors
 from workers.api.models import Problem
 
 log = structlog.get_logger(__name__)
@@ -51,19 +52,30 @@ async def webhook(provider: str, request: Request, st: State) -> Response:
     except SignatureError as exc:
         log.info("webhook_rejected", provider=provider, reason=str(exc))
         raise HTTPException(401, f"signature rejected: {exc}") from None
-    except (PayloadError, ValueError) as exc:  # a signature header that is not even well-formed
+    except PayloadError as exc:  # a signature header that is not even well-formed
         raise HTTPException(401, f"signature rejected: {exc}") from None
+    except ValueError:
+        raise HTTPException(401, "signature rejected: malformed signature headers") from None
     try:
         # in a thread: a connector may read the provider's API to complete an event (HubSpot meeting details)
         result = await asyncio.to_thread(connector.parse, raw)
-    except (PayloadError, ValueError) as exc:
+    except ValidationError as exc:  # str(exc) carries pydantic's input_value: where and what only
+        return JSONResponse({"detail": safe_errors(exc.errors(include_input=False, include_url=False))
+                             or "invalid payload"}, status_code=422)
+    except PayloadError as exc:  # our own messages name the field, never its value
         raise HTTPException(422, f"invalid payload: {exc}") from None
+    except ValueError:  # anything else may quote the input
+        raise HTTPException(422, "invalid payload") from None
     try:
         # every address in canonical form before anything starts; an unreadable one refuses the delivery
         result = st.intake.normalise(result, st.cases)
     except AddressError as exc:
         raise HTTPException(422, f"invalid payload: {exc}") from None
-    ack = await st.intake.receive(provider, connector, raw, result, st.cases)
+    try:
+        ack = await st.intake.receive(provider, connector, raw, result, st.cases)
+    except SignatureError as exc:  # a replay the signature alone could not tell apart
+        log.info("webhook_rejected", provider=provider, reason=str(exc))
+        raise HTTPException(401, f"signature rejected: {exc}") from None
     if result.response is not None:
         if isinstance(result.response, str):
             return PlainTextResponse(result.response, media_type=result.response_media_type)
