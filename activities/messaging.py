@@ -126,7 +126,7 @@ class MessagingActivities:
                 phone=contact.phone if channel != Channel.email else None,
                 # caps limit outreach we start; answers to the customer's own message are not outreach
                 recent_sends=self.outbox.recent_sends(req.contact_key, now - timedelta(days=8))
-                if req.purpose == "recovery" else [],
+                if req.purpose != "transactional" else [],
                 created_at=req.created_at,
             ))
             if decision.blocked:

@@ -43,10 +43,18 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     # `import workflows.x as y`, never `from workflows import x`: that would re-import the module per sandbox
     import workflows.case_base as base
-    import workflows.case_sequence as sequence
     import workflows.case_versions as versions
     import workflows.case_watch as watch
-    from domain.case import CaseInput, CaseState, OptOutNotice, ReviewDecision, ReviewResult, SlotChoice
+    from domain.case import (
+        AdminCommand,
+        AdminResult,
+        CaseInput,
+        CaseState,
+        OptOutNotice,
+        ReviewDecision,
+        ReviewResult,
+        SlotChoice,
+    )
     from domain.models import AppointmentEvent, CaseKind, Reply
 
 LEAN_PATCH = versions.LEAN_PATCH
@@ -57,9 +65,9 @@ CaseClosed = base.CaseClosed
 
 
 @workflow.defn(name="RecoveryCase")
-class RecoveryCaseWorkflow(sequence.SequenceSteps, watch.WatchSteps):
-    """The recovery sequence (with the conversation, offer and booking, review and sending it builds on) and
-    the watch over the booking, on one case's state."""
+class RecoveryCaseWorkflow(watch.WatchSteps):
+    """The watch over the booking and the recovery sequence (with the conversation, offer and booking, review
+    and sending it builds on), on one case's state."""
 
     @workflow.init
     def __init__(self, inp: CaseInput) -> None:
@@ -97,6 +105,14 @@ class RecoveryCaseWorkflow(sequence.SequenceSteps, watch.WatchSteps):
     @review_decision.validator
     def _validate_review(self, decision: ReviewDecision) -> None:
         self._check_decision(decision)
+
+    @workflow.update
+    def admin_command(self, command: AdminCommand) -> AdminResult:
+        return self._on_admin(command)
+
+    @admin_command.validator
+    def _validate_admin(self, command: AdminCommand) -> None:
+        self._check_admin(command)
 
     @workflow.query
     def state_query(self) -> CaseState:

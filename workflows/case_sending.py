@@ -35,7 +35,7 @@ class SendingSteps(CaseBase):
 
     async def _send(self, step: str, template: str, channels: list[Channel], created: datetime,
                     first: bool = False, extra: dict[str, str] | None = None,
-                    purpose: Literal["recovery", "transactional"] = "recovery") -> None:
+                    purpose: Literal["recovery", "transactional", "reminder"] = "recovery") -> None:
         """Send one logical message; wait through deferrals (quiet hours, caps) without ever dropping it."""
         variables = {
             "slot_list": "\n".join(f"{i + 1}) {s.start.isoformat(timespec='minutes')}"
@@ -76,7 +76,8 @@ class SendingSteps(CaseBase):
                     await self._finish(Stage.suppressed, result.reason)
                 return
             self._note(f"{result.status} {template}: {result.reason}")
-            if (result.status == "failed" and template != HELP_TEMPLATE and not self.unreachable_reviewed
+            if (result.status == "failed" and template != HELP_TEMPLATE and purpose != "reminder"
+                    and not self.unreachable_reviewed
                     and workflow.patched(UNREACHABLE_PATCH)):
                 # every approved channel of the step refused it (invalid number, landline ...): a human decides,
                 # once per case; an approval goes on with the sequence

@@ -27,6 +27,14 @@ LEAN_PATCH = "lean-case-1"
 STOP_PATCH = "stop-queued-behind-send-1"
 UNREACHABLE_PATCH = "unreachable-goes-to-review-1"
 REBOOKED_MISSED_PATCH = "rebooked-missed-stage-1"
+# the watching stage sends the confirmation and reminders and listens to replies (C / R / cancel)
+WATCH_PATCH = "watch-confirm-remind-1"
+# the rebooking's owner-approval rules (prior no-shows, value, types) ask a human before any outreach
+OWNER_APPROVAL_PATCH = "owner-approval-before-outreach-1"
+# every terminal stage writes its outcome to the CRM (opted out, suppressed, cancelled, attended ...)
+CRM_EVERY_CLOSE_PATCH = "crm-record-every-close-1"
+# the owner hears of cancellations and high-value misses at once
+OWNER_ALERTS_PATCH = "owner-alerts-1"
 
 # stages the case passes through without waiting: not worth an upsert (one billed action each) under LEAN_PATCH
 TRANSIENT_STAGES = frozenset({Stage.checking, Stage.rebooked})
