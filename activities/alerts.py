@@ -17,6 +17,7 @@ from temporalio import activity
 from activities.clock import activity_now
 from activities.ledger import record
 from connectors.local.alerts import LocalAlerts
+from connectors.local.verdicts import VerdictLog
 from domain.case import AuditEntry, DigestRequest, DigestResult, OwnerAlert
 from domain.models import LedgerEvent
 
@@ -25,17 +26,18 @@ log = structlog.get_logger(__name__)
 
 class AlertActivities:
     def __init__(self, alerts: LocalAlerts, notifiers: list[Any] | None = None, ledger: Any | None = None,
-                 clock: Callable[[], datetime] = activity_now) -> None:
+                 clock: Callable[[], datetime] = activity_now, verdicts: VerdictLog | None = None) -> None:
         self.alerts = alerts
         self.notifiers = [n for n in (notifiers or []) if hasattr(n, "post_alert")]
         self.ledger = ledger
         self.clock = clock
+        self.verdicts = verdicts
 
     @activity.defn(name="alert_owner")
     def alert_owner(self, alert: OwnerAlert) -> None:
         now = self.clock()
         if self.ledger is not None and alert.ledger_events:
-            record(self.ledger, None, alert.ledger_events)
+            record(self.ledger, self.verdicts, alert.ledger_events)
         self.alerts.add(alert.alert_id, alert.case_id, alert.owner_id, alert.program, alert.kind, alert.summary,
                         alert.value, at=now)
         for notifier in self.notifiers:

@@ -46,10 +46,10 @@ def channel_order(channels: list[Channel], preferred: Channel | None, booked_via
 
 
 def _allowed(at: datetime, channel: Channel, program: Program, appointment: Appointment) -> bool:
-    contact = appointment.contact
+    # the contact's zone only (or, unknown, every zone the program lists): the phone number's area code is read
+    # by the live pre-send check, its metadata is not loaded inside a workflow
     return send_rules.check_send(send_rules.SendCheckInput(
-        now=at, channel=channel, rules=program.send, contact_timezone=contact.timezone,
-        phone=contact.phone if channel != Channel.email else None)).allowed
+        now=at, channel=channel, rules=program.send, contact_timezone=appointment.contact.timezone)).allowed
 
 
 def inside_window_at_or_before(target: datetime, earliest: datetime, channel: Channel, program: Program,

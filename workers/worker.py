@@ -61,7 +61,7 @@ def case_activities(deps: Dependencies, client: Client | None) -> list[Any]:
     scheduling = SchedulingActivities(deps.calendar, deps.ledger, secret(s.auth.link_secret) or "",
                                       s.api.public_base_url, on_freed=_backfill_with(client, deps))
     backfill = BackfillActivities(deps.calendar, deps.waitlist, deps.crm, s.auth.id_salt, ledger=deps.ledger)
-    alerts = AlertActivities(deps.alerts, deps.notifiers, ledger=deps.ledger)
+    alerts = AlertActivities(deps.alerts, deps.notifiers, ledger=deps.ledger, verdicts=deps.verdicts)
     return [
         alerts.alert_owner,
         alerts.record_audit,

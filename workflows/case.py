@@ -43,6 +43,7 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     # `import workflows.x as y`, never `from workflows import x`: that would re-import the module per sandbox
     import workflows.case_base as base
+    import workflows.case_sequence as sequence
     import workflows.case_versions as versions
     import workflows.case_watch as watch
     from domain.case import (
@@ -65,9 +66,9 @@ CaseClosed = base.CaseClosed
 
 
 @workflow.defn(name="RecoveryCase")
-class RecoveryCaseWorkflow(watch.WatchSteps):
-    """The watch over the booking and the recovery sequence (with the conversation, offer and booking, review
-    and sending it builds on), on one case's state."""
+class RecoveryCaseWorkflow(sequence.SequenceSteps, watch.WatchSteps):
+    """The recovery sequence (with the conversation, offer and booking, review and sending it builds on) and
+    the watch over the booking, on one case's state."""
 
     @workflow.init
     def __init__(self, inp: CaseInput) -> None:

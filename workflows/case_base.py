@@ -10,9 +10,9 @@ The case is composed of layers, each a module of its own and each built on the o
     case_booking       offer, pick, book, follow the new appointment, move it again
     case_sequence      the recovery sequence and the conversation it starts
     case_watch         watching the booking (confirmation, reminders, replies, changes by hand) and the
-                       attendance check
+                       attendance check (this base below it; sending and replies come from the stages above)
 
-RecoveryCaseWorkflow (workflows/case.py) is the watch on top of the sequence, with the entry points.
+RecoveryCaseWorkflow (workflows/case.py) is the sequence and the watch put together, with the entry points.
 
 Why modules passed through the sandbox: the sandbox re-imports a workflow's own module for every case it runs
 and keeps that copy while the case is cached (about 100 KB of bytecode a case). Imported through
@@ -221,7 +221,7 @@ class CaseBase:
                                              **self._reactivation(stage)}
             if self.state.verdict in ("no_show", "late_cancel", "admin_override"):
                 fields["missed_date"] = self.inp.appointment.start.date().isoformat()
-            await self._crm("closed", fields, note=f"Case closed: {stage.value} ({self.state.close_reason})")
+            await self._crm("close", fields, note=f"Case closed: {stage.value} ({self.state.close_reason})")
         if self.final is not None:
             activity, request = self.final
             await common.run_activity(activity, request.model_copy(update={"ledger_events": self._carry()}))

@@ -21,10 +21,12 @@ from domain.models import (
     AppointmentEvent,
     AttendanceSignal,
     CaseKind,
+    Channel,
     EventType,
     LedgerEvent,
     Reply,
     ReplyIntent,
+    ReplyUnderstanding,
     SignalKind,
     Stage,
     Verdict,
@@ -34,7 +36,7 @@ from policies import sequences as sequence_policy
 from policies import watch as watch_policy
 from policies.schema import Segment
 from policies.watch_replies import WatchIntent, watch_intent
-from workflows.case_sequence import SequenceSteps
+from workflows.case_base import CaseBase
 from workflows.case_versions import OWNER_ALERTS_PATCH, WATCH_PATCH
 
 POSITIVE_ATTENDANCE = frozenset({"attended", "completed", "showed", "arrived", "checked_in"})
@@ -51,9 +53,7 @@ REPLY_TO_WATCH = {ReplyIntent.cancel: WatchIntent.cancel, ReplyIntent.reschedule
                   ReplyIntent.pick_slot: WatchIntent.reschedule}
 
 
-class WatchSteps(SequenceSteps):
-    """The watch over the booking, built on the whole recovery (a reply while watching may need the consent and
-    review answers the later stages use)."""
+class WatchSteps(CaseBase):
 
     # ------------------------------------------------------------------ a person changing the case by hand
 
@@ -311,3 +311,15 @@ class WatchSteps(SequenceSteps):
         else:
             await self._alert_owner("high_value_miss", f"high-value {self.appointment.appointment_type} missed "
                                     f"(value {self.appointment.value:g} {self.appointment.currency})")
+
+    # ------------------------------------------------------------------ defined by the stages the case is built of
+
+    async def _send(self, step: str, template: str, channels: list[Channel], created: datetime,
+                    first: bool = False, extra: dict[str, str] | None = None,
+                    purpose: Literal["recovery", "transactional", "reminder"] = "recovery") -> None:
+        """Send one logical message (SendingSteps)."""
+        raise NotImplementedError
+
+    async def _next_reply(self) -> ReplyUnderstanding | None:
+        """Take and understand the next reply, answering STOP and HELP (ConversationSteps)."""
+        raise NotImplementedError
