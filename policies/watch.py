@@ -47,9 +47,13 @@ def channel_order(channels: list[Channel], preferred: Channel | None, booked_via
 
 def _allowed(at: datetime, channel: Channel, program: Program, appointment: Appointment) -> bool:
     # the contact's zone only (or, unknown, every zone the program lists): the phone number's area code is read
-    # by the live pre-send check, its metadata is not loaded inside a workflow
+    # by the live pre-send check, as its metadata is not loaded inside a workflow; the window is asked as for
+    # an email that keeps the window
+    rules = program.send
+    if channel != Channel.email:
+        rules = rules.model_copy(update={"email_respects_window": True})
     return send_rules.check_send(send_rules.SendCheckInput(
-        now=at, channel=channel, rules=program.send, contact_timezone=appointment.contact.timezone)).allowed
+        now=at, channel=Channel.email, rules=rules, contact_timezone=appointment.contact.timezone)).allowed
 
 
 def inside_window_at_or_before(target: datetime, earliest: datetime, channel: Channel, program: Program,
