@@ -32,7 +32,13 @@ class CrmActivities:
         contact_id = appt.contact.contact_id
         key = f"{req.case_id}-crm-{req.step}"
         current = self.crm.read_fields(contact_id, appt.appointment_id)
-        plan = crm_rules.plan_write(req.resolved.program.crm, current, req.fields,
+        rules = req.resolved.program.crm
+        fields = dict(req.fields)
+        score = crm_rules.lead_score_after(rules.lead_score, current.get(rules.lead_score.field)
+                                           if rules.lead_score else None, fields)
+        if score is not None and rules.lead_score is not None:
+            fields[rules.lead_score.field] = score
+        plan = crm_rules.plan_write(rules, current, fields,
                                     [req.note] if req.note else [])
         if plan.changes:
             self.crm.write_fields(contact_id, appt.appointment_id, {c.field: c.after for c in plan.changes}, key)

@@ -218,7 +218,7 @@ class MessagingActivities:
                 now=now, channel=channel, rules=req.resolved.program.send, contact_timezone=contact.timezone,
                 phone=contact.phone if channel != Channel.email else None,
                 # caps limit outreach we start; answers to the customer's own message are not outreach
-                recent_sends=facts.recent if req.purpose == "recovery" else [],
+                recent_sends=facts.recent if req.purpose != "transactional" else [],
                 created_at=req.created_at,
             ))
             return decision.allowed, (decision, False)

@@ -81,6 +81,10 @@ class CaseState(BaseModel):
     close_reason: str | None = Field(default=None, validation_alias=AliasChoices("close_reason", "outcome"))
     next_action_at: datetime | None = None
     timeline: list[TimelineEntry] = Field(default_factory=list)
+    # the watching stage: none | sent (confirmation or reminder sent) | confirmed | reschedule | cancelled
+    confirmation: str = "none"
+    confirmed_at: datetime | None = None
+    reminders_sent: int = 0
 
 
 class ReviewDecision(BaseModel):
@@ -105,6 +109,55 @@ class SlotChoice(BaseModel):
     choice_id: str
     slot_index: int = Field(ge=0)
     via: Literal["link", "reviewer", "reply"] = "link"
+
+
+AdminAction = Literal["cancel", "override", "mark_no_show", "mark_attended"]
+
+
+class AdminCommand(BaseModel):
+    """A person changing a case by hand (CLI or admin API): who, what, why. Audited by the caller."""
+
+    command_id: str = Field(min_length=1, max_length=200)
+    action: AdminAction
+    actor: str = Field(min_length=1, max_length=254)
+    reason: str | None = Field(default=None, max_length=500)
+
+
+class AdminResult(BaseModel):
+    accepted: bool
+    stage: Stage
+    detail: str
+
+
+class OwnerAlert(BaseModel):
+    """Something the owner should hear about now: a cancellation, a high-value miss, an exception. Opaque ids and
+    categorical words only (it is logged and may go to Slack)."""
+
+    alert_id: str
+    case_id: str
+    owner_id: str | None
+    program: str
+    kind: Literal["cancellation", "high_value_miss", "exception"]
+    summary: str
+    value: float = 0.0
+    ledger_events: list[LedgerEvent] = Field(default_factory=list)
+
+
+class AuditEntry(BaseModel):
+    actor: str
+    action: str
+    case_id: str
+    detail: dict[str, str] = Field(default_factory=dict)
+    audit_key: str  # idempotency: written once however often the activity retries
+
+
+class DigestRequest(BaseModel):
+    hours: float = Field(default=24, gt=0, le=24 * 31)
+    until: datetime | None = None  # None: now (the scheduled run's time)
+
+
+class DigestResult(BaseModel):
+    owners: int
 
 
 class OptOutNotice(BaseModel):
@@ -150,7 +203,8 @@ class SendRequest(BaseModel):
     first_message: bool = False
     created_at: datetime
     ledger: dict[str, str | None] = Field(default_factory=dict)  # segment, arm for reporting
-    purpose: Literal["recovery", "transactional"] = "recovery"
+    # reminder: outreach under caps like recovery, but a refusal only skips it (the case goes on watching)
+    purpose: Literal["recovery", "transactional", "reminder"] = "recovery"
     # the case's kind: a template may have words of its own for it ("missed_first.customer_cancel")
     kind: CaseKind | None = None
     # case ledger events to write first (see LEDGER EVENTS)

@@ -104,6 +104,7 @@ class Appointment(Model):
     private: bool = False
     categories: list[str] = Field(default_factory=list, max_length=20)
     campaign: str | None = Field(default=None, max_length=200)
+    booked_via: Channel | None = None  # the channel the customer booked through, when the source says
 
 
 class SignalKind(StrEnum):

@@ -13,7 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from policies.schema import CrmRules
+from policies.schema import CrmRules, LeadScoreRule
 
 
 class FieldChange(BaseModel):
@@ -84,3 +84,16 @@ def plan_write(
             changes.append(FieldChange(field=field, before=before, after=value))
     clean_notes = [n for n in (notes or []) if n and n.strip()]
     return WritePlan(changes=changes, refused=refused, notes_to_append=clean_notes, unchanged=unchanged)
+
+
+def lead_score_after(rule: LeadScoreRule | None, current: str | None, fields: dict[str, str | None]) -> str | None:
+    """The lead score after this write, when the program adjusts one and the write reaches a status it scores;
+    None otherwise. A current value that is not a number counts as 0."""
+    status = fields.get("recovery_status")
+    if rule is None or status is None or status not in rule.deltas:
+        return None
+    try:
+        base = float(current) if current not in (None, "") else 0.0
+    except ValueError:
+        base = 0.0
+    return f"{base + rule.deltas[status]:g}"

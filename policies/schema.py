@@ -64,6 +64,8 @@ class Segment(StrEnum):
     first_time = "first_time"
     repeat = "repeat"
     high_value = "high_value"
+    # confirmed the appointment, then did not come: a different conversation than a forgotten one
+    confirmed_missed = "confirmed_missed"
 
 
 class Purpose(StrEnum):
@@ -249,6 +251,14 @@ class RebookingRules(Rule):
     backfill: BackfillRules = Field(default_factory=BackfillRules)
 
 
+class LeadScoreRule(Rule):
+    """An optional lead-score adjustment: the numeric CRM field moves by the delta of the recovery status the
+    case reaches (no_show, rebooked, unrecovered, opted_out, cancelled, attended ...), once per case and status."""
+
+    field: str = Field(min_length=1, max_length=100)
+    deltas: dict[str, float] = Field(default_factory=dict)
+
+
 class CrmRules(Rule):
     writable_fields: list[str] = Field(
         default_factory=lambda: [
@@ -273,6 +283,7 @@ class CrmRules(Rule):
     note_fields: list[str] = Field(default_factory=lambda: ["customer_note", "notes"])
     # writable fields the engine may also clear (propagating an un-mark); others are never emptied
     clearable_fields: list[str] = Field(default_factory=lambda: ["risk_flag", "next_appointment", "recovery_status"])
+    lead_score: LeadScoreRule | None = None
 
 
 class ReplyRules(Rule):
@@ -292,6 +303,45 @@ class MessageRules(Rule):
     require_opt_out_on_first_sms: bool = True
 
 
+class WatchMessage(Rule):
+    """A message sent while the appointment is still ahead: the confirmation at booking."""
+
+    template: str = Field(min_length=1)
+    channels: list[Channel] = Field(min_length=1)
+
+
+class Reminder(WatchMessage):
+    """A reminder `before_minutes` ahead of the start. When that instant is outside the recipient's window the
+    reminder goes at the last allowed instant before it, but never earlier than `earliest_minutes` ahead."""
+
+    before_minutes: int = Field(ge=1, le=14 * 24 * 60)
+    earliest_minutes: int | None = Field(default=None, ge=1)
+
+
+class WatchPlan(Rule):
+    confirmation: WatchMessage | None = None
+    reminders: list[Reminder] = Field(default_factory=list)
+
+
+class WatchRules(WatchPlan):
+    """What the engine sends between a booking and the appointment (nothing unless the program says so), per
+    segment when `segments` names one; replies C / R / cancel are understood while watching."""
+
+    segments: dict[Segment, WatchPlan] = Field(default_factory=dict)
+
+
+ReactivationReason = Literal["unrecovered", "rebooked_missed", "repeat_no_show"]
+REACTIVATION_DEFAULT: tuple[ReactivationReason, ...] = ("unrecovered", "rebooked_missed", "repeat_no_show")
+
+
+class ReactivationRules(Rule):
+    """After the case: who goes to the reactivation list, and where that list lives."""
+
+    include: list[ReactivationReason] = Field(default_factory=lambda: list(REACTIVATION_DEFAULT))
+    crm_field: str | None = Field(default=None, max_length=100)  # the CRM list/tag field written at close
+    crm_value: str = Field(default="reactivation", max_length=100)
+
+
 class Program(Rule):
     name: str = Field(min_length=1)
     match: ProgramMatch = Field(default_factory=ProgramMatch)
@@ -309,6 +359,10 @@ class Program(Rule):
     reviewers: list[str] = Field(default_factory=list)
     # an A/B/holdout test of messages or sequences; cases are assigned deterministically inside the workflow
     experiment: Experiment | None = None
+    watch: WatchRules = Field(default_factory=WatchRules)
+    # value per appointment-type pattern when a source sends no price, so revenue at risk is never silently 0
+    default_values: dict[str, float] = Field(default_factory=dict)
+    reactivation: ReactivationRules = Field(default_factory=ReactivationRules)
 
     @model_validator(mode="after")
     def _first_time_sequence_required(self) -> Program:
@@ -391,6 +445,11 @@ def cross_check(policy: PolicyFile) -> list[tuple[tuple[str | int, ...], str]]:
                 elif not any((step.template, ch) in approved for ch in step.channels):
                     channels = ", ".join(ch.value for ch in step.channels)
                     problems.append((loc, f"template {step.template!r} is not approved for any of: {channels}"))
+        problems.extend(_watch_problems(program.watch, p_index, known, approved))
+        score = program.crm.lead_score
+        if score is not None and score.field.lower() not in {f.lower() for f in program.crm.writable_fields}:
+            problems.append((("programs", p_index, "crm", "lead_score", "field"),
+                             f"lead score field {score.field!r} is not in writable_fields"))
         overlap = set(f.lower() for f in program.crm.writable_fields) & set(
             f.lower() for f in program.crm.protected_fields
         )
@@ -399,6 +458,25 @@ def cross_check(policy: PolicyFile) -> list[tuple[tuple[str | int, ...], str]]:
                 (("programs", p_index, "crm", "writable_fields"),
                  "fields cannot be both writable and protected: " + ", ".join(sorted(overlap)))
             )
+    return problems
+
+
+def _watch_problems(watch: WatchRules, p_index: int, known: set[str], approved: set[tuple[str, Channel]]
+                    ) -> list[tuple[tuple[str | int, ...], str]]:
+    problems: list[tuple[tuple[str | int, ...], str]] = []
+    plans: list[tuple[tuple[str | int, ...], WatchPlan]] = [(("programs", p_index, "watch"), watch)]
+    plans += [(("programs", p_index, "watch", "segments", seg.value), plan) for seg, plan in watch.segments.items()]
+    for base, plan in plans:
+        messages: list[tuple[tuple[str | int, ...], WatchMessage]] = []
+        if plan.confirmation is not None:
+            messages.append(((*base, "confirmation", "template"), plan.confirmation))
+        messages += [((*base, "reminders", i, "template"), r) for i, r in enumerate(plan.reminders)]
+        for loc, message in messages:
+            if message.template not in known:
+                problems.append((loc, f"template {message.template!r} does not exist"))
+            elif not any((message.template, ch) in approved for ch in message.channels):
+                channels = ", ".join(ch.value for ch in message.channels)
+                problems.append((loc, f"template {message.template!r} is not approved for any of: {channels}"))
     return problems
 
 
@@ -421,6 +499,7 @@ def field_names() -> set[str]:
     models: list[Any] = [
         PolicyFile, SourceRule, Program, ProgramMatch, AttendanceRules, ReviewRules, SegmentRules, Sequence, Step,
         SendRules, Cap, RebookingRules, BusinessHours, CrmRules, ReplyRules, MessageRules, Template,
+        WatchRules, WatchMessage, Reminder, ReactivationRules, LeadScoreRule,
     ]
     for model in models:
         out.update(model.model_fields)

@@ -12,8 +12,12 @@ from policies.schema import Program, Purpose, Segment, Sequence, Step
 WHATSAPP_SESSION = timedelta(hours=24)  # Meta's customer-service window after the customer's last message
 
 
-def segment_for(program: Program, appointment: Appointment, prior_no_shows: int) -> Segment:
+def segment_for(program: Program, appointment: Appointment, prior_no_shows: int, confirmed: bool = False) -> Segment:
+    """The recovery segment. `confirmed`: the customer confirmed the appointment, then missed it (used only when
+    the program has a `confirmed_missed` sequence)."""
     rules = program.segments
+    if confirmed and Segment.confirmed_missed in program.sequences:
+        return Segment.confirmed_missed
     if appointment.value >= rules.high_value_min and Segment.high_value in program.sequences:
         return Segment.high_value
     if prior_no_shows >= rules.repeat_min_prior_no_shows and Segment.repeat in program.sequences:

@@ -144,7 +144,8 @@ def case_facts(case_id: str, events: Sequence[Event]) -> dict[str, Any]:
         "reviews_decided": len(reviews_decided),
         "reviews_within_sla": sum(1 for e in reviews_decided if _data(e).get("within_sla") is True),
         "crm_updates": len(of_type("crm_updated")),
-        "exceptions": len(of_type("exception")),
+        # what reached a human: review requests (first asks, not their reminders) and owner alerts
+        "exceptions": len(of_type("exception")) + len(of_type("review_requested")),
         "recoverable": int(recoverable),
         "lost_value": value if lost else 0.0,
         "recovered_value": value if is_rebooked else 0.0,

@@ -11,7 +11,7 @@ import fcntl
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC
+from datetime import UTC, datetime
 from itertools import groupby
 from pathlib import Path
 from typing import Any
@@ -281,6 +281,15 @@ class Ledger:
             LedgerEvent.model_validate({k: v for k, v in row.items() if k != "seq" and v is not None})
             for row in rows
         ]
+
+    def events_between(self, since: datetime, until: datetime) -> list[dict[str, Any]]:
+        """Every event with since <= at < until, oldest first (the daily digest's day)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(ledger_events).where(ledger_events.c.at >= since, ledger_events.c.at < until)
+                .order_by(ledger_events.c.at, ledger_events.c.seq)
+            ).mappings().all()
+        return [dict(row) for row in rows]
 
     def count(self) -> int:
         with self.engine.connect() as conn:

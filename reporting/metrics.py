@@ -128,7 +128,9 @@ METRICS: tuple[Metric, ...] = (
            "Count of `review_decided` events with data.within_sla = true.", "SUM(reviews_within_sla)"),
     Metric("sla_met_rate", "Review SLA met", "Reviews", "rate", "reviews_within_sla / reviews_decided.",
            ratio=("reviews_within_sla", "reviews_decided")),
-    Metric("exceptions", "Exceptions", "Reviews", "count", "Count of `exception` events.", "SUM(exceptions)"),
+    Metric("exceptions", "Exceptions", "Reviews", "count",
+           "What reached a human: `review_requested` events (a review's first ask) plus `exception` events (owner "
+           "alerts on cancellations and high-value misses).", "SUM(exceptions)"),
     # revenue
     Metric("lost_revenue_risk", "Lost revenue risk", "Revenue", "money",
            "Sum of value over cases whose kind (last recorded) and verdict are no_show or late_cancel, that are "

@@ -15,7 +15,7 @@ import phonenumbers
 
 from domain.models import Appointment, AppointmentEvent, Contact, EventType
 from policies.loader import load_policy
-from policies.schema import PolicyFile, Program, ResolvedProgram
+from policies.schema import PolicyFile, Program, ResolvedProgram, WatchRules
 from workers.dev.demo import daytime_contact
 from workers.settings import LoggingSettings, PolicySettings, Settings, StorageSettings, TemporalSettings
 
@@ -59,6 +59,7 @@ def fast_policy(**program_overrides: object) -> PolicyFile:
     program.rebooking.business_hours.days = [0, 1, 2, 3, 4, 5, 6]
     program.rebooking.business_hours.open, program.rebooking.business_hours.close = "00:00", "23:30"
     program.rebooking.hold_minutes = 60
+    program.watch = WatchRules()  # no confirmation or reminders unless a test asks for them
     for key, value in program_overrides.items():
         setattr(program, key, value)
     return policy

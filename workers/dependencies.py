@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from connectors.contract import MessageChannel, ReviewNotifier
 from connectors.llm import ReplyModelClient
 from connectors.local.address_book import AddressBook
+from connectors.local.alerts import LocalAlerts
 from connectors.local.calendar import LocalCalendar
 from connectors.local.consent import ConsentLedger
 from connectors.local.crm import LocalCrm
@@ -44,6 +45,7 @@ class Dependencies:
     ledger: Ledger
     addresses: AddressBook
     intents: SendIntents
+    alerts: LocalAlerts
     channels: dict[Channel, MessageChannel] = field(default_factory=dict)
     notifiers: list[ReviewNotifier] = field(default_factory=list)
     reply_model: ReplyModelClient | None = None
@@ -85,6 +87,6 @@ def build_dependencies(settings: Settings) -> Dependencies:
     return Dependencies(
         settings=settings, db=db, calendar=calendar, crm=crm, outbox=outbox, inbox=LocalInbox(db),
         consent=ConsentLedger(db), reviews=LocalReviewQueue(db), verdicts=VerdictLog(db), waitlist=LocalWaitlist(db),
-        ledger=ledger, addresses=AddressBook(db), intents=SendIntents(db),
+        ledger=ledger, addresses=AddressBook(db), intents=SendIntents(db), alerts=LocalAlerts(db),
         channels=channels, notifiers=notifiers, reply_model=reply_model(settings),
     )

@@ -13,6 +13,7 @@ import structlog
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.alerts import AlertActivities
 from activities.attendance import AttendanceActivities
 from activities.backfill import BackfillActivities
 from activities.crm import CrmActivities
@@ -61,7 +62,11 @@ def case_activities(deps: Dependencies, client: Client | None) -> list[Any]:
     scheduling = SchedulingActivities(deps.calendar, deps.ledger, secret(s.auth.link_secret) or "",
                                       s.api.public_base_url, on_freed=_backfill_with(client, deps))
     backfill = BackfillActivities(deps.calendar, deps.waitlist, deps.crm, s.auth.id_salt, ledger=deps.ledger)
+    alerts = AlertActivities(deps.alerts, deps.notifiers, ledger=deps.ledger, verdicts=deps.verdicts)
     return [
+        alerts.alert_owner,
+        alerts.record_audit,
+        alerts.send_digest,
         AttendanceActivities(deps.calendar, deps.verdicts).gather_evidence,
         messaging.send_message,
         messaging.understand_reply,

@@ -53,7 +53,16 @@ with workflow.unsafe.imports_passed_through():
     import workflows.case_sequence as sequence
     import workflows.case_versions as versions
     import workflows.case_watch as watch
-    from domain.case import CaseInput, CaseState, OptOutNotice, ReviewDecision, ReviewResult, SlotChoice
+    from domain.case import (
+        AdminCommand,
+        AdminResult,
+        CaseInput,
+        CaseState,
+        OptOutNotice,
+        ReviewDecision,
+        ReviewResult,
+        SlotChoice,
+    )
     from domain.models import AppointmentEvent, CaseKind, Reply, Stage
 
 LEAN_PATCH = versions.LEAN_PATCH
@@ -112,6 +121,14 @@ class RecoveryCaseWorkflow(sequence.SequenceSteps, watch.WatchSteps):
     @review_decision.validator
     def _validate_review(self, decision: ReviewDecision) -> None:
         self._check_decision(decision)
+
+    @workflow.update
+    def admin_command(self, command: AdminCommand) -> AdminResult:
+        return self._on_admin(command)
+
+    @admin_command.validator
+    def _validate_admin(self, command: AdminCommand) -> None:
+        self._check_admin(command)
 
     @workflow.query
     def state_query(self) -> CaseState:

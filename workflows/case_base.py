@@ -9,7 +9,8 @@ The case is composed of layers, each a module of its own and each built on the o
     case_review        the review gate and every later review
     case_booking       offer, pick, book, follow the new appointment, move it again
     case_sequence      the recovery sequence and the conversation it starts
-    case_watch         watching the booking and the attendance check (only this base below it)
+    case_watch         watching the booking (confirmation, reminders, replies, changes by hand) and the
+                       attendance check (this base below it; sending and replies come from the stages above)
 
 RecoveryCaseWorkflow (workflows/case.py) is the sequence and the watch put together, with the entry points.
 
@@ -55,9 +56,15 @@ from domain.case import (
 from domain.models import TERMINAL_STAGES, AttendanceSignal, LedgerEvent, Reply, Stage
 from policies import attendance as attendance_policy
 from policies import review as review_policy
+from workflows.case_versions import CRM_EVERY_CLOSE_PATCH
 
 # the two ends of a case that booked: the new appointment's holds are its own, nothing to release
 BOOKED_ENDS = frozenset({Stage.confirmed, Stage.rebooked_missed})
+# the CRM's recovery status for the ends that used to write nothing there (unrecovered and the booked ends do)
+CLOSE_STATUS = {
+    Stage.opted_out: "opted_out", Stage.suppressed: "suppressed", Stage.cancelled: "cancelled",
+    Stage.attended: "attended", Stage.closed_by_reviewer: "closed_by_reviewer", Stage.rebooked_missed: "not_kept",
+}
 
 
 class CaseClosed(Exception):
@@ -174,8 +181,21 @@ class CaseBase:
 
     def _crm_update(self, step: str, fields: dict[str, str | None], note: str | None = None,
                     owner_task: str | None = None) -> CrmUpdate:
+        fields = {**self._crm_context(owner_task), **fields}
         return CrmUpdate(case_id=self.inp.case_id, step=step, appointment=self.appointment,
                          resolved=common.slim(self.inp.resolved), fields=fields, note=note, owner_task=owner_task)
+
+    def _crm_context(self, owner_task: str | None) -> dict[str, str | None]:
+        """What every CRM write carries besides its own fields: the campaign the appointment came from, the risk
+        the case has shown, the staff task it opened. Fields the write rules do not allow are refused there."""
+        context: dict[str, str | None] = {}
+        if self.appointment.campaign:
+            context["source_campaign"] = self.appointment.campaign
+        if self.prior_no_shows:
+            context["risk_flag"] = f"repeat_no_show:{self.prior_no_shows + 1}"
+        if owner_task:
+            context["owner_task"] = owner_task[:200]
+        return context
 
     async def _crm(self, step: str, fields: dict[str, str | None], note: str | None = None,
                    owner_task: str | None = None) -> None:
@@ -195,12 +215,30 @@ class CaseBase:
         self._closing_ledger(stage)
         if stage == Stage.unrecovered:
             await self._crm("closed", {"outcome": self.state.kind.value, "recovery_status": "unrecovered",
-                                       "missed_date": self.inp.appointment.start.date().isoformat()})
+                                       "missed_date": self.inp.appointment.start.date().isoformat(),
+                                       **self._reactivation(stage)})
+        elif stage in CLOSE_STATUS and workflow.patched(CRM_EVERY_CLOSE_PATCH):
+            # every end is on the record, an opt-out included (before/after kept by the CRM write)
+            fields: dict[str, str | None] = {"outcome": self.state.kind.value, "recovery_status": CLOSE_STATUS[stage],
+                                             **self._reactivation(stage)}
+            if self.state.verdict in ("no_show", "late_cancel", "admin_override"):
+                fields["missed_date"] = self.inp.appointment.start.date().isoformat()
+            await self._crm("close", fields, note=f"Case closed: {stage.value} ({self.state.close_reason})")
         if self.final is not None:
             activity, request = self.final
             await common.run_activity(activity, request.model_copy(update={"ledger_events": self._carry()}))
         await self._flush_ledger()
         await self._set_stage(stage)
+
+    def _reactivation(self, stage: Stage) -> dict[str, str | None]:
+        """The reactivation list's tag, written with the closing outcome when the program keeps one."""
+        rules = self.program.reactivation
+        if rules.crm_field is None:
+            return {}
+        repeat = self.prior_no_shows > 0 and self.state.verdict in ("no_show", "late_cancel")
+        if stage.value in rules.include or (repeat and "repeat_no_show" in rules.include):
+            return {rules.crm_field: rules.crm_value}
+        return {}
 
     def _closing_ledger(self, stage: Stage) -> None:
         if self.state.close_reason == "rescheduled elsewhere":

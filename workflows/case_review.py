@@ -15,9 +15,11 @@ import workflows.common as common
 from activities.review import ReviewActivities
 from domain.case import ReviewDecision, ReviewNotice, ReviewRequest, ReviewResult
 from domain.models import TERMINAL_STAGES, CaseKind, Stage, Verdict
+from policies import rebooking as rebooking_policy
 from policies import review as review_policy
 from policies.schema import LapseAction, Segment
 from workflows.case_conversation import ConversationSteps
+from workflows.case_versions import OWNER_APPROVAL_PATCH
 
 
 class ReviewSteps(ConversationSteps):
@@ -47,6 +49,18 @@ class ReviewSteps(ConversationSteps):
                 prior_no_shows_in_window=self.prior_no_shows,
             )
         )
+        owner = rebooking_policy.owner_approval_reasons(self.program.rebooking, self.appointment, self.prior_no_shows)
+        if owner and self.state.kind != CaseKind.admin_override and workflow.patched(OWNER_APPROVAL_PATCH):
+            # the program's risk rules (prior no-shows, value, types) ask the owner before any outreach, once:
+            # the booking later does not ask again
+            self.owner_ok = True
+            reasons = [f"owner approval before any outreach: {why}" for why in owner]
+            if route.needs_review:
+                route = route.model_copy(update={"reasons": [*route.reasons, *reasons],
+                                                 "codes": [*route.codes, "owner_approval"]})
+            else:
+                route = review_policy.route_for(self.program.review, "owner_approval", reasons[0])
+                route.reasons.extend(reasons[1:])
         if self.state.kind != CaseKind.admin_override and route.needs_review:
             await self._review(route)
         await self._checkpoint()

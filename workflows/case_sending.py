@@ -35,8 +35,8 @@ class SendingSteps(CaseBase):
 
     async def _send(self, step: str, template: str, channels: list[Channel], created: datetime,
                     first: bool = False, extra: dict[str, str] | None = None,
-                    purpose: Literal["recovery", "transactional"] = "recovery", yields_to_replies: bool = False
-                    ) -> None:
+                    purpose: Literal["recovery", "transactional", "reminder"] = "recovery",
+                    yields_to_replies: bool = False) -> None:
         """Send one logical message; wait through deferrals (quiet hours, caps) without ever dropping it.
         `yields_to_replies`: a sequence step, which a reply during its deferral replaces (the conversation
         takes over); an opt-out wakes every deferral."""
@@ -85,7 +85,8 @@ class SendingSteps(CaseBase):
                     await self._finish(Stage.suppressed, result.reason)
                 return
             self._note(f"{result.status} {template}: {result.reason}")
-            if (result.status == "failed" and template != HELP_TEMPLATE and not self.unreachable_reviewed
+            if (result.status == "failed" and template != HELP_TEMPLATE and purpose != "reminder"
+                    and not self.unreachable_reviewed
                     and workflow.patched(UNREACHABLE_PATCH)):
                 # every approved channel of the step refused it (invalid number, landline ...): a human decides,
                 # once per case

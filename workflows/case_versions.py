@@ -43,6 +43,14 @@ OFFER_IN_SEQUENCE_PATCH = "offer-in-sequence-message-1"
 OPT_OUT_ENDS_WATCH_PATCH = "opt-out-ends-watching-1"
 # a recovery message waiting for the send window (or a cap) gives way to a reply that arrives meanwhile
 DEFERRAL_HEARS_REPLIES_PATCH = "deferred-send-hears-replies-1"
+# the watching stage sends the confirmation and reminders and listens to replies (C / R / cancel)
+WATCH_PATCH = "watch-confirm-remind-1"
+# the rebooking's owner-approval rules (prior no-shows, value, types) ask a human before any outreach
+OWNER_APPROVAL_PATCH = "owner-approval-before-outreach-1"
+# every terminal stage writes its outcome to the CRM (opted out, suppressed, cancelled, attended ...)
+CRM_EVERY_CLOSE_PATCH = "crm-record-every-close-1"
+# the owner hears of cancellations and high-value misses at once
+OWNER_ALERTS_PATCH = "owner-alerts-1"
 
 # stages the case passes through without waiting: not worth an upsert (one billed action each) under LEAN_PATCH
 TRANSIENT_STAGES = frozenset({Stage.checking, Stage.rebooked})

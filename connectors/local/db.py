@@ -226,6 +226,21 @@ CREATE TABLE IF NOT EXISTS webhook_signed_digests (
     PRIMARY KEY (provider, digest)
 );
 CREATE INDEX IF NOT EXISTS webhook_signed_digests_at ON webhook_signed_digests (at);
+CREATE TABLE IF NOT EXISTS audit_keys (
+    audit_key TEXT PRIMARY KEY,         -- one audit row per key, however often an activity retries
+    at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS owner_alerts (
+    alert_id TEXT PRIMARY KEY,
+    case_id TEXT,
+    owner_id TEXT,
+    program TEXT NOT NULL,
+    kind TEXT NOT NULL,                 -- cancellation | high_value_miss | exception | digest
+    summary TEXT NOT NULL,
+    value REAL NOT NULL DEFAULT 0,
+    at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS owner_alerts_owner ON owner_alerts (owner_id, at);
 CREATE TABLE IF NOT EXISTS waitlist (
     contact_id TEXT NOT NULL,
     appointment_type TEXT NOT NULL,

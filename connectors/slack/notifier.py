@@ -93,6 +93,18 @@ class SlackReviewNotifier:
         self.send_log.accept(SCOPE, idempotency_key, ts, "posted", extra=channel)
         return channel, ts
 
+    def post_alert(self, text: str, idempotency_key: str) -> None:
+        """A plain message to the review channel (owner alerts, the daily digest), once per key. `text` must hold
+        no customer details: Slack keeps history."""
+        row = self.send_log.get(SCOPE, idempotency_key)
+        if row is not None and row.state == "accepted":
+            return
+        self.send_log.begin(SCOPE, idempotency_key, datetime.now(UTC))
+        data = self._call("chat.postMessage", {"channel": self.settings.review_channel, "text": text,
+                                               "unfurl_links": False})
+        self.send_log.accept(SCOPE, idempotency_key, str(data.get("ts") or ""), "posted",
+                             extra=str(data.get("channel") or self.settings.review_channel))
+
     def _call(self, method: str, body: dict[str, Any]) -> dict[str, Any]:
         url = f"{self.settings.api_base_url.rstrip('/')}/{method}"
         headers = {"Authorization": f"Bearer {secret(self.settings.bot_token) or ''}",

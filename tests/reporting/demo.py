@@ -115,7 +115,7 @@ EXPECTED_TOTAL: dict[str, float | int | None] = {
     "followed": 2, "kept": 1, "kept_rate": 0.5,                          # a kept, d not kept
     "unrecovered": 2, "open_cases": 1,                                   # b c; i
     "reviews": 2, "reviews_decided": 2, "reviews_within_sla": 1, "sla_met_rate": 0.5,  # d h; d
-    "exceptions": 1,                                                     # g
+    "exceptions": 3,                                                     # g, and the reviews of d h
     "lost_revenue_risk": 350.0,                                          # b 200 + c 50 + g 60 + h 40
     "recovered_revenue": 180.0,                                          # a 100 + d 80
     "backfills_opened": 0, "waitlist_offers": 0, "slots_backfilled": 0,  # no backfills among the cases

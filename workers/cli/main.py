@@ -24,7 +24,7 @@ COMMANDS: dict[str, Lazy] = {
     "worker": Lazy("workers.cli.stack", "worker", "Run only the Temporal worker."),
     "api": Lazy("workers.cli.stack", "api", "Run only the HTTP API."),
     "demo": Lazy("workers.cli.stack", "demo", "Seed the local calendar and CRM, send a realistic mix of events."),
-    "cases": Lazy("workers.cli.cases", "cases", "List cases with their stage and outcome."),
+    "cases": Lazy("workers.cli.case_commands", "cases_app", "List cases, or cancel/override/mark one by hand."),
     "case": Lazy("workers.cli.cases", "show_case", "Show one case's state."),
     "reply": Lazy("workers.cli.cases", "reply", "Reply to a case as the simulated customer."),
     "review": Lazy("workers.cli.review", "review_app", "List and decide pending reviews."),

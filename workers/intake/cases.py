@@ -22,6 +22,7 @@ from domain.models import Appointment, AppointmentEvent, CaseKind, EventType, Le
 from policies.appointment_types import with_known_type
 from policies.loader import resolve
 from policies.schema import ResolvedProgram
+from policies.values import with_default_value
 from workers.dependencies import Dependencies
 from workers.intake.backfill import offer_freed_slot
 from workers.intake.replies import ReplyRouter
@@ -42,6 +43,10 @@ KIND_BY_EVENT: dict[EventType, CaseKind] = {
     EventType.admin_override: CaseKind.admin_override,
 }
 
+
+# changes to an appointment the audit trail records with the system that reported them
+AUDITED_EVENTS = frozenset({EventType.cancelled, EventType.rescheduled, EventType.reschedule_requested,
+                            EventType.admin_override})
 
 # how far from now an appointment may be for a case to make sense of it
 MAX_PAST = timedelta(days=180)
@@ -107,6 +112,13 @@ class CaseService:
             ))
             log.info("event_ignored", case_id=case_id, reason=reason)
             return EventOutcome(event_id=event.event_id, case_id=None, status="ignored", reason=reason)
+        valued = with_default_value(resolved.program, appt)
+        if valued is not appt:
+            event = event.model_copy(update={"appointment": valued})
+        if event.type in AUDITED_EVENTS:
+            # who changed the appointment: the source system (a booking page, a phone system, a calendar)
+            await asyncio.to_thread(self.deps.reviews.audit, f"source:{appt.source}", event.type.value, case_id,
+                                    {"event_id": event.event_id})
         outcome = await self._start_case(event, case_id, resolved)
         if outcome.status == "accepted":  # a closed case's event is a late re-delivery: its slot was handled
             outcome.backfill_id = await self.backfill_freed_slot(event)

@@ -2,22 +2,31 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, HTTPException
-from temporalio.client import Client
+from pydantic import BaseModel, Field
+from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.service import RPCError
 
 from domain.addresses import AddressError
-from domain.case import CaseState
+from domain.case import AdminCommand, AdminResult, CaseState
+from domain.ids import is_case_id
 from domain.intake import ReplyOutcome
 from domain.models import Reply, Stage
 from workers.api.auth.scope import VisibleCase, visibility_clause
 from workers.api.deps import Admin, Caller, State
 from workers.api.models import CaseSummary, LocalReplyBody, Problem
+from workflows.case import RecoveryCaseWorkflow
 
 router = APIRouter(tags=["cases"])
+
+
+class AdminCommandBody(BaseModel):
+    reason: str | None = Field(default=None, max_length=500)
 
 
 @router.get("/cases/{case_id}", response_model=CaseState, responses={404: {"model": Problem}},
@@ -69,3 +78,28 @@ async def list_case_summaries(client: Client, stage: str | None = None, limit: i
         if len(out) >= limit:
             break
     return out
+
+
+ADMIN_ACTIONS = {"cancel": "cancel", "override": "override", "mark-no-show": "mark_no_show",
+                 "mark-attended": "mark_attended"}
+
+
+@router.post("/cases/{case_id}/{action}", response_model=AdminResult,
+             responses={404: {"model": Problem}, 409: {"model": Problem}},
+             summary="Change a case by hand: cancel, override (recover now), mark-no-show, mark-attended; audited")
+async def admin_case_command(case_id: str, action: str, st: State, who: Admin,
+                             body: AdminCommandBody | None = None) -> AdminResult:
+    if not is_case_id(case_id) or action not in ADMIN_ACTIONS:
+        raise HTTPException(404, "no such case or action")
+    command = AdminCommand(command_id=f"admin-{uuid.uuid4().hex[:16]}", action=ADMIN_ACTIONS[action],  # type: ignore[arg-type]
+                           actor=who.identity, reason=body.reason if body else None)
+    try:
+        result: AdminResult = await st.cases.handle(case_id).execute_update(RecoveryCaseWorkflow.admin_command,
+                                                                            command)
+    except WorkflowUpdateFailedError:
+        raise HTTPException(409, f"{action} is not possible in the case's current stage") from None
+    except RPCError:
+        raise HTTPException(404, "no such case or action") from None
+    await asyncio.to_thread(st.deps.reviews.audit, who.identity, f"case_{command.action}", case_id,
+                            {"command_id": command.command_id, "reason": command.reason or ""})
+    return result
