@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -25,6 +26,12 @@ from connectors.contract import (
 
 # Codes some providers send with a 403 that only mean "slow down" (Google Calendar's rate limits).
 DEFAULT_RETRYABLE_CODES = frozenset({"rateLimitExceeded", "userRateLimitExceeded", "quotaExceeded"})
+
+
+def segment(value: str, safe: str = "") -> str:
+    """One path segment, percent-escaped: an id with `#`, `/`, `?` or `%` (Google's holiday and imported
+    calendars, `en.usa#holiday@group.v.calendar.google.com`) must not cut or reshape the request path."""
+    return quote(str(value), safe=safe)
 
 
 def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
