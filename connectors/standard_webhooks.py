@@ -7,8 +7,10 @@ base64-decoded secret after the `whsec_` prefix; ±5 min tolerance both ways. Se
 configured (rotation on our side). A secret may come without base64 padding: the official `standardwebhooks`
 SDK pads before decoding (libraries/python/standardwebhooks/webhooks.py in the spec repository), so we do too.
 Asymmetric signatures (`v1a,<base64 ed25519 signature>` over the same content) are verified with public keys
-given as `whpk_<base64 of the 32-byte key>`, which may be listed next to `whsec_` secrets. Body `{"type", "timestamp", "data"}`: `type` is a canonical EventType value
-(e.g. "appointment.no_show"), `data` holds AppointmentEvent fields; `event_id` defaults to the webhook-id and
+given as `whpk_<base64 of the 32-byte key>`, which may be listed next to `whsec_` secrets.
+
+Body `{"type", "timestamp", "data"}`: `type` is a canonical EventType value (e.g. "appointment.no_show"),
+`data` holds AppointmentEvent fields; `event_id` defaults to the webhook-id and
 `occurred_at` to the envelope timestamp. Other types are listed in unknown_types. Dedupe key = webhook-id.
 """
 
@@ -28,7 +30,6 @@ from connectors.contract import RawRequest, SignatureError, WebhookResult
 from connectors.inbound import InboundBase, PayloadError, as_dict, load_json
 from connectors.signatures import ReplayCache, check_timestamp, constant_time_equals, header, hmac_sha256_b64, parse_int
 from domain.models import AppointmentEvent, EventType
-
 
 SYMMETRIC_PREFIX, PUBLIC_PREFIX, PRIVATE_PREFIX = "whsec_", "whpk_", "whsk_"
 

@@ -28,7 +28,8 @@ _CONFLICT_HINTS = ("no_available_users", "already has booking", "already booked"
                    "not available at this time", "booking limit", "seats are full", "fully booked")
 # A refusal about the booking's own data (a required booking question, the attendee's phone): permanent, and
 # never to be read as "time taken" (the customer would be offered other times that fail the same way).
-_FIELD_HINTS = ("error_required_field", "bookingfieldsresponses", "booking field", "required", "missing", "phonenumber", "phone number")
+_FIELD_HINTS = ("error_required_field", "bookingfieldsresponses", "booking field", "required", "missing",
+                "phonenumber", "phone number")
 
 
 def _iso_utc(at: datetime) -> str:
