@@ -35,23 +35,24 @@ SYMMETRIC_PREFIX, PUBLIC_PREFIX, PRIVATE_PREFIX = "whsec_", "whpk_", "whsk_"
 
 
 def _b64(raw: str, what: str) -> bytes:
+    """`what` names the expected form in the error (never the value)."""
     text = raw.strip()
     try:
         # padding is optional (the SDK pads too); other characters are refused, not silently dropped
         return base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
     except (binascii.Error, ValueError) as exc:
-        raise ValueError(f"a Standard Webhooks {what} is base64 after its prefix") from exc
+        raise ValueError(f"a Standard Webhooks {what}") from exc
 
 
 def decode_secret(secret: str) -> bytes:
-    key = _b64(secret.strip().removeprefix(SYMMETRIC_PREFIX), "secret")
+    key = _b64(secret.strip().removeprefix(SYMMETRIC_PREFIX), "secret is whsec_<base64>")
     if not key:
         raise ValueError("empty Standard Webhooks secret")
     return key
 
 
 def decode_public_key(key: str) -> Ed25519PublicKey:
-    raw = _b64(key.strip().removeprefix(PUBLIC_PREFIX), "public key")
+    raw = _b64(key.strip().removeprefix(PUBLIC_PREFIX), "public key is whpk_<base64>")
     if len(raw) != 32:
         raise ValueError("a Standard Webhooks public key (whpk_) holds 32 bytes")
     return Ed25519PublicKey.from_public_bytes(raw)
@@ -59,7 +60,7 @@ def decode_public_key(key: str) -> Ed25519PublicKey:
 
 def decode_private_key(key: str) -> Ed25519PrivateKey:
     """`whsk_` + base64 of the 32-byte seed, or of seed + public key (64 bytes, as libsodium writes it)."""
-    raw = _b64(key.strip().removeprefix(PRIVATE_PREFIX), "private key")
+    raw = _b64(key.strip().removeprefix(PRIVATE_PREFIX), "private key is whsk_<base64>")
     if len(raw) not in (32, 64):
         raise ValueError("a Standard Webhooks private key (whsk_) holds 32 or 64 bytes")
     return Ed25519PrivateKey.from_private_bytes(raw[:32])

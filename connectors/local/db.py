@@ -151,6 +151,14 @@ CREATE TABLE IF NOT EXISTS audit (
     detail TEXT,
     at TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS oauth_tokens (
+    provider TEXT NOT NULL,             -- google | outlook | salesforce | ...
+    account TEXT NOT NULL,              -- which credential (a client id / mailbox / org), never a person's name
+    sealed TEXT NOT NULL,               -- kid:base64(nonce + AES-GCM(token JSON)); never the token in clear
+    expires_at TEXT NOT NULL,           -- ISO UTC of the access token's expiry
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (provider, account)
+);
 CREATE TABLE IF NOT EXISTS waitlist (
     contact_id TEXT NOT NULL,
     appointment_type TEXT NOT NULL,
@@ -159,6 +167,11 @@ CREATE TABLE IF NOT EXISTS waitlist (
     PRIMARY KEY (contact_id, appointment_type, calendar_id)
 );
 """
+
+
+def lock_key(conn: sqlite3.Connection, key: str) -> None:
+    """A per-key lock inside a transaction. A no-op on SQLite, where BEGIN IMMEDIATE already serialises writers;
+    a Postgres store takes `pg_advisory_xact_lock` here."""
 
 
 class LocalDb:
