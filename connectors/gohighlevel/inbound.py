@@ -33,6 +33,7 @@ from connectors.inbound import (
     as_dict,
     clip,
     contact_id_for,
+    dict_at,
     event_id,
     load_json,
     opt_dt,
@@ -97,7 +98,7 @@ class GoHighLevelInbound(InboundBase):
 
     def dedupe_key(self, request: RawRequest) -> str | None:
         env = as_dict(load_json(request.body), "body")
-        appt = env.get("appointment") if isinstance(env.get("appointment"), dict) else {}
+        appt = dict_at(env, "appointment")
         hook = env.get("webhookId")
         if hook:
             return f"gohighlevel:{hook}"
