@@ -9,10 +9,13 @@ phone number back, so they never reach an exception (they end up in logs).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -25,6 +28,12 @@ from connectors.contract import (
 
 # Codes some providers send with a 403 that only mean "slow down" (Google Calendar's rate limits).
 DEFAULT_RETRYABLE_CODES = frozenset({"rateLimitExceeded", "userRateLimitExceeded", "quotaExceeded"})
+
+
+def segment(value: str, safe: str = "") -> str:
+    """One path segment, percent-escaped: an id with `#`, `/`, `?` or `%` (Google's holiday and imported
+    calendars, `en.usa#holiday@group.v.calendar.google.com`) must not cut or reshape the request path."""
+    return quote(str(value), safe=safe)
 
 
 def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
@@ -152,13 +161,66 @@ def check(response: httpx.Response, provider: str, ok: Iterable[int] = (), now: 
     raise error_from_response(response, provider, now)
 
 
+class RateLimiter:
+    """A token bucket shared by every client of one provider in this process (`RateLimiter.for_provider`): at most
+    `rate` requests per `per` seconds, bursts up to `rate`. It spaces our own calls; the provider's 429 and
+    Retry-After remain the authority."""
+
+    _shared: dict[str, RateLimiter] = {}
+    _shared_lock = threading.Lock()
+
+    def __init__(self, rate: float, per: float, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        if rate <= 0 or per <= 0:
+            raise ValueError("a rate limit is a positive number of requests per positive seconds")
+        self.capacity, self.fill = rate, rate / per
+        self.tokens, self.clock, self.sleep = rate, clock, sleep
+        self.stamp = clock()
+        self._lock = threading.Lock()
+
+    @classmethod
+    def for_provider(cls, provider: str, rate: float, per: float) -> RateLimiter:
+        with cls._shared_lock:
+            if provider not in cls._shared:
+                cls._shared[provider] = cls(rate, per)
+            return cls._shared[provider]
+
+    def acquire(self) -> float:
+        """Wait for a request slot; the seconds waited."""
+        with self._lock:
+            now = self.clock()
+            self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.fill)
+            self.stamp = now
+            wait = 0.0 if self.tokens >= 1 else (1 - self.tokens) / self.fill
+            self.tokens -= 1
+        if wait > 0:
+            self.sleep(wait)
+        return wait
+
+
+_IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
+
+
 class JsonApi:
     """A small httpx JSON client: base URL configurable (tests point it at a fake), every failure mapped.
 
     Subclasses set `provider` and call `self.call(...)`. Pass `http` to share a client (or a MockTransport).
+
+    The kit's outbound behaviour, set per provider by class attributes:
+    - `rate_limit = (requests, seconds)`: a process-wide token bucket for the provider (None: none);
+    - `idempotency_header`: the provider's idempotency header, sent with `idempotency_key=` (None: it has none,
+      so a create must be looked up before a retry, see CONTRIBUTING.md);
+    - `retry_wait_limit`: a 429/503 whose Retry-After is at most this many seconds is retried here (idempotent
+      calls and keyed creates only, `max_retries` times); a longer wait is raised as RetryableProviderError with
+      `retry_after`, so the activity's own retry policy waits instead of holding a worker slot.
+    A permanent refusal (4xx other than 408/429) is PermanentProviderError and never retried.
     """
 
     provider = "provider"
+    rate_limit: tuple[float, float] | None = None
+    idempotency_header: str | None = None
+    retry_wait_limit: float = 2.0
+    max_retries: int = 2
 
     def __init__(self, base_url: str, headers: Mapping[str, str] | None = None, timeout: float = 10.0,
                  http: httpx.Client | None = None) -> None:
@@ -184,15 +246,30 @@ class JsonApi:
 
     def request(self, method: str, path: str, *, json_body: Any = None, params: Mapping[str, Any] | None = None,
                 headers: Mapping[str, str] | None = None, ok: Iterable[int] = (),
-                ambiguous_after_send: bool = False) -> httpx.Response:
-        try:
-            response = self.http.request(
-                method, self.url(path), json=json_body, params=dict(params) if params else None,
-                headers={**self.headers, **(headers or {})},
-            )
-        except httpx.HTTPError as exc:
-            raise error_from_exception(exc, self.provider, ambiguous_after_send) from exc
-        return check(response, self.provider, ok)
+                ambiguous_after_send: bool = False, idempotency_key: str | None = None) -> httpx.Response:
+        sent_headers = {**self.headers, **(headers or {})}
+        if idempotency_key and self.idempotency_header:
+            sent_headers[self.idempotency_header] = idempotency_key
+        repeatable = method.upper() in _IDEMPOTENT or bool(idempotency_key and self.idempotency_header)
+        limiter = RateLimiter.for_provider(self.provider, *self.rate_limit) if self.rate_limit else None
+        attempt = 0
+        while True:
+            if limiter is not None:
+                limiter.acquire()
+            try:
+                response = self.http.request(
+                    method, self.url(path), json=json_body, params=dict(params) if params else None,
+                    headers=sent_headers,
+                )
+            except httpx.HTTPError as exc:
+                raise error_from_exception(exc, self.provider, ambiguous_after_send) from exc
+            wait = parse_retry_after(response.headers.get("retry-after"))
+            if (response.status_code in (429, 503) and repeatable and attempt < self.max_retries
+                    and wait is not None and wait <= self.retry_wait_limit):
+                attempt += 1
+                time.sleep(wait)
+                continue
+            return check(response, self.provider, ok)
 
     def call(self, method: str, path: str, **kwargs: Any) -> Any:
         """Like `request` but returns the decoded JSON body (None for an empty body)."""

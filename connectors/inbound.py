@@ -73,6 +73,16 @@ class InboundBase:
         if key is not None:
             self.replay.check_and_remember(key, now)
 
+    def delivery_keys(self, request: RawRequest) -> tuple[str | None, str]:
+        """The two dedupe keys of an authenticated delivery: the provider's own message id (`dedupe_key`; None
+        when the provider sends none) and a digest of the signed bytes (the exact body: a byte-identical replay
+        is caught even when the provider names no id)."""
+        try:
+            message = self.dedupe_key(request)
+        except (PayloadError, SignatureError):
+            message = None
+        return message, f"{self.name}:sha256:{hashlib.sha256(request.body).hexdigest()}"
+
     def replay_key(self, request: RawRequest) -> str | None:
         try:
             dedupe = self.dedupe_key(request)

@@ -1,18 +1,41 @@
-"""OAuth bearer tokens for the httpx JSON clients (Google Calendar, Microsoft Graph).
+"""OAuth bearer tokens for the httpx JSON clients, and the one token manager every connector uses.
 
 A token is either a string (a static access token from the environment: fine for tests and short trials) or a
-callable that returns a fresh one on every request (the caller's refresh logic). The token goes only into the
+callable that returns a fresh one on every request: a `TokenManager`. The token goes only into the
 `Authorization` header: never into a URL, a log line or an exception message.
+
+`TokenManager` keeps the token in a `TokenStore` (the engine's SQL store, sealed: connectors/local/oauth_tokens.py),
+refreshes it `refresh_before` ahead of its expiry, and refreshes under the store's per-credential lock so replicas
+refresh once and a rotated refresh token is kept. Grants (RFC 6749 and RFC 7523):
+- `RefreshTokenGrant`: authorization code with refresh; the refresh token obtained at consent is the seed, and
+  a new one the provider returns replaces it (Google: https://developers.google.com/identity/protocols/oauth2/web-server#offline,
+  Microsoft: https://learn.microsoft.com/en-us/entra/identity-platform/v2-oauth2-auth-code-flow#refresh-the-access-token).
+- `ClientCredentialsGrant`: `grant_type=client_credentials` with a scope (Graph application permissions:
+  https://learn.microsoft.com/en-us/entra/identity-platform/v2-oauth2-client-creds-grant-flow).
+- `JwtBearerGrant`: `grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer` with an RS256 assertion
+  (`iss`, `sub`, `aud`, `exp` a few minutes ahead), as Salesforce's server-to-server flow takes it
+  (https://help.salesforce.com/s/articleView?id=sf.remoteaccess_oauth_jwt_flow.htm); no refresh token: the grant
+  is repeated.
+A refused grant (`invalid_grant`, `invalid_client`) is a PermanentProviderError: a person must re-consent.
 """
 
 from __future__ import annotations
 
+import base64
+import json
+import threading
 from collections.abc import Callable
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
 
 import httpx
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
+from pydantic import BaseModel
 
-from connectors.http import JsonApi
+from connectors.contract import PermanentProviderError, RetryableProviderError
+from connectors.http import JsonApi, error_from_exception, error_from_response
 
 TokenSource = str | Callable[[], str]
 
@@ -40,3 +63,173 @@ class BearerJsonApi(JsonApi):
     def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         kwargs["headers"] = {**bearer_header(self._token), **(kwargs.get("headers") or {})}
         return super().request(method, path, **kwargs)
+
+
+class OAuthToken(BaseModel):
+    access_token: str
+    expires_at: datetime
+    refresh_token: str | None = None
+    instance_url: str | None = None  # Salesforce's instance, Zoho's api_domain, Pipedrive's api_domain
+    scope: str | None = None
+
+
+class TokenStore(Protocol):
+    def get(self, provider: str, account: str) -> OAuthToken | None: ...
+
+    def refresh(self, provider: str, account: str, still_fresh: Callable[[OAuthToken], bool],
+                fetch: Callable[[OAuthToken | None], OAuthToken]) -> OAuthToken: ...
+
+
+class MemoryTokenStore:
+    """One process only (tests, a single worker without a database)."""
+
+    def __init__(self) -> None:
+        self._tokens: dict[tuple[str, str], OAuthToken] = {}
+        self._lock = threading.Lock()
+
+    def get(self, provider: str, account: str) -> OAuthToken | None:
+        return self._tokens.get((provider, account))
+
+    def refresh(self, provider: str, account: str, still_fresh: Callable[[OAuthToken], bool],
+                fetch: Callable[[OAuthToken | None], OAuthToken]) -> OAuthToken:
+        with self._lock:
+            current = self._tokens.get((provider, account))
+            if current is not None and still_fresh(current):
+                return current
+            fresh = fetch(current)
+            self._tokens[(provider, account)] = fresh
+            return fresh
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def jwt_rs256(claims: dict[str, Any], private_key_pem: str, kid: str | None = None) -> str:
+    """A compact RS256 JWT (RFC 7515/7519) signed with an RSA private key in PEM."""
+    key = serialization.load_pem_private_key(private_key_pem.encode(), password=None)
+    if not isinstance(key, RSAPrivateKey):
+        raise ValueError("the JWT bearer key must be an RSA private key")
+    head: dict[str, str] = {"alg": "RS256", "typ": "JWT", **({"kid": kid} if kid else {})}
+    signing_input = (_b64url(json.dumps(head, separators=(",", ":")).encode()) + "."
+                     + _b64url(json.dumps(claims, separators=(",", ":")).encode()))
+    signature = key.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())
+    return signing_input + "." + _b64url(signature)
+
+
+class Grant(Protocol):
+    def form(self, stored: OAuthToken | None, now: datetime) -> dict[str, str]: ...
+
+
+class RefreshTokenGrant:
+    def __init__(self, client_id: str, client_secret: str, refresh_token: str, scope: str | None = None) -> None:
+        if not (client_id and refresh_token):
+            raise ValueError("a refresh-token grant needs a client id and a refresh token")
+        self.client_id, self.client_secret, self.seed, self.scope = client_id, client_secret, refresh_token, scope
+
+    def form(self, stored: OAuthToken | None, now: datetime) -> dict[str, str]:
+        refresh = (stored.refresh_token if stored is not None else None) or self.seed
+        form = {"grant_type": "refresh_token", "refresh_token": refresh, "client_id": self.client_id}
+        if self.client_secret:
+            form["client_secret"] = self.client_secret
+        if self.scope:
+            form["scope"] = self.scope
+        return form
+
+
+class ClientCredentialsGrant:
+    def __init__(self, client_id: str, client_secret: str, scope: str | None = None) -> None:
+        if not (client_id and client_secret):
+            raise ValueError("a client-credentials grant needs a client id and secret")
+        self.client_id, self.client_secret, self.scope = client_id, client_secret, scope
+
+    def form(self, stored: OAuthToken | None, now: datetime) -> dict[str, str]:
+        form = {"grant_type": "client_credentials", "client_id": self.client_id, "client_secret": self.client_secret}
+        if self.scope:
+            form["scope"] = self.scope
+        return form
+
+
+class JwtBearerGrant:
+    lifetime = timedelta(minutes=3)  # Salesforce refuses an assertion whose exp is further ahead
+
+    def __init__(self, issuer: str, subject: str, audience: str, private_key_pem: str) -> None:
+        if not (issuer and subject and audience and private_key_pem):
+            raise ValueError("a JWT bearer grant needs an issuer, a subject, an audience and a private key")
+        self.issuer, self.subject, self.audience, self.key = issuer, subject, audience, private_key_pem
+
+    def form(self, stored: OAuthToken | None, now: datetime) -> dict[str, str]:
+        claims = {"iss": self.issuer, "sub": self.subject, "aud": self.audience,
+                  "exp": int((now + self.lifetime).timestamp())}
+        return {"grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer",
+                "assertion": jwt_rs256(claims, self.key)}
+
+
+class TokenManager:
+    """A TokenSource: `manager()` returns an access token valid for at least `refresh_before`.
+
+    `default_lifetime` applies when the token endpoint names no `expires_in` (Salesforce's JWT response has none;
+    its session timeout is an org setting)."""
+
+    def __init__(self, provider: str, account: str, token_url: str, grant: Grant, store: TokenStore,
+                 http: httpx.Client | None = None, refresh_before: timedelta = timedelta(minutes=5),
+                 default_lifetime: timedelta = timedelta(minutes=30), timeout: float = 10.0,
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        self.provider, self.account, self.token_url, self.grant, self.store = provider, account, token_url, grant, store
+        self.http = http or httpx.Client(timeout=timeout)
+        self.refresh_before, self.default_lifetime, self.clock = refresh_before, default_lifetime, clock
+        self._cached: OAuthToken | None = None
+
+    def _fresh(self, token: OAuthToken) -> bool:
+        return token.expires_at - self.refresh_before > self.clock()
+
+    def __call__(self) -> str:
+        return self.token().access_token
+
+    def token(self) -> OAuthToken:
+        if self._cached is not None and self._fresh(self._cached):
+            return self._cached
+        stored = self.store.get(self.provider, self.account)
+        if stored is None or not self._fresh(stored):
+            stored = self.store.refresh(self.provider, self.account, self._fresh, self._fetch)
+        self._cached = stored
+        return stored
+
+    def invalidate(self) -> None:
+        """The provider refused the token before its expiry (revoked, a 401): the next call refreshes."""
+        self._cached = None
+        current = self.store.get(self.provider, self.account)
+        if current is not None:
+            expired = current.model_copy(update={"expires_at": self.clock() - timedelta(seconds=1)})
+            self.store.refresh(self.provider, self.account, lambda _t: False, lambda _s: self._fetch(expired))
+
+    def _fetch(self, stored: OAuthToken | None) -> OAuthToken:
+        now = self.clock()
+        try:
+            response = self.http.post(self.token_url, data=self.grant.form(stored, now),
+                                      headers={"Accept": "application/json"})
+        except httpx.HTTPError as exc:
+            raise error_from_exception(exc, f"{self.provider} token endpoint") from exc
+        if response.status_code != 200:
+            raise error_from_response(response, f"{self.provider} token endpoint", now)
+        try:
+            body = response.json()
+        except ValueError as exc:
+            raise RetryableProviderError(f"{self.provider} token endpoint: a non-JSON answer") from exc
+        access = body.get("access_token") if isinstance(body, dict) else None
+        if not isinstance(access, str) or not access:
+            raise PermanentProviderError(f"{self.provider} token endpoint: no access_token", code="no_access_token")
+        seconds = body.get("expires_in")
+        try:
+            lifetime = timedelta(seconds=float(seconds)) if seconds is not None else self.default_lifetime
+        except (TypeError, ValueError):
+            lifetime = self.default_lifetime
+        rotated = body.get("refresh_token")
+        return OAuthToken(
+            access_token=access, expires_at=now + lifetime,
+            # a provider that does not rotate sends none: keep the one we have
+            refresh_token=rotated if isinstance(rotated, str) and rotated else (stored.refresh_token if stored else
+                                                                                  None),
+            instance_url=body.get("instance_url") or body.get("api_domain") or (stored.instance_url if stored
+                                                                                else None),
+            scope=body.get("scope") if isinstance(body.get("scope"), str) else None)

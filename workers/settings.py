@@ -210,7 +210,8 @@ class RoutingSettings(EnvSection):
 
 class CalcomSettings(EnvSection):
     """NOSHOW_CALCOM_API_KEY (polling, booking), NOSHOW_CALCOM_BASE_URL, NOSHOW_CALCOM_WEBHOOK_SECRET,
-    NOSHOW_CALCOM_EVENT_TYPE_ID (books appointments that came from other sources), NOSHOW_CALCOM_TIME_ZONE."""
+    NOSHOW_CALCOM_EVENT_TYPE_ID (books appointments that came from other sources), NOSHOW_CALCOM_TIME_ZONE,
+    NOSHOW_CALCOM_BOOKING_FIELDS (JSON answers to required booking questions)."""
 
     model_config = SettingsConfigDict(env_prefix="NOSHOW_CALCOM_")
 
@@ -219,6 +220,8 @@ class CalcomSettings(EnvSection):
     webhook_secret: SecretStr | None = None
     event_type_id: str | None = None
     time_zone: str = "UTC"
+    # answers to the event type's required booking questions, JSON by slug: {"company": "Rebooked"}
+    booking_fields: dict[str, str] = Field(default_factory=dict)
 
 
 class CalendlySettings(EnvSection):
@@ -237,13 +240,18 @@ class CalendlySettings(EnvSection):
 
 
 class GoogleSettings(EnvSection):
-    """NOSHOW_GOOGLE_ACCESS_TOKEN, NOSHOW_GOOGLE_BASE_URL, NOSHOW_GOOGLE_CALENDAR_ID, NOSHOW_GOOGLE_SEND_UPDATES,
+    """NOSHOW_GOOGLE_ACCESS_TOKEN or NOSHOW_GOOGLE_CLIENT_ID + _CLIENT_SECRET + _REFRESH_TOKEN (+ _TOKEN_URL),
+    NOSHOW_GOOGLE_BASE_URL, NOSHOW_GOOGLE_CALENDAR_ID, NOSHOW_GOOGLE_SEND_UPDATES,
     NOSHOW_GOOGLE_CHANNELS (open push channels and the /webhooks/google route), NOSHOW_GOOGLE_CHANNEL_TTL_HOURS
     (asked for; Google may grant less)."""
 
     model_config = SettingsConfigDict(env_prefix="NOSHOW_GOOGLE_")
 
-    access_token: SecretStr | None = None
+    access_token: SecretStr | None = None  # static: expires within the hour; prefer the refresh token below
+    client_id: str | None = None  # OAuth client: refreshed tokens from NOSHOW_GOOGLE_REFRESH_TOKEN
+    client_secret: SecretStr | None = None
+    refresh_token: SecretStr | None = None
+    token_url: str = "https://oauth2.googleapis.com/token"
     base_url: str = "https://www.googleapis.com/calendar/v3"
     calendar_id: str | None = None
     send_updates: Literal["all", "externalOnly", "none"] = "all"
@@ -252,13 +260,19 @@ class GoogleSettings(EnvSection):
 
 
 class GraphSettings(EnvSection):
-    """Outlook through Microsoft Graph: NOSHOW_GRAPH_ACCESS_TOKEN, NOSHOW_GRAPH_BASE_URL, NOSHOW_GRAPH_USER (user
+    """Outlook through Microsoft Graph: NOSHOW_GRAPH_ACCESS_TOKEN or NOSHOW_GRAPH_TENANT + _CLIENT_ID +
+    _CLIENT_SECRET (+ _REFRESH_TOKEN for delegated access, _TOKEN_URL), NOSHOW_GRAPH_BASE_URL, NOSHOW_GRAPH_USER (user
     id or UPN whose calendar is used), NOSHOW_GRAPH_CLIENT_STATE (comma-separated; the first is set on the
     subscriptions this deployment creates)."""
 
     model_config = SettingsConfigDict(env_prefix="NOSHOW_GRAPH_")
 
-    access_token: SecretStr | None = None
+    access_token: SecretStr | None = None  # static; prefer client id + secret (+ refresh token for delegated)
+    tenant: str = "common"
+    client_id: str | None = None
+    client_secret: SecretStr | None = None
+    refresh_token: SecretStr | None = None  # delegated access; without it, client credentials (application)
+    token_url: str | None = None  # default https://login.microsoftonline.com/<tenant>/oauth2/v2.0/token
     base_url: str = "https://graph.microsoft.com/v1.0"
     user: str | None = None
     client_state: SecretStr | None = None

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from connectors.calcom.client import CalcomClient
 from connectors.contract import BusyInterval, PermanentProviderError, SlotUnavailable
@@ -36,7 +37,9 @@ class CalcomCalendar:
 
     def __init__(self, client: CalcomClient, contact_lookup: Callable[[str], Contact | None],
                  default_event_type: str | None = None, slot_minutes: int = 30, time_zone: str = "UTC",
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+                 booking_fields: dict[str, Any] | None = None) -> None:
+        self.booking_fields = dict(booking_fields or {})  # answers to required booking questions, by slug
         self.client = client
         self.contact_lookup = contact_lookup
         self.default_event_type = default_event_type
@@ -88,7 +91,8 @@ class CalcomCalendar:
             attendee = contact if contact.name else contact.model_copy(update={"name": "Guest"})
             try:
                 uid = self.client.create_booking(event_type, slot.start, attendee, metadata={
-                    "noshow_case": case_id, "noshow_key": digest(idempotency_key)})
+                    "noshow_case": case_id, "noshow_key": digest(idempotency_key)},
+                    booking_fields=self.booking_fields)
             except SlotUnavailable:
                 found = self._own_booking(idempotency_key)  # a retry whose first attempt did go through
                 if found is None:

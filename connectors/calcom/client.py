@@ -23,7 +23,13 @@ BOOKINGS_VERSION = "2024-08-13"
 DEFAULT_BASE_URL = "https://api.cal.com/v2"
 
 # Phrases Cal.com uses in a 400 when the time is no longer bookable (message text is the only signal there is).
-_CONFLICT_HINTS = ("no_available_users", "not available", "already has booking", "already booked", "slot")
+# Never the bare word "slot": a refusal for a missing booking question may mention the slot too.
+_CONFLICT_HINTS = ("no_available_users", "already has booking", "already booked", "is not available",
+                   "not available at this time", "booking limit", "seats are full", "fully booked")
+# A refusal about the booking's own data (a required booking question, the attendee's phone): permanent, and
+# never to be read as "time taken" (the customer would be offered other times that fail the same way).
+_FIELD_HINTS = ("error_required_field", "bookingfieldsresponses", "booking field", "required", "missing",
+                "phonenumber", "phone number")
 
 
 def _iso_utc(at: datetime) -> str:
@@ -72,19 +78,25 @@ class CalcomClient(JsonApi):
         return [dict(b) for b in data if isinstance(b, dict)]
 
     def create_booking(self, event_type_id: int | str, start: datetime, attendee: Contact,
-                       metadata: dict[str, str] | None = None) -> str:
+                       metadata: dict[str, str] | None = None,
+                       booking_fields: dict[str, Any] | None = None) -> str:
+        """`attendee.phoneNumber` goes with every booking that knows the phone (event types with SMS reminders
+        or a required phone field refuse without it); `booking_fields` answer the event type's required booking
+        questions (`bookingFieldsResponses`, keyed by the question's slug)."""
         if not attendee.email or not attendee.name:
             raise PermanentProviderError("calcom: a booking needs the attendee's name and email", code="no_contact")
-        response = self.request("POST", "/bookings", json_body={
-            "eventTypeId": int(event_type_id), "start": _iso_utc(start),
-            "attendee": {"name": attendee.name, "email": attendee.email, "timeZone": attendee.timezone or "UTC"},
-            "metadata": metadata or {},
-        }, headers={"cal-api-version": BOOKINGS_VERSION}, ok=(400, 409))
+        person: dict[str, Any] = {"name": attendee.name, "email": attendee.email,
+                                  "timeZone": attendee.timezone or "UTC"}
+        if attendee.phone:
+            person["phoneNumber"] = attendee.phone
+        body: dict[str, Any] = {"eventTypeId": int(event_type_id), "start": _iso_utc(start), "attendee": person,
+                                "metadata": metadata or {}}
+        if booking_fields:
+            body["bookingFieldsResponses"] = dict(booking_fields)
+        response = self.request("POST", "/bookings", json_body=body, headers={"cal-api-version": BOOKINGS_VERSION},
+                                ok=(400, 409))
         if response.status_code in (400, 409):
-            text = response.text.lower()
-            if response.status_code == 409 or any(h in text for h in _CONFLICT_HINTS):
-                raise SlotUnavailable("calcom: the time is no longer available")
-            raise error_from_response(response, self.provider)
+            raise booking_refusal(response)
         return _uid_of(response.json())
 
     def reschedule(self, uid: str, start: datetime, rescheduled_by: str | None = None,
@@ -111,6 +123,18 @@ class CalcomClient(JsonApi):
             body["attendees"] = [{"email": e, "absent": a} for e, a in attendees.items()]
         self.call("POST", f"/bookings/{uid}/mark-absent", json_body=body,
                   headers={"cal-api-version": BOOKINGS_VERSION})
+
+
+def booking_refusal(response: httpx.Response) -> Exception:
+    """A 400/409 on create-booking: the time is taken (SlotUnavailable: re-offer), or the booking itself is
+    refused (a permanent error naming Cal.com's code; a missing booking question is `booking_field_required`)."""
+    text = response.text.lower()
+    if any(h in text for h in _FIELD_HINTS) and not any(h in text for h in _CONFLICT_HINTS[:4]):
+        return PermanentProviderError(f"calcom HTTP {response.status_code}: the booking's data was refused",
+                                      code="booking_field_required")
+    if response.status_code == 409 or any(h in text for h in _CONFLICT_HINTS):
+        return SlotUnavailable("calcom: the time is no longer available")
+    return error_from_response(response, "calcom")
 
 
 def _uid_of(body: Any) -> str:

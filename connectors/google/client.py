@@ -16,6 +16,7 @@ import httpx
 
 from connectors.contract import BusyInterval, PermanentProviderError
 from connectors.google.inbound import ChannelStore, GoogleChannel
+from connectors.http import segment
 from connectors.inbound import UNKNOWN_TYPE, clip, contact_id_for, opt_dt, parse_dt
 from connectors.oauth import BearerJsonApi, TokenSource
 from connectors.sync import Snapshot, SyncPage
@@ -53,7 +54,7 @@ class GoogleCalendarClient(BearerJsonApi):
                                 "token": secrets.token_urlsafe(32)}
         if ttl is not None:
             body["expiration"] = int((datetime.now(UTC) + ttl).timestamp() * 1000)
-        resp = self.call("POST", f"/calendars/{calendar_id}/events/watch", json_body=body) or {}
+        resp = self.call("POST", f"/calendars/{segment(calendar_id)}/events/watch", json_body=body) or {}
         expiration = resp.get("expiration")
         channel = GoogleChannel(channel_id=body["id"], token=body["token"], calendar_id=calendar_id,
                                 resource_id=resp.get("resourceId"),
@@ -98,7 +99,7 @@ class GoogleCalendarClient(BearerJsonApi):
             query = {**params, "singleEvents": "true", "maxResults": 250}
             if page_token:
                 query["pageToken"] = page_token
-            body = self.call("GET", f"/calendars/{calendar_id}/events", params=query) or {}
+            body = self.call("GET", f"/calendars/{segment(calendar_id)}/events", params=query) or {}
             items.extend(i for i in body.get("items") or [] if isinstance(i, dict))
             page_token = body.get("nextPageToken")
             if not page_token:
@@ -132,16 +133,17 @@ class GoogleCalendarClient(BearerJsonApi):
     def insert_event(self, calendar_id: str, event: dict[str, Any], send_updates: str = "all",
                      conference: bool = False) -> dict[str, Any]:
         params = {"sendUpdates": send_updates, **({"conferenceDataVersion": 1} if conference else {})}
-        return dict(self.call("POST", f"/calendars/{calendar_id}/events", json_body=event, params=params) or {})
+        return dict(self.call("POST", f"/calendars/{segment(calendar_id)}/events", json_body=event,
+                              params=params) or {})
 
     def patch_event(self, calendar_id: str, event_id: str, patch: dict[str, Any], send_updates: str = "all",
                     conference: bool = False) -> dict[str, Any]:
         params = {"sendUpdates": send_updates, **({"conferenceDataVersion": 1} if conference else {})}
-        return dict(self.call("PATCH", f"/calendars/{calendar_id}/events/{event_id}", json_body=patch,
-                              params=params) or {})
+        return dict(self.call("PATCH", f"/calendars/{segment(calendar_id)}/events/{segment(event_id)}",
+                              json_body=patch, params=params) or {})
 
     def get_event(self, calendar_id: str, event_id: str) -> dict[str, Any]:
-        return dict(self.call("GET", f"/calendars/{calendar_id}/events/{event_id}") or {})
+        return dict(self.call("GET", f"/calendars/{segment(calendar_id)}/events/{segment(event_id)}") or {})
 
 
 def _guest(ev: dict[str, Any]) -> dict[str, Any] | None:

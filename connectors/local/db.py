@@ -241,6 +241,14 @@ CREATE TABLE IF NOT EXISTS owner_alerts (
     at TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS owner_alerts_owner ON owner_alerts (owner_id, at);
+CREATE TABLE IF NOT EXISTS oauth_tokens (
+    provider TEXT NOT NULL,             -- google | outlook | salesforce | ...
+    account TEXT NOT NULL,              -- which credential (a client id / mailbox / org), never a person's name
+    sealed TEXT NOT NULL,               -- kid:base64(nonce + AES-GCM(token JSON)); never the token in clear
+    expires_at TEXT NOT NULL,           -- ISO UTC of the access token's expiry
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (provider, account)
+);
 CREATE TABLE IF NOT EXISTS waitlist (
     contact_id TEXT NOT NULL,
     appointment_type TEXT NOT NULL,

@@ -161,10 +161,26 @@ class MeetingLinks:
             )
 
     def left(self, provider: str, meeting_id: str, session: str, participant: str, role: Role,
-             joined_at: datetime, left_at: datetime) -> None:
+             joined_at: datetime | None, left_at: datetime) -> None:
         """Close the join it belongs to; a leave whose join was never seen records the whole stay. A role learned
-        at the join (by email) is kept: Zoom often leaves the email out of later events."""
+        at the join (by email) is kept: Zoom often leaves the email out of later events.
+
+        Zoom's `meeting.participant_left` carries `leave_time` but no `join_time`: with `joined_at=None` the
+        participant's latest open stay that began before the leave is closed; with none open, the leave is
+        kept as a zero-length stay (it proves presence, not minutes)."""
         with self.db.connect(immediate=True) as conn:
+            if joined_at is None:
+                row = conn.execute(
+                    "SELECT joined_at FROM meeting_attendance WHERE provider = ? AND meeting_id = ? AND session = ? "
+                    "AND participant = ? AND left_at IS NULL AND joined_at <= ? ORDER BY joined_at DESC LIMIT 1",
+                    (provider, meeting_id, session, participant, _iso(left_at))).fetchone()
+                if row is not None:
+                    conn.execute(
+                        "UPDATE meeting_attendance SET left_at = ? WHERE provider = ? AND meeting_id = ? AND "
+                        "session = ? AND participant = ? AND joined_at = ?",
+                        (_iso(left_at), provider, meeting_id, session, participant, row["joined_at"]))
+                    return
+                joined_at = left_at
             conn.execute(
                 "INSERT INTO meeting_attendance (provider, meeting_id, session, participant, role, joined_at, left_at) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (provider, meeting_id, session, participant, joined_at) "

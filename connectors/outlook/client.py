@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 
 from connectors.contract import PermanentProviderError
+from connectors.http import segment
 from connectors.inbound import UNKNOWN_TYPE, clip, contact_id_for, opt_dt
 from connectors.oauth import BearerJsonApi, TokenSource
 from connectors.sync import Snapshot, SyncPage
@@ -27,6 +28,11 @@ FREE = {"free", "workingElsewhere"}
 
 def _iso(at: datetime) -> str:
     return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.0000000Z")
+
+
+def _user(user: str) -> str:
+    """A Graph user id or user principal name as one path segment (an address keeps its `@`)."""
+    return segment(user, "@")
 
 
 def _graph_dt(value: dict[str, Any] | None) -> datetime | None:
@@ -80,7 +86,8 @@ class OutlookClient(BearerJsonApi):
             "meetingDuration": f"PT{minutes // 60}H{minutes % 60}M", "maxCandidates": max_candidates,
             "isOrganizerOptional": False, "returnSuggestionReasons": True,
         }
-        resp = self.call("POST", f"/users/{user}/findMeetingTimes", json_body=body, headers=UTC_PREFER) or {}
+        resp = self.call("POST", f"/users/{_user(user)}/findMeetingTimes", json_body=body,
+                         headers=UTC_PREFER) or {}
         slots: list[Slot] = []
         for s in resp.get("meetingTimeSuggestions") or []:
             slot = s.get("meetingTimeSlot") or {}
@@ -91,7 +98,7 @@ class OutlookClient(BearerJsonApi):
 
     def calendar_view(self, user: str, start: datetime, end: datetime) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []
-        path: str | None = f"/users/{user}/calendarView"
+        path: str | None = f"/users/{_user(user)}/calendarView"
         params: dict[str, Any] | None = {"startDateTime": _iso(start), "endDateTime": _iso(end), "$top": 100}
         while path:
             body = self.call("GET", path, params=params, headers=UTC_PREFER) or {}
@@ -103,15 +110,17 @@ class OutlookClient(BearerJsonApi):
     def create_event(self, user: str, event: dict[str, Any], transaction_id: str | None = None) -> dict[str, Any]:
         """`transactionId` makes Graph drop a retried create instead of making a second event."""
         body = {**event, **({"transactionId": transaction_id[:100]} if transaction_id else {})}
-        return dict(self.call("POST", f"/users/{user}/events", json_body=body) or {})
+        return dict(self.call("POST", f"/users/{_user(user)}/events", json_body=body) or {})
 
     def update_event(self, user: str, event_id: str, patch: dict[str, Any]) -> dict[str, Any]:
-        return dict(self.call("PATCH", f"/users/{user}/events/{event_id}", json_body=patch) or {})
+        return dict(self.call("PATCH", f"/users/{_user(user)}/events/{segment(event_id)}",
+                              json_body=patch) or {})
 
     def cancel_event(self, user: str, event_id: str, comment: str | None = None) -> None:
         """`POST /users/{id}/events/{id}/cancel` (organizer only; attendees get a cancellation):
         https://learn.microsoft.com/en-us/graph/api/event-cancel."""
-        self.call("POST", f"/users/{user}/events/{event_id}/cancel", json_body={"comment": comment or ""})
+        self.call("POST", f"/users/{_user(user)}/events/{segment(event_id)}/cancel",
+                  json_body={"comment": comment or ""})
 
     # ------------------------------------------------------------------ sync
     def sync(self, user: str, cursor: str | None, window_start: datetime, window_end: datetime,
@@ -127,7 +136,7 @@ class OutlookClient(BearerJsonApi):
                     raise
                 full = True
         if full:
-            items, link = self._delta(f"/users/{user}/calendarView/delta",
+            items, link = self._delta(f"/users/{_user(user)}/calendarView/delta",
                                       {"startDateTime": _iso(window_start), "endDateTime": _iso(window_end)})
         if raw is not None:
             raw.extend(items)

@@ -90,7 +90,11 @@ class TwilioWebhook(InboundBase):
             return request.url
         base = urlsplit(self.settings.public_base_url.rstrip("/"))
         own = urlsplit(request.url)
-        return urlunsplit((base.scheme, base.netloc, base.path + own.path, own.query, ""))
+        path = own.path
+        # the API already rebuilds request.url from NOSHOW_PUBLIC_BASE_URL, prefix included: add it only once
+        if not (base.path and (path == base.path or path.startswith(base.path + "/"))):
+            path = base.path + path
+        return urlunsplit((base.scheme, base.netloc, path, own.query, ""))
 
     def signature_value(self, request: RawRequest) -> str | None:
         return request.headers.get("x-twilio-signature")

@@ -121,7 +121,8 @@ class ZoomAttendance:
                 self.calendar.add_signal(link.appointment.appointment_id, SignalKind.meeting_join.value, joined_at,
                                          source=PROVIDER, joined=True, participant="guest")
         else:
-            self.links.left(PROVIDER, fact.meeting_id, fact.session, participant, role, joined_at,
+            # a leave names its join time only sometimes (Zoom's documented participant_left has none)
+            self.links.left(PROVIDER, fact.meeting_id, fact.session, participant, role, fact.joined_at,
                             fact.left_at or fact.at)
 
     def _appointment(self, link: MeetingLink) -> Appointment:

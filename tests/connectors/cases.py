@@ -250,6 +250,13 @@ def _zoom_left(result: WebhookResult) -> None:
     assert event.appointment.contact.contact_id == "zoom:reg-77"
 
 
+def _zoom_left_documented(result: WebhookResult) -> None:
+    # Zoom documents participant_left with leave_time and no join_time: the stay is unknown here, never zero
+    (event,) = result.events
+    assert event.signal is not None and event.signal.minutes is None and event.signal.joined
+    assert event.signal.at == datetime(2026, 1, 6, 15, 2, tzinfo=UTC)
+
+
 def zoom_case() -> InboundCase:
     body = (b'{"event":"meeting.ended","event_ts":1767603600000,"payload":{"account_id":"A","object":'
             b'{"id":"123","uuid":"u=="}}}')
@@ -266,6 +273,9 @@ def zoom_case() -> InboundCase:
         fixtures=[
             FixtureCase("participant_joined.json", ["appointment.attendance_signal"], check=_zoom_joined),
             FixtureCase("participant_left.json", ["appointment.attendance_signal"], check=_zoom_left),
+            # shape of https://developers.zoom.us/docs/api/meetings/events/#tag/meeting/POST/meeting.participant_left
+            FixtureCase("participant_left_documented.json", ["appointment.attendance_signal"],
+                        check=_zoom_left_documented),
             FixtureCase("meeting_ended.json", ["appointment.attendance_signal"]),
             FixtureCase("url_validation.json", [], response={
                 "plainToken": "qgg8vlvZRS6UYooatFL8Aw",

@@ -77,3 +77,46 @@ def test_timestamp_window_and_constant_time_compare() -> None:
     with pytest.raises(SignatureError):
         check_timestamp(NOW.timestamp() + 301, NOW, 300)
     assert constant_time_equals("abc", "abc") and not constant_time_equals("abc", None)
+
+
+def test_short_retry_after_is_retried_in_the_client_long_one_is_raised() -> None:
+    from connectors.http import JsonApi
+    from tests.fakes.base import FakeServer
+
+    class Api(JsonApi):
+        provider = "kit-test"
+        idempotency_header = "Idempotency-Key"
+
+    with FakeServer() as fake:
+        api = Api(fake.base_url)
+        fake.rate_limit_next("0")
+        assert api.request("GET", "/x", ok=(404,)).status_code == 404  # retried once, then the fake's own 404
+        assert len(fake.calls("GET", "/x")) == 2
+        fake.rate_limit_next("30")
+        with pytest.raises(RetryableProviderError) as info:
+            api.request("GET", "/x")
+        assert info.value.retry_after == pytest.approx(30)
+        # a create without an idempotency key is never repeated by the client
+        fake.rate_limit_next("0")
+        with pytest.raises(RetryableProviderError):
+            api.request("POST", "/y")
+        assert len(fake.calls("POST", "/y")) == 1
+        fake.rate_limit_next("0")
+        api.request("POST", "/z", idempotency_key="case-1:book", ok=(404,))
+        assert [r.headers.get("idempotency-key") for r in fake.calls("POST", "/z")] == ["case-1:book"] * 2
+
+
+def test_rate_limiter_spaces_requests() -> None:
+    from connectors.http import RateLimiter
+
+    now = [0.0]
+    waits: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        now[0] += seconds
+
+    limiter = RateLimiter(5, 1, clock=lambda: now[0], sleep=sleep)  # ActiveCampaign: 5 requests per second
+    for _ in range(7):
+        limiter.acquire()
+    assert waits == [pytest.approx(0.2), pytest.approx(0.2)]

@@ -118,6 +118,24 @@ def test_public_base_url_rebuilds_the_url_twilio_signed() -> None:
     _webhook(public_base_url="https://example.com").verify(behind_proxy, NOW)
 
 
+def test_a_path_prefix_in_both_public_base_urls_is_applied_once() -> None:
+    # NOSHOW_PUBLIC_BASE_URL and TWILIO_PUBLIC_BASE_URL both https://host/app: the route already rebuilt the URL
+    # with the prefix (public base + the path the app saw), so the webhook must not add it a second time
+    twilio_called = "https://host.example/app/webhooks/twilio"
+    signed = _signed(VECTOR_PARAMS, url=twilio_called)
+    rebuilt_by_route = "https://host.example/app" + "/webhooks/twilio"
+    request = signed.model_copy(update={"url": rebuilt_by_route})
+    _webhook(public_base_url="https://host.example/app").verify(request, NOW)
+    _webhook(public_base_url="https://host.example/app/").forget(request)
+    # a proxy that strips the prefix in front of an API configured without it: the prefix comes from Twilio's base
+    stripped = signed.model_copy(update={"url": "http://10.0.0.5:8000/webhooks/twilio"})
+    _webhook(public_base_url="https://host.example/app").verify(stripped, NOW)
+    # a different prefix is still a different URL
+    with pytest.raises(SignatureError):
+        _webhook(public_base_url="https://host.example/other").verify(
+            signed.model_copy(update={"url": "https://host.example/application/webhooks/twilio"}), NOW)
+
+
 def test_port_variants_and_repeated_parameters_follow_the_sdk() -> None:
     url = "https://example.com:443/twilio/sms"
     body = "MessageSid=SM9&From=%2B15551234567&MediaUrl0=a&MediaUrl0=b&Body=hi"

@@ -195,3 +195,31 @@ def test_no_email_or_name_is_stored(zoom: Zoom, tmp_path: Path) -> None:
     dump = "\n".join(sqlite3.connect(tmp_path / "local.db").iterdump())
     for pii in (GUEST, "Pat Guest", "+15551234567", "Someone"):
         assert pii not in dump
+
+
+def _documented_left(pid: str, left: datetime) -> RawRequest:
+    """`meeting.participant_left` as Zoom documents it: `leave_time` and `leave_reason`, no `join_time`
+    (https://developers.zoom.us/docs/api/meetings/events/#tag/meeting/POST/meeting.participant_left)."""
+    part = {"user_id": "1677", "user_name": "Someone", "id": "", "participant_uuid": pid,
+            "leave_time": left.isoformat(), "leave_reason": "left the meeting. Reason : left the meeting",
+            "email": "", "registrant_id": ""}
+    return _zoom("meeting.participant_left", _meeting(participant=part), left)
+
+
+def test_a_leave_without_join_time_closes_the_open_stay(zoom: Zoom) -> None:
+    zoom.linker.link(_appt(), MEETING)
+    zoom.deliver(_host(START))
+    zoom.deliver(_participant("meeting.participant_joined", "P-GUEST", GUEST, START + timedelta(minutes=1)))
+    zoom.deliver(_documented_left("P-GUEST", START + timedelta(minutes=2)))  # dropped after one minute
+    [event] = zoom.deliver(_ended(START + timedelta(minutes=30))).events
+    assert event.signal is not None
+    assert (event.signal.joined, event.signal.participant, event.signal.minutes) == (True, "guest", 1.0)
+
+
+def test_a_leave_without_join_time_and_no_open_stay_counts_no_minutes(zoom: Zoom) -> None:
+    zoom.linker.link(_appt(), MEETING)
+    zoom.deliver(_participant("meeting.participant_joined", "P-GUEST", GUEST, START + timedelta(minutes=1)))
+    zoom.deliver(_documented_left("P-GUEST", START + timedelta(minutes=2)))
+    zoom.deliver(_documented_left("P-GUEST", START + timedelta(minutes=3)))  # Zoom's retry of a later leave
+    [event] = zoom.deliver(_ended(START + timedelta(minutes=30))).events
+    assert event.signal is not None and event.signal.minutes == 1.0

@@ -18,16 +18,20 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 
 @dataclass
 class RecordedRequest:
     method: str
-    path: str
+    path: str  # percent-decoded, for inspection
     query: dict[str, str]
     headers: dict[str, str]  # lower-case names
     body: bytes
+    raw_path: str = ""  # as sent: routes match on it, segment by segment, like a real server
+
+    def form(self) -> dict[str, str]:
+        return dict(parse_qsl(self.body.decode(), keep_blank_values=True)) if self.body else {}
 
     def json(self) -> Any:
         return json.loads(self.body.decode()) if self.body else None
@@ -55,7 +59,27 @@ class _Failure:
     response: FakeResponse | None = None
 
 
-Handler = Callable[[RecordedRequest, re.Match[str]], FakeResponse]
+class DecodedMatch:
+    """A route match whose groups are percent-decoded path segments (a `%40` or `%23` in an id is the id's own
+    character; an unescaped `#` would never have reached the server)."""
+
+    def __init__(self, match: re.Match[str]) -> None:
+        self._match = match
+
+    def group(self, *names: int | str) -> Any:
+        value = self._match.group(*names)
+        if isinstance(value, tuple):
+            return tuple(unquote(v) if v is not None else None for v in value)
+        return unquote(value) if value is not None else None
+
+    def __getitem__(self, name: int | str) -> Any:
+        return self.group(name)
+
+    def groupdict(self) -> dict[str, str | None]:
+        return {k: unquote(v) if v is not None else None for k, v in self._match.groupdict().items()}
+
+
+Handler = Callable[[RecordedRequest, Any], FakeResponse]
 
 
 class FakeServer:
@@ -159,8 +183,8 @@ class FakeServer:
         length = int(h.headers.get("content-length") or 0)
         body = h.rfile.read(length) if length else b""
         req = RecordedRequest(
-            method=h.command, path=parts.path, query=dict(parse_qsl(parts.query, keep_blank_values=True)),
-            headers={k.lower(): v for k, v in h.headers.items()}, body=body,
+            method=h.command, path=unquote(parts.path), query=dict(parse_qsl(parts.query, keep_blank_values=True)),
+            headers={k.lower(): v for k, v in h.headers.items()}, body=body, raw_path=parts.path,
         )
         with self._lock:
             self.requests.append(req)
@@ -180,10 +204,10 @@ class FakeServer:
 
     def _route(self, req: RecordedRequest) -> FakeResponse:
         for method, pattern, handler in self._routes:
-            match = pattern.match(req.path)
+            match = pattern.match(req.raw_path or req.path)
             if match and method == req.method:
                 try:
-                    return handler(req, match)
+                    return handler(req, DecodedMatch(match))
                 except Exception as exc:  # a bug in the fake must show up as a 500, not a hung test
                     return FakeResponse(500, {"error": "fake handler failed", "detail": type(exc).__name__})
         return FakeResponse(404, {"message": "no such endpoint", "code": "not_found"})

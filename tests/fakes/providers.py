@@ -17,9 +17,15 @@ def _iso(at: datetime) -> str:
 
 
 class FakeCalcom(FakeServer):
-    """Cal.com API v2 under /v2."""
+    """Cal.com API v2 under /v2.
+
+    `phone_required` stands for an event type with SMS reminders / a required attendee phone field, and
+    `required_fields` for its required booking questions (slugs). Cal.com refuses such a booking with a 400; the
+    exact message wording is UNVERIFIED, so the fake's refusal deliberately mentions the slot as well."""
 
     def __init__(self) -> None:
+        self.phone_required = False
+        self.required_fields: set[str] = set()
         self.free: list[datetime] = []
         self.taken_meanwhile: set[datetime] = set()  # listed as free, refused at booking (someone was faster)
         self.bookings: dict[str, dict[str, Any]] = {}
@@ -52,6 +58,14 @@ class FakeCalcom(FakeServer):
         attendee = body.get("attendee") or {}
         if not attendee.get("name") or not attendee.get("email"):
             return self.error(400, "BadRequestException", "attendee name and email are required")
+        if self.phone_required and not attendee.get("phoneNumber"):
+            return self.error(400, "BadRequestException", "Missing attendee phone number - it is required by the "
+                              "event type. Pass it as \"attendee.phoneNumber\" string in the request.")
+        answers = body.get("bookingFieldsResponses") or {}
+        missing = sorted(f for f in self.required_fields if not answers.get(f))
+        if missing:
+            return self.error(400, "BadRequestException", "Could not book the slot: bookingFieldsResponses - "
+                              + ", ".join(f"{{{f}}}error_required_field" for f in missing))
         start = datetime.fromisoformat(body["start"].replace("Z", "+00:00"))
         if start not in self.free or start in self.taken_meanwhile:
             return self.error(400, "BadRequestException",

@@ -35,6 +35,7 @@ from connectors.outlook.client import OutlookClient
 from connectors.outlook.subscriptions import SqliteSubscriptionStore, SubscriptionKeeper
 from connectors.settings import secret
 from workers.providers.checks import ProviderCheck, url_problem
+from workers.providers.tokens import google_token, graph_token
 from workers.settings import Settings
 from workers.temporal.schedules import schedule_id
 
@@ -86,14 +87,17 @@ def _plan(s: Settings) -> _Plan:
              {"NOSHOW_HUBSPOT_BASE_URL": hubspot.base_url},
              lambda: HubSpotSource(HubSpotClient(secret(hubspot.access_token) or "", base_url=hubspot.base_url)))
 
-    consider("google", secret(google.access_token), "NOSHOW_GOOGLE_ACCESS_TOKEN",
+    consider("google", "set" if google_token(s) else None,
+             "NOSHOW_GOOGLE_ACCESS_TOKEN (or NOSHOW_GOOGLE_CLIENT_ID + NOSHOW_GOOGLE_REFRESH_TOKEN)",
              {"NOSHOW_GOOGLE_CALENDAR_ID": google.calendar_id}, {"NOSHOW_GOOGLE_BASE_URL": google.base_url},
-             lambda: GoogleSource(GoogleCalendarClient(secret(google.access_token) or "", base_url=google.base_url),
+             lambda: GoogleSource(GoogleCalendarClient(google_token(s) or "", base_url=google.base_url),
                                   (google.calendar_id or "").strip()))
 
-    consider("outlook", secret(graph.access_token), "NOSHOW_GRAPH_ACCESS_TOKEN", {"NOSHOW_GRAPH_USER": graph.user},
+    consider("outlook", "set" if graph_token(s) else None,
+             "NOSHOW_GRAPH_ACCESS_TOKEN (or NOSHOW_GRAPH_CLIENT_ID + NOSHOW_GRAPH_CLIENT_SECRET)",
+             {"NOSHOW_GRAPH_USER": graph.user},
              {"NOSHOW_GRAPH_BASE_URL": graph.base_url},
-             lambda: OutlookSource(OutlookClient(secret(graph.access_token) or "", base_url=graph.base_url),
+             lambda: OutlookSource(OutlookClient(graph_token(s) or "", base_url=graph.base_url),
                                    (graph.user or "").strip()))
     return plan
 
@@ -129,13 +133,13 @@ def push_activities(settings: Settings, db: LocalDb) -> PushActivities:
     keepers: list[ChannelKeeper] = []
     subscriptions: list[SubscriptionKeeper] = []
     if google.channels and "google" in plan.builders:
-        client = GoogleCalendarClient(secret(google.access_token) or "", base_url=google.base_url)
+        client = GoogleCalendarClient(google_token(settings) or "", base_url=google.base_url)
         keepers.append(ChannelKeeper(client, SqliteChannelStore(db), f"{base}/webhooks/google",
                                      (google.calendar_id or "").strip(), source="google",
                                      ttl=timedelta(hours=google.channel_ttl_hours), renew_before=before))
     states = graph.client_states
     if states and "outlook" in plan.builders:
-        outlook = OutlookClient(secret(graph.access_token) or "", base_url=graph.base_url)
+        outlook = OutlookClient(graph_token(settings) or "", base_url=graph.base_url)
         resource = f"users/{(graph.user or '').strip()}/events"
         subscriptions.append(SubscriptionKeeper(outlook, SqliteSubscriptionStore(db), resource,
                                                 f"{base}/webhooks/outlook", states[0], source="outlook",

@@ -15,12 +15,14 @@ from connectors.google.calendar import GoogleCalendar
 from connectors.google.client import GoogleCalendarClient
 from connectors.hubspot.client import HubSpotClient
 from connectors.hubspot.crm import HubSpotContactResolver, HubSpotCrm, union_rules
+from connectors.oauth import TokenSource
 from connectors.outlook.calendar import OutlookCalendar
 from connectors.outlook.client import OutlookClient
 from connectors.settings import secret
 from connectors.writeback import MirroredCalendar, WritebackCrm
 from policies.schema import CrmRules
 from workers.providers.checks import ProviderCheck, ProviderConfigError, url_problem
+from workers.providers.tokens import google_token, graph_token
 from workers.settings import Settings
 
 CALENDAR_CREDENTIAL = {"calcom": "NOSHOW_CALCOM_API_KEY", "calendly": "NOSHOW_CALENDLY_TOKEN",
@@ -31,7 +33,7 @@ PROVIDER_TITLE = {"calcom": "Cal.com", "calendly": "Calendly", "google": "Google
                   "hubspot": "HubSpot"}
 
 
-def _calendar_settings(s: Settings) -> tuple[str | None, str, str, str | None]:
+def _calendar_settings(s: Settings) -> tuple[TokenSource | None, str, str, str | None]:
     """(credential, base URL, base URL variable, default calendar) of the selected calendar provider."""
     p = s.routing.calendar_provider
     if p == "calcom":
@@ -39,8 +41,8 @@ def _calendar_settings(s: Settings) -> tuple[str | None, str, str, str | None]:
     if p == "calendly":
         return secret(s.calendly.token), s.calendly.base_url, "NOSHOW_CALENDLY_BASE_URL", s.calendly.event_type
     if p == "google":
-        return secret(s.google.access_token), s.google.base_url, "NOSHOW_GOOGLE_BASE_URL", s.google.calendar_id
-    return secret(s.graph.access_token), s.graph.base_url, "NOSHOW_GRAPH_BASE_URL", s.graph.user
+        return google_token(s), s.google.base_url, "NOSHOW_GOOGLE_BASE_URL", s.google.calendar_id
+    return graph_token(s), s.graph.base_url, "NOSHOW_GRAPH_BASE_URL", s.graph.user
 
 
 def calendar_problems(s: Settings) -> list[str]:
@@ -105,10 +107,12 @@ def _calendar_adapter(s: Settings, contact_lookup: Callable[[str], Any]) -> Any:
     token = _calendar_settings(s)[0] or ""
     p = s.routing.calendar_provider
     if p == "calcom":
-        return CalcomCalendar(CalcomClient(token, base_url=s.calcom.base_url), contact_lookup,
-                              default_event_type=s.calcom.event_type_id, time_zone=s.calcom.time_zone)
+        return CalcomCalendar(CalcomClient(secret(s.calcom.api_key) or "", base_url=s.calcom.base_url),
+                              contact_lookup, default_event_type=s.calcom.event_type_id, time_zone=s.calcom.time_zone,
+                              booking_fields=s.calcom.booking_fields)
     if p == "calendly":
-        return CalendlyCalendar(CalendlyClient(token, base_url=s.calendly.base_url), contact_lookup,
+        return CalendlyCalendar(CalendlyClient(secret(s.calendly.token) or "", base_url=s.calendly.base_url),
+                                contact_lookup,
                                 default_event_type=s.calendly.event_type)
     if p == "google":
         return GoogleCalendar(GoogleCalendarClient(token, base_url=s.google.base_url), contact_lookup,

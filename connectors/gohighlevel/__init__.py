@@ -1,0 +1,1 @@
+"""GoHighLevel (LeadConnector) connector."""
