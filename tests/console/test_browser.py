@@ -21,21 +21,31 @@ from domain.models import EventType
 from tests.console.served import Served, served_api
 from tests.helpers import appointment, event, eventually
 from tests.reporting.test_browser import chromium  # noqa: F401  (the binary, installed with apt-get or skipped)
+from workers.api.auth.store import AuthStore
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(300)]
 
 FIXTURES = Path(__file__).parent / "fixtures"
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
-REVIEWER_TOKEN = "dev-reviewer-token"
+REVIEWER = "front.desk@example.com"
+PASSWORD = "a long passphrase for the console test"
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
          "--disable-sync", "--no-first-run"]
 
 
-async def sign_in(browser: Any, base_url: str) -> Any:
-    """A signed-in browser context. Until the console has a login form the reviewer's bearer token rides on
-    every request; with one, this becomes: open /login, fill the form, submit (the cookie does the rest)."""
-    return await browser.new_context(base_url=base_url, viewport={"width": 412, "height": 915},
-                                     extra_http_headers={"Authorization": f"Bearer {REVIEWER_TOKEN}"})
+async def sign_in(browser: Any, served: Served) -> tuple[Any, str]:
+    """A browser context signed in through the login form as a local reviewer account (the session cookie and
+    its CSRF token do the rest), and the reviewer's opaque id, which the audit trail names."""
+    user = AuthStore(served.stack.deps.db).add_user(REVIEWER, PASSWORD, "reviewer", "*")
+    context = await browser.new_context(base_url=served.url, viewport={"width": 412, "height": 915})
+    page = await context.new_page()
+    await page.goto("/login?next=/console/reviews")
+    await page.get_by_label("Username").fill(REVIEWER)
+    await page.get_by_label("Password").fill(PASSWORD)
+    await page.get_by_role("button", name="Sign in").click()
+    await page.wait_for_url("**/console/reviews")
+    await page.close()
+    return context, user.user_id
 
 
 async def serious_violations(page: Any) -> list[str]:
@@ -67,7 +77,7 @@ async def test_a_whole_review_in_the_browser(chromium: str, client: Client, task
         async with playwright_api.async_playwright() as pw:
             browser = await pw.chromium.launch(executable_path=chromium, headless=True, args=FLAGS)
             try:
-                context = await sign_in(browser, served.url)
+                context, reviewer_id = await sign_in(browser, served)
                 page = await context.new_page()
                 await page.goto("/console/reviews")
                 item = page.locator(f"#item-{case_id}")
@@ -93,7 +103,7 @@ async def test_a_whole_review_in_the_browser(chromium: str, client: Client, task
                 await page.goto(f"/console/cases/{case_id}")
                 await page.get_by_text("message sent").first.wait_for()
                 text = await page.locator("main").inner_text()
-                assert "recovering" in text and "review.edit by reviewer@example.com" in text
+                assert "recovering" in text and f"review.edit by {reviewer_id}" in text
                 assert await serious_violations(page) == []
                 shot = artifacts / "console-case.png"
                 await page.screenshot(path=str(shot), full_page=True)

@@ -36,8 +36,9 @@ class NoLedger:
         return 0
 
 
-def stores(tmp: Path) -> tuple[MessagingActivities, ConsentLedger, SendIntents, LocalOutbox]:
-    db = LocalDb(tmp / f"{uuid.uuid4().hex}.db")
+def stores(target: Path | str) -> tuple[MessagingActivities, ConsentLedger, SendIntents, LocalOutbox]:
+    """The send path's stores on a new SQLite file in a folder, or on the database at a URL."""
+    db = LocalDb(target / f"{uuid.uuid4().hex}.db" if isinstance(target, Path) else target)
     outbox, consent, intents = LocalOutbox(db), ConsentLedger(db), SendIntents(db)
     channels = {c: outbox for c in Channel}
     return MessagingActivities(channels, outbox, consent, NoLedger(), intents=intents, salt=SALT), consent, \
@@ -52,8 +53,8 @@ def request(appt: Appointment, step: str) -> SendRequest:
                        created_at=datetime.now(UTC))
 
 
-def test_concurrent_sends_of_one_contact_never_pass_three_a_day(tmp_path: Path) -> None:
-    messaging, _, _, outbox = stores(tmp_path)
+def test_concurrent_sends_of_one_contact_never_pass_three_a_day(db_url: str) -> None:
+    messaging, _, _, outbox = stores(db_url)
     phone, zone = daytime_contact()
     requests = [request(appointment(contact_id="c-race", phone=phone, timezone=zone, email=None), "step0")
                 for _ in range(12)]
@@ -74,8 +75,8 @@ def test_concurrent_sends_of_one_contact_never_pass_three_a_day(tmp_path: Path) 
     assert len(outbox.messages()) == 3
 
 
-def test_one_phone_under_two_contacts_and_a_stop_under_either(tmp_path: Path) -> None:
-    messaging, consent, _, outbox = stores(tmp_path)
+def test_one_phone_under_two_contacts_and_a_stop_under_either(db_url: str) -> None:
+    messaging, consent, _, outbox = stores(db_url)
     phone, zone = daytime_contact()
     consent.opt_out("stop-1", address_key(phone, SALT))  # STOP from the number, no contact known
     for contact_id in ("c-a", "c-b"):

@@ -102,6 +102,8 @@ class Requirement:
             authenticator: Authenticator = request.app.state.noshow.authenticator
             who = await asyncio.to_thread(authenticator.authenticate, request.headers, request.cookies)
         who = check(who, self.role)
+        if who.csrf:  # pages put it in their forms (and htmx in its headers), so the next unsafe request passes
+            request.state.csrf_token = who.csrf
         if who.via == "session" and request.method not in SAFE_METHODS:
             supplied = request.headers.get(CSRF_HEADER)
             if supplied is None and request.headers.get("content-type", "").startswith(FORM_TYPES):
