@@ -104,8 +104,10 @@ def _error_responses(path: str, operation: dict[str, Any]) -> None:
         responses.setdefault(code, {"description": text, "content": {"application/json": {"schema": PROBLEM}}})
     if "422" in responses or operation.get("parameters") or operation.get("requestBody"):
         # a field-level error lists where and what; a rule about the whole request says it in one sentence
-        responses["422"] = {"description": "invalid input (never echoed back)", "content": {"application/json": {
-            "schema": {"anyOf": [{"$ref": "#/components/schemas/HTTPValidationError"}, PROBLEM]}}}}
+        declared = responses.get("422", {}).get("content", {})  # a page route also answers 422 as a page
+        responses["422"] = {"description": "invalid input (never echoed back)", "content": {**declared,
+            "application/json": {"schema": {"anyOf": [{"$ref": "#/components/schemas/HTTPValidationError"},
+                                                      PROBLEM]}}}}
 
 
 def install_docs(app: FastAPI) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Form
 from fastapi.responses import HTMLResponse
@@ -29,7 +29,19 @@ class _Outcome(Exception):
         self.status, self.body = status, body
 
 
-@router.get("/book/{token}", response_class=HTMLResponse, summary="The self-serve page listing the offered slots")
+# every answer of the self-serve link is a page a customer reads on a phone, never JSON
+PAGE = {"content": {"text/html": {"schema": {"type": "string"}}}}
+PAGE_ANSWERS: dict[int | str, dict[str, Any]] = {
+    202: {"description": "the booking is being made", **PAGE},
+    404: {"description": "no such link", **PAGE},
+    409: {"description": "the time was just taken: the page offers the others", **PAGE},
+    410: {"description": "the offer has expired or the case has closed", **PAGE},
+    422: {"description": "the chosen time is no longer offered", **PAGE},
+}
+
+
+@router.get("/book/{token}", response_class=HTMLResponse, responses=PAGE_ANSWERS,
+            summary="The self-serve page listing the offered slots")
 async def booking_page(token: str, st: State) -> HTMLResponse:
     try:
         _, current = await _offer_for(st, token)
@@ -38,7 +50,8 @@ async def booking_page(token: str, st: State) -> HTMLResponse:
     return HTMLResponse(pages.choose(current))
 
 
-@router.post("/book/{token}", response_class=HTMLResponse, summary="Book one of the offered slots")
+@router.post("/book/{token}", response_class=HTMLResponse, responses=PAGE_ANSWERS,
+             summary="Book one of the offered slots")
 async def book_from_link(token: str, slot_index: Annotated[int, Form(ge=0, le=20)], st: State) -> HTMLResponse:
     try:
         case_id, current = await _offer_for(st, token)
