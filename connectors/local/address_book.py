@@ -25,8 +25,9 @@ class AddressBook:
     def cases_for_address(self, address_key: str) -> list[str]:
         """Cases that know this address, newest first."""
         with self.db.connect() as conn:
+            # the case id breaks a tie in time on every backend (Postgres has no rowid)
             rows = conn.execute("SELECT case_id FROM case_addresses WHERE address_key = ? ORDER BY at DESC, "
-                                "rowid DESC", (address_key,)).fetchall()
+                                "case_id DESC", (address_key,)).fetchall()
         return [str(r[0]) for r in rows]
 
     def contact_keys(self, address_key: str) -> list[str]:
