@@ -143,9 +143,14 @@ async def test_prior_no_show_asks_the_owner_before_any_outreach(stack: Stack) ->
     default_program(policy).review.repeat_no_show_count = 5  # the review rules alone would not ask
     stack.write_policy(policy)
     contact = f"c-{uuid.uuid4().hex[:8]}"
-    first = (await stack.cases.submit_event(event(appointment(contact_id=contact), EventType.no_show))).case_id
+    # a prior no-show is one whose appointment began before this one's (the helper's starts share a second)
+    earlier = (datetime.now(UTC) - timedelta(hours=3)).replace(microsecond=0)
+    first = (await stack.cases.submit_event(event(appointment(contact_id=contact, start=earlier),
+                                                  EventType.no_show))).case_id
     assert first
-    await eventually(lambda: state_of(stack, first), lambda s: s.verdict == "no_show")
+    # past its attendance check and on to outreach: its verdict is in the store the second case reads
+    await eventually(lambda: state_of(stack, first), lambda s: s.verdict == "no_show" and s.stage in (
+        Stage.recovering, Stage.offering, Stage.awaiting_review) and s.messages_sent >= 1)
     second = (await stack.cases.submit_event(event(appointment(contact_id=contact), EventType.no_show))).case_id
     assert second
     state = await eventually(lambda: state_of(stack, second),
