@@ -44,7 +44,7 @@ def named_types(policy: PolicyFile) -> tuple[list[str], list[str]]:
 
 
 def known_appointment_type(policy: PolicyFile, raw: str) -> str:
-    """The policy's own name for `raw`: the literal it names (also ignoring case, or as the leading words of a
+    """The policy's own name for `raw`: the literal it names (also ignoring case, or as the first words of a
     longer title: "Consultation - Jane" is a consultation), a pattern it names that matches, else `other`."""
     if raw in ALWAYS_KNOWN:
         return raw
