@@ -92,12 +92,18 @@ def appointment(
     )
 
 
+_PHONES_GIVEN: set[str] = set()
+
+
 def distinct_phone(base: str) -> str:
-    """Another valid number of `base`'s area (last digits changed): consent and caps count per address, so
-    contacts made up for a test must not share a phone unless the test says so."""
+    """Another valid number of `base`'s area (last digits changed), never one given before in this run:
+    consent and caps count per address, so contacts made up for a test must not share a phone unless the
+    test says so (a random pick alone collides often enough to fail a test with twenty contacts)."""
     while True:
-        candidate = base[:-3] + f"{int(uuid.uuid4().hex[:6], 16) % 1000:03d}"
-        if phonenumbers.is_valid_number(phonenumbers.parse(candidate)):
+        candidate = base[:-4] + f"{int(uuid.uuid4().hex[:6], 16) % 10000:04d}"
+        fresh = candidate != base and candidate not in _PHONES_GIVEN
+        if fresh and phonenumbers.is_valid_number(phonenumbers.parse(candidate)):
+            _PHONES_GIVEN.add(candidate)
             return candidate
 
 

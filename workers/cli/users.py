@@ -53,25 +53,23 @@ def list_users() -> None:
 @users_app.command("disable")
 def disable(username: str) -> None:
     """Disable an account: its sessions end and its tokens stop working at once."""
-    from workers.api.auth.store import UserError
-
-    try:
-        user = _store().set_disabled(username, True)
-    except UserError as exc:
-        fail(str(exc))
-    typer.echo(f"disabled {user.user_id}")
+    _set_disabled(username, True)
 
 
 @users_app.command("enable")
 def enable(username: str) -> None:
     """Enable a disabled account again (its old sessions and tokens stay revoked)."""
+    _set_disabled(username, False)
+
+
+def _set_disabled(username: str, disabled: bool) -> None:
     from workers.api.auth.store import UserError
 
     try:
-        user = _store().set_disabled(username, False)
+        user = _store().set_disabled(username, disabled)
     except UserError as exc:
         fail(str(exc))
-    typer.echo(f"enabled {user.user_id}")
+    typer.echo(f"{'disabled' if disabled else 'enabled'} {user.user_id}")
 
 
 @users_app.command("token")
