@@ -104,3 +104,81 @@ class ZoomSettings(EnvSection):
     model_config = SettingsConfigDict(env_prefix="NOSHOW_ZOOM_")
 
     secret_token: SecretStr | None = None
+
+
+SalesforceObject = Literal["ServiceAppointment", "Event"]
+SALESFORCE_OBJECTS: tuple[SalesforceObject, ...] = ("ServiceAppointment", "Event")
+
+
+class SalesforceSettings(EnvSection):
+    """Salesforce through the OAuth 2.0 JWT bearer flow: NOSHOW_SALESFORCE_CLIENT_ID (the connected app's consumer
+    key), _USERNAME (the integration user), _PRIVATE_KEY (PEM of the key whose certificate the app holds),
+    _LOGIN_URL (https://login.salesforce.com, https://test.salesforce.com for a sandbox, or My Domain), _AUDIENCE,
+    _INSTANCE_URL (default: the token response's), _API_VERSION, _OBJECTS (polled: ServiceAppointment, Event),
+    _NO_SHOW_STATUSES / _ATTENDED_STATUSES / _CANCELLED_STATUSES (ServiceAppointment), _EVENT_OUTCOME_FIELD,
+    _FIELDS (JSON: canonical field -> custom field API name), _OWNER_ID (owns tasks whose owner is not a user)."""
+
+    model_config = SettingsConfigDict(env_prefix="NOSHOW_SALESFORCE_")
+
+    client_id: str | None = None
+    username: str | None = None
+    private_key: SecretStr | None = None
+    login_url: str = "https://login.salesforce.com"
+    audience: str | None = None  # the JWT `aud`; default the login URL (a My Domain login still names login/test)
+    instance_url: str | None = None
+    api_version: str = Field(default="62.0", pattern=r"^v?\d{2,3}\.\d$")
+    objects: list[SalesforceObject] = Field(default_factory=lambda: list(SALESFORCE_OBJECTS))
+    no_show_statuses: list[str] = Field(default_factory=lambda: ["Cannot Complete"])
+    attended_statuses: list[str] = Field(default_factory=lambda: ["Completed"])
+    cancelled_statuses: list[str] = Field(default_factory=lambda: ["Canceled"])
+    event_outcome_field: str | None = Field(default=None, pattern=r"^[A-Za-z][A-Za-z0-9_]{0,79}$")
+    fields: dict[str, str] = Field(default_factory=dict)
+    owner_id: str | None = None
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.client_id or self.username or secret(self.private_key))
+
+
+ZOHO_ACCOUNTS = {"us": "https://accounts.zoho.com", "eu": "https://accounts.zoho.eu",
+                 "in": "https://accounts.zoho.in", "au": "https://accounts.zoho.com.au",
+                 "cn": "https://accounts.zoho.com.cn", "jp": "https://accounts.zoho.jp",
+                 "ca": "https://accounts.zohocloud.ca", "sa": "https://accounts.zoho.sa"}
+ZOHO_API = {"us": "https://www.zohoapis.com", "eu": "https://www.zohoapis.eu", "in": "https://www.zohoapis.in",
+            "au": "https://www.zohoapis.com.au", "cn": "https://www.zohoapis.com.cn", "jp": "https://www.zohoapis.jp",
+            "ca": "https://www.zohoapis.ca", "sa": "https://www.zohoapis.sa"}
+
+
+class ZohoSettings(EnvSection):
+    """Zoho CRM: NOSHOW_ZOHO_CLIENT_ID + _CLIENT_SECRET + _REFRESH_TOKEN (refreshed at the data centre's accounts
+    server), NOSHOW_ZOHO_DATA_CENTRE (us, eu, in, au, cn, jp, ca, sa) or _ACCOUNTS_URL (the `accounts-server` the
+    consent redirect named), _API_DOMAIN (default: the token response's `api_domain`), _API_VERSION,
+    _CHANNEL_TOKEN (the watch channel's token: opens /webhooks/zoho), _CHANNEL_ID, _OUTCOME_FIELD (the Events
+    field holding an outcome), _FIELDS (JSON: canonical field -> field API name), _OWNER_ID."""
+
+    model_config = SettingsConfigDict(env_prefix="NOSHOW_ZOHO_")
+
+    client_id: str | None = None
+    client_secret: SecretStr | None = None
+    refresh_token: SecretStr | None = None
+    data_centre: Literal["us", "eu", "in", "au", "cn", "jp", "ca", "sa"] = "us"
+    accounts_url: str | None = None
+    api_domain: str | None = None
+    api_version: str = Field(default="v7", pattern=r"^v\d{1,2}$")
+    channel_token: SecretStr | None = None  # at most 50 characters (the watch API's limit)
+    channel_id: int = Field(default=1_000_000_068_001, gt=0)
+    outcome_field: str | None = Field(default=None, pattern=r"^[A-Za-z][A-Za-z0-9_]{0,99}$")
+    fields: dict[str, str] = Field(default_factory=dict)
+    owner_id: str | None = None
+
+    @property
+    def token_url(self) -> str:
+        return f"{(self.accounts_url or ZOHO_ACCOUNTS[self.data_centre]).rstrip('/')}/oauth/v2/token"
+
+    @property
+    def default_api_domain(self) -> str:
+        return ZOHO_API[self.data_centre]
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.client_id or secret(self.refresh_token))

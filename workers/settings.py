@@ -26,6 +26,8 @@ from workers.provider_settings import (
     GoogleSettings,
     GraphSettings,
     HubSpotSettings,
+    SalesforceSettings,
+    ZohoSettings,
     ZoomSettings,
 )
 
@@ -191,7 +193,7 @@ class CodecSettings(EnvSection):
 
 
 CalendarProvider = Literal["local", "calcom", "calendly", "google", "outlook"]
-CrmProvider = Literal["local", "hubspot"]
+CrmProvider = Literal["local", "hubspot", "salesforce", "zoho"]
 
 
 class RoutingSettings(EnvSection):
@@ -296,6 +298,8 @@ class Settings(EnvSection):
     graph: GraphSettings = Field(default_factory=GraphSettings)
     hubspot: HubSpotSettings = Field(default_factory=HubSpotSettings)
     zoom: ZoomSettings = Field(default_factory=ZoomSettings)
+    salesforce: SalesforceSettings = Field(default_factory=SalesforceSettings)
+    zoho: ZohoSettings = Field(default_factory=ZohoSettings)
     twilio: TwilioSettings = Field(default_factory=TwilioSettings)
     sendgrid: SendGridSettings = Field(default_factory=SendGridSettings)
     slack: SlackSettings = Field(default_factory=SlackSettings)

@@ -23,6 +23,7 @@ from connectors.local.db import LocalDb
 from connectors.local.reconcile_state import SqliteAppointmentIndex, SqliteCursorStore
 from domain.models import EventType
 from domain.reconcile import DeliverEvents, ReconcileInput, ReconcileResult
+from tests.connectors.cases_salesforce import KEY_PEM
 from tests.engine.conftest import settings_for
 from tests.fakes.providers import FakeCalcom
 from tests.helpers import eventually, fast_policy, settings_from
@@ -300,11 +301,15 @@ def test_check_everything_configured_well(monkeypatch: pytest.MonkeyPatch, tmp_p
         "NOSHOW_GOOGLE_CALENDAR_ID": "ops@example.org", "NOSHOW_GRAPH_ACCESS_TOKEN": "graph-token-0123456",
         "NOSHOW_GRAPH_USER": "ops@example.org",
         "NOSHOW_CALENDAR_PROVIDER": "google", "NOSHOW_CRM_PROVIDER": "hubspot",
+        "NOSHOW_SALESFORCE_CLIENT_ID": "3MVG9-consumer", "NOSHOW_SALESFORCE_USERNAME": "integration@example.com",
+        "NOSHOW_SALESFORCE_PRIVATE_KEY": KEY_PEM, "NOSHOW_ZOHO_CLIENT_ID": "1000.ABC",
+        "NOSHOW_ZOHO_CLIENT_SECRET": "zoho-secret-01", "NOSHOW_ZOHO_REFRESH_TOKEN": "1000.refresh.01",
+        "NOSHOW_ZOHO_CHANNEL_TOKEN": "zoho-channel-token-01",
     })
     statuses = _statuses(result)
     assert result.exit_code == 0, result.output
     assert set(statuses.values()) == {"ok"}, statuses
-    assert len(statuses) == 11 + 3 + 2 + 5
+    assert len(statuses) == 12 + 3 + 2 + 7
 
 
 def test_check_reports_bad_formats_and_missing_pieces(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

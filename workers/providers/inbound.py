@@ -24,6 +24,7 @@ from connectors.settings import secret
 from connectors.slack.interactivity import SlackInteractivity
 from connectors.standard_webhooks import StandardWebhooksInbound
 from connectors.twilio.webhook import TwilioWebhook
+from connectors.zoho.inbound import ZohoInbound
 from connectors.zoom.inbound import ZoomInbound
 from workers.providers.checks import ProviderCheck
 from workers.settings import HubSpotSettings, Settings
@@ -146,4 +147,6 @@ def inbound_connectors(settings: Settings, channel_store: ChannelStore | None = 
         "SENDGRID_PARSE_TOKEN or SENDGRID_PARSE_BASIC_AUTH")
     add("slack", lambda: SlackInteractivity(s.slack), secret(s.slack.signing_secret) is not None,
         "SLACK_SIGNING_SECRET")
+    add("zoho", lambda: ZohoInbound(secret(s.zoho.channel_token) or "", s.zoho.channel_id),
+        secret(s.zoho.channel_token) is not None, "NOSHOW_ZOHO_CHANNEL_TOKEN")
     return routes, checks

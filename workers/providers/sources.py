@@ -4,8 +4,9 @@ the keepers of the push channels (Google) and subscriptions (Outlook) that say "
 Webhooks get lost (Calendly disables a subscription after 24 h of failures; Cal.com does not retry; Google and
 Graph pushes only say "something changed"), so every connected source is polled every
 NOSHOW_RECONCILE_EVERY_MINUTES and what was missed goes through the intake, the path webhooks take. The names
-("calcom", "calendly", "hubspot", "google", "outlook") are also the appointments' `source`, which the policy's
-`sources:` list and the case ids use, so a booking found here lands on the case its webhook would have started.
+("calcom", "calendly", "hubspot", "google", "outlook", "salesforce", "zoho") are also the appointments' `source`,
+which the policy's `sources:` list and the case ids use, so a booking found here lands on the case its webhook
+would have started.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from connectors.outlook.client import OutlookClient
 from connectors.outlook.subscriptions import SqliteSubscriptionStore, SubscriptionKeeper
 from connectors.settings import secret
 from workers.providers.checks import ProviderCheck, url_problem
+from workers.providers.salesforce_zoho import salesforce_source, zoho_source
 from workers.providers.tokens import google_token, graph_token
 from workers.settings import Settings
 from workers.temporal.schedules import schedule_id
@@ -99,6 +101,18 @@ def _plan(s: Settings) -> _Plan:
              {"NOSHOW_GRAPH_BASE_URL": graph.base_url},
              lambda: OutlookSource(OutlookClient(graph_token(s) or "", base_url=graph.base_url),
                                    (graph.user or "").strip()))
+
+    sf, zoho = s.salesforce, s.zoho
+    consider("salesforce", secret(sf.private_key), "NOSHOW_SALESFORCE_PRIVATE_KEY",
+             {"NOSHOW_SALESFORCE_CLIENT_ID": sf.client_id, "NOSHOW_SALESFORCE_USERNAME": sf.username},
+             {"NOSHOW_SALESFORCE_LOGIN_URL": sf.login_url} | (
+                 {"NOSHOW_SALESFORCE_INSTANCE_URL": sf.instance_url} if sf.instance_url else {}),
+             lambda: salesforce_source(s))
+    consider("zoho", secret(zoho.refresh_token), "NOSHOW_ZOHO_REFRESH_TOKEN",
+             {"NOSHOW_ZOHO_CLIENT_ID": zoho.client_id, "NOSHOW_ZOHO_CLIENT_SECRET": secret(zoho.client_secret)},
+             {"NOSHOW_ZOHO_ACCOUNTS_URL": zoho.token_url} | (
+                 {"NOSHOW_ZOHO_API_DOMAIN": zoho.api_domain} if zoho.api_domain else {}),
+             lambda: zoho_source(s))
     return plan
 
 

@@ -11,6 +11,7 @@ from connectors.local.oauth_tokens import SqlTokenStore, TokenCipher
 from connectors.oauth import (
     ClientCredentialsGrant,
     Grant,
+    JwtBearerGrant,
     MemoryTokenStore,
     RefreshTokenGrant,
     TokenManager,
@@ -61,3 +62,25 @@ def graph_token(s: Settings) -> TokenSource | None:
     grant: Grant = (RefreshTokenGrant(g.client_id, client_secret, refresh, GRAPH_SCOPE_DELEGATED) if refresh
                     else ClientCredentialsGrant(g.client_id, client_secret, GRAPH_SCOPE_APPLICATION))
     return _manager(s, "outlook", g.client_id, url, grant)
+
+
+def salesforce_token(s: Settings) -> TokenManager | None:
+    """The JWT bearer grant's manager (the token response names the instance URL), or None when incomplete."""
+    sf = s.salesforce
+    key = secret(sf.private_key)
+    if not (sf.client_id and sf.username and key):
+        return None
+    audience = (sf.audience or sf.login_url).rstrip("/")
+    # a PEM in one environment line carries its newlines as \n
+    grant = JwtBearerGrant(sf.client_id, sf.username, audience, key.replace("\\n", "\n"))
+    return _manager(s, "salesforce", sf.username, f"{sf.login_url.rstrip('/')}/services/oauth2/token", grant)
+
+
+def zoho_token(s: Settings) -> TokenManager | None:
+    """A refresh-token manager at the data centre's accounts server, or None when incomplete."""
+    z = s.zoho
+    refresh = secret(z.refresh_token)
+    if not (z.client_id and refresh):
+        return None
+    return _manager(s, "zoho", z.client_id, z.token_url, RefreshTokenGrant(z.client_id, secret(z.client_secret) or "",
+                                                                           refresh))

@@ -19,8 +19,9 @@ from connectors.oauth import TokenSource
 from connectors.outlook.calendar import OutlookCalendar
 from connectors.outlook.client import OutlookClient
 from connectors.settings import secret
-from connectors.writeback import MirroredCalendar, WritebackCrm
+from connectors.writeback import MirroredCalendar, RemoteCrm, WritebackCrm
 from policies.schema import CrmRules
+from workers.providers import salesforce_zoho
 from workers.providers.checks import ProviderCheck, ProviderConfigError, url_problem
 from workers.providers.tokens import google_token, graph_token
 from workers.settings import Settings
@@ -66,6 +67,8 @@ def calendar_problems(s: Settings) -> list[str]:
 
 
 def crm_problems(s: Settings) -> list[str]:
+    if s.routing.crm_provider in ("salesforce", "zoho"):
+        return salesforce_zoho.crm_problems(s)
     if s.routing.crm_provider == "local":
         return []
     hubspot = s.hubspot
@@ -98,7 +101,8 @@ def writeback_checks(s: Settings) -> list[ProviderCheck]:
     elif problems:
         checks.append(ProviderCheck("crm", "error", "; ".join(problems)))
     else:
-        checks.append(ProviderCheck("crm", "ok", "outcomes, notes and owner tasks written to HubSpot under the CRM "
+        title = salesforce_zoho.TITLES.get(s.routing.crm_provider, "HubSpot")
+        checks.append(ProviderCheck("crm", "ok", f"outcomes, notes and owner tasks written to {title} under the CRM "
                                                  "write rules; local copy kept"))
     return checks
 
@@ -137,11 +141,13 @@ def writeback(s: Settings, calendar: Any, crm: Any, rules: list[CrmRules]) -> tu
         adapter = _calendar_adapter(s, crm.contact)
         engine_calendar = MirroredCalendar(adapter, calendar, routing.calendar_provider)
         marker = adapter if isinstance(adapter, NoShowMarker) else None
-    remote = None
+    remote: RemoteCrm | None = None
     if routing.crm_provider == "hubspot":
         client = HubSpotClient(secret(s.hubspot.access_token) or "", base_url=s.hubspot.base_url)
         resolver = HubSpotContactResolver(client, crm.contact, db=crm.db, create=s.hubspot.create_contacts)
         remote = HubSpotCrm(client, union_rules(rules), contact_resolver=resolver,
                             default_owner=(s.hubspot.owner_id or "").strip() or None)
+    else:
+        remote = salesforce_zoho.remote_crm(s, crm, union_rules(rules))
     engine_crm = WritebackCrm(crm, remote, marker, marker_source=routing.calendar_provider if marker else None)
     return engine_calendar, engine_crm

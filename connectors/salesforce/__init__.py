@@ -1,0 +1,1 @@
+"""Salesforce: ServiceAppointment and Event polling, CRM writes, JWT bearer auth."""
