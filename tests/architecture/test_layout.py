@@ -56,12 +56,30 @@ def test_no_room_in_workers_is_too_big_to_read() -> None:
     assert {path: n for path, n in sizes.items() if n > MAX_WORKER_LINES} == {}
 
 
+def _loaded_by(argv: list[str], heavy: tuple[str, ...]) -> tuple[str, list[str]]:
+    """What `noshow <argv>` prints, and which of the `heavy` modules it imported."""
+    probe = (f"import sys\nfrom workers.cli.main import main\n"
+             f"try:\n    main({argv!r})\nexcept SystemExit:\n    pass\n"
+             f"heavy = {heavy!r}\n"
+             "print('loaded:' + ','.join(sorted(m for m in sys.modules if m in heavy or m.split('.')[0] in heavy)))")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, check=True)
+    *printed, loaded = out.stdout.strip().splitlines()
+    return "\n".join(printed), [m for m in loaded.removeprefix("loaded:").split(",") if m]
+
+
 def test_the_command_line_help_imports_nothing_heavy() -> None:
     """`noshow --help` must answer at once: no Temporal, SQLAlchemy, FastAPI, provider SDK or policy engine."""
-    probe = ("import sys\nfrom workers.cli.main import main\n"
-             "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
-             "heavy = ('temporalio', 'sqlalchemy', 'fastapi', 'twilio', 'sendgrid', 'yaml', 'policies', 'httpx')\n"
-             "print('loaded:' + ','.join(sorted({m.split('.')[0] for m in sys.modules} & set(heavy))))")
-    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, check=True)
-    assert "Commands" in out.stdout
-    assert out.stdout.strip().splitlines()[-1] == "loaded:"
+    printed, loaded = _loaded_by(["--help"], ("temporalio", "sqlalchemy", "fastapi", "twilio", "sendgrid", "yaml",
+                                              "policies", "httpx"))
+    assert "Commands" in printed
+    assert loaded == []
+
+
+def test_the_reply_explainer_imports_only_the_reply_reader() -> None:
+    """`noshow explain reply` answers at once: the reply reader, not the policy schema, linter or any server."""
+    printed, loaded = _loaded_by(
+        ["explain", "reply", "--text", "can we do tuesday at 3", "--now", "2026-12-02T10:00:00Z"],
+        ("temporalio", "sqlalchemy", "fastapi", "httpx", "yaml", "policies.schema", "policies.messages",
+         "policies.loader"))
+    assert '"intent"' in printed
+    assert loaded == []

@@ -3,21 +3,12 @@
 
 from __future__ import annotations
 
-import importlib
 import sys
-from dataclasses import dataclass
 from typing import Any
 
 import typer
-from typer.core import TyperGroup
 
-
-@dataclass(frozen=True)
-class Lazy:
-    module: str
-    attr: str  # a command function, or a Typer app for a group
-    help: str  # shown by `noshow --help` without importing the module
-
+from workers.cli.lazy import Lazy, lazy_group
 
 COMMANDS: dict[str, Lazy] = {
     "up": Lazy("workers.cli.stack", "up", "Start the Temporal dev server and UI, the worker and the API."),
@@ -41,38 +32,8 @@ COMMANDS: dict[str, Lazy] = {
 }
 
 
-class LazyCommands(TyperGroup):
-    """A group whose commands are imported on first use; `--help` lists them from `COMMANDS` alone."""
-
-    def list_commands(self, ctx: Any) -> list[str]:
-        return list(COMMANDS)
-
-    def get_command(self, ctx: Any, cmd_name: str) -> Any:
-        lazy = COMMANDS.get(cmd_name)
-        if lazy is None:
-            return None
-        target = getattr(importlib.import_module(lazy.module), lazy.attr)
-        command: Any
-        if isinstance(target, typer.Typer):
-            command = typer.main.get_group(target)
-        else:
-            holder = typer.Typer(add_completion=False)
-            holder.command(cmd_name)(target)
-            command = typer.main.get_command(holder)
-        command.name = cmd_name
-        return command
-
-    def format_commands(self, ctx: Any, formatter: Any) -> None:
-        with formatter.section("Commands"):
-            formatter.write_dl([(name, lazy.help) for name, lazy in COMMANDS.items()])
-
-    def format_help(self, ctx: Any, formatter: Any) -> None:
-        # plain click formatting: the rich one asks every command for its help, importing them all
-        super(TyperGroup, self).format_help(ctx, formatter)
-
-
-app = typer.Typer(cls=LazyCommands, no_args_is_help=True, add_completion=False,
-                  help="noshow-recovery: recover missed appointments.")
+app = lazy_group(COMMANDS, no_args_is_help=True,
+                 help="noshow-recovery: recover missed appointments.")
 
 
 def version() -> str:
