@@ -3,9 +3,9 @@
 Zoho signs nothing: a notification echoes the `token` (at most 50 characters) and the `channel_id` the channel
 was enabled with, "to ensure that the notification is from Zoho CRM". Both are compared in constant time with
 the configured ones before anything else of the body is used; the channel this deployment opens
-(connectors/zoho/channels.py) also puts the token in the `notify_url` query, and when a request carries that
-query it must match too (checked before the body is parsed). Neither token nor body carries a signed time, so the
-intake remembers accepted deliveries long (`signs_timestamp = False`).
+(`ZohoChannelKeeper` in connectors/zoho/source.py) also puts the token in the `notify_url` query, and when a
+request carries that query it must match too (checked before the body is parsed). Neither token nor body carries
+a signed time, so the intake remembers accepted deliveries long (`signs_timestamp = False`).
 
 A notification names record ids only (`ids`, `operation`, `module`): a change to a meeting (module `Events`;
 the prose calls it Meetings, so both names are accepted, UNVERIFIED which one is sent) asks for the `zoho`

@@ -50,6 +50,9 @@ WEBHOOKS: dict[str, tuple[list[str], str, str, str]] = {
                  "application/json", '[{"event": "delivered", "sg_message_id", "timestamp", ...}]'),
     "sendgrid_parse": (["authorization"], "`?token=` (SENDGRID_PARSE_TOKEN) or HTTP Basic (SENDGRID_PARSE_BASIC_AUTH)",
                        "multipart/form-data", "from, to, subject, text, html, headers, ..."),
+    "zoho": ([], "the channel `token` and `channel_id` in the body (and `?token=` when the notify URL carries it) "
+                 "equal NOSHOW_ZOHO_CHANNEL_TOKEN and the channel id, compared in constant time; nothing is signed",
+             "application/json", '{"channel_id", "token", "module": "Events", "operation", "ids": [...], ...}'),
     "slack": (["x-slack-signature", "x-slack-request-timestamp"],
               "`v0=<hex HMAC-SHA256(signing secret, v0:timestamp:body)>`, ±5 min",
               "application/x-www-form-urlencoded", "payload=<JSON block_actions>"),
