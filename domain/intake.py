@@ -29,6 +29,9 @@ class WebhookAck(BaseModel):
 
     ok: bool = True
     duplicate: bool = False
+    # accepted and written down, its effects still to come (then `events` and `replies` are empty)
+    queued: bool = False
+    intake_id: str | None = None
     events: list[EventOutcome] = Field(default_factory=list)
     replies: list[ReplyOutcome] = Field(default_factory=list)
     unknown_types: list[str] = Field(default_factory=list)

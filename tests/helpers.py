@@ -17,7 +17,14 @@ from domain.models import Appointment, AppointmentEvent, Contact, EventType
 from policies.loader import load_policy
 from policies.schema import PolicyFile, Program, ResolvedProgram, WatchRules
 from workers.dev.demo import daytime_contact
-from workers.settings import LoggingSettings, PolicySettings, Settings, StorageSettings, TemporalSettings
+from workers.settings import (
+    ApiSettings,
+    LoggingSettings,
+    PolicySettings,
+    Settings,
+    StorageSettings,
+    TemporalSettings,
+)
 
 T = TypeVar("T")
 
@@ -99,12 +106,13 @@ def distinct_phone(base: str) -> str:
     """Another valid number of `base`'s area (last digits changed), never one given before in this run:
     consent and caps count per address, so contacts made up for a test must not share a phone unless the
     test says so (a random pick alone collides often enough to fail a test with twenty contacts)."""
-    while True:
+    for _ in range(10_000):
         candidate = base[:-4] + f"{int(uuid.uuid4().hex[:6], 16) % 10000:04d}"
         fresh = candidate != base and candidate not in _PHONES_GIVEN
         if fresh and phonenumbers.is_valid_number(phonenumbers.parse(candidate)):
             _PHONES_GIVEN.add(candidate)
             return candidate
+    raise ValueError(f"no valid numbers left around {base!r}: pick a base in a real area")
 
 
 def event(appt: Appointment, type_: EventType = EventType.no_show, event_id: str | None = None,
@@ -117,6 +125,8 @@ def local_settings(data_dir: Path, *, task_queue: str | None = None, policy_file
                    temporal_address: str | None = None, **sections: Any) -> Settings:
     """Settings for a test: the embedded default under `data_dir`, with the sections the test changes."""
     temporal = TemporalSettings(address=temporal_address, **({"task_queue": task_queue} if task_queue else {}))
+    # a test reads a webhook's effects from its answer: wait for them however loaded the machine is
+    sections.setdefault("api", ApiSettings(ack_seconds=30))
     return Settings(storage=StorageSettings(data_dir=data_dir), policy=PolicySettings(file=policy_file),
                     temporal=temporal, logging=LoggingSettings(format="console"), **sections)
 

@@ -65,7 +65,10 @@ class ApiSettings(EnvSection):
     """NOSHOW_API_HOST, NOSHOW_API_PORT, NOSHOW_PUBLIC_BASE_URL (the address providers and customers reach),
     NOSHOW_MAX_BODY_BYTES (webhooks), NOSHOW_MAX_JSON_BODY_BYTES (every other route), NOSHOW_API_BODY_READ_SECONDS
     (a body not complete by then gets 408), NOSHOW_API_KEEP_ALIVE_SECONDS (idle keep-alive connections closed),
-    NOSHOW_API_TEMPORAL_WAIT_SECONDS (a route that needs Temporal answers 503 after this long without it)."""
+    NOSHOW_API_TEMPORAL_WAIT_SECONDS (a route that needs Temporal answers 503 after this long without it),
+    NOSHOW_API_ACK_SECONDS (how long a verified webhook waits for its own effects before it is answered 202, its
+    delivery queued), NOSHOW_API_INTAKE_MAX_PENDING (queued deliveries past which webhooks get 503 Retry-After),
+    NOSHOW_API_INTAKE_INLINE (deliveries one API applies at once; more wait in the queue)."""
 
     model_config = SettingsConfigDict(env_prefix="NOSHOW_API_")
 
@@ -77,6 +80,10 @@ class ApiSettings(EnvSection):
     body_read_seconds: float = 10.0
     keep_alive_seconds: int = 5
     temporal_wait_seconds: float = 1.0
+    # under the tightest provider delivery timeout (Slack and Zoom: 3 s) with room for the network
+    ack_seconds: float = Field(default=0.5, gt=0, le=60)
+    intake_max_pending: int = Field(default=10_000, ge=1)
+    intake_inline: int = Field(default=32, ge=1, le=1000)
 
     @property
     def local_url(self) -> str:

@@ -57,29 +57,41 @@ class WebhookReceipts:
         """Remember a handled delivery: its dedupe key (for the unsigned-time horizon when `long`) and the
         digests of what its signature covered."""
         now = now or datetime.now(UTC)
-        at = now.isoformat()
         with self.db.connect() as conn:
-            if key is not None:
-                table = "webhook_long_receipts" if long else "webhook_deliveries"
-                conn.execute(f"INSERT OR IGNORE INTO {table} (key, at) VALUES (?, ?)", (key, at))
-            if digests is not None:
-                conn.execute("INSERT OR IGNORE INTO webhook_signed_digests (provider, digest, request_digest, at) "
-                             "VALUES (?, ?, ?, ?)", (provider, digests[0], digests[1], at))
+            self.claim(conn, key, now, long=long, digests=digests, provider=provider)
+
+    def claim(self, conn: Any, key: str | None, now: datetime, *, long: bool = False,
+              digests: tuple[str, str] | None = None, provider: str = "") -> bool:
+        """`remember` inside the caller's transaction; False when another delivery got there first (its key or
+        its signed digest is already remembered), so two copies racing each other take effect once."""
+        at = now.isoformat()
+        new = True
+        if key is not None:
+            table = "webhook_long_receipts" if long else "webhook_deliveries"
+            new = bool(conn.execute(f"INSERT OR IGNORE INTO {table} (key, at) VALUES (?, ?)", (key, at)).rowcount)
+        if digests is not None:
+            added = conn.execute("INSERT OR IGNORE INTO webhook_signed_digests (provider, digest, request_digest, at) "
+                                 "VALUES (?, ?, ?, ?)", (provider, digests[0], digests[1], at)).rowcount
+            new = new and bool(added)
         self._since_prune += 1
         if self._since_prune >= PRUNE_EVERY:
-            self.prune(now)
+            self._since_prune = 0
+            self._prune_in(conn, now)
+        return new
 
     def prune(self, now: datetime | None = None) -> int:
         """Forget keys past the retry horizon; returns how many were dropped."""
         self._since_prune = 0
-        now = now or datetime.now(UTC)
+        with self.db.connect() as conn:
+            return self._prune_in(conn, now or datetime.now(UTC))
+
+    def _prune_in(self, conn: Any, now: datetime) -> int:
         cutoff = (now - self.horizon).isoformat()
         long_cutoff = (now - max(self.horizon, UNSIGNED_TIME_HORIZON)).isoformat()
-        with self.db.connect() as conn:
-            dropped = int(conn.execute("DELETE FROM webhook_deliveries WHERE at < ?", (cutoff,)).rowcount)
-            dropped += int(conn.execute("DELETE FROM webhook_long_receipts WHERE at < ?", (long_cutoff,)).rowcount)
-            dropped += int(conn.execute("DELETE FROM webhook_signed_digests WHERE at < ?", (long_cutoff,)).rowcount)
-            return dropped
+        dropped = int(conn.execute("DELETE FROM webhook_deliveries WHERE at < ?", (cutoff,)).rowcount)
+        dropped += int(conn.execute("DELETE FROM webhook_long_receipts WHERE at < ?", (long_cutoff,)).rowcount)
+        dropped += int(conn.execute("DELETE FROM webhook_signed_digests WHERE at < ?", (long_cutoff,)).rowcount)
+        return dropped
 
 
 class UnknownType(BaseModel):

@@ -33,6 +33,8 @@ def stack_env(data_dir: Path, **extra: str) -> dict[str, str]:
         "NOSHOW_API_PORT": str(api_port),
         "NOSHOW_PUBLIC_BASE_URL": f"http://127.0.0.1:{api_port}",
         "NOSHOW_LOG_FORMAT": "json",
+        # the tests read a webhook's effects from its answer: wait for them however loaded the machine is
+        "NOSHOW_API_ACK_SECONDS": "30",
         **extra,
     })
     return env

@@ -3,6 +3,7 @@ and health. `create_app` is the factory; one router per resource lives in `worke
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -43,15 +44,24 @@ def create_app(settings: Settings | None = None, client: Client | None = None,
         current: AppState = app.state.noshow
         if current.client is None:
             current.client = await connect(settings, wait_seconds=60)
-        yield
+        gate: TemporalGate = app.state.temporal_gate
+        drainer = asyncio.create_task(current.handoff.drain_forever(
+            current.cases_or_none, lambda: gate.is_up(current.client)))
+        try:
+            yield
+        finally:
+            drainer.cancel()
+            await asyncio.gather(drainer, return_exceptions=True)
+            await current.handoff.wait_idle()
 
     app = FastAPI(title="noshow-recovery", version="0.1.0", description=DESCRIPTION, lifespan=lifespan,
                   docs_url=None, redoc_url=None)
     app.state.noshow = AppState(settings, deps or build_dependencies(settings), client)
     app.state.temporal_gate = TemporalGate(settings.api.temporal_wait_seconds)
     # these talk to Temporal while the caller waits: a fast 503 with Retry-After when it is unreachable
-    needs_temporal = [m.router for m in (webhooks, cases, reviews, booking, waitlist)]
-    routers = [ops.router, *needs_temporal, login.router, inbox.router, *console.routers(),
+    # (webhooks are written down first and applied when Temporal answers: see workers/intake/handoff.py)
+    needs_temporal = [m.router for m in (cases, reviews, booking, waitlist)]
+    routers = [ops.router, webhooks.router, *needs_temporal, login.router, inbox.router, *console.routers(),
                dashboard.router_for(app)]
     for router in routers:
         app.include_router(router, dependencies=[Depends(temporal_required)] if router in needs_temporal else None)

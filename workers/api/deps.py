@@ -19,6 +19,7 @@ from workers.api.auth.store import AuthStore
 from workers.api.auth.throttle import SignInThrottle
 from workers.dependencies import Dependencies
 from workers.intake.cases import CaseService
+from workers.intake.handoff import Handoff
 from workers.intake.webhooks import WebhookIntake
 from workers.providers.checks import ProviderCheck
 from workers.providers.inbound import inbound_connectors
@@ -44,6 +45,10 @@ class AppState:
         self.connectors: dict[str, InboundConnector] = connectors
         self.connector_checks: list[ProviderCheck] = checks
         self.intake = WebhookIntake(deps, self.connectors)
+        self.handoff = Handoff(self.intake, deps, settings.api)
+
+    def cases_or_none(self) -> CaseService | None:
+        return None if self.client is None else CaseService(self.client, self.deps)
 
     @property
     def cases(self) -> CaseService:

@@ -52,6 +52,16 @@ class TemporalGate:
         if not self._up:
             raise unavailable()
 
+    async def is_up(self, client: Client | None) -> bool:
+        """`require` as a yes or no, for callers with somewhere else to put the work (the webhook hand-off)."""
+        if client is None:
+            return False
+        try:
+            await self.require(client)
+        except HTTPException:
+            return False
+        return True
+
     def mark_down(self) -> None:
         self._up = False
         self._checked_at = asyncio.get_running_loop().time()

@@ -175,9 +175,10 @@ class CaseService:
         if calendar.appointment(appt.appointment_id) is not None:
             calendar.set_status(appt.appointment_id, "cancelled")
 
-    async def submit_reply(self, reply: Reply, sender: str | None, case_id: str | None = None) -> ReplyOutcome:
+    async def submit_reply(self, reply: Reply, sender: str | None, case_id: str | None = None,
+                           stopped_at_edge: bool | None = None) -> ReplyOutcome:
         """A customer's message, routed to its case (see workers/intake/replies.py)."""
-        return await ReplyRouter(self.client, self.deps).submit(reply, sender, case_id)
+        return await ReplyRouter(self.client, self.deps).submit(reply, sender, case_id, stopped_at_edge)
 
     def handle(self, case_id: str) -> WorkflowHandle[RecoveryCaseWorkflow, object]:
         return self.client.get_workflow_handle_for(RecoveryCaseWorkflow.run, case_id)  # type: ignore[arg-type]

@@ -41,6 +41,23 @@ UNROUTED = "unrouted"  # the case id a confirmation carries when no case knows t
 MAX_CANDIDATES = 8  # cases asked whether they are open, newest first
 
 
+def record_address_opt_out(deps: Dependencies, reply: Reply, akey: str) -> bool:
+    """The address opted out of every channel by this STOP; True when this STOP is the one that did it."""
+    return deps.consent.opt_out_newly(f"{reply.reply_id}:address", akey, evidence=reply.text[:500],
+                                      evidence_channel=reply.channel.value, at=reply.received_at)
+
+
+def opt_out_at_edge(deps: Dependencies, reply: Reply, sender: str) -> bool | None:
+    """A STOP's address opted out before its delivery is acknowledged, so no send (each checks consent under its
+    reservation lock) can follow it however long the routing waits; True when this STOP opted the address out,
+    None when the message is no opt-out. An unreadable sender raises addresses.AddressError."""
+    intent = reply_policy.understand(reply_policy.ReplyInput(text=reply.text, now=reply.received_at)).intent
+    if intent != ReplyIntent.opt_out:
+        return None
+    address = addresses.normalise(reply.channel, sender, deps.settings.routing.default_region)
+    return record_address_opt_out(deps, reply, addresses.address_key(address, deps.settings.auth.id_salt))
+
+
 class ReplyRouter:
     def __init__(self, client: Client, deps: Dependencies) -> None:
         self.client = client
@@ -55,9 +72,11 @@ class ReplyRouter:
             return False
         return desc.status is not None and desc.status.name == "RUNNING"
 
-    async def submit(self, reply: Reply, sender: str | None, case_id: str | None = None) -> ReplyOutcome:
+    async def submit(self, reply: Reply, sender: str | None, case_id: str | None = None,
+                     stopped_at_edge: bool | None = None) -> ReplyOutcome:
         """Route a customer's message to its case; record it whatever happens; honour consent words at once.
-        An unreadable sender raises addresses.AddressError before anything is recorded."""
+        An unreadable sender raises addresses.AddressError before anything is recorded. `stopped_at_edge` is
+        what `opt_out_at_edge` answered for this STOP before the delivery was acknowledged."""
         if case_id is not None and not (is_case_id(case_id) or is_backfill_id(case_id)):
             case_id = None  # not an id this engine made: never signal some other workflow with a customer's text
         address = addresses.normalise(reply.channel, sender, self.region) if sender else None
@@ -65,7 +84,7 @@ class ReplyRouter:
         to = addresses.subject(address) if address else None  # what the outbox and the channels call it
         wrote_last = await asyncio.to_thread(self.deps.outbox.case_for_recipient, to) if to and not case_id else None
         if is_backfill_id(case_id) or (case_id is None and is_backfill_id(wrote_last)):
-            return await self._waitlist_reply(reply, to, str(case_id or wrote_last))
+            return await self._waitlist_reply(reply, to, str(case_id or wrote_last), bool(stopped_at_edge))
         understanding = reply_policy.understand(reply_policy.ReplyInput(text=reply.text, now=reply.received_at))
         intent = understanding.intent
         contact_keys = await asyncio.to_thread(self._contact_keys, akey, case_id)
@@ -77,7 +96,7 @@ class ReplyRouter:
         if routed_case is not None and not contact_keys:
             contact_keys = await asyncio.to_thread(self._contact_keys, None, routed_case)
         if intent == ReplyIntent.opt_out and (to is not None or contact_keys):
-            return await self._opt_out(reply, to, akey, contact_keys, routed_case, is_open)
+            return await self._opt_out(reply, to, akey, contact_keys, routed_case, is_open, bool(stopped_at_edge))
         if intent == ReplyIntent.opt_in and to is not None and akey is not None:
             await asyncio.to_thread(self._opt_in, reply, to, akey, contact_keys, routed_case)
         routed: Literal["case", "unknown_sender", "closed_case"]
@@ -136,8 +155,9 @@ class ReplyRouter:
     # ------------------------------------------------------------------ consent
 
     async def _opt_out(self, reply: Reply, to: str | None, akey: str | None, contact_keys: list[str],
-                       routed_case: str | None, is_open: bool) -> ReplyOutcome:
-        first = await asyncio.to_thread(self._record_opt_out, reply, akey, contact_keys, routed_case)
+                       routed_case: str | None, is_open: bool, stopped_at_edge: bool) -> ReplyOutcome:
+        first = await asyncio.to_thread(self._record_opt_out, reply, akey, contact_keys, routed_case,
+                                        stopped_at_edge)
         if to is not None and first:
             pending = await asyncio.to_thread(
                 self._send_once, reply, to, f"consent-{reply.reply_id}", self.deps.policy().opt_out_confirmation,
@@ -155,15 +175,15 @@ class ReplyRouter:
         return ReplyOutcome(reply_id=reply.reply_id, case_id=routed_case, routed=routed, opted_out=True)
 
     def _record_opt_out(self, reply: Reply, akey: str | None, contact_keys: list[str],
-                        routed_case: str | None) -> bool:
+                        routed_case: str | None, stopped_at_edge: bool = False) -> bool:
         """The address and every contact with it, opted out of every channel. True when this STOP opted the
         address out (the one that earns the confirmation): not for a re-delivery, nor for a STOP from an address
-        already out, nor for the second of two STOPs arriving at once."""
+        already out, nor for the second of two STOPs arriving at once. When the edge already opted the address
+        out for this STOP, its answer stands."""
         first = False
         evidence = reply.text[:500]
         if akey is not None:
-            first = self.deps.consent.opt_out_newly(f"{reply.reply_id}:address", akey, evidence=evidence,
-                                                    evidence_channel=reply.channel.value, at=reply.received_at)
+            first = record_address_opt_out(self.deps, reply, akey) or stopped_at_edge
         for contact_key in contact_keys:
             # the case's own record of this STOP (by reply id) counts as the same event
             event_id = reply.reply_id if akey is None else f"{reply.reply_id}:{contact_key}"
@@ -232,7 +252,8 @@ class ReplyRouter:
 
     # ------------------------------------------------------------------ waitlist offers
 
-    async def _waitlist_reply(self, reply: Reply, sender: str | None, backfill_id: str) -> ReplyOutcome:
+    async def _waitlist_reply(self, reply: Reply, sender: str | None, backfill_id: str,
+                              stopped_at_edge: bool) -> ReplyOutcome:
         """An answer to a waitlist offer. No case workflow is listening: a clear yes goes to the backfill, an
         opt-out is recorded, confirmed once and fanned out here, anything else goes to a human. One backfill
         writes to many people, so the sender's address says who answered; without it nobody can be credited."""
@@ -243,7 +264,7 @@ class ReplyRouter:
             outcome.backfill = "unknown_sender"
             if understanding.intent == ReplyIntent.opt_out and sender is not None:
                 akey = addresses.address_key(sender, self.salt)
-                if self._record_opt_out(reply, akey, [], None):
+                if self._record_opt_out(reply, akey, [], None, stopped_at_edge):
                     self._confirm_opt_out(reply, sender, akey, backfill_id)
                 outcome.opted_out = True
             else:
@@ -251,7 +272,7 @@ class ReplyRouter:
         elif understanding.intent == ReplyIntent.opt_out:
             akey = addresses.address_key(sender, self.salt)
             keys = [contact_key, *(k for k in self.deps.addresses.contact_keys(akey) if k != contact_key)]
-            if self._record_opt_out(reply, akey, keys, None):
+            if self._record_opt_out(reply, akey, keys, None, stopped_at_edge):
                 self._confirm_opt_out(reply, sender, contact_key, backfill_id)
             await self._stop_cases(reply.reply_id, keys, akey, skip=None)
             outcome.opted_out = True

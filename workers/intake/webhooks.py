@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import partial
 
 import structlog
 from temporalio.service import RPCError
@@ -30,6 +30,7 @@ from connectors.contract import RawRequest, SignatureError, WebhookResult
 from connectors.google.channels import SqliteChannelStore
 from connectors.google.inbound import GoogleCalendarInbound
 from connectors.inbound import InboundBase, PayloadError
+from connectors.local.db import Conn
 from connectors.local.meeting_links import MeetingLinks
 from connectors.local.webhook_receipts import UNSIGNED_TIME_HORIZON, UnknownTypes, WebhookReceipts
 from connectors.outlook.inbound import OutlookInbound
@@ -58,6 +59,18 @@ async def _quietly(what: str, call: Awaitable[object]) -> None:
         log.warning("schedule_trigger_failed", what=what, status=exc.status.name)
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """A verified delivery ready to be handed off: its parsed content and how the receipt log will know it."""
+
+    provider: str
+    result: WebhookResult
+    renew_push: bool
+    key: str | None
+    long: bool
+    digests: tuple[str, str] | None
+
+
 class WebhookIntake:
     def __init__(self, deps: Dependencies, connectors: Mapping[str, object]) -> None:
         self.deps = deps
@@ -74,9 +87,11 @@ class WebhookIntake:
         if isinstance(google, GoogleCalendarInbound):
             google.channels = SqliteChannelStore(deps.db)
 
-    async def receive(self, provider: str, connector: object, raw: RawRequest, result: WebhookResult,
-                      cases: CaseService) -> WebhookAck:
-        """Apply a parsed delivery once; a re-delivery is acknowledged as a duplicate with no effect."""
+    async def prepare(self, provider: str, connector: object, raw: RawRequest, result: WebhookResult
+                      ) -> Prepared | None:
+        """What a verified delivery will do, with the provider-specific steps that read only the request and the
+        database done; None for a re-delivery (it has no second effect). Raises SignatureError for a replay the
+        signature alone could not tell apart."""
         key = f"{provider}:{result.dedupe_key}" if result.dedupe_key else None
         inner = unwrap(connector)
         timeless = isinstance(inner, InboundBase) and not inner.signs_timestamp
@@ -92,17 +107,30 @@ class WebhookIntake:
                 log.warning("webhook_resplit_refused", provider=provider)
                 raise SignatureError("signature already used for different parameters")
             if verdict == "duplicate":
-                return WebhookAck(duplicate=True)
+                return None
         if key is not None:
             seen: bool = await asyncio.to_thread(self.receipts.seen, key)
             if seen:
-                return WebhookAck(duplicate=True)
-        result = self._before(connector, raw, result)
-        ack = await self._dispatch(provider, result, cases)
-        await self._after(connector, raw, cases)
-        if key or digests:
-            await asyncio.to_thread(partial(self.receipts.remember, key, long=timeless, digests=digests,
-                                            provider=provider))
+                return None
+        result = await asyncio.to_thread(self._before, connector, raw, result)
+        renew = isinstance(inner, OutlookInbound) and await asyncio.to_thread(
+            note_lifecycle, self.subscriptions, inner.lifecycle(raw))
+        return Prepared(provider=provider, result=result, renew_push=renew, key=key, long=timeless, digests=digests)
+
+    def claim(self, prepared: Prepared, conn: Conn, now: datetime) -> bool:
+        """Remember the delivery in the caller's transaction; False when a copy of it got there first."""
+        if prepared.key is None and prepared.digests is None:
+            return True
+        return self.receipts.claim(conn, prepared.key, now, long=prepared.long, digests=prepared.digests,
+                                   provider=prepared.provider)
+
+    async def apply(self, provider: str, result: WebhookResult, cases: CaseService, *, renew_push: bool = False,
+                    stopped_at_edge: Mapping[str, bool] | None = None) -> WebhookAck:
+        """The delivery's effects: cases started or signalled, replies routed, statuses recorded. Safe to run
+        twice (each effect is keyed by the provider's own ids)."""
+        ack = await self._dispatch(provider, result, cases, stopped_at_edge or {})
+        if renew_push:
+            await _quietly("push renewal", trigger_push_renewal(cases.client))
         return ack
 
     def normalise(self, result: WebhookResult, cases: CaseService) -> WebhookResult:
@@ -124,16 +152,18 @@ class WebhookIntake:
             self.linker.observe(result, raw.body)
         return result
 
-    async def _dispatch(self, provider: str, result: WebhookResult, cases: CaseService) -> WebhookAck:
+    async def _dispatch(self, provider: str, result: WebhookResult, cases: CaseService,
+                        stopped_at_edge: Mapping[str, bool]) -> WebhookAck:
         ack = WebhookAck(unknown_types=result.unknown_types)
         for event in result.events:
             ack.events.append(await cases.submit_event(event))
         for message in result.messages:
             reply = Reply(reply_id=message.provider_message_id, channel=message.channel, text=message.text[:5000],
                           received_at=message.received_at)
-            ack.replies.append(await cases.submit_reply(reply, sender=message.sender))
+            ack.replies.append(await cases.submit_reply(
+                reply, sender=message.sender, stopped_at_edge=stopped_at_edge.get(message.provider_message_id)))
         for status in result.statuses:
-            record_delivery_status(self.deps, status)
+            await asyncio.to_thread(record_delivery_status, self.deps, status)
         for action in result.review_actions:
             # Slack wants its answer within 3 s: acknowledge now, apply the decision right after
             task = asyncio.create_task(apply_slack_decision(cases, self.slack_reviewers, action))
@@ -142,11 +172,6 @@ class WebhookIntake:
         for source in result.sync_sources:  # a Google / Graph ping: reconcile that source now
             await trigger_sync(cases.client, source)
         if result.unknown_types:
-            self.unknown_types.count(provider, result.unknown_types)
+            await asyncio.to_thread(self.unknown_types.count, provider, result.unknown_types)
             log.info("webhook_unknown_types", provider=provider, count=len(result.unknown_types))
         return ack
-
-    async def _after(self, connector: object, raw: RawRequest, cases: CaseService) -> None:
-        inner = unwrap(connector)
-        if isinstance(inner, OutlookInbound) and note_lifecycle(self.subscriptions, inner.lifecycle(raw)):
-            await _quietly("push renewal", trigger_push_renewal(cases.client))

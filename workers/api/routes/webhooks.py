@@ -1,5 +1,7 @@
 """`POST /webhooks/{provider}`: every delivery authenticated on its raw bytes before anything parses it; bodies
-over the limit get 413 before they are buffered; bad input gets a 4xx that says what is wrong and starts nothing."""
+over the limit get 413 before they are buffered; bad input gets a 4xx that says what is wrong and starts nothing.
+A verified delivery is written down before it is acknowledged (workers/intake/handoff.py): 200 with its effects
+when they finish within NOSHOW_API_ACK_SECONDS, else 202 with its intake id; 503 only when the queue is full."""
 
 from __future__ import annotations
 
@@ -18,6 +20,8 @@ from domain.intake import WebhookAck
 from workers.api.deps import State
 from workers.api.errors import read_body, safe_errors
 from workers.api.models import Problem
+from workers.api.temporal_gate import RETRY_AFTER_SECONDS
+from workers.intake.handoff import Backlogged
 
 log = structlog.get_logger(__name__)
 
@@ -27,7 +31,9 @@ router = APIRouter(tags=["webhooks"])
 @router.post(
     "/webhooks/{provider}",
     response_model=WebhookAck,
-    responses={401: {"model": Problem}, 404: {"model": Problem}, 413: {"model": Problem}, 422: {"model": Problem}},
+    responses={202: {"model": WebhookAck, "description": "accepted and queued: its effects follow shortly"},
+               401: {"model": Problem}, 404: {"model": Problem}, 413: {"model": Problem}, 422: {"model": Problem},
+               503: {"model": Problem, "description": "the intake queue is full; retry after `Retry-After`"}},
     summary="Receive a signed webhook (canonical events at /webhooks/events; providers by name)",
 )
 async def webhook(provider: str, request: Request, st: State) -> Response:
@@ -72,12 +78,22 @@ async def webhook(provider: str, request: Request, st: State) -> Response:
     except AddressError as exc:
         raise HTTPException(422, f"invalid payload: {exc}") from None
     try:
-        ack = await st.intake.receive(provider, connector, raw, result, st.cases)
+        prepared = await st.intake.prepare(provider, connector, raw, result)
     except SignatureError as exc:  # a replay the signature alone could not tell apart
         log.info("webhook_rejected", provider=provider, reason=str(exc))
         raise HTTPException(401, f"signature rejected: {exc}") from None
+    if prepared is None:
+        ack, status = WebhookAck(duplicate=True), 200
+    else:
+        gate = request.app.state.temporal_gate
+        try:
+            ack, status = await st.handoff.receive(prepared, st.cases_or_none(), lambda: gate.is_up(st.client))
+        except Backlogged:
+            log.warning("webhook_backlogged", provider=provider)
+            raise HTTPException(503, "too many deliveries are waiting; retry shortly",
+                                headers={"Retry-After": str(RETRY_AFTER_SECONDS)}) from None
     if result.response is not None:
         if isinstance(result.response, str):
             return PlainTextResponse(result.response, media_type=result.response_media_type)
         return JSONResponse(result.response)
-    return JSONResponse(ack.model_dump(mode="json"))
+    return JSONResponse(ack.model_dump(mode="json"), status_code=status)

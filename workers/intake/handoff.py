@@ -1,0 +1,182 @@
+"""The durable hand-off between a verified webhook and its effects, so the acknowledgement never waits on Temporal.
+
+A delivery that passed its signature check is parsed, checked against the receipt log and written to the intake
+queue (connectors/local/intake_queue.py) in one transaction; a STOP among its messages opts its address out in
+the same breath. Then the API applies it at once, under a lease, and answers with what it did if that finished
+within `NOSHOW_API_ACK_SECONDS`; otherwise (a burst, a slow or unreachable Temporal) it answers 202 with the
+delivery's intake id, and the work finishes on its own. A drainer in every API process takes rows whose lease
+lapsed or whose attempt failed, with backoff, so a crash after the ack loses nothing and any replica can finish
+another's rows. Past `NOSHOW_API_INTAKE_MAX_PENDING` waiting rows the route answers 503 with `Retry-After`
+instead of queueing without bound; providers retry later.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+
+import structlog
+from pydantic import BaseModel, Field
+from temporalio.service import RPCError
+
+from connectors.contract import WebhookResult
+from connectors.local.intake_queue import IntakeItem, IntakeQueue
+from domain.intake import WebhookAck
+from domain.models import Reply
+from workers.dependencies import Dependencies
+from workers.intake.cases import CaseService
+from workers.intake.replies import opt_out_at_edge
+from workers.intake.webhooks import Prepared, WebhookIntake
+from workers.settings import ApiSettings
+
+log = structlog.get_logger(__name__)
+
+LEASE = timedelta(seconds=60)  # longer than any one application takes; a lapsed lease means its holder died
+MAX_BACKOFF = timedelta(minutes=5)
+# a delivery that fails for a reason other than Temporal being unreachable (a bug, a payload no case accepts)
+# is tried this many times, then kept as `failed` for a person (GET /ops/intake, POST /ops/intake/{id}/retry)
+MAX_ATTEMPTS = 8
+DRAIN_EVERY = 0.5  # seconds between looks at the queue when it is empty
+PRUNE_EVERY = 600  # drain rounds between prunes of applied rows
+
+
+class Backlogged(Exception):
+    """More deliveries are waiting than the queue accepts: the provider should retry later."""
+
+
+class QueuedDelivery(BaseModel):
+    """What the queue keeps of a delivery: its parsed content and what the edge already did for it."""
+
+    result: WebhookResult
+    renew_push: bool = False
+    stopped_at_edge: dict[str, bool] = Field(default_factory=dict)  # reply id -> this STOP opted the address out
+
+
+def backoff(attempts: int) -> timedelta:
+    return min(MAX_BACKOFF, timedelta(seconds=2 ** min(attempts, 10)))
+
+
+class Handoff:
+    def __init__(self, intake: WebhookIntake, deps: Dependencies, api: ApiSettings) -> None:
+        self.intake, self.deps = intake, deps
+        self.queue = IntakeQueue(deps.db)
+        self.ack_seconds = api.ack_seconds
+        self.max_pending = api.intake_max_pending
+        self.inline = asyncio.Semaphore(api.intake_inline)
+        self.owner = f"{socket.gethostname()[:40]}:{uuid.uuid4().hex[:8]}"
+        self.running: set[asyncio.Task[WebhookAck | None]] = set()
+        self._pending_seen = (-1e9, 0)
+
+    async def receive(self, prepared: Prepared, cases: CaseService | None,
+                      temporal_up: Callable[[], Awaitable[bool]]) -> tuple[WebhookAck, int]:
+        """(acknowledgement, status): 200 with the delivery's effects, 200 `duplicate`, or 202 `queued`."""
+        if await self._backlog() >= self.max_pending:
+            raise Backlogged
+        now = datetime.now(UTC)
+        stopped = await asyncio.to_thread(self._consent_first, prepared.result)
+        delivery = QueuedDelivery(result=prepared.result, renew_push=prepared.renew_push, stopped_at_edge=stopped)
+        inline = cases is not None and not self.inline.locked() and await temporal_up()
+        intake_id = await asyncio.to_thread(
+            self.queue.put, prepared.provider, delivery.model_dump_json(), now,
+            claim_for=self.owner if inline else None, lease=LEASE,
+            receipt=lambda conn: self.intake.claim(prepared, conn, now))
+        if intake_id is None:
+            return WebhookAck(duplicate=True), 200
+        at, count = self._pending_seen
+        self._pending_seen = (at, count + 1)
+        queued = WebhookAck(queued=True, intake_id=intake_id, unknown_types=prepared.result.unknown_types)
+        if not inline or cases is None:
+            return queued, 202
+        item = IntakeItem(intake_id=intake_id, provider=prepared.provider, payload="", attempts=1)
+        task = asyncio.create_task(self._apply(item, delivery, cases))
+        self.running.add(task)
+        task.add_done_callback(self.running.discard)
+        try:
+            ack = await asyncio.wait_for(asyncio.shield(task), self.ack_seconds)
+        except TimeoutError:
+            return queued, 202
+        return (ack, 200) if ack is not None else (queued, 202)
+
+    def _consent_first(self, result: WebhookResult) -> dict[str, bool]:
+        stopped: dict[str, bool] = {}
+        for message in result.messages:
+            if not message.sender:
+                continue
+            reply = Reply(reply_id=message.provider_message_id, channel=message.channel, text=message.text[:5000],
+                          received_at=message.received_at)
+            first = opt_out_at_edge(self.deps, reply, message.sender)
+            if first is not None:
+                stopped[message.provider_message_id] = first
+        return stopped
+
+    async def _backlog(self) -> int:
+        """Waiting rows, counted at most once a second (and this process's own puts since): a burst reads the
+        count, not the table."""
+        loop = asyncio.get_running_loop()
+        at, count = self._pending_seen
+        if loop.time() - at >= 1.0:
+            count = await asyncio.to_thread(self.queue.pending)
+            self._pending_seen = (loop.time(), count)
+        return count
+
+    async def _apply(self, item: IntakeItem, delivery: QueuedDelivery, cases: CaseService) -> WebhookAck | None:
+        """Apply one row and settle it: done, or due again after a backoff. None when the attempt failed."""
+        async with self.inline:
+            try:
+                ack = await self.intake.apply(item.provider, delivery.result, cases, renew_push=delivery.renew_push,
+                                              stopped_at_edge=delivery.stopped_at_edge)
+            except Exception as exc:
+                await asyncio.to_thread(self._failed, item, exc)
+                return None
+        await asyncio.to_thread(self.queue.finish, item.intake_id, datetime.now(UTC))
+        return ack
+
+    def _failed(self, item: IntakeItem, exc: Exception) -> None:
+        kind = type(exc).__name__
+        if isinstance(exc, RPCError):
+            kind = f"RPCError.{exc.status.name}"
+        give_up = not isinstance(exc, RPCError) and item.attempts >= MAX_ATTEMPTS
+        log.warning("intake_apply_failed", intake_id=item.intake_id, provider=item.provider, error=kind,
+                    attempts=item.attempts, gave_up=give_up)
+        self.queue.retry_later(item.intake_id, kind, datetime.now(UTC) + backoff(item.attempts), give_up=give_up)
+
+    async def drain_once(self, cases: CaseService, limit: int = 20) -> int:
+        """Apply the due rows nobody holds; how many were taken."""
+        items = await asyncio.to_thread(self.queue.claim_due, self.owner, datetime.now(UTC), limit, LEASE)
+        work = []
+        for item in items:
+            try:
+                delivery = QueuedDelivery.model_validate_json(item.payload)
+            except ValueError as exc:  # written by a newer or older version that reads it differently
+                await asyncio.to_thread(self._failed, item.model_copy(update={"attempts": MAX_ATTEMPTS}), exc)
+                continue
+            work.append(self._apply(item, delivery, cases))
+        await asyncio.gather(*work)
+        return len(items)
+
+    async def drain_forever(self, cases: Callable[[], CaseService | None],
+                            temporal_up: Callable[[], Awaitable[bool]]) -> None:
+        """The API's background drainer: runs until cancelled, quietly through Temporal or store outages."""
+        rounds = 0
+        while True:
+            taken = 0
+            service = cases()
+            try:
+                if service is not None and await temporal_up():
+                    taken = await self.drain_once(service)
+                rounds += 1
+                if rounds % PRUNE_EVERY == 0:
+                    await asyncio.to_thread(self.queue.prune, datetime.now(UTC))
+            except Exception as exc:  # the store or Temporal hiccuped: the rows wait, the loop goes on
+                log.warning("intake_drain_failed", error=type(exc).__name__)
+            if not taken:
+                await asyncio.sleep(DRAIN_EVERY)
+
+    async def wait_idle(self) -> None:
+        """Let the applications already running finish (shutdown, tests)."""
+        with contextlib.suppress(Exception):
+            await asyncio.gather(*list(self.running), return_exceptions=True)
