@@ -273,8 +273,11 @@ class Ledger:
     def _rebuild(self, conn: Connection) -> int:
         written = 0
         conn.execute(delete(facts_table))
-        result = conn.execution_options(yield_per=20_000).execute(
-            select(ledger_events).order_by(ledger_events.c.case_id, ledger_events.c.at, ledger_events.c.seq)
+        # streamed per statement: `conn.execution_options` would set it on the connection itself, and the inserts
+        # below would then run on server-side cursors too, which psycopg cannot executemany on
+        result = conn.execute(
+            select(ledger_events).order_by(ledger_events.c.case_id, ledger_events.c.at, ledger_events.c.seq),
+            execution_options={"yield_per": 20_000},
         ).mappings()
         pending: list[dict[str, Any]] = []
         for cid, group in groupby(result, key=lambda r: r["case_id"]):
