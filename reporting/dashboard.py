@@ -7,7 +7,7 @@ for another program (`?program=B`, or `(none)`) answers 404, as a case of anothe
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from html import escape
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -113,7 +113,9 @@ def dashboard_router(get_ledger: Callable[[], Ledger], dependencies: Sequence[An
     def dashboard_page(s: Scoped = Depends(scoped)) -> HTMLResponse:
         report = report_for(s, s.query.by or "week")
         options = filter_options(get_ledger(), programs=s.programs)
-        return HTMLResponse(render_page(report, s.query.raw, options))
+        # `(none)` as a program is the every-program viewer's alone: a scoped one would get a 404 for it
+        without_none = () if s.programs is None else ("program",)
+        return HTMLResponse(render_page(report, s.query.raw, options, without_none))
 
     return router
 
@@ -210,7 +212,8 @@ border-radius:4px;background:#3f7cc0}summary{cursor:pointer;font-weight:600}
 """
 
 
-def render_page(report: Report, raw: dict[str, str], options: dict[str, list[str]]) -> str:
+def render_page(report: Report, raw: dict[str, str], options: dict[str, list[str]],
+                without_none: Collection[str] = ()) -> str:
     by = report.by or "week"
     total = report.total
     kpis = "".join(
@@ -253,7 +256,8 @@ def render_page(report: Report, raw: dict[str, str], options: dict[str, list[str
         inputs.append(f'<label>{escape(name.replace("_", " "))}<input type="text" name="{name}" '
                       f'value="{escape(raw.get(name, ""))}" list="opt-{name}"></label>')
         lists.append(f'<datalist id="opt-{name}">' + "".join(
-            f'<option value="{escape(v)}">' for v in [*options.get(name, []), NONE_LABEL]) + "</datalist>")
+            f'<option value="{escape(v)}">'
+            for v in [*options.get(name, []), *([] if name in without_none else [NONE_LABEL])]) + "</datalist>")
     active = sum(1 for k in raw if k != "by")
     query = urlencode(raw)
     suffix = f"?{query}" if query else ""
