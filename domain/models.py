@@ -218,3 +218,6 @@ class LedgerEvent(Model):
     outcome: str | None = None
     reason: str | None = None
     data: dict[str, str | float | int | bool | None] = Field(default_factory=dict)
+    # the policy program's name (a policy key): what the dashboard scopes an owner by. Optional so events built
+    # before it existed still load; the ledger fills it from the case's other events where one has it
+    program: str | None = None

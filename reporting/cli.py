@@ -29,6 +29,8 @@ Until = Annotated[str | None, typer.Option("--until", help="exclusive; a bare da
 By = Annotated[str | None, typer.Option("--by", help=f"group by: {', '.join(DIMENSIONS)}")]
 Csv = Annotated[bool, typer.Option("--csv", help="print CSV (the same as the dashboard's export)")]
 Json = Annotated[bool, typer.Option("--json", help="print JSON")]
+Program = Annotated[str | None, typer.Option("--program", help="only this policy program's cases ('(none)': "
+                                                                 "those of no known program)")]
 
 
 
@@ -80,11 +82,12 @@ def render_table(report: Report, width: int = 100) -> str:
 def make_report_command(get_ledger: Callable[[], Ledger]) -> Callable[..., None]:
     """A typer-compatible `report` command bound to the given ledger factory."""
 
-    def report(since: Since = None, until: Until = None, by: By = None, csv: Csv = False,
-               as_json: Json = False) -> None:
-        """Recovery numbers for a period, optionally grouped, the same as the dashboard shows."""
+    def report(since: Since = None, until: Until = None, by: By = None, program: Program = None,
+               csv: Csv = False, as_json: Json = False) -> None:
+        """Recovery numbers for a period, optionally grouped, the same as the dashboard shows to a viewer of
+        every program (whoever can open the ledger reads all of it)."""
         try:
-            filters = make_filters(since=since, until=until)
+            filters = make_filters(since=since, until=until, program=program)
             group = resolve_by(by)
         except ReportError as exc:
             raise typer.BadParameter(str(exc)) from None

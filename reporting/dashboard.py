@@ -1,10 +1,13 @@
 """The owner's page: `/dashboard` (server-rendered HTML, inline CSS and SVG, no external requests),
 `/dashboard/data.json` and `/dashboard/export.csv`, all from `metrics.build_report` with the same filters.
+
+A viewer scoped to some programs sees only their cases, in the figures and in the filter suggestions; asking
+for another program (`?program=B`, or `(none)`) answers 404, as a case of another program does.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from html import escape
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -22,6 +25,7 @@ from reporting.metrics import (
     NONE_LABEL,
     Count,
     Filters,
+    Programs,
     Report,
     ReportError,
     Row,
@@ -30,6 +34,7 @@ from reporting.metrics import (
     filter_options,
     format_value,
     make_filters,
+    outside_scope,
     resolve_by,
     to_csv,
 )
@@ -53,10 +58,11 @@ def _query(
     by: Annotated[str | None, Query(max_length=40, description=f"one of {', '.join(DIMENSIONS)}")] = None,
     source: Param = None, appointment_type: Param = None, owner: Param = None, location: Param = None,
     channel: Param = None, template: Param = None, segment: Param = None, arm: Param = None,
+    program: Param = None,
 ) -> Query_:
     values: dict[str, Any] = {"source": source, "appointment_type": appointment_type, "owner": owner,
                               "location": location, "channel": channel, "template": template, "segment": segment,
-                              "arm": arm}
+                              "arm": arm, "program": program}
     try:
         filters = make_filters(since=since, until=until, **values)
         group = resolve_by(by)
@@ -66,30 +72,50 @@ def _query(
     return Query_(filters=filters, by=group, raw=raw)
 
 
-def dashboard_router(get_ledger: Callable[[], Ledger], dependencies: Sequence[Any] = ()) -> APIRouter:
-    """Dashboard routes, mounted by the API app: `app.include_router(dashboard_router(lambda: ledger, [auth]))`;
-    `dependencies` (the app's sign-in and role check) guard every route."""
+class Scoped(BaseModel):
+    query: Query_
+    programs: Programs  # what the viewer may see; None: every program
+
+
+def every_program() -> Programs:
+    return None
+
+
+def dashboard_router(get_ledger: Callable[[], Ledger], dependencies: Sequence[Any] = (),
+                     programs: Callable[..., Programs] = every_program) -> APIRouter:
+    """Dashboard routes, mounted by the API app: `app.include_router(dashboard_router(lambda: ledger, [auth],
+    scope))`; `dependencies` (the app's sign-in and role check) guard every route, and `programs`, a dependency
+    too, says which programs the caller may see (None: every program)."""
     router = APIRouter(tags=["dashboard"], dependencies=list(dependencies))
 
-    def report_for(q: Query_) -> Report:
-        return build_report(get_ledger(), q.filters, q.by)
+    # a default, not Annotated: the dependency is this call's argument, which a string annotation cannot name
+    def scoped(q: Annotated[Query_, Depends(_query)], allowed: Programs = Depends(programs)) -> Scoped:
+        if outside_scope(q.filters, allowed):
+            raise HTTPException(status_code=404, detail="no such program")
+        return Scoped(query=q, programs=allowed)
+
+    def report_for(s: Scoped, by: str | None) -> Report:
+        return build_report(get_ledger(), s.query.filters, by, programs=s.programs)
 
     # sync handlers: FastAPI runs them in its thread pool, so SQL never blocks the event loop
     @router.get("/dashboard/data.json", response_model=Report)
-    def dashboard_data(q: Annotated[Query_, Depends(_query)]) -> Report:
-        return report_for(q)
+    def dashboard_data(s: Scoped = Depends(scoped)) -> Report:
+        return report_for(s, s.query.by)
 
     @router.get("/dashboard/export.csv", response_class=Response)
-    def dashboard_csv(q: Annotated[Query_, Depends(_query)]) -> Response:
-        name = f"noshow-report{'-by-' + q.by if q.by else ''}.csv"
-        return Response(to_csv(report_for(q)), media_type="text/csv; charset=utf-8",
+    def dashboard_csv(s: Scoped = Depends(scoped)) -> Response:
+        by = s.query.by
+        name = f"noshow-report{'-by-' + by if by else ''}.csv"
+        return Response(to_csv(report_for(s, by)), media_type="text/csv; charset=utf-8",
                         headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
     @router.get("/dashboard", response_class=HTMLResponse)
-    def dashboard_page(q: Annotated[Query_, Depends(_query)]) -> HTMLResponse:
-        ledger = get_ledger()
-        report = build_report(ledger, q.filters, q.by or "week")
-        return HTMLResponse(render_page(report, q.raw, filter_options(ledger)))
+    def dashboard_page(s: Scoped = Depends(scoped)) -> HTMLResponse:
+        report = report_for(s, s.query.by or "week")
+        options = filter_options(get_ledger(), programs=s.programs)
+        # `(none)` as a program is the every-program viewer's alone: a scoped one would get a 404 for it
+        without_none = () if s.programs is None else ("program",)
+        return HTMLResponse(render_page(report, s.query.raw, options, without_none))
 
     return router
 
@@ -186,7 +212,8 @@ border-radius:4px;background:#3f7cc0}summary{cursor:pointer;font-weight:600}
 """
 
 
-def render_page(report: Report, raw: dict[str, str], options: dict[str, list[str]]) -> str:
+def render_page(report: Report, raw: dict[str, str], options: dict[str, list[str]],
+                without_none: Collection[str] = ()) -> str:
     by = report.by or "week"
     total = report.total
     kpis = "".join(
@@ -229,7 +256,8 @@ def render_page(report: Report, raw: dict[str, str], options: dict[str, list[str
         inputs.append(f'<label>{escape(name.replace("_", " "))}<input type="text" name="{name}" '
                       f'value="{escape(raw.get(name, ""))}" list="opt-{name}"></label>')
         lists.append(f'<datalist id="opt-{name}">' + "".join(
-            f'<option value="{escape(v)}">' for v in [*options.get(name, []), NONE_LABEL]) + "</datalist>")
+            f'<option value="{escape(v)}">'
+            for v in [*options.get(name, []), *([] if name in without_none else [NONE_LABEL])]) + "</datalist>")
     active = sum(1 for k in raw if k != "by")
     query = urlencode(raw)
     suffix = f"?{query}" if query else ""

@@ -60,7 +60,7 @@ def case_facts(case_id: str, events: Sequence[Event]) -> dict[str, Any]:
 
     Definitions (each is a column of `case_facts`):
     - opened_at: `at` of the first case_opened event, else of the case's first event; week: its Monday.
-    - source, appointment_type, owner_id, location_id: first non-empty value, case_opened first.
+    - source, appointment_type, owner_id, location_id, program: first non-empty value, case_opened first.
     - kind, segment, arm: last non-empty value (the workflow refines kind after the verdict and sets the
       segment and arm after opening).
     - channel, template_id: those of the first message_sent (first-touch attribution); NULL if none.
@@ -119,6 +119,7 @@ def case_facts(case_id: str, events: Sequence[Event]) -> dict[str, Any]:
         "appointment_type": first("appointment_type"),
         "owner_id": first("owner_id"),
         "location_id": first("location_id"),
+        "program": first("program"),
         "kind": kind,
         "segment": last("segment"),
         "arm": last("arm"),
@@ -180,7 +181,7 @@ def backfill_facts(backfill_id: str, events: Sequence[Event]) -> dict[str, Any]:
 
     Definitions (the row's columns; every case column is zero or NULL, see NOT_A_CASE):
     - backfill: 1. opened_at: `at` of the first backfill_opened event, else of the first event; week: its Monday.
-    - source, appointment_type, owner_id, location_id: first non-empty value, backfill_opened first (the
+    - source, appointment_type, owner_id, location_id, program: first non-empty value, backfill_opened first (the
       `backfilled` event says source "backfill", replies "reply": the freed slot's own values win).
     - channel, template_id: those of the first message_sent (first touch), as for a case.
     - value: value of the first backfill_opened event (the freed slot's), else 0.
@@ -215,6 +216,7 @@ def backfill_facts(backfill_id: str, events: Sequence[Event]) -> dict[str, Any]:
         "appointment_type": first("appointment_type"),
         "owner_id": first("owner_id"),
         "location_id": first("location_id"),
+        "program": first("program"),
         "channel": sent[0]["channel"] if sent else None,
         "template_id": sent[0]["template_id"] if sent else None,
         "value": value,

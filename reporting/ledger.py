@@ -49,7 +49,7 @@ def pii_fields(ev: LedgerEvent) -> list[str]:
     texts: dict[str, str | None] = {
         "case_id": ev.case_id, "source": ev.source, "appointment_type": ev.appointment_type,
         "owner_id": ev.owner_id, "location_id": ev.location_id, "template_id": ev.template_id,
-        "segment": ev.segment, "arm": ev.arm, "outcome": ev.outcome, "reason": ev.reason,
+        "segment": ev.segment, "arm": ev.arm, "outcome": ev.outcome, "reason": ev.reason, "program": ev.program,
         **{f"data.{k}": v for k, v in ev.data.items() if isinstance(v, str)},
     }
     found = [name for name, value in texts.items() if value and _EMAIL.search(value)]
@@ -94,7 +94,7 @@ def _row(ev: LedgerEvent) -> dict[str, Any]:
         "owner_id": ev.owner_id, "location_id": ev.location_id,
         "channel": str(ev.channel) if ev.channel else None, "template_id": ev.template_id,
         "segment": ev.segment, "arm": ev.arm, "value": ev.value, "outcome": ev.outcome, "reason": ev.reason,
-        "data": dict(ev.data),
+        "data": dict(ev.data), "program": ev.program or None,
     }
 
 
@@ -188,10 +188,30 @@ class Ledger:
             if self.dialect == "postgresql":
                 for case_id in case_ids:
                     conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:c))"), {"c": case_id})
+            self._fill_programs(conn, rows)
             inserted = self._insert(conn, rows)
             if inserted:
                 self._refresh(conn, case_ids)
         return inserted
+
+    def _fill_programs(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
+        """Give a row without a program its case's: writers outside the case (provider statuses, replies the API
+        routes, bookings) do not know it, and every row of a case belongs to the case's program. From the batch
+        first, else from the case's summary (refreshed in every append, under the same lock)."""
+        known: dict[str, str] = {}
+        for row in rows:
+            if row["program"]:
+                known.setdefault(row["case_id"], row["program"])
+        wanted = sorted({r["case_id"] for r in rows if not r["program"]} - set(known))
+        for chunk in _chunks(wanted):
+            found = conn.execute(
+                select(facts_table.c.case_id, facts_table.c.program)
+                .where(facts_table.c.case_id.in_(chunk), facts_table.c.program.is_not(None))
+            ).all()
+            known.update({case_id: program for case_id, program in found})
+        for row in rows:
+            if not row["program"]:
+                row["program"] = known.get(row["case_id"])
 
     def _insert(self, conn: Connection, rows: list[dict[str, Any]]) -> int:
         if self.dialect in ("sqlite", "postgresql"):
@@ -253,8 +273,11 @@ class Ledger:
     def _rebuild(self, conn: Connection) -> int:
         written = 0
         conn.execute(delete(facts_table))
-        result = conn.execution_options(yield_per=20_000).execute(
-            select(ledger_events).order_by(ledger_events.c.case_id, ledger_events.c.at, ledger_events.c.seq)
+        # streamed per statement: `conn.execution_options` would set it on the connection itself, and the inserts
+        # below would then run on server-side cursors too, which psycopg cannot executemany on
+        result = conn.execute(
+            select(ledger_events).order_by(ledger_events.c.case_id, ledger_events.c.at, ledger_events.c.seq),
+            execution_options={"yield_per": 20_000},
         ).mappings()
         pending: list[dict[str, Any]] = []
         for cid, group in groupby(result, key=lambda r: r["case_id"]):

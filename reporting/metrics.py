@@ -167,13 +167,16 @@ SQL_AGGREGATES: dict[str, str] = {**{m.name: m.sql for m in METRICS if m.sql}, *
 DIMENSIONS: dict[str, str] = {
     "week": "week", "source": "source", "appointment_type": "appointment_type", "owner_id": "owner_id",
     "location_id": "location_id", "channel": "channel", "template_id": "template_id", "segment": "segment",
-    "arm": "arm",
+    "arm": "arm", "program": "program",
 }
 BY_ALIASES = {"owner": "owner_id", "location": "location_id", "template": "template_id", "type": "appointment_type"}
 FILTERS: dict[str, str] = {
     "source": "source", "appointment_type": "appointment_type", "owner": "owner_id", "location": "location_id",
-    "channel": "channel", "template": "template_id", "segment": "segment", "arm": "arm",
+    "channel": "channel", "template": "template_id", "segment": "segment", "arm": "arm", "program": "program",
 }
+# the programs a viewer may see (an owner scoped to some policy programs); None: every program, and the rows
+# whose program is not known (written before the ledger had one, or appointments no program manages)
+Programs = frozenset[str] | None
 ATTRIBUTION_NOTE = (
     "Cases are reported in the week they opened. A case's channel and template are those of its first "
     "message (first touch); all its numbers, including later messages, count there. "
@@ -199,6 +202,7 @@ class Filters(BaseModel):
     template: str | None = None
     segment: str | None = None
     arm: str | None = None
+    program: str | None = None
 
 
 def parse_when(value: str | None, name: str, *, end: bool, now: datetime | None = None) -> datetime | None:
@@ -259,8 +263,16 @@ def resolve_by(by: str | None) -> str | None:
     return name
 
 
-def _where(filters: Filters) -> list[ColumnElement[bool]]:
+def outside_scope(filters: Filters, programs: Programs) -> bool:
+    """The filters ask for a program the viewer may not see (`(none)` included: unknown programs are every
+    program's viewers' alone)."""
+    return programs is not None and filters.program is not None and filters.program not in programs
+
+
+def _where(filters: Filters, programs: Programs = None) -> list[ColumnElement[bool]]:
     clauses: list[ColumnElement[bool]] = []
+    if programs is not None:
+        clauses.append(f.c.program.in_(sorted(programs)))  # an empty scope matches nothing
     if filters.since is not None:
         clauses.append(f.c.opened_at >= filters.since)
     if filters.until is not None:
@@ -347,10 +359,11 @@ def _finish(raw: Mapping[str, Any]) -> dict[str, Value]:
 Raw = dict[str, Any]
 
 
-def _aggregate(conn: Any, filters: Filters, keys: list[str]) -> list[tuple[tuple[str | None, ...], Raw]]:
+def _aggregate(conn: Any, filters: Filters, keys: list[str],
+               programs: Programs = None) -> list[tuple[tuple[str | None, ...], Raw]]:
     """Raw additive sums per combination of `keys` (DIMENSIONS names): one pass over case_facts."""
     columns: list[Any] = [literal_column(sql).label(name) for name, sql in SQL_AGGREGATES.items()]
-    where = and_(true(), *_where(filters))
+    where = and_(true(), *_where(filters, programs))
     key_cols: list[Any] = [f.c[DIMENSIONS[k]] for k in keys]
     if conn.dialect.name == "sqlite":
         # `+column` stops SQLite from walking a (dimension, opened_at) index to avoid the sort: with ~30 sums
@@ -379,20 +392,20 @@ def _roll_up(rows: list[tuple[tuple[str | None, ...], Raw]], index: int | None) 
     return [(NONE_LABEL if k is None else str(k), v) for k, v in ordered]
 
 
-def _reply_reasons(conn: Any, filters: Filters) -> list[Count]:
+def _reply_reasons(conn: Any, filters: Filters, programs: Programs = None) -> list[Count]:
     stmt = (
         select(e.c.reason, func.count().label("n"))
         .select_from(e.join(f, f.c.case_id == e.c.case_id))
-        .where(and_(e.c.type == "reply_received", f.c.backfill == 0, *_where(filters)))
+        .where(and_(e.c.type == "reply_received", f.c.backfill == 0, *_where(filters, programs)))
         .group_by(e.c.reason)
     )
     counts = [Count(key=r.reason or NONE_LABEL, count=int(r.n)) for r in conn.execute(stmt)]
     return sorted(counts, key=lambda c: (-c.count, c.key))
 
 
-def _ignore_reasons(conn: Any, filters: Filters) -> list[Count]:
+def _ignore_reasons(conn: Any, filters: Filters, programs: Programs = None) -> list[Count]:
     stmt = (select(f.c.ignore_reason, func.count().label("n"))
-            .where(and_(f.c.ignored == 1, *_where(filters))).group_by(f.c.ignore_reason))
+            .where(and_(f.c.ignored == 1, *_where(filters, programs))).group_by(f.c.ignore_reason))
     counts = [Count(key=r.ignore_reason or NONE_LABEL, count=int(r.n)) for r in conn.execute(stmt)]
     return sorted(counts, key=lambda c: (-c.count, c.key))
 
@@ -422,8 +435,9 @@ def _experiments(arms: list[tuple[str, Raw]]) -> list[ArmResult]:
 
 
 def build_report(ledger: Ledger, filters: Filters | None = None, by: str | None = None,
-                 *, weekly: bool = True, extras: bool = True) -> Report:
-    """All the numbers for one filter set, grouped by `by` (a DIMENSIONS name) or not at all.
+                 *, weekly: bool = True, extras: bool = True, programs: Programs = None) -> Report:
+    """All the numbers for one filter set, grouped by `by` (a DIMENSIONS name) or not at all, over the cases of
+    `programs` only (None: every program).
 
     One pass over case_facts grouped by (by, week, arm) gives the groups, the weekly series, the total and
     the experiment arms, since every aggregate is a sum; the reason counts run beside it on their own
@@ -439,10 +453,10 @@ def build_report(ledger: Ledger, filters: Filters | None = None, by: str | None 
                 return job(conn)
         return call
 
-    jobs: dict[str, Callable[[], Any]] = {"main": run(lambda c: _aggregate(c, filters, keys))}
+    jobs: dict[str, Callable[[], Any]] = {"main": run(lambda c: _aggregate(c, filters, keys, programs))}
     if extras:
-        jobs["reply_reasons"] = run(lambda c: _reply_reasons(c, filters))
-        jobs["ignore_reasons"] = run(lambda c: _ignore_reasons(c, filters))
+        jobs["reply_reasons"] = run(lambda c: _reply_reasons(c, filters, programs))
+        jobs["ignore_reasons"] = run(lambda c: _ignore_reasons(c, filters, programs))
     if len(jobs) == 1:
         results = {"main": jobs["main"]()}
     else:
@@ -464,13 +478,14 @@ def build_report(ledger: Ledger, filters: Filters | None = None, by: str | None 
     )
 
 
-def filter_options(ledger: Ledger, limit: int = 200) -> dict[str, list[str]]:
-    """Known values per filter, for the page's suggestion lists."""
+def filter_options(ledger: Ledger, limit: int = 200, programs: Programs = None) -> dict[str, list[str]]:
+    """Known values per filter, for the page's suggestion lists: only those of the cases of `programs`."""
     options: dict[str, list[str]] = {}
     with ledger.engine.connect() as conn:
         for name, column in FILTERS.items():
             col = f.c[column]
-            stmt = select(col).where(col.is_not(None)).distinct().order_by(col).limit(limit)
+            stmt = (select(col).where(col.is_not(None), *_where(Filters(), programs)).distinct().order_by(col)
+                    .limit(limit))
             options[name] = [str(v) for v in conn.execute(stmt).scalars()]
     return options
 

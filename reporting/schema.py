@@ -58,6 +58,7 @@ ledger_events = Table(
     Column("outcome", String(64)),
     Column("reason", Text),
     Column("data", JSON, nullable=False),
+    Column("program", String(200)),  # the policy program's name (migration 0003); NULL: not known
     Index("ix_ledger_events_case", "case_id", "seq"),
     Index("ix_ledger_events_type_reason", "type", "reason", "case_id"),  # reply reasons
     Index("ix_ledger_events_at", "at"),
@@ -65,6 +66,7 @@ ledger_events = Table(
 
 DIMENSION_COLUMNS = (
     "week", "source", "appointment_type", "owner_id", "location_id", "channel", "template_id", "segment", "arm",
+    "program",
 )
 
 case_facts = Table(
@@ -113,6 +115,8 @@ case_facts = Table(
     Column("backfill_offers", Integer, nullable=False, server_default="0"),
     Column("backfilled", Integer, nullable=False, server_default="0"),
     Column("backfilled_value", Float, nullable=False, server_default="0"),
+    # the case's policy program (migration 0003): what an owner's program scope filters on; NULL: not known
+    Column("program", String(200)),
     Index("ix_case_facts_opened_at", "opened_at"),
     Index("ix_case_facts_ignored", "ignored", "ignore_reason"),
     *[Index(f"ix_case_facts_{name}", name, "opened_at") for name in DIMENSION_COLUMNS if name != "week"],

@@ -257,7 +257,7 @@ class CaseBase:
             case_id=self.inp.case_id, type=type_, at=workflow.now(), source=appt.source,
             appointment_type=appt.appointment_type, kind=self.state.kind, owner_id=appt.owner_id,
             location_id=appt.location_id, segment=self.state.segment, arm=self.state.arm,
-            value=value, outcome=outcome, reason=reason, data=data or {},
+            value=value, outcome=outcome, reason=reason, data=data or {}, program=self.program.name,
         ))
 
     async def _flush_ledger(self) -> None:

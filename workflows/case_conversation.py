@@ -77,7 +77,7 @@ class ConversationSteps(SendingSteps):
             self.pending_ledger.append(LedgerEvent(
                 event_id=f"{reply.reply_id}:reply_received", case_id=self.inp.case_id, type="reply_received",
                 at=reply.received_at, source="reply", appointment_type="-", channel=reply.channel,
-                reason=understanding.intent.value,
+                reason=understanding.intent.value, program=self.program.name,
             ))
         else:
             understanding = await common.run_activity(MessagingActivities.understand_reply, UnderstandRequest(

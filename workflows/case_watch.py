@@ -211,7 +211,7 @@ class WatchSteps(CaseBase):
                 self.pending_ledger.append(LedgerEvent(
                     event_id=f"{reply.reply_id}:reply_received", case_id=self.inp.case_id, type="reply_received",
                     at=reply.received_at, source="reply", appointment_type="-", channel=reply.channel,
-                    reason=intent.value,
+                    reason=intent.value, program=self.program.name,
                 ))
             await self._watch_intent(intent, reply)
 

@@ -18,6 +18,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Column, MetaData, Table, insert, select
 from typer.testing import CliRunner
 
+from domain.models import LedgerEvent
 from reporting.cli import make_report_command
 from reporting.dashboard import dashboard_router
 from reporting.facts import FLAG_COLUMNS, case_facts
@@ -39,6 +40,7 @@ from tests.reporting.demo import (
 
 BACKFILL_METRICS = ("backfills_opened", "waitlist_offers", "slots_backfilled", "backfill_rate", "backfilled_revenue")
 NEW_COLUMNS = ("backfill", "backfill_offers", "backfilled", "backfilled_value")  # migration 0002
+LATER_COLUMNS = ("program",)  # migration 0003: not in revision 0001's tables either
 CASE_METRICS = [m.name for m in METRICS if m.name not in MESSAGE_METRICS and m.name not in BACKFILL_METRICS]
 
 
@@ -159,15 +161,15 @@ def test_upgrading_an_old_ledger_recounts_its_backfills(tmp_path: Path) -> None:
         command.upgrade(cfg, "0001")
     events = [*demo_events(), *backfill_events()]
     with old.engine.begin() as conn:
-        conn.execute(insert(ledger_events), [_row(ev) for ev in events])
+        conn.execute(insert(ledger_events), [_old_row(ev) for ev in events])
         # what revision 0001 stored: each backfill summarised as an open, contacted case
         by_id: dict[str, list[dict[str, object]]] = {}
         for n, ev in enumerate(events):
-            by_id.setdefault(ev.case_id, []).append(_row(ev) | {"seq": n})
+            by_id.setdefault(ev.case_id, []).append(_old_row(ev) | {"seq": n})
         stale = []
         for cid, rows in by_id.items():
             facts = case_facts(cid.replace("backfill-", "case-bf-"), rows) | {"case_id": cid}
-            stale.append({k: v for k, v in facts.items() if k not in NEW_COLUMNS})
+            stale.append({k: v for k, v in facts.items() if k not in (*NEW_COLUMNS, *LATER_COLUMNS)})
         conn.execute(insert(_old_facts_table()), stale)
     old.close()
     # the schema change alone would leave the stale summaries: four extra open, contacted "cases"
@@ -185,7 +187,7 @@ def test_upgrading_an_old_ledger_recounts_its_backfills(tmp_path: Path) -> None:
     with upgraded.engine.connect() as conn:
         context = MigrationContext.configure(conn, opts={"version_table": "ledger_alembic_version"})
         assert compare_metadata(context, metadata) == []
-        assert context.get_current_revision() == "0002"
+        assert context.get_current_revision() == "0003"
     assert build_report(upgraded).total.values == EXPECTED_WITH_BACKFILLS
     upgraded.close()
 
@@ -193,7 +195,12 @@ def test_upgrading_an_old_ledger_recounts_its_backfills(tmp_path: Path) -> None:
 def _old_facts_table() -> Table:
     """case_facts as revision 0001 made it."""
     return Table("case_facts", MetaData(), *[Column(c.name, c.type) for c in facts_table.columns
-                                             if c.name not in NEW_COLUMNS])
+                                             if c.name not in (*NEW_COLUMNS, *LATER_COLUMNS)])
+
+
+def _old_row(ev: LedgerEvent) -> dict[str, Any]:
+    """A ledger_events row as revision 0001 stored it."""
+    return {k: v for k, v in _row(ev).items() if k not in LATER_COLUMNS}
 
 
 @pytest.fixture

@@ -87,9 +87,12 @@ ERRORS = {"401": "not signed in, or an unknown or expired token (answered before
 
 
 # refusals particular to a route, beyond the common ones
+OUT_OF_SCOPE = {"404": "`program` names a program outside the caller's programs (or `(none)` for a caller "
+                       "scoped to some programs)"}
 EXTRA: dict[str, dict[str, str]] = {
     "/book/{token}": {"403": "the link's signature is wrong, or the link expired",
                       "410": "the offer is no longer open"},
+    **dict.fromkeys(("/dashboard", "/dashboard/data.json", "/dashboard/export.csv"), OUT_OF_SCOPE),
 }
 
 

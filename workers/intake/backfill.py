@@ -93,6 +93,7 @@ async def start_backfill(client: Client, deps: Dependencies, freed: FreedSlot,
         event_id=f"{inp.backfill_id}:{handle.result_run_id}:backfill_opened", case_id=inp.backfill_id,
         type="backfill_opened", at=datetime.now(UTC), source=freed.source, appointment_type=freed.appointment_type,
         owner_id=freed.owner_id, location_id=freed.location_id, value=freed.value, reason=freed.freed_by,
+        program=inp.resolved.program.name,
     ))
     log.info("backfill_started", backfill_id=inp.backfill_id, run_id=handle.result_run_id)
     return inp.backfill_id
