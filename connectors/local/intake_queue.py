@@ -12,7 +12,8 @@ Table `webhook_intake` (migration 0005).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from pydantic import BaseModel
@@ -20,6 +21,14 @@ from pydantic import BaseModel
 from connectors.local.db import Conn, LocalDb
 
 DONE_KEPT = timedelta(days=1)  # applied rows (without their payload) stay this long, for the figures
+
+
+@dataclass(frozen=True)
+class NewDelivery:
+    provider: str
+    payload: str
+    claim_for: str | None = None  # the applier holding the lease from the start
+    receipt: Callable[[Conn], bool] | None = None  # False: already accepted (a duplicate), nothing is written
 
 
 class IntakeItem(BaseModel):
@@ -62,16 +71,26 @@ class IntakeQueue:
             lease: timedelta = timedelta(seconds=30), receipt: Callable[[Conn], bool] | None = None) -> str | None:
         """Write a delivery down; its id, or None when `receipt` (run in the same transaction) says the delivery
         was already accepted. With `claim_for` the caller holds the row's lease and applies it itself."""
-        intake_id = uuid.uuid4().hex
+        return self.put_many([NewDelivery(provider, payload, claim_for, receipt)], now, lease)[0]
+
+    def put_many(self, deliveries: Sequence[NewDelivery], now: datetime,
+                 lease: timedelta = timedelta(seconds=30)) -> list[str | None]:
+        """`put` for many deliveries in one transaction: a burst pays for one commit, not one per delivery."""
+        out: list[str | None] = []
+        stamp, until = now.isoformat(), (now + lease).isoformat()
         with self.db.connect(immediate=True) as conn:
-            if receipt is not None and not receipt(conn):
-                return None
-            conn.execute(
-                "INSERT INTO webhook_intake (intake_id, provider, payload, status, received_at, next_at, claimed_by, "
-                "claimed_until, attempts) VALUES (?, ?, ?, 'pending', ?, ?, ?, ?, ?)",
-                (intake_id, provider, payload, now.isoformat(), now.isoformat(), claim_for,
-                 (now + lease).isoformat() if claim_for else None, 1 if claim_for else 0))
-        return intake_id
+            for d in deliveries:
+                if d.receipt is not None and not d.receipt(conn):
+                    out.append(None)
+                    continue
+                intake_id = uuid.uuid4().hex
+                conn.execute(
+                    "INSERT INTO webhook_intake (intake_id, provider, payload, status, received_at, next_at, "
+                    "claimed_by, claimed_until, attempts) VALUES (?, ?, ?, 'pending', ?, ?, ?, ?, ?)",
+                    (intake_id, d.provider, d.payload, stamp, stamp, d.claim_for, until if d.claim_for else None,
+                     1 if d.claim_for else 0))
+                out.append(intake_id)
+        return out
 
     def claim_due(self, owner: str, now: datetime, limit: int = 20,
                   lease: timedelta = timedelta(seconds=30)) -> list[IntakeItem]:

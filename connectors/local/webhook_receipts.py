@@ -37,10 +37,8 @@ class WebhookReceipts:
 
     def seen(self, key: str) -> bool:
         with self.db.connect() as conn:
-            for table in ("webhook_deliveries", "webhook_long_receipts"):
-                if conn.execute(f"SELECT 1 FROM {table} WHERE key = ?", (key,)).fetchone() is not None:
-                    return True
-        return False
+            return conn.execute("SELECT 1 FROM webhook_deliveries WHERE key = ? UNION ALL "
+                                "SELECT 1 FROM webhook_long_receipts WHERE key = ?", (key, key)).fetchone() is not None
 
     def digest_verdict(self, provider: str, digest: str, request_digest: str) -> str:
         """`new`, `duplicate` (the same signed content, read the same way) or `altered` (the same signed content

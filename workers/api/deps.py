@@ -57,7 +57,7 @@ class AppState:
         return CaseService(self.client, self.deps)
 
 
-def state(request: Request) -> AppState:
+async def state(request: Request) -> AppState:  # async: a plain def would cost every request a thread hop
     return request.app.state.noshow  # type: ignore[no-any-return]
 
 

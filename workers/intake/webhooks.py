@@ -92,6 +92,10 @@ class WebhookIntake:
         """What a verified delivery will do, with the provider-specific steps that read only the request and the
         database done; None for a re-delivery (it has no second effect). Raises SignatureError for a replay the
         signature alone could not tell apart."""
+        # one trip off the event loop for all of it: other deliveries keep being read and acknowledged meanwhile
+        return await asyncio.to_thread(self._prepare, provider, connector, raw, result)
+
+    def _prepare(self, provider: str, connector: object, raw: RawRequest, result: WebhookResult) -> Prepared | None:
         key = f"{provider}:{result.dedupe_key}" if result.dedupe_key else None
         inner = unwrap(connector)
         timeless = isinstance(inner, InboundBase) and not inner.signs_timestamp
@@ -100,21 +104,17 @@ class WebhookIntake:
             signed_at = inner.signed_time(raw)
             if signed_at is not None and datetime.now(UTC) - signed_at > UNSIGNED_TIME_HORIZON:
                 raise SignatureError("signed creation time older than the replay horizon")
-        # SQLite off the event loop: other deliveries keep being read and acknowledged meanwhile
         if digests is not None:
-            verdict = await asyncio.to_thread(self.receipts.digest_verdict, provider, *digests)
+            verdict = self.receipts.digest_verdict(provider, *digests)
             if verdict == "altered":
                 log.warning("webhook_resplit_refused", provider=provider)
                 raise SignatureError("signature already used for different parameters")
             if verdict == "duplicate":
                 return None
-        if key is not None:
-            seen: bool = await asyncio.to_thread(self.receipts.seen, key)
-            if seen:
-                return None
-        result = await asyncio.to_thread(self._before, connector, raw, result)
-        renew = isinstance(inner, OutlookInbound) and await asyncio.to_thread(
-            note_lifecycle, self.subscriptions, inner.lifecycle(raw))
+        if key is not None and self.receipts.seen(key):
+            return None
+        result = self._before(connector, raw, result)
+        renew = isinstance(inner, OutlookInbound) and note_lifecycle(self.subscriptions, inner.lifecycle(raw))
         return Prepared(provider=provider, result=result, renew_push=renew, key=key, long=timeless, digests=digests)
 
     def claim(self, prepared: Prepared, conn: Conn, now: datetime) -> bool:
