@@ -20,7 +20,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from pydantic import SecretStr
 from temporalio.client import Client
@@ -117,7 +117,17 @@ STOP = st.tuples(st.just("stop"), st.integers(0, 4), st.sampled_from(STOP_WORDS)
 START = st.tuples(st.just("start"), st.integers(0, 4), st.sampled_from(START_WORDS))
 REPLY = st.tuples(st.just("reply"), st.integers(0, 4), st.sampled_from(OTHER_REPLIES))
 LATER = st.tuples(st.just("later"), st.sampled_from([600, 86_400]))
-SEQUENCE = st.lists(st.one_of(SEND, SEND, SEND, OPEN, STOP, START, REPLY, LATER), min_size=1, max_size=30)
+BY_KIND = {"send": SEND, "open": OPEN, "stop": STOP, "start": START, "reply": REPLY, "later": LATER}
+
+
+def operations(weights: dict[str, int], min_size: int, max_size: int) -> st.SearchStrategy[list[tuple[Any, ...]]]:
+    """Lists of operations, each kind drawn as often as its weight says."""
+    kinds = [kind for kind, weight in weights.items() for _ in range(weight)]
+    return st.lists(st.sampled_from(kinds).flatmap(BY_KIND.__getitem__), min_size=min_size, max_size=max_size)
+
+
+# sends weighted up so that most sequences reach the cap between one STOP or START and the next
+SEQUENCE = operations({"send": 8, "open": 1, "stop": 1, "start": 1, "reply": 1, "later": 1}, 8, 30)
 
 
 @BOUNDED
@@ -141,6 +151,7 @@ async def test_sequential_interleavings_never_send_after_a_stop_nor_over_the_cap
             address = str(case.address(channel))
             may, room = model.may_send(case.contact, address, at), model.related(case.contact, address, at) < world.cap
             result = engine.send(case, channel, f"s{n}")
+            event(f"send {result.status}")
             if not may:
                 assert result.status == "blocked", result
                 continue
@@ -152,6 +163,8 @@ async def test_sequential_interleavings_never_send_after_a_stop_nor_over_the_cap
             if result.status == "deferred":
                 assert "frequency cap" in result.reason or not in_window, result
             else:
+                if model.out.get(f"addr:{address}") or model.out.get(f"contact:{case.contact}"):
+                    event("sent again after a START")
                 model.sent.append((at, case.contact, address))
                 sent_ids.add(f"{case.case_id}-s{n}")
         elif kind in ("stop", "start", "reply"):
@@ -176,7 +189,7 @@ class Done:
     reason: str = ""
 
 
-CONCURRENT = st.lists(st.one_of(SEND, SEND, SEND, STOP, REPLY), min_size=2, max_size=14)
+CONCURRENT = operations({"send": 8, "stop": 1, "reply": 1}, 4, 14)
 
 
 @BOUNDED
@@ -213,6 +226,8 @@ async def test_racing_threads_hold_the_cap_exactly_and_honour_a_finished_stop(
             return list(pool.map(run, range(len(ops))))
 
     finished = await asyncio.to_thread(race)
+    for done in finished:
+        event(f"raced {done.op[0]} {done.status}".rstrip())
     stops = [(d, subject_of(*household.senders[d.op[1]])) for d in finished if d.op[0] == "stop"]
 
     def covers(address: str, contact: str, stop_address: str) -> bool:
