@@ -11,10 +11,11 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -46,13 +47,26 @@ BOUNDED = settings(max_examples=50, deadline=None, derandomize=True, database=No
 
 
 class Clock:
-    """The send activity's clock: stepped by the sequence, so every operation has an instant of its own."""
+    """The send activity's clock: stepped by the sequence, so every operation has an instant of its own.
+
+    `during_send` runs an operation at the activity's second look at the clock: the first is before its consent
+    pre-check, the second while it renders the message, before it reserves the send. That is where a STOP lands
+    when it arrives while a send is under way, the race the reservation's own consent check is there for."""
 
     def __init__(self) -> None:
         self.now = datetime.now(UTC)
+        self.calls = 0
+        self.pending: Callable[[], object] | None = None
 
     def __call__(self) -> datetime:
+        self.calls += 1
+        if self.pending is not None and self.calls == 2:
+            run, self.pending = self.pending, None
+            run()
         return self.now
+
+    def during_send(self, run: Callable[[], object]) -> None:
+        self.calls, self.pending = 0, run
 
     def step(self, seconds: float) -> datetime:
         self.now += timedelta(seconds=seconds)
@@ -111,13 +125,22 @@ def check_store(world: World, household: Household, model: Model, sent_ids: set[
     assert {str(r["message_id"]) for r in rows} == sent_ids
 
 
+def stop_from_the_send(engine: Engine, channel: Channel, sender: str, word: str,
+                       loop: asyncio.AbstractEventLoop) -> None:
+    outcome = asyncio.run_coroutine_threadsafe(engine.reply(channel, sender, word), loop).result(timeout=60)
+    assert outcome.opted_out
+
+
 OPEN = st.tuples(st.just("open"), st.integers(0, 3))
 SEND = st.tuples(st.just("send"), st.integers(0, 3), st.sampled_from([Channel.sms, Channel.email]))
 STOP = st.tuples(st.just("stop"), st.integers(0, 4), st.sampled_from(STOP_WORDS))
 START = st.tuples(st.just("start"), st.integers(0, 4), st.sampled_from(START_WORDS))
 REPLY = st.tuples(st.just("reply"), st.integers(0, 4), st.sampled_from(OTHER_REPLIES))
 LATER = st.tuples(st.just("later"), st.sampled_from([600, 86_400]))
-BY_KIND = {"send": SEND, "open": OPEN, "stop": STOP, "start": START, "reply": REPLY, "later": LATER}
+STOP_MID_SEND = st.tuples(st.just("stop_mid_send"), st.integers(0, 3), st.sampled_from([Channel.sms, Channel.email]),
+                          st.integers(0, 4), st.sampled_from(STOP_WORDS))
+BY_KIND = {"send": SEND, "open": OPEN, "stop": STOP, "start": START, "reply": REPLY, "later": LATER,
+           "stop_mid_send": STOP_MID_SEND}
 
 
 def operations(weights: dict[str, int], min_size: int, max_size: int) -> st.SearchStrategy[list[tuple[Any, ...]]]:
@@ -127,7 +150,8 @@ def operations(weights: dict[str, int], min_size: int, max_size: int) -> st.Sear
 
 
 # sends weighted up so that most sequences reach the cap between one STOP or START and the next
-SEQUENCE = operations({"send": 8, "open": 1, "stop": 1, "start": 1, "reply": 1, "later": 1}, 8, 30)
+SEQUENCE = operations({"send": 8, "open": 1, "stop": 1, "start": 1, "reply": 1, "later": 1, "stop_mid_send": 1},
+                      8, 30)
 
 
 @BOUNDED
@@ -136,21 +160,28 @@ async def test_sequential_interleavings_never_send_after_a_stop_nor_over_the_cap
         world: World, ops: list[tuple[Any, ...]]) -> None:
     household, zone = world.household()
     model, engine, sent_ids = world.model(), world.engine, set[str]()
+    loop = asyncio.get_running_loop()
     opened: set[int] = set()
     for n, op in enumerate(ops):
         at = world.clock.step(1)
         kind = op[0]
-        if kind in ("open", "send") and op[1] not in opened:  # a case knows its addresses before it writes
+        if kind in ("open", "send", "stop_mid_send") and op[1] not in opened:
+            # a case knows its addresses before it writes
             case = household.cases[op[1]]
             engine.open_case(case)
             model.open(case.contact, [a for a in (case.address(c) for c in case.channels()) if a])
             opened.add(op[1])
-        if kind == "send":
+        if kind in ("send", "stop_mid_send"):
             case = household.cases[op[1]]
             channel = op[2] if op[2] in case.channels() else Channel.sms
             address = str(case.address(channel))
+            if kind == "stop_mid_send":
+                stop_channel, sender = household.senders[op[3]]
+                model.stop(subject_of(stop_channel, sender), at)  # recorded before the send reserves
+                world.clock.during_send(partial(stop_from_the_send, engine, stop_channel, sender, op[4], loop))
             may, room = model.may_send(case.contact, address, at), model.related(case.contact, address, at) < world.cap
-            result = engine.send(case, channel, f"s{n}")
+            result = await asyncio.to_thread(engine.send, case, channel, f"s{n}")
+            assert world.clock.pending is None, "the STOP did not land inside the send"
             event(f"send {result.status}")
             if not may:
                 assert result.status == "blocked", result
