@@ -113,13 +113,16 @@ class Engine:
         reply = Reply(reply_id=f"SM{uuid.uuid4().hex}", channel=channel, text=text, received_at=self.clock())
         return await self.router.submit(reply, sender)
 
-    def send(self, case: Case, channel: Channel, step: str) -> SendResult:
+    def request(self, case: Case, channel: Channel, step: str) -> SendRequest:
+        """The first message of `case` by `channel`, as the case workflow asks for it."""
         salt = self.deps.settings.auth.id_salt
-        request = SendRequest(message_id=f"{case.case_id}-{step}", case_id=case.case_id,
-                              contact_key=contact_key_for(case.contact, salt), appointment=case.appointment,
-                              resolved=self.resolved, template_id="missed_first", channels=[channel],
-                              first_message=True, created_at=self.clock())
-        return self.messaging.send_message(request)
+        return SendRequest(message_id=f"{case.case_id}-{step}", case_id=case.case_id,
+                           contact_key=contact_key_for(case.contact, salt), appointment=case.appointment,
+                           resolved=self.resolved, template_id="missed_first", channels=[channel],
+                           first_message=True, created_at=self.clock())
+
+    def send(self, case: Case, channel: Channel, step: str) -> SendResult:
+        return self.messaging.send_message(self.request(case, channel, step))
 
     def reservations(self, household: Household) -> list[dict[str, object]]:
         """Every message reserved for the household and not refused by the provider, as the store has them."""
