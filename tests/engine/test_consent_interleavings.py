@@ -43,7 +43,7 @@ from workers.dependencies import build_dependencies
 from workers.dev.demo import daytime_contact
 
 # the explain phase replays a failure many times more to say which operations matter: not worth its time here
-BOUNDED = settings(max_examples=50, deadline=None, derandomize=True, database=None, report_multiple_bugs=False,
+BOUNDED = settings(max_examples=30, deadline=None, derandomize=True, database=None, report_multiple_bugs=False,
                    phases=[Phase.explicit, Phase.generate, Phase.shrink],
                    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 

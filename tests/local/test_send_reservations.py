@@ -91,7 +91,8 @@ OPS = st.lists(st.tuples(st.sampled_from(["send", "send", "send", "stop_address"
                          st.integers(0, 1), st.integers(0, 1)), min_size=1, max_size=25)
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+# the broader interleavings (both stores, threads, routing) run in tests/engine/test_consent_interleavings.py
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(ops=OPS)
 def test_no_message_after_an_opt_out_and_no_cap_exceeded(tmp_path: Path, ops: list[tuple[str, int, int]]) -> None:
     """Two contacts share phone 0; contact 0 also has phone 1. Whatever the order of sends, STOPs (by address
