@@ -83,7 +83,8 @@ class ApiSettings(EnvSection):
     # under the tightest provider delivery timeout (Slack and Zoom: 3 s) with room for the network
     ack_seconds: float = Field(default=0.5, gt=0, le=60)
     intake_max_pending: int = Field(default=10_000, ge=1)
-    intake_inline: int = Field(default=32, ge=1, le=1000)
+    # applying at once is for the calm case; past this many in flight a delivery is queued and answered 202
+    intake_inline: int = Field(default=8, ge=1, le=1000)
 
     @property
     def local_url(self) -> str:

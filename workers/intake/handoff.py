@@ -41,6 +41,8 @@ MAX_BACKOFF = timedelta(minutes=5)
 # is tried this many times, then kept as `failed` for a person (GET /ops/intake, POST /ops/intake/{id}/retry)
 MAX_ATTEMPTS = 8
 DRAIN_EVERY = 0.5  # seconds between looks at the queue when it is empty
+QUIET = 0.1  # seconds without a new delivery that count as a lull
+QUIET_WAIT = 2.0  # the longest the drainer defers to arriving deliveries before it takes a round anyway
 PRUNE_EVERY = 600  # drain rounds between prunes of applied rows
 
 
@@ -104,10 +106,12 @@ class Handoff:
         self.owner = f"{socket.gethostname()[:40]}:{uuid.uuid4().hex[:8]}"
         self.running: set[asyncio.Task[WebhookAck | None]] = set()
         self._pending_seen = (-1e9, 0)
+        self.last_arrival = -1e9
 
     async def receive(self, prepared: Prepared, cases: CaseService | None,
                       temporal_up: Callable[[], Awaitable[bool]]) -> tuple[WebhookAck, int]:
         """(acknowledgement, status): 200 with the delivery's effects, 200 `duplicate`, or 202 `queued`."""
+        self.last_arrival = asyncio.get_running_loop().time()
         if await self._backlog() >= self.max_pending:
             raise Backlogged
         now = datetime.now(UTC)
@@ -195,8 +199,14 @@ class Handoff:
                             temporal_up: Callable[[], Awaitable[bool]]) -> None:
         """The API's background drainer: runs until cancelled, quietly through Temporal or store outages."""
         rounds = 0
+        loop = asyncio.get_running_loop()
         while True:
             taken = 0
+            waited = 0.0
+            # acknowledgements first: during a burst the queue waits for a lull (at most QUIET_WAIT)
+            while loop.time() - self.last_arrival < QUIET and waited < QUIET_WAIT:
+                await asyncio.sleep(QUIET)
+                waited += QUIET
             service = cases()
             try:
                 if service is not None and await temporal_up():
