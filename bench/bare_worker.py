@@ -26,7 +26,7 @@ async def main() -> None:
         workflows=[BareWorkflow],
         activities=[noop],
         activity_executor=ThreadPoolExecutor(max_workers=32),
-        max_cached_workflows=Settings().max_cached_workflows,
+        max_cached_workflows=Settings().temporal.max_cached_workflows,
     )
     await worker.run()
 

@@ -17,7 +17,7 @@ from domain.ids import case_id_for, contact_key_for
 from domain.models import Appointment, AppointmentEvent, CaseKind, Contact, EventType
 from policies.loader import resolve
 from policies.schema import PolicyFile, ProgramMatch, SourceRule
-from tests.helpers import default_program, fast_policy
+from tests.helpers import default_program, distinct_phone, fast_policy
 from workers.dev.demo import daytime_contact
 from workers.intake.cases import KIND_BY_EVENT
 from workflows.case import RecoveryCaseWorkflow
@@ -63,11 +63,12 @@ def appointment(appointment_type: str = "consultation", start: datetime | None =
     """A fresh appointment and contact; the contact is somewhere it is daytime so send windows allow a message."""
     start = start or (datetime.now(UTC) - timedelta(hours=1)).replace(microsecond=0)
     phone, zone = daytime_contact()
+    phone = distinct_phone(phone)  # caps count per address: every made-up contact gets a number of its own
     key = uuid.uuid4().hex[:12]
     return Appointment(
         source=SOURCE, appointment_id=f"appt-{key}", appointment_type=appointment_type, calendar_id=calendar_id,
         owner_id="owner-1", location_id="loc-1", start=start, end=start + timedelta(minutes=minutes), value=120.0,
-        contact=Contact(contact_id=f"c-{key}", name="Pat Example", phone=phone, email="pat@example.com",
+        contact=Contact(contact_id=f"c-{key}", name="Pat Example", phone=phone, email=f"pat+{key}@example.com",
                         timezone=zone),
     )
 

@@ -108,9 +108,15 @@ class IntakeQueue:
         return [IntakeItem(intake_id=r[0], provider=r[1], payload=r[2], attempts=int(r[3]) + 1) for r in rows]
 
     def finish(self, intake_id: str, now: datetime) -> None:
+        self.finish_many([intake_id], now)
+
+    def finish_many(self, intake_ids: Sequence[str], now: datetime) -> list[None]:
+        """Applied: the payload (the customer's data) is dropped at once; the row stays for the figures."""
         with self.db.connect() as conn:
-            conn.execute("UPDATE webhook_intake SET status = 'done', payload = NULL, claimed_by = NULL, "
-                         "claimed_until = NULL, done_at = ? WHERE intake_id = ?", (now.isoformat(), intake_id))
+            for intake_id in intake_ids:
+                conn.execute("UPDATE webhook_intake SET status = 'done', payload = NULL, claimed_by = NULL, "
+                             "claimed_until = NULL, done_at = ? WHERE intake_id = ?", (now.isoformat(), intake_id))
+        return [None for _ in intake_ids]
 
     def retry_later(self, intake_id: str, error_kind: str, next_at: datetime, give_up: bool = False) -> None:
         """Release the lease; the row is due again at `next_at`, or stays `failed` (kept, with its payload, for a

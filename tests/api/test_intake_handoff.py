@@ -31,6 +31,7 @@ from workers.api.app import create_app
 from workers.api.deps import AppState
 from workers.dependencies import Dependencies, build_dependencies
 from workers.intake.cases import CaseService
+from workers.intake.handoff import GroupCommit
 from workers.settings import ApiSettings
 from workers.worker import build_worker
 
@@ -215,3 +216,20 @@ async def test_a_burst_past_the_inline_limit_is_queued_and_every_case_starts_onc
     finally:
         await worker.shutdown()
         await asyncio.gather(running, return_exceptions=True)
+
+
+async def test_writes_arriving_together_share_a_commit_and_each_caller_gets_its_own_answer() -> None:
+    batches: list[list[int]] = []
+
+    def run(items: list[int]) -> list[int]:
+        batches.append(list(items))
+        if 13 in items:
+            raise RuntimeError("the store refused the batch")
+        return [i * 2 for i in items]
+
+    commit = GroupCommit[int, int](run)
+    first = await asyncio.gather(*(commit(i) for i in range(12)))
+    assert first == [i * 2 for i in range(12)] and len(batches) < 12
+    failed = await asyncio.gather(commit(13), commit(14), return_exceptions=True)
+    assert all(isinstance(f, RuntimeError) for f in failed)  # a batch fails for every caller in it
+    assert await commit(15) == 30  # and the next one runs

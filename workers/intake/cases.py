@@ -21,7 +21,6 @@ from domain.intake import EventOutcome, ReplyOutcome
 from domain.models import Appointment, AppointmentEvent, CaseKind, EventType, LedgerEvent, Reply
 from policies.appointment_types import with_known_type
 from policies.loader import resolve
-from policies.schema import ResolvedProgram
 from policies.values import with_default_value
 from workers.dependencies import Dependencies
 from workers.intake.backfill import offer_freed_slot
@@ -88,6 +87,19 @@ class CaseService:
         return addresses.normalise_event(event, self.deps.settings.routing.default_region)
 
     async def submit_event(self, event: AppointmentEvent) -> EventOutcome:
+        # the store's part in one trip off the event loop, then the start itself
+        admitted = await asyncio.to_thread(self._admit, event)
+        if isinstance(admitted, EventOutcome):
+            return admitted
+        event, case_input = admitted
+        outcome = await self._start_case(event, case_input)
+        if outcome.status == "accepted":  # a closed case's event is a late re-delivery: its slot was handled
+            outcome.backfill_id = await self.backfill_freed_slot(event)
+        return outcome
+
+    def _admit(self, event: AppointmentEvent) -> EventOutcome | tuple[AppointmentEvent, CaseInput]:
+        """Everything before the start: the event in canonical form, its booking noted as busy time, its program
+        resolved (or the reason it starts nothing), the contact and its addresses remembered."""
         case_id = self.case_id(event.appointment.source, event.appointment.appointment_id)
         try:
             event = self.normalised(event)
@@ -100,13 +112,13 @@ class CaseService:
         appt = event.appointment
         if _plausible_time(appt.start, datetime.now(UTC)):
             # every booking the engine hears of is busy time for offers, holds and bookings, managed or not
-            await asyncio.to_thread(self.deps.calendar.record_event, event)
+            self.deps.calendar.record_event(event)
         resolved, reason = resolve(self.deps.policy(), appt)
         if resolved is not None and not _plausible_time(appt.start, datetime.now(UTC)):
             # a case about year 9999 would wait forever; one about last year can recover nothing
             resolved, reason = None, "appointment_time_out_of_range"
         if resolved is None:
-            await asyncio.to_thread(self.deps.ledger.append, LedgerEvent(
+            self.deps.ledger.append(LedgerEvent(
                 event_id=f"ignored:{case_id}", case_id=case_id, type="ignored", at=datetime.now(UTC),
                 source=appt.source, appointment_type=appt.appointment_type, reason=reason,
             ))
@@ -115,17 +127,10 @@ class CaseService:
         valued = with_default_value(resolved.program, appt)
         if valued is not appt:
             event = event.model_copy(update={"appointment": valued})
+            appt = valued
         if event.type in AUDITED_EVENTS:
             # who changed the appointment: the source system (a booking page, a phone system, a calendar)
-            await asyncio.to_thread(self.deps.reviews.audit, f"source:{appt.source}", event.type.value, case_id,
-                                    {"event_id": event.event_id})
-        outcome = await self._start_case(event, case_id, resolved)
-        if outcome.status == "accepted":  # a closed case's event is a late re-delivery: its slot was handled
-            outcome.backfill_id = await self.backfill_freed_slot(event)
-        return outcome
-
-    async def _start_case(self, event: AppointmentEvent, case_id: str, resolved: ResolvedProgram) -> EventOutcome:
-        appt = event.appointment
+            self.deps.reviews.audit(f"source:{appt.source}", event.type.value, case_id, {"event_id": event.event_id})
         kind = KIND_BY_EVENT[event.type]
         watch = event.type in (EventType.booked, EventType.rescheduled, EventType.attendance_signal)
         case_input = CaseInput(
@@ -137,10 +142,14 @@ class CaseService:
             watch=watch or kind == CaseKind.no_show,
             reply_model=self.deps.reply_model is not None,
         )
-        await asyncio.to_thread(self.deps.crm.upsert_contact, appt.contact)
+        self.deps.crm.upsert_contact(appt.contact)
         # before the case exists: a reply (or a STOP) from these addresses finds it even before it has written
         keys = [addresses.address_key(a, self.salt) for a in addresses.contact_addresses(appt.contact)]
-        await asyncio.to_thread(self.deps.addresses.remember, case_id, case_input.contact_key, keys)
+        self.deps.addresses.remember(case_id, case_input.contact_key, keys)
+        return event, case_input
+
+    async def _start_case(self, event: AppointmentEvent, case_input: CaseInput) -> EventOutcome:
+        case_id = case_input.case_id
         try:
             handle = await self.client.start_workflow(
                 RecoveryCaseWorkflow.run,

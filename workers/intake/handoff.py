@@ -18,6 +18,7 @@ import socket
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from typing import Generic, TypeVar
 
 import structlog
 from pydantic import BaseModel, Field
@@ -34,6 +35,8 @@ from workers.intake.webhooks import Prepared, WebhookIntake
 from workers.settings import ApiSettings
 
 log = structlog.get_logger(__name__)
+T = TypeVar("T")
+R = TypeVar("R")
 
 LEASE = timedelta(seconds=60)  # longer than any one application takes; a lapsed lease means its holder died
 MAX_BACKOFF = timedelta(minutes=5)
@@ -50,20 +53,21 @@ class Backlogged(Exception):
     """More deliveries are waiting than the queue accepts: the provider should retry later."""
 
 
-class GroupWriter:
-    """Deliveries arriving together written in one transaction: while one commit runs, the next ones gather,
-    so a burst costs a few commits instead of one each (SQLite has one writer at a time; Postgres one fsync)."""
+class GroupCommit(Generic[T, R]):
+    """Calls arriving together made as one: while one batch runs (off the event loop, one transaction), the next
+    ones gather, so a burst costs a few commits instead of one each (SQLite has one writer at a time, and every
+    commit on Postgres is a round trip and a flush)."""
 
     MAX_BATCH = 200
 
-    def __init__(self, queue: IntakeQueue) -> None:
-        self.queue = queue
-        self.waiting: list[tuple[NewDelivery, asyncio.Future[str | None]]] = []
+    def __init__(self, run: Callable[[list[T]], list[R]]) -> None:
+        self.run = run
+        self.waiting: list[tuple[T, asyncio.Future[R]]] = []
         self.flushing: asyncio.Task[None] | None = None
 
-    async def put(self, delivery: NewDelivery) -> str | None:
-        future: asyncio.Future[str | None] = asyncio.get_running_loop().create_future()
-        self.waiting.append((delivery, future))
+    async def __call__(self, item: T) -> R:
+        future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
+        self.waiting.append((item, future))
         if self.flushing is None or self.flushing.done():
             self.flushing = asyncio.create_task(self._flush())
         return await future
@@ -72,15 +76,15 @@ class GroupWriter:
         while self.waiting:
             batch, self.waiting = self.waiting[:self.MAX_BATCH], self.waiting[self.MAX_BATCH:]
             try:
-                ids = await asyncio.to_thread(self.queue.put_many, [d for d, _ in batch], datetime.now(UTC), LEASE)
-            except Exception as exc:  # each waiting request fails as its own put would have
+                results = await asyncio.to_thread(self.run, [item for item, _ in batch])
+            except Exception as exc:  # each waiting caller fails as its own call would have
                 for _, future in batch:
                     if not future.done():
                         future.set_exception(exc)
                 continue
-            for (_, future), intake_id in zip(batch, ids, strict=True):
+            for (_, future), result in zip(batch, results, strict=True):
                 if not future.done():
-                    future.set_result(intake_id)
+                    future.set_result(result)
 
 
 class QueuedDelivery(BaseModel):
@@ -99,7 +103,9 @@ class Handoff:
     def __init__(self, intake: WebhookIntake, deps: Dependencies, api: ApiSettings) -> None:
         self.intake, self.deps = intake, deps
         self.queue = IntakeQueue(deps.db)
-        self.writer = GroupWriter(self.queue)
+        self.put = GroupCommit[NewDelivery, str | None](
+            lambda items: self.queue.put_many(items, datetime.now(UTC), LEASE))
+        self.finish = GroupCommit[str, None](lambda ids: self.queue.finish_many(ids, datetime.now(UTC)))
         self.ack_seconds = api.ack_seconds
         self.max_pending = api.intake_max_pending
         self.inline = asyncio.Semaphore(api.intake_inline)
@@ -118,7 +124,7 @@ class Handoff:
         stopped = await asyncio.to_thread(self._consent_first, prepared.result) if prepared.result.messages else {}
         delivery = QueuedDelivery(result=prepared.result, renew_push=prepared.renew_push, stopped_at_edge=stopped)
         inline = cases is not None and not self.inline.locked() and await temporal_up()
-        intake_id = await self.writer.put(NewDelivery(
+        intake_id = await self.put(NewDelivery(
             prepared.provider, delivery.model_dump_json(), claim_for=self.owner if inline else None,
             receipt=lambda conn: self.intake.claim(prepared, conn, now)))
         if intake_id is None:
@@ -169,7 +175,7 @@ class Handoff:
             except Exception as exc:
                 await asyncio.to_thread(self._failed, item, exc)
                 return None
-        await asyncio.to_thread(self.queue.finish, item.intake_id, datetime.now(UTC))
+        await self.finish(item.intake_id)
         return ack
 
     def _failed(self, item: IntakeItem, exc: Exception) -> None:
