@@ -445,7 +445,7 @@ async def memory(ctx: Ctx, n: int, concurrency: int) -> None:
         ctx.procs.stop(worker)
     rss = mem["VmRSS"] / 1024
     scaled = n < 10_000
-    ctx.row(f"5. worker RSS, {n} cases waiting on timers (cache {Settings().max_cached_workflows})",
+    ctx.row(f"5. worker RSS, {n} cases waiting on timers (cache {Settings().temporal.max_cached_workflows})",
             f"{rss:.0f} MB (peak {mem['VmHWM'] / 1024:.0f} MB; {base['VmRSS'] / 1024:.0f} MB idle before; "
             f"all waiting after {settled:.0f} s)",
             "<= 300 MB at 10,000", "indicative" if scaled and rss <= 300 else verdict(rss <= 300))
