@@ -26,10 +26,10 @@ test: $(STAMP)
 	$(LINT)
 	$(BIN)/pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
-# the fast lane: everything but the subprocess end-to-end runs, the slow scenarios and the Chromium test
+# the fast lane (about 2.5 minutes): no server started (Temporal, Postgres), no subprocess stack, no Chromium
 test-fast: $(STAMP)
 	$(LINT)
-	$(BIN)/pytest -q -p no:cacheprovider -m "not e2e and not slow and not browser" $(PYTEST_ARGS)
+	$(BIN)/pytest -q -p no:cacheprovider -m "not e2e and not slow and not browser and not temporal and not postgres" $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(LINT)

@@ -76,3 +76,14 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         url = request.getfixturevalue("pg_server").create_database()
     yield url
     dispose(url)
+
+
+# fixtures that start a server: a test using one (directly or through another fixture) is not in the fast lane
+SERVER_FIXTURES = {"env": "temporal", "skipping_env": "temporal", "pg_server": "postgres"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark each test by the servers it needs (`temporal`, `postgres`), from the fixtures it uses."""
+    for item in items:
+        for fixture in set(getattr(item, "fixturenames", ())) & SERVER_FIXTURES.keys():
+            item.add_marker(SERVER_FIXTURES[fixture])
