@@ -1,0 +1,94 @@
+"""What production mode (`NOSHOW_ENV=production`) refuses, one line per problem naming what to set.
+
+The worker, the API and the commands that start services call `refuse_unsafe_start` before they bind or connect;
+`noshow connectors check` reports the same lines as errors. Values are never printed, only variable names.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import sys
+from urllib.parse import urlsplit
+
+from pydantic import SecretStr
+
+from connectors.settings import EnvSection, secret
+from workers.settings import AuthSettings, Settings
+
+# sections whose secrets, once set, mean a provider calls in or is called: the public URL must then be reachable
+PROVIDER_SECTIONS = ("calcom", "calendly", "google", "graph", "hubspot", "zoom", "salesforce", "zoho", "twilio",
+                     "sendgrid", "slack")
+LOOPBACK_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost"}
+
+
+def _has_secret(section: EnvSection) -> bool:
+    values = (getattr(section, name) for name in type(section).model_fields)
+    return any(isinstance(v, SecretStr) and secret(v) for v in values)
+
+
+def configured_providers(settings: Settings) -> list[str]:
+    """The providers this configuration talks to: selected in routing, or holding a secret."""
+    routing = settings.routing
+    found = [name for name in PROVIDER_SECTIONS if _has_secret(getattr(settings, name))]
+    for chosen in (routing.sms_provider, routing.email_provider, routing.review_notifier,
+                   routing.calendar_provider, routing.crm_provider):
+        name = {"outlook": "graph"}.get(chosen, chosen)
+        if chosen != "local" and name not in found:
+            found.append(name)
+    if settings.google.channels and "google" not in found:
+        found.append("google")
+    return sorted(found)
+
+
+def is_loopback_url(url: str) -> bool:
+    host = (urlsplit(url.strip()).hostname or "").lower()
+    if host in LOOPBACK_NAMES or host.endswith(".localhost"):
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return address.is_loopback or address.is_unspecified
+
+
+def development_secrets(auth: AuthSettings) -> list[str]:
+    """The auth variables still holding their shipped development value."""
+    names = []
+    for name, spec in type(auth).model_fields.items():
+        value, default = getattr(auth, name), spec.default
+        if isinstance(default, SecretStr) and secret(default) and secret(value) == secret(default):
+            names.append(f"NOSHOW_{name.upper()}")
+        elif name == "id_salt" and value == default:
+            names.append("NOSHOW_ID_SALT")
+    return names
+
+
+def production_problems(settings: Settings) -> list[str]:
+    """Why this configuration must not run in production (empty when it may, or when not in production mode)."""
+    if not settings.deploy.production:
+        return []
+    problems = [f"{name} is the development default: set your own value" for name in development_secrets(settings.auth)]
+    providers = configured_providers(settings)
+    public = settings.api.public_base_url
+    if providers and is_loopback_url(public):
+        problems.append(f"NOSHOW_PUBLIC_BASE_URL is a loopback address but {', '.join(providers)} must reach it: "
+                        "set the public https address providers and customers call")
+    elif providers and urlsplit(public).scheme != "https":
+        problems.append("NOSHOW_PUBLIC_BASE_URL must be https when providers call it")
+    if not secret(settings.temporal.encryption_key) and not settings.deploy.allow_plaintext_history:
+        problems.append("NOSHOW_ENCRYPTION_KEY is unset: names, phones and emails would sit in Temporal history in "
+                        "plain text; set a key (kid:BASE64 of 32 bytes), or NOSHOW_ALLOW_PLAINTEXT_HISTORY=true "
+                        "to accept that")
+    if settings.temporal.embedded:
+        problems.append("TEMPORAL_ADDRESS is unset (the embedded dev server): set your Temporal's host:port")
+    return problems
+
+
+def refuse_unsafe_start(settings: Settings, what: str) -> None:
+    """Exit with code 2 and one line per problem when production mode forbids starting `what`."""
+    problems = production_problems(settings)
+    if not problems:
+        return
+    for problem in problems:
+        print(f"error: refusing to start the {what} in production: {problem}", file=sys.stderr)
+    raise SystemExit(2)
