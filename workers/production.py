@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import ipaddress
 import sys
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from pydantic import SecretStr
 
+import policies
 from connectors.settings import EnvSection, secret
 from workers.settings import AuthSettings, Settings
 
@@ -19,6 +21,9 @@ from workers.settings import AuthSettings, Settings
 PROVIDER_SECTIONS = ("calcom", "calendly", "google", "graph", "hubspot", "zoom", "salesforce", "zoho", "twilio",
                      "sendgrid", "slack")
 LOOPBACK_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost"}
+# what must be the deployment's own: the webhook secret, the people's tokens, the link key and the id salt
+REQUIRED_OWN = ("webhook_secret", "reviewer_tokens", "admin_token", "link_secret", "id_salt")
+SHIPPED_POLICY = Path(policies.__file__).parent / "defaults" / "default.yaml"
 
 
 def _has_secret(section: EnvSection) -> bool:
@@ -52,22 +57,37 @@ def is_loopback_url(url: str) -> bool:
 
 
 def development_secrets(auth: AuthSettings) -> list[str]:
-    """The auth variables still holding their shipped development value."""
-    names = []
-    for name, spec in type(auth).model_fields.items():
-        value, default = getattr(auth, name), spec.default
-        if isinstance(default, SecretStr) and secret(default) and secret(value) == secret(default):
-            names.append(f"NOSHOW_{name.upper()}")
-        elif name == "id_salt" and value == default:
-            names.append("NOSHOW_ID_SALT")
-    return names
+    """Why each auth variable that must be the deployment's own is not: still the shipped development value, or
+    empty."""
+    problems = []
+    for name in REQUIRED_OWN:
+        value, default = getattr(auth, name), type(auth).model_fields[name].default
+        raw = secret(value) if isinstance(value, SecretStr) else value
+        shipped = secret(default) if isinstance(default, SecretStr) else default
+        if not raw:
+            problems.append(f"NOSHOW_{name.upper()} is empty: set your own value")
+        elif raw == shipped:
+            problems.append(f"NOSHOW_{name.upper()} is the development default: set your own value")
+    return problems
+
+
+def policy_problem(file: Path | None) -> str | None:
+    if file is None:
+        return ("NOSHOW_POLICY_FILE is unset: the shipped default policy (with its demo program) would run; "
+                "point it at your approved policy")
+    if file.resolve() == SHIPPED_POLICY.resolve():
+        return "NOSHOW_POLICY_FILE names the shipped default policy: point it at your approved copy"
+    return None
 
 
 def production_problems(settings: Settings) -> list[str]:
     """Why this configuration must not run in production (empty when it may, or when not in production mode)."""
     if not settings.deploy.production:
         return []
-    problems = [f"{name} is the development default: set your own value" for name in development_secrets(settings.auth)]
+    problems = development_secrets(settings.auth)
+    policy = policy_problem(settings.policy.file)
+    if policy:
+        problems.append(policy)
     providers = configured_providers(settings)
     public = settings.api.public_base_url
     if providers and is_loopback_url(public):

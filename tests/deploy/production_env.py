@@ -21,6 +21,7 @@ SAFE: dict[str, str] = {
     "TEMPORAL_ADDRESS": "temporal.internal:7233",
     "NOSHOW_PUBLIC_BASE_URL": "https://noshow.example.com",
     "TWILIO_AUTH_TOKEN": "twilio-auth-token",
+    "NOSHOW_POLICY_FILE": "/etc/noshow/policy.yaml",
 }
 PREFIXES = ("NOSHOW_", "TEMPORAL_", "TWILIO_", "SENDGRID_", "SLACK_")
 

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from tests.deploy.production_env import SAFE, apply
 from workers.cli.main import app
-from workers.production import production_problems
+from workers.production import SHIPPED_POLICY, production_problems
 from workers.settings import DEV_WEBHOOK_SECRET, Settings, get_settings
 
 
@@ -53,6 +53,10 @@ def test_a_complete_production_configuration_has_nothing_to_refuse(monkeypatch: 
     ({"NOSHOW_PUBLIC_BASE_URL": "http://noshow.example.com"}, "NOSHOW_PUBLIC_BASE_URL"),
     ({"NOSHOW_ENCRYPTION_KEY": None}, "NOSHOW_ENCRYPTION_KEY"),
     ({"TEMPORAL_ADDRESS": None}, "TEMPORAL_ADDRESS"),
+    ({"NOSHOW_ADMIN_TOKEN": ""}, "NOSHOW_ADMIN_TOKEN is empty"),
+    ({"NOSHOW_ID_SALT": ""}, "NOSHOW_ID_SALT is empty"),
+    ({"NOSHOW_POLICY_FILE": None}, "NOSHOW_POLICY_FILE is unset"),
+    ({"NOSHOW_POLICY_FILE": str(SHIPPED_POLICY)}, "NOSHOW_POLICY_FILE names the shipped default"),
 ], ids=lambda v: "-".join(f"{k}={'unset' if x is None else 'dev'}" for k, x in v.items()) if isinstance(v, dict)
     else v)
 def test_each_unsafe_setting_is_one_refusal_naming_it(monkeypatch: pytest.MonkeyPatch,
