@@ -26,6 +26,7 @@ class DeploySettings(EnvSection):
 class ObservabilitySettings(EnvSection):
     """NOSHOW_METRICS_HOST and NOSHOW_METRICS_PORT (the worker's engine metrics at /metrics; unset: not served),
     NOSHOW_TEMPORAL_METRICS_PORT (the Temporal SDK's Prometheus exporter in the worker; unset: off),
+    NOSHOW_METRICS_REFRESH_SECONDS (how often the worker reads the business figures),
     NOSHOW_TRACING (OpenTelemetry spans for workflows and activities through the SDK's TracingInterceptor;
     export with the standard OTEL_EXPORTER_OTLP_* variables). The API serves /metrics on its own port."""
 
@@ -34,4 +35,5 @@ class ObservabilitySettings(EnvSection):
     metrics_host: str = "127.0.0.1"
     metrics_port: int | None = Field(default=None, ge=1, le=65535)
     temporal_metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    metrics_refresh_seconds: float = Field(default=15.0, gt=0, le=3600)
     tracing: bool = False

@@ -131,7 +131,7 @@ def start_engine_metrics(settings: Settings, client: Client, deps: Dependencies)
     metrics = EngineMetrics()
     serve(metrics, o.metrics_host, o.metrics_port)
     log.info("metrics_served", port=o.metrics_port, temporal_sdk_port=o.temporal_metrics_port)
-    return asyncio.create_task(metrics.refresh_forever(client, deps.ledger))
+    return asyncio.create_task(metrics.refresh_forever(client, deps.ledger, o.metrics_refresh_seconds))
 
 
 def main() -> None:

@@ -80,7 +80,8 @@ def create_app(settings: Settings | None = None, client: Client | None = None,
     # outermost: every answer is counted, also those the guards above give
     app.state.http_metrics = HttpMetrics()
     app.add_route("/metrics", metrics_endpoint, include_in_schema=False)
-    app.add_middleware(RequestMetrics, metrics=app.state.http_metrics, routes=app.router.routes)
+    app.add_middleware(RequestMetrics, metrics=app.state.http_metrics,
+                       routes=[route for route, _ in route_table(routers)])
     return app
 
 

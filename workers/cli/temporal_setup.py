@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
 from typing import Annotated
 
 import typer
 
-from workers.cli.common import REFUSED, fail, settings
+from workers.cli.common import DONE, REFUSED, settings
 
 
 def setup_temporal(
@@ -35,12 +37,23 @@ def setup_temporal(
         added = await ensure_search_attributes(client, namespace, wait=wait, echo=typer.echo)
         typer.echo(f"search attributes added: {', '.join(added)}" if added else "search attributes: all present")
 
+    code = DONE
     try:
         asyncio.run(run())
+        typer.echo(f"namespace {namespace} is ready for the engine")
     except SetupError as exc:
-        fail(str(exc), REFUSED)
+        code = _error(str(exc))
     except RPCError as exc:
-        fail(f"Temporal refused: {exc.message}", REFUSED)
+        code = _error(f"Temporal refused: {exc.message}")
     except RuntimeError as exc:  # the client could not connect within the wait
-        fail(f"cannot reach Temporal at {s.temporal.target}: {exc}", REFUSED)
-    typer.echo(f"namespace {namespace} is ready for the engine")
+        code = _error(f"cannot reach Temporal at {s.temporal.target}: {exc}")
+    # the SDK's Rust threads can abort the interpreter's finalization in a short-lived client process (a known SDK
+    # bug), which would turn this job's success into a crash: leave without finalizing, output flushed
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
+def _error(message: str) -> int:
+    typer.echo(f"error: {message}", err=True)
+    return REFUSED

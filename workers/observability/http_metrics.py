@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from starlette.requests import Request
@@ -30,19 +29,24 @@ class HttpMetrics:
 
 
 def route_template(routes: list[BaseRoute], scope: Scope) -> str:
+    """The template of the route that answered (set by the router), else of the route that would have: a request a
+    guard refused before routing (401, 413) still counts under its route."""
+    routed = scope.get("route")
+    if routed is not None and getattr(routed, "path", None):
+        return str(routed.path)
     for route in routes:
-        if route.matches(scope)[0] == Match.FULL:
-            return str(getattr(route, "path", UNMATCHED)) or UNMATCHED
+        if route.matches(scope)[0] == Match.FULL and getattr(route, "path", None):
+            return str(route.path)  # type: ignore[attr-defined]
     return UNMATCHED
 
 
 class RequestMetrics:
     """Pure ASGI, outermost: every answer is counted, also the 401s, 413s and 503s the inner middleware give."""
 
-    def __init__(self, app: ASGIApp, metrics: HttpMetrics, routes: Any) -> None:
+    def __init__(self, app: ASGIApp, metrics: HttpMetrics, routes: list[BaseRoute]) -> None:
         self.app = app
         self.metrics = metrics
-        self.routes = routes  # the app's route list, read per request (routes are added after the middleware)
+        self.routes = routes  # the API routes, for requests refused before routing
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -61,7 +65,7 @@ class RequestMetrics:
             await self.app(scope, receive, sending)
         finally:
             method = str(scope.get("method", "GET"))
-            route = route_template(list(self.routes), scope)
+            route = route_template(self.routes, scope)
             self.metrics.requests.labels(method, route, str(status)).inc()
             self.metrics.latency.labels(method, route).observe(time.perf_counter() - started)
 
