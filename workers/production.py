@@ -99,6 +99,9 @@ def production_problems(settings: Settings) -> list[str]:
         problems.append("NOSHOW_ENCRYPTION_KEY is unset: names, phones and emails would sit in Temporal history in "
                         "plain text; set a key (kid:BASE64 of 32 bytes), or NOSHOW_ALLOW_PLAINTEXT_HISTORY=true "
                         "to accept that")
+    if not settings.storage.shared_database:
+        problems.append("NOSHOW_DATABASE_URL is unset: cases' store would be a SQLite file inside one container; "
+                        "set the shared Postgres URL (postgresql+psycopg://USER:PASSWORD@HOST:5432/noshow)")
     if settings.temporal.embedded:
         problems.append("TEMPORAL_ADDRESS is unset (the embedded dev server): set your Temporal's host:port")
     return problems

@@ -22,6 +22,7 @@ SAFE: dict[str, str] = {
     "NOSHOW_PUBLIC_BASE_URL": "https://noshow.example.com",
     "TWILIO_AUTH_TOKEN": "twilio-auth-token",
     "NOSHOW_POLICY_FILE": "/etc/noshow/policy.yaml",
+    "NOSHOW_DATABASE_URL": "postgresql+psycopg://noshow:pw@db.internal:5432/noshow",
 }
 PREFIXES = ("NOSHOW_", "TEMPORAL_", "TWILIO_", "SENDGRID_", "SLACK_")
 

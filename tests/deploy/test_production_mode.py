@@ -53,6 +53,7 @@ def test_a_complete_production_configuration_has_nothing_to_refuse(monkeypatch: 
     ({"NOSHOW_PUBLIC_BASE_URL": "http://noshow.example.com"}, "NOSHOW_PUBLIC_BASE_URL"),
     ({"NOSHOW_ENCRYPTION_KEY": None}, "NOSHOW_ENCRYPTION_KEY"),
     ({"TEMPORAL_ADDRESS": None}, "TEMPORAL_ADDRESS"),
+    ({"NOSHOW_DATABASE_URL": None}, "NOSHOW_DATABASE_URL"),
     ({"NOSHOW_ADMIN_TOKEN": ""}, "NOSHOW_ADMIN_TOKEN is empty"),
     ({"NOSHOW_ID_SALT": ""}, "NOSHOW_ID_SALT is empty"),
     ({"NOSHOW_POLICY_FILE": None}, "NOSHOW_POLICY_FILE is unset"),
