@@ -23,6 +23,7 @@ PROVIDER_SECTIONS = ("calcom", "calendly", "google", "graph", "hubspot", "zoom",
 LOOPBACK_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost"}
 # what must be the deployment's own: the webhook secret, the people's tokens, the link key and the id salt
 REQUIRED_OWN = ("webhook_secret", "reviewer_tokens", "admin_token", "link_secret", "id_salt")
+LISTED = ("webhook_secret", "reviewer_tokens")  # comma-separated lists, checked entry by entry
 SHIPPED_POLICY = Path(policies.__file__).parent / "defaults" / "default.yaml"
 
 
@@ -68,7 +69,18 @@ def development_secrets(auth: AuthSettings) -> list[str]:
             problems.append(f"NOSHOW_{name.upper()} is empty: set your own value")
         elif raw == shipped:
             problems.append(f"NOSHOW_{name.upper()} is the development default: set your own value")
+        elif isinstance(raw, str) and isinstance(shipped, str) and name in LISTED and \
+                set(_entries(raw, name)) & set(_entries(shipped, name)):
+            # a rotation list or a token list may still carry the development entry beside real ones
+            problems.append(f"NOSHOW_{name.upper()} still lists the development default: remove it")
     return problems
+
+
+
+def _entries(value: str, name: str) -> list[str]:
+    """The comparable entries of a comma-separated list: whole secrets, or the token part of `token=who`."""
+    parts = [p.strip() for p in value.split(",") if p.strip()]
+    return parts if name == "webhook_secret" else [p.split("=", 1)[0] for p in parts]
 
 
 def policy_problem(file: Path | None) -> str | None:
