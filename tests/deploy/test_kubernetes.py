@@ -132,3 +132,18 @@ def test_every_variable_the_manifests_name_is_a_real_setting() -> None:
         assert not unknown, f"{path.name} names variables no setting reads: {sorted(unknown)}"
     for key in of_kind("ConfigMap")["noshow-config"]["data"]:
         assert key in known, f"noshow-config: {key} is no setting"
+
+
+def test_the_manifests_and_compose_give_the_engine_the_same_settings() -> None:
+    """Compose's engine environment and the ConfigMap name the same variables with the same values, apart from
+    where each platform puts things: compose passes the database URL inline (its password from .env), the
+    manifests from the Secret; the namespace comes from .env in compose and from the ConfigMap here."""
+    compose = yaml.safe_load((K8S.parents[1] / "docker-compose.yml").read_text())["services"]
+    engine: dict[str, str] = {}
+    for name in ("worker", "api"):
+        engine |= {k: str(v) for k, v in compose[name]["environment"].items()}
+    config = of_kind("ConfigMap")["noshow-config"]["data"]
+    assert set(engine) - {"NOSHOW_DATABASE_URL"} == set(config) - {"TEMPORAL_NAMESPACE"}
+    placed = {"TEMPORAL_ADDRESS"}  # the Temporal frontend's address differs by platform
+    for key in set(config) & set(engine) - placed:
+        assert config[key] == engine[key], f"{key}: compose {engine[key]!r}, manifests {config[key]!r}"
