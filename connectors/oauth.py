@@ -218,7 +218,10 @@ class TokenManager:
             raise RetryableProviderError(f"{self.provider} token endpoint: a non-JSON answer") from exc
         access = body.get("access_token") if isinstance(body, dict) else None
         if not isinstance(access, str) or not access:
-            raise PermanentProviderError(f"{self.provider} token endpoint: no access_token", code="no_access_token")
+            # Zoho can refuse a refresh with a 200 whose body names the error ({"error": "invalid_code"})
+            refused = body.get("error") if isinstance(body, dict) else None
+            code = refused[:80] if isinstance(refused, str) and refused else "no_access_token"
+            raise PermanentProviderError(f"{self.provider} token endpoint: no access_token ({code})", code=code)
         seconds = body.get("expires_in")
         try:
             lifetime = timedelta(seconds=float(seconds)) if seconds is not None else self.default_lifetime
