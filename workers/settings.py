@@ -26,6 +26,7 @@ from workers.provider_settings import (
     GoogleSettings,
     GraphSettings,
     HubSpotSettings,
+    PipedriveSettings,
     SalesforceSettings,
     ZohoSettings,
     ZoomSettings,
@@ -200,7 +201,7 @@ class CodecSettings(EnvSection):
 
 
 CalendarProvider = Literal["local", "calcom", "calendly", "google", "outlook"]
-CrmProvider = Literal["local", "hubspot", "salesforce", "zoho"]
+CrmProvider = Literal["local", "hubspot", "salesforce", "zoho", "pipedrive"]
 
 
 class RoutingSettings(EnvSection):
@@ -307,6 +308,7 @@ class Settings(EnvSection):
     zoom: ZoomSettings = Field(default_factory=ZoomSettings)
     salesforce: SalesforceSettings = Field(default_factory=SalesforceSettings)
     zoho: ZohoSettings = Field(default_factory=ZohoSettings)
+    pipedrive: PipedriveSettings = Field(default_factory=PipedriveSettings)
     twilio: TwilioSettings = Field(default_factory=TwilioSettings)
     sendgrid: SendGridSettings = Field(default_factory=SendGridSettings)
     slack: SlackSettings = Field(default_factory=SlackSettings)

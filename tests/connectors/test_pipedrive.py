@@ -5,6 +5,7 @@ once through the remote-create log."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -50,7 +51,6 @@ def test_good_credentials_over_an_unreadable_body_pass_authentication_and_fail_p
 def test_a_retry_carries_the_same_event_id_and_is_a_duplicate() -> None:
     body = fixture_json("pipedrive", "activity_done.json")
     retry = {**body, "meta": {**body["meta"], "attempt": 2}}
-    import json
     first, second = (pipedrive_request(json.dumps(b).encode(), NOW) for b in (body, retry))
     inbound = make()
     inbound.verify(first, NOW)
@@ -176,3 +176,32 @@ def test_the_engines_booking_becomes_a_meeting_activity(pipedrive_crm: tuple[Fak
                                                                                 "00:45")
     crm.contact_lookup = lambda cid: None
     assert crm.record_booking("hubspot:1", NOW, NOW, "x", "b-2") is None  # nobody at Pipedrive
+
+
+def test_settings_select_pipedrive_as_the_crm_and_its_no_show_marker(monkeypatch: pytest.MonkeyPatch,
+                                                                     tmp_path: Path) -> None:
+    from connectors.local.calendar import LocalCalendar
+    from connectors.local.crm import LocalCrm
+    from connectors.writeback import WritebackCrm
+    from tests.helpers import settings_from
+    from workers.providers.checks import ProviderConfigError
+    from workers.providers.writeback import writeback, writeback_checks
+
+    monkeypatch.chdir(tmp_path)
+    db = LocalDb(tmp_path / "local.db")
+    calendar, crm = LocalCalendar(db), LocalCrm(db)
+    missing = settings_from({"crm_provider": "pipedrive", "pipedrive_owner_id": "pat"})
+    with pytest.raises(ProviderConfigError) as info:
+        writeback(missing, calendar, crm, [CrmRules()])
+    assert "NOSHOW_PIPEDRIVE_API_TOKEN" in str(info.value) and "NOSHOW_PIPEDRIVE_OWNER_ID" in str(info.value)
+    ready = settings_from({"crm_provider": "pipedrive", "pipedrive_api_token": "pd-secret-token",
+                           "pipedrive_api_domain": "https://acme.pipedrive.com",
+                           "pipedrive_fields": json.dumps({"outcome": OUTCOME_KEY}),
+                           "pipedrive_no_show_outcomes": "[3]"})
+    _, engine_crm = writeback(ready, calendar, crm, [CrmRules()])
+    assert isinstance(engine_crm, WritebackCrm) and isinstance(engine_crm.remote, PipedriveCrm)
+    assert engine_crm.marker is engine_crm.remote and engine_crm.marker_source == "pipedrive"
+    assert engine_crm.remote.no_show_outcome == "3"
+    checks = {c.name: c for c in writeback_checks(ready)}
+    assert checks["crm"].status == "ok" and "Pipedrive" in checks["crm"].detail
+    assert "pd-secret-token" not in " ".join(c.detail for c in writeback_checks(ready))

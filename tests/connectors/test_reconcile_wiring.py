@@ -305,11 +305,13 @@ def test_check_everything_configured_well(monkeypatch: pytest.MonkeyPatch, tmp_p
         "NOSHOW_SALESFORCE_PRIVATE_KEY": KEY_PEM, "NOSHOW_ZOHO_CLIENT_ID": "1000.ABC",
         "NOSHOW_ZOHO_CLIENT_SECRET": "zoho-secret-01", "NOSHOW_ZOHO_REFRESH_TOKEN": "1000.refresh.01",
         "NOSHOW_ZOHO_CHANNEL_TOKEN": "zoho-channel-token-01",
+        "NOSHOW_PIPEDRIVE_API_TOKEN": "pd-api-token-01", "NOSHOW_PIPEDRIVE_WEBHOOK_USER": "hookuser",
+        "NOSHOW_PIPEDRIVE_WEBHOOK_PASSWORD": "pd-hook-password-01",
     })
     statuses = _statuses(result)
     assert result.exit_code == 0, result.output
     assert set(statuses.values()) == {"ok"}, statuses
-    assert len(statuses) == 12 + 3 + 2 + 7
+    assert len(statuses) == 13 + 3 + 2 + 8
 
 
 def test_check_reports_bad_formats_and_missing_pieces(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

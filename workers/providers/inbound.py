@@ -27,6 +27,7 @@ from connectors.twilio.webhook import TwilioWebhook
 from connectors.zoho.inbound import ZohoInbound
 from connectors.zoom.inbound import ZoomInbound
 from workers.providers.checks import ProviderCheck
+from workers.providers.sales_crms import pipedrive_inbound
 from workers.settings import HubSpotSettings, Settings
 
 log = structlog.get_logger(__name__)
@@ -149,4 +150,6 @@ def inbound_connectors(settings: Settings, channel_store: ChannelStore | None = 
         "SLACK_SIGNING_SECRET")
     add("zoho", lambda: ZohoInbound(secret(s.zoho.channel_token) or "", s.zoho.channel_id),
         secret(s.zoho.channel_token) is not None, "NOSHOW_ZOHO_CHANNEL_TOKEN")
+    add("pipedrive", lambda: pipedrive_inbound(s), secret(s.pipedrive.webhook_password) is not None,
+        "NOSHOW_PIPEDRIVE_WEBHOOK_USER + NOSHOW_PIPEDRIVE_WEBHOOK_PASSWORD")
     return routes, checks
