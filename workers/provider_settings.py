@@ -217,3 +217,21 @@ class PipedriveSettings(EnvSection):
     @property
     def configured(self) -> bool:
         return bool(secret(self.api_token) or secret(self.refresh_token))
+
+
+class ActiveCampaignSettings(EnvSection):
+    """ActiveCampaign: NOSHOW_ACTIVECAMPAIGN_API_URL (the account's API URL, Settings > Developer) +
+    _API_TOKEN, _WEBHOOK_TOKEN (the secret in the webhook URL, at least 16 characters: opens
+    /webhooks/activecampaign), _MISSED_STAGES (deal stage titles or ids that mean a no-show, default Missed),
+    _FIELDS (JSON: canonical field -> contact custom field id), _TASK_TYPE (the deal task type id for owner
+    tasks), _OWNER_ID (the user assigned tasks whose owner is not a user)."""
+
+    model_config = SettingsConfigDict(env_prefix="NOSHOW_ACTIVECAMPAIGN_")
+
+    api_url: str | None = None
+    api_token: SecretStr | None = None
+    webhook_token: SecretStr | None = None
+    missed_stages: list[str] = Field(default_factory=lambda: ["Missed"])
+    fields: dict[str, str] = Field(default_factory=dict)
+    task_type: str = Field(default="1", pattern=r"^[0-9]{1,10}$")
+    owner_id: str | None = None

@@ -21,6 +21,7 @@ from connectors.slack.settings import SlackSettings
 from connectors.twilio.settings import TwilioSettings
 from workers.api.auth.settings import OidcSettings, SessionSettings
 from workers.provider_settings import (
+    ActiveCampaignSettings,
     CalcomSettings,
     CalendlySettings,
     GoogleSettings,
@@ -201,7 +202,7 @@ class CodecSettings(EnvSection):
 
 
 CalendarProvider = Literal["local", "calcom", "calendly", "google", "outlook"]
-CrmProvider = Literal["local", "hubspot", "salesforce", "zoho", "pipedrive"]
+CrmProvider = Literal["local", "hubspot", "salesforce", "zoho", "pipedrive", "activecampaign"]
 
 
 class RoutingSettings(EnvSection):
@@ -309,6 +310,7 @@ class Settings(EnvSection):
     salesforce: SalesforceSettings = Field(default_factory=SalesforceSettings)
     zoho: ZohoSettings = Field(default_factory=ZohoSettings)
     pipedrive: PipedriveSettings = Field(default_factory=PipedriveSettings)
+    activecampaign: ActiveCampaignSettings = Field(default_factory=ActiveCampaignSettings)
     twilio: TwilioSettings = Field(default_factory=TwilioSettings)
     sendgrid: SendGridSettings = Field(default_factory=SendGridSettings)
     slack: SlackSettings = Field(default_factory=SlackSettings)

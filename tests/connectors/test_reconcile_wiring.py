@@ -307,11 +307,12 @@ def test_check_everything_configured_well(monkeypatch: pytest.MonkeyPatch, tmp_p
         "NOSHOW_ZOHO_CHANNEL_TOKEN": "zoho-channel-token-01",
         "NOSHOW_PIPEDRIVE_API_TOKEN": "pd-api-token-01", "NOSHOW_PIPEDRIVE_WEBHOOK_USER": "hookuser",
         "NOSHOW_PIPEDRIVE_WEBHOOK_PASSWORD": "pd-hook-password-01",
+        "NOSHOW_ACTIVECAMPAIGN_WEBHOOK_TOKEN": "ac-url-token-0123456789",
     })
     statuses = _statuses(result)
     assert result.exit_code == 0, result.output
     assert set(statuses.values()) == {"ok"}, statuses
-    assert len(statuses) == 13 + 3 + 2 + 8
+    assert len(statuses) == 14 + 3 + 2 + 8
 
 
 def test_check_reports_bad_formats_and_missing_pieces(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

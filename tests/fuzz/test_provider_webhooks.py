@@ -49,6 +49,7 @@ SENDGRID_PUBLIC = base64.b64encode(SENDGRID_KEY.public_key().public_bytes(
     serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)).decode()
 
 PIPEDRIVE_USER, PIPEDRIVE_PASSWORD = "hookuser", "pipedrive-hook-password"
+AC_TOKEN = "activecampaign-url-token-0123456789"
 PROVIDER_ENV = {
     "NOSHOW_SETTINGS_FILE": "/nonexistent/.env",
     "NOSHOW_CALCOM_WEBHOOK_SECRET": CALCOM, "NOSHOW_CALENDLY_SIGNING_KEY": CALENDLY,
@@ -57,9 +58,10 @@ PROVIDER_ENV = {
     "TWILIO_AUTH_TOKEN": TWILIO, "SENDGRID_EVENT_VERIFICATION_KEY": SENDGRID_PUBLIC,
     "SENDGRID_PARSE_TOKEN": PARSE_TOKEN, "SLACK_SIGNING_SECRET": SLACK,
     "NOSHOW_PIPEDRIVE_WEBHOOK_USER": PIPEDRIVE_USER, "NOSHOW_PIPEDRIVE_WEBHOOK_PASSWORD": PIPEDRIVE_PASSWORD,
+    "NOSHOW_ACTIVECAMPAIGN_WEBHOOK_TOKEN": AC_TOKEN,
 }
 JSON_PROVIDERS = ["calcom", "calendly", "hubspot", "zoom", "outlook", "events", "sendgrid", "pipedrive"]
-ALL_PROVIDERS = [*JSON_PROVIDERS, "twilio", "slack", "sendgrid_parse", "google"]
+ALL_PROVIDERS = [*JSON_PROVIDERS, "twilio", "slack", "sendgrid_parse", "google", "activecampaign"]
 
 
 # ------------------------------------------------------------------ the app, every provider on
@@ -161,7 +163,7 @@ def signed_headers(api: ProviderApi, provider: str, body: bytes, ts: str | None 
     if provider == "pipedrive":
         pair = base64.b64encode(f"{PIPEDRIVE_USER}:{PIPEDRIVE_PASSWORD}".encode()).decode()
         return {"authorization": f"Basic {pair}"}
-    if provider in ("outlook", "sendgrid_parse"):
+    if provider in ("outlook", "sendgrid_parse", "activecampaign"):
         return {}  # the secret rides in the body (clientState) or the URL (?token=)
     if provider == "google":
         return {"x-goog-channel-id": "chan-unknown", "x-goog-channel-token": "tok", "x-goog-message-number": "1"}
@@ -169,7 +171,8 @@ def signed_headers(api: ProviderApi, provider: str, body: bytes, ts: str | None 
 
 
 def query_for(provider: str) -> str:
-    return urlencode({"token": PARSE_TOKEN}) if provider == "sendgrid_parse" else ""
+    token = {"sendgrid_parse": PARSE_TOKEN, "activecampaign": AC_TOKEN}.get(provider)
+    return urlencode({"token": token}) if token else ""
 
 
 async def post_signed(api: ProviderApi, provider: str, body: bytes, content_type: str | None = "application/json",
@@ -387,4 +390,15 @@ async def test_pipedrive_answers_its_webhook_basic_credentials_and_refuses_other
     accepted = await post_signed(provider_api, "pipedrive", body)
     assert accepted.status_code in (200, 202), accepted.text[:300]
     again = await post_signed(provider_api, "pipedrive", body)
+    assert again.status_code == 200 and again.json().get("duplicate") is True, again.text[:300]
+
+
+async def test_activecampaign_answers_its_url_token_and_refuses_others(provider_api: ProviderApi) -> None:
+    body = fixture_bytes("activecampaign", "deal_update_missed.txt")
+    form = {"content-type": "application/x-www-form-urlencoded"}
+    refused = await provider_api.post("activecampaign", body, form, urlencode({"token": AC_TOKEN[:-1]}))
+    assert refused.status_code == 401
+    accepted = await post_signed(provider_api, "activecampaign", body, "application/x-www-form-urlencoded")
+    assert accepted.status_code in (200, 202), accepted.text[:300]
+    again = await post_signed(provider_api, "activecampaign", body, "application/x-www-form-urlencoded")
     assert again.status_code == 200 and again.json().get("duplicate") is True, again.text[:300]

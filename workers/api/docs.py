@@ -58,6 +58,10 @@ WEBHOOKS: dict[str, tuple[list[str], str, str, str]] = {
                   "constant time before the body is read; Pipedrive signs nothing", "application/json",
                   '{"meta": {"action", "entity": "activity", "id", "attempt", "version": "2.0"}, "data", '
                   '"previous"}'),
+    "activecampaign": ([], "`?token=` in the webhook URL equals NOSHOW_ACTIVECAMPAIGN_WEBHOOK_TOKEN, compared in "
+                           "constant time before the body is read; ActiveCampaign signs nothing and documents no "
+                           "other credential", "application/x-www-form-urlencoded",
+                       "type=deal_update&date_time=...&deal[id]=...&deal[stage_title]=Missed&deal[contactid]=..."),
     "slack": (["x-slack-signature", "x-slack-request-timestamp"],
               "`v0=<hex HMAC-SHA256(signing secret, v0:timestamp:body)>`, ±5 min",
               "application/x-www-form-urlencoded", "payload=<JSON block_actions>"),

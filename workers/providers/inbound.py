@@ -27,7 +27,7 @@ from connectors.twilio.webhook import TwilioWebhook
 from connectors.zoho.inbound import ZohoInbound
 from connectors.zoom.inbound import ZoomInbound
 from workers.providers.checks import ProviderCheck
-from workers.providers.sales_crms import pipedrive_inbound
+from workers.providers.sales_crms import activecampaign_inbound, pipedrive_inbound
 from workers.settings import HubSpotSettings, Settings
 
 log = structlog.get_logger(__name__)
@@ -152,4 +152,6 @@ def inbound_connectors(settings: Settings, channel_store: ChannelStore | None = 
         secret(s.zoho.channel_token) is not None, "NOSHOW_ZOHO_CHANNEL_TOKEN")
     add("pipedrive", lambda: pipedrive_inbound(s), secret(s.pipedrive.webhook_password) is not None,
         "NOSHOW_PIPEDRIVE_WEBHOOK_USER + NOSHOW_PIPEDRIVE_WEBHOOK_PASSWORD")
+    add("activecampaign", lambda: activecampaign_inbound(s), secret(s.activecampaign.webhook_token) is not None,
+        "NOSHOW_ACTIVECAMPAIGN_WEBHOOK_TOKEN")
     return routes, checks

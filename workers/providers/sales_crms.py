@@ -1,4 +1,4 @@
-"""Pipedrive and ActiveCampaign built from settings: clients, the reconcile source, the CRM adapters the engine
+"""Pipedrive and ActiveCampaign built from settings: clients, Pipedrive's reconcile source, the CRM adapters the engine
 writes outcomes through, their webhook connectors and the format checks `noshow connectors check` prints.
 No network here."""
 
@@ -6,6 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from connectors.activecampaign.client import ActiveCampaignClient
+from connectors.activecampaign.crm import ActiveCampaignCrm
+from connectors.activecampaign.inbound import ActiveCampaignInbound
 from connectors.local.remote_creates import CreateLog
 from connectors.oauth import BasicClientRefreshGrant, TokenSource
 from connectors.pipedrive.client import PipedriveClient
@@ -18,7 +21,7 @@ from workers.providers.checks import url_problem
 from workers.providers.tokens import _manager
 from workers.settings import Settings
 
-TITLES = {"pipedrive": "Pipedrive"}
+TITLES = {"pipedrive": "Pipedrive", "activecampaign": "ActiveCampaign"}
 CANONICAL = {"outcome", "missed_date", "recovery_status", "next_appointment", "risk_flag", "owner_task",
              "customer_note", "source_campaign"}
 
@@ -79,12 +82,49 @@ def pipedrive_crm(s: Settings, crm: Any, rules: CrmRules) -> PipedriveCrm:
                         no_show_outcome=outcome)
 
 
+# ---------------------------------------------------------------------------------------------- ActiveCampaign
+
+
+def activecampaign_client(s: Settings) -> ActiveCampaignClient:
+    a = s.activecampaign
+    return ActiveCampaignClient(secret(a.api_token) or "", (a.api_url or "").strip())
+
+
+def activecampaign_inbound(s: Settings) -> ActiveCampaignInbound:
+    a = s.activecampaign
+    return ActiveCampaignInbound(secret(a.webhook_token) or "", missed_stages=a.missed_stages)
+
+
+def activecampaign_problems(s: Settings) -> list[str]:
+    a = s.activecampaign
+    env = {"NOSHOW_ACTIVECAMPAIGN_API_URL": a.api_url, "NOSHOW_ACTIVECAMPAIGN_API_TOKEN": secret(a.api_token)}
+    problems = [f"missing {name}" for name, value in env.items() if not (value or "").strip()]
+    if a.api_url:
+        problems += [x for x in [url_problem(a.api_url, "NOSHOW_ACTIVECAMPAIGN_API_URL")] if x]
+    unknown = sorted(set(a.fields) - CANONICAL)
+    if unknown:
+        problems.append("NOSHOW_ACTIVECAMPAIGN_FIELDS names unknown fields: " + ", ".join(unknown)[:200])
+    if any(not str(v).isdigit() for v in a.fields.values()):
+        problems.append("NOSHOW_ACTIVECAMPAIGN_FIELDS values must be numeric custom field ids")
+    return problems
+
+
+def activecampaign_crm(s: Settings, crm: Any, rules: CrmRules) -> ActiveCampaignCrm:
+    a = s.activecampaign
+    return ActiveCampaignCrm(activecampaign_client(s), CreateLog(crm.db, "activecampaign"), rules, a.fields,
+                             (a.owner_id or "").strip() or None, crm.contact, task_type=a.task_type)
+
+
 # ---------------------------------------------------------------------------------------------- selection
 
 
 def crm_problems(s: Settings) -> list[str]:
-    return pipedrive_problems(s) if s.routing.crm_provider == "pipedrive" else []
+    p = s.routing.crm_provider
+    return pipedrive_problems(s) if p == "pipedrive" else activecampaign_problems(s) if p == "activecampaign" else []
 
 
-def remote_crm(s: Settings, crm: Any, rules: CrmRules) -> PipedriveCrm | None:
-    return pipedrive_crm(s, crm, rules) if s.routing.crm_provider == "pipedrive" else None
+def remote_crm(s: Settings, crm: Any, rules: CrmRules) -> PipedriveCrm | ActiveCampaignCrm | None:
+    p = s.routing.crm_provider
+    if p == "pipedrive":
+        return pipedrive_crm(s, crm, rules)
+    return activecampaign_crm(s, crm, rules) if p == "activecampaign" else None
