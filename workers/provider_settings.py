@@ -235,3 +235,21 @@ class ActiveCampaignSettings(EnvSection):
     fields: dict[str, str] = Field(default_factory=dict)
     task_type: str = Field(default="1", pattern=r"^[0-9]{1,10}$")
     owner_id: str | None = None
+
+
+class GoHighLevelSettings(EnvSection):
+    """GoHighLevel (LeadConnector): NOSHOW_GOHIGHLEVEL_WEBHOOK_PUBLIC_KEY (the Marketplace app's Ed25519 webhook
+    key: opens /webhooks/gohighlevel), _ACCESS_TOKEN (a Private Integration token or a location token, Bearer),
+    _LOCATION_ID, _BASE_URL, _CALENDAR_ID (books appointments that came from other sources), _TIME_ZONE (free
+    slots), _FIELDS (JSON: canonical field -> contact custom field id), _USER_ID (writes notes, owns tasks)."""
+
+    model_config = SettingsConfigDict(env_prefix="NOSHOW_GOHIGHLEVEL_")
+
+    webhook_public_key: SecretStr | None = None
+    access_token: SecretStr | None = None
+    location_id: str | None = None
+    base_url: str = "https://services.leadconnectorhq.com"
+    calendar_id: str | None = None
+    time_zone: str = "UTC"
+    fields: dict[str, str] = Field(default_factory=dict)
+    user_id: str | None = None

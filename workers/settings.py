@@ -24,6 +24,7 @@ from workers.provider_settings import (
     ActiveCampaignSettings,
     CalcomSettings,
     CalendlySettings,
+    GoHighLevelSettings,
     GoogleSettings,
     GraphSettings,
     HubSpotSettings,
@@ -201,8 +202,8 @@ class CodecSettings(EnvSection):
     port: int = 8234  # where `noshow up` serves it next to the embedded dev server's UI
 
 
-CalendarProvider = Literal["local", "calcom", "calendly", "google", "outlook"]
-CrmProvider = Literal["local", "hubspot", "salesforce", "zoho", "pipedrive", "activecampaign"]
+CalendarProvider = Literal["local", "calcom", "calendly", "google", "outlook", "gohighlevel"]
+CrmProvider = Literal["local", "hubspot", "salesforce", "zoho", "pipedrive", "activecampaign", "gohighlevel"]
 
 
 class RoutingSettings(EnvSection):
@@ -311,6 +312,7 @@ class Settings(EnvSection):
     zoho: ZohoSettings = Field(default_factory=ZohoSettings)
     pipedrive: PipedriveSettings = Field(default_factory=PipedriveSettings)
     activecampaign: ActiveCampaignSettings = Field(default_factory=ActiveCampaignSettings)
+    gohighlevel: GoHighLevelSettings = Field(default_factory=GoHighLevelSettings)
     twilio: TwilioSettings = Field(default_factory=TwilioSettings)
     sendgrid: SendGridSettings = Field(default_factory=SendGridSettings)
     slack: SlackSettings = Field(default_factory=SlackSettings)

@@ -140,3 +140,32 @@ def test_a_wrong_version_or_token_is_refused_by_the_fake_as_by_the_api() -> None
             GoHighLevelClient("wrong", LOCATION, base_url=fake.base_url).location()
         assert info.value.code == "401"
         assert GoHighLevelClient("pit-token", LOCATION, base_url=fake.base_url).location()["name"] == "Acme Clinic"
+
+
+def test_settings_select_gohighlevel_as_calendar_and_crm_and_open_its_webhook(monkeypatch: pytest.MonkeyPatch,
+                                                                              tmp_path: Path) -> None:
+    from connectors.local.calendar import LocalCalendar
+    from connectors.local.crm import LocalCrm
+    from connectors.writeback import MirroredCalendar, WritebackCrm
+    from tests.helpers import settings_from
+    from workers.providers.checks import ProviderConfigError
+    from workers.providers.inbound import inbound_connectors
+    from workers.providers.writeback import writeback
+
+    monkeypatch.chdir(tmp_path)
+    db = LocalDb(tmp_path / "local.db")
+    calendar, crm = LocalCalendar(db), LocalCrm(db)
+    missing = settings_from({"calendar_provider": "gohighlevel", "crm_provider": "gohighlevel"})
+    with pytest.raises(ProviderConfigError) as info:
+        writeback(missing, calendar, crm, [CrmRules()])
+    assert "NOSHOW_GOHIGHLEVEL_ACCESS_TOKEN" in str(info.value) and "NOSHOW_GOHIGHLEVEL_LOCATION_ID" in str(info.value)
+    ready = settings_from({"calendar_provider": "gohighlevel", "crm_provider": "gohighlevel",
+                           "gohighlevel_access_token": "pit-secret", "gohighlevel_location_id": LOCATION,
+                           "gohighlevel_webhook_public_key": PUBLIC_PEM})
+    engine_cal, engine_crm = writeback(ready, calendar, crm, [CrmRules()])
+    assert isinstance(engine_cal, MirroredCalendar) and isinstance(engine_cal.provider, GoHighLevelCalendar)
+    assert isinstance(engine_crm, WritebackCrm) and isinstance(engine_crm.remote, GoHighLevelCrm)
+    assert engine_crm.marker is engine_cal.provider and engine_crm.marker_source == "gohighlevel"
+    routes, checks = inbound_connectors(ready)
+    assert isinstance(routes["gohighlevel"], GoHighLevelInbound)
+    assert {c.name: c.status for c in checks}["gohighlevel"] == "ok"

@@ -33,6 +33,8 @@ from twilio.request_validator import RequestValidator
 from connectors.signatures import hmac_sha256_b64, hmac_sha256_hex
 from connectors.slack.interactivity import slack_signature
 from connectors.standard_webhooks import decode_secret
+from tests.connectors.cases_gohighlevel import KEY as GHL_KEY
+from tests.connectors.cases_gohighlevel import PUBLIC_PEM as GHL_PUBLIC_PEM
 from tests.connectors.kit import fixture_bytes
 from tests.engine.conftest import settings_for
 from tests.fuzz.conftest import fuzz_settings
@@ -58,9 +60,10 @@ PROVIDER_ENV = {
     "TWILIO_AUTH_TOKEN": TWILIO, "SENDGRID_EVENT_VERIFICATION_KEY": SENDGRID_PUBLIC,
     "SENDGRID_PARSE_TOKEN": PARSE_TOKEN, "SLACK_SIGNING_SECRET": SLACK,
     "NOSHOW_PIPEDRIVE_WEBHOOK_USER": PIPEDRIVE_USER, "NOSHOW_PIPEDRIVE_WEBHOOK_PASSWORD": PIPEDRIVE_PASSWORD,
-    "NOSHOW_ACTIVECAMPAIGN_WEBHOOK_TOKEN": AC_TOKEN,
+    "NOSHOW_ACTIVECAMPAIGN_WEBHOOK_TOKEN": AC_TOKEN, "NOSHOW_GOHIGHLEVEL_WEBHOOK_PUBLIC_KEY": GHL_PUBLIC_PEM,
 }
-JSON_PROVIDERS = ["calcom", "calendly", "hubspot", "zoom", "outlook", "events", "sendgrid", "pipedrive"]
+JSON_PROVIDERS = ["calcom", "calendly", "hubspot", "zoom", "outlook", "events", "sendgrid", "pipedrive",
+                  "gohighlevel"]
 ALL_PROVIDERS = [*JSON_PROVIDERS, "twilio", "slack", "sendgrid_parse", "google", "activecampaign"]
 
 
@@ -160,6 +163,8 @@ def signed_headers(api: ProviderApi, provider: str, body: bytes, ts: str | None 
         except UnicodeDecodeError:
             form = _Form()
         return {"x-twilio-signature": RequestValidator(TWILIO).compute_signature(api.url(provider, query), form)}
+    if provider == "gohighlevel":
+        return {"x-ghl-signature": base64.b64encode(GHL_KEY.sign(body)).decode()}
     if provider == "pipedrive":
         pair = base64.b64encode(f"{PIPEDRIVE_USER}:{PIPEDRIVE_PASSWORD}".encode()).decode()
         return {"authorization": f"Basic {pair}"}

@@ -62,6 +62,10 @@ WEBHOOKS: dict[str, tuple[list[str], str, str, str]] = {
                            "constant time before the body is read; ActiveCampaign signs nothing and documents no "
                            "other credential", "application/x-www-form-urlencoded",
                        "type=deal_update&date_time=...&deal[id]=...&deal[stage_title]=Missed&deal[contactid]=..."),
+    "gohighlevel": (["x-ghl-signature"], "base64 Ed25519 signature over the raw body with the Marketplace app's "
+                                         "public key; the body's `timestamp` within 5 min, dedupe on `webhookId`",
+                    "application/json", '{"type": "AppointmentUpdate", "locationId", "appointment": {...}, '
+                                        '"timestamp", "webhookId"}'),
     "slack": (["x-slack-signature", "x-slack-request-timestamp"],
               "`v0=<hex HMAC-SHA256(signing secret, v0:timestamp:body)>`, ±5 min",
               "application/x-www-form-urlencoded", "payload=<JSON block_actions>"),

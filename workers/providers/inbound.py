@@ -27,7 +27,7 @@ from connectors.twilio.webhook import TwilioWebhook
 from connectors.zoho.inbound import ZohoInbound
 from connectors.zoom.inbound import ZoomInbound
 from workers.providers.checks import ProviderCheck
-from workers.providers.sales_crms import activecampaign_inbound, pipedrive_inbound
+from workers.providers.sales_crms import activecampaign_inbound, gohighlevel_inbound, pipedrive_inbound
 from workers.settings import HubSpotSettings, Settings
 
 log = structlog.get_logger(__name__)
@@ -154,4 +154,6 @@ def inbound_connectors(settings: Settings, channel_store: ChannelStore | None = 
         "NOSHOW_PIPEDRIVE_WEBHOOK_USER + NOSHOW_PIPEDRIVE_WEBHOOK_PASSWORD")
     add("activecampaign", lambda: activecampaign_inbound(s), secret(s.activecampaign.webhook_token) is not None,
         "NOSHOW_ACTIVECAMPAIGN_WEBHOOK_TOKEN")
+    add("gohighlevel", lambda: gohighlevel_inbound(s), secret(s.gohighlevel.webhook_public_key) is not None,
+        "NOSHOW_GOHIGHLEVEL_WEBHOOK_PUBLIC_KEY")
     return routes, checks

@@ -1,14 +1,20 @@
-"""Pipedrive and ActiveCampaign built from settings: clients, Pipedrive's reconcile source, the CRM adapters the engine
+"""Pipedrive, ActiveCampaign and GoHighLevel built from settings: clients, Pipedrive's reconcile source, the
+GoHighLevel calendar, the CRM adapters the engine
 writes outcomes through, their webhook connectors and the format checks `noshow connectors check` prints.
 No network here."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from connectors.activecampaign.client import ActiveCampaignClient
 from connectors.activecampaign.crm import ActiveCampaignCrm
 from connectors.activecampaign.inbound import ActiveCampaignInbound
+from connectors.gohighlevel.calendar import GoHighLevelCalendar
+from connectors.gohighlevel.client import GoHighLevelClient
+from connectors.gohighlevel.crm import GoHighLevelCrm
+from connectors.gohighlevel.inbound import GoHighLevelInbound
 from connectors.local.remote_creates import CreateLog
 from connectors.oauth import BasicClientRefreshGrant, TokenSource
 from connectors.pipedrive.client import PipedriveClient
@@ -21,7 +27,7 @@ from workers.providers.checks import url_problem
 from workers.providers.tokens import _manager
 from workers.settings import Settings
 
-TITLES = {"pipedrive": "Pipedrive", "activecampaign": "ActiveCampaign"}
+TITLES = {"pipedrive": "Pipedrive", "activecampaign": "ActiveCampaign", "gohighlevel": "GoHighLevel"}
 CANONICAL = {"outcome", "missed_date", "recovery_status", "next_appointment", "risk_flag", "owner_task",
              "customer_note", "source_campaign"}
 
@@ -115,16 +121,54 @@ def activecampaign_crm(s: Settings, crm: Any, rules: CrmRules) -> ActiveCampaign
                              (a.owner_id or "").strip() or None, crm.contact, task_type=a.task_type)
 
 
+# ---------------------------------------------------------------------------------------------- GoHighLevel
+
+
+def gohighlevel_client(s: Settings) -> GoHighLevelClient:
+    g = s.gohighlevel
+    return GoHighLevelClient(secret(g.access_token) or "", (g.location_id or "").strip(), base_url=g.base_url)
+
+
+def gohighlevel_inbound(s: Settings) -> GoHighLevelInbound:
+    return GoHighLevelInbound(secret(s.gohighlevel.webhook_public_key) or "")
+
+
+def gohighlevel_calendar(s: Settings) -> GoHighLevelCalendar:
+    g = s.gohighlevel
+    return GoHighLevelCalendar(gohighlevel_client(s), (g.calendar_id or "").strip() or None, time_zone=g.time_zone)
+
+
+def gohighlevel_problems(s: Settings) -> list[str]:
+    g = s.gohighlevel
+    env = {"NOSHOW_GOHIGHLEVEL_ACCESS_TOKEN": secret(g.access_token), "NOSHOW_GOHIGHLEVEL_LOCATION_ID": g.location_id}
+    problems = [f"missing {name}" for name, value in env.items() if not (value or "").strip()]
+    problems += [x for x in [url_problem(g.base_url, "NOSHOW_GOHIGHLEVEL_BASE_URL")] if x]
+    unknown = sorted(set(g.fields) - CANONICAL)
+    if unknown:
+        problems.append("NOSHOW_GOHIGHLEVEL_FIELDS names unknown fields: " + ", ".join(unknown)[:200])
+    return problems
+
+
+def gohighlevel_crm(s: Settings, crm: Any, rules: CrmRules) -> GoHighLevelCrm:
+    g = s.gohighlevel
+    return GoHighLevelCrm(gohighlevel_client(s), CreateLog(crm.db, "gohighlevel"), rules, g.fields,
+                          (g.user_id or "").strip() or None)
+
+
 # ---------------------------------------------------------------------------------------------- selection
 
 
+PROBLEMS = {"pipedrive": pipedrive_problems, "activecampaign": activecampaign_problems,
+            "gohighlevel": gohighlevel_problems}
+CRMS: dict[str, Callable[[Settings, Any, CrmRules], PipedriveCrm | ActiveCampaignCrm | GoHighLevelCrm]] = {
+    "pipedrive": pipedrive_crm, "activecampaign": activecampaign_crm, "gohighlevel": gohighlevel_crm}
+
+
 def crm_problems(s: Settings) -> list[str]:
-    p = s.routing.crm_provider
-    return pipedrive_problems(s) if p == "pipedrive" else activecampaign_problems(s) if p == "activecampaign" else []
+    check = PROBLEMS.get(s.routing.crm_provider)
+    return check(s) if check else []
 
 
-def remote_crm(s: Settings, crm: Any, rules: CrmRules) -> PipedriveCrm | ActiveCampaignCrm | None:
-    p = s.routing.crm_provider
-    if p == "pipedrive":
-        return pipedrive_crm(s, crm, rules)
-    return activecampaign_crm(s, crm, rules) if p == "activecampaign" else None
+def remote_crm(s: Settings, crm: Any, rules: CrmRules) -> PipedriveCrm | ActiveCampaignCrm | GoHighLevelCrm | None:
+    build = CRMS.get(s.routing.crm_provider)
+    return build(s, crm, rules) if build else None

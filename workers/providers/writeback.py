@@ -27,11 +27,13 @@ from workers.providers.tokens import google_token, graph_token
 from workers.settings import Settings
 
 CALENDAR_CREDENTIAL = {"calcom": "NOSHOW_CALCOM_API_KEY", "calendly": "NOSHOW_CALENDLY_TOKEN",
-                       "google": "NOSHOW_GOOGLE_ACCESS_TOKEN", "outlook": "NOSHOW_GRAPH_ACCESS_TOKEN"}
+                       "google": "NOSHOW_GOOGLE_ACCESS_TOKEN", "outlook": "NOSHOW_GRAPH_ACCESS_TOKEN",
+                       "gohighlevel": "NOSHOW_GOHIGHLEVEL_ACCESS_TOKEN"}
 CALENDAR_DEFAULT = {"calcom": "NOSHOW_CALCOM_EVENT_TYPE_ID", "calendly": "NOSHOW_CALENDLY_EVENT_TYPE",
-                    "google": "NOSHOW_GOOGLE_CALENDAR_ID", "outlook": "NOSHOW_GRAPH_USER"}
+                    "google": "NOSHOW_GOOGLE_CALENDAR_ID", "outlook": "NOSHOW_GRAPH_USER",
+                    "gohighlevel": "NOSHOW_GOHIGHLEVEL_CALENDAR_ID"}
 PROVIDER_TITLE = {"calcom": "Cal.com", "calendly": "Calendly", "google": "Google Calendar", "outlook": "Outlook",
-                  "hubspot": "HubSpot"}
+                  "hubspot": "HubSpot", "gohighlevel": "GoHighLevel"}
 
 
 def _calendar_settings(s: Settings) -> tuple[TokenSource | None, str, str, str | None]:
@@ -43,6 +45,9 @@ def _calendar_settings(s: Settings) -> tuple[TokenSource | None, str, str, str |
         return secret(s.calendly.token), s.calendly.base_url, "NOSHOW_CALENDLY_BASE_URL", s.calendly.event_type
     if p == "google":
         return google_token(s), s.google.base_url, "NOSHOW_GOOGLE_BASE_URL", s.google.calendar_id
+    if p == "gohighlevel":
+        g = s.gohighlevel
+        return secret(g.access_token), g.base_url, "NOSHOW_GOHIGHLEVEL_BASE_URL", g.calendar_id
     return graph_token(s), s.graph.base_url, "NOSHOW_GRAPH_BASE_URL", s.graph.user
 
 
@@ -53,6 +58,8 @@ def calendar_problems(s: Settings) -> list[str]:
         return []
     credential, base_url, url_env, default = _calendar_settings(s)
     problems = [] if credential else [f"NOSHOW_CALENDAR_PROVIDER={p} needs {CALENDAR_CREDENTIAL[p]}"]
+    if p == "gohighlevel" and not (s.gohighlevel.location_id or "").strip():
+        problems.append("NOSHOW_CALENDAR_PROVIDER=gohighlevel needs NOSHOW_GOHIGHLEVEL_LOCATION_ID")
     problems += [x for x in [url_problem(base_url, url_env)] if x]
     default = (default or "").strip()
     if default:
@@ -61,7 +68,7 @@ def calendar_problems(s: Settings) -> list[str]:
         if p == "calendly" and not (default.startswith("https://") and "/event_types/" in default):
             problems.append("NOSHOW_CALENDLY_EVENT_TYPE must be an event type URI (https://api.calendly.com/"
                             "event_types/...)")
-        if p in ("google", "outlook") and len(default) > 200:
+        if p in ("google", "outlook", "gohighlevel") and len(default) > 200:
             problems.append(f"{CALENDAR_DEFAULT[p]} is too long")
     return problems
 
@@ -120,6 +127,8 @@ def _calendar_adapter(s: Settings, contact_lookup: Callable[[str], Any]) -> Any:
         return CalendlyCalendar(CalendlyClient(secret(s.calendly.token) or "", base_url=s.calendly.base_url),
                                 contact_lookup,
                                 default_event_type=s.calendly.event_type)
+    if p == "gohighlevel":
+        return sales_crms.gohighlevel_calendar(s)
     if p == "google":
         return GoogleCalendar(GoogleCalendarClient(token, base_url=s.google.base_url), contact_lookup,
                               default_calendar=s.google.calendar_id, send_updates=s.google.send_updates)
