@@ -29,6 +29,7 @@ class FakeCalcom(FakeServer):
         self.free: list[datetime] = []
         self.taken_meanwhile: set[datetime] = set()  # listed as free, refused at booking (someone was faster)
         self.bookings: dict[str, dict[str, Any]] = {}
+        self.api_key: str | None = None  # set: `GET /v2/me` answers only `Authorization: Bearer <it>`
         super().__init__()
 
     @staticmethod
@@ -36,11 +37,19 @@ class FakeCalcom(FakeServer):
         return FakeResponse(status, {"status": "error", "error": {"code": code, "message": message}})
 
     def setup_routes(self) -> None:
+        self.route("GET", "/v2/me", self._me)
         self.route("GET", "/v2/slots", self._slots)
         self.route("GET", "/v2/bookings", self._list)
         self.route("POST", "/v2/bookings", self._create)
         self.route("GET", "/v2/bookings/(?P<uid>[^/]+)", self._get)
         self.route("POST", "/v2/bookings/(?P<uid>[^/]+)/(?P<action>reschedule|cancel|mark-absent)", self._action)
+
+    def _me(self, req: RecordedRequest, m: re.Match[str]) -> FakeResponse:
+        """https://cal.com/docs/api-reference/v2/me/get-my-profile"""
+        if self.api_key is not None and req.headers.get("authorization") != f"Bearer {self.api_key}":
+            return self.error(401, "UnauthorizedException", "Invalid API Key")
+        return FakeResponse(200, {"status": "success", "data": {"id": 1047, "username": "owner",
+                                                                 "timeZone": "UTC", "weekStart": "Monday"}})
 
     def _slots(self, req: RecordedRequest, m: re.Match[str]) -> FakeResponse:
         data: dict[str, list[dict[str, str]]] = {}
@@ -394,6 +403,7 @@ class FakeHubSpot(FakeServer):
     def __init__(self) -> None:
         self.objects: dict[str, dict[str, dict[str, Any]]] = {"contacts": {}, "meetings": {}, "notes": {},
                                                                "tasks": {}}
+        self.access_token: str | None = None  # set: the account-info call answers only `Bearer <it>`
         super().__init__()
 
     def link(self, object_type: str, object_id: str, to_type: str, to_id: str) -> None:
@@ -409,12 +419,21 @@ class FakeHubSpot(FakeServer):
                                      "category": category})
 
     def setup_routes(self) -> None:
+        self.route("GET", "/account-info/v3/details", self._account)
         self.route("GET", "/crm/v3/objects/(?P<type>[a-z]+)/(?P<id>[^/]+)", self._get)
         self.route("GET", "/crm/v4/objects/(?P<type>[a-z]+)/(?P<id>[^/]+)/associations/(?P<to>[a-z]+)",
                    self._associations)
         self.route("PATCH", "/crm/v3/objects/(?P<type>[a-z]+)/(?P<id>[^/]+)", self._patch)
         self.route("POST", "/crm/v3/objects/(?P<type>[a-z]+)/search", self._search)
         self.route("POST", "/crm/v3/objects/(?P<type>[a-z]+)", self._create)
+
+    def _account(self, req: RecordedRequest, m: re.Match[str]) -> FakeResponse:
+        """https://developers.hubspot.com/docs/api/settings/account-information-api"""
+        if self.access_token is not None and req.headers.get("authorization") != f"Bearer {self.access_token}":
+            return self.error(401, "INVALID_AUTHENTICATION", "Authentication credentials not found.")
+        return FakeResponse(200, {"portalId": 62515, "accountType": "STANDARD", "timeZone": "US/Eastern",
+                                  "companyCurrency": "USD", "uiDomain": "app.hubspot.com",
+                                  "dataHostingLocation": "na1"})
 
     def _get(self, req: RecordedRequest, m: re.Match[str]) -> FakeResponse:
         obj = self.objects.get(m["type"], {}).get(m["id"])
