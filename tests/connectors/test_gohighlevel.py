@@ -149,7 +149,7 @@ def test_settings_select_gohighlevel_as_calendar_and_crm_and_open_its_webhook(mo
     from connectors.writeback import MirroredCalendar, WritebackCrm
     from tests.helpers import settings_from
     from workers.providers.checks import ProviderConfigError
-    from workers.providers.inbound import inbound_connectors
+    from workers.providers.inbound import inbound_connectors, unwrap
     from workers.providers.writeback import writeback
 
     monkeypatch.chdir(tmp_path)
@@ -167,5 +167,24 @@ def test_settings_select_gohighlevel_as_calendar_and_crm_and_open_its_webhook(mo
     assert isinstance(engine_crm, WritebackCrm) and isinstance(engine_crm.remote, GoHighLevelCrm)
     assert engine_crm.marker is engine_cal.provider and engine_crm.marker_source == "gohighlevel"
     routes, checks = inbound_connectors(ready)
-    assert isinstance(routes["gohighlevel"], GoHighLevelInbound)
+    assert isinstance(unwrap(routes["gohighlevel"]), GoHighLevelInbound)
     assert {c.name: c.status for c in checks}["gohighlevel"] == "ok"
+
+
+def test_the_webhook_route_reads_the_appointments_contact_when_the_api_is_configured(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from tests.helpers import settings_from
+    from workers.providers.inbound import inbound_connectors
+
+    monkeypatch.chdir(tmp_path)
+    with FakeGoHighLevel("pit-token", LOCATION) as fake:
+        fake.add_contact(CONTACT, firstName="Jane", lastName="Doe", email="jane@example.com", phone="+15555550142")
+        settings = settings_from({"gohighlevel_webhook_public_key": PUBLIC_PEM, "gohighlevel_access_token": "pit-token",
+                                  "gohighlevel_location_id": LOCATION, "gohighlevel_base_url": fake.base_url})
+        route = inbound_connectors(settings)[0]["gohighlevel"]
+        request = ghl_request(VECTOR_BODY, SIGNED_AT)
+        route.verify(request, SIGNED_AT + timedelta(minutes=1))
+        (event,) = route.parse(request).events
+        contact = event.appointment.contact
+        assert (contact.name, contact.email, contact.phone) == ("Jane Doe", "jane@example.com", "+15555550142")
+        assert fake.calls("GET", f"/contacts/{CONTACT}")[0].headers["version"] == "2021-07-28"

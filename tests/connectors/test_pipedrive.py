@@ -205,3 +205,27 @@ def test_settings_select_pipedrive_as_the_crm_and_its_no_show_marker(monkeypatch
     checks = {c.name: c for c in writeback_checks(ready)}
     assert checks["crm"].status == "ok" and "Pipedrive" in checks["crm"].detail
     assert "pd-secret-token" not in " ".join(c.detail for c in writeback_checks(ready))
+
+
+def test_the_webhook_route_reads_the_activitys_person_when_the_api_is_configured(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from tests.helpers import settings_from
+    from workers.providers.inbound import inbound_connectors
+
+    monkeypatch.chdir(tmp_path)
+    with FakePipedrive(api_token="t") as fake:
+        fake.persons[77] = {"id": 77, "name": "Ted Watson", "emails": [{"value": "ted@example.com", "primary": True}],
+                            "phones": [{"value": "+15555550123", "primary": True}]}
+        settings = settings_from({"pipedrive_webhook_user": USER, "pipedrive_webhook_password": PASSWORD,
+                                  "pipedrive_api_token": "t", "pipedrive_api_domain": fake.base_url})
+        route = inbound_connectors(settings)[0]["pipedrive"]
+        request = pipedrive_request(fixture_bytes("pipedrive", "activity_create.json"), NOW)
+        route.verify(request, NOW)
+        (event,) = route.parse(request).events
+        assert event.appointment.contact.phone == "+15555550123"
+        assert event.appointment.contact.contact_id == "pipedrive:77"
+        fake.fail_next(500)  # the person unreadable: the event stands without the details
+        (bare,) = route.parse(request).events
+        assert bare.appointment.contact.phone is None
+    alone = settings_from({"pipedrive_webhook_user": USER, "pipedrive_webhook_password": PASSWORD})
+    assert isinstance(inbound_connectors(alone)[0]["pipedrive"], PipedriveInbound)

@@ -8,9 +8,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import structlog
+
 from connectors.activecampaign.client import ActiveCampaignClient
 from connectors.activecampaign.crm import ActiveCampaignCrm
 from connectors.activecampaign.inbound import ActiveCampaignInbound
+from connectors.contract import RawRequest, WebhookResult
 from connectors.gohighlevel.calendar import GoHighLevelCalendar
 from connectors.gohighlevel.client import GoHighLevelClient
 from connectors.gohighlevel.crm import GoHighLevelCrm
@@ -20,12 +23,14 @@ from connectors.oauth import BasicClientRefreshGrant, TokenSource
 from connectors.pipedrive.client import PipedriveClient
 from connectors.pipedrive.crm import PipedriveCrm
 from connectors.pipedrive.inbound import PipedriveInbound
-from connectors.pipedrive.source import PipedriveSource
+from connectors.pipedrive.source import PipedriveSource, person_contact
 from connectors.settings import secret
 from policies.schema import CrmRules
 from workers.providers.checks import url_problem
 from workers.providers.tokens import _manager
 from workers.settings import Settings
+
+log = structlog.get_logger(__name__)
 
 TITLES = {"pipedrive": "Pipedrive", "activecampaign": "ActiveCampaign", "gohighlevel": "GoHighLevel"}
 CANONICAL = {"outcome", "missed_date", "recovery_status", "next_appointment", "risk_flag", "owner_task",
@@ -60,6 +65,32 @@ def pipedrive_inbound(s: Settings) -> PipedriveInbound:
     p = s.pipedrive
     return PipedriveInbound((p.webhook_user or "").strip(), secret(p.webhook_password) or "",
                             types=p.activity_types, no_show_outcomes=p.no_show_outcomes)
+
+
+def pipedrive_people(s: Settings) -> Callable[[RawRequest, WebhookResult], WebhookResult] | None:
+    """The follow-up that reads the activity's person (name, email, phone: the webhook names only its id), when
+    the API credentials are set."""
+    p = s.pipedrive
+    if not (secret(p.api_token) or (p.client_id and secret(p.refresh_token))):
+        return None
+    client = pipedrive_client(s)
+
+    def after(request: RawRequest, result: WebhookResult) -> WebhookResult:
+        for i, event in enumerate(result.events):
+            person = event.appointment.contact.contact_id.removeprefix("pipedrive:")
+            if not person.isdigit():
+                continue
+            try:
+                found = client.record("persons", person)
+            except Exception as exc:  # the event stands without the details; reconciliation reads them later
+                log.warning("pipedrive_person_unavailable", error=type(exc).__name__)
+                continue
+            contact = person_contact(event.appointment.contact.contact_id, found)
+            result.events[i] = event.model_copy(update={"appointment": event.appointment.model_copy(
+                update={"contact": contact})})
+        return result
+
+    return after
 
 
 def pipedrive_problems(s: Settings) -> list[str]:
@@ -131,6 +162,35 @@ def gohighlevel_client(s: Settings) -> GoHighLevelClient:
 
 def gohighlevel_inbound(s: Settings) -> GoHighLevelInbound:
     return GoHighLevelInbound(secret(s.gohighlevel.webhook_public_key) or "")
+
+
+def gohighlevel_people(s: Settings) -> Callable[[RawRequest, WebhookResult], WebhookResult] | None:
+    """The follow-up that reads the appointment's contact (the webhook names only its id), when the API is set."""
+    g = s.gohighlevel
+    if not (secret(g.access_token) and g.location_id):
+        return None
+    client = gohighlevel_client(s)
+
+    def after(request: RawRequest, result: WebhookResult) -> WebhookResult:
+        for i, event in enumerate(result.events):
+            contact_id = event.appointment.contact.contact_id
+            own = contact_id.removeprefix("gohighlevel:")
+            if own == contact_id or not own.isalnum():
+                continue
+            try:
+                found = client.contact(own)
+            except Exception as exc:  # the event stands without the details
+                log.warning("gohighlevel_contact_unavailable", error=type(exc).__name__)
+                continue
+            name = " ".join(str(found.get(k) or "") for k in ("firstName", "lastName")).strip()
+            contact = event.appointment.contact.model_copy(update={
+                "name": name[:200] or None, "email": (str(found.get("email") or "")[:254] or None),
+                "phone": (str(found.get("phone") or "")[:32] or None)})
+            result.events[i] = event.model_copy(update={"appointment": event.appointment.model_copy(
+                update={"contact": contact})})
+        return result
+
+    return after
 
 
 def gohighlevel_calendar(s: Settings) -> GoHighLevelCalendar:
