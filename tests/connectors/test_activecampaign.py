@@ -142,3 +142,22 @@ def test_settings_select_activecampaign_and_name_what_is_missing(monkeypatch: py
     assert isinstance(engine_crm, WritebackCrm) and isinstance(engine_crm.remote, ActiveCampaignCrm)
     assert engine_crm.remote.client.base_url == "https://acme.api-us1.com/api/3" and engine_crm.marker is None
     assert {c.name: c.status for c in writeback_checks(ready)}["crm"] == "ok"
+
+
+def test_an_owner_task_through_the_engines_crm_reaches_the_contact_and_an_unknown_one_stays_local(
+        ac_crm: tuple[FakeActiveCampaign, ActiveCampaignCrm, str], tmp_path: Path) -> None:
+    from connectors.local.crm import LocalCrm
+    from connectors.writeback import WritebackCrm
+
+    fake, crm, person = ac_crm
+    local = LocalCrm(LocalDb(tmp_path / "local.db"))
+    engine = WritebackCrm(local, crm)
+    engine.create_task("1", "Call Jane back", "case-1-task", contact_id=f"activecampaign:{person}")
+    (task,) = fake.tasks.values()
+    assert task["relid"] == person and task["title"].startswith("Call Jane back")
+    crm.contact_lookup = lambda cid: None
+    engine.create_task("1", "Call someone", "case-2-task", contact_id="hubspot:9")  # nobody at ActiveCampaign
+    assert len(fake.tasks) == 1
+    with local.db.connect() as conn:
+        keys = {r[0] for r in conn.execute("SELECT idempotency_key FROM crm_tasks").fetchall()}
+    assert keys == {"case-1-task", "case-2-task"}
