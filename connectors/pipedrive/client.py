@@ -71,17 +71,21 @@ class PipedriveClient(JsonApi):
         return f"{self.domain()}/{path.lstrip('/')}"
 
     def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        auth = {"x-api-token": self.api_token} if self.api_token else {
-            "Authorization": f"Bearer {current_token(self.oauth or '')}"}
-        kwargs["headers"] = {**auth, **(kwargs.get("headers") or {})}
+        extra = dict(kwargs.pop("headers", None) or {})
         ok = tuple(kwargs.pop("ok", ()))
-        response = super().request(method, path, ok=(*ok, *_REFUSALS), **kwargs)
-        if response.status_code in _REFUSALS and response.status_code not in ok:
-            if response.status_code == 401 and isinstance(self.oauth, TokenManager):
-                self.oauth.invalidate()  # the next attempt (the activity's retry) refreshes first
-            raise PermanentProviderError(f"pipedrive HTTP {response.status_code} ({_code(response)})",
-                                         code=_code(response))
-        return check(response, self.provider)
+        refresh = isinstance(self.oauth, TokenManager) and not self.api_token
+        while True:
+            auth = {"x-api-token": self.api_token} if self.api_token else {
+                "Authorization": f"Bearer {current_token(self.oauth or '')}"}
+            response = super().request(method, path, headers={**auth, **extra}, ok=(*ok, *_REFUSALS), **kwargs)
+            if response.status_code == 401 and refresh and isinstance(self.oauth, TokenManager):
+                self.oauth.invalidate()  # revoked before its hour was up: one refresh, then the call again
+                refresh = False
+                continue
+            if response.status_code in _REFUSALS and response.status_code not in ok:
+                raise PermanentProviderError(f"pipedrive HTTP {response.status_code} ({_code(response)})",
+                                             code=_code(response))
+            return check(response, self.provider)
 
     def data(self, method: str, path: str, **kwargs: Any) -> Any:
         body = self.call(method, path, **kwargs)

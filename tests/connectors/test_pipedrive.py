@@ -93,6 +93,9 @@ def test_oauth_sends_the_client_in_basic_auth_and_uses_the_api_domain_it_names()
         (token,) = fake.calls("POST", "/oauth/token")
         assert "client_secret" not in token.form() and token.headers["authorization"].startswith("Basic ")
         assert fake.calls("GET", "/api/v1/users/me")[0].headers["authorization"].startswith("Bearer v1u:")
+        fake.revoke_bearer()  # revoked before its hour was up: refreshed once, the call repeated
+        assert PipedriveClient(oauth=manager).me()["id"] == 1234
+        assert len(fake.calls("POST", "/oauth/token")) == 2
         bad = TokenManager("pipedrive", "x", f"{fake.base_url}/oauth/token",
                            BasicClientRefreshGrant("pd-client", "wrong", "pd-refresh"), MemoryTokenStore())
         with pytest.raises(PermanentProviderError) as info:

@@ -100,6 +100,9 @@ class FakePipedrive(FakeServer):
                                   "scope": "base,activities:full,deals:full,contacts:full", "expires_in": 3599,
                                   "api_domain": self.base_url})
 
+    def revoke_bearer(self) -> None:
+        self.bearer.clear()
+
     def _refused(self, req: RecordedRequest) -> FakeResponse | None:
         token = req.headers.get("x-api-token")
         bearer = req.headers.get("authorization", "").removeprefix("Bearer ")
