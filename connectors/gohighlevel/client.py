@@ -72,7 +72,7 @@ class GoHighLevelClient(BearerJsonApi):
             upto = min(end, cursor + MAX_RANGE)
             body = self._cal("GET", f"/calendars/{segment(calendar_id)}/free-slots",
                              params={"startDate": ms(cursor), "endDate": ms(upto), "timezone": time_zone})
-            for day, value in (body or {}).items():
+            for day, value in (body.items() if isinstance(body, dict) else ()):
                 if not isinstance(value, dict) or not _is_day(day):
                     continue  # `traceId` and anything else that is not a date
                 for text in value.get("slots") or []:
