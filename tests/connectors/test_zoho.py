@@ -106,9 +106,22 @@ def test_polling_sends_if_modified_since_follows_pages_and_resumes_from_the_curs
         assert "Noshow_Outcome" in pages[0].query["fields"].split(",")
         assert len(fake.calls("GET", f"/crm/v7/Contacts/{TED}")) == 1  # one read per person per poll
         assert datetime.fromisoformat(page.cursor or "") == datetime(2026, 1, 6, 13, tzinfo=UTC)
-        again = source.poll(page.cursor, NOW)  # nothing changed since: Zoho answers 304 and 204
-        assert again.snapshots == [] and again.cursor == page.cursor
-        assert fake.calls("GET", "/crm/v7/Events")[-2].headers["if-modified-since"] == "2026-01-06T13:00:00+00:00"
+        again = source.poll(page.cursor, NOW)  # only the last change again (one second back): the differ drops it
+        assert [s.status for s in again.snapshots] == ["cancelled"] and again.cursor == page.cursor
+        assert fake.calls("GET", "/crm/v7/Events")[-2].headers["if-modified-since"] == "2026-01-06T12:59:59+00:00"
+
+
+def test_a_meeting_changed_later_within_the_cursors_second_is_not_skipped() -> None:
+    with fake_zoho() as fake:
+        fake.add("Contacts", {"id": TED, "Last_Name": "Watson", "Email": "ted@zylker.com"})
+        meeting = {"Start_DateTime": "2026-01-06T14:00:00+00:00", "End_DateTime": "2026-01-06T14:30:00+00:00",
+                   "Participants": [{"type": "contact", "participant": TED}],
+                   "Modified_Time": "2026-01-06T15:00:00+00:00"}
+        fake.add("Events", {**meeting, "Event_Title": "First"})
+        source = ZohoSource(_client(fake))
+        page = source.poll(None, NOW)
+        late = fake.add("Events", {**meeting, "Event_Title": "Second"})  # same second, after the poll read
+        assert late in {s.appointment.appointment_id for s in source.poll(page.cursor, NOW).snapshots}
 
 
 def test_the_poll_opens_the_watch_channel_once_and_renews_it_a_day_before_it_expires() -> None:
