@@ -21,20 +21,24 @@ from tests.fakes.activecampaign_fake import FakeActiveCampaign
 from tests.fakes.base import FakeServer
 from tests.fakes.gohighlevel_fake import FakeGoHighLevel
 from tests.fakes.pipedrive_fake import FakePipedrive
-from tests.fakes.providers import FakeCalcom, FakeHubSpot
+from tests.fakes.providers import FakeCalcom, FakeCalendly, FakeGoogleCalendar, FakeGraph, FakeHubSpot
 from tests.fakes.sendgrid_fake import API_KEY as SENDGRID_KEY
 from tests.fakes.sendgrid_fake import SendGridFake
+from tests.fakes.slack_fake import BOT_TOKEN, SlackFake
 from tests.fakes.twilio_fake import ACCOUNT_SID, AUTH_TOKEN, TwilioFake
 
 PROBED = ["twilio", "sendgrid", "hubspot", "calcom", "salesforce", "zoho", "pipedrive", "activecampaign",
-          "gohighlevel"]
+          "gohighlevel", "calendly", "google", "outlook", "slack"]
 
 
 @pytest.fixture
 def fakes() -> Iterator[dict[str, FakeServer]]:
-    calcom, hubspot = FakeCalcom(), FakeHubSpot()
+    calcom, hubspot, calendly, google, graph = FakeCalcom(), FakeHubSpot(), FakeCalendly(), FakeGoogleCalendar(), \
+        FakeGraph()
     calcom.api_key, hubspot.access_token = "cal_live_good", "pat-good"
+    calendly.token, google.token, graph.token = "calendly-good", "ya29.good", "graph-good"
     servers: dict[str, FakeServer] = {
+        "calendly": calendly, "google": google, "outlook": graph, "slack": SlackFake(),
         "twilio": TwilioFake(), "sendgrid": SendGridFake(), "hubspot": hubspot, "calcom": calcom,
         "salesforce": fake_org(), "zoho": fake_zoho(), "pipedrive": FakePipedrive(api_token="pd-good"),
         "activecampaign": FakeActiveCampaign("ac-good"), "gohighlevel": FakeGoHighLevel("pit-good", "loc123")}
@@ -62,6 +66,13 @@ def _env(f: dict[str, FakeServer], good: bool = True) -> dict[str, str]:
         "NOSHOW_ACTIVECAMPAIGN_API_URL": f["activecampaign"].base_url,
         "NOSHOW_GOHIGHLEVEL_ACCESS_TOKEN": "pit-good" + bad, "NOSHOW_GOHIGHLEVEL_LOCATION_ID": "loc123",
         "NOSHOW_GOHIGHLEVEL_BASE_URL": f["gohighlevel"].base_url,
+        "NOSHOW_CALENDLY_TOKEN": "calendly-good" + bad, "NOSHOW_CALENDLY_BASE_URL": f["calendly"].base_url,
+        "NOSHOW_CALENDLY_USER_URI": "https://api.calendly.com/users/AAAA",
+        "NOSHOW_GOOGLE_ACCESS_TOKEN": "ya29.good" + bad, "NOSHOW_GOOGLE_CALENDAR_ID": "ops@example.org",
+        "NOSHOW_GOOGLE_BASE_URL": f"{f['google'].base_url}/calendar/v3",
+        "NOSHOW_GRAPH_ACCESS_TOKEN": "graph-good" + bad, "NOSHOW_GRAPH_USER": "ops@example.org",
+        "NOSHOW_GRAPH_BASE_URL": f"{f['outlook'].base_url}/v1.0",
+        "SLACK_BOT_TOKEN": BOT_TOKEN + bad, "SLACK_API_BASE_URL": f["slack"].api_url,
     }
 
 
@@ -91,11 +102,14 @@ def test_live_check_proves_every_configured_provider_with_one_read(
     assert live["salesforce"]["detail"] == "14998 API requests left today"
     assert live["zoho"]["detail"] == "org 4150868000000225013" and live["pipedrive"]["detail"] == "user 1234"
     assert live["hubspot"]["detail"] == "portal 62515" and live["gohighlevel"]["detail"] == "location found"
+    assert live["google"]["detail"] == "calendar found" and live["slack"]["detail"] == "bot token valid"
     assert result.exit_code == 0, result.output
+    # reads only: GETs, the OAuth grants, and Slack's auth.test (a POST that reads, as every Slack method is)
+    reads = {"/services/oauth2/token", "/oauth/v2/token", "/api/auth.test"}
     for name, server in fakes.items():
-        writes = [r for r in server.requests if r.method != "GET" and "token" not in r.path]
+        writes = [r for r in server.requests if r.method != "GET" and r.path not in reads]
         assert not writes, (name, [(r.method, r.path) for r in writes])
-        assert server.calls("GET"), name
+        assert server.requests, name
 
 
 def test_wrong_credentials_are_reported_per_provider_without_their_values(
@@ -108,6 +122,7 @@ def test_wrong_credentials_are_reported_per_provider_without_their_values(
         assert " error " in lines[name] and ("refused" in lines[name] or "failed" in lines[name]), lines[name]
     assert "(invalid_client_id)" in lines["salesforce"] and "(invalid_code)" in lines["zoho"]
     assert "(unauthorized)" in lines["pipedrive"] and "HTTP 401" in lines["twilio"]
+    assert "(invalid_auth)" in lines["slack"] and "(authError)" in lines["google"]
     for value in env.values():
         if value.endswith("-wrong"):
             assert value not in result.output

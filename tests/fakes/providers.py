@@ -119,6 +119,7 @@ class FakeCalcom(FakeServer):
 
 class FakeCalendly(FakeServer):
     def __init__(self) -> None:
+        self.token: str | None = None  # set: `GET /users/me` answers only `Bearer <it>`
         self.available: list[datetime] = []
         self.taken_meanwhile: set[datetime] = set()  # listed as available, refused at booking
         self.booked: dict[str, dict[str, Any]] = {}  # invitee uri -> invitee created with POST /invitees
@@ -140,6 +141,7 @@ class FakeCalendly(FakeServer):
         self.route("POST", "/invitees", self._book)
         self.route("POST", "/scheduled_events/(?P<uuid>[^/]+)/cancellation", self._cancel)
         self.route("GET", "/scheduled_events", self._events)
+        self.route("GET", "/users/me", self._me)
         self.route("GET", "/scheduled_events/(?P<uuid>[^/]+)/invitees", self._invitees)
 
     def _times(self, req: RecordedRequest, m: re.Match[str]) -> FakeResponse:
@@ -190,6 +192,13 @@ class FakeCalendly(FakeServer):
         self.cancelled.append(m["uuid"])
         return FakeResponse(201, {"resource": {"canceled_by": "host", "reason": (req.json() or {}).get("reason")}})
 
+    def _me(self, req: RecordedRequest, m: re.Match[str]) -> FakeResponse:
+        """https://developer.calendly.com/api-docs/005832c83aeae-get-current-user"""
+        if self.token is not None and req.headers.get("authorization") != f"Bearer {self.token}":
+            return FakeResponse(401, {"title": "Unauthenticated", "message": "The access token is invalid"})
+        return FakeResponse(200, {"resource": {"uri": "https://api.calendly.com/users/AAAA", "name": "Pro",
+                                               "timezone": "America/New_York"}})
+
     def _events(self, req: RecordedRequest, m: re.Match[str]) -> FakeResponse:
         return FakeResponse(200, {"collection": self.events, "pagination": {"next_page": None}})
 
@@ -207,6 +216,7 @@ class FakeGoogleCalendar(FakeServer):
         self.changed_since_token: list[dict[str, Any]] = []
         self.channels: dict[str, dict[str, Any]] = {}  # open push channels by id (watch adds, stop removes)
         self.channel_ttl = timedelta(days=7)  # the longest lifetime the fake grants
+        self.token: str | None = None  # set: `GET /calendars/{id}` answers only `Bearer <it>`
         super().__init__()
 
     @staticmethod
@@ -219,6 +229,7 @@ class FakeGoogleCalendar(FakeServer):
         self.route("POST", f"{base}/calendars/(?P<cal>[^/]+)/events/watch", self._watch)
         self.route("POST", f"{base}/channels/stop", self._stop)
         self.route("GET", f"{base}/calendars/(?P<cal>[^/]+)/events", self._list)
+        self.route("GET", f"{base}/calendars/(?P<cal>[^/]+)", self._calendar)
         self.route("POST", f"{base}/calendars/(?P<cal>[^/]+)/events", self._insert)
         self.route("GET", f"{base}/calendars/(?P<cal>[^/]+)/events/(?P<id>[^/]+)", self._get)
         self.route("PATCH", f"{base}/calendars/(?P<cal>[^/]+)/events/(?P<id>[^/]+)", self._patch)
@@ -244,6 +255,13 @@ class FakeGoogleCalendar(FakeServer):
             return self.error(404, "notFound", f"Channel '{body.get('id')}' not found for project")
         del self.channels[body["id"]]
         return FakeResponse(204)
+
+    def _calendar(self, req: RecordedRequest, m: re.Match[str]) -> FakeResponse:
+        """https://developers.google.com/calendar/api/v3/reference/calendars/get"""
+        if self.token is not None and req.headers.get("authorization") != f"Bearer {self.token}":
+            return self.error(401, "authError", "Invalid Credentials")
+        return FakeResponse(200, {"kind": "calendar#calendar", "id": m["cal"], "summary": "Ops",
+                                  "timeZone": "America/New_York"})
 
     def _list(self, req: RecordedRequest, m: re.Match[str]) -> FakeResponse:
         token = req.query.get("syncToken")
@@ -297,6 +315,7 @@ class FakeGraph(FakeServer):
         self.events: dict[str, dict[str, Any]] = {}
         self.subscriptions: dict[str, dict[str, Any]] = {}
         self.delta_items: list[dict[str, Any]] = []
+        self.token: str | None = None  # set: `GET /users/{id}` answers only `Bearer <it>`
         super().__init__()
 
     @staticmethod
@@ -310,6 +329,7 @@ class FakeGraph(FakeServer):
         self.route("DELETE", f"{base}/subscriptions/(?P<id>[^/]+)", self._delete_sub)
         self.route("POST", f"{base}/users/(?P<user>[^/]+)/findMeetingTimes", self._find)
         self.route("GET", f"{base}/users/(?P<user>[^/]+)/calendarView", self._view)
+        self.route("GET", f"{base}/users/(?P<user>[^/]+)", self._user)
         self.route("GET", f"{base}/users/(?P<user>[^/]+)/calendarView/delta", self._delta)
         self.route("POST", f"{base}/users/(?P<user>[^/]+)/events", self._create)
         self.route("PATCH", f"{base}/users/(?P<user>[^/]+)/events/(?P<id>[^/]+)", self._update)
@@ -358,6 +378,13 @@ class FakeGraph(FakeServer):
             {"confidence": 100.0, "organizerAvailability": "free",
              "meetingTimeSlot": {"start": {"dateTime": slot["start"]["dateTime"], "timeZone": "UTC"},
                                  "end": {"dateTime": slot["end"]["dateTime"], "timeZone": "UTC"}}}]})
+
+    def _user(self, req: RecordedRequest, m: re.Match[str]) -> FakeResponse:
+        """https://learn.microsoft.com/en-us/graph/api/user-get"""
+        if self.token is not None and req.headers.get("authorization") != f"Bearer {self.token}":
+            return FakeResponse(401, {"error": {"code": "InvalidAuthenticationToken",
+                                                "message": "Access token validation failure."}})
+        return FakeResponse(200, {"id": "87d349ed-44d7-43e1-9a83-5f2406dee5bd", "displayName": "Ops"})
 
     def _view(self, req: RecordedRequest, m: re.Match[str]) -> FakeResponse:
         lo = req.query["startDateTime"][:19]

@@ -16,7 +16,10 @@ provider message (they can echo input).
 - ActiveCampaign: `GET /api/3/users/me` https://developers.activecampaign.com/reference/retrieve-logged-in-user
 - GoHighLevel: `GET /locations/{locationId}`
   https://highlevel.stoplight.io/docs/integrations/d777490312af4-get-location
-Providers without a probe here (Calendly, Google, Outlook, Slack) are not listed.
+- Calendly: `GET /users/me` https://developer.calendly.com/api-docs/005832c83aeae-get-current-user
+- Google Calendar: `GET /calendars/{calendarId}` https://developers.google.com/calendar/api/v3/reference/calendars/get
+- Outlook (Graph): `GET /users/{user}?$select=id` https://learn.microsoft.com/en-us/graph/api/user-get
+- Slack: `auth.test` https://api.slack.com/methods/auth.test
 """
 
 from __future__ import annotations
@@ -98,6 +101,52 @@ def _gohighlevel(s: Settings) -> str:
     return "location found" if found.get("id") else "answered"
 
 
+def _calendly(s: Settings) -> str:
+    from connectors.calendly.client import CalendlyClient
+
+    body: Any = CalendlyClient(secret(s.calendly.token) or "", base_url=s.calendly.base_url).call("GET", "/users/me")
+    return "user found" if isinstance(body, dict) and isinstance(body.get("resource"), dict) else "answered"
+
+
+def _google(s: Settings) -> str:
+    from connectors.google.client import GoogleCalendarClient
+    from connectors.http import segment
+    from workers.providers.tokens import google_token
+
+    client = GoogleCalendarClient(google_token(s) or "", base_url=s.google.base_url)
+    body: Any = client.call("GET", f"/calendars/{segment((s.google.calendar_id or 'primary').strip())}")
+    return "calendar found" if isinstance(body, dict) and body.get("id") else "answered"
+
+
+def _outlook(s: Settings) -> str:
+    from connectors.http import segment
+    from connectors.outlook.client import OutlookClient
+    from workers.providers.tokens import graph_token
+
+    client = OutlookClient(graph_token(s) or "", base_url=s.graph.base_url)
+    body: Any = client.call("GET", f"/users/{segment((s.graph.user or '').strip())}", params={"$select": "id"})
+    return "user found" if isinstance(body, dict) and body.get("id") else "answered"
+
+
+def _slack(s: Settings) -> str:
+    import httpx
+
+    from connectors.http import error_from_exception, error_from_response
+
+    try:
+        response = httpx.post(f"{s.slack.api_base_url.rstrip('/')}/auth.test", timeout=10,
+                              headers={"Authorization": f"Bearer {secret(s.slack.bot_token) or ''}"})
+    except httpx.HTTPError as exc:
+        raise error_from_exception(exc, "slack") from None
+    if response.status_code != 200:
+        raise error_from_response(response, "slack")
+    body: Any = response.json()
+    if not isinstance(body, dict) or body.get("ok") is not True:
+        code = str(body.get("error") or "not_ok")[:40] if isinstance(body, dict) else "not_ok"
+        raise PermanentProviderError("slack: auth.test refused", code=code)
+    return "bot token valid"
+
+
 def probes(s: Settings) -> dict[str, Probe]:
     """The providers whose credentials are set, each with its read-only call."""
     p: dict[str, Probe] = {}
@@ -119,6 +168,14 @@ def probes(s: Settings) -> dict[str, Probe]:
         p["activecampaign"] = lambda: _activecampaign(s)
     if secret(s.gohighlevel.access_token):
         p["gohighlevel"] = lambda: _gohighlevel(s)
+    if secret(s.calendly.token):
+        p["calendly"] = lambda: _calendly(s)
+    if secret(s.google.access_token) or (s.google.client_id and secret(s.google.refresh_token)):
+        p["google"] = lambda: _google(s)
+    if s.graph.user and (secret(s.graph.access_token) or s.graph.client_id):
+        p["outlook"] = lambda: _outlook(s)
+    if secret(s.slack.bot_token):
+        p["slack"] = lambda: _slack(s)
     return p
 
 
