@@ -45,7 +45,7 @@ class CrmActivities:
         for i, note in enumerate(plan.notes_to_append):
             self.crm.append_note(contact_id, note, f"{key}-note-{i}")
         if req.owner_task:
-            self.crm.create_task(appt.owner_id, req.owner_task, f"{key}-task")
+            self.crm.create_task(appt.owner_id, req.owner_task, f"{key}-task", contact_id=contact_id)
         # with the case's carried events, in one ledger transaction
         record(self.ledger, self.verdicts, [*req.ledger_events, LedgerEvent(
             event_id=f"{key}:crm_updated", case_id=req.case_id, type="crm_updated", at=self.clock(),

@@ -193,7 +193,10 @@ class CrmConnector(Protocol):
 
     def append_note(self, contact_id: str, note: str, idempotency_key: str) -> None: ...
 
-    def create_task(self, owner_id: str | None, title: str, idempotency_key: str) -> None: ...
+    def create_task(self, owner_id: str | None, title: str, idempotency_key: str, *,
+                    contact_id: str | None = None) -> None:
+        """`contact_id`: the customer the task is about, when there is one (CRMs that attach tasks to a contact)."""
+        ...
 
 
 @runtime_checkable

@@ -105,6 +105,12 @@ def _code_from_body(body: Any) -> str | None:
         # Twilio/Zoom "code", HubSpot "category", Calendly "title"
         if body.get(key) not in (None, ""):
             return str(body[key])
+    for key in ("data", "watch"):
+        # Zoho answers a refused record inside its array: {"data": [{"code": "MANDATORY_NOT_FOUND", "status": "error"}]}
+        items = body.get(key)
+        if isinstance(items, list) and items and isinstance(items[0], dict) and items[0].get("status") == "error" \
+                and items[0].get("code"):
+            return str(items[0]["code"])
     errors = body.get("errors")
     if isinstance(errors, list) and errors and isinstance(errors[0], dict):
         first = errors[0]

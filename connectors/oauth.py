@@ -137,6 +137,22 @@ class RefreshTokenGrant:
         return form
 
 
+class BasicClientRefreshGrant(RefreshTokenGrant):
+    """A refresh-token grant whose client authenticates with HTTP Basic (RFC 6749 section 2.3.1) instead of form
+    fields, as Pipedrive's token endpoint takes it
+    (https://pipedrive.readme.io/docs/marketplace-oauth-authorization#step-7-refreshing-the-tokens)."""
+
+    def form(self, stored: OAuthToken | None, now: datetime) -> dict[str, str]:
+        form = super().form(stored, now)
+        form.pop("client_id", None)
+        form.pop("client_secret", None)
+        return form
+
+    def headers(self) -> dict[str, str]:
+        pair = base64.b64encode(f"{self.client_id}:{self.client_secret}".encode()).decode("ascii")
+        return {"Authorization": f"Basic {pair}"}
+
+
 class ClientCredentialsGrant:
     def __init__(self, client_id: str, client_secret: str, scope: str | None = None) -> None:
         if not (client_id and client_secret):
@@ -206,8 +222,10 @@ class TokenManager:
     def _fetch(self, stored: OAuthToken | None) -> OAuthToken:
         now = self.clock()
         try:
+            client_auth = getattr(self.grant, "headers", None)
             response = self.http.post(self.token_url, data=self.grant.form(stored, now),
-                                      headers={"Accept": "application/json"})
+                                      headers={"Accept": "application/json",
+                                               **(client_auth() if callable(client_auth) else {})})
         except httpx.HTTPError as exc:
             raise error_from_exception(exc, f"{self.provider} token endpoint") from exc
         if response.status_code != 200:
@@ -218,7 +236,10 @@ class TokenManager:
             raise RetryableProviderError(f"{self.provider} token endpoint: a non-JSON answer") from exc
         access = body.get("access_token") if isinstance(body, dict) else None
         if not isinstance(access, str) or not access:
-            raise PermanentProviderError(f"{self.provider} token endpoint: no access_token", code="no_access_token")
+            # Zoho can refuse a refresh with a 200 whose body names the error ({"error": "invalid_code"})
+            refused = body.get("error") if isinstance(body, dict) else None
+            code = refused[:80] if isinstance(refused, str) and refused else "no_access_token"
+            raise PermanentProviderError(f"{self.provider} token endpoint: no access_token ({code})", code=code)
         seconds = body.get("expires_in")
         try:
             lifetime = timedelta(seconds=float(seconds)) if seconds is not None else self.default_lifetime

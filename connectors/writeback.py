@@ -169,7 +169,8 @@ class RemoteCrm(Protocol):
 
     def append_note(self, contact_id: str, note: str, idempotency_key: str) -> None: ...
 
-    def create_task(self, owner_id: str | None, title: str, idempotency_key: str) -> None: ...
+    def create_task(self, owner_id: str | None, title: str, idempotency_key: str, *,
+                    contact_id: str | None = None) -> None: ...
 
     def record_booking(self, contact_id: str, start: datetime, end: datetime, title: str,
                        idempotency_key: str) -> str | None: ...
@@ -278,7 +279,13 @@ class WritebackCrm:
                 log.info("crm_contact_unknown_remotely", action="note")
         self.local.append_note(contact_id, note, idempotency_key)
 
-    def create_task(self, owner_id: str | None, title: str, idempotency_key: str) -> None:
+    def create_task(self, owner_id: str | None, title: str, idempotency_key: str, *,
+                    contact_id: str | None = None) -> None:
         if self.remote is not None:
-            self.remote.create_task(owner_id, title, idempotency_key)
+            try:
+                self.remote.create_task(owner_id, title, idempotency_key, contact_id=contact_id)
+            except PermanentProviderError as exc:
+                if exc.code != UNKNOWN_CONTACT:
+                    raise
+                log.info("crm_contact_unknown_remotely", action="task")
         self.local.create_task(owner_id, title, idempotency_key)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from connectors.settings import EnvSection, secret
@@ -182,3 +182,74 @@ class ZohoSettings(EnvSection):
     @property
     def configured(self) -> bool:
         return bool(self.client_id or secret(self.refresh_token))
+
+
+class PipedriveSettings(EnvSection):
+    """Pipedrive: NOSHOW_PIPEDRIVE_API_TOKEN (the `x-api-token` of the integration user) or _CLIENT_ID +
+    _CLIENT_SECRET + _REFRESH_TOKEN (a Marketplace app; refreshed at _TOKEN_URL, `api_domain` from its answer),
+    _API_DOMAIN (https://<company>.pipedrive.com; default the token answer's), _WEBHOOK_USER + _WEBHOOK_PASSWORD
+    (the HTTP Basic pair set on the webhook: opens /webhooks/pipedrive), _ACTIVITY_TYPES (which activity types are
+    appointments, default meeting,call), _NO_SHOW_OUTCOMES (outcome ids that mean a no-show), _FIELDS (JSON:
+    canonical field -> custom field key), _OWNER_ID (owns follow-ups whose owner is not a user), _TASK_TYPE."""
+
+    model_config = SettingsConfigDict(env_prefix="NOSHOW_PIPEDRIVE_")
+
+    api_token: SecretStr | None = None
+    client_id: str | None = None
+    client_secret: SecretStr | None = None
+    refresh_token: SecretStr | None = None
+    token_url: str = "https://oauth.pipedrive.com/oauth/token"
+    api_domain: str | None = None
+    webhook_user: str | None = None
+    webhook_password: SecretStr | None = None
+    activity_types: list[str] = Field(default_factory=lambda: ["meeting", "call"])
+    no_show_outcomes: list[str] = Field(default_factory=list)
+    fields: dict[str, str] = Field(default_factory=dict)
+    owner_id: str | None = None
+    task_type: str = Field(default="task", pattern=r"^[a-z0-9_]{1,40}$")
+
+    @field_validator("no_show_outcomes", mode="before")
+    @classmethod
+    def _outcome_ids_as_text(cls, value: object) -> object:
+        # outcome ids are numbers in Pipedrive's answers; `[3]` and `["3"]` mean the same
+        return [str(v) for v in value] if isinstance(value, list) else value
+
+    @property
+    def configured(self) -> bool:
+        return bool(secret(self.api_token) or secret(self.refresh_token))
+
+
+class ActiveCampaignSettings(EnvSection):
+    """ActiveCampaign: NOSHOW_ACTIVECAMPAIGN_API_URL (the account's API URL, Settings > Developer) +
+    _API_TOKEN, _WEBHOOK_TOKEN (the secret in the webhook URL, at least 16 characters: opens
+    /webhooks/activecampaign), _MISSED_STAGES (deal stage titles or ids that mean a no-show, default Missed),
+    _FIELDS (JSON: canonical field -> contact custom field id), _TASK_TYPE (the deal task type id for owner
+    tasks), _OWNER_ID (the user assigned tasks whose owner is not a user)."""
+
+    model_config = SettingsConfigDict(env_prefix="NOSHOW_ACTIVECAMPAIGN_")
+
+    api_url: str | None = None
+    api_token: SecretStr | None = None
+    webhook_token: SecretStr | None = None
+    missed_stages: list[str] = Field(default_factory=lambda: ["Missed"])
+    fields: dict[str, str] = Field(default_factory=dict)
+    task_type: str = Field(default="1", pattern=r"^[0-9]{1,10}$")
+    owner_id: str | None = None
+
+
+class GoHighLevelSettings(EnvSection):
+    """GoHighLevel (LeadConnector): NOSHOW_GOHIGHLEVEL_WEBHOOK_PUBLIC_KEY (the Marketplace app's Ed25519 webhook
+    key: opens /webhooks/gohighlevel), _ACCESS_TOKEN (a Private Integration token or a location token, Bearer),
+    _LOCATION_ID, _BASE_URL, _CALENDAR_ID (books appointments that came from other sources), _TIME_ZONE (free
+    slots), _FIELDS (JSON: canonical field -> contact custom field id), _USER_ID (writes notes, owns tasks)."""
+
+    model_config = SettingsConfigDict(env_prefix="NOSHOW_GOHIGHLEVEL_")
+
+    webhook_public_key: SecretStr | None = None
+    access_token: SecretStr | None = None
+    location_id: str | None = None
+    base_url: str = "https://services.leadconnectorhq.com"
+    calendar_id: str | None = None
+    time_zone: str = "UTC"
+    fields: dict[str, str] = Field(default_factory=dict)
+    user_id: str | None = None

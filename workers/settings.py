@@ -22,11 +22,14 @@ from connectors.twilio.settings import TwilioSettings
 from workers.api.auth.settings import OidcSettings, SessionSettings
 from workers.deploy_settings import DeploySettings, ObservabilitySettings
 from workers.provider_settings import (
+    ActiveCampaignSettings,
     CalcomSettings,
     CalendlySettings,
+    GoHighLevelSettings,
     GoogleSettings,
     GraphSettings,
     HubSpotSettings,
+    PipedriveSettings,
     SalesforceSettings,
     ZohoSettings,
     ZoomSettings,
@@ -226,8 +229,8 @@ class CodecSettings(EnvSection):
     port: int = 8234  # where `noshow up` serves it next to the embedded dev server's UI
 
 
-CalendarProvider = Literal["local", "calcom", "calendly", "google", "outlook"]
-CrmProvider = Literal["local", "hubspot", "salesforce", "zoho"]
+CalendarProvider = Literal["local", "calcom", "calendly", "google", "outlook", "gohighlevel"]
+CrmProvider = Literal["local", "hubspot", "salesforce", "zoho", "pipedrive", "activecampaign", "gohighlevel"]
 
 
 class RoutingSettings(EnvSection):
@@ -335,6 +338,9 @@ class Settings(EnvSection):
     zoom: ZoomSettings = Field(default_factory=ZoomSettings)
     salesforce: SalesforceSettings = Field(default_factory=SalesforceSettings)
     zoho: ZohoSettings = Field(default_factory=ZohoSettings)
+    pipedrive: PipedriveSettings = Field(default_factory=PipedriveSettings)
+    activecampaign: ActiveCampaignSettings = Field(default_factory=ActiveCampaignSettings)
+    gohighlevel: GoHighLevelSettings = Field(default_factory=GoHighLevelSettings)
     twilio: TwilioSettings = Field(default_factory=TwilioSettings)
     sendgrid: SendGridSettings = Field(default_factory=SendGridSettings)
     slack: SlackSettings = Field(default_factory=SlackSettings)

@@ -93,7 +93,8 @@ class LocalCrm:
                 (idempotency_key, contact_id, note, datetime.now(UTC).isoformat()),
             )
 
-    def create_task(self, owner_id: str | None, title: str, idempotency_key: str) -> None:
+    def create_task(self, owner_id: str | None, title: str, idempotency_key: str, *,
+                    contact_id: str | None = None) -> None:
         with self.db.connect() as conn:
             conn.execute(
                 "INSERT INTO crm_tasks (idempotency_key, owner_id, title, at) VALUES (?, ?, ?, ?) "

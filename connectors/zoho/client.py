@@ -86,15 +86,17 @@ class ZohoClient(JsonApi):
     def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         extra = dict(kwargs.pop("headers", None) or {})
         ok = tuple(kwargs.pop("ok", ()))
-        for attempt in (1, 2):
+        refreshable = isinstance(self.token, TokenManager)
+        while True:
             headers = {"Authorization": f"Zoho-oauthtoken {current_token(self.token)}", **extra}
             response = super().request(method, path, headers=headers, ok=(*ok, 401), **kwargs)
             if response.status_code != 401:
                 return response
-            if attempt == 1 and isinstance(self.token, TokenManager):
-                self.token.invalidate()
-                continue
-        raise error_from_response(response, self.provider)
+            # a static token would only be refused again: one refresh for a manager, none otherwise
+            if not refreshable or not isinstance(self.token, TokenManager):
+                raise error_from_response(response, self.provider)
+            self.token.invalidate()
+            refreshable = False
 
     # ------------------------------------------------------------------ reads
     def records(self, module: str, fields: list[str], modified_since: datetime | None = None,

@@ -81,7 +81,11 @@ class ZohoSource:
                 self.keeper.maintain(now)
             except ProviderError as exc:  # the poll still covers what a closed channel would have said
                 log.warning("zoho_channel_upkeep_failed", error=type(exc).__name__, code=getattr(exc, "code", None))
-        since = (opt_dt(cursor) if cursor else None) or now - self.first_lookback
+        resumed = opt_dt(cursor) if cursor else None
+        # If-Modified-Since keeps what changed strictly after a whole second: a meeting changed later within the
+        # cursor's own second would be skipped for ever, so a resumed poll looks one second back (the differ
+        # drops what it already saw)
+        since = resumed - timedelta(seconds=1) if resumed else now - self.first_lookback
         fields = EVENT_FIELDS + ([self.outcome_field] if self.outcome_field else [])
         rows = self.client.records("Events", fields, modified_since=since)
         people: dict[tuple[str, str], dict[str, Any]] = {}
@@ -93,7 +97,7 @@ class ZohoSource:
                     source=self.source, appointment_id=str(gone["id"])[:200], appointment_type=UNKNOWN_TYPE,
                     start=at, end=at, contact=Contact(contact_id=contact_id_for(self.source, None,
                                                                                 fallback=str(gone["id"]))))))
-        latest = max([s.changed_at for s in snaps], default=since)
+        latest = max([s.changed_at for s in snaps], default=resumed or since)
         return SyncPage(snapshots=snaps, cursor=latest.astimezone(UTC).isoformat())
 
     def _person(self, row: dict[str, Any]) -> tuple[str, str] | None:

@@ -1,4 +1,5 @@
-"""GoHighLevel through the conformance kit. Fixtures: `appointment_create.json` is the vendor's AppointmentCreate
+"""GoHighLevel through the conformance kit: the inbound webhooks, and the outbound client against the fake location
+(tests/fakes/gohighlevel_fake.py). Fixtures: `appointment_create.json` is the vendor's AppointmentCreate
 example (https://marketplace.gohighlevel.com/docs/webhook/AppointmentCreate); `appointment_noshow.json` is an
 AppointmentUpdate built from the same fields with the documented `noshow` status and the `timestamp` /
 `webhookId` the authentication guide describes. GoHighLevel publishes no test key, so requests are signed with a
@@ -13,8 +14,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from connectors.contract import RawRequest, WebhookResult
+from connectors.gohighlevel.client import GoHighLevelClient
 from connectors.gohighlevel.inbound import GoHighLevelInbound
-from tests.connectors.kit import FixtureCase, InboundCase
+from tests.connectors.kit import FixtureCase, InboundCase, OutboundCase
+from tests.fakes.gohighlevel_fake import FakeGoHighLevel, ghl_error
 
 KEY = Ed25519PrivateKey.from_private_bytes(bytes(range(32)))
 PUBLIC_PEM = KEY.public_key().public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo).decode()
@@ -52,4 +55,20 @@ def inbound_cases() -> list[InboundCase]:
         vector_now=datetime(2025, 1, 28, 14, 36, tzinfo=UTC),
         fixtures=[FixtureCase("appointment_create.json", ["appointment.booked"]),
                   FixtureCase("appointment_noshow.json", ["appointment.no_show"], check=_no_show)],
+    )]
+
+
+def _seeded() -> FakeGoHighLevel:
+    return FakeGoHighLevel("pit-static", LOCATION)
+
+
+LOCATION = "ve9EPM428h8vShlRW1KT"
+
+
+def outbound_cases() -> list[OutboundCase]:
+    return [OutboundCase(
+        name="gohighlevel", fake=_seeded,
+        call=lambda url, t: GoHighLevelClient("pit-static", LOCATION, base_url=url, timeout=t).location(),
+        path_contains=f"/locations/{LOCATION}",
+        error_body=lambda s: ghl_error(s, "refused"), expected_code=lambda s: str(s),
     )]

@@ -23,6 +23,7 @@ from connectors.local.db import LocalDb
 from connectors.local.reconcile_state import SqliteAppointmentIndex, SqliteCursorStore
 from domain.models import EventType
 from domain.reconcile import DeliverEvents, ReconcileInput, ReconcileResult
+from tests.connectors.cases_gohighlevel import PUBLIC_PEM as GHL_PUBLIC_PEM
 from tests.connectors.cases_salesforce import KEY_PEM
 from tests.engine.conftest import settings_for
 from tests.fakes.providers import FakeCalcom
@@ -305,13 +306,17 @@ def test_check_everything_configured_well(monkeypatch: pytest.MonkeyPatch, tmp_p
         "NOSHOW_SALESFORCE_PRIVATE_KEY": KEY_PEM, "NOSHOW_ZOHO_CLIENT_ID": "1000.ABC",
         "NOSHOW_ZOHO_CLIENT_SECRET": "zoho-secret-01", "NOSHOW_ZOHO_REFRESH_TOKEN": "1000.refresh.01",
         "NOSHOW_ZOHO_CHANNEL_TOKEN": "zoho-channel-token-01",
+        "NOSHOW_PIPEDRIVE_API_TOKEN": "pd-api-token-01", "NOSHOW_PIPEDRIVE_WEBHOOK_USER": "hookuser",
+        "NOSHOW_PIPEDRIVE_WEBHOOK_PASSWORD": "pd-hook-password-01",
+        "NOSHOW_ACTIVECAMPAIGN_WEBHOOK_TOKEN": "ac-url-token-0123456789",
+        "NOSHOW_GOHIGHLEVEL_WEBHOOK_PUBLIC_KEY": GHL_PUBLIC_PEM,
         # the address providers call, and a Temporal server rather than the embedded one
         "NOSHOW_PUBLIC_BASE_URL": "https://noshow.example.com", "TEMPORAL_ADDRESS": "temporal.internal:7233",
     })
     statuses = _statuses(result)
     assert result.exit_code == 0, result.output
     assert set(statuses.values()) == {"ok"}, statuses
-    assert len(statuses) == 1 + 12 + 3 + 2 + 7
+    assert len(statuses) == 1 + 15 + 3 + 2 + 8
 
 
 def test_check_reports_bad_formats_and_missing_pieces(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

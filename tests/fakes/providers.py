@@ -29,6 +29,7 @@ class FakeCalcom(FakeServer):
         self.free: list[datetime] = []
         self.taken_meanwhile: set[datetime] = set()  # listed as free, refused at booking (someone was faster)
         self.bookings: dict[str, dict[str, Any]] = {}
+        self.api_key: str | None = None  # set: `GET /v2/me` answers only `Authorization: Bearer <it>`
         super().__init__()
 
     @staticmethod
@@ -36,11 +37,19 @@ class FakeCalcom(FakeServer):
         return FakeResponse(status, {"status": "error", "error": {"code": code, "message": message}})
 
     def setup_routes(self) -> None:
+        self.route("GET", "/v2/me", self._me)
         self.route("GET", "/v2/slots", self._slots)
         self.route("GET", "/v2/bookings", self._list)
         self.route("POST", "/v2/bookings", self._create)
         self.route("GET", "/v2/bookings/(?P<uid>[^/]+)", self._get)
         self.route("POST", "/v2/bookings/(?P<uid>[^/]+)/(?P<action>reschedule|cancel|mark-absent)", self._action)
+
+    def _me(self, req: RecordedRequest, m: re.Match[str]) -> FakeResponse:
+        """https://cal.com/docs/api-reference/v2/me/get-my-profile"""
+        if self.api_key is not None and req.headers.get("authorization") != f"Bearer {self.api_key}":
+            return self.error(401, "UnauthorizedException", "Invalid API Key")
+        return FakeResponse(200, {"status": "success", "data": {"id": 1047, "username": "owner",
+                                                                 "timeZone": "UTC", "weekStart": "Monday"}})
 
     def _slots(self, req: RecordedRequest, m: re.Match[str]) -> FakeResponse:
         data: dict[str, list[dict[str, str]]] = {}
@@ -110,6 +119,7 @@ class FakeCalcom(FakeServer):
 
 class FakeCalendly(FakeServer):
     def __init__(self) -> None:
+        self.token: str | None = None  # set: `GET /users/me` answers only `Bearer <it>`
         self.available: list[datetime] = []
         self.taken_meanwhile: set[datetime] = set()  # listed as available, refused at booking
         self.booked: dict[str, dict[str, Any]] = {}  # invitee uri -> invitee created with POST /invitees
@@ -131,6 +141,7 @@ class FakeCalendly(FakeServer):
         self.route("POST", "/invitees", self._book)
         self.route("POST", "/scheduled_events/(?P<uuid>[^/]+)/cancellation", self._cancel)
         self.route("GET", "/scheduled_events", self._events)
+        self.route("GET", "/users/me", self._me)
         self.route("GET", "/scheduled_events/(?P<uuid>[^/]+)/invitees", self._invitees)
 
     def _times(self, req: RecordedRequest, m: re.Match[str]) -> FakeResponse:
@@ -181,6 +192,13 @@ class FakeCalendly(FakeServer):
         self.cancelled.append(m["uuid"])
         return FakeResponse(201, {"resource": {"canceled_by": "host", "reason": (req.json() or {}).get("reason")}})
 
+    def _me(self, req: RecordedRequest, m: re.Match[str]) -> FakeResponse:
+        """https://developer.calendly.com/api-docs/005832c83aeae-get-current-user"""
+        if self.token is not None and req.headers.get("authorization") != f"Bearer {self.token}":
+            return FakeResponse(401, {"title": "Unauthenticated", "message": "The access token is invalid"})
+        return FakeResponse(200, {"resource": {"uri": "https://api.calendly.com/users/AAAA", "name": "Pro",
+                                               "timezone": "America/New_York"}})
+
     def _events(self, req: RecordedRequest, m: re.Match[str]) -> FakeResponse:
         return FakeResponse(200, {"collection": self.events, "pagination": {"next_page": None}})
 
@@ -198,6 +216,7 @@ class FakeGoogleCalendar(FakeServer):
         self.changed_since_token: list[dict[str, Any]] = []
         self.channels: dict[str, dict[str, Any]] = {}  # open push channels by id (watch adds, stop removes)
         self.channel_ttl = timedelta(days=7)  # the longest lifetime the fake grants
+        self.token: str | None = None  # set: `GET /calendars/{id}` answers only `Bearer <it>`
         super().__init__()
 
     @staticmethod
@@ -210,6 +229,7 @@ class FakeGoogleCalendar(FakeServer):
         self.route("POST", f"{base}/calendars/(?P<cal>[^/]+)/events/watch", self._watch)
         self.route("POST", f"{base}/channels/stop", self._stop)
         self.route("GET", f"{base}/calendars/(?P<cal>[^/]+)/events", self._list)
+        self.route("GET", f"{base}/calendars/(?P<cal>[^/]+)", self._calendar)
         self.route("POST", f"{base}/calendars/(?P<cal>[^/]+)/events", self._insert)
         self.route("GET", f"{base}/calendars/(?P<cal>[^/]+)/events/(?P<id>[^/]+)", self._get)
         self.route("PATCH", f"{base}/calendars/(?P<cal>[^/]+)/events/(?P<id>[^/]+)", self._patch)
@@ -235,6 +255,13 @@ class FakeGoogleCalendar(FakeServer):
             return self.error(404, "notFound", f"Channel '{body.get('id')}' not found for project")
         del self.channels[body["id"]]
         return FakeResponse(204)
+
+    def _calendar(self, req: RecordedRequest, m: re.Match[str]) -> FakeResponse:
+        """https://developers.google.com/calendar/api/v3/reference/calendars/get"""
+        if self.token is not None and req.headers.get("authorization") != f"Bearer {self.token}":
+            return self.error(401, "authError", "Invalid Credentials")
+        return FakeResponse(200, {"kind": "calendar#calendar", "id": m["cal"], "summary": "Ops",
+                                  "timeZone": "America/New_York"})
 
     def _list(self, req: RecordedRequest, m: re.Match[str]) -> FakeResponse:
         token = req.query.get("syncToken")
@@ -288,6 +315,7 @@ class FakeGraph(FakeServer):
         self.events: dict[str, dict[str, Any]] = {}
         self.subscriptions: dict[str, dict[str, Any]] = {}
         self.delta_items: list[dict[str, Any]] = []
+        self.token: str | None = None  # set: `GET /users/{id}` answers only `Bearer <it>`
         super().__init__()
 
     @staticmethod
@@ -301,6 +329,7 @@ class FakeGraph(FakeServer):
         self.route("DELETE", f"{base}/subscriptions/(?P<id>[^/]+)", self._delete_sub)
         self.route("POST", f"{base}/users/(?P<user>[^/]+)/findMeetingTimes", self._find)
         self.route("GET", f"{base}/users/(?P<user>[^/]+)/calendarView", self._view)
+        self.route("GET", f"{base}/users/(?P<user>[^/]+)", self._user)
         self.route("GET", f"{base}/users/(?P<user>[^/]+)/calendarView/delta", self._delta)
         self.route("POST", f"{base}/users/(?P<user>[^/]+)/events", self._create)
         self.route("PATCH", f"{base}/users/(?P<user>[^/]+)/events/(?P<id>[^/]+)", self._update)
@@ -350,6 +379,13 @@ class FakeGraph(FakeServer):
              "meetingTimeSlot": {"start": {"dateTime": slot["start"]["dateTime"], "timeZone": "UTC"},
                                  "end": {"dateTime": slot["end"]["dateTime"], "timeZone": "UTC"}}}]})
 
+    def _user(self, req: RecordedRequest, m: re.Match[str]) -> FakeResponse:
+        """https://learn.microsoft.com/en-us/graph/api/user-get"""
+        if self.token is not None and req.headers.get("authorization") != f"Bearer {self.token}":
+            return FakeResponse(401, {"error": {"code": "InvalidAuthenticationToken",
+                                                "message": "Access token validation failure."}})
+        return FakeResponse(200, {"id": "87d349ed-44d7-43e1-9a83-5f2406dee5bd", "displayName": "Ops"})
+
     def _view(self, req: RecordedRequest, m: re.Match[str]) -> FakeResponse:
         lo = req.query["startDateTime"][:19]
         hi = req.query["endDateTime"][:19]
@@ -394,6 +430,7 @@ class FakeHubSpot(FakeServer):
     def __init__(self) -> None:
         self.objects: dict[str, dict[str, dict[str, Any]]] = {"contacts": {}, "meetings": {}, "notes": {},
                                                                "tasks": {}}
+        self.access_token: str | None = None  # set: the account-info call answers only `Bearer <it>`
         super().__init__()
 
     def link(self, object_type: str, object_id: str, to_type: str, to_id: str) -> None:
@@ -409,12 +446,21 @@ class FakeHubSpot(FakeServer):
                                      "category": category})
 
     def setup_routes(self) -> None:
+        self.route("GET", "/account-info/v3/details", self._account)
         self.route("GET", "/crm/v3/objects/(?P<type>[a-z]+)/(?P<id>[^/]+)", self._get)
         self.route("GET", "/crm/v4/objects/(?P<type>[a-z]+)/(?P<id>[^/]+)/associations/(?P<to>[a-z]+)",
                    self._associations)
         self.route("PATCH", "/crm/v3/objects/(?P<type>[a-z]+)/(?P<id>[^/]+)", self._patch)
         self.route("POST", "/crm/v3/objects/(?P<type>[a-z]+)/search", self._search)
         self.route("POST", "/crm/v3/objects/(?P<type>[a-z]+)", self._create)
+
+    def _account(self, req: RecordedRequest, m: re.Match[str]) -> FakeResponse:
+        """https://developers.hubspot.com/docs/api/settings/account-information-api"""
+        if self.access_token is not None and req.headers.get("authorization") != f"Bearer {self.access_token}":
+            return self.error(401, "INVALID_AUTHENTICATION", "Authentication credentials not found.")
+        return FakeResponse(200, {"portalId": 62515, "accountType": "STANDARD", "timeZone": "US/Eastern",
+                                  "companyCurrency": "USD", "uiDomain": "app.hubspot.com",
+                                  "dataHostingLocation": "na1"})
 
     def _get(self, req: RecordedRequest, m: re.Match[str]) -> FakeResponse:
         obj = self.objects.get(m["type"], {}).get(m["id"])

@@ -65,6 +65,7 @@ class FakeSalesforce(FakeServer):
         v = r"/services/data/v(?P<v>[0-9.]+)"
         self.route("POST", "/services/oauth2/token", self._token)
         self.route("GET", v + "/", self._resources)
+        self.route("GET", v + "/limits/", self._limits)
         self.route("GET", v + "/(?P<kind>query|queryAll)/", self._query)
         self.route("GET", v + "/query/(?P<page>[^/]+)", self._next)
         self.route("POST", v + "/sobjects/(?P<type>[A-Za-z_]+)/", self._create)
@@ -113,6 +114,14 @@ class FakeSalesforce(FakeServer):
         base = f"/services/data/v{m['v']}"
         return FakeResponse(200, {"sobjects": f"{base}/sobjects", "query": f"{base}/query",
                                   "limits": f"{base}/limits"})
+
+    def _limits(self, req: RecordedRequest, m: Any) -> FakeResponse:
+        """https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/resources_limits.htm"""
+        refused = self._authorized(req)
+        if refused:
+            return refused
+        return FakeResponse(200, {"DailyApiRequests": {"Max": 15000, "Remaining": 14998},
+                                  "DataStorageMB": {"Max": 5, "Remaining": 5}})
 
     def _select(self, soql: str, include_deleted: bool) -> list[dict[str, Any]] | None:
         found = re.match(r"SELECT (?P<fields>.+?) FROM (?P<obj>\w+)(?: WHERE (?P<where>.+?))?"

@@ -46,6 +46,13 @@ class SendGridFake(FakeServer):
 
     def setup_routes(self) -> None:
         self.route("POST", r"/v3/mail/send", self._send)
+        self.route("GET", r"/v3/scopes", self._scopes)
+
+    def _scopes(self, req: RecordedRequest, match: re.Match[str]) -> FakeResponse:
+        """The API key's scopes (https://www.twilio.com/docs/sendgrid/api-reference/api-key-permissions)."""
+        if req.headers.get("authorization") != f"Bearer {API_KEY}":
+            return FakeResponse(401, sendgrid_errors(("authorization required", None)))
+        return FakeResponse(200, {"scopes": ["mail.send", "alerts.read", "user.profile.read"]})
 
     def _send(self, req: RecordedRequest, match: re.Match[str]) -> FakeResponse:
         if req.headers.get("authorization") != f"Bearer {API_KEY}":

@@ -37,6 +37,12 @@ class SlackFake(FakeServer):
     def setup_routes(self) -> None:
         self.route("POST", r"/api/chat\.postMessage", self._post)
         self.route("POST", r"/api/chat\.update", self._update)
+        self.route("POST", r"/api/auth\.test", self._auth_test)
+
+    def _auth_test(self, req: RecordedRequest, match: Any) -> FakeResponse:
+        """https://api.slack.com/methods/auth.test"""
+        return self._auth(req) or FakeResponse(200, {"ok": True, "url": "https://acme.slack.com/", "team": "Acme",
+                                                     "team_id": "T0001", "user_id": "U0BOT", "bot_id": "B0001"})
 
     def _auth(self, req: RecordedRequest) -> FakeResponse | None:
         auth = req.headers.get("authorization")

@@ -88,12 +88,21 @@ class TwilioFake(FakeServer):
         self.route("POST", base + r"/Messages\.json", self._create)
         self.route("GET", base + r"/Messages\.json", self._list)
         self.route("GET", base + r"/Messages/(?P<sid>SM[0-9a-f]+)\.json", self._fetch)
+        self.route("GET", base + r"\.json", self._account)
 
     def _auth_error(self, req: RecordedRequest, match: re.Match[str]) -> FakeResponse | None:
         expected = "Basic " + base64.b64encode(f"{ACCOUNT_SID}:{AUTH_TOKEN}".encode()).decode()
         if req.headers.get("authorization") != expected or match["account"] != ACCOUNT_SID:
             return FakeResponse(401, twilio_error(401, 20003, "Authenticate"))
         return None
+
+    def _account(self, req: RecordedRequest, match: re.Match[str]) -> FakeResponse:
+        """Fetch an Account (https://www.twilio.com/docs/iam/api/account#fetch-an-account-resource)."""
+        if (denied := self._auth_error(req, match)) is not None:
+            return denied
+        return FakeResponse(200, {"sid": ACCOUNT_SID, "friendly_name": "Noshow test", "status": "active",
+                                  "type": "Full", "date_created": "Tue, 06 Jan 2026 15:30:00 +0000",
+                                  "uri": f"/2010-04-01/Accounts/{ACCOUNT_SID}.json"})
 
     def _create(self, req: RecordedRequest, match: re.Match[str]) -> FakeResponse:
         if (denied := self._auth_error(req, match)) is not None:

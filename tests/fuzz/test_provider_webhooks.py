@@ -33,6 +33,9 @@ from twilio.request_validator import RequestValidator
 from connectors.signatures import hmac_sha256_b64, hmac_sha256_hex
 from connectors.slack.interactivity import slack_signature
 from connectors.standard_webhooks import decode_secret
+from tests.connectors.cases_gohighlevel import KEY as GHL_KEY
+from tests.connectors.cases_gohighlevel import PUBLIC_PEM as GHL_PUBLIC_PEM
+from tests.connectors.kit import fixture_bytes
 from tests.engine.conftest import settings_for
 from tests.fuzz.conftest import fuzz_settings
 from tests.fuzz.payloads import GRAPH_STATE, hostile_values, mutated_json, short_id
@@ -47,6 +50,8 @@ SENDGRID_KEY = ec.generate_private_key(ec.SECP256R1())
 SENDGRID_PUBLIC = base64.b64encode(SENDGRID_KEY.public_key().public_bytes(
     serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)).decode()
 
+PIPEDRIVE_USER, PIPEDRIVE_PASSWORD = "hookuser", "pipedrive-hook-password"
+AC_TOKEN = "activecampaign-url-token-0123456789"
 PROVIDER_ENV = {
     "NOSHOW_SETTINGS_FILE": "/nonexistent/.env",
     "NOSHOW_CALCOM_WEBHOOK_SECRET": CALCOM, "NOSHOW_CALENDLY_SIGNING_KEY": CALENDLY,
@@ -54,9 +59,12 @@ PROVIDER_ENV = {
     "NOSHOW_ZOOM_SECRET_TOKEN": ZOOM, "NOSHOW_GOOGLE_CHANNELS": "true",
     "TWILIO_AUTH_TOKEN": TWILIO, "SENDGRID_EVENT_VERIFICATION_KEY": SENDGRID_PUBLIC,
     "SENDGRID_PARSE_TOKEN": PARSE_TOKEN, "SLACK_SIGNING_SECRET": SLACK,
+    "NOSHOW_PIPEDRIVE_WEBHOOK_USER": PIPEDRIVE_USER, "NOSHOW_PIPEDRIVE_WEBHOOK_PASSWORD": PIPEDRIVE_PASSWORD,
+    "NOSHOW_ACTIVECAMPAIGN_WEBHOOK_TOKEN": AC_TOKEN, "NOSHOW_GOHIGHLEVEL_WEBHOOK_PUBLIC_KEY": GHL_PUBLIC_PEM,
 }
-JSON_PROVIDERS = ["calcom", "calendly", "hubspot", "zoom", "outlook", "events", "sendgrid"]
-ALL_PROVIDERS = [*JSON_PROVIDERS, "twilio", "slack", "sendgrid_parse", "google"]
+JSON_PROVIDERS = ["calcom", "calendly", "hubspot", "zoom", "outlook", "events", "sendgrid", "pipedrive",
+                  "gohighlevel"]
+ALL_PROVIDERS = [*JSON_PROVIDERS, "twilio", "slack", "sendgrid_parse", "google", "activecampaign"]
 
 
 # ------------------------------------------------------------------ the app, every provider on
@@ -155,7 +163,12 @@ def signed_headers(api: ProviderApi, provider: str, body: bytes, ts: str | None 
         except UnicodeDecodeError:
             form = _Form()
         return {"x-twilio-signature": RequestValidator(TWILIO).compute_signature(api.url(provider, query), form)}
-    if provider in ("outlook", "sendgrid_parse"):
+    if provider == "gohighlevel":
+        return {"x-ghl-signature": base64.b64encode(GHL_KEY.sign(body)).decode()}
+    if provider == "pipedrive":
+        pair = base64.b64encode(f"{PIPEDRIVE_USER}:{PIPEDRIVE_PASSWORD}".encode()).decode()
+        return {"authorization": f"Basic {pair}"}
+    if provider in ("outlook", "sendgrid_parse", "activecampaign"):
         return {}  # the secret rides in the body (clientState) or the URL (?token=)
     if provider == "google":
         return {"x-goog-channel-id": "chan-unknown", "x-goog-channel-token": "tok", "x-goog-message-number": "1"}
@@ -163,7 +176,8 @@ def signed_headers(api: ProviderApi, provider: str, body: bytes, ts: str | None 
 
 
 def query_for(provider: str) -> str:
-    return urlencode({"token": PARSE_TOKEN}) if provider == "sendgrid_parse" else ""
+    token = {"sendgrid_parse": PARSE_TOKEN, "activecampaign": AC_TOKEN}.get(provider)
+    return urlencode({"token": token}) if token else ""
 
 
 async def post_signed(api: ProviderApi, provider: str, body: bytes, content_type: str | None = "application/json",
@@ -370,3 +384,26 @@ async def test_query_and_path_values_never_get_a_5xx(provider_api: ProviderApi, 
                                                      route: Callable[[str], str], value: str) -> None:
     r = await provider_api.http.request(method, route(value), headers={"authorization": "Bearer dev-admin-token"})
     assert r.status_code < 500, (route(value)[:120], r.status_code, r.text[:200])
+
+
+async def test_pipedrive_answers_its_webhook_basic_credentials_and_refuses_others(provider_api: ProviderApi) -> None:
+    body = fixture_bytes("pipedrive", "activity_no_show.json")
+    wrong = base64.b64encode(f"{PIPEDRIVE_USER}:guess".encode()).decode()
+    refused = await provider_api.post("pipedrive", body, {"authorization": f"Basic {wrong}",
+                                                          "content-type": "application/json"})
+    assert refused.status_code == 401
+    accepted = await post_signed(provider_api, "pipedrive", body)
+    assert accepted.status_code in (200, 202), accepted.text[:300]
+    again = await post_signed(provider_api, "pipedrive", body)
+    assert again.status_code == 200 and again.json().get("duplicate") is True, again.text[:300]
+
+
+async def test_activecampaign_answers_its_url_token_and_refuses_others(provider_api: ProviderApi) -> None:
+    body = fixture_bytes("activecampaign", "deal_update_missed.txt")
+    form = {"content-type": "application/x-www-form-urlencoded"}
+    refused = await provider_api.post("activecampaign", body, form, urlencode({"token": AC_TOKEN[:-1]}))
+    assert refused.status_code == 401
+    accepted = await post_signed(provider_api, "activecampaign", body, "application/x-www-form-urlencoded")
+    assert accepted.status_code in (200, 202), accepted.text[:300]
+    again = await post_signed(provider_api, "activecampaign", body, "application/x-www-form-urlencoded")
+    assert again.status_code == 200 and again.json().get("duplicate") is True, again.text[:300]

@@ -53,6 +53,19 @@ WEBHOOKS: dict[str, tuple[list[str], str, str, str]] = {
     "zoho": ([], "the channel `token` and `channel_id` in the body (and `?token=` when the notify URL carries it) "
                  "equal NOSHOW_ZOHO_CHANNEL_TOKEN and the channel id, compared in constant time; nothing is signed",
              "application/json", '{"channel_id", "token", "module": "Events", "operation", "ids": [...], ...}'),
+    "pipedrive": (["authorization"],
+                  "HTTP Basic credentials set on the webhook (`http_auth_user` / `http_auth_password`) compared in "
+                  "constant time before the body is read; Pipedrive signs nothing", "application/json",
+                  '{"meta": {"action", "entity": "activity", "id", "attempt", "version": "2.0"}, "data", '
+                  '"previous"}'),
+    "activecampaign": ([], "`?token=` in the webhook URL equals NOSHOW_ACTIVECAMPAIGN_WEBHOOK_TOKEN, compared in "
+                           "constant time before the body is read; ActiveCampaign signs nothing and documents no "
+                           "other credential", "application/x-www-form-urlencoded",
+                       "type=deal_update&date_time=...&deal[id]=...&deal[stage_title]=Missed&deal[contactid]=..."),
+    "gohighlevel": (["x-ghl-signature"], "base64 Ed25519 signature over the raw body with the Marketplace app's "
+                                         "public key; the body's `timestamp` within 5 min, dedupe on `webhookId`",
+                    "application/json", '{"type": "AppointmentUpdate", "locationId", "appointment": {...}, '
+                                        '"timestamp", "webhookId"}'),
     "slack": (["x-slack-signature", "x-slack-request-timestamp"],
               "`v0=<hex HMAC-SHA256(signing secret, v0:timestamp:body)>`, ±5 min",
               "application/x-www-form-urlencoded", "payload=<JSON block_actions>"),

@@ -1,8 +1,9 @@
 """`noshow connectors check`: every connector with ok / off / error and what is missing.
 
 Checks formats only and never calls a provider: webhook routes, outbound channels and the reviewer notifier, the
-calendar and CRM the engine writes to, reconcile sources (all built by `workers.providers`). Exit 0 when nothing
-is in error, 1 otherwise. Secret values are never printed."""
+calendar and CRM the engine writes to, reconcile sources (all built by `workers.providers`). With `--live`, each
+configured provider is also called once, read-only, to prove its credentials (`workers/providers/live.py`).
+Exit 0 when nothing is in error, 1 otherwise. Secret values are never printed."""
 
 from __future__ import annotations
 
@@ -268,7 +269,7 @@ def load_settings(errors: list[ProviderCheck]) -> Settings | None:
         return None
 
 
-def collect() -> dict[str, list[ProviderCheck]]:
+def collect(live: bool = False) -> dict[str, list[ProviderCheck]]:
     errors: list[ProviderCheck] = []
     settings = load_settings(errors)
     sections: dict[str, list[ProviderCheck]] = {"settings": errors}
@@ -286,6 +287,10 @@ def collect() -> dict[str, list[ProviderCheck]]:
         sections["outbound"] = outbound_checks(settings)
         sections["writeback"] = writeback_checks(settings)
         sections["reconcile"] = reconcile_checks(settings)
+        if live:
+            from workers.providers.live import live_checks
+
+            sections["live"] = live_checks(settings)
     if not sections["settings"]:
         del sections["settings"]
     return sections
@@ -293,9 +298,11 @@ def collect() -> dict[str, list[ProviderCheck]]:
 
 def connectors_check(
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+    live: Annotated[bool, typer.Option("--live", help="also call each configured provider once, read-only")] = False,
 ) -> None:
-    """Validate connector settings from the environment (formats only, no network). Exit 1 on any error."""
-    sections = collect()
+    """Validate connector settings from the environment (formats only, no network unless --live). Exit 1 on any
+    error."""
+    sections = collect(live)
     errors = sum(c.status == "error" for checks in sections.values() for c in checks)
     if as_json:
         typer.echo(json.dumps({name: [{"name": c.name, "status": c.status, "detail": c.detail} for c in checks]

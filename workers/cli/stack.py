@@ -78,13 +78,20 @@ def api() -> None:
 
 def demo(
     timeout: Annotated[float, typer.Option(help="seconds to wait for the cases to reach their states")] = 90,
+    source: Annotated[str | None, typer.Option(help="send one missed appointment as this provider's own signed "
+                                                    "webhook (calcom, activecampaign) and recover it")] = None,
 ) -> None:
     """Seed the local calendar and CRM, send a realistic mix of signed events and replies, show the result."""
     from workers.dev.demo import DemoRefused, run_demo
 
     s = settings()
     try:
-        ok = asyncio.run(run_demo(s, typer.echo, timeout=timeout))
+        if source is not None:
+            from workers.dev.demo_sources import run_source_demo
+
+            ok = asyncio.run(run_source_demo(s, source, typer.echo, timeout=timeout))
+        else:
+            ok = asyncio.run(run_demo(s, typer.echo, timeout=timeout))
     except (ConnectionError, DemoRefused) as exc:
         fail(str(exc), REFUSED)
     if not ok:

@@ -27,6 +27,13 @@ from connectors.twilio.webhook import TwilioWebhook
 from connectors.zoho.inbound import ZohoInbound
 from connectors.zoom.inbound import ZoomInbound
 from workers.providers.checks import ProviderCheck
+from workers.providers.sales_crms import (
+    activecampaign_inbound,
+    gohighlevel_inbound,
+    gohighlevel_people,
+    pipedrive_inbound,
+    pipedrive_people,
+)
 from workers.settings import HubSpotSettings, Settings
 
 log = structlog.get_logger(__name__)
@@ -149,4 +156,16 @@ def inbound_connectors(settings: Settings, channel_store: ChannelStore | None = 
         "SLACK_SIGNING_SECRET")
     add("zoho", lambda: ZohoInbound(secret(s.zoho.channel_token) or "", s.zoho.channel_id),
         secret(s.zoho.channel_token) is not None, "NOSHOW_ZOHO_CHANNEL_TOKEN")
+    def with_people(inner: InboundBase, after: Callable[[RawRequest, WebhookResult], WebhookResult] | None
+                    ) -> object:
+        return InboundWithFollowUp(inner, after) if after is not None else inner
+
+    add("pipedrive", lambda: with_people(pipedrive_inbound(s), pipedrive_people(s)),
+        secret(s.pipedrive.webhook_password) is not None,
+        "NOSHOW_PIPEDRIVE_WEBHOOK_USER + NOSHOW_PIPEDRIVE_WEBHOOK_PASSWORD")
+    add("activecampaign", lambda: activecampaign_inbound(s), secret(s.activecampaign.webhook_token) is not None,
+        "NOSHOW_ACTIVECAMPAIGN_WEBHOOK_TOKEN")
+    add("gohighlevel", lambda: with_people(gohighlevel_inbound(s), gohighlevel_people(s)),
+        secret(s.gohighlevel.webhook_public_key) is not None,
+        "NOSHOW_GOHIGHLEVEL_WEBHOOK_PUBLIC_KEY")
     return routes, checks

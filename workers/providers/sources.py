@@ -4,9 +4,9 @@ the keepers of the push channels (Google) and subscriptions (Outlook) that say "
 Webhooks get lost (Calendly disables a subscription after 24 h of failures; Cal.com does not retry; Google and
 Graph pushes only say "something changed"), so every connected source is polled every
 NOSHOW_RECONCILE_EVERY_MINUTES and what was missed goes through the intake, the path webhooks take. The names
-("calcom", "calendly", "hubspot", "google", "outlook", "salesforce", "zoho") are also the appointments' `source`,
-which the policy's `sources:` list and the case ids use, so a booking found here lands on the case its webhook
-would have started.
+("calcom", "calendly", "hubspot", "google", "outlook", "salesforce", "zoho", "pipedrive") are also the
+appointments' `source`, which the policy's `sources:` list and the case ids use, so a booking found here lands
+on the case its webhook would have started.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ from connectors.outlook.client import OutlookClient
 from connectors.outlook.subscriptions import SqliteSubscriptionStore, SubscriptionKeeper
 from connectors.settings import secret
 from workers.providers.checks import ProviderCheck, url_problem
+from workers.providers.sales_crms import pipedrive_source, pipedrive_token
 from workers.providers.salesforce_zoho import salesforce_source, zoho_source
 from workers.providers.tokens import google_token, graph_token
 from workers.settings import Settings
@@ -113,6 +114,10 @@ def _plan(s: Settings) -> _Plan:
              {"NOSHOW_ZOHO_ACCOUNTS_URL": zoho.token_url} | (
                  {"NOSHOW_ZOHO_API_DOMAIN": zoho.api_domain} if zoho.api_domain else {}),
              lambda: zoho_source(s))
+    pd = s.pipedrive
+    consider("pipedrive", "set" if secret(pd.api_token) or pipedrive_token(s) else None,
+             "NOSHOW_PIPEDRIVE_API_TOKEN (or NOSHOW_PIPEDRIVE_CLIENT_ID + NOSHOW_PIPEDRIVE_REFRESH_TOKEN)", {},
+             {"NOSHOW_PIPEDRIVE_API_DOMAIN": pd.api_domain} if pd.api_domain else {}, lambda: pipedrive_source(s))
     return plan
 
 

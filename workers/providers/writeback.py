@@ -21,17 +21,19 @@ from connectors.outlook.client import OutlookClient
 from connectors.settings import secret
 from connectors.writeback import MirroredCalendar, RemoteCrm, WritebackCrm
 from policies.schema import CrmRules
-from workers.providers import salesforce_zoho
+from workers.providers import sales_crms, salesforce_zoho
 from workers.providers.checks import ProviderCheck, ProviderConfigError, url_problem
 from workers.providers.tokens import google_token, graph_token
 from workers.settings import Settings
 
 CALENDAR_CREDENTIAL = {"calcom": "NOSHOW_CALCOM_API_KEY", "calendly": "NOSHOW_CALENDLY_TOKEN",
-                       "google": "NOSHOW_GOOGLE_ACCESS_TOKEN", "outlook": "NOSHOW_GRAPH_ACCESS_TOKEN"}
+                       "google": "NOSHOW_GOOGLE_ACCESS_TOKEN", "outlook": "NOSHOW_GRAPH_ACCESS_TOKEN",
+                       "gohighlevel": "NOSHOW_GOHIGHLEVEL_ACCESS_TOKEN"}
 CALENDAR_DEFAULT = {"calcom": "NOSHOW_CALCOM_EVENT_TYPE_ID", "calendly": "NOSHOW_CALENDLY_EVENT_TYPE",
-                    "google": "NOSHOW_GOOGLE_CALENDAR_ID", "outlook": "NOSHOW_GRAPH_USER"}
+                    "google": "NOSHOW_GOOGLE_CALENDAR_ID", "outlook": "NOSHOW_GRAPH_USER",
+                    "gohighlevel": "NOSHOW_GOHIGHLEVEL_CALENDAR_ID"}
 PROVIDER_TITLE = {"calcom": "Cal.com", "calendly": "Calendly", "google": "Google Calendar", "outlook": "Outlook",
-                  "hubspot": "HubSpot"}
+                  "hubspot": "HubSpot", "gohighlevel": "GoHighLevel"}
 
 
 def _calendar_settings(s: Settings) -> tuple[TokenSource | None, str, str, str | None]:
@@ -43,6 +45,9 @@ def _calendar_settings(s: Settings) -> tuple[TokenSource | None, str, str, str |
         return secret(s.calendly.token), s.calendly.base_url, "NOSHOW_CALENDLY_BASE_URL", s.calendly.event_type
     if p == "google":
         return google_token(s), s.google.base_url, "NOSHOW_GOOGLE_BASE_URL", s.google.calendar_id
+    if p == "gohighlevel":
+        g = s.gohighlevel
+        return secret(g.access_token), g.base_url, "NOSHOW_GOHIGHLEVEL_BASE_URL", g.calendar_id
     return graph_token(s), s.graph.base_url, "NOSHOW_GRAPH_BASE_URL", s.graph.user
 
 
@@ -53,6 +58,8 @@ def calendar_problems(s: Settings) -> list[str]:
         return []
     credential, base_url, url_env, default = _calendar_settings(s)
     problems = [] if credential else [f"NOSHOW_CALENDAR_PROVIDER={p} needs {CALENDAR_CREDENTIAL[p]}"]
+    if p == "gohighlevel" and not (s.gohighlevel.location_id or "").strip():
+        problems.append("NOSHOW_CALENDAR_PROVIDER=gohighlevel needs NOSHOW_GOHIGHLEVEL_LOCATION_ID")
     problems += [x for x in [url_problem(base_url, url_env)] if x]
     default = (default or "").strip()
     if default:
@@ -61,7 +68,7 @@ def calendar_problems(s: Settings) -> list[str]:
         if p == "calendly" and not (default.startswith("https://") and "/event_types/" in default):
             problems.append("NOSHOW_CALENDLY_EVENT_TYPE must be an event type URI (https://api.calendly.com/"
                             "event_types/...)")
-        if p in ("google", "outlook") and len(default) > 200:
+        if p in ("google", "outlook", "gohighlevel") and len(default) > 200:
             problems.append(f"{CALENDAR_DEFAULT[p]} is too long")
     return problems
 
@@ -69,6 +76,8 @@ def calendar_problems(s: Settings) -> list[str]:
 def crm_problems(s: Settings) -> list[str]:
     if s.routing.crm_provider in ("salesforce", "zoho"):
         return salesforce_zoho.crm_problems(s)
+    if s.routing.crm_provider in sales_crms.TITLES:
+        return sales_crms.crm_problems(s)
     if s.routing.crm_provider == "local":
         return []
     hubspot = s.hubspot
@@ -101,7 +110,7 @@ def writeback_checks(s: Settings) -> list[ProviderCheck]:
     elif problems:
         checks.append(ProviderCheck("crm", "error", "; ".join(problems)))
     else:
-        title = salesforce_zoho.TITLES.get(s.routing.crm_provider, "HubSpot")
+        title = {**salesforce_zoho.TITLES, **sales_crms.TITLES}.get(s.routing.crm_provider, "HubSpot")
         checks.append(ProviderCheck("crm", "ok", f"outcomes, notes and owner tasks written to {title} under the CRM "
                                                  "write rules; local copy kept"))
     return checks
@@ -118,6 +127,8 @@ def _calendar_adapter(s: Settings, contact_lookup: Callable[[str], Any]) -> Any:
         return CalendlyCalendar(CalendlyClient(secret(s.calendly.token) or "", base_url=s.calendly.base_url),
                                 contact_lookup,
                                 default_event_type=s.calendly.event_type)
+    if p == "gohighlevel":
+        return sales_crms.gohighlevel_calendar(s)
     if p == "google":
         return GoogleCalendar(GoogleCalendarClient(token, base_url=s.google.base_url), contact_lookup,
                               default_calendar=s.google.calendar_id, send_updates=s.google.send_updates)
@@ -148,6 +159,11 @@ def writeback(s: Settings, calendar: Any, crm: Any, rules: list[CrmRules]) -> tu
         remote = HubSpotCrm(client, union_rules(rules), contact_resolver=resolver,
                             default_owner=(s.hubspot.owner_id or "").strip() or None)
     else:
-        remote = salesforce_zoho.remote_crm(s, crm, union_rules(rules))
+        remote = salesforce_zoho.remote_crm(s, crm, union_rules(rules)) or sales_crms.remote_crm(
+            s, crm, union_rules(rules))
+    if marker is None and isinstance(remote, NoShowMarker):
+        # a CRM that holds the appointment itself (a Pipedrive activity) takes the no-show mark
+        engine_crm = WritebackCrm(crm, remote, remote, marker_source=routing.crm_provider)
+        return engine_calendar, engine_crm
     engine_crm = WritebackCrm(crm, remote, marker, marker_source=routing.calendar_provider if marker else None)
     return engine_calendar, engine_crm
