@@ -19,6 +19,7 @@ from connectors.sendgrid.settings import SendGridSettings
 from connectors.settings import EnvSection, secret
 from connectors.slack.settings import SlackSettings
 from connectors.twilio.settings import TwilioSettings
+from policies.zones import zone_of
 from workers.api.auth.settings import OidcSettings, SessionSettings
 from workers.provider_settings import (
     CalcomSettings,
@@ -273,6 +274,25 @@ class PushSettings(EnvSection):
         return timedelta(hours=self.renew_before_hours)
 
 
+class DigestSettings(EnvSection):
+    """The owners' daily digest (yesterday's figures, one per owner): NOSHOW_DIGEST_HOUR and NOSHOW_DIGEST_MINUTE
+    (when it is sent), NOSHOW_DIGEST_TIMEZONE (the IANA zone both the sending time and "yesterday" are read in;
+    owners carry no zone of their own, so one zone serves every owner: UTC unless set)."""
+
+    model_config = SettingsConfigDict(env_prefix="NOSHOW_DIGEST_")
+
+    hour: int = Field(default=7, ge=0, le=23)
+    minute: int = Field(default=0, ge=0, le=59)
+    timezone: str = "UTC"
+
+    @field_validator("timezone", mode="after")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        if zone_of(value) is None:
+            raise ValueError(f"unknown time zone {value!r} (use an IANA name such as America/Chicago, or UTC)")
+        return value
+
+
 class Settings(EnvSection):
     """Every section; build it once (`get_settings()`, or `Settings()` in tests with the sections they change).
 
@@ -313,6 +333,7 @@ class Settings(EnvSection):
     reply_model: ReplyModelSettings = Field(default_factory=ReplyModelSettings)
     reconcile: ReconcileSettings = Field(default_factory=ReconcileSettings)
     push: PushSettings = Field(default_factory=PushSettings)
+    digest: DigestSettings = Field(default_factory=DigestSettings)
 
     @model_validator(mode="after")
     def _renew_before_the_channel_expires(self) -> Settings:

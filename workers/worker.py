@@ -1,5 +1,5 @@
 """The Temporal worker process: every workflow and activity, with connectors injected, and the Schedules that
-drive reconciliation and push-channel upkeep."""
+drive reconciliation, push-channel upkeep and the owners' daily digest."""
 
 from __future__ import annotations
 
@@ -31,16 +31,17 @@ from workers.providers.sources import push_activities, reconcile_activities, rec
 from workers.settings import Settings, get_settings
 from workers.temporal.client import connect
 from workers.temporal.fanout import stop_open_cases
-from workers.temporal.schedules import ensure_push_schedule, ensure_schedules
+from workers.temporal.schedules import ensure_digest_schedule, ensure_push_schedule, ensure_schedules
 from workflows.backfill import SlotBackfill
 from workflows.case import RecoveryCaseWorkflow
 from workflows.consent import ConfirmOptOutWorkflow
+from workflows.digest import DailyDigestWorkflow
 from workflows.reconcile import ReconcileSourceWorkflow, RenewPushChannelsWorkflow
 
 log = structlog.get_logger(__name__)
 
 WORKFLOWS: list[type] = [RecoveryCaseWorkflow, ConfirmOptOutWorkflow, ReconcileSourceWorkflow,
-                         RenewPushChannelsWorkflow, SlotBackfill]
+                         RenewPushChannelsWorkflow, SlotBackfill, DailyDigestWorkflow]
 
 
 def _backfill_with(client: Client | None, deps: Dependencies) -> Callable[[FreedSlot], Awaitable[object]] | None:
@@ -111,7 +112,9 @@ async def run_worker(settings: Settings) -> None:
     worker = build_worker(client, deps)
     push = await ensure_push_schedule(client, push_activities(settings, deps.db).providers, queue,
                                       settings.push.every)
-    log.info("reconcile_schedules", schedules=schedules, push_schedule=push)
+    digest = await ensure_digest_schedule(client, queue, settings.digest.hour, settings.digest.minute,
+                                          settings.digest.timezone)
+    log.info("reconcile_schedules", schedules=schedules, push_schedule=push, digest_schedule=digest)
     log.info("worker_started", task_queue=queue, temporal=settings.temporal.target)
     await worker.run()
 
