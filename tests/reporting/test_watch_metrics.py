@@ -74,7 +74,8 @@ async def test_confirmation_reminder_and_exception_metrics_from_real_cases(
         await cases.submit_reply(Reply(reply_id=f"r-{uuid.uuid4().hex[:8]}", channel=Channel.sms, text="C",
                                        received_at=await env.get_current_time()), sender=None, case_id=kept_id)
         handle = client.get_workflow_handle(kept_id)
-        await eventually(lambda: handle.query(RecoveryCaseWorkflow.state_query), lambda s: s.confirmation == "confirmed")
+        await eventually(lambda: handle.query(RecoveryCaseWorkflow.state_query),
+                         lambda s: s.confirmation == "confirmed")
 
         await skip_to(env, start - timedelta(hours=23))
         await eventually(lambda: asyncio.sleep(0, templates(deps, kept_id)),
