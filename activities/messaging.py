@@ -247,7 +247,8 @@ class MessagingActivities:
     def understand_reply(self, req: UnderstandRequest) -> ReplyUnderstanding:
         opted_out = bool(req.contact_key) and self.consent.is_blocked(str(req.contact_key), req.reply.channel.value)
         inp = reply_policy.ReplyInput(text=req.reply.text, offered=req.offered, now=req.reply.received_at,
-                                      timezone=req.timezone, review_below=req.review_below, opted_out=opted_out)
+                                      timezone=req.timezone, review_below=req.review_below, opted_out=opted_out,
+                                      payments=req.payments)
         result = classify_reply(inp, self.reply_model if req.use_model else None)
         self.ledger.append(LedgerEvent(
             event_id=f"{req.reply.reply_id}:reply_received", case_id=req.case_id, type="reply_received",

@@ -236,6 +236,7 @@ class UnderstandRequest(BaseModel):
     timezone: str
     review_below: float
     use_model: bool = False
+    payments: bool = False  # read money questions as `payment` (cases from before the hand-off: False)
 
 
 class OfferRequest(BaseModel):
