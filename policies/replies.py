@@ -940,10 +940,10 @@ def _question_about(t: _Text) -> _Verdict | None:
 # --------------------------------------------------------------------------- 3b. money
 
 # Fees, deposits, charges and refunds (English and Spanish, accents stripped). The case never argues money: a
-# program hands these to its payment link or to staff. Words that only mean money next to a money noun ("pay" in
-# "pay a visit", "charge" in "in charge of") are matched in those phrases only.
-_MONEY_NOUN = r"(fee|fees|deposit|deposits|refund\w*|(?<!in )charges?|charged|charging me|surcharge\w*|penalty|penalties" \
-              r"|invoice\w*|bill|billed|billing|receipt|payment|payments|copay\w*|co pay\w*|reimburs\w*)"
+# program hands these to its payment link or to staff. Words that also mean something else ("pay" in "pay a
+# visit", "charge" in "in charge of") count only in their money phrases.
+_MONEY_NOUN = r"(fee|fees|deposit|deposits|refund\w*|(?<!in )charges?|charged|charging me|surcharge\w*|penalty" \
+              r"|penalties|invoice\w*|bill|billed|billing|receipt|payment|payments|copay\w*|co pay\w*|reimburs\w*)"
 _PAYMENT: list[str] = [
     rf"\b{_MONEY_NOUN}\b",
     r"\b(pay|paid|paying|pague|pagar|pagado|pagu\w+)\s+(\w+\s+){0,2}(for|it|this|that|online|now|back|por|lo"
