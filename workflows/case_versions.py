@@ -54,6 +54,8 @@ OWNER_ALERTS_PATCH = "owner-alerts-1"
 # a reply about a fee, deposit, charge or refund is read as such and handed to the program's payment link or to
 # staff (before it, such replies were read as questions, time proposals or other)
 PAYMENT_HANDOFF_PATCH = "payment-handoff-1"
+# a rebooked appointment the case follows gets the program's reminders, like a booking that is watched
+FOLLOW_REMINDERS_PATCH = "follow-new-appointment-reminders-1"
 
 # stages the case passes through without waiting: not worth an upsert (one billed action each) under LEAN_PATCH
 TRANSIENT_STAGES = frozenset({Stage.checking, Stage.rebooked})
