@@ -284,6 +284,8 @@ class CrmRules(Rule):
     # writable fields the engine may also clear (propagating an un-mark); others are never emptied
     clearable_fields: list[str] = Field(default_factory=lambda: ["risk_flag", "next_appointment", "recovery_status"])
     lead_score: LeadScoreRule | None = None
+    # a timeline note per message the engine sends or fails to send (channel, template, status; never its text)
+    message_notes: bool = False
 
 
 class ReplyRules(Rule):

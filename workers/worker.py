@@ -54,9 +54,10 @@ def case_activities(deps: Dependencies, client: Client | None) -> list[Any]:
     """What a recovery case and a backfill call. `client` lets activities start workflows (opt-out
     confirmations, backfills of freed slots); None in tests that need neither."""
     s = deps.settings
+    crm = CrmActivities(deps.crm, deps.ledger, verdicts=deps.verdicts)
     messaging = MessagingActivities(deps.channels, deps.outbox, deps.consent, deps.ledger,
                                     reply_model=deps.reply_model, verdicts=deps.verdicts, intents=deps.intents,
-                                    salt=s.auth.id_salt)
+                                    salt=s.auth.id_salt, message_notes=crm.note_message)
     consent = ConsentActivities(deps.consent, deps.channels, deps.outbox, deps.ledger, client,
                                 verdicts=deps.verdicts,
                                 stop_cases=None if client is None else partial(stop_open_cases, client))
@@ -77,7 +78,7 @@ def case_activities(deps: Dependencies, client: Client | None) -> list[Any]:
         scheduling.book_slot,
         scheduling.release_holds,
         scheduling.cancel_booking,
-        CrmActivities(deps.crm, deps.ledger, verdicts=deps.verdicts).update_crm,
+        crm.update_crm,
         ReviewActivities(deps.reviews, deps.notifiers, ledger=deps.ledger, verdicts=deps.verdicts).request_review,
         LedgerActivities(deps.ledger, deps.verdicts).record_ledger,
         backfill.hold_backfill_slot,

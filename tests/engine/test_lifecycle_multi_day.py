@@ -1,6 +1,7 @@
 """A booking's whole life under the time-skipping test server, on the shipped default program: the confirmation,
 two reminders, a no-show, recovery messages, a rebooking and the new appointment's own reminders. Every message
-falls inside the contact's send window, and the CRM tells each stage."""
+falls inside the contact's send window, and the CRM tells each stage (fields, notes, a timeline note per
+message) without touching the fields people own."""
 
 from __future__ import annotations
 
@@ -48,6 +49,7 @@ async def test_booking_to_rebooked_reminders_inside_every_window_with_the_crm_to
     env = skipping_env
     policy = load_policy()
     program = default_program(policy)  # confirmation, reminders a day and an hour before, follows the rebooking
+    program.crm.message_notes = True
     policy_path = tmp_path / "policy.yaml"
     policy_path.write_text(yaml.safe_dump(policy.model_dump(mode="json"), sort_keys=False))
     task_queue = f"tq-{uuid.uuid4().hex[:8]}"
@@ -62,6 +64,8 @@ async def test_booking_to_rebooked_reminders_inside_every_window_with_the_crm_to
         start = monday + timedelta(days=2)  # Wednesday 10:00
         appt = appointment(start=start, value=150, contact_id=f"c-{uuid.uuid4().hex[:8]}", timezone=ZONE,
                            phone="+12125550147", email="pat@example.com")
+        deps.crm.seed_field(appt.contact.contact_id, "-", "owner_notes", "Prefers mornings")
+        deps.crm.seed_field(appt.contact.contact_id, "-", "billing_status", "current")
         case_id = (await cases.submit_event(event(appt, EventType.booked, at=await env.get_current_time()))).case_id
         assert case_id
         handle = client.get_workflow_handle(case_id)
@@ -138,4 +142,12 @@ async def test_booking_to_rebooked_reminders_inside_every_window_with_the_crm_to
         notes = [str(r["note"]) for r in conn.execute(
             "SELECT note FROM crm_notes WHERE contact_id = ? ORDER BY at", (appt.contact.contact_id,)).fetchall()]
     assert any("Rebooked" in n for n in notes), notes
+    # a timeline note per message sent, by its template, channel and status, never its text
+    timeline = [n for n in notes if n.startswith("Message ")]
+    assert timeline == [f"Message {name} by {m['channel']}: sent (case {case_id})"
+                        for name, m in zip(names, messages, strict=True)], timeline
+    assert not any(str(m["body"])[:20] in n for m in messages for n in notes)
+    # people-owned fields are never written
+    assert deps.crm.read_fields(appt.contact.contact_id, "-") == {"owner_notes": "Prefers mornings",
+                                                                  "billing_status": "current"}
     assert final.stage == Stage.confirmed and final.reminders_sent == 2 + expected_new
