@@ -66,9 +66,9 @@ def test_up_then_demo_shows_every_state(tmp_path: Path) -> None:
         total = page["total"]["values"]
         # counted by hand from the demo's mix (workers/dev/demo.py): 14 appointments, one on an unmanaged calendar;
         # the first-time no-show and the reschedule request rebook; one customer opts out; the late
-        # cancellation's slot is offered to the two people waiting and the second one takes it; four bookings
-        # still ahead get a confirmation (the late cancellation, the confirmed one, the reminded one, the
-        # reschedule request is decided before), one confirms; the high-value miss alerts its owner
+        # cancellation's slot is offered to the two people waiting and the second one takes it; of the bookings
+        # still ahead, one confirms by SMS and one is reminded and cancels by SMS; the high-value miss alerts its
+        # owner
         hand = {"cases": 14, "ignored": 1, "watched": 13, "recovered": 2, "opt_outs": 1, "backfills_opened": 1,
                 "waitlist_offers": 2, "slots_backfilled": 1, "confirmed": 1}
         for metric, expected in hand.items():
