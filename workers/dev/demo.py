@@ -245,10 +245,6 @@ async def run_demo(settings: Settings, echo: Callable[[str], None], timeout: flo
                 _appointment("unmanaged", _contact(10, "Ivy Ignored"), calendar="personal-cal"))
 
     echo("simulating customer replies ...")
-    await client.wait_state(confirmed, lambda st: st.get("confirmation") == "sent", timeout)
-    await client.reply(confirmed, "C")
-    await client.wait_state(reminded, lambda st: (st.get("reminders_sent") or 0) >= 1, timeout)
-    await client.reply(reminded, "please cancel my appointment")
     for case_id, text in ((first, "yes, can I come another day?"), (optout, "STOP"), (dispute, "I was there!")):
         await client.wait_stage(case_id, {"recovering"}, timeout)
         await client.reply(case_id, text)
@@ -261,6 +257,11 @@ async def run_demo(settings: Settings, echo: Callable[[str], None], timeout: flo
     if backfill_id:  # the second person on the waitlist answers first: the slot is theirs
         await client.wait_backfill(backfill_id, lambda st: len(st.get("offered") or []) == len(waiting), timeout)
         await client.reply(backfill_id, "Yes, I'll take it!", sender=waiting[1]["phone"])
+    # before the appointment, after the others so their offers are answered while fresh
+    await client.wait_state(confirmed, lambda st: st.get("confirmation") == "sent", timeout)
+    await client.reply(confirmed, "C")
+    await client.wait_state(reminded, lambda st: (st.get("reminders_sent") or 0) >= 1, timeout)
+    await client.reply(reminded, "please cancel my appointment")
 
     expected = {
         "attended": {"attended"}, "first-time no-show": {"confirmed"}, "repeat no-show": {"awaiting_review"},
