@@ -237,7 +237,7 @@ async def run_demo(settings: Settings, echo: Callable[[str], None], timeout: flo
     # before the appointment: one confirms by SMS; another, booked just over an hour ahead, gets the confirmation
     # and, seconds later, the one-hour reminder, then cancels by SMS
     confirmed = await start("confirmed booking", "appointment.booked",
-                            _appointment("confirmed", _contact(13, "Cora Confirmed"), starts_in=240))
+                            _appointment("confirmed", _contact(13, "Cora Confirmed"), starts_in=3 * 24 * 60))
     soon = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=1, seconds=5)
     reminded = await start("reminded, cancelled by sms", "appointment.booked",
                            _appointment("reminded", _contact(14, "Remy Reminded"), start=soon))
