@@ -8,7 +8,7 @@ each one that reached a person is an `exception` ledger event, so the exceptions
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
 
 import structlog
@@ -20,6 +20,7 @@ from connectors.local.alerts import LocalAlerts
 from connectors.local.verdicts import VerdictLog
 from domain.case import AuditEntry, DigestRequest, DigestResult, OwnerAlert
 from domain.models import LedgerEvent
+from policies.zones import zone_or
 
 log = structlog.get_logger(__name__)
 
@@ -55,29 +56,47 @@ class AlertActivities:
 
     @activity.defn(name="send_digest")
     def send_digest(self, req: DigestRequest) -> DigestResult:
-        """Yesterday's cases per owner, from the ledger: one digest each, kept in the owner inbox and posted."""
-        until = req.until or self.clock()
-        since = until - timedelta(hours=req.hours)
+        """The figures of the calendar day before `req.until` (in `req.timezone`) per owner, from the ledger: one
+        digest each, kept in the owner inbox and posted. Keyed by owner and day, so a retried or re-triggered run
+        sends nothing twice."""
+        since, until = digest_day(req.until or self.clock(), req.timezone)
+        day = since.date().isoformat()
         if self.ledger is None:
-            return DigestResult(owners=0)
-        rows = self.ledger.events_between(since, until)
+            return DigestResult(owners=0, day=day)
         per_owner: dict[str, dict[str, int]] = {}
-        counted = {"case_opened": "opened", "rebooked": "rebooked", "exception": "exceptions",
-                   "review_requested": "reviews", "watch_confirmed": "confirmed"}
-        for row in rows:
+        for row in self.ledger.events_between(since, until):
             owner = row.get("owner_id") or "unassigned"
             counts = per_owner.setdefault(str(owner), {})
-            if row["type"] == "verdict" and row.get("outcome") in ("no_show", "late_cancel"):
-                counts["missed"] = counts.get("missed", 0) + 1
-            elif row["type"] == "case_closed" and row.get("outcome") == "cancelled":
-                counts["cancelled"] = counts.get("cancelled", 0) + 1
-            elif row["type"] in counted:
-                counts[counted[row["type"]]] = counts.get(counted[row["type"]], 0) + 1
-        day = until.date().isoformat()
+            figure = digest_figure(row)
+            if figure is not None:
+                counts[figure] = counts.get(figure, 0) + 1
         for owner, counts in sorted(per_owner.items()):
             summary = ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "nothing happened"
             key = f"digest-{owner}-{day}"
-            if self.alerts.add(key, None, None if owner == "unassigned" else owner, "*", "digest", summary, at=until):
+            if self.alerts.add(key, None, None if owner == "unassigned" else owner, "*", "digest", summary,
+                               at=until):
                 for notifier in self.notifiers:
                     notifier.post_alert(f"Daily digest for {owner} ({day}): {summary}", key)
-        return DigestResult(owners=len(per_owner))
+        return DigestResult(owners=len(per_owner), day=day)
+
+
+DIGEST_COUNTED = {"case_opened": "opened", "rebooked": "rebooked", "exception": "exceptions",
+                  "review_requested": "reviews", "watch_confirmed": "confirmed"}
+
+
+def digest_figure(row: dict[str, Any]) -> str | None:
+    """The digest figure a ledger row counts towards, if any."""
+    if row["type"] == "verdict" and row.get("outcome") in ("no_show", "late_cancel"):
+        return "missed"
+    if row["type"] == "case_closed" and row.get("outcome") == "cancelled":
+        return "cancelled"
+    return DIGEST_COUNTED.get(row["type"])
+
+
+def digest_day(at: datetime, timezone: str) -> tuple[datetime, datetime]:
+    """Midnight to midnight, in `timezone`, of the day before the one `at` falls on (a DST day is 23 or 25 h)."""
+    zone = zone_or(timezone, "UTC")
+    today = at.astimezone(zone).date()
+    start = datetime.combine(today - timedelta(days=1), time(), tzinfo=zone)
+    end = datetime.combine(today, time(), tzinfo=zone)
+    return start, end

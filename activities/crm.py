@@ -6,15 +6,18 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+import structlog
 from temporalio import activity
 
 from activities.clock import activity_now
 from activities.ledger import ensure_recordable, record
 from connectors.contract import CrmConnector
 from connectors.local.verdicts import VerdictLog
-from domain.case import CrmUpdate, CrmUpdateResult
-from domain.models import LedgerEvent
+from domain.case import CrmUpdate, CrmUpdateResult, SendRequest
+from domain.models import Channel, LedgerEvent
 from policies import crm_rules
+
+log = structlog.get_logger(__name__)
 
 
 class CrmActivities:
@@ -53,3 +56,19 @@ class CrmActivities:
             data={"written": ",".join(c.field for c in plan.changes), "refused": ",".join(plan.refused)},
         )])
         return CrmUpdateResult(written=[c.field for c in plan.changes], refused=plan.refused)
+
+    def note_message(self, req: SendRequest, status: str, channel: Channel | None, template_id: str) -> None:
+        """The contact's CRM timeline gets one note per message and status, when the program asks for it: under
+        the write rules (a note, no field: nothing protected is touched), keyed so a retry writes it once. A CRM
+        that cannot take it now never fails the send that already happened."""
+        rules = req.resolved.program.crm
+        if not rules.message_notes:
+            return
+        how = channel.value if channel is not None else "no channel"
+        text = f"Message {template_id} by {how}: {status} (case {req.case_id})"
+        plan = crm_rules.plan_write(rules, {}, {}, [text])
+        try:
+            for note in plan.notes_to_append:
+                self.crm.append_note(req.appointment.contact.contact_id, note, f"{req.message_id}-note-{status}")
+        except Exception as exc:
+            log.warning("crm_message_note_failed", case_id=req.case_id, status=status, error=type(exc).__name__)

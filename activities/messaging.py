@@ -71,7 +71,9 @@ class MessagingActivities:
         verdicts: VerdictLog | None = None,
         intents: SendIntents | None = None,
         salt: str = "noshow",
+        message_notes: Callable[[SendRequest, str, Channel | None, str], None] | None = None,
     ) -> None:
+        self.message_notes = message_notes  # the CRM timeline note per message (CrmActivities.note_message)
         self.intents = intents or SendIntents(outbox.db)
         self.salt = salt
         self.channels = channels
@@ -91,9 +93,13 @@ class MessagingActivities:
         events = list(req.ledger_events)
         ensure_recordable(self.verdicts, events)
         try:
-            return self._send(req, events)
+            result = self._send(req, events)
         finally:
             record(self.ledger, self.verdicts, events)
+        if self.message_notes is not None and result.status in ("sent", "failed") and not result.duplicate:
+            self.message_notes(req, "possibly sent" if result.ambiguous else result.status, result.channel,
+                               req.template_id)
+        return result
 
     def _send(self, req: SendRequest, events: list[LedgerEvent]) -> SendResult:
         existing = self.outbox.lookup(req.message_id)
@@ -247,7 +253,8 @@ class MessagingActivities:
     def understand_reply(self, req: UnderstandRequest) -> ReplyUnderstanding:
         opted_out = bool(req.contact_key) and self.consent.is_blocked(str(req.contact_key), req.reply.channel.value)
         inp = reply_policy.ReplyInput(text=req.reply.text, offered=req.offered, now=req.reply.received_at,
-                                      timezone=req.timezone, review_below=req.review_below, opted_out=opted_out)
+                                      timezone=req.timezone, review_below=req.review_below, opted_out=opted_out,
+                                      payments=req.payments)
         result = classify_reply(inp, self.reply_model if req.use_model else None)
         self.ledger.append(LedgerEvent(
             event_id=f"{req.reply.reply_id}:reply_received", case_id=req.case_id, type="reply_received",

@@ -19,7 +19,7 @@ from domain.models import (
     Slot,
     Stage,
 )
-from policies.schema import ResolvedProgram
+from policies.schema import ResolvedProgram, TimeZoneName
 from policies.slot_preference import SlotPreference
 
 
@@ -152,12 +152,15 @@ class AuditEntry(BaseModel):
 
 
 class DigestRequest(BaseModel):
-    hours: float = Field(default=24, gt=0, le=24 * 31)
-    until: datetime | None = None  # None: now (the scheduled run's time)
+    """The day before `until` (None: now) as a calendar day in `timezone`: midnight to midnight there."""
+
+    until: datetime | None = None
+    timezone: TimeZoneName = "UTC"
 
 
 class DigestResult(BaseModel):
     owners: int
+    day: str | None = None  # the ISO date the figures are for
 
 
 class OptOutNotice(BaseModel):
@@ -233,6 +236,7 @@ class UnderstandRequest(BaseModel):
     timezone: str
     review_below: float
     use_model: bool = False
+    payments: bool = False  # read money questions as `payment` (cases from before the hand-off: False)
 
 
 class OfferRequest(BaseModel):

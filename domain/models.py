@@ -176,6 +176,7 @@ class ReplyIntent(StrEnum):
     dispute = "dispute"
     wrong_person = "wrong_person"
     running_late = "running_late"
+    payment = "payment"  # asks about a fee, deposit, charge or refund: a hand-off, never an argument
     other = "other"
 
 

@@ -41,6 +41,7 @@ ALLOWED_VARIABLES = frozenset(
         "new_appointment_time",
         "help_text",
         "offer_expires",
+        "payment_link",
     }
 )
 # A plausible reader and offer, used to preview and measure a template as a customer would receive it. Times go
@@ -62,6 +63,7 @@ def sample_variables(locale: str = "en") -> dict[str, str]:
         "business_name": "Riverside Office",
         "slot_list": style.slot_list(_SAMPLE_SLOTS),
         "booking_link": "https://example.com/b/abc123",
+        "payment_link": "https://pay.example.com/riverside",
         "new_appointment_time": style.when(_SAMPLE_SLOTS[0]),
         "offer_expires": style.until(_SAMPLE_NOW + timedelta(hours=2)),
         "help_text": "Reply STOP to opt out. For help contact the office.",

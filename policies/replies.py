@@ -43,6 +43,9 @@ class ReplyInput(BaseModel):
     review_below: float = 0.75
     # The contact is currently opted out: a bare YES then re-subscribes (CTIA) instead of picking a slot.
     opted_out: bool = False
+    # Read fee, deposit, charge and refund questions as `payment` (cases started before the payment hand-off
+    # read them as before)
+    payments: bool = True
 
 
 # --------------------------------------------------------------------------- text preparation
@@ -934,6 +937,33 @@ def _question_about(t: _Text) -> _Verdict | None:
     return None
 
 
+# --------------------------------------------------------------------------- 3b. money
+
+# Fees, deposits, charges and refunds (English and Spanish, accents stripped). The case never argues money: a
+# program hands these to its payment link or to staff. Words that also mean something else ("pay" in "pay a
+# visit", "charge" in "in charge of") count only in their money phrases.
+_MONEY_NOUN = r"(fee|fees|deposit|deposits|refund\w*|(?<!in )charges?|charged|charging me|surcharge\w*|penalty" \
+              r"|penalties|invoice\w*|bill|billed|billing|receipt|payment|payments|copay\w*|co pay\w*|reimburs\w*)"
+_PAYMENT: list[str] = [
+    rf"\b{_MONEY_NOUN}\b",
+    r"\b(pay|paid|paying|pague|pagar|pagado|pagu\w+)\s+(\w+\s+){0,2}(for|it|this|that|online|now|back|por|lo"
+    r"|en linea|ahora)\b",
+    r"\b(how much|what does it cost|what is the cost|what will it cost|cost me|costs me|money back|my money)\b",
+    r"\b(will|do|would|did) (you|they|i) (be )?(charge|bill)\w*\b",
+    # Spanish
+    r"\b(cargo|cargos|cobro|cobros|cobr(a|an|aron|ar|aran|ara|en|e|o)|multa\w*|deposito\w*|reembols\w*"
+    r"|devolu\w+|tarifa\w*|factura\w*|recibo|pago|pagos|anticipo)\b",
+    r"\b(cuanto (cuesta|cobran|es|vale|seria|me cobran)|mi dinero|el dinero)\b",
+]
+
+
+def _payment(t: _Text) -> _Verdict | None:
+    for pattern in _PAYMENT:
+        if _has(pattern, t.words):
+            return _Verdict(ReplyIntent.payment, 0.9, "asks about a fee, deposit, charge or refund")
+    return None
+
+
 def understand(inp: ReplyInput) -> ReplyUnderstanding:
     t = _prepare(inp.text)
     revoked = _revocation(t)
@@ -951,7 +981,8 @@ def understand(inp: ReplyInput) -> ReplyUnderstanding:
 
 
 def _understood(t: _Text, inp: ReplyInput) -> _Verdict:
-    found = _opt_in(t, inp) or _help(t) or _statement(t) or _question_about(t)
+    found = _opt_in(t, inp) or _help(t) or _statement(t) or (_payment(t) if inp.payments else None) \
+        or _question_about(t)
     if found:
         return found
     zone = zone_of(inp.timezone)

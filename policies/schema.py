@@ -284,6 +284,8 @@ class CrmRules(Rule):
     # writable fields the engine may also clear (propagating an un-mark); others are never emptied
     clearable_fields: list[str] = Field(default_factory=lambda: ["risk_flag", "next_appointment", "recovery_status"])
     lead_score: LeadScoreRule | None = None
+    # a timeline note per message the engine sends or fails to send (channel, template, status; never its text)
+    message_notes: bool = False
 
 
 class ReplyRules(Rule):
@@ -342,6 +344,27 @@ class ReactivationRules(Rule):
     crm_value: str = Field(default="reactivation", max_length=100)
 
 
+class PaymentHandoff(Rule):
+    """Where a reply about a fee, deposit, charge or refund goes: the program's payment link, sent in an approved
+    template, or a staff task (CRM task and staff inbox) with an approved "someone will follow up" answer. The
+    case never states or argues an amount."""
+
+    link_url: str | None = Field(default=None, max_length=500, pattern=r"^https://\S+$")
+    staff_task: bool = False
+    link_template: str = "payment_link"  # carries {payment_link}
+    followup_template: str = "payment_followup"
+
+    @model_validator(mode="after")
+    def _one_hand_off(self) -> PaymentHandoff:
+        if (self.link_url is None) == (not self.staff_task):
+            raise ValueError("name exactly one hand-off: link_url (an https address) or staff_task: true")
+        return self
+
+    @property
+    def template(self) -> str:
+        return self.link_template if self.link_url else self.followup_template
+
+
 class Program(Rule):
     name: str = Field(min_length=1)
     match: ProgramMatch = Field(default_factory=ProgramMatch)
@@ -363,6 +386,7 @@ class Program(Rule):
     # value per appointment-type pattern when a source sends no price, so revenue at risk is never silently 0
     default_values: dict[str, float] = Field(default_factory=dict)
     reactivation: ReactivationRules = Field(default_factory=ReactivationRules)
+    payments: PaymentHandoff | None = None  # None: money questions go to a person like any other question
 
     @model_validator(mode="after")
     def _first_time_sequence_required(self) -> Program:
@@ -446,6 +470,13 @@ def cross_check(policy: PolicyFile) -> list[tuple[tuple[str | int, ...], str]]:
                     channels = ", ".join(ch.value for ch in step.channels)
                     problems.append((loc, f"template {step.template!r} is not approved for any of: {channels}"))
         problems.extend(_watch_problems(program.watch, p_index, known, approved))
+        if program.payments is not None:
+            wanted = program.payments.template
+            loc_p: tuple[str | int, ...] = ("programs", p_index, "payments")
+            if wanted not in known:
+                problems.append((loc_p, f"template {wanted!r} does not exist"))
+            elif not any((wanted, ch) in approved for ch in (Channel.sms, Channel.email)):
+                problems.append((loc_p, f"template {wanted!r} is not approved for sms or email"))
         score = program.crm.lead_score
         if score is not None and score.field.lower() not in {f.lower() for f in program.crm.writable_fields}:
             problems.append((("programs", p_index, "crm", "lead_score", "field"),

@@ -27,6 +27,10 @@ FLAG_COLUMNS = (
     "watched", "detected", *(f"verdict_{v}" for v in DETECTION_OUTCOMES), "contacted", "replied", "unrecovered",
     "open_case", "followed", "recovered_recoverable",
 )
+# before the appointment (migration 0004, hence a server default: rows summarised before it read 0)
+WATCH_FLAG_COLUMNS = (
+    "confirmation_sent", "confirmed", "reminded", "reminded_attended", "not_reminded", "not_reminded_attended",
+)
 
 
 def week_of(at: datetime) -> str:
@@ -73,6 +77,12 @@ def case_facts(case_id: str, events: Sequence[Event]) -> dict[str, Any]:
     - lost_value: value if kind and verdict are no_show/late_cancel, the case is closed and not rebooked.
     - recovered_value: value if rebooked.
     - backfill, backfill_offers, backfilled, backfilled_value: 0 (a case is not a backfill).
+    - confirmation_sent: has a `watch_sent` event with reason `confirmation`; confirmed: that, and a
+      `watch_confirmed` event (the customer confirmed: C, "confirm", "sí").
+    - attended (not a column): the last verdict is `attended`, or the case closed as attended.
+    - reminded: has a `watch_sent` event with reason `reminder` and a detection verdict (its attendance is known);
+      reminded_attended: that, and attended. not_reminded / not_reminded_attended: the same for watched cases
+      with a detection verdict and no reminder sent.
     """
     if not events:
         raise ValueError("a case needs at least one event")
@@ -111,6 +121,12 @@ def case_facts(case_id: str, events: Sequence[Event]) -> dict[str, Any]:
         not ignored and verdict is not None and verdict not in NOT_RECOVERABLE_VERDICTS and outcome != "attended"
     )
     lost = kind in NO_SHOW_LIKE_KINDS and verdict in NO_SHOW_LIKE_VERDICTS and closed and not is_rebooked
+    watch_sent = {e.get("reason") for e in of_type("watch_sent")}
+    confirmation_sent = "confirmation" in watch_sent
+    attended = verdict == "attended" or outcome == "attended"
+    checked = verdict in DETECTION_OUTCOMES and not ignored
+    reminded = checked and "reminder" in watch_sent
+    not_reminded = checked and "reminder" not in watch_sent
     return {
         "case_id": case_id,
         "opened_at": opened_at,
@@ -161,6 +177,12 @@ def case_facts(case_id: str, events: Sequence[Event]) -> dict[str, Any]:
         "open_case": int(not closed),
         "followed": int(kept or not_kept),
         "recovered_recoverable": int(is_rebooked and recoverable),
+        "confirmation_sent": int(confirmation_sent),
+        "confirmed": int(confirmation_sent and bool(of_type("watch_confirmed"))),
+        "reminded": int(reminded),
+        "reminded_attended": int(reminded and attended),
+        "not_reminded": int(not_reminded),
+        "not_reminded_attended": int(not_reminded and attended),
         **NOT_A_BACKFILL,
     }
 
@@ -172,7 +194,7 @@ NOT_A_CASE: dict[str, Any] = {
     "ignore_reason": None, "replies": 0, "opted_out": 0, "slots_offered": 0, "rebooked": 0,
     "minutes_to_rebook": None, "kept": 0, "not_kept": 0, "reviews_requested": 0, "reviews_decided": 0,
     "reviews_within_sla": 0, "crm_updates": 0, "exceptions": 0, "recoverable": 0, "lost_value": 0.0,
-    "recovered_value": 0.0, **dict.fromkeys(FLAG_COLUMNS, 0),
+    "recovered_value": 0.0, **dict.fromkeys(FLAG_COLUMNS, 0), **dict.fromkeys(WATCH_FLAG_COLUMNS, 0),
 }
 
 

@@ -99,6 +99,31 @@ METRICS: tuple[Metric, ...] = (
     Metric("reply_rate", "Reply rate", "Messaging", "rate", "replied / contacted.", ratio=("replied", "contacted")),
     Metric("opt_outs", "Opt-outs", "Messaging", "count",
            "Cases with an `opt_out` event or closed with outcome `opted_out`.", "SUM(opted_out)"),
+    # before the appointment: the watching stage's confirmation and reminders
+    Metric("confirmations_sent", "Confirmations sent", "Before the appointment", "count",
+           "Cases with a `watch_sent` event of reason `confirmation` (the booking's confirmation request went out "
+           "on at least one channel).", "SUM(confirmation_sent)"),
+    Metric("confirmed", "Appointments confirmed", "Before the appointment", "count",
+           "Cases counted in confirmations_sent that also have a `watch_confirmed` event (the customer answered "
+           "C, confirm, sí ...).", "SUM(confirmed)"),
+    Metric("confirmation_rate", "Confirmation rate", "Before the appointment", "rate",
+           "confirmed / confirmations_sent.", ratio=("confirmed", "confirmations_sent")),
+    Metric("reminded", "Reminded appointments", "Before the appointment", "count",
+           "Cases with a `watch_sent` event of reason `reminder` whose attendance is known (a detection "
+           "verdict), not ignored.", "SUM(reminded)"),
+    Metric("reminded_attended", "Reminded and attended", "Before the appointment", "count",
+           "Reminded cases whose last verdict is `attended` or that closed as attended.", "SUM(reminded_attended)"),
+    Metric("reminded_attendance_rate", "Attendance after a reminder", "Before the appointment", "rate",
+           "reminded_attended / reminded.", ratio=("reminded_attended", "reminded")),
+    Metric("not_reminded", "Appointments not reminded", "Before the appointment", "count",
+           "Watched cases with a detection verdict and no `watch_sent` reminder (no reminder rule, booked too "
+           "late, or the booking was not watched).", "SUM(not_reminded)"),
+    Metric("not_reminded_attended", "Not reminded and attended", "Before the appointment", "count",
+           "Not-reminded cases whose last verdict is `attended` or that closed as attended.",
+           "SUM(not_reminded_attended)"),
+    Metric("not_reminded_attendance_rate", "Attendance without a reminder", "Before the appointment", "rate",
+           "not_reminded_attended / not_reminded: the comparison for attendance after a reminder (the groups are "
+           "not randomised: use an experiment for a causal answer).", ratio=("not_reminded_attended", "not_reminded")),
     # recovery
     Metric("recoverable", "Recoverable cases", "Recovery", "count",
            "Cases not ignored, with a verdict other than attended or rescheduled, not closed as attended.",

@@ -12,7 +12,7 @@ from sqlalchemy import JSON, Column, DateTime, Float, Index, Integer, MetaData, 
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
-from reporting.facts import FLAG_COLUMNS
+from reporting.facts import FLAG_COLUMNS, WATCH_FLAG_COLUMNS
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -117,6 +117,8 @@ case_facts = Table(
     Column("backfilled_value", Float, nullable=False, server_default="0"),
     # the case's policy program (migration 0003): what an owner's program scope filters on; NULL: not known
     Column("program", String(200)),
+    # the watching stage's confirmation and reminders (migration 0004), see reporting.facts.case_facts
+    *[Column(name, Integer, nullable=False, server_default="0") for name in WATCH_FLAG_COLUMNS],
     Index("ix_case_facts_opened_at", "opened_at"),
     Index("ix_case_facts_ignored", "ignored", "ignore_reason"),
     *[Index(f"ix_case_facts_{name}", name, "opened_at") for name in DIMENSION_COLUMNS if name != "week"],

@@ -21,6 +21,7 @@ from connectors.slack.settings import SlackSettings
 from connectors.twilio.settings import TwilioSettings
 from workers.api.auth.settings import OidcSettings, SessionSettings
 from workers.deploy_settings import DeploySettings, ObservabilitySettings
+from workers.digest_settings import DigestSettings
 from workers.provider_settings import (
     ActiveCampaignSettings,
     CalcomSettings,
@@ -348,6 +349,7 @@ class Settings(EnvSection):
     reconcile: ReconcileSettings = Field(default_factory=ReconcileSettings)
     push: PushSettings = Field(default_factory=PushSettings)
     observability: ObservabilitySettings = Field(default_factory=ObservabilitySettings)
+    digest: DigestSettings = Field(default_factory=DigestSettings)
 
     @model_validator(mode="after")
     def _renew_before_the_channel_expires(self) -> Settings:

@@ -1,5 +1,5 @@
 """The Temporal worker process: every workflow and activity, with connectors injected, and the Schedules that
-drive reconciliation and push-channel upkeep."""
+drive reconciliation, push-channel upkeep and the owners' daily digest."""
 
 from __future__ import annotations
 
@@ -33,16 +33,17 @@ from workers.providers.sources import push_activities, reconcile_activities, rec
 from workers.settings import Settings, get_settings
 from workers.temporal.client import connect, sdk_metrics_runtime
 from workers.temporal.fanout import stop_open_cases
-from workers.temporal.schedules import ensure_push_schedule, ensure_schedules
+from workers.temporal.schedules import ensure_digest_schedule, ensure_push_schedule, ensure_schedules
 from workflows.backfill import SlotBackfill
 from workflows.case import RecoveryCaseWorkflow
 from workflows.consent import ConfirmOptOutWorkflow
+from workflows.digest import DailyDigestWorkflow
 from workflows.reconcile import ReconcileSourceWorkflow, RenewPushChannelsWorkflow
 
 log = structlog.get_logger(__name__)
 
 WORKFLOWS: list[type] = [RecoveryCaseWorkflow, ConfirmOptOutWorkflow, ReconcileSourceWorkflow,
-                         RenewPushChannelsWorkflow, SlotBackfill]
+                         RenewPushChannelsWorkflow, SlotBackfill, DailyDigestWorkflow]
 
 
 def _backfill_with(client: Client | None, deps: Dependencies) -> Callable[[FreedSlot], Awaitable[object]] | None:
@@ -55,9 +56,10 @@ def case_activities(deps: Dependencies, client: Client | None) -> list[Any]:
     """What a recovery case and a backfill call. `client` lets activities start workflows (opt-out
     confirmations, backfills of freed slots); None in tests that need neither."""
     s = deps.settings
+    crm = CrmActivities(deps.crm, deps.ledger, verdicts=deps.verdicts)
     messaging = MessagingActivities(deps.channels, deps.outbox, deps.consent, deps.ledger,
                                     reply_model=deps.reply_model, verdicts=deps.verdicts, intents=deps.intents,
-                                    salt=s.auth.id_salt)
+                                    salt=s.auth.id_salt, message_notes=crm.note_message)
     consent = ConsentActivities(deps.consent, deps.channels, deps.outbox, deps.ledger, client,
                                 verdicts=deps.verdicts,
                                 stop_cases=None if client is None else partial(stop_open_cases, client))
@@ -78,7 +80,7 @@ def case_activities(deps: Dependencies, client: Client | None) -> list[Any]:
         scheduling.book_slot,
         scheduling.release_holds,
         scheduling.cancel_booking,
-        CrmActivities(deps.crm, deps.ledger, verdicts=deps.verdicts).update_crm,
+        crm.update_crm,
         ReviewActivities(deps.reviews, deps.notifiers, ledger=deps.ledger, verdicts=deps.verdicts).request_review,
         LedgerActivities(deps.ledger, deps.verdicts).record_ledger,
         backfill.hold_backfill_slot,
@@ -115,7 +117,9 @@ async def run_worker(settings: Settings) -> None:
     worker = build_worker(client, deps)
     push = await ensure_push_schedule(client, push_activities(settings, deps.db).providers, queue,
                                       settings.push.every)
-    log.info("reconcile_schedules", schedules=schedules, push_schedule=push)
+    digest = await ensure_digest_schedule(client, queue, settings.digest.hour, settings.digest.minute,
+                                          settings.digest.timezone)
+    log.info("reconcile_schedules", schedules=schedules, push_schedule=push, digest_schedule=digest)
     log.info("worker_started", task_queue=queue, temporal=settings.temporal.target)
     try:
         await worker.run()

@@ -16,11 +16,13 @@ from activities.attendance import AttendanceActivities
 from activities.crm import CrmActivities
 from activities.scheduling import SchedulingActivities
 from domain.case import BookRequest, EvidenceRequest, Offer, OfferRequest
-from domain.models import ReplyIntent, ReplyUnderstanding, Slot, Stage, Verdict
+from domain.models import Appointment, ReplyIntent, ReplyUnderstanding, Slot, Stage, Verdict
 from policies import attendance as attendance_policy
 from policies import rebooking as rebooking_policy
+from policies import sequences as sequence_policy
+from policies import watch as watch_policy
 from workflows.case_review import ReviewSteps
-from workflows.case_versions import OFFER_EXPIRY_PATCH, REBOOKED_MISSED_PATCH
+from workflows.case_versions import FOLLOW_REMINDERS_PATCH, OFFER_EXPIRY_PATCH, REBOOKED_MISSED_PATCH
 
 CLOSEST_TEMPLATE = "offer_closest"  # nothing fits the request: the closest times, or a human
 
@@ -159,8 +161,14 @@ class BookingSteps(ReviewSteps):
         # follow the new appointment until it has happened (replies meanwhile may move or cancel it)
         due = end + timedelta(minutes=self.program.attendance.grace_minutes)
         await self._set_stage(Stage.following, next_action_at=due)
+        new_appt = self.appointment.model_copy(
+            update={"appointment_id": self.state.new_appointment_id, "start": start, "end": end})
+        reminders = self._follow_reminders(new_appt) if workflow.patched(FOLLOW_REMINDERS_PATCH) else []
         while workflow.now() < due:
-            await self._wait(due, replies=True)
+            if reminders and reminders[0].at <= workflow.now():
+                await self._follow_remind(reminders.pop(0), new_appt)
+                continue
+            await self._wait(min([due, *(m.at for m in reminders[:1])]), replies=True)
             if self.opt_out:
                 break
             if self.replies and await self._reschedule_booked():
@@ -168,6 +176,24 @@ class BookingSteps(ReviewSteps):
         if not await self._new_appointment_kept(start, end) and workflow.patched(REBOOKED_MISSED_PATCH):
             await self._finish(Stage.rebooked_missed, "rebooked, and the new appointment was not kept")
         await self._finish(Stage.confirmed, "rebooked")
+
+    def _follow_reminders(self, new_appt: Appointment) -> list[watch_policy.PlannedMessage]:
+        """The program's reminders for the new appointment (its confirmation was the booking's own message)."""
+        segment = sequence_policy.segment_for(self.program, new_appt, 0)
+        planned = watch_policy.plan(self.program, new_appt, segment, workflow.now())
+        return [m for m in planned if m.kind == "reminder"]
+
+    async def _follow_remind(self, message: watch_policy.PlannedMessage, new_appt: Appointment) -> None:
+        # the reminder speaks of the new time: the send reads the case's appointment, so it is the new one meanwhile
+        missed, self.appointment = self.appointment, new_appt
+        ttl = timedelta(hours=self.program.send.message_ttl_hours)
+        try:
+            await self._send(f"follow-{message.key}-r{self.state.reschedules}", message.template, message.channels,
+                             created=min(message.at, new_appt.start - ttl), purpose="reminder")
+        finally:
+            self.appointment = missed
+        self.state.reminders_sent += 1
+        self._ledger("watch_sent", reason="follow_reminder")
 
     async def _new_appointment_kept(self, start: datetime, end: datetime) -> bool:
         new_appt = self.appointment.model_copy(

@@ -20,8 +20,9 @@ from domain.case import ConsentChange, UnderstandRequest
 from domain.models import LedgerEvent, Reply, ReplyIntent, ReplyUnderstanding, Stage
 from policies import replies as reply_policy
 from policies import slot_preference
+from policies.schema import PaymentHandoff
 from workflows.case_sending import HELP_TEMPLATE, SendingSteps
-from workflows.case_versions import OFFER_PREFERENCE_PATCH, OPT_OUT_CLARIFY_PATCH
+from workflows.case_versions import OFFER_PREFERENCE_PATCH, OPT_OUT_CLARIFY_PATCH, PAYMENT_HANDOFF_PATCH
 
 OPT_OUT_CLARIFY_TEMPLATE = "__opt_out_clarify__"  # the policy's opt_out_clarification text
 
@@ -51,11 +52,30 @@ class ConversationSteps(SendingSteps):
         if understanding.intent in answers:
             await self._consent_or_help(reply, understanding)
             return None
+        if understanding.intent == ReplyIntent.payment:
+            if self.program.payments is not None:
+                await self._payment_handoff(reply, self.program.payments)
+                return None
+            # no hand-off named: a person answers it, as any question the case cannot
+            return understanding.model_copy(update={"intent": ReplyIntent.question, "needs_review": True})
         if understanding.intent in (ReplyIntent.reschedule, ReplyIntent.pick_slot, ReplyIntent.question):
             wish = slot_preference.from_reply(reply.text, reply.received_at, self._reader_timezone())
             if wish is not None and workflow.patched(OFFER_PREFERENCE_PATCH):
                 self.preference = wish
         return understanding
+
+    async def _payment_handoff(self, reply: Reply, handoff: PaymentHandoff) -> None:
+        """Money is never argued by the case: the program's payment link in its approved template, or a staff task
+        and an approved "someone will follow up"; no amount is ever stated."""
+        step = f"payment{self.reply_count}"
+        self._note("reply about money: " + ("payment link sent" if handoff.link_url else "handed to staff"))
+        self._ledger("payment_handoff", reason="link" if handoff.link_url else "staff_task")
+        if handoff.staff_task:
+            await self._crm(step, {}, note=f"Customer asked about a fee, deposit, charge or refund by "
+                                           f"{reply.channel.value}; handed to staff",
+                            owner_task="Customer asked about a fee, deposit, charge or refund: follow up")
+        await self._send(step, handoff.template, [reply.channel], created=workflow.now(), purpose="transactional",
+                         extra={"payment_link": handoff.link_url} if handoff.link_url else None)
 
     def _reader_timezone(self) -> str:
         return self.appointment.contact.timezone or self.program.send.default_timezone
@@ -69,11 +89,12 @@ class ConversationSteps(SendingSteps):
         offered = [s.start for s in self.state.offered]
         timezone = self.appointment.contact.timezone or self.program.send.default_timezone
         review_below = self.program.replies.review_below_confidence
+        payments = workflow.patched(PAYMENT_HANDOFF_PATCH)
         if self.version.classifies_replies(self._model_may_classify()):
             opted_out = bool({"*", reply.channel.value} & self.opted_out_channels)
             understanding = reply_policy.understand(reply_policy.ReplyInput(
                 text=reply.text, offered=offered, now=reply.received_at, timezone=timezone,
-                review_below=review_below, opted_out=opted_out))
+                review_below=review_below, opted_out=opted_out, payments=payments))
             self.pending_ledger.append(LedgerEvent(
                 event_id=f"{reply.reply_id}:reply_received", case_id=self.inp.case_id, type="reply_received",
                 at=reply.received_at, source="reply", appointment_type="-", channel=reply.channel,
@@ -88,6 +109,7 @@ class ConversationSteps(SendingSteps):
                 timezone=timezone,
                 review_below=review_below,
                 use_model=self.program.replies.use_model,
+                payments=payments,
             ))
         self._note(f"reply understood as {understanding.intent.value}")
         return understanding

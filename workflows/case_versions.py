@@ -51,6 +51,11 @@ OWNER_APPROVAL_PATCH = "owner-approval-before-outreach-1"
 CRM_EVERY_CLOSE_PATCH = "crm-record-every-close-1"
 # the owner hears of cancellations and high-value misses at once
 OWNER_ALERTS_PATCH = "owner-alerts-1"
+# a reply about a fee, deposit, charge or refund is read as such and handed to the program's payment link or to
+# staff (before it, such replies were read as questions, time proposals or other)
+PAYMENT_HANDOFF_PATCH = "payment-handoff-1"
+# a rebooked appointment the case follows gets the program's reminders, like a booking that is watched
+FOLLOW_REMINDERS_PATCH = "follow-new-appointment-reminders-1"
 
 # stages the case passes through without waiting: not worth an upsert (one billed action each) under LEAN_PATCH
 TRANSIENT_STAGES = frozenset({Stage.checking, Stage.rebooked})

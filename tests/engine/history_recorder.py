@@ -27,7 +27,8 @@ from temporalio.client import Client
 
 HISTORIES = Path(__file__).parent.parent / "histories"
 CASE = "RecoveryCase"
-OTHER_TYPES = ("SlotBackfill", "ConfirmOptOut", "ReconcileSourceWorkflow", "RenewPushChannelsWorkflow")
+OTHER_TYPES = ("SlotBackfill", "ConfirmOptOut", "ReconcileSourceWorkflow", "RenewPushChannelsWorkflow",
+               "DailyDigestWorkflow")
 PER_TEST = 2
 
 

@@ -9,7 +9,7 @@ tests/histories/
     v1/             RecoveryCase before LEAN_PATCH: cases started then are still open in production and must
                     keep replaying on the old path, so those files are never regenerated
     <WorkflowType>/ every other workflow the worker runs (SlotBackfill, ConfirmOptOut, ReconcileSourceWorkflow,
-                    RenewPushChannelsWorkflow)
+                    RenewPushChannelsWorkflow, DailyDigestWorkflow)
 Each history replays with the one workflow class registered under its type.
 """
 

@@ -24,10 +24,11 @@ def _case(case_id: str, start: datetime, dims: dict[str, Any], steps: list[tuple
 def demo_events() -> list[LedgerEvent]:
     cal = {"source": "calcom", "appointment_type": "consult"}
     ev: list[LedgerEvent] = []
-    # a: sms no-show, replies, rebooked in 120 min, kept
+    # a: confirmation and reminder sent, unanswered; sms no-show, replies, rebooked in 120 min, kept
     ev += _case("case-a", WEEK1, {**cal, "kind": "no_show", "owner_id": "o1", "location_id": "l1",
                                   "segment": "first_time", "arm": "exp/friendly"}, [
-        ("case_opened", {"value": 100}), ("verdict", {"outcome": "no_show"}),
+        ("case_opened", {"value": 100}), ("watch_sent", {"reason": "confirmation"}),
+        ("watch_sent", {"reason": "reminder"}), ("verdict", {"outcome": "no_show"}),
         ("message_sent", {"channel": "sms", "template_id": "t1"}),
         ("message_delivered", {"channel": "sms", "template_id": "t1"}),
         ("reply_received", {"reason": "pick_slot"}), ("slot_offered", {"data": {"count": 3}}),
@@ -69,9 +70,10 @@ def demo_events() -> list[LedgerEvent]:
         ("rebooked", {"data": {"minutes_to_rebook": 60}}), ("not_kept", {"outcome": "no_show"}),
         ("case_closed", {"outcome": "rebooked_missed", "value": 80}),  # a rebooking, not a kept one
     ])
-    # e: attended
+    # e: confirmed, reminded, attended
     ev += _case("case-e", WEEK2, {**cal, "owner_id": "o2", "kind": "no_show"}, [
-        ("case_opened", {"value": 120}), ("verdict", {"outcome": "attended"}),
+        ("case_opened", {"value": 120}), ("watch_sent", {"reason": "confirmation"}), ("watch_confirmed", {}),
+        ("watch_sent", {"reason": "reminder"}), ("verdict", {"outcome": "attended"}),
         ("case_closed", {"outcome": "attended", "value": 120}),
     ])
     # f: ignored (no case_opened: its time is its first event)
@@ -89,9 +91,9 @@ def demo_events() -> list[LedgerEvent]:
         ("reply_received", {"reason": "opt_out"}), ("opt_out", {"channel": "sms"}),
         ("case_closed", {"outcome": "opted_out", "value": 60}),
     ])
-    # h: a question goes to review, decided late, closed by the reviewer
+    # h: a confirmation sent (no reminder), a question goes to review, decided late, closed by the reviewer
     ev += _case("case-h", WEEK2, {**cal, "kind": "no_show", "owner_id": "o1", "location_id": "l1"}, [
-        ("case_opened", {"value": 40}), ("verdict", {"outcome": "no_show"}),
+        ("case_opened", {"value": 40}), ("watch_sent", {"reason": "confirmation"}), ("verdict", {"outcome": "no_show"}),
         ("message_sent", {"channel": "sms", "template_id": "t1"}),
         ("reply_received", {"reason": "question"}), ("review_requested", {}),
         ("review_decided", {"data": {"decision": "reject", "within_sla": False}}),
@@ -110,6 +112,10 @@ EXPECTED_TOTAL: dict[str, float | int | None] = {
     "contacted": 4, "messages_sent": 5, "messages_delivered": 3,         # a b g h; a1 b2 g1 h1; a b g
     "messages_failed": 1, "delivery_rate": 0.6,                          # b; 3/5
     "replies": 3, "replied": 3, "reply_rate": 0.75, "opt_outs": 1,       # a g h; 3/4; g
+    "confirmations_sent": 3, "confirmed": 1, "confirmation_rate": 0.3333,  # a e h; e; 1/3
+    "reminded": 2, "reminded_attended": 1, "reminded_attendance_rate": 0.5,  # a e; e; 1/2
+    "not_reminded": 7, "not_reminded_attended": 0,                       # b c d g h i j (f is ignored); none
+    "not_reminded_attendance_rate": 0.0,
     "recoverable": 7, "recovered": 2, "recovery_rate": 0.2857,           # a b c d g h i; a d; 2/7
     "minutes_to_rebook": 90.0,                                           # (120 + 60) / 2
     "followed": 2, "kept": 1, "kept_rate": 0.5,                          # a kept, d not kept

@@ -21,7 +21,7 @@ from typer.testing import CliRunner
 from domain.models import LedgerEvent
 from reporting.cli import make_report_command
 from reporting.dashboard import dashboard_router
-from reporting.facts import FLAG_COLUMNS, case_facts
+from reporting.facts import FLAG_COLUMNS, WATCH_FLAG_COLUMNS, case_facts
 from reporting.ledger import MIGRATIONS, Ledger, _row
 from reporting.metrics import METRICS, build_report, format_value, make_filters
 from reporting.schema import case_facts as facts_table
@@ -40,7 +40,7 @@ from tests.reporting.demo import (
 
 BACKFILL_METRICS = ("backfills_opened", "waitlist_offers", "slots_backfilled", "backfill_rate", "backfilled_revenue")
 NEW_COLUMNS = ("backfill", "backfill_offers", "backfilled", "backfilled_value")  # migration 0002
-LATER_COLUMNS = ("program",)  # migration 0003: not in revision 0001's tables either
+LATER_COLUMNS = ("program", *WATCH_FLAG_COLUMNS)  # migrations 0003, 0004: not in revision 0001's tables either
 CASE_METRICS = [m.name for m in METRICS if m.name not in MESSAGE_METRICS and m.name not in BACKFILL_METRICS]
 
 
@@ -72,7 +72,7 @@ def test_a_backfill_row_holds_no_case_numbers(mixed_ledger: Ledger) -> None:
     assert len(rows) == 14
     filled = rows[BF_FILLED]
     case_columns = ("closed", "ignored", "replies", "opted_out", "rebooked", "recoverable", "lost_value",
-                    "recovered_value", *FLAG_COLUMNS)
+                    "recovered_value", *FLAG_COLUMNS, *WATCH_FLAG_COLUMNS)
     for bf in (BF_FILLED, BF_UNFILLED, BF_REOFFERED, BF_UNOPENED):
         assert rows[bf]["backfill"] == 1
         assert {c: rows[bf][c] for c in case_columns} == dict.fromkeys(case_columns, 0), bf
@@ -187,7 +187,7 @@ def test_upgrading_an_old_ledger_recounts_its_backfills(tmp_path: Path) -> None:
     with upgraded.engine.connect() as conn:
         context = MigrationContext.configure(conn, opts={"version_table": "ledger_alembic_version"})
         assert compare_metadata(context, metadata) == []
-        assert context.get_current_revision() == "0003"
+        assert context.get_current_revision() == "0004"
     assert build_report(upgraded).total.values == EXPECTED_WITH_BACKFILLS
     upgraded.close()
 

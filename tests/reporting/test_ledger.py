@@ -101,7 +101,7 @@ def test_migrate_is_repeatable_and_matches_the_schema(tmp_path: Path) -> None:
         context = MigrationContext.configure(conn, opts={"version_table": "ledger_alembic_version"})
         assert compare_metadata(context, metadata) == []
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
-        assert conn.exec_driver_sql("SELECT version_num FROM ledger_alembic_version").scalar() == "0003"
+        assert conn.exec_driver_sql("SELECT version_num FROM ledger_alembic_version").scalar() == "0004"
     led.close()
 
 

@@ -105,7 +105,7 @@ def _upgrades_with_rows(url: str) -> None:
     try:
         with upgraded.engine.connect() as conn:
             context = MigrationContext.configure(conn, opts={"version_table": "ledger_alembic_version"})
-            assert context.get_current_revision() == "0003"
+            assert context.get_current_revision() == "0004"
             assert compare_metadata(context, metadata) == []
             assert set(conn.execute(select(ledger_events.c.program)).scalars()) == {None}
             assert set(conn.execute(select(case_facts.c.program)).scalars()) == {None}

@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 
+from connectors.local.alerts import LocalAlerts
 from connectors.local.calendar import LocalCalendar
 from connectors.local.crm import LocalCrm
 from connectors.local.db import LocalDb
@@ -55,9 +56,11 @@ def _contact(n: int, name: str, locale: str = "en") -> dict[str, Any]:
 
 def _appointment(key: str, contact: dict[str, Any], *, minutes_ago: int = 60, value: float = 150,
                  appointment_type: str = "consultation", calendar: str = "cal-dr-lee",
-                 categories: list[str] | None = None, starts_in: int | None = None) -> dict[str, Any]:
+                 categories: list[str] | None = None, starts_in: int | None = None,
+                 start: datetime | None = None) -> dict[str, Any]:
     now = datetime.now(UTC).replace(second=0, microsecond=0)
-    start = now + timedelta(minutes=starts_in) if starts_in is not None else now - timedelta(minutes=minutes_ago)
+    if start is None:
+        start = now + timedelta(minutes=starts_in) if starts_in is not None else now - timedelta(minutes=minutes_ago)
     return {
         "source": DEMO_SOURCE, "appointment_id": f"demo-{key}-{uuid.uuid4().hex[:6]}",
         "appointment_type": appointment_type, "calendar_id": calendar, "owner_id": "owner-lee",
@@ -115,10 +118,14 @@ class DemoClient:
         return resp.json() if resp.status_code == 200 else {}  # type: ignore[no-any-return]
 
     async def wait_stage(self, case_id: str, stages: set[str], timeout: float) -> dict[str, Any]:
+        return await self.wait_state(case_id, lambda st: st.get("stage") in stages, timeout)
+
+    async def wait_state(self, case_id: str, done: Callable[[dict[str, Any]], bool],
+                         timeout: float) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
         while True:
             st = await self.state(case_id)
-            if st.get("stage") in stages or time.monotonic() > deadline:
+            if done(st) or time.monotonic() > deadline:
                 return st
             await asyncio.sleep(0.3)
 
@@ -227,6 +234,13 @@ async def run_demo(settings: Settings, echo: Callable[[str], None], timeout: flo
     optout = await start("opt-out", "appointment.no_show", _appointment("optout", _contact(7, "Otto Optout")))
     dispute = await start("dispute", "appointment.no_show", _appointment("dispute", _contact(8, "Dee Dispute")))
     unclear = await start("unclear attendance", "appointment.booked", _appointment("unclear", _contact(9, "Una Clear")))
+    # before the appointment: one confirms by SMS; another, booked just over an hour ahead, gets the confirmation
+    # and, seconds later, the one-hour reminder, then cancels by SMS
+    confirmed = await start("confirmed booking", "appointment.booked",
+                            _appointment("confirmed", _contact(13, "Cora Confirmed"), starts_in=3 * 24 * 60))
+    soon = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=1, seconds=5)
+    reminded = await start("reminded, cancelled by sms", "appointment.booked",
+                           _appointment("reminded", _contact(14, "Remy Reminded"), start=soon))
     await start("unmanaged calendar", "appointment.no_show",
                 _appointment("unmanaged", _contact(10, "Ivy Ignored"), calendar="personal-cal"))
 
@@ -243,6 +257,11 @@ async def run_demo(settings: Settings, echo: Callable[[str], None], timeout: flo
     if backfill_id:  # the second person on the waitlist answers first: the slot is theirs
         await client.wait_backfill(backfill_id, lambda st: len(st.get("offered") or []) == len(waiting), timeout)
         await client.reply(backfill_id, "Yes, I'll take it!", sender=waiting[1]["phone"])
+    # before the appointment, after the others so their offers are answered while fresh
+    await client.wait_state(confirmed, lambda st: st.get("confirmation") == "sent", timeout)
+    await client.reply(confirmed, "C")
+    await client.wait_state(reminded, lambda st: (st.get("reminders_sent") or 0) >= 1, timeout)
+    await client.reply(reminded, "please cancel my appointment")
 
     expected = {
         "attended": {"attended"}, "first-time no-show": {"confirmed"}, "repeat no-show": {"awaiting_review"},
@@ -258,6 +277,29 @@ async def run_demo(settings: Settings, echo: Callable[[str], None], timeout: flo
         ok &= good
         echo(f"  {label:28} {st.get('stage', '?'):16} {'ok' if good else 'expected ' + '/'.join(sorted(stages))}")
     echo(f"  {'unmanaged calendar':28} {'ignored':16} ok")
+    before = {  # label: (the state it must reach, what the summary shows, what was expected)
+        "confirmed booking": (lambda st: st.get("stage") == "watching" and st.get("confirmation") == "confirmed",
+                              "watching, confirmed"),
+        "reminded, cancelled by sms": (
+            lambda st: (st.get("reminders_sent") or 0) >= 1 and st.get("confirmation") == "cancelled"
+            and st.get("stage") in ("recovering", "offering"), "reminded, cancelled, recovering"),
+    }
+    for label, (done, wanted) in before.items():
+        st = await client.wait_state(cases[label], done, timeout)
+        good = done(st)
+        ok &= good
+        shown = f"{st.get('stage', '?')}, {st.get('confirmation', '?')}, reminders {st.get('reminders_sent', 0)}"
+        echo(f"  {label:28} {shown:16} {'ok' if good else 'expected ' + wanted}")
+    alerts = LocalAlerts(db)
+    deadline = time.monotonic() + timeout
+    while not (alert := next((a for a in alerts.alerts(kind="high_value_miss") if a["case_id"] == high), None)):
+        if time.monotonic() > deadline:
+            break
+        await asyncio.sleep(0.3)
+    good = alert is not None and alert["owner_id"] == "owner-lee"
+    ok &= good
+    echo(f"  {'owner alert (high value)':28} {'alerted' if alert else 'none':16} "
+         f"{'ok' if good else 'expected a high_value_miss alert to owner-lee'}")
     filled = await client.wait_backfill(backfill_id, lambda st: st.get("stage") not in (None, "backfilling"),
                                         timeout) if backfill_id else {}
     good = filled.get("stage") == "backfilled"

@@ -1,5 +1,6 @@
 """Every Temporal Schedule the engine keeps, in one place: one reconciliation Schedule per polled source
-(`reconcile-<source>`) and the push-channel upkeep (`renew-push-channels`), plus the triggers that run them now.
+(`reconcile-<source>`), the push-channel upkeep (`renew-push-channels`) and the owners' daily digest
+(`daily-digest`), plus the triggers that run them now.
 
 Creating is idempotent, and an update keeps the schedule's state, so a Schedule an operator paused stays paused."""
 
@@ -14,16 +15,20 @@ from temporalio.client import (
     Schedule,
     ScheduleActionStartWorkflow,
     ScheduleAlreadyRunningError,
+    ScheduleCalendarSpec,
     ScheduleIntervalSpec,
     ScheduleOverlapPolicy,
     SchedulePolicy,
+    ScheduleRange,
     ScheduleSpec,
     ScheduleUpdate,
     ScheduleUpdateInput,
 )
 from temporalio.service import RPCError, RPCStatusCode
 
+from domain.case import DigestRequest
 from domain.reconcile import ReconcileInput, RenewPushInput
+from workflows.digest import DailyDigestWorkflow
 from workflows.reconcile import ReconcileSourceWorkflow, RenewPushChannelsWorkflow
 
 log = structlog.get_logger(__name__)
@@ -33,6 +38,9 @@ SCHEDULE_PREFIX = "reconcile-"
 
 
 PUSH_SCHEDULE_ID = "renew-push-channels"
+
+
+DIGEST_SCHEDULE_ID = "daily-digest"
 
 
 def schedule_id(source: str) -> str:
@@ -146,3 +154,35 @@ async def trigger_sync(client: Client, source: str) -> bool:
         log.warning("sync_not_scheduled", source=source)
         return False
     return True
+
+
+def _digest_schedule(task_queue: str, hour: int, minute: int, timezone: str) -> Schedule:
+    return Schedule(
+        action=ScheduleActionStartWorkflow(
+            DailyDigestWorkflow.run, DigestRequest(timezone=timezone), id=DIGEST_SCHEDULE_ID, task_queue=task_queue),
+        # the calendar is read in the digest's zone, so the sending time follows its daylight-saving changes
+        spec=ScheduleSpec(calendars=[ScheduleCalendarSpec(hour=[ScheduleRange(hour)], minute=[ScheduleRange(minute)])],
+                          time_zone_name=timezone),
+        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
+    )
+
+
+async def ensure_digest_schedule(client: Client, task_queue: str, hour: int, minute: int, timezone: str) -> str:
+    """Create or update the `daily-digest` Schedule: every day at hour:minute in `timezone`, the digest of the day
+    before. Like the others, an update keeps a pause."""
+    wanted = _digest_schedule(task_queue, hour, minute, timezone)
+    try:
+        await client.create_schedule(DIGEST_SCHEDULE_ID, wanted)
+    except ScheduleAlreadyRunningError:
+
+        def keep_state(current: ScheduleUpdateInput) -> ScheduleUpdate:
+            wanted.state = current.description.schedule.state
+            return ScheduleUpdate(schedule=wanted)
+
+        await client.get_schedule_handle(DIGEST_SCHEDULE_ID).update(keep_state)
+    return DIGEST_SCHEDULE_ID
+
+
+async def trigger_digest(client: Client) -> None:
+    """Send the daily digest now (for the day before now); a run under way wins."""
+    await client.get_schedule_handle(DIGEST_SCHEDULE_ID).trigger(overlap=ScheduleOverlapPolicy.SKIP)
