@@ -233,3 +233,31 @@ async def test_writes_arriving_together_share_a_commit_and_each_caller_gets_its_
     failed = await asyncio.gather(commit(13), commit(14), return_exceptions=True)
     assert all(isinstance(f, RuntimeError) for f in failed)  # a batch fails for every caller in it
     assert await commit(15) == 30  # and the next one runs
+
+
+async def test_a_sender_may_ask_to_wait_for_the_effects(client: Client, task_queue: str, tmp_path: Path) -> None:
+    settings = settings_for(tmp_path, task_queue, fast_policy())
+    # an ack deadline no delivery can meet: only `Prefer: wait` brings the effects back in the answer
+    settings = settings.model_copy(update={"api": ApiSettings(ack_seconds=0.001)})
+    deps = build_dependencies(settings)
+    worker = build_worker(client, deps, task_queue=task_queue)
+    running = asyncio.create_task(worker.run())
+    app = create_app(settings, client=client, deps=deps)
+    try:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as http:
+            signer = ProviderApi(http, settings.api.public_base_url.rstrip("/"),
+                                 settings.auth.webhook_secret.get_secret_value(), [])
+            body = json.dumps(envelope()).encode()
+            headers = {**signed_headers(signer, "events", body), "content-type": "application/json",
+                       "prefer": "respond-async, wait=20"}
+            r = await http.post("/webhooks/events", content=body, headers=headers)
+            assert r.status_code == 200 and r.headers["preference-applied"] == "wait=20", r.text
+            assert r.json()["events"][0]["status"] == "accepted" and r.json()["events"][0]["case_id"]
+            body = json.dumps(envelope()).encode()
+            headers = {**signed_headers(signer, "events", body), "content-type": "application/json"}
+            quick = await http.post("/webhooks/events", content=body, headers=headers)
+            assert quick.status_code == 202 and "preference-applied" not in quick.headers
+            await app.state.noshow.handoff.wait_idle()
+    finally:
+        await worker.shutdown()
+        await asyncio.gather(running, return_exceptions=True)

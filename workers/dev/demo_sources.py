@@ -169,7 +169,7 @@ async def run_source_demo(settings: Settings, name: str, echo: Callable[[str], N
                 continue
             body, headers, query = signed
             r = await api.post(f"/webhooks/{source.route}" + (f"?{query}" if query else ""), content=body,
-                               headers=headers)
+                               headers={**headers, "prefer": "wait=30"})  # its case id is read from the answer
             events = r.json().get("events") if r.status_code in (200, 202) else None
             first = (events or [{}])[0]
             case_id = first.get("case_id") or case_id

@@ -115,15 +115,16 @@ class Handoff:
         self.last_arrival = -1e9
 
     async def receive(self, prepared: Prepared, cases: CaseService | None,
-                      temporal_up: Callable[[], Awaitable[bool]]) -> tuple[WebhookAck, int]:
-        """(acknowledgement, status): 200 with the delivery's effects, 200 `duplicate`, or 202 `queued`."""
+                      temporal_up: Callable[[], Awaitable[bool]], wait: float | None = None) -> tuple[WebhookAck, int]:
+        """(acknowledgement, status): 200 with the delivery's effects, 200 `duplicate`, or 202 `queued`. `wait`
+        (a sender's `Prefer: wait=N`) replaces the ack deadline and applies the delivery at once however busy."""
         self.last_arrival = asyncio.get_running_loop().time()
         if await self._backlog() >= self.max_pending:
             raise Backlogged
         now = datetime.now(UTC)
         stopped = await asyncio.to_thread(self._consent_first, prepared.result) if prepared.result.messages else {}
         delivery = QueuedDelivery(result=prepared.result, renew_push=prepared.renew_push, stopped_at_edge=stopped)
-        inline = cases is not None and not self.inline.locked() and await temporal_up()
+        inline = cases is not None and (wait is not None or not self.inline.locked()) and await temporal_up()
         intake_id = await self.put(NewDelivery(
             prepared.provider, delivery.model_dump_json(), claim_for=self.owner if inline else None,
             receipt=lambda conn: self.intake.claim(prepared, conn, now)))
@@ -139,7 +140,7 @@ class Handoff:
         self.running.add(task)
         task.add_done_callback(self.running.discard)
         try:
-            ack = await asyncio.wait_for(asyncio.shield(task), self.ack_seconds)
+            ack = await asyncio.wait_for(asyncio.shield(task), self.ack_seconds if wait is None else wait)
         except TimeoutError:
             return queued, 202
         return (ack, 200) if ack is not None else (queued, 202)

@@ -1,7 +1,8 @@
 """`POST /webhooks/{provider}`: every delivery authenticated on its raw bytes before anything parses it; bodies
 over the limit get 413 before they are buffered; bad input gets a 4xx that says what is wrong and starts nothing.
 A verified delivery is written down before it is acknowledged (workers/intake/handoff.py): 200 with its effects
-when they finish within NOSHOW_API_ACK_SECONDS, else 202 with its intake id; 503 only when the queue is full."""
+when they finish within NOSHOW_API_ACK_SECONDS (or the sender's `Prefer: wait=N`), else 202 with its intake id;
+503 only when the queue is full."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from workers.intake.handoff import Backlogged
 log = structlog.get_logger(__name__)
 
 router = APIRouter(tags=["webhooks"])
+MAX_PREFERRED_WAIT = 60
 
 
 @router.post(
@@ -86,8 +88,9 @@ async def webhook(provider: str, request: Request, st: State) -> Response:
         ack, status = WebhookAck(duplicate=True), 200
     else:
         gate = request.app.state.temporal_gate
+        wait = preferred_wait(request.headers.get("prefer"))
         try:
-            ack, status = await st.handoff.receive(prepared, st.cases_or_none(), lambda: gate.is_up(st.client))
+            ack, status = await st.handoff.receive(prepared, st.cases_or_none(), lambda: gate.is_up(st.client), wait)
         except Backlogged:
             log.warning("webhook_backlogged", provider=provider)
             raise HTTPException(503, "too many deliveries are waiting; retry shortly",
@@ -96,4 +99,15 @@ async def webhook(provider: str, request: Request, st: State) -> Response:
         if isinstance(result.response, str):
             return PlainTextResponse(result.response, media_type=result.response_media_type)
         return JSONResponse(result.response)
-    return JSONResponse(ack.model_dump(mode="json"), status_code=status)
+    applied = {"Preference-Applied": f"wait={wait:g}"} if prepared is not None and wait is not None else None
+    return JSONResponse(ack.model_dump(mode="json"), status_code=status, headers=applied)
+
+
+def preferred_wait(prefer: str | None) -> float | None:
+    """The seconds a `Prefer: wait=N` header (RFC 7240) asks to wait for the delivery's effects, at most
+    MAX_PREFERRED_WAIT; None without one. Providers send none: a demo, a script or a test may ask to wait."""
+    for preference in (prefer or "").split(","):
+        name, _, value = preference.strip().partition("=")
+        if name.strip().lower() == "wait" and value.strip().isdigit():
+            return float(min(int(value.strip()), MAX_PREFERRED_WAIT))
+    return None
