@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from temporalio.client import Client
+from temporalio.client import Client, Schedule
 
 from domain.case import DigestRequest
 from domain.models import LedgerEvent
@@ -27,12 +27,14 @@ def _event(n: int, type_: str, at: datetime, owner: str | None, outcome: str | N
                        program="default")
 
 
-async def _schedule_exists(client: Client) -> bool:
+async def _schedule_for(client: Client, task_queue: str) -> Schedule | None:
+    """The digest Schedule once this worker has written it (the id is one per namespace: a worker of another
+    test may have created it first, with its own settings)."""
     try:
-        await client.get_schedule_handle(DIGEST_SCHEDULE_ID).describe()
+        schedule = (await client.get_schedule_handle(DIGEST_SCHEDULE_ID).describe()).schedule
     except Exception:
-        return False
-    return True
+        return None
+    return schedule if getattr(schedule.action, "task_queue", None) == task_queue else None
 
 
 @pytest.mark.slow
@@ -58,8 +60,8 @@ async def test_worker_keeps_the_digest_schedule_and_a_run_sends_yesterdays_figur
     ])
     worker = asyncio.create_task(run_worker(settings))
     try:
-        await eventually(lambda: _schedule_exists(client), bool, timeout=30)
-        schedule = (await client.get_schedule_handle(DIGEST_SCHEDULE_ID).describe()).schedule
+        schedule = await eventually(lambda: _schedule_for(client, task_queue), bool, timeout=30)
+        assert schedule is not None
         calendar = schedule.spec.calendars[0]
         assert (calendar.hour[0].start, calendar.minute[0].start) == (6, 30)
         assert schedule.spec.time_zone_name == "UTC"
