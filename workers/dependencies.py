@@ -4,6 +4,7 @@ providers where the settings select them."""
 from __future__ import annotations
 
 import hashlib
+import threading
 from dataclasses import dataclass, field
 
 from connectors.contract import MessageChannel, ReviewNotifier
@@ -51,6 +52,7 @@ class Dependencies:
     reply_model: ReplyModelClient | None = None
     _policy: PolicyFile | None = None
     _policy_stamp: str | None = None
+    _policy_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def policy(self) -> PolicyFile:
         """The approved policy, re-parsed only when its file's bytes change (parsing costs ~100 ms otherwise)."""
@@ -59,10 +61,16 @@ class Dependencies:
             stamp: str | None = hashlib.sha256(path.read_bytes()).hexdigest()
         except OSError:
             stamp = None  # load_policy below reports the unreadable file clearly
-        if self._policy is None or stamp != self._policy_stamp:
-            self._policy = load_policy(self.settings.policy.file)
-            self._policy_stamp = stamp
-        return self._policy
+        policy = self._policy
+        if policy is not None and stamp == self._policy_stamp:
+            return policy
+        # one parse for the whole process: a burst arriving before the first parse finished would otherwise
+        # parse once per request, each slower than the last as they share the interpreter
+        with self._policy_lock:
+            if self._policy is None or stamp != self._policy_stamp:
+                self._policy = load_policy(self.settings.policy.file)
+                self._policy_stamp = stamp
+            return self._policy
 
 
 def reply_model(settings: Settings) -> ReplyModelClient | None:

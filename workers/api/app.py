@@ -4,6 +4,7 @@ and health. `create_app` is the factory; one router per resource lives in `worke
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -47,6 +48,8 @@ def create_app(settings: Settings | None = None, client: Client | None = None,
         if current.client is None:
             current.client = await connect(settings, wait_seconds=settings.temporal.connect_wait_seconds)
         gate: TemporalGate = app.state.temporal_gate
+        with contextlib.suppress(Exception):  # parsed before the first delivery needs it; /ready reports a bad one
+            await asyncio.to_thread(current.deps.policy)
         drainer = asyncio.create_task(current.handoff.drain_forever(
             current.cases_or_none, lambda: gate.is_up(current.client)))
         try:
