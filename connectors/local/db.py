@@ -13,10 +13,11 @@ IGNORE`, `INSERT OR REPLACE`, `IFNULL`) is translated for Postgres by `connector
 from __future__ import annotations
 
 import hashlib
+import os
 import struct
 import threading
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -279,6 +280,16 @@ def lock_key(conn: Conn, key: str) -> None:
         conn.sa.exec_driver_sql("SELECT pg_advisory_xact_lock(%s)", (_key_number(key),))
 
 
+_turns: dict[tuple[int, str], threading.RLock] = {}
+_turns_lock = threading.Lock()
+
+
+def _sqlite_turn(url: str) -> threading.RLock:
+    """One lock per SQLite file per process (re-entrant: a store may open a second transaction inside one)."""
+    with _turns_lock:
+        return _turns.setdefault((os.getpid(), url), threading.RLock())
+
+
 class LocalDb:
     """The store at `target`: a SQLAlchemy URL (`sqlite:///...`, `postgresql+psycopg://...`) or a SQLite path."""
 
@@ -289,6 +300,8 @@ class LocalDb:
         self.dialect = self.engine.dialect.name
         self._keys: dict[str, tuple[str, ...]] = {}
         self._keys_lock = threading.Lock()
+        self._turn: AbstractContextManager[object] = _sqlite_turn(self.url) if self.dialect == "sqlite" \
+            else nullcontext()
         if migrate:
             engines.migrate(self.url)
         self.script(SCHEMA)
@@ -318,7 +331,10 @@ class LocalDb:
 
     @contextmanager
     def connect(self, immediate: bool = False) -> Iterator[Conn]:
-        with self.engine.connect() as sa:
+        # SQLite has one writer at a time, and a writer that finds the file locked sleeps in its busy handler
+        # (up to 100 ms a retry) however soon the lock is free: this process's transactions take turns here,
+        # first come first served, and only other processes meet the busy handler. Postgres locks rows itself.
+        with self._turn, self.engine.connect() as sa:
             if immediate:
                 sa = sa.execution_options(immediate=True)
             with sa.begin():
