@@ -185,10 +185,11 @@ async def test_two_apis_two_workers_one_postgres_survive_kills(tmp_path: Path, e
         async def deliver(first: int, appt: Appointment, event_id: str, msg_id: str) -> None:
             body = envelope(appt, event_id)
             resp = await lb.post(first, "/webhooks/events", body, signed(body, msg_id))
-            assert resp.status_code == 200, resp.text
+            assert resp.status_code in (200, 202), resp.text
             figures.events += 1
             ack = resp.json()
-            assert ack["events"] or ack["duplicate"], ack
+            # 202: written down and queued (past the replica's inline limit); the checks below see it applied
+            assert ack["events"] or ack["duplicate"] or (resp.status_code == 202 and ack["intake_id"]), ack
             for outcome in ack["events"]:
                 assert outcome["status"] in ("accepted", "duplicate"), outcome
                 acked_events.setdefault(appt.appointment_id, set()).add(outcome["case_id"])

@@ -38,7 +38,8 @@ log = structlog.get_logger(__name__)
 T = TypeVar("T")
 R = TypeVar("R")
 
-LEASE = timedelta(seconds=60)  # longer than any one application takes; a lapsed lease means its holder died
+LEASE = timedelta(seconds=15)  # longer than an application takes; a lapsed lease means its holder died (or hung: a
+# second application is harmless, each effect being keyed by the provider's ids)
 MAX_BACKOFF = timedelta(minutes=5)
 # a delivery that fails for a reason other than Temporal being unreachable (a bug, a payload no case accepts)
 # is tried this many times, then kept as `failed` for a person (GET /ops/intake, POST /ops/intake/{id}/retry)
