@@ -191,7 +191,8 @@ async def stop_during_outage(faults: FaultStack) -> tuple[dict[str, CaseState | 
     faults.sendgrid.in_outage = True
     a = await faults.start(first)
     b = await faults.start(faults.again(first))
-    await until(lambda: faults.twilio.in_outage and len(faults.twilio.posts(phone)) >= 4)  # retries are failing
+    # retries are failing (their backoff grows: a loaded machine needs longer than the default wait)
+    await until(lambda: faults.twilio.in_outage and len(faults.twilio.posts(phone)) >= 4, timeout=60)
     before = set(faults.accepted())
     stop = Reply(reply_id=f"r-{uuid.uuid4().hex[:10]}", channel=Channel.sms, text="STOP",
                  received_at=datetime.now(UTC))
