@@ -18,17 +18,13 @@ from datetime import UTC, datetime
 
 from connectors.contract import AmbiguousSendError, BusyInterval, PermanentProviderError, SlotUnavailable
 from connectors.gohighlevel.client import GoHighLevelClient
-from connectors.inbound import digest
+from connectors.local.remote_creates import marker
 from connectors.local_holds import LocalHolds
 from connectors.writeback import busy_from_free, pick_calendar
 from domain.models import Slot
 
 SOURCE = "gohighlevel"
 TAKEN = {"400", "409", "422", "Unprocessable Entity", "Conflict"}
-
-
-def marker(idempotency_key: str) -> str:
-    return f"nsk{digest(idempotency_key)[:16]}"
 
 
 def ghl_contact(contact_id: str) -> str | None:

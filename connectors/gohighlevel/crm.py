@@ -23,10 +23,9 @@ from connectors.contract import PermanentProviderError
 from connectors.gohighlevel.calendar import ghl_contact, marker
 from connectors.gohighlevel.client import GoHighLevelClient
 from connectors.local.remote_creates import CreateLog
+from connectors.writeback import UNKNOWN_CONTACT
 from policies.crm_rules import plan_write
 from policies.schema import CrmRules
-
-UNKNOWN_CONTACT = "unknown_contact"
 
 
 class GoHighLevelCrm:

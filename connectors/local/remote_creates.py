@@ -11,7 +11,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from connectors.inbound import digest
 from connectors.local.db import LocalDb, lock_key
+
+
+def marker(idempotency_key: str) -> str:
+    """The tag a created record carries (in its subject or body), so a retry can find it by searching."""
+    return f"nsk{digest(idempotency_key)[:16]}"
 
 
 class CreateLog:

@@ -25,18 +25,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from connectors.contract import PermanentProviderError, ProviderError
-from connectors.inbound import digest
-from connectors.local.remote_creates import CreateLog
+from connectors.local.remote_creates import CreateLog, marker
 from connectors.pipedrive.client import PipedriveClient
+from connectors.writeback import UNKNOWN_CONTACT
 from domain.models import Contact
 from policies.crm_rules import plan_write
 from policies.schema import CrmRules
-
-UNKNOWN_CONTACT = "unknown_contact"
-
-
-def marker(idempotency_key: str) -> str:
-    return f"nsk{digest(idempotency_key)[:16]}"
 
 
 class PipedriveCrm:

@@ -27,9 +27,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from connectors.contract import PermanentProviderError
-from connectors.inbound import digest
 from connectors.local.remote_creates import CreateLog
+from connectors.local.remote_creates import marker as create_marker
 from connectors.salesforce.client import SalesforceClient, soql_like, soql_string
+from connectors.writeback import UNKNOWN_CONTACT
 from domain.models import Contact
 from policies.crm_rules import plan_write
 from policies.schema import CrmRules
@@ -40,11 +41,8 @@ DEFAULT_FIELDS = {
     "risk_flag": "Noshow_Risk_Flag__c",
 }
 KEY_PREFIX = {"08p": "ServiceAppointment", "00U": "Event", "003": "Contact", "00Q": "Lead"}
-UNKNOWN_CONTACT = "unknown_contact"
-
-
 def marker(idempotency_key: str) -> str:
-    return f"(ref nsk{digest(idempotency_key)[:16]})"
+    return f"(ref {create_marker(idempotency_key)})"
 
 
 def record_type(record_id: str) -> str | None:

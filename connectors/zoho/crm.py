@@ -22,8 +22,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from connectors.contract import PermanentProviderError
-from connectors.inbound import digest
-from connectors.local.remote_creates import CreateLog
+from connectors.local.remote_creates import CreateLog, marker
+from connectors.writeback import UNKNOWN_CONTACT
 from connectors.zoho.client import ZohoClient, zoho_time
 from domain.models import Contact
 from policies.crm_rules import plan_write
@@ -32,13 +32,6 @@ from policies.schema import CrmRules
 DEFAULT_FIELDS = {"outcome": "Noshow_Outcome", "missed_date": "Noshow_Missed_Date",
                   "recovery_status": "Noshow_Recovery_Status", "next_appointment": "Noshow_Next_Appointment",
                   "risk_flag": "Noshow_Risk_Flag"}
-UNKNOWN_CONTACT = "unknown_contact"
-
-
-def marker(idempotency_key: str) -> str:
-    return f"nsk{digest(idempotency_key)[:16]}"
-
-
 class ZohoCrm:
     def __init__(self, client: ZohoClient, creates: CreateLog, rules: CrmRules | None = None,
                  fields: Mapping[str, str] | None = None, default_owner: str | None = None,
