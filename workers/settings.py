@@ -15,26 +15,11 @@ from typing import Any, Literal
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from connectors.sendgrid.settings import SendGridSettings
 from connectors.settings import EnvSection, secret
-from connectors.slack.settings import SlackSettings
-from connectors.twilio.settings import TwilioSettings
 from workers.api.auth.settings import OidcSettings, SessionSettings
+from workers.connector_sections import ConnectorSections
 from workers.deploy_settings import DeploySettings, ObservabilitySettings
 from workers.digest_settings import DigestSettings
-from workers.provider_settings import (
-    ActiveCampaignSettings,
-    CalcomSettings,
-    CalendlySettings,
-    GoHighLevelSettings,
-    GoogleSettings,
-    GraphSettings,
-    HubSpotSettings,
-    PipedriveSettings,
-    SalesforceSettings,
-    ZohoSettings,
-    ZoomSettings,
-)
 
 DEV_WEBHOOK_SECRET = "whsec_bm9zaG93LWxvY2FsLWRldmVsb3BtZW50LXNlY3JldC0wMQ=="
 
@@ -304,8 +289,30 @@ class PushSettings(EnvSection):
         return timedelta(hours=self.renew_before_hours)
 
 
-class Settings(EnvSection):
-    """Every section; build it once (`get_settings()`, or `Settings()` in tests with the sections they change).
+class CoreSections(EnvSection):
+    """The engine's own sections: where it runs, how it stores, who may call it, how it logs and reports."""
+
+    deploy: DeploySettings = Field(default_factory=DeploySettings)
+    temporal: TemporalSettings = Field(default_factory=TemporalSettings)
+    api: ApiSettings = Field(default_factory=ApiSettings)
+    storage: StorageSettings = Field(default_factory=StorageSettings)
+    policy: PolicySettings = Field(default_factory=PolicySettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
+    session: SessionSettings = Field(default_factory=SessionSettings)
+    oidc: OidcSettings = Field(default_factory=OidcSettings)
+    logging: LoggingSettings = Field(default_factory=LoggingSettings)
+    codec: CodecSettings = Field(default_factory=CodecSettings)
+    routing: RoutingSettings = Field(default_factory=RoutingSettings)
+    reply_model: ReplyModelSettings = Field(default_factory=ReplyModelSettings)
+    reconcile: ReconcileSettings = Field(default_factory=ReconcileSettings)
+    push: PushSettings = Field(default_factory=PushSettings)
+    observability: ObservabilitySettings = Field(default_factory=ObservabilitySettings)
+    digest: DigestSettings = Field(default_factory=DigestSettings)
+
+
+class Settings(ConnectorSections, CoreSections):
+    """Every section, the engine's own first and then each connector's (`workers/connector_sections.py`); build
+    it once (`get_settings()`, or `Settings()` in tests with the sections they change).
 
     The sections read the environment; the whole takes only its sections as arguments (a misspelt one is an
     error, not a setting silently ignored)."""
@@ -319,37 +326,6 @@ class Settings(EnvSection):
                                    file_secret_settings: PydanticBaseSettingsSource,
                                    ) -> tuple[PydanticBaseSettingsSource, ...]:
         return (init_settings,)
-
-    deploy: DeploySettings = Field(default_factory=DeploySettings)
-    temporal: TemporalSettings = Field(default_factory=TemporalSettings)
-    api: ApiSettings = Field(default_factory=ApiSettings)
-    storage: StorageSettings = Field(default_factory=StorageSettings)
-    policy: PolicySettings = Field(default_factory=PolicySettings)
-    auth: AuthSettings = Field(default_factory=AuthSettings)
-    session: SessionSettings = Field(default_factory=SessionSettings)
-    oidc: OidcSettings = Field(default_factory=OidcSettings)
-    logging: LoggingSettings = Field(default_factory=LoggingSettings)
-    codec: CodecSettings = Field(default_factory=CodecSettings)
-    routing: RoutingSettings = Field(default_factory=RoutingSettings)
-    calcom: CalcomSettings = Field(default_factory=CalcomSettings)
-    calendly: CalendlySettings = Field(default_factory=CalendlySettings)
-    google: GoogleSettings = Field(default_factory=GoogleSettings)
-    graph: GraphSettings = Field(default_factory=GraphSettings)
-    hubspot: HubSpotSettings = Field(default_factory=HubSpotSettings)
-    zoom: ZoomSettings = Field(default_factory=ZoomSettings)
-    salesforce: SalesforceSettings = Field(default_factory=SalesforceSettings)
-    zoho: ZohoSettings = Field(default_factory=ZohoSettings)
-    pipedrive: PipedriveSettings = Field(default_factory=PipedriveSettings)
-    activecampaign: ActiveCampaignSettings = Field(default_factory=ActiveCampaignSettings)
-    gohighlevel: GoHighLevelSettings = Field(default_factory=GoHighLevelSettings)
-    twilio: TwilioSettings = Field(default_factory=TwilioSettings)
-    sendgrid: SendGridSettings = Field(default_factory=SendGridSettings)
-    slack: SlackSettings = Field(default_factory=SlackSettings)
-    reply_model: ReplyModelSettings = Field(default_factory=ReplyModelSettings)
-    reconcile: ReconcileSettings = Field(default_factory=ReconcileSettings)
-    push: PushSettings = Field(default_factory=PushSettings)
-    observability: ObservabilitySettings = Field(default_factory=ObservabilitySettings)
-    digest: DigestSettings = Field(default_factory=DigestSettings)
 
     @model_validator(mode="after")
     def _renew_before_the_channel_expires(self) -> Settings:

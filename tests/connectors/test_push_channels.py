@@ -32,8 +32,9 @@ from domain.reconcile import PushInput, ReconcileInput, RenewPushInput, RenewPus
 from tests.connectors.kit import fixture_bytes
 from tests.fakes.providers import FakeGoogleCalendar, FakeGraph
 from tests.helpers import eventually
+from workers.provider_settings import GoogleSettings, GraphSettings
 from workers.providers.sources import push_activities
-from workers.settings import ApiSettings, GoogleSettings, GraphSettings, Settings
+from workers.settings import ApiSettings, Settings
 from workers.temporal.schedules import PUSH_SCHEDULE_ID, ensure_push_schedule
 from workflows.reconcile import RenewPushChannelsWorkflow
 

@@ -26,6 +26,7 @@ from connectors.standard_webhooks import StandardWebhooksInbound
 from connectors.twilio.webhook import TwilioWebhook
 from connectors.zoho.inbound import ZohoInbound
 from connectors.zoom.inbound import ZoomInbound
+from workers.provider_settings import HubSpotSettings
 from workers.providers.checks import ProviderCheck
 from workers.providers.sales_crms import (
     activecampaign_inbound,
@@ -34,7 +35,7 @@ from workers.providers.sales_crms import (
     pipedrive_inbound,
     pipedrive_people,
 )
-from workers.settings import HubSpotSettings, Settings
+from workers.settings import Settings
 
 log = structlog.get_logger(__name__)
 
