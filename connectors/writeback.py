@@ -29,6 +29,7 @@ from connectors.contract import (
     ProviderError,
     SlotUnavailable,
 )
+from connectors.crm_fields import UNKNOWN_CONTACT
 from connectors.local.calendar import LocalCalendar
 from connectors.local.crm import LocalCrm
 from domain.models import AppointmentEvent, Contact, Slot
@@ -174,9 +175,6 @@ class RemoteCrm(Protocol):
 
     def record_booking(self, contact_id: str, start: datetime, end: datetime, title: str,
                        idempotency_key: str) -> str | None: ...
-
-
-UNKNOWN_CONTACT = "unknown_contact"
 
 
 class WritebackCrm:

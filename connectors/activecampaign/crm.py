@@ -20,11 +20,9 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 
 from connectors.activecampaign.client import ActiveCampaignClient
-from connectors.contract import PermanentProviderError
+from connectors.crm_fields import allowed_changes, field_map, mapped_changes, provider_contact
 from connectors.local.remote_creates import CreateLog, marker
-from connectors.writeback import UNKNOWN_CONTACT
 from domain.models import Contact
-from policies.crm_rules import plan_write
 from policies.schema import CrmRules
 
 
@@ -34,21 +32,13 @@ class ActiveCampaignCrm:
                  contact_lookup: Callable[[str], Contact | None] | None = None, task_type: str = "1",
                  source: str = "activecampaign", clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self.client, self.creates, self.rules = client, creates, rules or CrmRules()
-        self.fields = {k.lower(): v for k, v in (fields or {}).items()}
+        self.fields = field_map(fields)
         self.default_owner, self.contact_lookup, self.task_type = default_owner, contact_lookup, task_type
         self.source, self.clock = source, clock
 
     def _contact(self, contact_id: str) -> str:
-        own = contact_id.removeprefix(f"{self.source}:") if contact_id.startswith(f"{self.source}:") else ""
-        if own.isdigit():
-            return own
-        local = self.contact_lookup(contact_id) if self.contact_lookup else None
-        if local is not None and local.email:
-            found = self.client.contact_by_email(local.email)
-            if found:
-                return found
-        raise PermanentProviderError("activecampaign: no ActiveCampaign contact for this contact",
-                                     code=UNKNOWN_CONTACT)
+        return provider_contact("activecampaign", "ActiveCampaign contact", contact_id, self.source,
+                                self.contact_lookup, self.client.contact_by_email)
 
     def read_fields(self, contact_id: str, appointment_id: str) -> dict[str, str | None]:
         values = self.client.field_values(self._contact(contact_id))
@@ -58,15 +48,11 @@ class ActiveCampaignCrm:
                      idempotency_key: str) -> None:
         if not self.fields:
             return  # no custom fields mapped: the local audit copy is the only record
-        plan = plan_write(self.rules, self.read_fields(contact_id, appointment_id), fields)
-        if plan.refused:
-            raise PermanentProviderError("activecampaign: refusing to write fields: " + ", ".join(sorted(plan.refused)),
-                                         code="protected_field")
-        person = self._contact(contact_id)
-        for change in plan.changes:
-            field = self.fields.get(change.field.lower())
-            if field:
-                self.client.set_field(person, field, change.after)
+        changes = mapped_changes(allowed_changes("activecampaign", self.rules,
+                                                 self.read_fields(contact_id, appointment_id), fields), self.fields)
+        person = self._contact(contact_id) if changes else ""
+        for field, value in changes.items():
+            self.client.set_field(person, field, value)
 
     def append_note(self, contact_id: str, note: str, idempotency_key: str) -> None:
         person = self._contact(contact_id)

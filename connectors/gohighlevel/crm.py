@@ -20,11 +20,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from connectors.contract import PermanentProviderError
+from connectors.crm_fields import UNKNOWN_CONTACT, allowed_changes, field_map, mapped_changes, mapped_values
 from connectors.gohighlevel.calendar import ghl_contact, marker
 from connectors.gohighlevel.client import GoHighLevelClient
 from connectors.local.remote_creates import CreateLog
-from connectors.writeback import UNKNOWN_CONTACT
-from policies.crm_rules import plan_write
 from policies.schema import CrmRules
 
 
@@ -33,7 +32,7 @@ class GoHighLevelCrm:
                  fields: Mapping[str, str] | None = None, user_id: str | None = None,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self.client, self.creates, self.rules = client, creates, rules or CrmRules()
-        self.fields = {k.lower(): v for k, v in (fields or {}).items()}
+        self.fields = field_map(fields)
         self.user_id, self.clock = user_id, clock
 
     @staticmethod
@@ -45,20 +44,16 @@ class GoHighLevelCrm:
 
     def read_fields(self, contact_id: str, appointment_id: str) -> dict[str, str | None]:
         custom = self.client.contact(self._contact(contact_id)).get("customFields")
-        values = {str(c.get("id")): c.get("value") for c in custom or [] if isinstance(c, dict)}
-        return {name: (None if values.get(fid) in (None, "") else str(values[fid]))
-                for name, fid in self.fields.items()}
+        return mapped_values({str(c.get("id")): c.get("value") for c in custom or [] if isinstance(c, dict)},
+                             self.fields)
 
     def write_fields(self, contact_id: str, appointment_id: str, fields: dict[str, str | None],
                      idempotency_key: str) -> None:
         if not self.fields:
             return
-        plan = plan_write(self.rules, self.read_fields(contact_id, appointment_id), fields)
-        if plan.refused:
-            raise PermanentProviderError("gohighlevel: refusing to write fields: " + ", ".join(sorted(plan.refused)),
-                                         code="protected_field")
-        custom = [{"id": self.fields[c.field.lower()], "field_value": c.after or ""} for c in plan.changes
-                  if c.field.lower() in self.fields]
+        changes = mapped_changes(allowed_changes("gohighlevel", self.rules,
+                                                 self.read_fields(contact_id, appointment_id), fields), self.fields)
+        custom = [{"id": field_id, "field_value": value or ""} for field_id, value in changes.items()]
         if custom:
             self.client.update_contact(self._contact(contact_id), {"customFields": custom})
 

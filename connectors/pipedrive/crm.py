@@ -25,11 +25,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from connectors.contract import PermanentProviderError, ProviderError
+from connectors.crm_fields import allowed_changes, field_map, mapped_changes, provider_contact
 from connectors.local.remote_creates import CreateLog, marker
 from connectors.pipedrive.client import PipedriveClient
-from connectors.writeback import UNKNOWN_CONTACT
 from domain.models import Contact
-from policies.crm_rules import plan_write
 from policies.schema import CrmRules
 
 
@@ -40,21 +39,14 @@ class PipedriveCrm:
                  no_show_outcome: str | None = None, source: str = "pipedrive",
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self.client, self.creates, self.rules = client, creates, rules or CrmRules()
-        self.fields = {k.lower(): v for k, v in (fields or {}).items()}
+        self.fields = field_map(fields)
         self.default_owner, self.contact_lookup, self.task_type = default_owner, contact_lookup, task_type
         self.no_show_outcome, self.source, self.clock = no_show_outcome, source, clock
 
     # ------------------------------------------------------------------ who and where
     def _person(self, contact_id: str) -> str:
-        own = contact_id.removeprefix(f"{self.source}:") if contact_id.startswith(f"{self.source}:") else ""
-        if own.isdigit():
-            return own
-        local = self.contact_lookup(contact_id) if self.contact_lookup else None
-        if local is not None and local.email:
-            found = self.client.person_by_email(local.email)
-            if found:
-                return found
-        raise PermanentProviderError("pipedrive: no Pipedrive person for this contact", code=UNKNOWN_CONTACT)
+        return provider_contact("pipedrive", "Pipedrive person", contact_id, self.source, self.contact_lookup,
+                                self.client.person_by_email)
 
     def _target(self, contact_id: str, appointment_id: str) -> tuple[str, str]:
         if appointment_id.isdigit():
@@ -75,11 +67,8 @@ class PipedriveCrm:
                      idempotency_key: str) -> None:
         if not self.fields:
             return  # no custom fields mapped: the local audit copy is the only record
-        plan = plan_write(self.rules, self.read_fields(contact_id, appointment_id), fields)
-        if plan.refused:
-            raise PermanentProviderError("pipedrive: refusing to write fields: " + ", ".join(sorted(plan.refused)),
-                                         code="protected_field")
-        changes = {self.fields[c.field.lower()]: c.after for c in plan.changes if c.field.lower() in self.fields}
+        changes = mapped_changes(allowed_changes("pipedrive", self.rules, self.read_fields(contact_id, appointment_id),
+                                                 fields), self.fields)
         if changes:
             self.client.update(*self._target(contact_id, appointment_id), {"custom_fields": changes})
 

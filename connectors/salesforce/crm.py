@@ -27,12 +27,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from connectors.contract import PermanentProviderError
+from connectors.crm_fields import UNKNOWN_CONTACT, allowed_changes, mapped_changes, mapped_values
 from connectors.local.remote_creates import CreateLog
 from connectors.local.remote_creates import marker as create_marker
 from connectors.salesforce.client import SalesforceClient, soql_like, soql_string
-from connectors.writeback import UNKNOWN_CONTACT
 from domain.models import Contact
-from policies.crm_rules import plan_write
 from policies.schema import CrmRules
 
 DEFAULT_FIELDS = {
@@ -83,16 +82,12 @@ class SalesforceCrm:
 
     def read_fields(self, contact_id: str, appointment_id: str) -> dict[str, str | None]:
         sobject, record_id = self._target(contact_id, appointment_id)
-        row = self.client.get(sobject, record_id, list(self.fields.values()))
-        return {name: (None if row.get(api) in (None, "") else str(row[api])) for name, api in self.fields.items()}
+        return mapped_values(self.client.get(sobject, record_id, list(self.fields.values())), self.fields)
 
     def write_fields(self, contact_id: str, appointment_id: str, fields: dict[str, str | None],
                      idempotency_key: str) -> None:
-        plan = plan_write(self.rules, self.read_fields(contact_id, appointment_id), fields)
-        if plan.refused:
-            raise PermanentProviderError("salesforce: refusing to write fields: " + ", ".join(sorted(plan.refused)),
-                                         code="protected_field")
-        changes = {self.fields[c.field.lower()]: c.after for c in plan.changes if c.field.lower() in self.fields}
+        changes = mapped_changes(allowed_changes("salesforce", self.rules, self.read_fields(contact_id, appointment_id),
+                                                 fields), self.fields)
         if changes:  # one PATCH: nothing half-written; fields without a mapping stay in the local audit copy
             self.client.update(*self._target(contact_id, appointment_id), changes)
 

@@ -22,11 +22,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from connectors.contract import PermanentProviderError
+from connectors.crm_fields import UNKNOWN_CONTACT, allowed_changes, mapped_changes, mapped_values
 from connectors.local.remote_creates import CreateLog, marker
-from connectors.writeback import UNKNOWN_CONTACT
 from connectors.zoho.client import ZohoClient, zoho_time
 from domain.models import Contact
-from policies.crm_rules import plan_write
 from policies.schema import CrmRules
 
 DEFAULT_FIELDS = {"outcome": "Noshow_Outcome", "missed_date": "Noshow_Missed_Date",
@@ -60,16 +59,12 @@ class ZohoCrm:
 
     def read_fields(self, contact_id: str, appointment_id: str) -> dict[str, str | None]:
         module, record_id = self._target(contact_id, appointment_id)
-        row = self.client.get(module, record_id, list(self.fields.values()))
-        return {name: (None if row.get(api) in (None, "") else str(row[api])) for name, api in self.fields.items()}
+        return mapped_values(self.client.get(module, record_id, list(self.fields.values())), self.fields)
 
     def write_fields(self, contact_id: str, appointment_id: str, fields: dict[str, str | None],
                      idempotency_key: str) -> None:
-        plan = plan_write(self.rules, self.read_fields(contact_id, appointment_id), fields)
-        if plan.refused:
-            raise PermanentProviderError("zoho: refusing to write fields: " + ", ".join(sorted(plan.refused)),
-                                         code="protected_field")
-        changes = {self.fields[c.field.lower()]: c.after for c in plan.changes if c.field.lower() in self.fields}
+        changes = mapped_changes(allowed_changes("zoho", self.rules, self.read_fields(contact_id, appointment_id),
+                                                 fields), self.fields)
         if changes:
             self.client.update(*self._target(contact_id, appointment_id), changes)
 
