@@ -232,3 +232,18 @@ def test_the_events_demo_refuses_when_the_stack_holds_only_a_public_key(
                                  "webhook_secret": "whpk_" + "A" * 43 + "="})
     refusal = source_refusal(public_only, "events") or ""
     assert "whsec_" in refusal and "\n" not in refusal
+
+
+def test_the_cli_help_and_the_connectors_guide_name_every_demo_source() -> None:
+    from typer.testing import CliRunner
+
+    from workers.cli.main import app
+
+    result = CliRunner().invoke(app, ["demo", "--help"], env={"COLUMNS": "400", "NO_COLOR": "1"})
+    assert result.exit_code == 0, result.output
+    help_text = " ".join(result.output.split())
+    guide = (Path(__file__).parents[2] / "docs" / "connectors.md").read_text()
+    paragraph = " ".join(guide[guide.index("noshow demo --source NAME"):].split("\n\n")[0].split())
+    for name in SOURCES:
+        assert name in help_text, name
+        assert f"`{name}`" in paragraph, name
