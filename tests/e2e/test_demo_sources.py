@@ -247,3 +247,15 @@ def test_the_cli_help_and_the_connectors_guide_name_every_demo_source() -> None:
     for name in SOURCES:
         assert name in help_text, name
         assert f"`{name}`" in paragraph, name
+
+
+async def test_a_provider_refusing_the_demo_contact_is_one_line_and_starts_nothing(
+        client: Client, task_queue: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _, zone = daytime_contact()
+    with FakePipedrive(api_token="another-token") as pipedrive:
+        env = {**pipedrive_env(pipedrive), "NOSHOW_CRM_PROVIDER": "pipedrive"}
+        async with provider_stack(client, task_queue, tmp_path, monkeypatch, env, writeback_policy(zone)) as stack:
+            with pytest.raises(ConnectionError) as refused:
+                await run_source_demo(stack.deps.settings, "pipedrive", print, timeout=5, http=stack.http)
+            assert str(refused.value).startswith("pipedrive refused") and "\n" not in str(refused.value)
+            assert pipedrive.persons == {} and await stack.workflow_count() == 0
