@@ -62,13 +62,14 @@ def test_a_source_without_its_webhook_secret_or_unknown_is_refused_in_one_line(
     assert "NOSHOW_CALCOM_WEBHOOK_SECRET" in (source_refusal(bare, "calcom") or "")
     for name, variable in {"pipedrive": "NOSHOW_PIPEDRIVE_WEBHOOK_PASSWORD", "hubspot": "NOSHOW_HUBSPOT_CLIENT_SECRET",
                            "gohighlevel": "NOSHOW_GOHIGHLEVEL_WEBHOOK_PUBLIC_KEY",
-                           "calendly": "NOSHOW_CALENDLY_SIGNING_KEY"}.items():
+                           "calendly": "NOSHOW_CALENDLY_SIGNING_KEY", "zoom": "NOSHOW_ZOOM_SECRET_TOKEN"}.items():
         refusal = source_refusal(bare, name) or ""
         assert variable in refusal and "\n" not in refusal, (name, refusal)
     assert "calcom" in (source_refusal(bare, "pigeon") or "") and "\n" not in (source_refusal(bare, "pigeon") or "")
     with pytest.raises(DemoRefused):
         asyncio.run(run_source_demo(bare, "activecampaign", print, timeout=1))
-    assert sorted(SOURCES) == ["activecampaign", "calcom", "calendly", "events", "gohighlevel", "hubspot", "pipedrive"]
+    assert sorted(SOURCES) == ["activecampaign", "calcom", "calendly", "events", "gohighlevel", "hubspot", "pipedrive",
+                               "zoom"]
 
 
 async def test_the_activecampaign_demo_recovers_a_deal_moved_to_missed_on_the_local_calendar(
@@ -259,3 +260,29 @@ async def test_a_provider_refusing_the_demo_contact_is_one_line_and_starts_nothi
                 await run_source_demo(stack.deps.settings, "pipedrive", print, timeout=5, http=stack.http)
             assert str(refused.value).startswith("pipedrive refused") and "\n" not in str(refused.value)
             assert pipedrive.persons == {} and await stack.workflow_count() == 0
+
+
+async def test_the_zoom_demo_turns_a_meeting_the_customer_never_joined_into_a_recovered_no_show(
+        client: Client, task_queue: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _, zone = daytime_contact()
+    lines: list[str] = []
+    env = {**inbound_env(), "NOSHOW_ZOOM_SECRET_TOKEN": "zoom-demo-secret-token"}
+    async with provider_stack(client, task_queue, tmp_path, monkeypatch, env, writeback_policy(zone)) as stack:
+        ok = await run_source_demo(stack.deps.settings, "zoom", lines.append, timeout=30, http=stack.http)
+        demo_lines_ok(ok, lines)
+        case_id = lines[-4].split()[-1]
+        final = await stack.state(case_id)
+        # the no-show came from Zoom's evidence, not from a scheduler's mark
+        assert final.verdict == "no_show"
+        assert any("the guest never joined the meeting" in r for r in final.verdict_reasons), final.verdict_reasons
+        assert await stack.workflow_count() == 1
+
+
+def test_the_zoom_demo_needs_the_cal_com_webhook_that_books_the_meeting(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from tests.helpers import settings_from
+
+    monkeypatch.chdir(tmp_path)
+    only_zoom = settings_from({"settings_file": str(tmp_path / uuid.uuid4().hex), "zoom_secret_token": "z" * 24})
+    refusal = source_refusal(only_zoom, "zoom") or ""
+    assert "NOSHOW_CALCOM_WEBHOOK_SECRET" in refusal and "\n" not in refusal

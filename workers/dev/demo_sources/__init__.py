@@ -21,7 +21,16 @@ import httpx
 
 from connectors.settings import secret
 from workers.dev.demo import DemoRefused, daytime_contact
-from workers.dev.demo_sources import activecampaign, calcom, calendly, events, gohighlevel, hubspot, pipedrive
+from workers.dev.demo_sources import (
+    activecampaign,
+    calcom,
+    calendly,
+    events,
+    gohighlevel,
+    hubspot,
+    pipedrive,
+    zoom,
+)
 from workers.dev.demo_sources.base import DemoSource, Person, Signed
 from workers.settings import Settings
 
@@ -29,7 +38,7 @@ __all__ = ["SOURCES", "DemoSource", "Person", "Signed", "run_source_demo", "sour
 
 SOURCES: dict[str, DemoSource] = {s.route: s for s in (
     calcom.SOURCE, activecampaign.SOURCE, pipedrive.SOURCE, gohighlevel.SOURCE, hubspot.SOURCE, calendly.SOURCE,
-    events.SOURCE)}
+    events.SOURCE, zoom.SOURCE)}
 
 
 def source_refusal(settings: Settings, name: str) -> str | None:
@@ -103,17 +112,16 @@ async def run_source_demo(settings: Settings, name: str, echo: Callable[[str], N
         person = await _prepared(settings, source, Person(
             "Pat Example", f"demo-{uuid.uuid4().hex[:8]}@example.com", phone, zone, source.ref()), start, end)
         case_id = ""
-        for step, signed in (("booked", source.booked(settings, key, person, start, end)),
-                             ("missed", source.missed(settings, key, person, start, end))):
-            if signed is None:
-                continue
-            body, headers, query = signed
-            r = await api.post(f"/webhooks/{source.route}" + (f"?{query}" if query else ""), content=body,
+        for delivery in source.deliveries(settings, key, person, start, end):
+            if delivery.after_stage and case_id:
+                await _stage(api, admin, case_id, {delivery.after_stage}, timeout)
+            body, headers, query = delivery.signed
+            r = await api.post(f"/webhooks/{delivery.route}" + (f"?{query}" if query else ""), content=body,
                                headers={**headers, "prefer": "wait=30"})  # its case id is read from the answer
             events_ = r.json().get("events") if r.status_code in (200, 202) else None
             first = (events_ or [{}])[0]
             case_id = first.get("case_id") or case_id
-            echo(f"  {name} {step:8} -> HTTP {r.status_code} {first.get('status', '')} {case_id}".rstrip())
+            echo(f"  {name} {delivery.step:8} -> HTTP {r.status_code} {first.get('status', '')} {case_id}".rstrip())
         if not case_id:
             echo("the stack started no case")
             return False

@@ -34,6 +34,17 @@ def iso(at: datetime) -> str:
     return at.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
+@dataclass(frozen=True)
+class Delivery:
+    """One webhook the demo posts: `after_stage` is a stage the case must reach first (evidence that only counts
+    for a case already watching its appointment)."""
+
+    step: str
+    route: str
+    signed: Signed
+    after_stage: str | None = None
+
+
 def no_booking(settings: Settings, key: str, p: Person, start: datetime, end: datetime) -> Signed | None:
     return None
 
@@ -55,6 +66,15 @@ class DemoSource:
     needs: Callable[[Settings], str | None] = lambda _: None
     source: str | None = None
     ref: Callable[[], str] = lambda: uuid.uuid4().hex[:22]  # the booking's id before `prepare` names one
+    # the deliveries, when they are not one booked and one missed on the source's own route
+    steps: Callable[[Settings, str, Person, datetime, datetime], list[Delivery]] | None = None
 
     def appointment_source(self, name: str) -> str:
         return self.source or name
+
+    def deliveries(self, settings: Settings, key: str, p: Person, start: datetime, end: datetime) -> list[Delivery]:
+        if self.steps is not None:
+            return self.steps(settings, key, p, start, end)
+        booked = self.booked(settings, key, p, start, end)
+        return ([Delivery("booked", self.route, booked)] if booked else []) + [
+            Delivery("missed", self.route, self.missed(settings, key, p, start, end))]

@@ -21,13 +21,18 @@ def _sign(key: str, doc: dict[str, Any]) -> Signed:
 
 
 def booked(settings: Settings, key: str, p: Person, start: datetime, end: datetime) -> Signed | None:
+    return booking(key, p, start, end)
+
+
+def booking(key: str, p: Person, start: datetime, end: datetime, location: str = "integrations:daily") -> Signed:
     return _sign(key, {"triggerEvent": "BOOKING_CREATED", "createdAt": iso(datetime.now(UTC)), "payload": {
         "uid": p.ref, "bookingId": 91, "eventTypeId": 7, "type": "30min", "title": f"30min with {p.name}",
         "startTime": iso(start), "endTime": iso(end), "status": "ACCEPTED",
         "organizer": {"id": 5, "name": "Dr. Lee", "email": "lee@example.com", "timeZone": p.zone},
         "attendees": [{"name": p.name, "email": p.email, "timeZone": p.zone, "language": {"locale": "en"}}],
         "responses": {"name": {"value": p.name}, "email": {"value": p.email}},
-        "smsReminderNumber": p.phone, "location": "integrations:daily"}})
+        "smsReminderNumber": p.phone, "location": location,
+        **({"metadata": {"videoCallUrl": location}} if location.startswith("https://") else {})}})
 
 
 def missed(settings: Settings, key: str, p: Person, start: datetime, end: datetime) -> Signed:
