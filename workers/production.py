@@ -116,6 +116,10 @@ def production_problems(settings: Settings) -> list[str]:
                         "set the shared Postgres URL (postgresql+psycopg://USER:PASSWORD@HOST:5432/noshow)")
     if settings.temporal.embedded:
         problems.append("TEMPORAL_ADDRESS is unset (the embedded dev server): set your Temporal's host:port")
+    if secret(settings.gohighlevel.demo_signing_key):
+        # whoever holds the private half of the configured key can forge GoHighLevel deliveries
+        problems.append("NOSHOW_GOHIGHLEVEL_DEMO_SIGNING_KEY is set: it is for `noshow demo` with a test key pair; "
+                        "remove it and set GoHighLevel's own NOSHOW_GOHIGHLEVEL_WEBHOOK_PUBLIC_KEY")
     return problems
 
 

@@ -241,11 +241,14 @@ class GoHighLevelSettings(EnvSection):
     """GoHighLevel (LeadConnector): NOSHOW_GOHIGHLEVEL_WEBHOOK_PUBLIC_KEY (the Marketplace app's Ed25519 webhook
     key: opens /webhooks/gohighlevel), _ACCESS_TOKEN (a Private Integration token or a location token, Bearer),
     _LOCATION_ID, _BASE_URL, _CALENDAR_ID (books appointments that came from other sources), _TIME_ZONE (free
-    slots), _FIELDS (JSON: canonical field -> contact custom field id), _USER_ID (writes notes, owns tasks)."""
+    slots), _FIELDS (JSON: canonical field -> contact custom field id), _USER_ID (writes notes, owns tasks),
+    _DEMO_SIGNING_KEY (demo only: the private half of a test key pair whose public half is _WEBHOOK_PUBLIC_KEY, so
+    `noshow demo --source gohighlevel` can sign as GoHighLevel would; the stack never reads it)."""
 
     model_config = SettingsConfigDict(env_prefix="NOSHOW_GOHIGHLEVEL_")
 
     webhook_public_key: SecretStr | None = None
+    demo_signing_key: SecretStr | None = None
     access_token: SecretStr | None = None
     location_id: str | None = None
     base_url: str = "https://services.leadconnectorhq.com"

@@ -16,7 +16,8 @@ OpenAPI files of https://github.com/GoHighLevel/highlevel-api-docs):
   /contacts/{contactId}/appointments` (UNVERIFIED: the answer's list key, read as `events`).
 - Contact notes `POST /contacts/{contactId}/notes` (`body`, `userId`), tasks `POST /contacts/{contactId}/tasks`
   (`title`, `body`, `dueDate`, `completed`, `assignedTo`), each with its `GET` list; contact `GET/PUT
-  /contacts/{contactId}` with `customFields: [{"id", "field_value"}]`.
+  /contacts/{contactId}` with `customFields: [{"id", "field_value"}]`; `POST /contacts/` (`locationId`,
+  `firstName`, `lastName`, `email`, `phone`) -> `{"contact": {"id", ...}}`.
 - Location `GET /locations/{locationId}`.
 - Refusals: 400 / 401 / 404 `{"statusCode", "message"}`, 422 `{"statusCode", "message": [...], "error"}`;
   messages can echo input, so only the status reaches an exception. Rate limits: 100 requests per 10 s per
@@ -108,6 +109,12 @@ class GoHighLevelClient(BearerJsonApi):
         body = self._contacts("GET", f"/contacts/{segment(contact_id)}")
         found = body.get("contact") if isinstance(body, dict) else None
         return found if isinstance(found, dict) else {}
+
+    def create_contact(self, fields: dict[str, Any]) -> str:
+        body = self._contacts("POST", "/contacts/", json_body={"locationId": self.location_id, **fields},
+                              ambiguous_after_send=True)
+        made = body.get("contact") if isinstance(body, dict) else None
+        return str(made.get("id") or "") if isinstance(made, dict) else ""
 
     def update_contact(self, contact_id: str, fields: dict[str, Any]) -> None:
         self._contacts("PUT", f"/contacts/{segment(contact_id)}", json_body=fields)

@@ -62,6 +62,8 @@ def test_a_complete_production_configuration_has_nothing_to_refuse(monkeypatch: 
     ({"NOSHOW_ID_SALT": ""}, "NOSHOW_ID_SALT is empty"),
     ({"NOSHOW_POLICY_FILE": None}, "NOSHOW_POLICY_FILE is unset"),
     ({"NOSHOW_POLICY_FILE": str(SHIPPED_POLICY)}, "NOSHOW_POLICY_FILE names the shipped default"),
+    ({"NOSHOW_GOHIGHLEVEL_DEMO_SIGNING_KEY": "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="},
+     "NOSHOW_GOHIGHLEVEL_DEMO_SIGNING_KEY is set"),
 ], ids=lambda v: "-".join(f"{k}={'unset' if x is None else 'dev'}" for k, x in v.items()) if isinstance(v, dict)
     else v)
 def test_each_unsafe_setting_is_one_refusal_naming_it(monkeypatch: pytest.MonkeyPatch,

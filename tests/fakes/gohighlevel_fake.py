@@ -62,6 +62,7 @@ class FakeGoHighLevel(FakeServer):
         self.route("GET", "/contacts/(?P<id>[^/]+)/appointments", self._contact_appointments)
         self.route("GET", "/contacts/(?P<id>[^/]+)/(?P<kind>notes|tasks)", self._items)
         self.route("POST", "/contacts/(?P<id>[^/]+)/(?P<kind>notes|tasks)", self._add_item)
+        self.route("POST", "/contacts/", self._create_contact)
         self.route("GET", "/contacts/(?P<id>[^/]+)", self._contact)
         self.route("PUT", "/contacts/(?P<id>[^/]+)", self._update_contact)
         self.route("GET", "/locations/(?P<id>[^/]+)", self._location)
@@ -132,6 +133,18 @@ class FakeGoHighLevel(FakeServer):
 
     def _known(self, contact_id: str) -> FakeResponse | None:
         return None if contact_id in self.contacts else FakeResponse(400, ghl_error(400, "Contact not found"))
+
+    def _create_contact(self, req: RecordedRequest, m: Any) -> FakeResponse:
+        refused = self._refused(req, CONTACTS)
+        if refused:
+            return refused
+        body = dict(req.json() or {})
+        if body.pop("locationId", None) != self.location_id:
+            return FakeResponse(422, ghl_error(422, ["locationId should not be empty"]))
+        if not (body.get("email") or body.get("phone")):
+            return FakeResponse(422, ghl_error(422, ["email or phone is required"]))
+        contact_id = self.add_contact(self._id(), **body)
+        return FakeResponse(201, {"contact": self.contacts[contact_id]})
 
     def _contact(self, req: RecordedRequest, m: Any) -> FakeResponse:
         refused = self._refused(req, CONTACTS) or self._known(m["id"])

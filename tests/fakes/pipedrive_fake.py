@@ -14,7 +14,8 @@
   `person_id`, `owner_id`; get, create (`subject` and a known `type` required), PATCH.
 - Persons and deals v2 (https://developers.pipedrive.com/docs/api/v1/Persons, .../Deals): get and PATCH with
   `custom_fields` merged; `GET /api/v2/persons/search?term=&fields=email&exact_match=true` answers
-  `{"data": {"items": [{"result_score", "item": {...}}]}}`.
+  `{"data": {"items": [{"result_score", "item": {...}}]}}`; `POST /api/v2/persons` (`name` required, `emails` /
+  `phones` as `[{"value", "primary", "label"}]`).
 - Notes v1 (https://developers.pipedrive.com/docs/api/v1/Notes): `POST /api/v1/notes` (`content` and one of
   `person_id` / `deal_id` required), `GET /api/v1/notes?person_id=`.
 An unknown record is 404 `{"success": false, "error": "... not found", "errorCode": 404}`.
@@ -81,6 +82,7 @@ class FakePipedrive(FakeServer):
         self.route("GET", "/api/v2/activities", self._list_activities)
         self.route("POST", "/api/v2/activities", self._create_activity)
         self.route("GET", "/api/v2/persons/search", self._search_persons)
+        self.route("POST", "/api/v2/persons", self._create_person)
         self.route("GET", "/api/v2/(?P<kind>activities|persons|deals)/(?P<id>[0-9]+)", self._get)
         self.route("PATCH", "/api/v2/(?P<kind>activities|persons|deals)/(?P<id>[0-9]+)", self._patch)
         self.route("POST", "/api/v1/notes", self._create_note)
@@ -148,6 +150,18 @@ class FakePipedrive(FakeServer):
         if not body.get("subject") or body.get("type", "task") not in ACTIVITY_TYPES:
             return FakeResponse(400, pd_error(400, "Invalid activity type or subject"))
         return self._ok(self.activities[self.add_activity(**body)])
+
+    def _create_person(self, req: RecordedRequest, m: Any) -> FakeResponse:
+        refused = self._refused(req)
+        if refused:
+            return refused
+        body = req.json() or {}
+        if not body.get("name"):
+            return FakeResponse(400, pd_error(400, "name is required"))
+        pid = next(self._n)
+        self.persons[pid] = {"id": pid, "owner_id": 1234, "custom_fields": {}, "emails": [], "phones": [],
+                             "add_time": _now(), "update_time": _now(), **body}
+        return self._ok(self.persons[pid])
 
     def _store(self, kind: str) -> dict[int, dict[str, Any]]:
         return {"activities": self.activities, "persons": self.persons, "deals": self.deals}[kind]

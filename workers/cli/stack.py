@@ -79,7 +79,8 @@ def api() -> None:
 def demo(
     timeout: Annotated[float, typer.Option(help="seconds to wait for the cases to reach their states")] = 90,
     source: Annotated[str | None, typer.Option(help="send one missed appointment as this provider's own signed "
-                                                    "webhook (calcom, activecampaign) and recover it")] = None,
+                                                    "webhook and recover it: calcom, activecampaign, pipedrive, "
+                                                    "gohighlevel, hubspot, calendly, events, zoom")] = None,
 ) -> None:
     """Seed the local calendar and CRM, send a realistic mix of signed events and replies, show the result."""
     from workers.dev.demo import DemoRefused, run_demo
