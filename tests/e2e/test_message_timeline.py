@@ -45,7 +45,7 @@ from tests.fakes.twilio_fake import FakeMessage, TwilioFake
 from tests.helpers import default_program, eventually
 from workers.dev.demo import daytime_contact
 
-pytestmark = [pytest.mark.timeout(120), pytest.mark.slow]
+pytestmark = [pytest.mark.timeout(120)]
 
 T = TypeVar("T")
 CLICKED_URL = "https://book.example.com/rebook?email={email}&utm_source=noshow"
@@ -187,6 +187,7 @@ async def test_without_message_notes_statuses_write_no_timeline_note(
         events = sendgrid_events(email, sendgrid.message_ids[0], args, "delivered", "open", "click")
         assert (await post_sendgrid(stack, events))[0] == 200
         assert stack.deps.outbox.messages_by_id(args["message_id"])[0]["status"] == "clicked"
+        assert "message_clicked" in [e.type for e in stack.deps.ledger.events(case_id)]
         assert message_notes(stack, args["message_id"]) == {}
 
 
@@ -257,6 +258,7 @@ def hubspot_notes(fake: FakeHubSpot) -> list[str]:
     return [str(n["properties"]["hs_note_body"]) for n in fake.objects["notes"].values()]
 
 
+@pytest.mark.slow  # waits out the hand-off's first backoff
 async def test_a_crm_outage_retries_the_note_and_a_refusal_drops_it(
         client: Client, task_queue: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         sendgrid: SendGridFake) -> None:
