@@ -290,6 +290,7 @@ async def test_a_crm_outage_retries_the_note_and_a_refusal_drops_it(
 
             notes = await eventually(drained, lambda n: any(": delivered (case" in x for x in n), timeout=30)
             assert sum(": delivered (case" in n for n in notes) == 1
+            assert_no_pii(notes, email, "Kim")
             assert f"{message_id}-note-delivered" in local_notes(stack)
             types = [e.type for e in stack.deps.ledger.events(case_id)]
             assert types.count("message_delivered") == 1  # applied twice, recorded once
