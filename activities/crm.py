@@ -16,6 +16,7 @@ from connectors.local.verdicts import VerdictLog
 from domain.case import CrmUpdate, CrmUpdateResult, SendRequest
 from domain.models import Channel, LedgerEvent
 from policies import crm_rules
+from policies.schema import CrmRules
 
 log = structlog.get_logger(__name__)
 
@@ -58,17 +59,20 @@ class CrmActivities:
         return CrmUpdateResult(written=[c.field for c in plan.changes], refused=plan.refused)
 
     def note_message(self, req: SendRequest, status: str, channel: Channel | None, template_id: str) -> None:
-        """The contact's CRM timeline gets one note per message and status, when the program asks for it: under
-        the write rules (a note, no field: nothing protected is touched), keyed so a retry writes it once. A CRM
+        """The contact's CRM timeline gets one note per message and status, when the program asks for it. A CRM
         that cannot take it now never fails the send that already happened."""
-        rules = req.resolved.program.crm
-        if not rules.message_notes:
-            return
-        how = channel.value if channel is not None else "no channel"
-        text = f"Message {template_id} by {how}: {status} (case {req.case_id})"
-        plan = crm_rules.plan_write(rules, {}, {}, [text])
         try:
-            for note in plan.notes_to_append:
-                self.crm.append_note(req.appointment.contact.contact_id, note, f"{req.message_id}-note-{status}")
+            append_message_note(self.crm, req.resolved.program.crm, req.appointment.contact.contact_id,
+                                req.message_id, req.case_id, template_id,
+                                channel.value if channel is not None else None, status)
         except Exception as exc:
             log.warning("crm_message_note_failed", case_id=req.case_id, status=status, error=type(exc).__name__)
+
+
+def append_message_note(crm: CrmConnector, rules: CrmRules, contact_id: str, message_id: str, case_id: str,
+                        template_id: str, channel: str | None, status: str, words: str | None = None) -> None:
+    """Append the note of one message status (`words`: how the timeline says it, the status by default), keyed
+    `{message_id}-note-{status}` so a retry, a replayed webhook or a second provider reporting the same status
+    writes it once. The CRM's errors are the caller's to handle."""
+    for note in crm_rules.message_note(rules, template_id, channel, words or status, case_id):
+        crm.append_note(contact_id, note, f"{message_id}-note-{status}")

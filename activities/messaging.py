@@ -161,11 +161,11 @@ class MessagingActivities:
             message = OutboundMessage(message_id=req.message_id, case_id=req.case_id, channel=channel, to=to,
                                       subject=subject, body=body, template_id=template_id)
             try:
-                receipt = self._deliver(channel, message, req.contact_key, now)
+                receipt = self._deliver(channel, message, req, now)
             except PermanentProviderError as exc:
                 if is_ambiguous(exc):
                     # possibly delivered: count it as sent, and never send the same step again by another channel
-                    self.outbox.send(message, contact_key=req.contact_key, at=now)
+                    self.outbox.send(message, contact_key=req.contact_key, at=now, **outbox_links(req))
                     events.append(self._event(req, "message_sent", channel, template_id, reason="ambiguous"))
                     log.info("message_possibly_sent", case_id=req.case_id, channel=channel.value,
                              template=template_id)
@@ -231,8 +231,8 @@ class MessagingActivities:
 
         return self.intents.reserve(intent, now - timedelta(days=8), purpose.value, decide)
 
-    def _deliver(self, channel: Channel, message: OutboundMessage, contact_key: str, now: datetime) -> Any:
-        return deliver(self.channels, self.outbox, message, contact_key, now)
+    def _deliver(self, channel: Channel, message: OutboundMessage, req: SendRequest, now: datetime) -> Any:
+        return deliver(self.channels, self.outbox, message, req.contact_key, now, **outbox_links(req))
 
     def _render(self, req: SendRequest, channel: Channel) -> tuple[str | None, str, str] | str:
         return render_message(req, channel, self.clock())
@@ -351,6 +351,12 @@ class ConsentActivities:
 
 # variables the workflow passes as ISO instants (it has no time zone data): shown as the reader reads them
 TIME_VARIABLES = frozenset({"new_appointment_time", "slot_list", "offer_expires"})
+
+
+def outbox_links(req: SendRequest) -> dict[str, str]:
+    """What the outbox keeps of a send for the provider's later statuses: the CRM contact their timeline notes
+    go to and the program whose rules decide on them (ids only)."""
+    return {"crm_contact_id": req.appointment.contact.contact_id, "program": req.resolved.program.name}
 
 
 def reader_style(req: SendRequest, now: datetime) -> times.TimeStyle:

@@ -77,7 +77,7 @@ class DeliveryStatus(BaseModel):
     provider_message_id: str
     status: Literal[
         "queued", "sent", "delivered", "failed", "undelivered", "bounced", "dropped", "spam", "unsubscribed",
-        "opened", "read",
+        "opened", "read", "clicked",
     ]
     at: datetime
     error_code: str | None = None

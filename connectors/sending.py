@@ -30,14 +30,17 @@ def confirm_once(channels: dict[Channel, MessageChannel], outbox: LocalOutbox, m
 
 
 def deliver(channels: dict[Channel, MessageChannel], outbox: LocalOutbox, message: OutboundMessage,
-            contact_key: str, at: datetime | None = None) -> Any:
-    """Hand one message to its channel's connector; provider sends are also recorded in the outbox."""
+            contact_key: str, at: datetime | None = None, crm_contact_id: str | None = None,
+            program: str | None = None) -> Any:
+    """Hand one message to its channel's connector; provider sends are also recorded in the outbox (with the
+    CRM contact and program its later statuses are noted under)."""
     connector = channels.get(message.channel)
     if connector is None:
         raise PermanentProviderError(f"no connector configured for {message.channel.value}", code="no_connector")
     if isinstance(connector, LocalOutbox):
-        return connector.send(message, contact_key=contact_key, at=at)
+        return connector.send(message, contact_key=contact_key, at=at, crm_contact_id=crm_contact_id,
+                              program=program)
     receipt = connector.send(message)
-    # the outbox keeps the engine's own record of every provider send, for caps and reply routing
-    outbox.send(message, contact_key=contact_key, at=at)
+    # the outbox keeps the engine's own record of every provider send, for caps, reply routing and statuses
+    outbox.send(message, contact_key=contact_key, at=at, crm_contact_id=crm_contact_id, program=program)
     return receipt

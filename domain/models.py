@@ -203,8 +203,9 @@ class LedgerEvent(Model):
 
     event_id: str = Field(min_length=1, max_length=200)  # idempotency: case id + step
     case_id: str
-    type: str  # case_opened, verdict, review_requested, review_decided, message_sent, message_failed,
-    # reply_received, opt_out, slot_offered, rebooked, kept, not_kept, crm_updated, case_closed, ignored
+    type: str  # case_opened, verdict, review_requested, review_decided, message_sent, message_delivered,
+    # message_failed, message_opened, message_clicked, reply_received, opt_out, slot_offered, rebooked, kept,
+    # not_kept, crm_updated, case_closed, ignored
     at: datetime
     source: str
     appointment_type: str

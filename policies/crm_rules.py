@@ -97,3 +97,13 @@ def lead_score_after(rule: LeadScoreRule | None, current: str | None, fields: di
     except ValueError:
         base = 0.0
     return f"{base + rule.deltas[status]:g}"
+
+
+def message_note(rules: CrmRules, template_id: str, channel: str | None, status: str, case_id: str) -> list[str]:
+    """The timeline note for one status of one message, under the write rules (a note, no field: nothing
+    protected is touched); [] when the program asks for no message notes. It names the template, the channel and
+    the status, never the message's text or the recipient's address."""
+    if not rules.message_notes:
+        return []
+    text = f"Message {template_id} by {channel or 'no channel'}: {status} (case {case_id})"
+    return plan_write(rules, {}, {}, [text]).notes_to_append

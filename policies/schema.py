@@ -284,7 +284,8 @@ class CrmRules(Rule):
     # writable fields the engine may also clear (propagating an un-mark); others are never emptied
     clearable_fields: list[str] = Field(default_factory=lambda: ["risk_flag", "next_appointment", "recovery_status"])
     lead_score: LeadScoreRule | None = None
-    # a timeline note per message the engine sends or fails to send (channel, template, status; never its text)
+    # a timeline note per message the engine sends or fails to send, and per status the provider reports later
+    # (delivered, opened, clicked, bounced ...): channel, template, status; never its text or a clicked link
     message_notes: bool = False
 
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from connectors.contract import OutboundMessage, SendReceipt
-from connectors.local.db import LocalDb
+from connectors.local.db import LocalDb, lock_key
+from policies import delivery
 
 
 class LocalOutbox:
@@ -25,15 +26,18 @@ class LocalOutbox:
             return None
         return SendReceipt(message_id=row[0], provider_message_id=f"local-{row[0]}", status=row[1], duplicate=True)
 
-    def send(self, message: OutboundMessage, contact_key: str | None = None, at: datetime | None = None
-             ) -> SendReceipt:
+    def send(self, message: OutboundMessage, contact_key: str | None = None, at: datetime | None = None,
+             crm_contact_id: str | None = None, program: str | None = None) -> SendReceipt:
+        """`crm_contact_id` and `program` (ids, never addresses) let the provider's later statuses of this
+        message reach the contact's CRM timeline under that program's rules."""
         created = (at or datetime.now(UTC)).astimezone(UTC).isoformat()
         with self.db.connect(immediate=True) as conn:
             cur = conn.execute(
                 "INSERT OR IGNORE INTO outbox (message_id, case_id, contact_key, channel, recipient, subject, body, "
-                "template_id, status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'sent', ?)",
+                "template_id, status, created_at, crm_contact_id, program) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'sent', ?, ?, ?)",
                 (message.message_id, message.case_id, contact_key, message.channel.value, message.to,
-                 message.subject, message.body, message.template_id, created),
+                 message.subject, message.body, message.template_id, created, crm_contact_id, program),
             )
         return SendReceipt(
             message_id=message.message_id, provider_message_id=f"local-{message.message_id}", status="sent",
@@ -77,6 +81,13 @@ class LocalOutbox:
             ).fetchone()
         return str(row[0]) if row else None
 
-    def set_status(self, message_id: str, status: str) -> None:
-        with self.db.connect() as conn:
+    def set_status(self, message_id: str, status: str) -> bool:
+        """Move the message to `status` unless it is already as far along (policies.delivery: providers' news
+        arrives out of order). True when the status changed."""
+        with self.db.connect(immediate=True) as conn:
+            lock_key(conn, f"outbox-status:{message_id}")
+            row = conn.execute("SELECT status FROM outbox WHERE message_id = ?", (message_id,)).fetchone()
+            if row is None or not delivery.advances(row[0], status):
+                return False
             conn.execute("UPDATE outbox SET status = ? WHERE message_id = ?", (status, message_id))
+        return True

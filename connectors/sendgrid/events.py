@@ -28,21 +28,25 @@ SIGNATURE_HEADER = "x-twilio-email-event-webhook-signature"
 TIMESTAMP_HEADER = "x-twilio-email-event-webhook-timestamp"
 
 StatusName = Literal["queued", "sent", "delivered", "failed", "undelivered", "bounced", "dropped", "spam",
-                     "unsubscribed", "opened", "read"]
+                     "unsubscribed", "opened", "read", "clicked"]
 
-# event -> contract status; processed/deferred/click/group_resubscribe carry nothing the engine acts on
+# event -> contract status (https://www.twilio.com/docs/sendgrid/for-developers/tracking-events/event: delivery
+# events processed, deferred, delivered, bounce, dropped; engagement events open, click, spamreport, unsubscribe,
+# group_unsubscribe, group_resubscribe). A click's `url` is never read: its query may carry the recipient's
+# details. group_resubscribe carries nothing the engine acts on.
 _STATUS: dict[str, StatusName] = {
     "processed": "queued",
     "deferred": "queued",
     "delivered": "delivered",
     "open": "opened",
+    "click": "clicked",
     "bounce": "bounced",
     "dropped": "dropped",
     "spamreport": "spam",
     "unsubscribe": "unsubscribed",
     "group_unsubscribe": "unsubscribed",
 }
-_IGNORED = frozenset({"click", "group_resubscribe"})
+_IGNORED = frozenset({"group_resubscribe"})
 
 ConsentEffect = Literal["revoke", "suppress"]
 

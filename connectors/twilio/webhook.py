@@ -26,7 +26,7 @@ from connectors.twilio.settings import TwilioSettings
 from domain.models import Channel
 
 StatusName = Literal["queued", "sent", "delivered", "failed", "undelivered", "bounced", "dropped", "spam",
-                     "unsubscribed", "opened", "read"]
+                     "unsubscribed", "opened", "read", "clicked"]
 
 # Twilio's MessageStatus -> contract status. receiving/received describe inbound messages: not ours.
 _STATUS: dict[str, StatusName] = {

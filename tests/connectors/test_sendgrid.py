@@ -168,8 +168,13 @@ EVENTS = [
      "case_id": "case-7", "message_id": "case-7:offer"},
     {"email": "jane@example.com", "timestamp": 1767603750, "event": "group_unsubscribe", "asm_group_id": 12345,
      "sg_event_id": "ev-6", "case_id": "case-7", "message_id": "case-7:offer"},
-    {"email": "jane@example.com", "timestamp": 1767603760, "event": "click", "url": "https://x",
-     "sg_event_id": "ev-7"},
+    {"email": "jane@example.com", "timestamp": 1767603760, "event": "click",
+     "url": "https://book.example.com/slot?email=jane%40example.com", "url_offset": {"index": 0, "type": "html"},
+     "sg_event_id": "ev-7", "sg_message_id": "abc123.filter0001.16648.5515E0B88.0", "case_id": "case-7",
+     "message_id": "case-7:offer"},
+    {"email": "jane@example.com", "timestamp": 1767603765, "event": "open", "sg_machine_open": False,
+     "useragent": "Mozilla/5.0", "ip": "192.0.2.1", "sg_event_id": "ev-10", "case_id": "case-7",
+     "message_id": "case-7:offer"},
     {"email": "jane@example.com", "timestamp": 1767603770, "event": "bounce", "type": "blocked",
      "sg_event_id": "ev-8", "case_id": "case-9"},
     {"email": "jane@example.com", "timestamp": 1767603780, "event": "brand_new", "sg_event_id": "ev-9"},
@@ -207,8 +212,12 @@ def test_signed_events_map_to_statuses_with_case_ids_and_consent_effects() -> No
         ("spam", "case-7", "case-7:offer", "spamreport", "revoke"),
         ("unsubscribed", "case-7", "case-7:offer", "unsubscribe", "revoke"),
         ("unsubscribed", "case-7", "case-7:offer", "group_unsubscribe:12345", "revoke"),
+        ("clicked", "case-7", "case-7:offer", None, None),
+        ("opened", "case-7", "case-7:offer", None, None),
         ("bounced", "case-9", None, "bounce:blocked", None),
-    ]  # the click is ignored, the repeated ev-1 dropped
+    ]  # the repeated ev-1 dropped
+    # the clicked link (whose query names the recipient) is nowhere in what the engine keeps of the click
+    assert "book.example.com" not in result.statuses[6].model_dump_json()
     assert result.statuses[0].provider_message_id == "abc123"
     assert result.statuses[0].recipient == "jane@example.com"
     assert result.statuses[0].at == datetime.fromtimestamp(1767603700, UTC)

@@ -63,6 +63,7 @@ def test_a_sqlite_file_from_before_migrations_upgrades_in_place_and_keeps_its_ro
     assert _columns(upgraded.url) == _columns(fresh.url)
     assert [e.contact_id for e in LocalWaitlist(upgraded).waiting("consultation", "cal-1")] == ["c-1"]
     assert {"pad_before_minutes", "pad_after_minutes"} <= _columns(upgraded.url)["holds"]  # added by 0002
+    assert {"crm_contact_id", "program"} <= _columns(upgraded.url)["outbox"]  # added by 0006
 
 
 def test_postgres_gets_the_same_tables_and_columns_as_sqlite(tmp_path: Path, pg_url: str) -> None:
