@@ -88,3 +88,23 @@ def test_a_remote_org_needs_yes_create_and_misconfiguration_is_refused_in_one_li
     assert "NOSHOW_ZOHO_OUTCOME_FIELD" in (polled_refusal(no_outcome, "zoho") or "")
     assert "salesforce" in (polled_refusal(bare, "pigeon") or "")
     assert sorted(POLLED) == ["salesforce", "zoho"]
+
+
+def test_the_cli_refuses_a_remote_org_in_one_line_and_names_the_flag(monkeypatch: pytest.MonkeyPatch,
+                                                                    tmp_path: Path) -> None:
+    import os
+
+    from typer.testing import CliRunner
+
+    from workers.cli.main import app
+
+    monkeypatch.chdir(tmp_path)  # no .env from the machine
+    for name in list(os.environ):
+        if name.startswith("NOSHOW_"):
+            monkeypatch.delenv(name)
+    for name, value in salesforce_env("https://login.salesforce.com").items():
+        monkeypatch.setenv(name, value)
+    result = CliRunner().invoke(app, ["demo", "--source", "salesforce", "--timeout", "1"])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "--yes-create" in result.output and "ServiceAppointment" in result.output
+    assert KEY_PEM not in result.output

@@ -29,7 +29,9 @@ from urllib.parse import urlparse
 
 import httpx
 from temporalio.client import Client, ScheduleActionExecution, ScheduleActionExecutionStartWorkflow, ScheduleDescription
+from temporalio.service import RPCError, RPCStatusCode
 
+from connectors.contract import ProviderError
 from connectors.salesforce.source import SERVICE_APPOINTMENT
 from connectors.settings import secret
 from connectors.zoho.client import zoho_time
@@ -199,6 +201,18 @@ async def reconcile_now(client: Client, source: str, timeout: float) -> Reconcil
     raise TimeoutError(f"the {source} reconcile run did not start within {timeout:.0f} s; is the worker running?")
 
 
+async def _reconcile(client: Client, source: str, timeout: float) -> ReconcileResult:
+    try:
+        return await reconcile_now(client, source, timeout)
+    except RPCError as exc:
+        if exc.status != RPCStatusCode.NOT_FOUND:
+            raise
+        raise DemoRefused(f"the stack has no {schedule_id(source)} Schedule: restart the worker with the "
+                          f"{POLLED[source].title} settings (it creates the Schedule)") from None
+    except TimeoutError as exc:
+        raise ConnectionError(str(exc)) from None
+
+
 async def _stage(http: httpx.AsyncClient, admin: dict[str, str], case_id: str, stage: str, timeout: float) -> str:
     deadline = time.monotonic() + timeout
     while True:
@@ -229,18 +243,26 @@ async def run_polled_demo(settings: Settings, name: str, echo: Callable[[str], N
         if temporal is None:
             from workers.temporal.client import connect
 
-            temporal = await connect(settings, wait_seconds=5)
+            try:
+                temporal = await connect(settings, wait_seconds=5)
+            except RuntimeError:
+                raise ConnectionError(f"cannot reach Temporal at {settings.temporal.target}; start the stack with "
+                                      "`make run` first") from None
         # a first run for a source is a baseline that starts no case for a past no-show: have it happen first
-        caught_up = await reconcile_now(temporal, name, timeout)
+        caught_up = await _reconcile(temporal, name, timeout)
         echo(f"  {name} catch-up   -> {len(caught_up.events)} event(s)")
         phone, _ = daytime_contact()
         ref = uuid.uuid4().hex[:10]
         customer = Customer("Pat", "Example", f"demo-{ref}@example.com", phone, ref)
         now = datetime.now(UTC).replace(microsecond=0)
-        appointment = await asyncio.to_thread(source.create, settings, customer, now - timedelta(minutes=10),
-                                              now + timedelta(minutes=20))
+        try:
+            appointment = await asyncio.to_thread(source.create, settings, customer, now - timedelta(minutes=10),
+                                                  now + timedelta(minutes=20))
+        except ProviderError as exc:  # the provider's words can echo input: the kind and code only
+            echo(f"  {name} created    -> refused ({type(exc).__name__} {getattr(exc, 'code', '') or ''})".rstrip())
+            return False
         echo(f"  {name} created    -> {source.creates} ({appointment})")
-        found = await reconcile_now(temporal, name, timeout)
+        found = await _reconcile(temporal, name, timeout)
         mine = [e for e in found.events if e.appointment.appointment_id == appointment]
         echo(f"  {name} reconcile  -> {', '.join(e.type.value for e in mine) or 'nothing found'}")
         if not mine:
