@@ -218,7 +218,7 @@ async def test_ensure_schedules_creates_one_schedule_per_source_and_is_idempoten
      {"gohighlevel": "ok"}),
     ({"gohighlevel_access_token": "t", "gohighlevel_location_id": "loc1", "gohighlevel_group_id": "grp1"},
      {"gohighlevel": "ok"}),
-    ({"gohighlevel_access_token": "t", "gohighlevel_location_id": "loc1"}, {"gohighlevel": "error"}),
+    ({"gohighlevel_access_token": "t", "gohighlevel_calendar_id": "cal1"}, {"gohighlevel": "error"}),
 ])
 def test_sources_from_settings(env: dict[str, str], expected: dict[str, str]) -> None:
     from workers.providers.sources import reconcile_checks
@@ -362,3 +362,12 @@ def test_check_reports_unreadable_settings_without_a_traceback(monkeypatch: pyte
     statuses = _statuses(result)
     assert statuses["settings/routing"] == "error" and statuses["settings/reconcile"] == "error"
     assert "NOSHOW_SMS_PROVIDER" in result.output and "NOSHOW_RECONCILE_EVERY_MINUTES" in result.output
+
+
+def test_a_gohighlevel_token_for_write_back_alone_is_not_polled_and_says_how_to_poll() -> None:
+    from workers.providers.sources import reconcile_checks
+
+    rs = settings_from({"gohighlevel_access_token": "t", "gohighlevel_location_id": "loc1"})
+    [check] = [c for c in reconcile_checks(rs) if c.name == "gohighlevel"]
+    assert check.status == "off" and "NOSHOW_GOHIGHLEVEL_CALENDAR_ID" in check.detail
+    assert "gohighlevel" not in reconcile_sources(rs)

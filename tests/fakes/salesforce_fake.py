@@ -30,7 +30,8 @@ from connectors.inbound import opt_dt
 from tests.fakes.base import FakeResponse, FakeServer, RecordedRequest
 
 JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
-PREFIX = {"Account": "001", "ServiceAppointment": "08p", "Event": "00U", "Task": "00T", "Note": "002", "Contact": "003", "Lead": "00Q"}
+PREFIX = {"Account": "001", "ServiceAppointment": "08p", "Event": "00U", "Task": "00T", "Note": "002", "Contact": "003",
+          "Lead": "00Q"}
 
 
 def _unb64(part: str) -> bytes:

@@ -123,10 +123,16 @@ def _plan(s: Settings) -> _Plan:
     consider("activecampaign", secret(ac.api_token), "NOSHOW_ACTIVECAMPAIGN_API_TOKEN",
              {"NOSHOW_ACTIVECAMPAIGN_API_URL": ac.api_url},
              {"NOSHOW_ACTIVECAMPAIGN_API_URL": ac.api_url} if ac.api_url else {}, lambda: activecampaign_source(s))
-    consider("gohighlevel", secret(ghl.access_token), "NOSHOW_GOHIGHLEVEL_ACCESS_TOKEN",
-             {"NOSHOW_GOHIGHLEVEL_LOCATION_ID": ghl.location_id,
-              "NOSHOW_GOHIGHLEVEL_CALENDAR_ID (or NOSHOW_GOHIGHLEVEL_GROUP_ID)": ghl.group_id or ghl.calendar_id},
-             {"NOSHOW_GOHIGHLEVEL_BASE_URL": ghl.base_url}, lambda: gohighlevel_source(s))
+    if secret(ghl.access_token) and ghl.location_id and not (ghl.calendar_id or ghl.group_id):
+        # the token may be there for write-back alone; without a calendar there is nothing to list
+        plan.checks.append(ProviderCheck("gohighlevel", "off", "not polled: set NOSHOW_GOHIGHLEVEL_CALENDAR_ID (or "
+                                                               "NOSHOW_GOHIGHLEVEL_GROUP_ID) to find appointments "
+                                                               "whose webhook was lost"))
+    else:
+        consider("gohighlevel", secret(ghl.access_token), "NOSHOW_GOHIGHLEVEL_ACCESS_TOKEN",
+                 {"NOSHOW_GOHIGHLEVEL_LOCATION_ID": ghl.location_id,
+                  "NOSHOW_GOHIGHLEVEL_CALENDAR_ID (or NOSHOW_GOHIGHLEVEL_GROUP_ID)": ghl.group_id or ghl.calendar_id},
+                 {"NOSHOW_GOHIGHLEVEL_BASE_URL": ghl.base_url}, lambda: gohighlevel_source(s))
     return plan
 
 
