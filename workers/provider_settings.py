@@ -240,7 +240,8 @@ class ActiveCampaignSettings(EnvSection):
 class GoHighLevelSettings(EnvSection):
     """GoHighLevel (LeadConnector): NOSHOW_GOHIGHLEVEL_WEBHOOK_PUBLIC_KEY (the Marketplace app's Ed25519 webhook
     key: opens /webhooks/gohighlevel), _ACCESS_TOKEN (a Private Integration token or a location token, Bearer),
-    _LOCATION_ID, _BASE_URL, _CALENDAR_ID (books appointments that came from other sources), _TIME_ZONE (free
+    _LOCATION_ID, _BASE_URL, _CALENDAR_ID (books appointments that came from other sources; the calendar the
+    reconcile poll lists), _GROUP_ID (a calendar group polled instead of the one calendar), _TIME_ZONE (free
     slots), _FIELDS (JSON: canonical field -> contact custom field id), _USER_ID (writes notes, owns tasks),
     _DEMO_SIGNING_KEY (demo only: the private half of a test key pair whose public half is _WEBHOOK_PUBLIC_KEY, so
     `noshow demo --source gohighlevel` can sign as GoHighLevel would; the stack never reads it)."""
@@ -253,6 +254,7 @@ class GoHighLevelSettings(EnvSection):
     location_id: str | None = None
     base_url: str = "https://services.leadconnectorhq.com"
     calendar_id: str | None = None
+    group_id: str | None = None
     time_zone: str = "UTC"
     fields: dict[str, str] = Field(default_factory=dict)
     user_id: str | None = None

@@ -14,6 +14,13 @@ References (ActiveCampaign's public documentation):
   "duedate", "dealTasktype", "assignee"}}` https://developers.activecampaign.com/reference/create-task,
   `GET /api/3/dealTasks` (UNVERIFIED: the `filters[relid]` filter used to find a task after an unanswered create).
 - Current user: `GET /api/3/users/me` https://developers.activecampaign.com/reference/retrieve-logged-in-user.
+- Deals: `GET /api/3/deals` with `filters[stage]`, `filters[updated_after]` (updated at or after the given time)
+  and `orders[cdate]`, paged with `limit` / `offset`, `meta.total` the count
+  https://developers.activecampaign.com/reference/list-all-deals (UNVERIFIED: the page size maximum, read as
+  100, and the accepted time format, sent as ISO 8601 with its offset). Stages: `GET /api/3/dealStages`
+  https://developers.activecampaign.com/reference/list-all-deal-stages. One contact: `GET /api/3/contacts/{id}`
+  `{"contact": {"email", "firstName", "lastName", "phone"}}`
+  https://developers.activecampaign.com/reference/get-contact.
 - Refusals: 422 `{"errors": [{"title", "detail", "code", "source"}]}`, 404 `{"message"}`; only the status and the
   `code` reach an exception.
 ActiveCampaign has no idempotency key: connectors/local/remote_creates.py keeps one.
@@ -21,13 +28,17 @@ ActiveCampaign has no idempotency key: connectors/local/remote_creates.py keeps 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from datetime import datetime
 from typing import Any
 
 import httpx
 
 from connectors.contract import PermanentProviderError
 from connectors.http import JsonApi, segment
+
+PAGE_SIZE = 100
+MAX_PAGES = 200  # a bound on one poll; a list longer than 20,000 rows is read on the next run
 
 
 class ActiveCampaignClient(JsonApi):
@@ -78,3 +89,27 @@ class ActiveCampaignClient(JsonApi):
         if not isinstance(made, dict) or not made.get("id"):
             raise PermanentProviderError("activecampaign: the create answered no id", code="no_id")
         return str(made["id"])
+
+    def _pages(self, path: str, key: str, params: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+        """Every row of a `limit` / `offset` list, page after page until one comes back short."""
+        for page in range(MAX_PAGES):
+            body = self.call("GET", path, params={**params, "limit": PAGE_SIZE, "offset": page * PAGE_SIZE})
+            rows = [r for r in (body.get(key) if isinstance(body, dict) else None) or [] if isinstance(r, dict)]
+            yield from rows
+            if len(rows) < PAGE_SIZE:
+                return
+
+    def deal_stages(self) -> list[dict[str, Any]]:
+        return list(self._pages("/dealStages", "dealStages", {}))
+
+    def deals(self, stage_id: str, updated_after: datetime) -> Iterator[dict[str, Any]]:
+        """The deals in one stage changed at or after `updated_after`, oldest created first: a deal created
+        while the pages are read lands after them, so no offset skips a row."""
+        params = {"filters[stage]": stage_id, "filters[updated_after]": updated_after.isoformat(timespec="seconds"),
+                  "orders[cdate]": "ASC"}
+        return self._pages("/deals", "deals", params)
+
+    def contact(self, contact_id: str) -> dict[str, Any]:
+        body = self.call("GET", f"/contacts/{segment(contact_id)}")
+        found = body.get("contact") if isinstance(body, dict) else None
+        return found if isinstance(found, dict) else {}

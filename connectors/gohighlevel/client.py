@@ -14,6 +14,11 @@ OpenAPI files of https://github.com/GoHighLevel/highlevel-api-docs):
   /calendars/events/appointments/{eventId}` (the same fields, all optional; `appointmentStatus` new, confirmed,
   cancelled, showed, noshow, invalid), `GET /calendars/events/appointments/{eventId}`, `GET
   /contacts/{contactId}/appointments` (UNVERIFIED: the answer's list key, read as `events`).
+- Calendar events: `GET /calendars/events?locationId=&startTime=<ms>&endTime=<ms>` with one of `calendarId`,
+  `userId`, `groupId` -> `{"events": [{"id", "calendarId", "contactId", "assignedUserId", "appointmentStatus",
+  "startTime", "endTime", "dateUpdated", "deleted", ...}]}`
+  https://marketplace.gohighlevel.com/docs/ghl/calendars/get-calendar-events (no "updated since" filter and no
+  paging; UNVERIFIED: the longest window it answers, read here 31 days a call as for free slots).
 - Contact notes `POST /contacts/{contactId}/notes` (`body`, `userId`), tasks `POST /contacts/{contactId}/tasks`
   (`title`, `body`, `dueDate`, `completed`, `assignedTo`), each with its `GET` list; contact `GET/PUT
   /contacts/{contactId}` with `customFields: [{"id", "field_value"}]`; `POST /contacts/` (`locationId`,
@@ -83,6 +88,23 @@ class GoHighLevelClient(BearerJsonApi):
                                         calendar_id=calendar_id))
             cursor = upto
         return sorted(out, key=lambda s: s.start)
+
+    def calendar_events(self, start: datetime, end: datetime, calendar_id: str | None = None,
+                        group_id: str | None = None) -> list[dict[str, Any]]:
+        """The events starting in [start, end) of one calendar (or of a calendar group), 31 days a call."""
+        if not (calendar_id or group_id):
+            raise ValueError("GoHighLevel lists events of a calendar or a group")
+        scope = {"calendarId": calendar_id} if calendar_id else {"groupId": group_id}
+        out: list[dict[str, Any]] = []
+        cursor = start
+        while cursor < end:
+            upto = min(end, cursor + MAX_RANGE)
+            body = self._cal("GET", "/calendars/events", params={"locationId": self.location_id, **scope,
+                                                                  "startTime": ms(cursor), "endTime": ms(upto)})
+            rows = body.get("events") if isinstance(body, dict) else None
+            out += [r for r in rows or [] if isinstance(r, dict)]
+            cursor = upto
+        return out
 
     def create_appointment(self, fields: dict[str, Any]) -> dict[str, Any]:
         body = self._cal("POST", "/calendars/events/appointments", json_body={"locationId": self.location_id,

@@ -210,6 +210,15 @@ async def test_ensure_schedules_creates_one_schedule_per_source_and_is_idempoten
     ({"google_access_token": "t", "google_calendar_id": "ops@example.org", "graph_user": "u@example.org"},
      {"google": "ok", "outlook": "error"}),
     ({"hubspot_access_token": "t", "hubspot_base_url": "api.hubapi.com"}, {"hubspot": "error"}),
+    ({"activecampaign_api_token": "t", "activecampaign_api_url": "https://acme.api-us1.com"},
+     {"activecampaign": "ok"}),
+    ({"activecampaign_api_token": "t"}, {"activecampaign": "error"}),
+    ({"activecampaign_api_url": "https://acme.api-us1.com"}, {"activecampaign": "error"}),
+    ({"gohighlevel_access_token": "t", "gohighlevel_location_id": "loc1", "gohighlevel_calendar_id": "cal1"},
+     {"gohighlevel": "ok"}),
+    ({"gohighlevel_access_token": "t", "gohighlevel_location_id": "loc1", "gohighlevel_group_id": "grp1"},
+     {"gohighlevel": "ok"}),
+    ({"gohighlevel_access_token": "t", "gohighlevel_calendar_id": "cal1"}, {"gohighlevel": "error"}),
 ])
 def test_sources_from_settings(env: dict[str, str], expected: dict[str, str]) -> None:
     from workers.providers.sources import reconcile_checks
@@ -310,13 +319,16 @@ def test_check_everything_configured_well(monkeypatch: pytest.MonkeyPatch, tmp_p
         "NOSHOW_PIPEDRIVE_WEBHOOK_PASSWORD": "pd-hook-password-01",
         "NOSHOW_ACTIVECAMPAIGN_WEBHOOK_TOKEN": "ac-url-token-0123456789",
         "NOSHOW_GOHIGHLEVEL_WEBHOOK_PUBLIC_KEY": GHL_PUBLIC_PEM,
+        "NOSHOW_ACTIVECAMPAIGN_API_URL": "https://acme.api-us1.com", "NOSHOW_ACTIVECAMPAIGN_API_TOKEN": "ac-api-key-01",
+        "NOSHOW_GOHIGHLEVEL_ACCESS_TOKEN": "pit-0123456789", "NOSHOW_GOHIGHLEVEL_LOCATION_ID": "ve9EPM428h8vShlRW1KT",
+        "NOSHOW_GOHIGHLEVEL_CALENDAR_ID": "BqTwX8QFwXzpegMve9EQ",
         # the address providers call, and a Temporal server rather than the embedded one
         "NOSHOW_PUBLIC_BASE_URL": "https://noshow.example.com", "TEMPORAL_ADDRESS": "temporal.internal:7233",
     })
     statuses = _statuses(result)
     assert result.exit_code == 0, result.output
     assert set(statuses.values()) == {"ok"}, statuses
-    assert len(statuses) == 1 + 15 + 3 + 2 + 8
+    assert len(statuses) == 1 + 15 + 3 + 2 + 10
 
 
 def test_check_reports_bad_formats_and_missing_pieces(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -350,3 +362,12 @@ def test_check_reports_unreadable_settings_without_a_traceback(monkeypatch: pyte
     statuses = _statuses(result)
     assert statuses["settings/routing"] == "error" and statuses["settings/reconcile"] == "error"
     assert "NOSHOW_SMS_PROVIDER" in result.output and "NOSHOW_RECONCILE_EVERY_MINUTES" in result.output
+
+
+def test_a_gohighlevel_token_for_write_back_alone_is_not_polled_and_says_how_to_poll() -> None:
+    from workers.providers.sources import reconcile_checks
+
+    rs = settings_from({"gohighlevel_access_token": "t", "gohighlevel_location_id": "loc1"})
+    [check] = [c for c in reconcile_checks(rs) if c.name == "gohighlevel"]
+    assert check.status == "off" and "NOSHOW_GOHIGHLEVEL_CALENDAR_ID" in check.detail
+    assert "gohighlevel" not in reconcile_sources(rs)

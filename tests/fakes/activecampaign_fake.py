@@ -14,14 +14,25 @@
 - `POST /api/3/dealTasks` (`relid`, `duedate`, `dealTasktype` required: 422 `field_missing`) -> 201
   `{"dealTask": {"id", ...}}`; `GET /api/3/dealTasks` with `filters[relid]`
   (https://developers.activecampaign.com/reference/create-task).
+- `GET /api/3/contacts/{id}` `{"contact": {...}}` (https://developers.activecampaign.com/reference/get-contact).
+- `GET /api/3/dealStages` `{"dealStages": [{"id", "title", "group"}], "meta": {"total"}}`
+  (https://developers.activecampaign.com/reference/list-all-deal-stages).
+- `GET /api/3/deals` (https://developers.activecampaign.com/reference/list-all-deals): `filters[stage]`,
+  `filters[updated_after]` (`mdate` at or after it), `orders[cdate]` ASC / DESC, `limit` (default 20, at most
+  100) and `offset`; `{"deals": [{"id", "contact", "stage", "owner", "title", "status", "cdate", "mdate"}],
+  "meta": {"total"}}` with the total before paging. `move_deal` is a change in the account (the deal's `mdate`
+  moves); whether a webhook announced it is up to the test.
 - An unknown contact is 404 `{"message": "No Result found for Subscriber with id 1"}`.
 """
 
 from __future__ import annotations
 
 import itertools
+import random
+from datetime import UTC, datetime
 from typing import Any
 
+from connectors.inbound import opt_dt
 from tests.fakes.base import FakeResponse, FakeServer, RecordedRequest
 
 
@@ -37,8 +48,27 @@ class FakeActiveCampaign(FakeServer):
         self.values: dict[tuple[str, str], str] = {}
         self.notes: dict[str, dict[str, Any]] = {}
         self.tasks: dict[str, dict[str, Any]] = {}
+        self.stages: dict[str, dict[str, Any]] = {}
+        self.deals: dict[str, dict[str, Any]] = {}
         self._n = itertools.count(100)
+        # deal ids differ between fakes: the case a deal starts outlives the fake on a shared Temporal server
+        self._deals = itertools.count(random.randrange(10**6, 10**8, 1000))
         super().__init__()
+
+    def add_stage(self, title: str, group: str = "1") -> str:
+        sid = str(next(self._n))
+        self.stages[sid] = {"id": sid, "title": title, "group": group}
+        return sid
+
+    def add_deal(self, contact: str, stage: str, at: datetime, title: str = "Consultation", owner: str = "1") -> str:
+        did = str(next(self._deals))
+        stamp = at.astimezone(UTC).isoformat()
+        self.deals[did] = {"id": did, "contact": contact, "stage": stage, "owner": owner, "title": title,
+                           "status": "0", "cdate": stamp, "mdate": stamp}
+        return did
+
+    def move_deal(self, deal_id: str, stage: str, at: datetime) -> None:
+        self.deals[deal_id].update(stage=stage, mdate=at.astimezone(UTC).isoformat())
 
     def add_contact(self, email: str, first: str = "", last: str = "", phone: str = "") -> str:
         cid = str(next(self._n))
@@ -48,6 +78,9 @@ class FakeActiveCampaign(FakeServer):
     def setup_routes(self) -> None:
         self.route("GET", "/api/3/users/me", self._me)
         self.route("GET", "/api/3/contacts", self._contacts)
+        self.route("GET", "/api/3/contacts/(?P<id>[0-9]+)", self._contact)
+        self.route("GET", "/api/3/dealStages", self._list_stages)
+        self.route("GET", "/api/3/deals", self._list_deals)
         self.route("GET", "/api/3/contacts/(?P<id>[0-9]+)/fieldValues", self._field_values)
         self.route("GET", "/api/3/contacts/(?P<id>[0-9]+)/notes", self._contact_notes)
         self.route("POST", "/api/3/fieldValues", self._set_value)
@@ -137,3 +170,36 @@ class FakeActiveCampaign(FakeServer):
             return refused
         rows = [t for t in self.tasks.values() if str(t.get("relid")) == req.query.get("filters[relid]", t["relid"])]
         return FakeResponse(200, {"dealTasks": rows, "meta": {"total": str(len(rows))}})
+
+    def _contact(self, req: RecordedRequest, m: Any) -> FakeResponse:
+        refused = self._refused(req) or self._missing(m["id"])
+        return refused or FakeResponse(200, {"contact": self.contacts[m["id"]]})
+
+    def _page(self, req: RecordedRequest, key: str, rows: list[dict[str, Any]]) -> FakeResponse:
+        try:
+            limit = min(int(req.query.get("limit", "20")), 100)
+            offset = int(req.query.get("offset", "0"))
+        except ValueError:
+            return FakeResponse(422, ac_errors("invalid", "limit and offset must be numbers"))
+        return FakeResponse(200, {key: rows[offset:offset + limit], "meta": {"total": str(len(rows))}})
+
+    def _list_stages(self, req: RecordedRequest, m: Any) -> FakeResponse:
+        return self._refused(req) or self._page(req, "dealStages", list(self.stages.values()))
+
+    def _list_deals(self, req: RecordedRequest, m: Any) -> FakeResponse:
+        refused = self._refused(req)
+        if refused:
+            return refused
+        rows = list(self.deals.values())
+        stage = req.query.get("filters[stage]")
+        if stage is not None:
+            rows = [d for d in rows if d["stage"] == stage]
+        if "filters[updated_after]" in req.query:
+            after = opt_dt(req.query["filters[updated_after]"])
+            if after is None:
+                return FakeResponse(422, ac_errors("invalid", "filters[updated_after] is not a date"))
+            rows = [d for d in rows if (opt_dt(d["mdate"]) or after) >= after]
+        order = req.query.get("orders[cdate]")
+        if order is not None:
+            rows.sort(key=lambda d: (d["cdate"], int(d["id"])), reverse=order.upper() == "DESC")
+        return self._page(req, "deals", rows)

@@ -11,6 +11,10 @@ From the OpenAPI files of https://github.com/GoHighLevel/highlevel-api-docs (`ap
   `{"statusCode": 422, "message": [...], "error": "Unprocessable Entity"}`; a time no longer free is answered
   the same way here, UNVERIFIED), `PUT /calendars/events/appointments/{id}`, `GET` of the same (`{"appointment"}`),
   `GET /contacts/{id}/appointments` (`{"events": [...]}`);
+- `GET /calendars/events?locationId=&startTime=<ms>&endTime=<ms>` with one of `calendarId` / `userId` / `groupId`
+  (422 without; the location must be this one, 403 otherwise, UNVERIFIED wording) -> `{"events": [...]}`, the
+  appointments starting in the window, deleted ones with `"deleted": true`
+  (https://marketplace.gohighlevel.com/docs/ghl/calendars/get-calendar-events);
 - `GET/PUT /contacts/{id}` (`customFields`), `GET/POST /contacts/{id}/notes` (201 `{"note"}`) and `/tasks`
   (`title`, `dueDate`, `completed` required; 201 `{"task"}`);
 - `GET /locations/{id}` `{"location": {"id", "name", "timezone", ...}}`.
@@ -19,6 +23,7 @@ From the OpenAPI files of https://github.com/GoHighLevel/highlevel-api-docs (`ap
 from __future__ import annotations
 
 import itertools
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -44,8 +49,25 @@ class FakeGoHighLevel(FakeServer):
         self.contacts: dict[str, dict[str, Any]] = {}
         self.notes: dict[str, dict[str, Any]] = {}
         self.tasks: dict[str, dict[str, Any]] = {}
+        self.groups: dict[str, set[str]] = {}  # calendar group id -> its calendar ids
         self._n = itertools.count(1)
         super().__init__()
+
+    def add_appointment(self, calendar_id: str, contact_id: str, start: datetime, status: str = "confirmed",
+                        minutes: int = 30, user_id: str = "YlWd2wuCAZQzh2cH1fVZ") -> str:
+        """An appointment made in GoHighLevel itself (whether its webhook arrived is up to the test). Its id is
+        random: the case it starts outlives the fake on a shared Temporal server."""
+        event_id = uuid.uuid4().hex[:20]
+        now = datetime.now(UTC).isoformat()
+        self.appointments[event_id] = {
+            "id": event_id, "locationId": self.location_id, "calendarId": calendar_id, "contactId": contact_id,
+            "assignedUserId": user_id, "appointmentStatus": status, "title": "Consultation",
+            "startTime": start.isoformat(), "endTime": (start + timedelta(minutes=minutes)).isoformat(),
+            "dateAdded": now, "dateUpdated": now, "deleted": False}
+        return event_id
+
+    def set_status(self, event_id: str, status: str) -> None:
+        self.appointments[event_id].update(appointmentStatus=status, dateUpdated=datetime.now(UTC).isoformat())
 
     def add_contact(self, contact_id: str, **fields: Any) -> str:
         self.contacts[contact_id] = {"id": contact_id, "locationId": self.location_id, "customFields": [], **fields}
@@ -56,6 +78,7 @@ class FakeGoHighLevel(FakeServer):
 
     def setup_routes(self) -> None:
         self.route("GET", "/calendars/(?P<id>[^/]+)/free-slots", self._free)
+        self.route("GET", "/calendars/events", self._events)
         self.route("POST", "/calendars/events/appointments", self._create)
         self.route("PUT", "/calendars/events/appointments/(?P<id>[^/]+)", self._update)
         self.route("GET", "/calendars/events/appointments/(?P<id>[^/]+)", self._get)
@@ -91,6 +114,34 @@ class FakeGoHighLevel(FakeServer):
                 body.setdefault(at.date().isoformat(), {"slots": []})["slots"].append(at.isoformat())
         body["traceId"] = f"trace-{next(self._n)}"
         return FakeResponse(200, body)
+
+    def _events(self, req: RecordedRequest, m: Any) -> FakeResponse:
+        refused = self._refused(req, CALENDARS)
+        if refused:
+            return refused
+        q = req.query
+        if not any(q.get(k) for k in ("calendarId", "userId", "groupId")):
+            return FakeResponse(422, ghl_error(422, ["calendarId, userId or groupId is required"]))
+        if q.get("locationId") != self.location_id:
+            return FakeResponse(403, ghl_error(403, "The token does not have access to this location"))
+        try:
+            start = datetime.fromtimestamp(int(q["startTime"]) / 1000, UTC)
+            end = datetime.fromtimestamp(int(q["endTime"]) / 1000, UTC)
+        except (KeyError, ValueError):
+            return FakeResponse(422, ghl_error(422, ["startTime must be a number", "endTime must be a number"]))
+        calendars = ({q["calendarId"]} if q.get("calendarId") else self.groups.get(q.get("groupId", ""), set())
+                     if q.get("groupId") else None)
+        rows = []
+        for row in self.appointments.values():
+            at = opt_dt(row.get("startTime"))
+            if at is None or not start <= at < end:
+                continue
+            if calendars is not None and row.get("calendarId") not in calendars:
+                continue
+            if calendars is None and row.get("assignedUserId") != q.get("userId"):
+                continue
+            rows.append({"deleted": False, **row})
+        return FakeResponse(200, {"events": rows})
 
     def _create(self, req: RecordedRequest, m: Any) -> FakeResponse:
         refused = self._refused(req, CALENDARS)

@@ -9,6 +9,7 @@ REST: `GET /services/data/vXX.X/` (resources), `query/` and `queryAll/` with `ne
 create (201 `{"id", "success", "errors"}`), GET and PATCH (204). Errors are arrays `[{"message", "errorCode"}]`,
 401 `INVALID_SESSION_ID` for an unknown or revoked token. The SOQL understood is the connector's own: one object,
 `LastModifiedDate >`, `Email =`, `LIKE '%x%'`, `WhoId != null`.
+A create sets `CreatedDate` and `LastModifiedDate` (server fields) and a Contact or Lead its compound `Name`.
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ from connectors.inbound import opt_dt
 from tests.fakes.base import FakeResponse, FakeServer, RecordedRequest
 
 JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
-PREFIX = {"ServiceAppointment": "08p", "Event": "00U", "Task": "00T", "Note": "002", "Contact": "003", "Lead": "00Q"}
+PREFIX = {"Account": "001", "ServiceAppointment": "08p", "Event": "00U", "Task": "00T", "Note": "002", "Contact": "003",
+          "Lead": "00Q"}
 
 
 def _unb64(part: str) -> bytes:
@@ -198,7 +200,11 @@ class FakeSalesforce(FakeServer):
             return refused
         if m["type"] not in self.records:
             return FakeResponse(404, sf_error("NOT_FOUND", "The requested resource does not exist"))
-        record_id = self.add(m["type"], dict(req.json() or {}))
+        fields = dict(req.json() or {})
+        if m["type"] in ("Contact", "Lead") and "Name" not in fields:  # a compound field Salesforce derives
+            fields["Name"] = " ".join(str(fields[k]) for k in ("FirstName", "LastName") if fields.get(k))
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S.000+0000", time.gmtime())
+        record_id = self.add(m["type"], {"CreatedDate": stamp, "LastModifiedDate": stamp, **fields})
         return FakeResponse(201, {"id": record_id, "success": True, "errors": []})
 
     def _get(self, req: RecordedRequest, m: Any) -> FakeResponse:

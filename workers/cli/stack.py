@@ -79,15 +79,22 @@ def api() -> None:
 def demo(
     timeout: Annotated[float, typer.Option(help="seconds to wait for the cases to reach their states")] = 90,
     source: Annotated[str | None, typer.Option(help="send one missed appointment as this provider's own signed "
-                                                    "webhook and recover it: calcom, activecampaign, pipedrive, "
-                                                    "gohighlevel, hubspot, calendly, events, zoom")] = None,
+                                                    "webhook and recover it (calcom, activecampaign, pipedrive, "
+                                                    "gohighlevel, hubspot, calendly, events, zoom), or write it to "
+                                                    "a polled provider (salesforce, zoho) and run its reconcile "
+                                                    "once; then recover it")] = None,
+    yes_create: Annotated[bool, typer.Option("--yes-create", help="let the demo create its records in a "
+                                                                  "provider account that is not a local fake")] = False,
 ) -> None:
     """Seed the local calendar and CRM, send a realistic mix of signed events and replies, show the result."""
     from workers.dev.demo import DemoRefused, run_demo
+    from workers.dev.demo_polled import POLLED, run_polled_demo
 
     s = settings()
     try:
-        if source is not None:
+        if source is not None and source in POLLED:
+            ok = asyncio.run(run_polled_demo(s, source, typer.echo, timeout=timeout, yes_create=yes_create))
+        elif source is not None:
             from workers.dev.demo_sources import run_source_demo
 
             ok = asyncio.run(run_source_demo(s, source, typer.echo, timeout=timeout))

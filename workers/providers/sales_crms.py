@@ -1,4 +1,4 @@
-"""Pipedrive, ActiveCampaign and GoHighLevel built from settings: clients, Pipedrive's reconcile source, the
+"""Pipedrive, ActiveCampaign and GoHighLevel built from settings: clients, their reconcile sources, the
 GoHighLevel calendar, the CRM adapters the engine
 writes outcomes through, their webhook connectors and the format checks `noshow connectors check` prints.
 No network here."""
@@ -13,11 +13,13 @@ import structlog
 from connectors.activecampaign.client import ActiveCampaignClient
 from connectors.activecampaign.crm import ActiveCampaignCrm
 from connectors.activecampaign.inbound import ActiveCampaignInbound
+from connectors.activecampaign.source import ActiveCampaignSource
 from connectors.contract import RawRequest, WebhookResult
 from connectors.gohighlevel.calendar import GoHighLevelCalendar
 from connectors.gohighlevel.client import GoHighLevelClient
 from connectors.gohighlevel.crm import GoHighLevelCrm
 from connectors.gohighlevel.inbound import GoHighLevelInbound
+from connectors.gohighlevel.source import GoHighLevelSource
 from connectors.local.remote_creates import CreateLog
 from connectors.oauth import BasicClientRefreshGrant, TokenSource
 from connectors.pipedrive.client import PipedriveClient
@@ -127,6 +129,10 @@ def activecampaign_client(s: Settings) -> ActiveCampaignClient:
     return ActiveCampaignClient(secret(a.api_token) or "", (a.api_url or "").strip())
 
 
+def activecampaign_source(s: Settings) -> ActiveCampaignSource:
+    return ActiveCampaignSource(activecampaign_client(s), missed_stages=s.activecampaign.missed_stages)
+
+
 def activecampaign_inbound(s: Settings) -> ActiveCampaignInbound:
     a = s.activecampaign
     return ActiveCampaignInbound(secret(a.webhook_token) or "", missed_stages=a.missed_stages)
@@ -158,6 +164,15 @@ def activecampaign_crm(s: Settings, crm: Any, rules: CrmRules) -> ActiveCampaign
 def gohighlevel_client(s: Settings) -> GoHighLevelClient:
     g = s.gohighlevel
     return GoHighLevelClient(secret(g.access_token) or "", (g.location_id or "").strip(), base_url=g.base_url)
+
+
+def gohighlevel_source(s: Settings) -> GoHighLevelSource:
+    """Polls NOSHOW_GOHIGHLEVEL_GROUP_ID's calendars when set, else NOSHOW_GOHIGHLEVEL_CALENDAR_ID; the window
+    reaches back as far as reconciliation looks (NOSHOW_RECONCILE_MAX_AGE)."""
+    g = s.gohighlevel
+    group = (g.group_id or "").strip() or None
+    return GoHighLevelSource(gohighlevel_client(s), calendar_id=None if group else (g.calendar_id or "").strip(),
+                             group_id=group, back=s.reconcile.max_age)
 
 
 def gohighlevel_inbound(s: Settings) -> GoHighLevelInbound:

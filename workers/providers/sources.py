@@ -4,7 +4,8 @@ the keepers of the push channels (Google) and subscriptions (Outlook) that say "
 Webhooks get lost (Calendly disables a subscription after 24 h of failures; Cal.com does not retry; Google and
 Graph pushes only say "something changed"), so every connected source is polled every
 NOSHOW_RECONCILE_EVERY_MINUTES and what was missed goes through the intake, the path webhooks take. The names
-("calcom", "calendly", "hubspot", "google", "outlook", "salesforce", "zoho", "pipedrive") are also the
+("calcom", "calendly", "hubspot", "google", "outlook", "salesforce", "zoho", "pipedrive",
+"activecampaign", "gohighlevel") are also the
 appointments' `source`, which the policy's `sources:` list and the case ids use, so a booking found here lands
 on the case its webhook would have started.
 """
@@ -36,7 +37,7 @@ from connectors.outlook.client import OutlookClient
 from connectors.outlook.subscriptions import SqliteSubscriptionStore, SubscriptionKeeper
 from connectors.settings import secret
 from workers.providers.checks import ProviderCheck, url_problem
-from workers.providers.sales_crms import pipedrive_source, pipedrive_token
+from workers.providers.sales_crms import activecampaign_source, gohighlevel_source, pipedrive_source, pipedrive_token
 from workers.providers.salesforce_zoho import salesforce_source, zoho_source
 from workers.providers.tokens import google_token, graph_token
 from workers.settings import Settings
@@ -118,6 +119,20 @@ def _plan(s: Settings) -> _Plan:
     consider("pipedrive", "set" if secret(pd.api_token) or pipedrive_token(s) else None,
              "NOSHOW_PIPEDRIVE_API_TOKEN (or NOSHOW_PIPEDRIVE_CLIENT_ID + NOSHOW_PIPEDRIVE_REFRESH_TOKEN)", {},
              {"NOSHOW_PIPEDRIVE_API_DOMAIN": pd.api_domain} if pd.api_domain else {}, lambda: pipedrive_source(s))
+    ac, ghl = s.activecampaign, s.gohighlevel
+    consider("activecampaign", secret(ac.api_token), "NOSHOW_ACTIVECAMPAIGN_API_TOKEN",
+             {"NOSHOW_ACTIVECAMPAIGN_API_URL": ac.api_url},
+             {"NOSHOW_ACTIVECAMPAIGN_API_URL": ac.api_url} if ac.api_url else {}, lambda: activecampaign_source(s))
+    if secret(ghl.access_token) and ghl.location_id and not (ghl.calendar_id or ghl.group_id):
+        # the token may be there for write-back alone; without a calendar there is nothing to list
+        plan.checks.append(ProviderCheck("gohighlevel", "off", "not polled: set NOSHOW_GOHIGHLEVEL_CALENDAR_ID (or "
+                                                               "NOSHOW_GOHIGHLEVEL_GROUP_ID) to find appointments "
+                                                               "whose webhook was lost"))
+    else:
+        consider("gohighlevel", secret(ghl.access_token), "NOSHOW_GOHIGHLEVEL_ACCESS_TOKEN",
+                 {"NOSHOW_GOHIGHLEVEL_LOCATION_ID": ghl.location_id,
+                  "NOSHOW_GOHIGHLEVEL_CALENDAR_ID (or NOSHOW_GOHIGHLEVEL_GROUP_ID)": ghl.group_id or ghl.calendar_id},
+                 {"NOSHOW_GOHIGHLEVEL_BASE_URL": ghl.base_url}, lambda: gohighlevel_source(s))
     return plan
 
 
