@@ -165,8 +165,33 @@ def test_the_gohighlevel_demo_refuses_without_the_private_half_or_with_another_k
     other = Ed25519PrivateKey.generate().private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()).decode()
     mismatch = source_refusal(settings_from({**base, "gohighlevel_demo_signing_key": other}), "gohighlevel") or ""
     assert "not the private half" in mismatch
-    assert source_refusal(settings_from({**base, "gohighlevel_demo_signing_key": GHL_PRIVATE_PEM}),
-                          "gohighlevel") is None
+    signed = settings_from({**base, "gohighlevel_demo_signing_key": GHL_PRIVATE_PEM})
+    assert source_refusal(signed, "gohighlevel", yes_create=True) is None
+    # the default base URL is GoHighLevel's own: the demo's contact would be a real one
+    remote = source_refusal(signed, "gohighlevel") or ""
+    assert "--yes-create" in remote and "services.leadconnectorhq.com" in remote and "\n" not in remote
+    local = settings_from({**base, "gohighlevel_demo_signing_key": GHL_PRIVATE_PEM,
+                           "gohighlevel_base_url": "http://127.0.0.1:9"})
+    assert source_refusal(local, "gohighlevel") is None
+
+
+def test_demos_that_create_records_ask_before_writing_to_a_real_account(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from tests.helpers import settings_from
+
+    monkeypatch.chdir(tmp_path)
+    pipedrive = {"settings_file": str(tmp_path / uuid.uuid4().hex), "pipedrive_api_token": "pd-api-token",
+                 "pipedrive_webhook_user": PD_USER, "pipedrive_webhook_password": PD_PASSWORD,
+                 "pipedrive_no_show_outcomes": f'["{PD_NO_SHOW}"]'}
+    refusal = source_refusal(settings_from(pipedrive), "pipedrive") or ""
+    assert "--yes-create" in refusal and "api.pipedrive.com" in refusal and "person" in refusal
+    assert source_refusal(settings_from(pipedrive), "pipedrive", yes_create=True) is None
+    hubspot = {"settings_file": str(tmp_path / uuid.uuid4().hex), "hubspot_client_secret": "s" * 32,
+               "hubspot_access_token": "pat-na1-token"}
+    assert "api.hubapi.com" in (source_refusal(settings_from(hubspot), "hubspot") or "")
+    # a source that creates nothing on the provider never asks
+    assert source_refusal(settings_from({"settings_file": str(tmp_path / uuid.uuid4().hex),
+                                         "calcom_webhook_secret": "c" * 24}), "calcom") is None
 
 
 async def test_the_hubspot_demo_recovers_a_meeting_outcome_and_writes_back_to_hubspot(

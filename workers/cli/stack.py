@@ -97,7 +97,7 @@ def demo(
         elif source is not None:
             from workers.dev.demo_sources import run_source_demo
 
-            ok = asyncio.run(run_source_demo(s, source, typer.echo, timeout=timeout))
+            ok = asyncio.run(run_source_demo(s, source, typer.echo, timeout=timeout, yes_create=yes_create))
         else:
             ok = asyncio.run(run_demo(s, typer.echo, timeout=timeout))
     except (ConnectionError, DemoRefused) as exc:

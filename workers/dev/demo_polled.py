@@ -25,7 +25,6 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from urllib.parse import urlparse
 
 import httpx
 from temporalio.client import Client, ScheduleActionExecution, ScheduleActionExecutionStartWorkflow, ScheduleDescription
@@ -38,10 +37,9 @@ from connectors.zoho.client import zoho_time
 from domain.ids import case_id_for
 from domain.reconcile import ReconcileResult
 from workers.dev.demo import DemoRefused, daytime_contact
+from workers.dev.demo_sources.base import remote_refusal
 from workers.settings import Settings
 from workers.temporal.schedules import schedule_id, trigger_reconcile
-
-LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
 
 
 @dataclass(frozen=True)
@@ -51,10 +49,6 @@ class Customer:
     email: str
     phone: str
     ref: str  # marks the demo's records
-
-
-def is_local(url: str | None) -> bool:
-    return (urlparse(url or "").hostname or "") in LOCAL_HOSTS
 
 
 # ---------------------------------------------------------------------------- Salesforce
@@ -164,12 +158,7 @@ def polled_refusal(settings: Settings, name: str, yes_create: bool = False) -> s
     reason = source_ignore_reason(policy, probe)
     if reason:
         return f"the policy {policy.version!r} does not watch {name} appointments ({reason}); add the source to it"
-    remote = [u for u in source.urls(settings) if not is_local(u)]
-    if remote and not yes_create:
-        host = urlparse(remote[0]).hostname or remote[0]
-        return (f"this would create {source.creates} in the {source.title} org at {host} (real records, which the "
-                f"org's automation may act on and the demo does not delete); pass --yes-create to go ahead")
-    return None
+    return remote_refusal(source.title, source.creates, list(source.urls(settings)), yes_create)
 
 
 def _runs(actions: Sequence[ScheduleActionExecution]) -> list[tuple[str, str]]:

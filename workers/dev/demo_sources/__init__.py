@@ -31,7 +31,7 @@ from workers.dev.demo_sources import (
     pipedrive,
     zoom,
 )
-from workers.dev.demo_sources.base import DemoSource, Person, Signed
+from workers.dev.demo_sources.base import DemoSource, Person, Signed, remote_refusal
 from workers.settings import Settings
 
 __all__ = ["SOURCES", "DemoSource", "Person", "Signed", "run_source_demo", "source_refusal"]
@@ -41,7 +41,7 @@ SOURCES: dict[str, DemoSource] = {s.route: s for s in (
     events.SOURCE, zoom.SOURCE)}
 
 
-def source_refusal(settings: Settings, name: str) -> str | None:
+def source_refusal(settings: Settings, name: str, yes_create: bool = False) -> str | None:
     """Why the demo cannot run with this source, in one line, or None."""
     from domain.models import Appointment, Contact
     from policies.loader import PolicyError, load_policy, source_ignore_reason
@@ -66,6 +66,8 @@ def source_refusal(settings: Settings, name: str) -> str | None:
     reason = source_ignore_reason(policy, probe)
     if reason:
         return f"the policy {policy.version!r} does not watch {own} appointments ({reason}); add the source to it"
+    if source.prepare is not None:
+        return remote_refusal(name, source.creates, source.provider_urls(settings), yes_create)
     return None
 
 
@@ -92,9 +94,9 @@ async def _prepared(settings: Settings, source: DemoSource, person: Person, star
 
 
 async def run_source_demo(settings: Settings, name: str, echo: Callable[[str], None], timeout: float = 90,
-                          http: httpx.AsyncClient | None = None) -> bool:
+                          http: httpx.AsyncClient | None = None, yes_create: bool = False) -> bool:
     """One missed appointment from `name`, recovered end to end. `http` is the API (default: the running one)."""
-    refusal = source_refusal(settings, name)
+    refusal = source_refusal(settings, name, yes_create)
     if refusal:
         raise DemoRefused(refusal)
     source, key = SOURCES[name], SOURCES[name].secret(settings) or ""

@@ -6,8 +6,26 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from urllib.parse import urlparse
 
 from workers.settings import Settings
+
+LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
+
+
+def is_local(url: str | None) -> bool:
+    """A provider URL on this machine: a local fake, where the demo may create records without asking."""
+    return (urlparse(url or "").hostname or "") in LOCAL_HOSTS
+
+
+def remote_refusal(title: str, creates: str, urls: list[str | None], yes_create: bool) -> str | None:
+    """The one-line refusal to write demo records into a real provider account without --yes-create."""
+    remote = [u for u in urls if not is_local(u)]
+    if not remote or yes_create:
+        return None
+    host = urlparse(remote[0] or "").hostname or remote[0] or "its default address"
+    return (f"this would create {creates} in the {title} account at {host} (real records, which its automation "
+            f"may act on and the demo does not delete); pass --yes-create to go ahead")
 
 
 @dataclass(frozen=True)
@@ -68,6 +86,9 @@ class DemoSource:
     ref: Callable[[], str] = lambda: uuid.uuid4().hex[:22]  # the booking's id before `prepare` names one
     # the deliveries, when they are not one booked and one missed on the source's own route
     steps: Callable[[Settings, str, Person, datetime, datetime], list[Delivery]] | None = None
+    # where `prepare` writes, and what: a provider that is not a local fake needs the user's --yes-create
+    provider_urls: Callable[[Settings], list[str | None]] = lambda _: []
+    creates: str = ""
 
     def appointment_source(self, name: str) -> str:
         return self.source or name

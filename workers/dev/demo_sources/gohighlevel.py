@@ -105,4 +105,5 @@ def missed(settings: Settings, key: str, p: Person, start: datetime, end: dateti
 
 SOURCE = DemoSource("gohighlevel", "NOSHOW_GOHIGHLEVEL_WEBHOOK_PUBLIC_KEY",
                     lambda s: secret(s.gohighlevel.webhook_public_key), calendar_id, "gohighlevel_appointment",
-                    missed, booked, prepare=prepare, needs=needs, ref=lambda: uuid.uuid4().hex[:20])
+                    missed, booked, prepare=prepare, needs=needs, ref=lambda: uuid.uuid4().hex[:20],
+                    provider_urls=lambda s: [s.gohighlevel.base_url], creates="a contact")

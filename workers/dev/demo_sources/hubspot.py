@@ -60,4 +60,5 @@ def missed(settings: Settings, key: str, p: Person, start: datetime, end: dateti
 
 
 SOURCE = DemoSource("hubspot", "NOSHOW_HUBSPOT_CLIENT_SECRET", lambda s: secret(s.hubspot.client_secret),
-                    lambda _: "default", UNKNOWN_TYPE, missed, prepare=prepare, needs=needs)
+                    lambda _: "default", UNKNOWN_TYPE, missed, prepare=prepare, needs=needs,
+                    provider_urls=lambda s: [s.hubspot.base_url], creates="a contact and a meeting")

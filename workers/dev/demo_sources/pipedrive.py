@@ -82,4 +82,6 @@ def missed(settings: Settings, key: str, p: Person, start: datetime, end: dateti
 
 
 SOURCE = DemoSource("pipedrive", "NOSHOW_PIPEDRIVE_WEBHOOK_PASSWORD", lambda s: secret(s.pipedrive.webhook_password),
-                    lambda _: "activities", TYPE, missed, booked, prepare=prepare, needs=needs)
+                    lambda _: "activities", TYPE, missed, booked, prepare=prepare, needs=needs,
+                    provider_urls=lambda s: [s.pipedrive.api_domain or "https://api.pipedrive.com"],
+                    creates="a person and a meeting activity")
