@@ -209,6 +209,14 @@ async def run_demo(settings: Settings, echo: Callable[[str], None], timeout: flo
     calendar.add_signal(attended["appointment_id"], "check_in", start_dt, source="front_desk")
     await start("attended", "appointment.booked", attended)
 
+    # before the appointment: one confirms by SMS; another, booked just over an hour ahead, gets the confirmation
+    # and, seconds later, the one-hour reminder, then cancels by SMS. Booked before any offer is made, so no offer
+    # holds a time these bookings then take (a choice of it would be refused as taken, rightly)
+    confirmed = await start("confirmed booking", "appointment.booked",
+                            _appointment("confirmed", _contact(13, "Cora Confirmed"), starts_in=3 * 24 * 60))
+    soon = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=1, seconds=5)
+    reminded = await start("reminded, cancelled by sms", "appointment.booked",
+                           _appointment("reminded", _contact(14, "Remy Reminded"), start=soon))
     first = await start("first-time no-show", "appointment.no_show", _appointment("first", _contact(1, "Ana First")))
     repeat_contact = _contact(2, "Rui Repeat")
     for i in range(2):
@@ -235,13 +243,6 @@ async def run_demo(settings: Settings, echo: Callable[[str], None], timeout: flo
     optout = await start("opt-out", "appointment.no_show", _appointment("optout", _contact(7, "Otto Optout")))
     dispute = await start("dispute", "appointment.no_show", _appointment("dispute", _contact(8, "Dee Dispute")))
     unclear = await start("unclear attendance", "appointment.booked", _appointment("unclear", _contact(9, "Una Clear")))
-    # before the appointment: one confirms by SMS; another, booked just over an hour ahead, gets the confirmation
-    # and, seconds later, the one-hour reminder, then cancels by SMS
-    confirmed = await start("confirmed booking", "appointment.booked",
-                            _appointment("confirmed", _contact(13, "Cora Confirmed"), starts_in=3 * 24 * 60))
-    soon = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=1, seconds=5)
-    reminded = await start("reminded, cancelled by sms", "appointment.booked",
-                           _appointment("reminded", _contact(14, "Remy Reminded"), start=soon))
     await start("unmanaged calendar", "appointment.no_show",
                 _appointment("unmanaged", _contact(10, "Ivy Ignored"), calendar="personal-cal"))
 
