@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from connectors.freshdesk.client import PAGE_SIZE, FreshdeskClient
-from connectors.helpdesk.tickets import StatusMap, TicketView, blank, numeric, requester_snapshot
+from connectors.helpdesk.tickets import StatusMap, TicketView, record_view, requester_snapshot
 from connectors.inbound import clip, opt_dt
 from connectors.sync import Snapshot, SyncPage
 from domain.models import Contact
@@ -30,16 +30,9 @@ def contact_of(contact_id: str, found: Mapping[str, Any]) -> Contact:
 
 def ticket_view(ticket: Mapping[str, Any], reason_field: str, appointment_field: str | None = None,
                 start_field: str | None = None) -> TicketView | None:
-    if numeric(ticket.get("id")) is None:
-        return None
     custom = ticket.get("custom_fields")
-    values: Mapping[str, Any] = custom if isinstance(custom, dict) else {}
-    return TicketView(
-        ticket_id=str(ticket["id"]), status_value=blank(values.get(reason_field)),
-        requester_id=numeric(ticket.get("requester_id")),
-        appointment_id=clip(blank(values.get(appointment_field or "")), 200),
-        start=opt_dt(blank(values.get(start_field or ""))), created_at=opt_dt(ticket.get("created_at")),
-        updated_at=opt_dt(ticket.get("updated_at")), owner_id=numeric(ticket.get("responder_id")))
+    return record_view(ticket, custom if isinstance(custom, dict) else {}, reason_field, appointment_field,
+                       start_field, "responder_id")
 
 
 class FreshdeskSource:
@@ -68,5 +61,6 @@ class FreshdeskSource:
         return SyncPage(snapshots=snaps, cursor=latest.astimezone(UTC).isoformat())
 
     def snapshot(self, ticket: Mapping[str, Any], people: dict[str, Mapping[str, Any]]) -> Snapshot | None:
-        return requester_snapshot(self.source, ticket_view(ticket, self.reason_field, self.appointment_field, self.start_field), self.statuses, people, self.client.contact,
+        view = ticket_view(ticket, self.reason_field, self.appointment_field, self.start_field)
+        return requester_snapshot(self.source, view, self.statuses, people, self.client.contact,
                                   contact_of)

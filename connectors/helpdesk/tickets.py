@@ -166,3 +166,16 @@ def requester_snapshot(source: str, view: TicketView | None, statuses: StatusMap
             people[requester] = {}
     found = contact(snap.appointment.contact.contact_id, people[requester])
     return snap.model_copy(update={"appointment": snap.appointment.model_copy(update={"contact": found})})
+
+
+def record_view(ticket: Mapping[str, Any], values: Mapping[str, Any], status_key: str,
+                appointment_key: str | None, start_key: str | None, owner_key: str) -> TicketView | None:
+    """A ticket object the API answered (`values`: its custom fields by id or name), or None without an id."""
+    if numeric(ticket.get("id")) is None:
+        return None
+    return TicketView(
+        ticket_id=str(ticket["id"]), status_value=blank(values.get(status_key)),
+        requester_id=numeric(ticket.get("requester_id")),
+        appointment_id=clip(blank(values.get(appointment_key or "")), 200),
+        start=opt_dt(blank(values.get(start_key or ""))), created_at=opt_dt(ticket.get("created_at")),
+        updated_at=opt_dt(ticket.get("updated_at")), owner_id=numeric(ticket.get(owner_key)))

@@ -16,8 +16,8 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from connectors.helpdesk.tickets import StatusMap, TicketView, blank, numeric, requester_snapshot
-from connectors.inbound import clip, opt_dt
+from connectors.helpdesk.tickets import StatusMap, TicketView, record_view, requester_snapshot
+from connectors.inbound import clip
 from connectors.sync import Snapshot, SyncPage
 from connectors.zendesk.client import ZendeskClient, custom_values
 from domain.models import Contact
@@ -40,15 +40,8 @@ class ZendeskSource:
         self.first_lookback = first_lookback
 
     def view(self, ticket: Mapping[str, Any]) -> TicketView | None:
-        if numeric(ticket.get("id")) is None:
-            return None
-        values = custom_values(ticket)
-        return TicketView(
-            ticket_id=str(ticket["id"]), status_value=blank(values.get(self.status_field_id)),
-            requester_id=numeric(ticket.get("requester_id")),
-            appointment_id=clip(blank(values.get(self.appointment_field_id or "")), 200),
-            start=opt_dt(blank(values.get(self.start_field_id or ""))), created_at=opt_dt(ticket.get("created_at")),
-            updated_at=opt_dt(ticket.get("updated_at")), owner_id=numeric(ticket.get("assignee_id")))
+        return record_view(ticket, custom_values(ticket), self.status_field_id, self.appointment_field_id,
+                           self.start_field_id, "assignee_id")
 
     def poll(self, cursor: str | None, now: datetime) -> SyncPage:
         people: dict[str, Mapping[str, Any]] = {}
