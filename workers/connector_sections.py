@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from connectors.freshdesk.settings import FreshdeskSettings
 from connectors.sendgrid.settings import SendGridSettings
 from connectors.settings import EnvSection
 from connectors.slack.settings import SlackSettings
 from connectors.twilio.settings import TwilioSettings
+from connectors.zendesk.settings import ZendeskSettings
 from workers.provider_settings import (
     ActiveCampaignSettings,
     CalcomSettings,
@@ -41,3 +43,5 @@ class ConnectorSections(EnvSection):
     twilio: TwilioSettings = Field(default_factory=TwilioSettings)
     sendgrid: SendGridSettings = Field(default_factory=SendGridSettings)
     slack: SlackSettings = Field(default_factory=SlackSettings)
+    zendesk: ZendeskSettings = Field(default_factory=ZendeskSettings)
+    freshdesk: FreshdeskSettings = Field(default_factory=FreshdeskSettings)

@@ -66,6 +66,17 @@ WEBHOOKS: dict[str, tuple[list[str], str, str, str]] = {
                                          "public key; the body's `timestamp` within 5 min, dedupe on `webhookId`",
                     "application/json", '{"type": "AppointmentUpdate", "locationId", "appointment": {...}, '
                                         '"timestamp", "webhookId"}'),
+    "zendesk": (["x-zendesk-webhook-signature", "x-zendesk-webhook-signature-timestamp"],
+                "base64 HMAC-SHA256(webhook signing secret, timestamp + body), ±5 min "
+                "(NOSHOW_ZENDESK_TOLERANCE_SECONDS)",
+                "application/json", '{"ticket_id", "appointment_status", "requester_id", "appointment_id", '
+                                    '"appointment_start", "created_at", "updated_at"} (the trigger\'s template)'),
+    "freshdesk": (["x-noshow-token", "authorization"],
+                  "the automation rule's custom header (NOSHOW_FRESHDESK_WEBHOOK_HEADER) equal to "
+                  "NOSHOW_FRESHDESK_WEBHOOK_TOKEN, or its HTTP Basic pair, compared in constant time before the "
+                  "body is read; Freshdesk signs nothing", "application/json",
+                  '{"ticket_id", "status", "appointment_status", "requester_id", "created_at", "updated_at"} '
+                  "(the rule's template)"),
     "slack": (["x-slack-signature", "x-slack-request-timestamp"],
               "`v0=<hex HMAC-SHA256(signing secret, v0:timestamp:body)>`, ±5 min",
               "application/x-www-form-urlencoded", "payload=<JSON block_actions>"),

@@ -28,6 +28,7 @@ from connectors.zoho.inbound import ZohoInbound
 from connectors.zoom.inbound import ZoomInbound
 from workers.provider_settings import HubSpotSettings
 from workers.providers.checks import ProviderCheck
+from workers.providers.freshdesk import freshdesk_inbound, freshdesk_people
 from workers.providers.sales_crms import (
     activecampaign_inbound,
     gohighlevel_inbound,
@@ -35,6 +36,7 @@ from workers.providers.sales_crms import (
     pipedrive_inbound,
     pipedrive_people,
 )
+from workers.providers.zendesk import zendesk_inbound, zendesk_people
 from workers.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -169,4 +171,8 @@ def inbound_connectors(settings: Settings, channel_store: ChannelStore | None = 
     add("gohighlevel", lambda: with_people(gohighlevel_inbound(s), gohighlevel_people(s)),
         secret(s.gohighlevel.webhook_public_key) is not None,
         "NOSHOW_GOHIGHLEVEL_WEBHOOK_PUBLIC_KEY")
+    add("zendesk", lambda: with_people(zendesk_inbound(s), zendesk_people(s)),
+        secret(s.zendesk.webhook_secret) is not None, "NOSHOW_ZENDESK_WEBHOOK_SECRET")
+    add("freshdesk", lambda: with_people(freshdesk_inbound(s), freshdesk_people(s)), s.freshdesk.webhook_open,
+        "NOSHOW_FRESHDESK_WEBHOOK_TOKEN (or NOSHOW_FRESHDESK_WEBHOOK_USER + NOSHOW_FRESHDESK_WEBHOOK_PASSWORD)")
     return routes, checks

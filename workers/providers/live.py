@@ -20,6 +20,8 @@ provider message (they can echo input).
 - Google Calendar: `GET /calendars/{calendarId}` https://developers.google.com/calendar/api/v3/reference/calendars/get
 - Outlook (Graph): `GET /users/{user}?$select=id` https://learn.microsoft.com/en-us/graph/api/user-get
 - Slack: `auth.test` https://api.slack.com/methods/auth.test
+- Zendesk: `GET /api/v2/users/me.json` https://developer.zendesk.com/api-reference/ticketing/users/users/#show-the-currently-authenticated-user
+- Freshdesk: `GET /api/v2/agents/me` https://developers.freshdesk.com/api/#me
 """
 
 from __future__ import annotations
@@ -32,8 +34,10 @@ from connectors.hubspot.client import HubSpotClient
 from connectors.settings import secret
 from connectors.zoho.client import ZohoClient
 from workers.providers.checks import ProviderCheck
+from workers.providers.freshdesk import freshdesk_client
 from workers.providers.sales_crms import activecampaign_client, gohighlevel_client, pipedrive_client
 from workers.providers.salesforce_zoho import salesforce_client, zoho_client
+from workers.providers.zendesk import zendesk_client
 from workers.settings import Settings
 
 Probe = Callable[[], str]
@@ -90,6 +94,15 @@ def _zoho(s: Settings) -> str:
 
 def _pipedrive(s: Settings) -> str:
     return f"user {pipedrive_client(s).me().get('id')}"
+
+
+def _zendesk(s: Settings) -> str:
+    found = zendesk_client(s).me()
+    return f"user {found.get('id')} ({str(found.get('role') or 'unknown')[:20]})"
+
+
+def _freshdesk(s: Settings) -> str:
+    return f"agent {freshdesk_client(s).me().get('id')}"
 
 
 def _activecampaign(s: Settings) -> str:
@@ -168,6 +181,10 @@ def probes(s: Settings) -> dict[str, Probe]:
         p["activecampaign"] = lambda: _activecampaign(s)
     if secret(s.gohighlevel.access_token):
         p["gohighlevel"] = lambda: _gohighlevel(s)
+    if s.zendesk.configured:
+        p["zendesk"] = lambda: _zendesk(s)
+    if s.freshdesk.configured:
+        p["freshdesk"] = lambda: _freshdesk(s)
     if secret(s.calendly.token):
         p["calendly"] = lambda: _calendly(s)
     if secret(s.google.access_token) or (s.google.client_id and secret(s.google.refresh_token)):

@@ -5,7 +5,7 @@ Webhooks get lost (Calendly disables a subscription after 24 h of failures; Cal.
 Graph pushes only say "something changed"), so every connected source is polled every
 NOSHOW_RECONCILE_EVERY_MINUTES and what was missed goes through the intake, the path webhooks take. The names
 ("calcom", "calendly", "hubspot", "google", "outlook", "salesforce", "zoho", "pipedrive",
-"activecampaign", "gohighlevel") are also the
+"activecampaign", "gohighlevel", "zendesk", "freshdesk") are also the
 appointments' `source`, which the policy's `sources:` list and the case ids use, so a booking found here lands
 on the case its webhook would have started.
 """
@@ -37,9 +37,11 @@ from connectors.outlook.client import OutlookClient
 from connectors.outlook.subscriptions import SqliteSubscriptionStore, SubscriptionKeeper
 from connectors.settings import secret
 from workers.providers.checks import ProviderCheck, url_problem
+from workers.providers.freshdesk import freshdesk_source
 from workers.providers.sales_crms import activecampaign_source, gohighlevel_source, pipedrive_source, pipedrive_token
 from workers.providers.salesforce_zoho import salesforce_source, zoho_source
 from workers.providers.tokens import google_token, graph_token
+from workers.providers.zendesk import CREDENTIALS, zendesk_source
 from workers.settings import Settings
 from workers.temporal.schedules import schedule_id
 
@@ -133,6 +135,15 @@ def _plan(s: Settings) -> _Plan:
                  {"NOSHOW_GOHIGHLEVEL_LOCATION_ID": ghl.location_id,
                   "NOSHOW_GOHIGHLEVEL_CALENDAR_ID (or NOSHOW_GOHIGHLEVEL_GROUP_ID)": ghl.group_id or ghl.calendar_id},
                  {"NOSHOW_GOHIGHLEVEL_BASE_URL": ghl.base_url}, lambda: gohighlevel_source(s))
+    zd, fd = s.zendesk, s.freshdesk
+    zd_token = (zd.email and secret(zd.api_token)) or secret(zd.oauth_token)
+    consider("zendesk", "set" if zd_token else None, CREDENTIALS,
+             {"NOSHOW_ZENDESK_SUBDOMAIN": zd.subdomain or zd.base_url,
+              "NOSHOW_ZENDESK_STATUS_FIELD_ID": zd.status_field_id},
+             {"NOSHOW_ZENDESK_BASE_URL": zd.base_url} if zd.base_url else {}, lambda: zendesk_source(s))
+    consider("freshdesk", secret(fd.api_key), "NOSHOW_FRESHDESK_API_KEY",
+             {"NOSHOW_FRESHDESK_DOMAIN": fd.domain or fd.base_url},
+             {"NOSHOW_FRESHDESK_BASE_URL": fd.base_url} if fd.base_url else {}, lambda: freshdesk_source(s))
     return plan
 
 

@@ -21,7 +21,7 @@ from connectors.outlook.client import OutlookClient
 from connectors.settings import secret
 from connectors.writeback import MirroredCalendar, RemoteCrm, WritebackCrm
 from policies.schema import CrmRules
-from workers.providers import sales_crms, salesforce_zoho
+from workers.providers import helpdesks, sales_crms, salesforce_zoho
 from workers.providers.checks import ProviderCheck, ProviderConfigError, url_problem
 from workers.providers.tokens import google_token, graph_token
 from workers.settings import Settings
@@ -78,6 +78,8 @@ def crm_problems(s: Settings) -> list[str]:
         return salesforce_zoho.crm_problems(s)
     if s.routing.crm_provider in sales_crms.TITLES:
         return sales_crms.crm_problems(s)
+    if s.routing.crm_provider in helpdesks.TITLES:
+        return helpdesks.crm_problems(s)
     if s.routing.crm_provider == "local":
         return []
     hubspot = s.hubspot
@@ -110,7 +112,8 @@ def writeback_checks(s: Settings) -> list[ProviderCheck]:
     elif problems:
         checks.append(ProviderCheck("crm", "error", "; ".join(problems)))
     else:
-        title = {**salesforce_zoho.TITLES, **sales_crms.TITLES}.get(s.routing.crm_provider, "HubSpot")
+        titles = {**salesforce_zoho.TITLES, **sales_crms.TITLES, **helpdesks.TITLES}
+        title = titles.get(s.routing.crm_provider, "HubSpot")
         checks.append(ProviderCheck("crm", "ok", f"outcomes, notes and owner tasks written to {title} under the CRM "
                                                  "write rules; local copy kept"))
     return checks
@@ -160,7 +163,7 @@ def writeback(s: Settings, calendar: Any, crm: Any, rules: list[CrmRules]) -> tu
                             default_owner=(s.hubspot.owner_id or "").strip() or None)
     else:
         remote = salesforce_zoho.remote_crm(s, crm, union_rules(rules)) or sales_crms.remote_crm(
-            s, crm, union_rules(rules))
+            s, crm, union_rules(rules)) or helpdesks.remote_crm(s, crm, union_rules(rules))
     if marker is None and isinstance(remote, NoShowMarker):
         # a CRM that holds the appointment itself (a Pipedrive activity) takes the no-show mark
         engine_crm = WritebackCrm(crm, remote, remote, marker_source=routing.crm_provider)
