@@ -25,6 +25,7 @@ Error descriptions can echo a ticket's content: only the status and the `error` 
 from __future__ import annotations
 
 import base64
+import re
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -50,8 +51,12 @@ class ZendeskClient(JsonApi):
 
     def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         auth = f"Basic {self.basic}" if self.basic else f"Bearer {current_token(self.oauth or '')}"
-        return super().request(method, path, headers={"Authorization": auth, **(kwargs.pop("headers", None) or {})},
-                               **kwargs)
+        response = super().request(method, path, headers={"Authorization": auth, **(kwargs.pop("headers", None) or {})},
+                                   ok=_REFUSALS, **kwargs)
+        if response.status_code in _REFUSALS:
+            raise PermanentProviderError(f"zendesk HTTP {response.status_code} ({_code(response)})",
+                                         code=_code(response))
+        return response
 
     def _object(self, key: str, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
         body = self.call(method, path, **kwargs)
@@ -128,6 +133,23 @@ class ZendeskClient(JsonApi):
         if not found.get("id"):
             raise PermanentProviderError("zendesk: the create answered no id", code="no_id")
         return str(found["id"])
+
+
+# 4xx refusals mapped here (not 408 / 429, which stay retryable in the shared mapping)
+_REFUSALS = frozenset({400, 401, 402, 403, 404, 405, 409, 410, 413, 415, 422})
+_CODE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,60}$")
+
+
+def _code(response: httpx.Response) -> str:
+    """The `error` code when it is one (`RecordNotFound`); a 401 sends a sentence there, which stays out."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    given = body.get("error") if isinstance(body, dict) else None
+    if isinstance(given, dict):
+        given = given.get("title")
+    return given if isinstance(given, str) and _CODE.match(given) else str(response.status_code)
 
 
 def custom_values(ticket: Mapping[str, Any]) -> dict[str, Any]:
