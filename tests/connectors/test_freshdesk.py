@@ -107,7 +107,8 @@ def test_the_poll_reads_updated_tickets_page_by_page_and_keeps_the_latest_change
         for row in fixture_json("freshdesk", "tickets_updated.json"):
             fake.add_ticket(sam, row["custom_fields"], **{k: row[k] for k in ("id", "created_at", "updated_at")})
         for i in range(PAGE_SIZE):  # a full first page of other tickets, changed earlier
-            fake.add_ticket(sam, created_at="2026-01-06T00:00:00Z", updated_at=f"2026-01-06T0{i // 60}:{i % 60:02d}:00Z")
+            fake.add_ticket(sam, created_at="2026-01-06T00:00:00Z",
+                            updated_at=f"2026-01-06T0{i // 60}:{i % 60:02d}:00Z")
         source = FreshdeskSource(FreshdeskClient(fake.base_url, "fd-key"), appointment_field="cf_appointment_id",
                                  start_field="cf_appointment_time")
         page = source.poll(None, NOW)

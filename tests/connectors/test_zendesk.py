@@ -137,7 +137,8 @@ def test_the_outcome_sets_the_ticket_field_and_leaves_one_private_comment(
         crm.write_fields(f"zendesk:{rita}", str(ticket), {"outcome": "no_show"}, "case-1-outcome")
     assert fake.field(ticket, OUTCOME) == "no_show"
     assert crm.read_fields(f"zendesk:{rita}", str(ticket)) == {"outcome": "no_show"}
-    field_puts = [r for r in fake.calls("PUT", f"/api/v2/tickets/{ticket}.json") if "custom_fields" in r.json()["ticket"]]
+    puts = fake.calls("PUT", f"/api/v2/tickets/{ticket}.json")
+    field_puts = [r for r in puts if "custom_fields" in r.json()["ticket"]]
     assert field_puts[0].json() == {"ticket": {"custom_fields": [{"id": OUTCOME, "value": "no_show"}]}}
     notes = [c for c in fake.comments[ticket] if c["public"] is False]
     assert len(notes) == 1 and notes[0]["body"].startswith("No-show recovery recorded outcome: no_show")
