@@ -8,7 +8,8 @@
   `GET /api/v2/tickets?requester_id=` (API section "Tickets").
 - Notes: `POST /api/v2/tickets/{id}/notes` with `{"body": "<html>", "private": true}`; `GET
   /api/v2/tickets/{id}/conversations` lists notes and replies (API section "Conversations").
-- Contacts: `GET /api/v2/contacts/{id}` (`name`, `email`, `phone`, `mobile`), `GET /api/v2/contacts?email=`.
+- Contacts: `GET /api/v2/contacts/{id}` (`name`, `email`, `phone`, `mobile`), `GET /api/v2/contacts?email=`,
+  `POST /api/v2/contacts`.
   Agents: `GET /api/v2/agents/me`.
 - Errors: `{"description": "Validation failed", "errors": [{"field", "message", "code"}]}`; rate limits are per
   plan per minute and answer 429 with `Retry-After` (API section "Rate Limit").
@@ -92,6 +93,16 @@ class FreshdeskClient(JsonApi):
 
     def add_note(self, ticket_id: str, body: str) -> str:
         return self._created(f"/api/v2/tickets/{segment(ticket_id)}/notes", {"body": body, "private": True})
+
+    def create_contact(self, name: str, email: str, phone: str) -> str:
+        """A contact (`POST /api/v2/contacts`), for the demo's requester."""
+        return self._created("/api/v2/contacts", {"name": name, "email": email, "mobile": phone})
+
+    def open_ticket(self, requester_id: str, subject: str, body: str, fields: Mapping[str, str]) -> str:
+        """A ticket from the requester with custom field values (the demo's appointment ticket)."""
+        return self._created("/api/v2/tickets", {"subject": subject, "description": body,
+                                                 "requester_id": int(requester_id), "status": 2, "priority": 1,
+                                                 "custom_fields": dict(fields)})
 
     def create_ticket(self, requester_id: str | None, subject: str, body: str, assignee_id: str | None) -> str:
         if not requester_id:

@@ -8,7 +8,8 @@ References (Zendesk's public documentation):
   note), `POST /api/v2/tickets.json`, `GET /api/v2/tickets/{id}/comments.json`,
   `GET /api/v2/users/{id}/tickets/requested.json` https://developer.zendesk.com/api-reference/ticketing/tickets/tickets/,
   https://developer.zendesk.com/api-reference/ticketing/tickets/ticket_comments/.
-- Users: `GET /api/v2/users/{id}.json`, `GET /api/v2/users/me.json`, `GET /api/v2/users/search.json?query=`
+- Users: `GET /api/v2/users/{id}.json`, `GET /api/v2/users/me.json`, `GET /api/v2/users/search.json?query=`,
+  `POST /api/v2/users.json`
   https://developer.zendesk.com/api-reference/ticketing/users/users/.
 - Incremental ticket export, cursor based: `GET /api/v2/incremental/tickets/cursor.json?start_time=<unix>`, then
   `?cursor=<after_cursor>` until `end_of_stream`
@@ -120,6 +121,23 @@ class ZendeskClient(JsonApi):
         if not record:
             raise PermanentProviderError("zendesk: the comment answered no audit", code="no_id")
         return str(record)
+
+    def create_user(self, name: str, email: str, phone: str) -> str:
+        """An end user (`POST /api/v2/users.json`), for the demo's requester."""
+        found = self._object("user", "POST", "/api/v2/users.json", json_body={"user": {
+            "name": name, "email": email, "phone": phone, "role": "end-user"}}, ambiguous_after_send=True)
+        if not found.get("id"):
+            raise PermanentProviderError("zendesk: the create answered no id", code="no_id")
+        return str(found["id"])
+
+    def open_ticket(self, requester_id: str, subject: str, body: str, fields: Mapping[str, str]) -> str:
+        """A ticket from the requester with custom field values (the demo's appointment ticket)."""
+        found = self._object("ticket", "POST", "/api/v2/tickets.json", json_body={"ticket": {
+            "subject": subject, "comment": {"body": body}, "requester_id": int(requester_id),
+            "custom_fields": [{"id": int(k), "value": v} for k, v in fields.items()]}}, ambiguous_after_send=True)
+        if not found.get("id"):
+            raise PermanentProviderError("zendesk: the create answered no id", code="no_id")
+        return str(found["id"])
 
     def create_ticket(self, requester_id: str | None, subject: str, body: str, assignee_id: str | None) -> str:
         ticket: dict[str, Any] = {"subject": subject, "comment": {"body": body, "public": False},

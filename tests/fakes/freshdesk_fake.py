@@ -8,7 +8,8 @@
   `per_page` (at most 100), `page`: a plain JSON array.
 - Notes: `POST /api/v2/tickets/{id}/notes` (`body` required; `private` defaults to true), `GET
   /api/v2/tickets/{id}/conversations`.
-- Contacts: `GET /api/v2/contacts/{id}`, `GET /api/v2/contacts?email=`. Agents: `GET /api/v2/agents/me`.
+- Contacts: `GET /api/v2/contacts/{id}`, `GET /api/v2/contacts?email=`, `POST /api/v2/contacts` (`name` and
+  one of `email` / `phone` / `mobile` required). Agents: `GET /api/v2/agents/me`.
 An unknown record is 404 with an empty body.
 """
 
@@ -63,6 +64,7 @@ class FakeFreshdesk(FakeServer):
     def setup_routes(self) -> None:
         self.route("GET", "/api/v2/agents/me", self._me)
         self.route("GET", "/api/v2/contacts", self._find_contacts)
+        self.route("POST", "/api/v2/contacts", self._create_contact)
         self.route("GET", "/api/v2/contacts/(?P<id>[0-9]+)", self._contact)
         self.route("GET", "/api/v2/tickets", self._list)
         self.route("POST", "/api/v2/tickets", self._create)
@@ -85,6 +87,16 @@ class FakeFreshdesk(FakeServer):
     def _contact(self, req: RecordedRequest, m: Any) -> FakeResponse:
         found = self.contacts.get(int(m["id"]))
         return self._refused(req) or (FakeResponse(200, found) if found else FakeResponse(404))
+
+    def _create_contact(self, req: RecordedRequest, m: Any) -> FakeResponse:
+        refused = self._refused(req)
+        if refused:
+            return refused
+        body = req.json() or {}
+        if not body.get("name") or not (body.get("email") or body.get("mobile") or body.get("phone")):
+            return FakeResponse(400, fd_error(400, "name", "missing_field"))
+        cid = self.add_contact(body["name"], body.get("email", ""), body.get("mobile") or body.get("phone", ""))
+        return FakeResponse(201, self.contacts[cid])
 
     def _find_contacts(self, req: RecordedRequest, m: Any) -> FakeResponse:
         rows = [c for c in self.contacts.values() if c["email"] == req.query.get("email")]
@@ -123,7 +135,11 @@ class FakeFreshdesk(FakeServer):
         missing = [k for k in ("subject", "description") if not body.get(k)]
         if missing or not (body.get("requester_id") or body.get("email")):
             return FakeResponse(400, fd_error(400, (missing or ["requester_id"])[0], "missing_field"))
-        tid = self.add_ticket(int(body.pop("requester_id")), **body)
+        custom = body.pop("custom_fields", None) or {}
+        unknown = sorted(set(custom) - self.known_fields)
+        if unknown:
+            return FakeResponse(400, fd_error(400, unknown[0], "invalid_field"))
+        tid = self.add_ticket(int(body.pop("requester_id")), custom, **body)
         return FakeResponse(201, self.tickets[tid])
 
     def _update(self, req: RecordedRequest, m: Any) -> FakeResponse:

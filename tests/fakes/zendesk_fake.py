@@ -9,7 +9,7 @@
   `GET /api/v2/tickets/{id}/comments.json`, `GET /api/v2/users/{id}/tickets/requested.json` (`sort_by`,
   `sort_order`).
 - Users (https://developer.zendesk.com/api-reference/ticketing/users/users/): `GET /api/v2/users/{id}.json`,
-  `/users/me.json`, `/users/search.json?query=email:<address>`.
+  `/users/me.json`, `/users/search.json?query=email:<address>`, `POST /api/v2/users.json` (`name` required).
 - Incremental export (https://developer.zendesk.com/api-reference/ticketing/ticket-management/incremental_exports/):
   `GET /api/v2/incremental/tickets/cursor.json` with `start_time` (unix, tickets updated at or after it) or
   `cursor`; answers `tickets`, `after_cursor`, `after_url`, `end_of_stream`.
@@ -81,6 +81,7 @@ class FakeZendesk(FakeServer):
 
     def setup_routes(self) -> None:
         self.route("GET", "/api/v2/users/me.json", self._me)
+        self.route("POST", "/api/v2/users.json", self._create_user)
         self.route("GET", "/api/v2/users/search.json", self._search_users)
         self.route("GET", "/api/v2/users/(?P<id>[0-9]+)/tickets/requested.json", self._requested)
         self.route("GET", "/api/v2/users/(?P<id>[0-9]+).json", self._user)
@@ -98,6 +99,16 @@ class FakeZendesk(FakeServer):
     # ------------------------------------------------------------ users
     def _me(self, req: RecordedRequest, m: Any) -> FakeResponse:
         return self._refused(req) or FakeResponse(200, {"user": self.users[9001]})
+
+    def _create_user(self, req: RecordedRequest, m: Any) -> FakeResponse:
+        refused = self._refused(req)
+        if refused:
+            return refused
+        body = (req.json() or {}).get("user") or {}
+        if not body.get("name"):
+            return FakeResponse(422, zd_error(422))
+        uid = self.add_user(body["name"], body.get("email", ""), body.get("phone", ""))
+        return FakeResponse(201, {"user": self.users[uid]})
 
     def _user(self, req: RecordedRequest, m: Any) -> FakeResponse:
         user = self.users.get(int(m["id"]))
@@ -157,7 +168,8 @@ class FakeZendesk(FakeServer):
         comment = body.pop("comment", None)
         if not isinstance(comment, dict) or not comment.get("body"):
             return FakeResponse(422, zd_error(422))
-        tid = self.add_ticket(int(body.pop("requester_id", 9001)), **body)
+        custom = {f["id"]: f["value"] for f in body.pop("custom_fields", None) or []}
+        tid = self.add_ticket(int(body.pop("requester_id", 9001)), custom, **body)
         self.comments[tid] = [{"id": next(self._n), "body": comment["body"], "public": comment.get("public", True)}]
         return FakeResponse(201, {"ticket": self.tickets[tid]})
 
