@@ -176,3 +176,29 @@ def test_an_unknown_field_is_permanent_and_a_rate_limit_is_retryable(
     with pytest.raises(RetryableProviderError) as limited:
         crm.append_note(f"freshdesk:{sam}", "x", "note-1")
     assert limited.value.retry_after == 30
+
+
+def test_settings_select_freshdesk_as_the_crm_and_the_live_probe_reads_the_agent(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from connectors.local.calendar import LocalCalendar
+    from connectors.local.crm import LocalCrm
+    from connectors.writeback import WritebackCrm
+    from tests.helpers import settings_from
+    from workers.providers.checks import ProviderConfigError
+    from workers.providers.live import probes
+    from workers.providers.writeback import writeback
+
+    monkeypatch.chdir(tmp_path)
+    db = LocalDb(tmp_path / "local.db")
+    missing = settings_from({"crm_provider": "freshdesk", "freshdesk_statuses": json.dumps({"x": "gone"}),
+                             "freshdesk_fields": json.dumps({"outcome": "outcome"})})
+    with pytest.raises(ProviderConfigError) as info:
+        writeback(missing, LocalCalendar(db), LocalCrm(db), [CrmRules()])
+    for named in ("NOSHOW_FRESHDESK_API_KEY", "NOSHOW_FRESHDESK_DOMAIN", "NOSHOW_FRESHDESK_STATUSES", "cf_"):
+        assert named in str(info.value)
+    with FakeFreshdesk() as fake:
+        ready = settings_from({"crm_provider": "freshdesk", "freshdesk_base_url": fake.base_url,
+                               "freshdesk_api_key": "fd-key"})
+        _, engine_crm = writeback(ready, LocalCalendar(db), LocalCrm(db), [CrmRules()])
+        assert isinstance(engine_crm, WritebackCrm) and isinstance(engine_crm.remote, HelpdeskCrm)
+        assert probes(ready)["freshdesk"]() == "agent 77001"

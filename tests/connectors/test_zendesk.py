@@ -196,3 +196,31 @@ def test_oauth_bearer_is_sent_and_a_refused_token_is_permanent() -> None:
         with pytest.raises(PermanentProviderError) as info:
             ZendeskClient(fake.base_url, "agent@clinic.example", "wrong").me()
         assert "authenticate" not in str(info.value)  # the provider's message never reaches an exception
+
+
+def test_settings_select_zendesk_as_the_crm_and_the_live_probe_reads_the_current_user(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from connectors.local.calendar import LocalCalendar
+    from connectors.local.crm import LocalCrm
+    from connectors.writeback import WritebackCrm
+    from tests.helpers import settings_from
+    from workers.providers.checks import ProviderConfigError
+    from workers.providers.live import probes
+    from workers.providers.writeback import writeback
+
+    monkeypatch.chdir(tmp_path)
+    db = LocalDb(tmp_path / "local.db")
+    missing = settings_from({"crm_provider": "zendesk", "zendesk_fields": json.dumps({"outcome": "x", "mood": "1"})})
+    with pytest.raises(ProviderConfigError) as info:
+        writeback(missing, LocalCalendar(db), LocalCrm(db), [CrmRules()])
+    for named in ("NOSHOW_ZENDESK_API_TOKEN", "NOSHOW_ZENDESK_SUBDOMAIN", "mood", "numeric ticket field ids"):
+        assert named in str(info.value)
+    with FakeZendesk() as fake:
+        ready = settings_from({"crm_provider": "zendesk", "zendesk_base_url": fake.base_url,
+                               "zendesk_email": "agent@clinic.example", "zendesk_api_token": "zd-token",
+                               "zendesk_follow_up": "ticket", "zendesk_appointment_field_id": str(APPOINTMENT)})
+        _, engine_crm = writeback(ready, LocalCalendar(db), LocalCrm(db), [CrmRules()])
+        assert isinstance(engine_crm, WritebackCrm) and isinstance(engine_crm.remote, HelpdeskCrm)
+        assert engine_crm.remote.follow_up == "ticket" and not engine_crm.remote.ticket_ids_are_appointments
+        assert probes(ready)["zendesk"]() == "user 9001 (admin)"
+        assert fake.calls("GET", "/api/v2/users/me.json")
