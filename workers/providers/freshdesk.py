@@ -12,8 +12,7 @@ from connectors.helpdesk.crm import HelpdeskCrm
 from connectors.local.remote_creates import CreateLog
 from connectors.settings import secret
 from policies.schema import CrmRules
-from workers.providers.checks import url_problem
-from workers.providers.helpdesk_kit import FollowUp, mapping_problems, requester_follow_up
+from workers.providers.helpdesk_kit import FollowUp, desk_problems, requester_follow_up
 from workers.settings import Settings
 
 TITLE = "Freshdesk"
@@ -44,12 +43,8 @@ def freshdesk_source(s: Settings) -> FreshdeskSource:
 
 def freshdesk_problems(s: Settings) -> list[str]:
     f = s.freshdesk
-    problems = [] if secret(f.api_key) else ["missing NOSHOW_FRESHDESK_API_KEY"]
-    if not (f.domain or f.base_url):
-        problems.append("missing NOSHOW_FRESHDESK_DOMAIN")
-    if f.base_url:
-        problems += [x for x in [url_problem(f.base_url, "NOSHOW_FRESHDESK_BASE_URL")] if x]
-    problems += mapping_problems("FRESHDESK", f.statuses, f.fields)
+    problems = desk_problems("FRESHDESK", None if secret(f.api_key) else "NOSHOW_FRESHDESK_API_KEY",
+                             ("NOSHOW_FRESHDESK_DOMAIN", f.domain, f.base_url), f.statuses, f.fields)
     if any(not str(v).startswith("cf_") for v in f.fields.values()):
         problems.append("NOSHOW_FRESHDESK_FIELDS values must be custom field names (cf_...)")
     return problems

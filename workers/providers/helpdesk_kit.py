@@ -11,6 +11,7 @@ import structlog
 from connectors.contract import RawRequest, WebhookResult
 from connectors.helpdesk.tickets import EVENTS, StatusMap
 from domain.models import Contact
+from workers.providers.checks import url_problem
 
 log = structlog.get_logger(__name__)
 
@@ -38,6 +39,19 @@ def requester_follow_up(source: str, read: Callable[[str], Mapping[str, Any]],
         return result
 
     return after
+
+
+def desk_problems(env: str, credentials: str | None, where: tuple[str, str | None, str | None],
+                  statuses: Mapping[str, str], fields: Mapping[str, str]) -> list[str]:
+    """Format rules every desk shares: `credentials` names what is missing (None when set), `where` is (the
+    account's name variable, its value, the base URL override), then the status map and the written fields."""
+    name, account, base_url = where
+    problems = [f"missing {credentials}"] if credentials else []
+    if not (account or base_url):
+        problems.append(f"missing {name}")
+    if base_url:
+        problems += [x for x in [url_problem(base_url, f"NOSHOW_{env}_BASE_URL")] if x]
+    return problems + mapping_problems(env, statuses, fields)
 
 
 def mapping_problems(env: str, statuses: Mapping[str, str], fields: Mapping[str, str]) -> list[str]:

@@ -12,8 +12,7 @@ from connectors.zendesk.client import ZendeskClient
 from connectors.zendesk.inbound import ZendeskInbound
 from connectors.zendesk.source import ZendeskSource, user_contact
 from policies.schema import CrmRules
-from workers.providers.checks import url_problem
-from workers.providers.helpdesk_kit import FollowUp, mapping_problems, requester_follow_up
+from workers.providers.helpdesk_kit import FollowUp, desk_problems, requester_follow_up
 from workers.settings import Settings
 
 TITLE = "Zendesk"
@@ -45,14 +44,9 @@ def zendesk_source(s: Settings) -> ZendeskSource:
 
 def zendesk_problems(s: Settings) -> list[str]:
     z = s.zendesk
-    problems: list[str] = []
-    if not (z.email and secret(z.api_token)) and not secret(z.oauth_token):
-        problems.append(f"missing {CREDENTIALS}")
-    if not (z.subdomain or z.base_url):
-        problems.append("missing NOSHOW_ZENDESK_SUBDOMAIN")
-    if z.base_url:
-        problems += [x for x in [url_problem(z.base_url, "NOSHOW_ZENDESK_BASE_URL")] if x]
-    problems += mapping_problems("ZENDESK", z.statuses, z.fields)
+    token = (z.email and secret(z.api_token)) or secret(z.oauth_token)
+    problems = desk_problems("ZENDESK", None if token else CREDENTIALS,
+                             ("NOSHOW_ZENDESK_SUBDOMAIN", z.subdomain, z.base_url), z.statuses, z.fields)
     if any(not str(v).isdigit() for v in z.fields.values()):
         problems.append("NOSHOW_ZENDESK_FIELDS values must be numeric ticket field ids")
     return problems
