@@ -29,6 +29,7 @@ from typing import Any
 import httpx
 
 from connectors.contract import PermanentProviderError
+from connectors.crm_fields import UNKNOWN_CONTACT
 from connectors.http import JsonApi, segment
 
 PAGE_SIZE = 100
@@ -106,7 +107,8 @@ class FreshdeskClient(JsonApi):
 
     def create_ticket(self, requester_id: str | None, subject: str, body: str, assignee_id: str | None) -> str:
         if not requester_id:
-            raise PermanentProviderError("freshdesk: a ticket needs a requester", code="no_requester")
+            # a ticket must have a requester: with none known, the local task is the only record
+            raise PermanentProviderError("freshdesk: a ticket needs a requester", code=UNKNOWN_CONTACT)
         ticket: dict[str, Any] = {"subject": subject, "description": body, "requester_id": int(requester_id),
                                   "status": 2, "priority": 2}
         if assignee_id:

@@ -59,8 +59,8 @@ class ZendeskInbound(SecretInbound):
         if str(body.get("type") or "").startswith("zen:event-type:"):
             given = clip(body.get("id"), 100)
             return f"zendesk:event:{given}" if given else None
-        view = hook_view(body)
-        return f"zendesk:{view.ticket_id}:{clip(body.get('updated_at'), 40)}:{normalise(view.status_value or '')[:60]}"
+        view, when = hook_view(body), clip(body.get("updated_at"), 40)
+        return f"zendesk:{view.ticket_id}:{when}:{normalise(view.status_value or '')[:60]}" if when else None
 
     def parse(self, request: RawRequest) -> WebhookResult:
         body = as_dict(load_json(request.body), "body")

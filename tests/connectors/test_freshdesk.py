@@ -202,3 +202,12 @@ def test_settings_select_freshdesk_as_the_crm_and_the_live_probe_reads_the_agent
         _, engine_crm = writeback(ready, LocalCalendar(db), LocalCrm(db), [CrmRules()])
         assert isinstance(engine_crm, WritebackCrm) and isinstance(engine_crm.remote, HelpdeskCrm)
         assert probes(ready)["freshdesk"]() == "agent 77001"
+
+
+def test_a_task_without_a_customer_stays_local_instead_of_failing_the_write(
+        freshdesk_crm: tuple[FakeFreshdesk, HelpdeskCrm, int, int]) -> None:
+    fake, crm, _, _ = freshdesk_crm
+    with pytest.raises(PermanentProviderError) as info:
+        crm.create_task("77001", "Review the day's no-shows", "task-3")
+    assert info.value.code == "unknown_contact"  # WritebackCrm keeps the local copy on this code
+    assert not fake.calls("POST", "/api/v2/tickets")
