@@ -52,6 +52,7 @@ SENDGRID_PUBLIC = base64.b64encode(SENDGRID_KEY.public_key().public_bytes(
 
 PIPEDRIVE_USER, PIPEDRIVE_PASSWORD = "hookuser", "pipedrive-hook-password"
 AC_TOKEN = "activecampaign-url-token-0123456789"
+ZENDESK, FRESHDESK = "zendesk-signing-secret-01", "freshdesk-rule-token-0123456789"
 PROVIDER_ENV = {
     "NOSHOW_SETTINGS_FILE": "/nonexistent/.env",
     "NOSHOW_CALCOM_WEBHOOK_SECRET": CALCOM, "NOSHOW_CALENDLY_SIGNING_KEY": CALENDLY,
@@ -61,9 +62,10 @@ PROVIDER_ENV = {
     "SENDGRID_PARSE_TOKEN": PARSE_TOKEN, "SLACK_SIGNING_SECRET": SLACK,
     "NOSHOW_PIPEDRIVE_WEBHOOK_USER": PIPEDRIVE_USER, "NOSHOW_PIPEDRIVE_WEBHOOK_PASSWORD": PIPEDRIVE_PASSWORD,
     "NOSHOW_ACTIVECAMPAIGN_WEBHOOK_TOKEN": AC_TOKEN, "NOSHOW_GOHIGHLEVEL_WEBHOOK_PUBLIC_KEY": GHL_PUBLIC_PEM,
+    "NOSHOW_ZENDESK_WEBHOOK_SECRET": ZENDESK, "NOSHOW_FRESHDESK_WEBHOOK_TOKEN": FRESHDESK,
 }
 JSON_PROVIDERS = ["calcom", "calendly", "hubspot", "zoom", "outlook", "events", "sendgrid", "pipedrive",
-                  "gohighlevel"]
+                  "gohighlevel", "zendesk", "freshdesk"]
 ALL_PROVIDERS = [*JSON_PROVIDERS, "twilio", "slack", "sendgrid_parse", "google", "activecampaign"]
 
 
@@ -168,6 +170,12 @@ def signed_headers(api: ProviderApi, provider: str, body: bytes, ts: str | None 
     if provider == "pipedrive":
         pair = base64.b64encode(f"{PIPEDRIVE_USER}:{PIPEDRIVE_PASSWORD}".encode()).decode()
         return {"authorization": f"Basic {pair}"}
+    if provider == "zendesk":
+        t = ts or time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        return {"x-zendesk-webhook-signature": hmac_sha256_b64(ZENDESK, t.encode("latin-1") + body),
+                "x-zendesk-webhook-signature-timestamp": t}
+    if provider == "freshdesk":
+        return {"x-noshow-token": FRESHDESK}
     if provider in ("outlook", "sendgrid_parse", "activecampaign"):
         return {}  # the secret rides in the body (clientState) or the URL (?token=)
     if provider == "google":
@@ -291,7 +299,7 @@ async def test_signed_hostile_forms_never_get_a_5xx(provider_api: ProviderApi, p
 # ------------------------------------------------------------------ named cases
 
 
-TIMESTAMPED = ["calendly", "hubspot", "zoom", "events", "sendgrid", "slack"]
+TIMESTAMPED = ["calendly", "hubspot", "zoom", "events", "sendgrid", "slack", "zendesk"]
 BAD_TIMESTAMPS = ["9" * 400, "99999999999999999999", "-99999999999999999999", "-1", "0", "1.5", "1e9", "²",
                   "+1767603600", "0x69", " ", "1767603600 1767603600", "¹²³"]  # as the app sees them (latin-1)
 
