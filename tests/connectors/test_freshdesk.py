@@ -211,3 +211,17 @@ def test_a_task_without_a_customer_stays_local_instead_of_failing_the_write(
         crm.create_task("77001", "Review the day's no-shows", "task-3")
     assert info.value.code == "unknown_contact"  # WritebackCrm keeps the local copy on this code
     assert not fake.calls("POST", "/api/v2/tickets")
+
+
+def test_the_ticket_list_is_a_reconcile_source_once_the_api_key_and_domain_are_set(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from tests.helpers import settings_from
+    from workers.providers.sources import reconcile_checks, reconcile_sources
+
+    monkeypatch.chdir(tmp_path)
+    [off] = [c for c in reconcile_checks(settings_from({})) if c.name == "freshdesk"]
+    assert off.status == "off"
+    ready = settings_from({"freshdesk_domain": "clinic", "freshdesk_api_key": "k", "freshdesk_reason_field": "cf_why"})
+    source = reconcile_sources(ready)["freshdesk"]
+    assert isinstance(source, FreshdeskSource) and source.reason_field == "cf_why"
+    assert source.client.base_url == "https://clinic.freshdesk.com"

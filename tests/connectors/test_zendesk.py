@@ -224,3 +224,20 @@ def test_settings_select_zendesk_as_the_crm_and_the_live_probe_reads_the_current
         assert engine_crm.remote.follow_up == "ticket" and not engine_crm.remote.ticket_ids_are_appointments
         assert probes(ready)["zendesk"]() == "user 9001 (admin)"
         assert fake.calls("GET", "/api/v2/users/me.json")
+
+
+def test_the_export_is_a_reconcile_source_only_with_credentials_and_the_status_field(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from tests.helpers import settings_from
+    from workers.providers.sources import reconcile_checks, reconcile_sources
+
+    monkeypatch.chdir(tmp_path)
+    api = {"zendesk_subdomain": "clinic", "zendesk_email": "agent@clinic.example", "zendesk_api_token": "t"}
+    without_field = settings_from(api)
+    [check] = [c for c in reconcile_checks(without_field) if c.name == "zendesk"]
+    assert check.status == "error" and "NOSHOW_ZENDESK_STATUS_FIELD_ID" in check.detail
+    assert "zendesk" not in reconcile_sources(without_field)
+    ready = settings_from({**api, "zendesk_status_field_id": str(STATUS)})
+    source = reconcile_sources(ready)["zendesk"]
+    assert isinstance(source, ZendeskSource) and source.status_field_id == str(STATUS)
+    assert source.client.base_url == "https://clinic.zendesk.com"

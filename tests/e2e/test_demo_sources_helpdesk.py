@@ -51,7 +51,7 @@ async def test_the_zendesk_demo_recovers_a_ticket_marked_missed_and_notes_the_ou
             [ticket] = [t for t in zendesk.tickets.values() if t["requester_id"] == user["id"]]
             assert zendesk.calls("GET", f"/api/v2/users/{user['id']}.json")  # the phone came from Zendesk
             await eventually(lambda: asyncio.sleep(0, zendesk.field(ticket["id"], int(OUTCOME_FIELD))),
-                             lambda v: v is not None, timeout=20)
+                             lambda v: v == "no_show", timeout=20)
             await eventually(lambda: asyncio.sleep(0, [c for c in zendesk.comments[ticket["id"]]
                                                        if c["public"] is False]), lambda c: len(c) >= 1, timeout=20)
 
@@ -71,6 +71,9 @@ async def test_the_freshdesk_demo_recovers_a_canceled_appointment_ticket_and_not
             assert freshdesk.calls("GET", f"/api/v2/contacts/{contact['id']}")
             await eventually(lambda: asyncio.sleep(0, freshdesk.conversations[ticket["id"]]),
                              lambda notes: len(notes) >= 1 and all(n["private"] for n in notes), timeout=20)
+            # the demo's appointment began ten minutes before the cancellation: a late one
+            await eventually(lambda: asyncio.sleep(0, ticket["custom_fields"].get("cf_outcome")),
+                             lambda v: v == "late_cancel", timeout=20)
 
 
 def test_the_help_desk_demos_ask_before_writing_to_a_real_account_and_name_what_they_miss(
