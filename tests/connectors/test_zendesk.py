@@ -241,3 +241,23 @@ def test_the_export_is_a_reconcile_source_only_with_credentials_and_the_status_f
     source = reconcile_sources(ready)["zendesk"]
     assert isinstance(source, ZendeskSource) and source.status_field_id == str(STATUS)
     assert source.client.base_url == "https://clinic.zendesk.com"
+
+
+def test_a_status_map_that_is_not_json_is_one_settings_line_not_a_traceback(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import typer
+    from typer.testing import CliRunner
+
+    from workers.cli.connectors import connectors_check
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("NOSHOW_SETTINGS_FILE", str(tmp_path / "none.env"))
+    monkeypatch.setenv("NOSHOW_ZENDESK_STATUSES", "missed=no_show")
+    app = typer.Typer()
+    app.command("check")(connectors_check)
+    app.command("other")(lambda: None)
+    result = CliRunner().invoke(app, ["check"], env={"COLUMNS": "200"})
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.output
+    assert "Traceback" not in result.output
+    [line] = [x for x in result.output.splitlines() if x.strip().startswith("zendesk")]
+    assert "error" in line and "must hold JSON" in line and "missed=no_show" not in line

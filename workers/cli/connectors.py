@@ -16,7 +16,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from pydantic import ValidationError
-from pydantic_settings import BaseSettings
+from pydantic_settings import BaseSettings, SettingsError
 
 from connectors.sendgrid.settings import SendGridSettings
 from connectors.settings import secret
@@ -51,6 +51,9 @@ def _load(cls: type[S], name: str, errors: list[ProviderCheck]) -> S | None:
         return cls()
     except ValidationError as exc:
         errors.append(_settings_error(name, exc, str(cls.model_config.get("env_prefix") or "")))
+        return None
+    except SettingsError as exc:  # a JSON-valued variable (a field map, a status map) that is not JSON
+        errors.append(ProviderCheck(name, "error", f"invalid settings ({exc}; the variable must hold JSON)"))
         return None
 
 
