@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from connectors.contract import AmbiguousSendError, BusyInterval, PermanentProviderError, SlotUnavailable
+from connectors.inbound import dict_at
 from connectors.local.remote_creates import marker
 from connectors.local_holds import LocalHolds
 from connectors.mindbody.client import MindbodyClient
@@ -65,7 +66,7 @@ class MindbodyCalendar:
             first = self.client.parse(item.get("StartDateTime"))
             last = self.client.parse(item.get("BookableEndDateTime"))
             window_end = self.client.parse(item.get("EndDateTime"))
-            staff = item.get("Staff") if isinstance(item.get("Staff"), dict) else {}
+            staff = dict_at(item, "Staff")
             if first is None or staff.get("Id") is None:
                 continue
             last = last or ((window_end - step) if window_end else first)

@@ -82,7 +82,8 @@ class MindbodySource:
                                    person.get("Email"), person.get("MobilePhone"))
         if kind == "visit":
             appointment = Appointment(source=SOURCE, appointment_id=class_visit_id(row_id)[:100],
-                                      appointment_type="class", calendar_id=clip(row.get("LocationId"), 50) or "default",
+                                      appointment_type="class",
+                                      calendar_id=clip(row.get("LocationId"), 50) or "default",
                                       owner_id=clip(row.get("StaffId"), 50), start=start, end=max(start, end),
                                       contact=contact)
             changed = self.client.parse(row.get("LastModifiedDateTime")) or now
