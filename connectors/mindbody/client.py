@@ -20,6 +20,7 @@ https://developers.mindbodyonline.com/PublicDocumentation/V6):
   `ClientId`, `StartDateTime`, `EndDateTime`, `SignedIn`, `LateCancelled`, `LastModifiedDateTime`).
 - `GET /client/clients` (`request.clientIDs`, repeated) -> `{"Clients": [{"Id", "FirstName", "LastName",
   "Email", "MobilePhone"}]}`.
+- `GET /site/sites` -> `{"Sites": [{"Id", "Name", ...}]}`.
 - Paging: `request.limit` (default 100) and `request.offset` (default 0).
 
 Times in requests and answers carry no offset: they are the site's local time (NOSHOW_MINDBODY_TIME_ZONE).
@@ -175,6 +176,12 @@ class MindbodyClient(JsonApi):
             return {}
         found = self._pages("/client/clients", "Clients", {"request.clientIDs": list(client_ids)})
         return {str(c["Id"]): c for c in found if c.get("Id") is not None}
+
+    def sites(self) -> list[dict[str, Any]]:
+        """`GET /site/sites`: the site the API key and site id open (the live probe's read)."""
+        body = self.call("GET", "/site/sites")
+        rows = body.get("Sites") if isinstance(body, dict) else None
+        return [r for r in rows or [] if isinstance(r, dict)]
 
     # ------------------------------------------------------------------ writes
     def add_appointment(self, body: dict[str, Any]) -> dict[str, Any]:

@@ -66,6 +66,10 @@ WEBHOOKS: dict[str, tuple[list[str], str, str, str]] = {
                                          "public key; the body's `timestamp` within 5 min, dedupe on `webhookId`",
                     "application/json", '{"type": "AppointmentUpdate", "locationId", "appointment": {...}, '
                                         '"timestamp", "webhookId"}'),
+    "mindbody": (["x-mindbody-signature"], "`sha256=<base64 HMAC-SHA256(messageSignatureKey, body)>` (the "
+                                           "subscription's key as given; no timestamp: dedupe on `messageId`)",
+                 "application/json", '{"messageId", "eventId": "appointmentBooking.updated", "eventSchemaVersion", '
+                                     '"eventInstanceOriginationDateTime", "eventData": {...}}'),
     "slack": (["x-slack-signature", "x-slack-request-timestamp"],
               "`v0=<hex HMAC-SHA256(signing secret, v0:timestamp:body)>`, ±5 min",
               "application/x-www-form-urlencoded", "payload=<JSON block_actions>"),
