@@ -16,6 +16,7 @@ Times are the site's local time without an offset (the site zone here is UTC unl
 from __future__ import annotations
 
 import itertools
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -41,6 +42,7 @@ class FakeMindbody(FakeServer):
         self.classes: dict[int, dict[str, Any]] = {}
         self.visits: dict[int, dict[str, Any]] = {}
         self.clients: dict[str, dict[str, Any]] = {}
+        self.answer_delay = 0.0  # seconds a booking's answer is held after the booking is made
         self._ids = itertools.count(100_001)
         super().__init__()
 
@@ -203,6 +205,8 @@ class FakeMindbody(FakeServer):
                 "SessionTypeId": int(body["SessionTypeId"]), "StartDateTime": self.wall(start),
                 "EndDateTime": self.wall(end), "Notes": body.get("Notes")}
         self.appointments[appointment_id] = made
+        if self.answer_delay:
+            time.sleep(self.answer_delay)  # made, but the answer comes after the client gave up
         return FakeResponse(200, {"Appointment": made})
 
     def _open(self, at: datetime) -> list[dict[str, Any]]:

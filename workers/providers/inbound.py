@@ -27,8 +27,8 @@ from connectors.twilio.webhook import TwilioWebhook
 from connectors.zoho.inbound import ZohoInbound
 from connectors.zoom.inbound import ZoomInbound
 from workers.provider_settings import HubSpotSettings
-from workers.providers import mindbody
 from workers.providers.checks import ProviderCheck
+from workers.providers.mindbody import mindbody_inbound, mindbody_people
 from workers.providers.sales_crms import (
     activecampaign_inbound,
     gohighlevel_inbound,
@@ -170,6 +170,6 @@ def inbound_connectors(settings: Settings, channel_store: ChannelStore | None = 
     add("gohighlevel", lambda: with_people(gohighlevel_inbound(s), gohighlevel_people(s)),
         secret(s.gohighlevel.webhook_public_key) is not None,
         "NOSHOW_GOHIGHLEVEL_WEBHOOK_PUBLIC_KEY")
-    add("mindbody", lambda: mindbody.with_people(s), secret(s.mindbody.signature_key) is not None,
-        "NOSHOW_MINDBODY_SIGNATURE_KEY")
+    add("mindbody", lambda: with_people(mindbody_inbound(s), mindbody_people(s)),
+        secret(s.mindbody.signature_key) is not None, "NOSHOW_MINDBODY_SIGNATURE_KEY")
     return routes, checks

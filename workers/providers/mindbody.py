@@ -10,7 +10,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import structlog
 
 from connectors.contract import RawRequest, WebhookResult
-from connectors.inbound import InboundBase
 from connectors.mindbody.calendar import MindbodyCalendar, parse_calendar
 from connectors.mindbody.client import MindbodyClient
 from connectors.mindbody.inbound import MindbodyInbound, mindbody_contact
@@ -106,14 +105,6 @@ def mindbody_people(s: Settings) -> Callable[[RawRequest, WebhookResult], Webhoo
         return result
 
     return after
-
-
-def with_people(s: Settings) -> InboundBase:
-    from workers.providers.inbound import InboundWithFollowUp
-
-    after = mindbody_people(s)
-    inner = mindbody_inbound(s)
-    return InboundWithFollowUp(inner, after) if after is not None else inner
 
 
 def deployment_health_sources(s: Settings) -> frozenset[str]:
