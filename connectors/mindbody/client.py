@@ -20,6 +20,7 @@ https://developers.mindbodyonline.com/PublicDocumentation/V6):
   `ClientId`, `StartDateTime`, `EndDateTime`, `SignedIn`, `LateCancelled`, `LastModifiedDateTime`).
 - `GET /client/clients` (`request.clientIDs`, repeated) -> `{"Clients": [{"Id", "FirstName", "LastName",
   "Email", "MobilePhone"}]}`.
+- `POST /client/addclient` (`FirstName`, `LastName`, `Email`, `MobilePhone`) -> `{"Client": {"Id", ...}}`.
 - `GET /site/sites` -> `{"Sites": [{"Id", "Name", ...}]}`.
 - Paging: `request.limit` (default 100) and `request.offset` (default 0).
 
@@ -190,6 +191,15 @@ class MindbodyClient(JsonApi):
         if not isinstance(appointment, dict) or appointment.get("Id") is None:
             raise PermanentProviderError("mindbody: the booking answered no appointment id", code="no_id")
         return appointment
+
+    def add_client(self, first: str, last: str, email: str, mobile_phone: str) -> str:
+        """`POST /client/addclient` (the demo's client); returns the new client's `Id`."""
+        made = self.call("POST", "/client/addclient", json_body={
+            "FirstName": first, "LastName": last, "Email": email, "MobilePhone": mobile_phone})
+        client = made.get("Client") if isinstance(made, dict) else None
+        if not isinstance(client, dict) or client.get("Id") is None:
+            raise PermanentProviderError("mindbody: the new client answered no id", code="no_id")
+        return str(client["Id"])
 
     def update_appointment(self, body: dict[str, Any]) -> dict[str, Any]:
         made = self.call("POST", "/appointment/updateappointment", json_body=body)

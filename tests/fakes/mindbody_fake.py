@@ -7,7 +7,8 @@ document (https://developers.mindbodyonline.com/PublicDocumentation/V6):
   400 without), `POST /appointment/addappointment` (400 when the time is not bookable, UNVERIFIED code),
   `POST /appointment/updateappointment` (`Execute` `Cancel` sets the status Cancelled, UNVERIFIED value);
 - `GET /class/classes`, `GET /class/classvisits` (`request.classID`, `request.lastModifiedDate`),
-  `GET /client/clients` (`request.clientIDs` repeated);
+  `GET /client/clients` (`request.clientIDs` repeated), `POST /client/addclient` (`FirstName`, `LastName`
+  required);
 - lists page with `request.limit` / `request.offset` and answer `PaginationResponse`;
 - refusals are `{"Error": {"Message", "Code"}}` (UNVERIFIED shape).
 Times are the site's local time without an offset (the site zone here is UTC unless given).
@@ -102,6 +103,7 @@ class FakeMindbody(FakeServer):
         self.route("GET", f"{PREFIX}/class/classes", self._classes)
         self.route("GET", f"{PREFIX}/class/classvisits", self._class_visits)
         self.route("GET", f"{PREFIX}/client/clients", self._clients)
+        self.route("POST", f"{PREFIX}/client/addclient", self._add_client)
         self.route("GET", f"{PREFIX}/site/sites", self._sites)
 
     def revoke_tokens(self) -> None:
@@ -255,6 +257,17 @@ class FakeMindbody(FakeServer):
         wanted = self._ids_in(req, "request.clientIDs")
         rows = [self.clients[c] for c in wanted if c in self.clients]
         return self._page(req, "Clients", rows)
+
+    def _add_client(self, req: RecordedRequest, m: Any) -> FakeResponse:
+        refused = self._staff(req)
+        if refused:
+            return refused
+        body = req.json() or {}
+        if not body.get("FirstName") or not body.get("LastName"):
+            return FakeResponse(400, mb_error(400, "MissingRequiredFields", "FirstName, LastName"))
+        client_id = self.add_client(body["FirstName"], body["LastName"], body.get("Email", ""),
+                                    body.get("MobilePhone", ""))
+        return FakeResponse(200, {"Client": self.clients[client_id]})
 
     def _sites(self, req: RecordedRequest, m: Any) -> FakeResponse:
         refused = self._app(req)
