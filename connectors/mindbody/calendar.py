@@ -3,13 +3,13 @@ at a location, bookings with add-appointment, and cancellation (connectors/mindb
 
 `calendar_id` is `<sessionTypeId>@<locationId>` (a Mindbody appointment carries it; appointments from other
 sources are rebooked on NOSHOW_MINDBODY_CALENDAR). A bookable item is a window of one staff member in which an
-appointment may start (`StartDateTime` to `BookableEndDateTime`): it is offered as slots of `slot_minutes`, each
-owned by that staff member, and booked with that staff id. The customer must be a Mindbody client
-(`mindbody:<clientId>`): a contact from another source is refused (`no_contact`), since creating clients is not
-built. Mindbody has no holds (kept locally, connectors/local_holds.py) and no idempotency key: the notes carry
-`(ref nsk...)`, and a retry whose time is gone, or whose create got no answer, looks for its own booking among
-the client's appointments that day first. The no-show mark is Mindbody's own (staff set it in Mindbody), so this
-calendar does not write it.
+appointment may start anywhere from `StartDateTime` to `BookableEndDateTime`: it is free time up to that last
+start plus `slot_minutes`, and a time is booked with the staff member whose window lets it start. The customer
+must be a Mindbody client (`mindbody:<clientId>`): a contact from another source is refused (`no_contact`), since
+creating clients is not built. Mindbody has no holds (kept locally, connectors/local_holds.py) and no idempotency
+key: the notes carry `(ref nsk...)`, and a retry whose time is gone, or whose create got no answer, looks for its
+own booking among the client's appointments that day first. The no-show mark is Mindbody's own (staff set it in
+Mindbody), so this calendar does not write it.
 """
 
 from __future__ import annotations
@@ -58,27 +58,31 @@ class MindbodyCalendar:
                                          code="no_calendar")
         return parsed
 
-    def _free(self, calendar_id: str, start: datetime, end: datetime) -> list[Slot]:
+    def _windows(self, calendar_id: str, start: datetime, end: datetime) -> list[tuple[datetime, datetime, str]]:
+        """(first start, last start, staff id) of each bookable item: an appointment may start anywhere in it."""
         session, location = self.calendar(calendar_id)
         step = timedelta(minutes=self.slot_minutes)
-        slots: list[Slot] = []
+        windows: list[tuple[datetime, datetime, str]] = []
         for item in self.client.bookable_items(session, start, end, location_id=location):
             first = self.client.parse(item.get("StartDateTime"))
-            last = self.client.parse(item.get("BookableEndDateTime"))
             window_end = self.client.parse(item.get("EndDateTime"))
-            staff = dict_at(item, "Staff")
-            if first is None or staff.get("Id") is None:
-                continue
-            last = last or ((window_end - step) if window_end else first)
-            at = first
-            while at <= last:
-                slots.append(Slot(start=at, end=at + step, calendar_id=calendar_id, owner_id=str(staff["Id"])))
-                at += step
-        return sorted(slots, key=lambda s: s.start)
+            last = self.client.parse(item.get("BookableEndDateTime")) or (window_end - step if window_end else None)
+            staff = dict_at(item, "Staff").get("Id")
+            if first is not None and last is not None and last >= first and staff is not None:
+                windows.append((first, last, str(staff)))
+        return sorted(windows)
 
     def busy(self, calendar_id: str, start: datetime, end: datetime) -> list[BusyInterval]:
-        return busy_from_free(self._free(calendar_id, start, end), start, end) + self.holds.busy(
-            calendar_id, start, end, self.clock())
+        step = timedelta(minutes=self.slot_minutes)
+        free = [Slot(start=first, end=last + step, calendar_id=calendar_id, owner_id=staff)
+                for first, last, staff in self._windows(calendar_id, start, end)]
+        return busy_from_free(free, start, end) + self.holds.busy(calendar_id, start, end, self.clock())
+
+    def _staff_for(self, slot: Slot) -> str | None:
+        """The staff member whose bookable item lets the slot start (the slot's own owner first)."""
+        fits = [staff for first, last, staff in self._windows(slot.calendar_id, slot.start, slot.end)
+                if first <= slot.start <= last]
+        return slot.owner_id if slot.owner_id in fits else (fits[0] if fits else None)
 
     def hold(self, slot: Slot, case_id: str, expires_at: datetime) -> Slot:
         return self.holds.hold(slot, case_id, expires_at, self.clock())
@@ -96,16 +100,15 @@ class MindbodyCalendar:
         if client_id is None:
             raise PermanentProviderError("mindbody: the customer is not a Mindbody client", code="no_contact")
         session, location = self.calendar(slot.calendar_id)
-        offered = [s for s in self._free(slot.calendar_id, slot.start, slot.end) if s.start == slot.start]
-        match = next((s for s in offered if s.owner_id == slot.owner_id), offered[0] if offered else None)
-        if match is None:
+        staff = self._staff_for(slot)
+        if staff is None:
             found = self._own(client_id, slot, idempotency_key)
             if found is None:
                 raise SlotUnavailable("mindbody: the time is no longer bookable")
             return found
         body: dict[str, Any] = {
             "ClientId": client_id, "LocationId": int(location), "SessionTypeId": int(session),
-            "StaffId": int(match.owner_id or 0), "StartDateTime": self.client.local(slot.start),
+            "StaffId": int(staff), "StartDateTime": self.client.local(slot.start),
             "EndDateTime": self.client.local(slot.end), "Notes": f"rebooked (ref {marker(idempotency_key)})"}
         try:
             made = self.client.add_appointment(body)
@@ -118,8 +121,7 @@ class MindbodyCalendar:
             found = self._own(client_id, slot, idempotency_key)
             if found is not None:
                 return found
-            still = any(s.start == slot.start for s in self._free(slot.calendar_id, slot.start, slot.end))
-            if not still:
+            if self._staff_for(slot) is None:
                 raise SlotUnavailable("mindbody: the time was taken") from exc
             raise
         self.holds.release(case_id)

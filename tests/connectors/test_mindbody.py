@@ -184,6 +184,20 @@ def test_a_booking_sends_the_documented_body_and_is_found_again_on_retry(
         again.book(slot, "case-2", "session-type-12", f"mindbody:{client_id}", "key-2")
 
 
+def test_a_time_anywhere_in_a_bookable_item_is_booked_with_its_staff_member(
+        booked: tuple[FakeMindbody, MindbodyCalendar, str]) -> None:
+    fake, calendar, client_id = booked
+    fake.open_window(NOW + timedelta(days=2), NOW + timedelta(days=2, hours=2), staff=9)
+    start = NOW + timedelta(days=2, minutes=45)  # not a window's first start: any start up to the last one
+    slot = Slot(start=start, end=start + timedelta(hours=1), calendar_id="12@1", owner_id=None)
+    made = calendar.book(slot, "case-1", "session-type-12", f"mindbody:{client_id}", "key-3")
+    assert fake.appointments[int(made)]["StaffId"] == 9
+    late = NOW + timedelta(days=2, hours=1, minutes=30)  # past the window's last start (an hour before its end)
+    with pytest.raises(SlotUnavailable):
+        calendar.book(Slot(start=late, end=late + timedelta(hours=1), calendar_id="12@1"), "case-2", "t",
+                      f"mindbody:{client_id}", "key-4")
+
+
 def test_a_booking_whose_answer_was_lost_is_found_not_made_twice(
         booked: tuple[FakeMindbody, MindbodyCalendar, str]) -> None:
     fake, _, client_id = booked

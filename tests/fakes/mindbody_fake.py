@@ -75,7 +75,8 @@ class FakeMindbody(FakeServer):
         self.availability.append({
             "Id": next(self._ids), "Staff": {"Id": staff, "FirstName": "Sam"},
             "SessionType": {"Id": session_type}, "Location": {"Id": location}, "StartDateTime": self.wall(start),
-            "EndDateTime": self.wall(end), "BookableEndDateTime": self.wall(end - timedelta(minutes=minutes))})
+            "EndDateTime": self.wall(end), "BookableEndDateTime": self.wall(end - timedelta(minutes=minutes)),
+            "_minutes": minutes})
 
     def add_class_visit(self, client_id: str, start: datetime, signed_in: bool = False, late_cancelled: bool = False,
                         modified: datetime | None = None, minutes: int = 60) -> int:
@@ -170,19 +171,10 @@ class FakeMindbody(FakeServer):
             return FakeResponse(400, mb_error(400, "MissingRequiredFields", "SessionTypeIds is required"))
         locations = self._ids_in(req, "request.locationIds")
         start, end = self._window(req, "request.startDate", "request.endDate")
-        taken = [(self.read(a["StartDateTime"]), self.read(a["EndDateTime"]), a["StaffId"])
-                 for a in self.appointments.values() if a["Status"] not in ("Cancelled", "LateCancelled")]
-        rows = []
-        for item in self.availability:
-            first, last = self.read(item["StartDateTime"]), self.read(item["BookableEndDateTime"])
-            if str(item["SessionType"]["Id"]) not in sessions or last < start or first > end:
-                continue
-            if locations and str(item["Location"]["Id"]) not in locations:
-                continue
-            if any(s < self.read(item["EndDateTime"]) and e > first and staff == item["Staff"]["Id"]
-                   for s, e, staff in taken):
-                continue  # a booked window is no longer offered
-            rows.append(item)
+        rows = [{k: v for k, v in item.items() if not k.startswith("_")} for item in self._free_windows()
+                if str(item["SessionType"]["Id"]) in sessions
+                and not (self.read(item["BookableEndDateTime"]) < start or self.read(item["StartDateTime"]) > end)
+                and (not locations or str(item["Location"]["Id"]) in locations)]
         return self._page(req, "Availabilities", rows)
 
     def _add(self, req: RecordedRequest, m: Any) -> FakeResponse:
@@ -197,7 +189,7 @@ class FakeMindbody(FakeServer):
             return FakeResponse(400, mb_error(400, "InvalidClientId", "client not found"))
         start = self.read(body["StartDateTime"])
         fits = any(str(i["Staff"]["Id"]) == str(body["StaffId"]) and self.read(i["StartDateTime"]) <= start
-                   <= self.read(i["BookableEndDateTime"]) for i in self._open(start))
+                   <= self.read(i["BookableEndDateTime"]) for i in self._free_windows())
         if not fits:
             return FakeResponse(400, mb_error(400, "StaffUnavailable", "the staff member is not available"))
         end = self.read(body["EndDateTime"]) if body.get("EndDateTime") else start + timedelta(hours=1)
@@ -211,12 +203,23 @@ class FakeMindbody(FakeServer):
             time.sleep(self.answer_delay)  # made, but the answer comes after the client gave up
         return FakeResponse(200, {"Appointment": made})
 
-    def _open(self, at: datetime) -> list[dict[str, Any]]:
-        taken = [(self.read(a["StartDateTime"]), self.read(a["EndDateTime"]), a["StaffId"])
-                 for a in self.appointments.values() if a["Status"] not in ("Cancelled", "LateCancelled")]
-        return [i for i in self.availability
-                if not any(s < self.read(i["EndDateTime"]) and e > self.read(i["StartDateTime"])
-                           and staff == i["Staff"]["Id"] for s, e, staff in taken)]
+    def _free_windows(self) -> list[dict[str, Any]]:
+        """The availability windows less the booked appointments of their staff member, as Mindbody answers
+        bookable items: a window split around each booking, kept while an appointment still fits in it."""
+        out: list[dict[str, Any]] = []
+        for item in self.availability:
+            pieces = [(self.read(item["StartDateTime"]), self.read(item["EndDateTime"]))]
+            for a in self.appointments.values():
+                if a["Status"] in ("Cancelled", "LateCancelled") or a["StaffId"] != item["Staff"]["Id"]:
+                    continue
+                s, e = self.read(a["StartDateTime"]), self.read(a["EndDateTime"])
+                pieces = [p for lo, hi in pieces for p in ((lo, min(hi, s)), (max(lo, e), hi)) if p[0] < p[1]]
+            length = timedelta(minutes=item["_minutes"])
+            for lo, hi in pieces:
+                if hi - lo >= length:
+                    out.append({**item, "StartDateTime": self.wall(lo), "EndDateTime": self.wall(hi),
+                                "BookableEndDateTime": self.wall(hi - length)})
+        return out
 
     def _update(self, req: RecordedRequest, m: Any) -> FakeResponse:
         refused = self._staff(req)
