@@ -18,7 +18,6 @@ from connectors.mindbody.client import MindbodyClient
 from connectors.mindbody.inbound import MindbodyInbound
 from connectors.mindbody.source import MindbodySource
 from domain.models import Slot
-from policies.health import HEALTH_SOURCES, health_sources
 from tests.connectors.cases_mindbody import KEY, mindbody_request
 from tests.connectors.kit import fixture_bytes
 from tests.fakes.mindbody_fake import FakeMindbody
@@ -275,9 +274,3 @@ def test_settings_open_the_route_the_poll_and_the_calendar(fake: FakeMindbody, t
     assert "NOSHOW_MINDBODY_CALENDAR must be <sessionTypeId>@<locationId>" in problems
     [check] = [c for c in reconcile_checks(bad) if c.name == "mindbody"]
     assert check.status == "error" and "NOSHOW_MINDBODY_PASSWORD" in check.detail
-
-
-def test_mindbody_is_health_data_only_when_the_deployment_says_so() -> None:
-    assert {"fhir", "jane", "dentrix"} <= HEALTH_SOURCES and "mindbody" not in HEALTH_SOURCES
-    assert "mindbody" in health_sources(frozenset({"mindbody"}))
-    assert "acuity" not in health_sources(frozenset({"acuity"}))  # only an opt-in source can be opted in
