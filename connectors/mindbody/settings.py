@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import SecretStr
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from connectors.settings import EnvSection
@@ -29,3 +31,12 @@ class MindbodySettings(EnvSection):
     calendar: str | None = None
     slot_minutes: int = 60
     health: bool = False
+
+    @field_validator("time_zone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("must be an IANA time zone name (the site's zone)") from None
+        return value

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from connectors.contract import PermanentProviderError, SignatureError, SlotUnavailable
 from connectors.local.remote_creates import marker
@@ -274,3 +275,18 @@ def test_settings_open_the_route_the_poll_and_the_calendar(fake: FakeMindbody, t
     assert "NOSHOW_MINDBODY_CALENDAR must be <sessionTypeId>@<locationId>" in problems
     [check] = [c for c in reconcile_checks(bad) if c.name == "mindbody"]
     assert check.status == "error" and "NOSHOW_MINDBODY_PASSWORD" in check.detail
+
+
+def test_connectors_check_says_when_mindbody_is_handled_as_health_data(fake: FakeMindbody, tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    from workers.cli.connectors import webhook_checks
+
+    monkeypatch.chdir(tmp_path)
+    plain = {c.name: c for c in webhook_checks(settings_from(mindbody_env(fake)))}["mindbody"]
+    health = {c.name: c for c in webhook_checks(settings_from(mindbody_env(fake, mindbody_health="true")))}
+    assert plain.status == "ok" and "health" not in plain.detail
+    assert health["mindbody"].status == "ok" and "handled as health data" in health["mindbody"].detail
+    calendar = {c.name: c for c in webhook_checks(settings_from(mindbody_env(fake, mindbody_calendar="yoga")))}
+    assert calendar["mindbody"].status == "error" and "NOSHOW_MINDBODY_CALENDAR" in calendar["mindbody"].detail
+    with pytest.raises(ValidationError, match="IANA time zone"):
+        settings_from(mindbody_env(fake, mindbody_time_zone="Mars/Base"))

@@ -5,7 +5,6 @@ the follow-up that reads the client's email and phone, which the deliveries do n
 from __future__ import annotations
 
 from collections.abc import Callable
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import structlog
 
@@ -35,10 +34,6 @@ def mindbody_problems(s: Settings) -> list[str]:
     """Format problems of the Mindbody settings that are set (no network)."""
     m = s.mindbody
     problems: list[str] = []
-    try:
-        ZoneInfo(m.time_zone)
-    except (ZoneInfoNotFoundError, ValueError):
-        problems.append("NOSHOW_MINDBODY_TIME_ZONE must be an IANA zone name (the site's zone)")
     site = (m.site_id or "").strip()
     if site and not site.lstrip("-").isdigit():
         problems.append("NOSHOW_MINDBODY_SITE_ID must be the numeric site id")
