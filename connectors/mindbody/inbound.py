@@ -22,7 +22,8 @@ Mapping (canonical EventType):
 Appointment ids: an appointment is its `appointmentId`; a class booking is `class-visit-<classRosterBookingId>`,
 the poll's visit `Id` (connectors/mindbody/source.py), so a poll and a webhook land on one case. The contact is
 `mindbody:<clientId>`; the appointment type is the session type (`session-type-<id>`) or `class`, never the
-service's name (a treatment's name is health data for a practice).
+service's name (a treatment's name is health data for a practice); for a health practice (NOSHOW_MINDBODY_HEALTH)
+the client's name is left out too: only ids, times, status and telecom cross.
 
 UNVERIFIED (read in several independent integrations, not on the vendor's page): the signature format (the
 `sha256=` prefix and the key used as-is), the event ids, the fields of each event's `eventData`, the
@@ -90,8 +91,9 @@ def site_time(value: Any, zone: ZoneInfo) -> datetime | None:
 
 
 def mindbody_contact(client_id: Any, fallback: str, first: Any = None, last: Any = None, email: Any = None,
-                     phone: Any = None) -> Contact:
-    name = " ".join(str(p) for p in (first, last) if p).strip()
+                     phone: Any = None, health: bool = False) -> Contact:
+    """`health`: the business is a health practice, so only the contact's telecom crosses, not the name."""
+    name = "" if health else " ".join(str(p) for p in (first, last) if p).strip()
     provider_id = clip(client_id, 100)
     return Contact(contact_id=contact_id_for(SOURCE, None, provider_id=provider_id, fallback=fallback),
                    name=clip(name, 200), email=clip(email, 254), phone=clip(phone, 32))
@@ -112,12 +114,14 @@ class MindbodyInbound(InboundBase):
     name = SOURCE
     signs_timestamp = False
 
-    def __init__(self, signature_key: str, time_zone: str = "UTC", replay: ReplayCache | None = None) -> None:
+    def __init__(self, signature_key: str, time_zone: str = "UTC", health: bool = False,
+                 replay: ReplayCache | None = None) -> None:
         if not signature_key:
             raise ValueError("a Mindbody messageSignatureKey is required")
         super().__init__(replay)
         self.key = signature_key
         self.zone = ZoneInfo(time_zone)
+        self.health = health
 
     def signature_value(self, request: RawRequest) -> str | None:
         return header(request.headers, SIGNATURE_HEADER)
@@ -199,7 +203,8 @@ class MindbodyInbound(InboundBase):
             calendar_id=f"{session}@{location}" if session and location else location or "default",
             owner_id=clip(d.get("staffId"), 50), start=start, end=max(start, end),
             contact=mindbody_contact(d.get("clientId"), str(appointment), d.get("clientFirstName"),
-                                     d.get("clientLastName"), d.get("clientEmail"), d.get("clientPhone")))
+                                     d.get("clientLastName"), d.get("clientEmail"), d.get("clientPhone"),
+                                     health=self.health))
 
     def class_booking(self, d: dict[str, Any], at: datetime) -> Appointment:
         visit = d.get("classRosterBookingId") or d.get("visitId")
@@ -212,4 +217,4 @@ class MindbodyInbound(InboundBase):
             calendar_id=clip(d.get("locationId"), 50) or "default", owner_id=clip(d.get("staffId"), 50), start=start,
             end=max(start, end),
             contact=mindbody_contact(d.get("clientId"), str(visit), d.get("clientFirstName"), d.get("clientLastName"),
-                                     d.get("clientEmail"), d.get("clientPhone")))
+                                     d.get("clientEmail"), d.get("clientPhone"), health=self.health))

@@ -43,8 +43,9 @@ def visit_status(visit: dict[str, Any]) -> SnapshotStatus:
 
 class MindbodySource:
     def __init__(self, client: MindbodyClient, back: timedelta = timedelta(days=7),
-                 ahead: timedelta = timedelta(days=60), classes: bool = True) -> None:
+                 ahead: timedelta = timedelta(days=60), classes: bool = True, health: bool = False) -> None:
         self.client, self.back, self.ahead, self.with_classes = client, back, ahead, classes
+        self.health = health
 
     def poll(self, cursor: str | None, now: datetime) -> SyncPage:
         since = opt_dt(cursor) if cursor else None
@@ -79,7 +80,7 @@ class MindbodySource:
         end = self.client.parse(row.get("EndDateTime")) or start
         person = people.get(client_id, {})
         contact = mindbody_contact(client_id, str(row_id), person.get("FirstName"), person.get("LastName"),
-                                   person.get("Email"), person.get("MobilePhone"))
+                                   person.get("Email"), person.get("MobilePhone"), health=self.health)
         if kind == "visit":
             appointment = Appointment(source=SOURCE, appointment_id=class_visit_id(row_id)[:100],
                                       appointment_type="class",

@@ -290,3 +290,21 @@ def test_connectors_check_says_when_mindbody_is_handled_as_health_data(fake: Fak
     assert calendar["mindbody"].status == "error" and "NOSHOW_MINDBODY_CALENDAR" in calendar["mindbody"].detail
     with pytest.raises(ValidationError, match="IANA time zone"):
         settings_from(mindbody_env(fake, mindbody_time_zone="Mars/Base"))
+
+
+def test_a_health_practice_gets_only_ids_times_status_and_telecom(fake: FakeMindbody, tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    from workers.providers.inbound import inbound_connectors
+    from workers.providers.sources import reconcile_sources
+
+    monkeypatch.chdir(tmp_path)
+    client_id = fake.add_client("Ana", "Silva", "ana@example.com", "+15555550100")
+    fake.add_appointment(client_id, NOW - timedelta(hours=2), status="NoShow")
+    settings = settings_from(mindbody_env(fake, mindbody_health="true"))
+    body = fixture_bytes("mindbody", "appointment_noshow.json").replace(b"100000042", client_id.encode())
+    routes, _ = inbound_connectors(settings)
+    (event,) = routes["mindbody"].parse(mindbody_request(body, NOW)).events
+    [snapshot] = reconcile_sources(settings)["mindbody"].poll(None, NOW).snapshots
+    for contact in (event.appointment.contact, snapshot.appointment.contact):
+        assert contact.name is None and contact.phone == "+15555550100" and contact.email == "ana@example.com"
+    assert "Ana" not in event.model_dump_json() + snapshot.model_dump_json()

@@ -58,8 +58,12 @@ def mindbody_client(s: Settings) -> MindbodyClient:
                           secret(m.password), base_url=m.base_url, time_zone=m.time_zone)
 
 
+def is_health(s: Settings) -> bool:
+    return "mindbody" in deployment_health_sources(s)
+
+
 def mindbody_source(s: Settings) -> MindbodySource:
-    return MindbodySource(mindbody_client(s))
+    return MindbodySource(mindbody_client(s), health=is_health(s))
 
 
 def mindbody_calendar(s: Settings) -> MindbodyCalendar:
@@ -69,7 +73,8 @@ def mindbody_calendar(s: Settings) -> MindbodyCalendar:
 
 
 def mindbody_inbound(s: Settings) -> MindbodyInbound:
-    return MindbodyInbound(secret(s.mindbody.signature_key) or "", time_zone=s.mindbody.time_zone)
+    return MindbodyInbound(secret(s.mindbody.signature_key) or "", time_zone=s.mindbody.time_zone,
+                           health=is_health(s))
 
 
 def mindbody_people(s: Settings) -> Callable[[RawRequest, WebhookResult], WebhookResult] | None:
@@ -77,7 +82,7 @@ def mindbody_people(s: Settings) -> Callable[[RawRequest, WebhookResult], Webhoo
     for appointments, the name), when the API credentials are set."""
     if not api_configured(s):
         return None
-    client = mindbody_client(s)
+    client, health = mindbody_client(s), is_health(s)
 
     def after(request: RawRequest, result: WebhookResult) -> WebhookResult:
         ids = {e.appointment.contact.contact_id.removeprefix("mindbody:") for e in result.events
@@ -94,7 +99,8 @@ def mindbody_people(s: Settings) -> Callable[[RawRequest, WebhookResult], Webhoo
             if person is None:
                 continue
             contact = mindbody_contact(person.get("Id"), event.appointment.appointment_id, person.get("FirstName"),
-                                       person.get("LastName"), person.get("Email"), person.get("MobilePhone"))
+                                       person.get("LastName"), person.get("Email"), person.get("MobilePhone"),
+                                       health=health)
             appointment = event.appointment.model_copy(update={"contact": contact})
             result.events[i] = event.model_copy(update={"appointment": appointment})
         return result
