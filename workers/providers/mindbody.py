@@ -63,7 +63,9 @@ def is_health(s: Settings) -> bool:
 
 
 def mindbody_source(s: Settings) -> MindbodySource:
-    return MindbodySource(mindbody_client(s), health=is_health(s))
+    """The window (appointments, and the classes whose visits are read) reaches back as far as reconciliation
+    looks (NOSHOW_RECONCILE_MAX_AGE_DAYS)."""
+    return MindbodySource(mindbody_client(s), back=s.reconcile.max_age, health=is_health(s))
 
 
 def mindbody_calendar(s: Settings) -> MindbodyCalendar:
