@@ -6,6 +6,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from connectors.freshdesk.settings import FreshdeskSettings
+from connectors.mindbody.settings import MindbodySettings
 from connectors.sendgrid.settings import SendGridSettings
 from connectors.settings import EnvSection
 from connectors.slack.settings import SlackSettings
@@ -40,6 +41,7 @@ class ConnectorSections(EnvSection):
     pipedrive: PipedriveSettings = Field(default_factory=PipedriveSettings)
     activecampaign: ActiveCampaignSettings = Field(default_factory=ActiveCampaignSettings)
     gohighlevel: GoHighLevelSettings = Field(default_factory=GoHighLevelSettings)
+    mindbody: MindbodySettings = Field(default_factory=MindbodySettings)
     twilio: TwilioSettings = Field(default_factory=TwilioSettings)
     sendgrid: SendGridSettings = Field(default_factory=SendGridSettings)
     slack: SlackSettings = Field(default_factory=SlackSettings)

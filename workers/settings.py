@@ -218,6 +218,8 @@ class CodecSettings(EnvSection):
 CalendarProvider = Literal["local", "calcom", "calendly", "google", "outlook", "gohighlevel"]
 CrmProvider = Literal["local", "hubspot", "salesforce", "zoho", "pipedrive", "activecampaign", "gohighlevel",
                       "zendesk", "freshdesk"]
+CalendarProvider = Literal["local", "calcom", "calendly", "google", "outlook", "gohighlevel", "mindbody"]
+CrmProvider = Literal["local", "hubspot", "salesforce", "zoho", "pipedrive", "activecampaign", "gohighlevel"]
 
 
 class RoutingSettings(EnvSection):

@@ -326,6 +326,9 @@ def test_check_everything_configured_well(monkeypatch: pytest.MonkeyPatch, tmp_p
         "NOSHOW_ZENDESK_EMAIL": "agent@clinic.example", "NOSHOW_ZENDESK_API_TOKEN": "zd-api-token-01",
         "NOSHOW_ZENDESK_STATUS_FIELD_ID": "360011", "NOSHOW_FRESHDESK_WEBHOOK_TOKEN": "fd-rule-token-0123456789",
         "NOSHOW_FRESHDESK_DOMAIN": "clinic", "NOSHOW_FRESHDESK_API_KEY": "fd-api-key-01",
+        "NOSHOW_MINDBODY_SIGNATURE_KEY": "mb-signature-key-01", "NOSHOW_MINDBODY_API_KEY": "mb-api-key-01",
+        "NOSHOW_MINDBODY_SITE_ID": "-99", "NOSHOW_MINDBODY_USERNAME": "owner",
+        "NOSHOW_MINDBODY_PASSWORD": "mb-owner-password", "NOSHOW_MINDBODY_TIME_ZONE": "America/New_York",
         # the address providers call, and a Temporal server rather than the embedded one
         "NOSHOW_PUBLIC_BASE_URL": "https://noshow.example.com", "TEMPORAL_ADDRESS": "temporal.internal:7233",
     })
@@ -333,6 +336,7 @@ def test_check_everything_configured_well(monkeypatch: pytest.MonkeyPatch, tmp_p
     assert result.exit_code == 0, result.output
     assert set(statuses.values()) == {"ok"}, statuses
     assert len(statuses) == 1 + 17 + 3 + 2 + 12
+    assert len(statuses) == 1 + 16 + 3 + 2 + 11
 
 
 def test_check_reports_bad_formats_and_missing_pieces(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

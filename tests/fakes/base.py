@@ -29,6 +29,7 @@ class RecordedRequest:
     headers: dict[str, str]  # lower-case names
     body: bytes
     raw_path: str = ""  # as sent: routes match on it, segment by segment, like a real server
+    query_pairs: list[tuple[str, str]] = field(default_factory=list)  # every parameter, repeated names kept
 
     def form(self) -> dict[str, str]:
         return dict(parse_qsl(self.body.decode(), keep_blank_values=True)) if self.body else {}
@@ -185,6 +186,7 @@ class FakeServer:
         req = RecordedRequest(
             method=h.command, path=unquote(parts.path), query=dict(parse_qsl(parts.query, keep_blank_values=True)),
             headers={k.lower(): v for k, v in h.headers.items()}, body=body, raw_path=parts.path,
+            query_pairs=parse_qsl(parts.query, keep_blank_values=True),
         )
         with self._lock:
             self.requests.append(req)

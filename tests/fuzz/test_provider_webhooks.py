@@ -35,6 +35,7 @@ from connectors.slack.interactivity import slack_signature
 from connectors.standard_webhooks import decode_secret
 from tests.connectors.cases_gohighlevel import KEY as GHL_KEY
 from tests.connectors.cases_gohighlevel import PUBLIC_PEM as GHL_PUBLIC_PEM
+from tests.connectors.cases_mindbody import KEY as MINDBODY_KEY
 from tests.connectors.kit import fixture_bytes
 from tests.engine.conftest import settings_for
 from tests.fuzz.conftest import fuzz_settings
@@ -66,6 +67,10 @@ PROVIDER_ENV = {
 }
 JSON_PROVIDERS = ["calcom", "calendly", "hubspot", "zoom", "outlook", "events", "sendgrid", "pipedrive",
                   "gohighlevel", "zendesk", "freshdesk"]
+    "NOSHOW_MINDBODY_SIGNATURE_KEY": MINDBODY_KEY,
+}
+JSON_PROVIDERS = ["calcom", "calendly", "hubspot", "zoom", "outlook", "events", "sendgrid", "pipedrive",
+                  "gohighlevel", "mindbody"]
 ALL_PROVIDERS = [*JSON_PROVIDERS, "twilio", "slack", "sendgrid_parse", "google", "activecampaign"]
 
 
@@ -167,6 +172,8 @@ def signed_headers(api: ProviderApi, provider: str, body: bytes, ts: str | None 
         return {"x-twilio-signature": RequestValidator(TWILIO).compute_signature(api.url(provider, query), form)}
     if provider == "gohighlevel":
         return {"x-ghl-signature": base64.b64encode(GHL_KEY.sign(body)).decode()}
+    if provider == "mindbody":
+        return {"x-mindbody-signature": "sha256=" + hmac_sha256_b64(MINDBODY_KEY, body)}
     if provider == "pipedrive":
         pair = base64.b64encode(f"{PIPEDRIVE_USER}:{PIPEDRIVE_PASSWORD}".encode()).decode()
         return {"authorization": f"Basic {pair}"}

@@ -77,6 +77,10 @@ WEBHOOKS: dict[str, tuple[list[str], str, str, str]] = {
                   "body is read; Freshdesk signs nothing", "application/json",
                   '{"ticket_id", "status", "appointment_status", "requester_id", "created_at", "updated_at"} '
                   "(the rule's template)"),
+    "mindbody": (["x-mindbody-signature"], "`sha256=<base64 HMAC-SHA256(messageSignatureKey, body)>` (the "
+                                           "subscription's key as given; no timestamp: dedupe on `messageId`)",
+                 "application/json", '{"messageId", "eventId": "appointmentBooking.updated", "eventSchemaVersion", '
+                                     '"eventInstanceOriginationDateTime", "eventData": {...}}'),
     "slack": (["x-slack-signature", "x-slack-request-timestamp"],
               "`v0=<hex HMAC-SHA256(signing secret, v0:timestamp:body)>`, ±5 min",
               "application/x-www-form-urlencoded", "payload=<JSON block_actions>"),

@@ -25,6 +25,7 @@ from connectors.twilio.settings import TwilioSettings
 from workers.production import configured_providers, is_loopback_url, production_problems
 from workers.providers.checks import ProviderCheck, url_problem
 from workers.providers.inbound import inbound_connectors
+from workers.providers.mindbody import deployment_health_sources, mindbody_problems
 from workers.providers.outbound import outbound
 from workers.providers.sources import reconcile_checks
 from workers.providers.writeback import writeback_checks
@@ -189,6 +190,7 @@ def webhook_checks(settings: Settings) -> list[ProviderCheck]:
         "twilio": lambda: twilio_problems(settings.twilio, sending=False),
         "sendgrid_parse": lambda: sendgrid_parse_problems(settings.sendgrid),
         "slack": lambda: slack_interactivity_problems(settings.routing),
+        "mindbody": lambda: mindbody_problems(settings),
     }
     out = []
     for check in checks:
@@ -199,6 +201,8 @@ def webhook_checks(settings: Settings) -> list[ProviderCheck]:
         if check.name == "events" and check.status == "ok" and dev_secret:
             check = ProviderCheck(check.name, "ok", check.detail + " (the development secret: set "
                                                                   "NOSHOW_WEBHOOK_SECRET before going live)")
+        if check.name == "mindbody" and check.status == "ok" and "mindbody" in deployment_health_sources(settings):
+            check = ProviderCheck(check.name, "ok", check.detail + "; handled as health data (NOSHOW_MINDBODY_HEALTH)")
         out.append(check)
     for connector in routes.values():
         close = getattr(connector, "close", None)

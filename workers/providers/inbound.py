@@ -29,6 +29,7 @@ from connectors.zoom.inbound import ZoomInbound
 from workers.provider_settings import HubSpotSettings
 from workers.providers.checks import ProviderCheck
 from workers.providers.freshdesk import freshdesk_inbound, freshdesk_people
+from workers.providers.mindbody import mindbody_inbound, mindbody_people
 from workers.providers.sales_crms import (
     activecampaign_inbound,
     gohighlevel_inbound,
@@ -175,4 +176,6 @@ def inbound_connectors(settings: Settings, channel_store: ChannelStore | None = 
         secret(s.zendesk.webhook_secret) is not None, "NOSHOW_ZENDESK_WEBHOOK_SECRET")
     add("freshdesk", lambda: with_people(freshdesk_inbound(s), freshdesk_people(s)), s.freshdesk.webhook_open,
         "NOSHOW_FRESHDESK_WEBHOOK_TOKEN (or NOSHOW_FRESHDESK_WEBHOOK_USER + NOSHOW_FRESHDESK_WEBHOOK_PASSWORD)")
+    add("mindbody", lambda: with_people(mindbody_inbound(s), mindbody_people(s)),
+        secret(s.mindbody.signature_key) is not None, "NOSHOW_MINDBODY_SIGNATURE_KEY")
     return routes, checks

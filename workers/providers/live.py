@@ -22,6 +22,8 @@ provider message (they can echo input).
 - Slack: `auth.test` https://api.slack.com/methods/auth.test
 - Zendesk: `GET /api/v2/users/me.json` https://developer.zendesk.com/api-reference/ticketing/users/users/#show-the-currently-authenticated-user
 - Freshdesk: `GET /api/v2/agents/me` https://developers.freshdesk.com/api/#me
+- Mindbody: `POST /usertoken/issue` (the staff login; issuing a token is its only effect) then `GET /site/sites`
+  https://developers.mindbodyonline.com/PublicDocumentation/V6
 """
 
 from __future__ import annotations
@@ -160,6 +162,13 @@ def _slack(s: Settings) -> str:
     return "bot token valid"
 
 
+def _mindbody(s: Settings) -> str:
+    from workers.providers.mindbody import mindbody_client
+
+    sites = mindbody_client(s).sites()
+    return f"site {sites[0].get('Id')} found, staff login accepted" if sites else "answered"
+
+
 def probes(s: Settings) -> dict[str, Probe]:
     """The providers whose credentials are set, each with its read-only call."""
     p: dict[str, Probe] = {}
@@ -193,6 +202,8 @@ def probes(s: Settings) -> dict[str, Probe]:
         p["outlook"] = lambda: _outlook(s)
     if secret(s.slack.bot_token):
         p["slack"] = lambda: _slack(s)
+    if secret(s.mindbody.api_key):
+        p["mindbody"] = lambda: _mindbody(s)
     return p
 
 

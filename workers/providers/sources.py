@@ -6,6 +6,7 @@ Graph pushes only say "something changed"), so every connected source is polled 
 NOSHOW_RECONCILE_EVERY_MINUTES and what was missed goes through the intake, the path webhooks take. The names
 ("calcom", "calendly", "hubspot", "google", "outlook", "salesforce", "zoho", "pipedrive",
 "activecampaign", "gohighlevel", "zendesk", "freshdesk") are also the
+"activecampaign", "gohighlevel", "mindbody") are also the
 appointments' `source`, which the policy's `sources:` list and the case ids use, so a booking found here lands
 on the case its webhook would have started.
 """
@@ -38,6 +39,7 @@ from connectors.outlook.subscriptions import SqliteSubscriptionStore, Subscripti
 from connectors.settings import secret
 from workers.providers.checks import ProviderCheck, url_problem
 from workers.providers.freshdesk import freshdesk_source
+from workers.providers.mindbody import mindbody_source
 from workers.providers.sales_crms import activecampaign_source, gohighlevel_source, pipedrive_source, pipedrive_token
 from workers.providers.salesforce_zoho import salesforce_source, zoho_source
 from workers.providers.tokens import google_token, graph_token
@@ -144,6 +146,11 @@ def _plan(s: Settings) -> _Plan:
     consider("freshdesk", secret(fd.api_key), "NOSHOW_FRESHDESK_API_KEY",
              {"NOSHOW_FRESHDESK_DOMAIN": fd.domain or fd.base_url},
              {"NOSHOW_FRESHDESK_BASE_URL": fd.base_url} if fd.base_url else {}, lambda: freshdesk_source(s))
+    mb = s.mindbody
+    consider("mindbody", secret(mb.api_key), "NOSHOW_MINDBODY_API_KEY",
+             {"NOSHOW_MINDBODY_SITE_ID": mb.site_id, "NOSHOW_MINDBODY_USERNAME": mb.username,
+              "NOSHOW_MINDBODY_PASSWORD": secret(mb.password)},
+             {"NOSHOW_MINDBODY_BASE_URL": mb.base_url}, lambda: mindbody_source(s))
     return plan
 
 

@@ -22,18 +22,19 @@ from connectors.settings import secret
 from connectors.writeback import MirroredCalendar, RemoteCrm, WritebackCrm
 from policies.schema import CrmRules
 from workers.providers import helpdesks, sales_crms, salesforce_zoho
+from workers.providers import mindbody, sales_crms, salesforce_zoho
 from workers.providers.checks import ProviderCheck, ProviderConfigError, url_problem
 from workers.providers.tokens import google_token, graph_token
 from workers.settings import Settings
 
 CALENDAR_CREDENTIAL = {"calcom": "NOSHOW_CALCOM_API_KEY", "calendly": "NOSHOW_CALENDLY_TOKEN",
                        "google": "NOSHOW_GOOGLE_ACCESS_TOKEN", "outlook": "NOSHOW_GRAPH_ACCESS_TOKEN",
-                       "gohighlevel": "NOSHOW_GOHIGHLEVEL_ACCESS_TOKEN"}
+                       "gohighlevel": "NOSHOW_GOHIGHLEVEL_ACCESS_TOKEN", "mindbody": "NOSHOW_MINDBODY_API_KEY"}
 CALENDAR_DEFAULT = {"calcom": "NOSHOW_CALCOM_EVENT_TYPE_ID", "calendly": "NOSHOW_CALENDLY_EVENT_TYPE",
                     "google": "NOSHOW_GOOGLE_CALENDAR_ID", "outlook": "NOSHOW_GRAPH_USER",
-                    "gohighlevel": "NOSHOW_GOHIGHLEVEL_CALENDAR_ID"}
+                    "gohighlevel": "NOSHOW_GOHIGHLEVEL_CALENDAR_ID", "mindbody": "NOSHOW_MINDBODY_CALENDAR"}
 PROVIDER_TITLE = {"calcom": "Cal.com", "calendly": "Calendly", "google": "Google Calendar", "outlook": "Outlook",
-                  "hubspot": "HubSpot", "gohighlevel": "GoHighLevel"}
+                  "hubspot": "HubSpot", "gohighlevel": "GoHighLevel", "mindbody": "Mindbody"}
 
 
 def _calendar_settings(s: Settings) -> tuple[TokenSource | None, str, str, str | None]:
@@ -48,6 +49,9 @@ def _calendar_settings(s: Settings) -> tuple[TokenSource | None, str, str, str |
     if p == "gohighlevel":
         g = s.gohighlevel
         return secret(g.access_token), g.base_url, "NOSHOW_GOHIGHLEVEL_BASE_URL", g.calendar_id
+    if p == "mindbody":
+        m = s.mindbody
+        return secret(m.api_key), m.base_url, "NOSHOW_MINDBODY_BASE_URL", m.calendar
     return graph_token(s), s.graph.base_url, "NOSHOW_GRAPH_BASE_URL", s.graph.user
 
 
@@ -60,6 +64,9 @@ def calendar_problems(s: Settings) -> list[str]:
     problems = [] if credential else [f"NOSHOW_CALENDAR_PROVIDER={p} needs {CALENDAR_CREDENTIAL[p]}"]
     if p == "gohighlevel" and not (s.gohighlevel.location_id or "").strip():
         problems.append("NOSHOW_CALENDAR_PROVIDER=gohighlevel needs NOSHOW_GOHIGHLEVEL_LOCATION_ID")
+    if p == "mindbody":
+        problems += [f"NOSHOW_CALENDAR_PROVIDER=mindbody needs {k}" for k in mindbody.api_missing(s)]
+        problems += [x for x in mindbody.mindbody_problems(s) if "BASE_URL" not in x]
     problems += [x for x in [url_problem(base_url, url_env)] if x]
     default = (default or "").strip()
     if default:
@@ -132,6 +139,8 @@ def _calendar_adapter(s: Settings, contact_lookup: Callable[[str], Any]) -> Any:
                                 default_event_type=s.calendly.event_type)
     if p == "gohighlevel":
         return sales_crms.gohighlevel_calendar(s)
+    if p == "mindbody":
+        return mindbody.mindbody_calendar(s)
     if p == "google":
         return GoogleCalendar(GoogleCalendarClient(token, base_url=s.google.base_url), contact_lookup,
                               default_calendar=s.google.calendar_id, send_updates=s.google.send_updates)

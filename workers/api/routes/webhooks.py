@@ -111,3 +111,11 @@ def preferred_wait(prefer: str | None) -> float | None:
         if name.strip().lower() == "wait" and value.strip().isdigit():
             return float(min(int(value.strip()), MAX_PREFERRED_WAIT))
     return None
+
+
+# Mindbody checks a subscription's URL with a HEAD request before it activates it: a configured route answers it.
+@router.head("/webhooks/{provider}", include_in_schema=False)
+async def webhook_reachable(provider: str, st: State) -> Response:
+    if st.connectors.get(provider) is None:
+        raise HTTPException(404, f"no webhook connector named {provider!r} is configured")
+    return Response(status_code=200)

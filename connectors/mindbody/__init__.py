@@ -1,0 +1,1 @@
+"""Mindbody: appointments and class visits through the Webhooks API and Public API v6 polling, and a calendar."""
