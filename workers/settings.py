@@ -215,11 +215,27 @@ class CodecSettings(EnvSection):
     port: int = 8234  # where `noshow up` serves it next to the embedded dev server's UI
 
 
-CalendarProvider = Literal["local", "calcom", "calendly", "google", "outlook", "gohighlevel"]
-CrmProvider = Literal["local", "hubspot", "salesforce", "zoho", "pipedrive", "activecampaign", "gohighlevel",
-                      "zendesk", "freshdesk"]
-CalendarProvider = Literal["local", "calcom", "calendly", "google", "outlook", "gohighlevel", "mindbody"]
-CrmProvider = Literal["local", "hubspot", "salesforce", "zoho", "pipedrive", "activecampaign", "gohighlevel"]
+# one provider a line, so connectors added side by side merge cleanly
+CalendarProvider = Literal[
+    "local",
+    "calcom",
+    "calendly",
+    "google",
+    "outlook",
+    "gohighlevel",
+    "mindbody",
+]
+CrmProvider = Literal[
+    "local",
+    "hubspot",
+    "salesforce",
+    "zoho",
+    "pipedrive",
+    "activecampaign",
+    "gohighlevel",
+    "zendesk",
+    "freshdesk",
+]
 
 
 class RoutingSettings(EnvSection):

@@ -64,13 +64,10 @@ PROVIDER_ENV = {
     "NOSHOW_PIPEDRIVE_WEBHOOK_USER": PIPEDRIVE_USER, "NOSHOW_PIPEDRIVE_WEBHOOK_PASSWORD": PIPEDRIVE_PASSWORD,
     "NOSHOW_ACTIVECAMPAIGN_WEBHOOK_TOKEN": AC_TOKEN, "NOSHOW_GOHIGHLEVEL_WEBHOOK_PUBLIC_KEY": GHL_PUBLIC_PEM,
     "NOSHOW_ZENDESK_WEBHOOK_SECRET": ZENDESK, "NOSHOW_FRESHDESK_WEBHOOK_TOKEN": FRESHDESK,
-}
-JSON_PROVIDERS = ["calcom", "calendly", "hubspot", "zoom", "outlook", "events", "sendgrid", "pipedrive",
-                  "gohighlevel", "zendesk", "freshdesk"]
     "NOSHOW_MINDBODY_SIGNATURE_KEY": MINDBODY_KEY,
 }
 JSON_PROVIDERS = ["calcom", "calendly", "hubspot", "zoom", "outlook", "events", "sendgrid", "pipedrive",
-                  "gohighlevel", "mindbody"]
+                  "gohighlevel", "zendesk", "freshdesk", "mindbody"]
 ALL_PROVIDERS = [*JSON_PROVIDERS, "twilio", "slack", "sendgrid_parse", "google", "activecampaign"]
 
 

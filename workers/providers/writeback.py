@@ -21,8 +21,7 @@ from connectors.outlook.client import OutlookClient
 from connectors.settings import secret
 from connectors.writeback import MirroredCalendar, RemoteCrm, WritebackCrm
 from policies.schema import CrmRules
-from workers.providers import helpdesks, sales_crms, salesforce_zoho
-from workers.providers import mindbody, sales_crms, salesforce_zoho
+from workers.providers import helpdesks, mindbody, sales_crms, salesforce_zoho
 from workers.providers.checks import ProviderCheck, ProviderConfigError, url_problem
 from workers.providers.tokens import google_token, graph_token
 from workers.settings import Settings

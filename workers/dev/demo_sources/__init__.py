@@ -41,8 +41,7 @@ __all__ = ["SOURCES", "DemoSource", "Person", "Signed", "run_source_demo", "sour
 
 SOURCES: dict[str, DemoSource] = {s.route: s for s in (
     calcom.SOURCE, activecampaign.SOURCE, pipedrive.SOURCE, gohighlevel.SOURCE, hubspot.SOURCE, calendly.SOURCE,
-    events.SOURCE, zoom.SOURCE, zendesk.SOURCE, freshdesk.SOURCE)}
-    events.SOURCE, zoom.SOURCE, mindbody.SOURCE)}
+    events.SOURCE, zoom.SOURCE, zendesk.SOURCE, freshdesk.SOURCE, mindbody.SOURCE)}
 
 
 def source_refusal(settings: Settings, name: str, yes_create: bool = False) -> str | None:
