@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from connectors.acuity.settings import AcuitySettings
 from connectors.sendgrid.settings import SendGridSettings
 from connectors.settings import EnvSection
 from connectors.slack.settings import SlackSettings
+from connectors.square.settings import SquareSettings
 from connectors.twilio.settings import TwilioSettings
 from workers.provider_settings import (
     ActiveCampaignSettings,
@@ -38,6 +40,8 @@ class ConnectorSections(EnvSection):
     pipedrive: PipedriveSettings = Field(default_factory=PipedriveSettings)
     activecampaign: ActiveCampaignSettings = Field(default_factory=ActiveCampaignSettings)
     gohighlevel: GoHighLevelSettings = Field(default_factory=GoHighLevelSettings)
+    acuity: AcuitySettings = Field(default_factory=AcuitySettings)
+    square: SquareSettings = Field(default_factory=SquareSettings)
     twilio: TwilioSettings = Field(default_factory=TwilioSettings)
     sendgrid: SendGridSettings = Field(default_factory=SendGridSettings)
     slack: SlackSettings = Field(default_factory=SlackSettings)

@@ -13,6 +13,7 @@ https://developers.acuityscheduling.com/docs/quick-start). Calls used:
 - `PUT /appointments/{id}/cancel?admin=true&noEmail=` with `{"cancelNote", "noShow"}`: "Canceling an appointment
   as an admin allows setting the noShow field" (https://developers.acuityscheduling.com/reference/
   put-appointments-id-cancel). The body field names are UNVERIFIED.
+- `GET /me`, the account (the live check; https://developers.acuityscheduling.com/reference/get-me).
 Errors are `{"status_code", "error", "message"}`: only the status and `error` reach an exception (a message can
 quote the client's details). The limit of 10 requests a second is UNVERIFIED
 (https://developers.acuityscheduling.com/reference/api-errors). Acuity has no idempotency key.

@@ -27,6 +27,7 @@ from connectors.twilio.webhook import TwilioWebhook
 from connectors.zoho.inbound import ZohoInbound
 from connectors.zoom.inbound import ZoomInbound
 from workers.provider_settings import HubSpotSettings
+from workers.providers.acuity import acuity_details, acuity_inbound
 from workers.providers.checks import ProviderCheck
 from workers.providers.sales_crms import (
     activecampaign_inbound,
@@ -35,6 +36,7 @@ from workers.providers.sales_crms import (
     pipedrive_inbound,
     pipedrive_people,
 )
+from workers.providers.square import square_inbound, square_people
 from workers.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -169,4 +171,8 @@ def inbound_connectors(settings: Settings, channel_store: ChannelStore | None = 
     add("gohighlevel", lambda: with_people(gohighlevel_inbound(s), gohighlevel_people(s)),
         secret(s.gohighlevel.webhook_public_key) is not None,
         "NOSHOW_GOHIGHLEVEL_WEBHOOK_PUBLIC_KEY")
+    add("acuity", lambda: InboundWithFollowUp(acuity_inbound(s), acuity_details(s)), s.acuity.configured,
+        "NOSHOW_ACUITY_USER_ID + NOSHOW_ACUITY_API_KEY")
+    add("square", lambda: with_people(square_inbound(s), square_people(s)),
+        secret(s.square.signature_key) is not None, "NOSHOW_SQUARE_SIGNATURE_KEY")
     return routes, checks

@@ -20,6 +20,9 @@ provider message (they can echo input).
 - Google Calendar: `GET /calendars/{calendarId}` https://developers.google.com/calendar/api/v3/reference/calendars/get
 - Outlook (Graph): `GET /users/{user}?$select=id` https://learn.microsoft.com/en-us/graph/api/user-get
 - Slack: `auth.test` https://api.slack.com/methods/auth.test
+- Acuity Scheduling: `GET /api/v1/me` https://developers.acuityscheduling.com/reference/get-me
+- Square: `GET /v2/bookings/business-booking-profile`
+  https://developer.squareup.com/reference/square/bookings-api/retrieve-business-booking-profile
 """
 
 from __future__ import annotations
@@ -101,6 +104,18 @@ def _gohighlevel(s: Settings) -> str:
     return "location found" if found.get("id") else "answered"
 
 
+def _acuity(s: Settings) -> str:
+    from workers.providers.acuity import acuity_client
+
+    return "account found" if acuity_client(s).me().get("id") else "answered"
+
+
+def _square(s: Settings) -> str:
+    from workers.providers.square import square_client
+
+    return "booking profile found" if square_client(s).booking_profile() else "answered"
+
+
 def _calendly(s: Settings) -> str:
     from connectors.calendly.client import CalendlyClient
 
@@ -176,6 +191,10 @@ def probes(s: Settings) -> dict[str, Probe]:
         p["outlook"] = lambda: _outlook(s)
     if secret(s.slack.bot_token):
         p["slack"] = lambda: _slack(s)
+    if s.acuity.configured:
+        p["acuity"] = lambda: _acuity(s)
+    if s.square.configured:
+        p["square"] = lambda: _square(s)
     return p
 
 

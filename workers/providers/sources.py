@@ -5,7 +5,7 @@ Webhooks get lost (Calendly disables a subscription after 24 h of failures; Cal.
 Graph pushes only say "something changed"), so every connected source is polled every
 NOSHOW_RECONCILE_EVERY_MINUTES and what was missed goes through the intake, the path webhooks take. The names
 ("calcom", "calendly", "hubspot", "google", "outlook", "salesforce", "zoho", "pipedrive",
-"activecampaign", "gohighlevel") are also the
+"activecampaign", "gohighlevel", "acuity", "square") are also the
 appointments' `source`, which the policy's `sources:` list and the case ids use, so a booking found here lands
 on the case its webhook would have started.
 """
@@ -36,9 +36,12 @@ from connectors.local.db import LocalDb
 from connectors.outlook.client import OutlookClient
 from connectors.outlook.subscriptions import SqliteSubscriptionStore, SubscriptionKeeper
 from connectors.settings import secret
+from workers.providers.acuity import CREDENTIALS as ACUITY_CREDENTIALS
+from workers.providers.acuity import acuity_source
 from workers.providers.checks import ProviderCheck, url_problem
 from workers.providers.sales_crms import activecampaign_source, gohighlevel_source, pipedrive_source, pipedrive_token
 from workers.providers.salesforce_zoho import salesforce_source, zoho_source
+from workers.providers.square import square_source
 from workers.providers.tokens import google_token, graph_token
 from workers.settings import Settings
 from workers.temporal.schedules import schedule_id
@@ -133,6 +136,11 @@ def _plan(s: Settings) -> _Plan:
                  {"NOSHOW_GOHIGHLEVEL_LOCATION_ID": ghl.location_id,
                   "NOSHOW_GOHIGHLEVEL_CALENDAR_ID (or NOSHOW_GOHIGHLEVEL_GROUP_ID)": ghl.group_id or ghl.calendar_id},
                  {"NOSHOW_GOHIGHLEVEL_BASE_URL": ghl.base_url}, lambda: gohighlevel_source(s))
+    acuity, square = s.acuity, s.square
+    consider("acuity", secret(acuity.api_key), ACUITY_CREDENTIALS, {"NOSHOW_ACUITY_USER_ID": acuity.user_id},
+             {"NOSHOW_ACUITY_BASE_URL": acuity.base_url}, lambda: acuity_source(s))
+    consider("square", secret(square.access_token), "NOSHOW_SQUARE_ACCESS_TOKEN", {},
+             {"NOSHOW_SQUARE_BASE_URL": square.base_url}, lambda: square_source(s))
     return plan
 
 
