@@ -88,7 +88,11 @@ class AcuityClient(JsonApi):
         return [a for a in found if isinstance(a, dict)] if isinstance(found, list) else []
 
     # ------------------------------------------------------------------ writes
-    def create(self, appointment_type: str, start: datetime, contact: Contact, calendar: str | None) -> dict[str, Any]:
+    def create(self, appointment_type: str, start: datetime, contact: Contact, calendar: str | None,
+               admin: bool = False) -> dict[str, Any]:
+        """As a client (Acuity's availability rules apply), or with `admin` as the business, which "disables
+        availability and attribute validations" and needs `calendar` (UNVERIFIED wording, Pipedream's copy of the
+        reference); only the demo books as an admin, to record an appointment that has already begun."""
         if not contact.email:
             raise PermanentProviderError("acuity: a booking needs the client's email", code="no_contact")
         first, _, last = (contact.name or "Guest").strip().partition(" ")
@@ -100,7 +104,8 @@ class AcuityClient(JsonApi):
             body["timezone"] = contact.timezone
         if calendar:
             body["calendarID"] = int(calendar)
-        found = self.call("POST", "/appointments", json_body=body, ambiguous_after_send=True)
+        found = self.call("POST", "/appointments", json_body=body, ambiguous_after_send=True,
+                          params={"admin": "true"} if admin else None)
         if not isinstance(found, dict) or not found.get("id"):
             raise PermanentProviderError("acuity: the booking answered no id", code="no_id")
         return found

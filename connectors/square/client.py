@@ -103,6 +103,15 @@ class SquareClient(JsonApi):
         return None
 
     # ------------------------------------------------------------------ writes
+    def create_customer(self, fields: dict[str, Any], idempotency_key: str) -> str:
+        """CreateCustomer `POST /v2/customers` (`given_name`, `family_name`, `email_address`, `phone_number`; the
+        demo's customer: the engine itself never creates one)."""
+        found = self.call("POST", "/v2/customers", json_body={"idempotency_key": idempotency_key[:45], **fields})
+        made = found.get("customer") if isinstance(found, dict) else None
+        if not isinstance(made, dict) or not made.get("id"):
+            raise PermanentProviderError("square: the customer answered no id", code="no_id")
+        return str(made["id"])
+
     def create_booking(self, booking: dict[str, Any], idempotency_key: str) -> dict[str, Any]:
         # the key travels in the body (Square has no idempotency header), so a retry of one key books once
         found = self.call("POST", "/v2/bookings", json_body={"idempotency_key": idempotency_key[:255],

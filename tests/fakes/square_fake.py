@@ -12,7 +12,8 @@ From https://developer.squareup.com/reference/square/bookings-api and the offici
 - `GET /v2/bookings/{id}` (404 `NOT_FOUND`), `GET /v2/bookings?start_at_min&start_at_max&location_id&limit&cursor`
   (`{"bookings", "cursor"}`);
 - `POST /v2/bookings/{id}/cancel` with `booking_version`: a stale version is 409 `CONFLICT` (UNVERIFIED status);
-- `GET /v2/customers/{id}`, `POST /v2/customers/search` (exact `email_address` / `phone_number`).
+- `GET /v2/customers/{id}`, `POST /v2/customers/search` (exact `email_address` / `phone_number`), `POST
+  /v2/customers` (one of the names, email or phone required: 400 otherwise).
 Webhooks: `x-square-hmacsha256-signature` = base64 HMAC-SHA256(signature key, notification URL + body).
 """
 
@@ -94,6 +95,7 @@ class FakeSquare(FakeServer):
         self.route("POST", "/v2/bookings/(?P<id>[^/]+)/cancel", self._cancel)
         self.route("GET", "/v2/customers/(?P<id>[^/]+)", self._customer)
         self.route("POST", "/v2/customers/search", self._search)
+        self.route("POST", "/v2/customers", self._create_customer)
 
     def _refused(self, req: RecordedRequest) -> FakeResponse | None:
         if req.headers.get("authorization") != f"Bearer {self.token}":
@@ -198,6 +200,17 @@ class FakeSquare(FakeServer):
                  if any(c.get(k) == (f.get(k) or {}).get("exact") for k in ("email_address", "phone_number")
                         if f.get(k))]
         return FakeResponse(200, {"customers": found[:1]} if found else {})
+
+    def _create_customer(self, req: RecordedRequest, m: Any) -> FakeResponse:
+        refused = self._refused(req)
+        if refused:
+            return refused
+        body = {k: v for k, v in (req.json() or {}).items() if k != "idempotency_key"}
+        if not any(body.get(k) for k in ("given_name", "family_name", "company_name", "email_address",
+                                         "phone_number")):
+            return FakeResponse(400, square_error(400, "MISSING_REQUIRED_PARAMETER"))
+        customer_id = f"C{next(self._n):05d}{uuid.uuid4().hex[:8].upper()}"
+        return FakeResponse(200, {"customer": self.customers.setdefault(customer_id, {"id": customer_id, **body})})
 
     def free_after(self, start: datetime, count: int = 4) -> list[datetime]:
         times = [start + timedelta(minutes=self.minutes * i) for i in range(count)]

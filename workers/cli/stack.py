@@ -80,7 +80,8 @@ def demo(
     timeout: Annotated[float, typer.Option(help="seconds to wait for the cases to reach their states")] = 90,
     source: Annotated[str | None, typer.Option(help="send one missed appointment as this provider's own signed "
                                                     "webhook and recover it (calcom, activecampaign, pipedrive, "
-                                                    "gohighlevel, hubspot, calendly, events, zoom), or write it to "
+                                                    "gohighlevel, hubspot, calendly, events, zoom, acuity, square), "
+                                                    "or write it to "
                                                     "a polled provider (salesforce, zoho) and run its reconcile "
                                                     "once; then recover it")] = None,
     yes_create: Annotated[bool, typer.Option("--yes-create", help="let the demo create its records in a "
