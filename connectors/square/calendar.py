@@ -86,11 +86,12 @@ class SquareCalendar:
         return self.holds.hold(slot, case_id, expires_at, self.clock())
 
     def _offer(self, slot: Slot) -> dict[str, Any] | None:
-        """Square's current offer of this time (with this team member when the slot names one)."""
-        for offered, raw in self._availabilities(slot.calendar_id, slot.start, slot.end):
-            if offered.start == slot.start and (slot.owner_id is None or offered.owner_id == slot.owner_id):
-                return raw
-        return None
+        """Square's current offer of this time: with the slot's team member when Square offers them, else with
+        whoever it offers (busy() counts a time free when anyone is)."""
+        offers = [(o, raw) for o, raw in self._availabilities(slot.calendar_id, slot.start, slot.end)
+                  if o.start == slot.start]
+        same = [raw for o, raw in offers if slot.owner_id is not None and o.owner_id == slot.owner_id]
+        return (same or [raw for _, raw in offers] or [None])[0]
 
     def customer(self, contact_id: str) -> str:
         if contact_id.startswith(f"{SOURCE}:") and contact_id != f"{SOURCE}:":

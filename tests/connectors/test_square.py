@@ -119,10 +119,12 @@ def test_a_booking_re_checks_the_time_carries_the_version_and_books_once_per_key
                                "appointment_segments": [{"team_member_id": TEAM, "service_variation_id": SERVICE,
                                                          "service_variation_version": SERVICE_VERSION,
                                                          "duration_minutes": 30}]}
-    # a contact from another source is found by exact email
-    other = Slot(start=second, end=second + timedelta(minutes=30), calendar_id="cal-elsewhere", owner_id=None)
-    again = calendar.book(other.model_copy(update={"calendar_id": CAL}), "case-2", "x", "acuity:ak-jane", "key-2")
+    # a contact from another source is found by exact email; a team member Square no longer offers is replaced
+    # by the one it offers (busy() counted the time free because someone is)
+    other = Slot(start=second, end=second + timedelta(minutes=30), calendar_id=CAL, owner_id="TMformer0000000000")
+    again = calendar.book(other, "case-2", "x", "acuity:ak-jane", "key-2")
     assert fake.bookings[again]["customer_id"] == CUSTOMER and again != booked
+    assert fake.bookings[again]["appointment_segments"][0]["team_member_id"] == TEAM
     search = fake.calls("POST", "/v2/customers/search")[0].json()
     assert search["query"]["filter"] == {"email_address": {"exact": "jane@example.com"}}
     with pytest.raises(SlotUnavailable):  # taken now: never double-booked

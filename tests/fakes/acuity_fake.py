@@ -22,6 +22,7 @@ import base64
 import hashlib
 import hmac
 import itertools
+import random
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
@@ -55,7 +56,8 @@ class FakeAcuity(FakeServer):
         self.user_id, self.api_key, self.minutes = user_id, api_key, minutes
         self.open_times: dict[str, list[datetime]] = {}  # appointment type id -> bookable starts
         self.appointments: dict[str, dict[str, Any]] = {}
-        self._n = itertools.count(54321)
+        # random ids: the case an appointment starts outlives the fake on a shared Temporal server
+        self._n = itertools.count(random.randint(10**6, 10**9))
         super().__init__()
 
     def add_appointment(self, type_id: str, start: datetime, email: str = "bob.mctest@example.com",
@@ -118,7 +120,7 @@ class FakeAcuity(FakeServer):
         row = self.add_appointment(kind, start or datetime.now(UTC), email=body["email"],
                                    calendar_id=str(body.get("calendarID") or "27238"),
                                    firstName=body["firstName"], lastName=body["lastName"],
-                                   phone=body.get("phone") or "")
+                                   phone=body.get("phone") or "", timezone=body.get("timezone") or "America/New_York")
         return FakeResponse(200, row)
 
     def _list(self, req: RecordedRequest, m: Any) -> FakeResponse:
