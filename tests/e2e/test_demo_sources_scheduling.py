@@ -61,7 +61,8 @@ async def test_the_square_demo_reads_the_customer_and_rebooks_on_square(
         assert square.calls("GET", f"/v2/customers/{customer_id}")
         [booking] = square.bookings.values()
         assert booking["customer_id"] == customer_id and opt_dt(booking["start_at"]) in free
-        assert [c for c in square.calls("POST") if c.path == "/v2/bookings"][0].json()["idempotency_key"]
+        [create] = [c for c in square.calls("POST") if c.path == "/v2/bookings"]
+        assert create.json()["idempotency_key"]
 
 
 def test_each_demo_names_what_it_lacks_in_one_line(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
