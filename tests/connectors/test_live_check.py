@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 from tests.connectors.cases_salesforce import CONSUMER_KEY, KEY_PEM, USERNAME, fake_org
 from tests.connectors.cases_zoho import CLIENT_ID, CLIENT_SECRET, REFRESH, fake_zoho
 from tests.fakes.activecampaign_fake import FakeActiveCampaign
+from tests.fakes.acuity_fake import FakeAcuity
 from tests.fakes.base import FakeServer
 from tests.fakes.gohighlevel_fake import FakeGoHighLevel
 from tests.fakes.pipedrive_fake import FakePipedrive
@@ -25,10 +26,11 @@ from tests.fakes.providers import FakeCalcom, FakeCalendly, FakeGoogleCalendar, 
 from tests.fakes.sendgrid_fake import API_KEY as SENDGRID_KEY
 from tests.fakes.sendgrid_fake import SendGridFake
 from tests.fakes.slack_fake import BOT_TOKEN, SlackFake
+from tests.fakes.square_fake import FakeSquare
 from tests.fakes.twilio_fake import ACCOUNT_SID, AUTH_TOKEN, TwilioFake
 
 PROBED = ["twilio", "sendgrid", "hubspot", "calcom", "salesforce", "zoho", "pipedrive", "activecampaign",
-          "gohighlevel", "calendly", "google", "outlook", "slack"]
+          "gohighlevel", "calendly", "google", "outlook", "slack", "acuity", "square"]
 
 
 @pytest.fixture
@@ -41,7 +43,8 @@ def fakes() -> Iterator[dict[str, FakeServer]]:
         "calendly": calendly, "google": google, "outlook": graph, "slack": SlackFake(),
         "twilio": TwilioFake(), "sendgrid": SendGridFake(), "hubspot": hubspot, "calcom": calcom,
         "salesforce": fake_org(), "zoho": fake_zoho(), "pipedrive": FakePipedrive(api_token="pd-good"),
-        "activecampaign": FakeActiveCampaign("ac-good"), "gohighlevel": FakeGoHighLevel("pit-good", "loc123")}
+        "activecampaign": FakeActiveCampaign("ac-good"), "gohighlevel": FakeGoHighLevel("pit-good", "loc123"),
+        "acuity": FakeAcuity("11145481", "acuity-good"), "square": FakeSquare("sq-good")}
     with ExitStack() as stack:
         for server in servers.values():
             stack.enter_context(server)
@@ -73,6 +76,9 @@ def _env(f: dict[str, FakeServer], good: bool = True) -> dict[str, str]:
         "NOSHOW_GRAPH_ACCESS_TOKEN": "graph-good" + bad, "NOSHOW_GRAPH_USER": "ops@example.org",
         "NOSHOW_GRAPH_BASE_URL": f"{f['outlook'].base_url}/v1.0",
         "SLACK_BOT_TOKEN": BOT_TOKEN + bad, "SLACK_API_BASE_URL": f["slack"].api_url,
+        "NOSHOW_ACUITY_USER_ID": "11145481", "NOSHOW_ACUITY_API_KEY": "acuity-good" + bad,
+        "NOSHOW_ACUITY_BASE_URL": f["acuity"].base_url,
+        "NOSHOW_SQUARE_ACCESS_TOKEN": "sq-good" + bad, "NOSHOW_SQUARE_BASE_URL": f["square"].base_url,
     }
 
 
@@ -103,6 +109,7 @@ def test_live_check_proves_every_configured_provider_with_one_read(
     assert live["zoho"]["detail"] == "org 4150868000000225013" and live["pipedrive"]["detail"] == "user 1234"
     assert live["hubspot"]["detail"] == "portal 62515" and live["gohighlevel"]["detail"] == "location found"
     assert live["google"]["detail"] == "calendar found" and live["slack"]["detail"] == "bot token valid"
+    assert live["acuity"]["detail"] == "account found" and live["square"]["detail"] == "booking profile found"
     assert result.exit_code == 0, result.output
     # reads only: GETs, the OAuth grants, and Slack's auth.test (a POST that reads, as every Slack method is)
     reads = {"/services/oauth2/token", "/oauth/v2/token", "/api/auth.test"}
@@ -123,6 +130,7 @@ def test_wrong_credentials_are_reported_per_provider_without_their_values(
     assert "(invalid_client_id)" in lines["salesforce"] and "(invalid_code)" in lines["zoho"]
     assert "(unauthorized)" in lines["pipedrive"] and "HTTP 401" in lines["twilio"]
     assert "(invalid_auth)" in lines["slack"] and "(authError)" in lines["google"]
+    assert "(unauthorized)" in lines["acuity"] and "(UNAUTHORIZED)" in lines["square"]
     for value in env.values():
         if value.endswith("-wrong"):
             assert value not in result.output
