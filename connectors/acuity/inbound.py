@@ -100,10 +100,12 @@ class AcuityInbound(InboundBase):
         action = action_of(fields)
         dedupe = self.dedupe_key(request)
         result = WebhookResult(dedupe_key=dedupe)
+        if not action:
+            raise PayloadError("acuity: the body names no action")
         if action in IGNORED:
             return result
         if action not in ACTIONS:
-            result.unknown_types.append(action or "missing action")
+            result.unknown_types.append(action[:100])
             return result
         appointment_id = fields.get("id", "").strip()
         if not appointment_id.isdigit():

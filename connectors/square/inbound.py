@@ -139,8 +139,10 @@ class SquareInbound(InboundBase):
         kind = str(env.get("type") or "")
         dedupe = self.dedupe_key(request)
         result = WebhookResult(dedupe_key=dedupe)
+        if not kind:
+            raise PayloadError("square: the notification names no type")
         if kind not in EVENTS:
-            result.unknown_types.append(kind or "missing type")
+            result.unknown_types.append(kind[:100])
             return result
         booking = as_dict(dict_at(dict_at(env, "data"), "object").get("booking"), "data.object.booking")
         status = str(booking.get("status") or "")

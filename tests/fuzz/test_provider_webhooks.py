@@ -52,6 +52,7 @@ SENDGRID_PUBLIC = base64.b64encode(SENDGRID_KEY.public_key().public_bytes(
 
 PIPEDRIVE_USER, PIPEDRIVE_PASSWORD = "hookuser", "pipedrive-hook-password"
 AC_TOKEN = "activecampaign-url-token-0123456789"
+ACUITY_KEY, SQUARE_KEY = "acuity-api-key-0123", "square-signature-key-0123"
 PROVIDER_ENV = {
     "NOSHOW_SETTINGS_FILE": "/nonexistent/.env",
     "NOSHOW_CALCOM_WEBHOOK_SECRET": CALCOM, "NOSHOW_CALENDLY_SIGNING_KEY": CALENDLY,
@@ -61,10 +62,13 @@ PROVIDER_ENV = {
     "SENDGRID_PARSE_TOKEN": PARSE_TOKEN, "SLACK_SIGNING_SECRET": SLACK,
     "NOSHOW_PIPEDRIVE_WEBHOOK_USER": PIPEDRIVE_USER, "NOSHOW_PIPEDRIVE_WEBHOOK_PASSWORD": PIPEDRIVE_PASSWORD,
     "NOSHOW_ACTIVECAMPAIGN_WEBHOOK_TOKEN": AC_TOKEN, "NOSHOW_GOHIGHLEVEL_WEBHOOK_PUBLIC_KEY": GHL_PUBLIC_PEM,
+    # Acuity's route reads each pinged appointment back: a closed local port, so a read fails at once
+    "NOSHOW_ACUITY_USER_ID": "11145481", "NOSHOW_ACUITY_API_KEY": ACUITY_KEY,
+    "NOSHOW_ACUITY_BASE_URL": "http://127.0.0.1:9/api/v1", "NOSHOW_SQUARE_SIGNATURE_KEY": SQUARE_KEY,
 }
 JSON_PROVIDERS = ["calcom", "calendly", "hubspot", "zoom", "outlook", "events", "sendgrid", "pipedrive",
-                  "gohighlevel"]
-ALL_PROVIDERS = [*JSON_PROVIDERS, "twilio", "slack", "sendgrid_parse", "google", "activecampaign"]
+                  "gohighlevel", "square"]
+ALL_PROVIDERS = [*JSON_PROVIDERS, "twilio", "slack", "sendgrid_parse", "google", "activecampaign", "acuity"]
 
 
 # ------------------------------------------------------------------ the app, every provider on
@@ -165,6 +169,10 @@ def signed_headers(api: ProviderApi, provider: str, body: bytes, ts: str | None 
         return {"x-twilio-signature": RequestValidator(TWILIO).compute_signature(api.url(provider, query), form)}
     if provider == "gohighlevel":
         return {"x-ghl-signature": base64.b64encode(GHL_KEY.sign(body)).decode()}
+    if provider == "acuity":
+        return {"x-acuity-signature": hmac_sha256_b64(ACUITY_KEY, body)}
+    if provider == "square":
+        return {"x-square-hmacsha256-signature": hmac_sha256_b64(SQUARE_KEY, api.url(provider, query).encode() + body)}
     if provider == "pipedrive":
         pair = base64.b64encode(f"{PIPEDRIVE_USER}:{PIPEDRIVE_PASSWORD}".encode()).decode()
         return {"authorization": f"Basic {pair}"}
