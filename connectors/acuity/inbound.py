@@ -34,14 +34,14 @@ from connectors.acuity.client import calendar_key
 from connectors.contract import RawRequest, WebhookResult
 from connectors.inbound import (
     UNKNOWN_TYPE,
-    InboundBase,
     PayloadError,
+    SecretInbound,
     clip,
     contact_id_for,
     event_id,
     opt_dt,
 )
-from connectors.signatures import ReplayCache, constant_time_equals, header, hmac_sha256_b64, require
+from connectors.signatures import ReplayCache, constant_time_equals, hmac_sha256_b64, require
 from domain.models import Appointment, AppointmentEvent, AttendanceSignal, Contact, EventType, SignalKind
 
 SIGNATURE_HEADER = "x-acuity-signature"
@@ -69,27 +69,22 @@ def label_names(appointment: dict[str, Any]) -> set[str]:
     return {n.strip().lower() for n in names if n.strip()}
 
 
-class AcuityInbound(InboundBase):
+class AcuityInbound(SecretInbound):
     """`api_key` = the Acuity API key of the account (env NOSHOW_ACUITY_API_KEY): it signs the webhooks."""
 
     name = "acuity"
+    secret_label = "an Acuity API key"
+    signature_header = SIGNATURE_HEADER
     signs_timestamp = False
 
     def __init__(self, api_key: str, source: str = "acuity", replay: ReplayCache | None = None,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
-        if not api_key:
-            raise ValueError("an Acuity API key is required")
-        super().__init__(replay)
-        self.secret, self.source, self.clock = api_key, source, clock
-
-    def signature_value(self, request: RawRequest) -> str | None:
-        return header(request.headers, SIGNATURE_HEADER)
+        super().__init__(api_key, source=source, replay=replay)
+        self.clock = clock
 
     def check_signature(self, request: RawRequest, now: datetime) -> None:
-        given = self.signature_value(request)
-        require(bool(given), "missing X-Acuity-Signature")
-        require(constant_time_equals(hmac_sha256_b64(self.secret, request.body), (given or "").strip()),
-                "bad X-Acuity-Signature")
+        given = self.given_signature(request).strip()
+        require(constant_time_equals(hmac_sha256_b64(self.secret, request.body), given), "bad X-Acuity-Signature")
 
     def dedupe_key(self, request: RawRequest) -> str | None:
         fields = form(request.body)

@@ -91,7 +91,8 @@ class SquareCalendar:
         offers = [(o, raw) for o, raw in self._availabilities(slot.calendar_id, slot.start, slot.end)
                   if o.start == slot.start]
         same = [raw for o, raw in offers if slot.owner_id is not None and o.owner_id == slot.owner_id]
-        return (same or [raw for _, raw in offers] or [None])[0]
+        found = same or [raw for _, raw in offers]
+        return found[0] if found else None
 
     def customer(self, contact_id: str) -> str:
         if contact_id.startswith(f"{SOURCE}:") and contact_id != f"{SOURCE}:":

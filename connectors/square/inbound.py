@@ -30,8 +30,8 @@ from typing import Any
 
 from connectors.contract import RawRequest, WebhookResult
 from connectors.inbound import (
-    InboundBase,
     PayloadError,
+    SecretInbound,
     as_dict,
     clip,
     contact_id_for,
@@ -43,7 +43,7 @@ from connectors.inbound import (
     opt_dt,
     parse_dt,
 )
-from connectors.signatures import ReplayCache, constant_time_equals, header, hmac_sha256_b64, require
+from connectors.signatures import ReplayCache, constant_time_equals, hmac_sha256_b64, require
 from domain.models import Appointment, AppointmentEvent, AttendanceSignal, Contact, EventType, SignalKind
 
 SIGNATURE_HEADER = "x-square-hmacsha256-signature"
@@ -91,31 +91,27 @@ def status_event(status: str, at: datetime, source: str) -> tuple[EventType, dic
     return None
 
 
-class SquareInbound(InboundBase):
+class SquareInbound(SecretInbound):
     """`signature_key` = the subscription's signature key (env NOSHOW_SQUARE_SIGNATURE_KEY); `notification_url` =
     the URL on the subscription, when it differs from the public URL the request reached."""
 
     name = "square"
+    secret_label = "a Square webhook signature key"
+    signature_header = SIGNATURE_HEADER
     signs_timestamp = False
 
     def __init__(self, signature_key: str, notification_url: str | None = None, source: str = "square",
                  replay: ReplayCache | None = None) -> None:
-        if not signature_key:
-            raise ValueError("a Square webhook signature key is required")
-        super().__init__(replay)
-        self.secret, self.notification_url, self.source = signature_key, notification_url, source
-
-    def signature_value(self, request: RawRequest) -> str | None:
-        return header(request.headers, SIGNATURE_HEADER)
+        super().__init__(signature_key, source=source, replay=replay)
+        self.notification_url = notification_url
 
     def signed_url(self, request: RawRequest) -> str:
         return self.notification_url or request.url
 
     def check_signature(self, request: RawRequest, now: datetime) -> None:
-        given = self.signature_value(request)
-        require(bool(given), "missing x-square-hmacsha256-signature")
+        given = self.given_signature(request).strip()
         expected = hmac_sha256_b64(self.secret, self.signed_url(request).encode() + request.body)
-        require(constant_time_equals(expected, (given or "").strip()), "bad x-square-hmacsha256-signature")
+        require(constant_time_equals(expected, given), "bad x-square-hmacsha256-signature")
 
     def signed_digests(self, request: RawRequest) -> tuple[str, str] | None:
         digest = sha256(self.signed_url(request).encode() + request.body).hexdigest()
