@@ -18,7 +18,8 @@ Which API key signs dynamic webhooks (the creating user's) is UNVERIFIED. Acuity
 Appointment (the read): `canceled` with `noShow: true` -> no_show (a no-show is an admin cancellation with the
 flag set, https://developers.acuityscheduling.com/reference/put-appointments-id-cancel); `canceled` -> cancelled;
 a label named in NOSHOW_ACUITY_NO_SHOW_LABELS / _ATTENDED_LABELS -> no_show / attended (labels are
-account-defined: nothing is assumed about their names). Acuity names no client id: the contact id is a keyed
+account-defined: nothing is assumed about their names). The object does not say who cancelled: a cancellation
+counts as the client's (the late-cancel window applies). Acuity names no client id: the contact id is a keyed
 hash of the email (`acuity:ak-...`), or per appointment without one.
 """
 
