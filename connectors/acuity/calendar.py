@@ -51,12 +51,18 @@ class AcuityCalendar:
         return found
 
     def _free(self, calendar_id: str, start: datetime, end: datetime) -> list[Slot]:
+        """The days Acuity says have a free time (one call a month), then each such day's times. Acuity's days are
+        the calendar's own: a day either side of the UTC window covers any time zone."""
         kind, calendar = self.calendar(calendar_id)
-        day, last = start.astimezone(UTC).date(), end.astimezone(UTC).date()
+        first = (start - timedelta(days=1)).astimezone(UTC).date()
+        last = (end + timedelta(days=1)).astimezone(UTC).date()
+        month, days = first.replace(day=1), []
+        while month <= last:
+            days += [d for d in self.client.dates(kind, month, calendar) if first <= d <= last]
+            month = (month + timedelta(days=32)).replace(day=1)
         slots: list[Slot] = []
-        while day <= last:
+        for day in sorted(set(days)):
             slots += self.client.times(kind, day, calendar, self.slot_minutes)
-            day += timedelta(days=1)
         return slots
 
     def busy(self, calendar_id: str, start: datetime, end: datetime) -> list[BusyInterval]:

@@ -3,6 +3,8 @@
 
 Auth: HTTP Basic, user name = the numeric User ID, password = the API key (Integrations > API in Acuity;
 https://developers.acuityscheduling.com/docs/quick-start). Calls used:
+- `GET /availability/dates?month=YYYY-MM&appointmentTypeID=&calendarID=` -> `[{"date": "YYYY-MM-DD"}]`, the days
+  with a free time (the official Node SDK's create-appointment example);
 - `GET /availability/times?date=YYYY-MM-DD&appointmentTypeID=&calendarID=` -> `[{"time", "slotsAvailable"}]`
   (https://developers.acuityscheduling.com/reference/get-availability-times; the answer's shape is UNVERIFIED);
 - `POST /appointments` with `appointmentTypeID`, `datetime`, `firstName`, `lastName`, `email` (required for a
@@ -59,6 +61,19 @@ class AcuityClient(JsonApi):
     def me(self) -> dict[str, Any]:
         found = self.call("GET", "/me")
         return found if isinstance(found, dict) else {}
+
+    def dates(self, appointment_type: str, month: date, calendar: str | None) -> list[date]:
+        params = {"month": month.strftime("%Y-%m"), "appointmentTypeID": appointment_type}
+        if calendar:
+            params["calendarID"] = calendar
+        found = self.call("GET", "/availability/dates", params=params)
+        days: list[date] = []
+        for item in found if isinstance(found, list) else []:
+            try:
+                days.append(date.fromisoformat(str(item.get("date") if isinstance(item, dict) else "")))
+            except ValueError:
+                continue
+        return days
 
     def times(self, appointment_type: str, day: date, calendar: str | None, slot_minutes: int) -> list[Slot]:
         params = {"date": day.isoformat(), "appointmentTypeID": appointment_type}

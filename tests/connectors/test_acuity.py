@@ -108,15 +108,29 @@ def test_times_are_read_per_day_with_basic_auth_and_holds_stay_local(
     open_at = datetime(2026, 1, 7, 15, tzinfo=UTC)
     fake.free_after(TYPE, open_at, 2)
     busy = calendar.busy("1:27238", NOW, NOW + timedelta(days=2))
-    calls = fake.calls("GET", "/availability/times")
-    assert [c.query["date"] for c in calls] == ["2026-01-06", "2026-01-07", "2026-01-08"]
-    assert calls[0].query == {"date": "2026-01-06", "appointmentTypeID": "1", "calendarID": "27238"}
-    assert calls[0].headers["authorization"].startswith("Basic ")
+    # one call for the month's days with a free time, then the times of those days only
+    (dates,) = fake.calls("GET", "/availability/dates")
+    assert dates.query == {"month": "2026-01", "appointmentTypeID": "1", "calendarID": "27238"}
+    (times,) = fake.calls("GET", "/availability/times")
+    assert times.query == {"date": "2026-01-07", "appointmentTypeID": "1", "calendarID": "27238"}
+    assert times.headers["authorization"].startswith("Basic ")
     assert not any(b.start <= open_at < b.end for b in busy)
     held = calendar.hold(Slot(start=open_at, end=open_at + timedelta(minutes=30), calendar_id="1:27238"), "case-1",
                          NOW + timedelta(hours=1))
     assert any(b.start <= held.start < b.end for b in calendar.busy("1:27238", NOW, NOW + timedelta(days=2)))
     assert not fake.calls("POST")
+
+
+def test_a_window_across_months_and_time_zones_reads_each_month_and_the_calendars_own_days(
+        acuity: tuple[FakeAcuity, AcuityCalendar]) -> None:
+    fake, calendar = acuity
+    # 03:30 UTC on 1 February is 22:30 on 31 January in New York: a day of January for Acuity
+    late = datetime(2026, 2, 1, 3, 30, tzinfo=UTC)
+    fake.open_times[TYPE] = [late]
+    busy = calendar.busy(TYPE, datetime(2026, 2, 1, 0, tzinfo=UTC), datetime(2026, 2, 3, tzinfo=UTC))
+    assert [c.query["month"] for c in fake.calls("GET", "/availability/dates")] == ["2026-01", "2026-02"]
+    assert [c.query["date"] for c in fake.calls("GET", "/availability/times")] == ["2026-01-31"]
+    assert not any(b.start <= late < b.end for b in busy)
 
 
 def test_a_booking_re_checks_then_books_as_a_client_and_a_taken_time_is_never_double_booked(

@@ -3,8 +3,10 @@
 From https://developers.acuityscheduling.com (and the official Node SDK, npm `acuityscheduling`):
 - every call needs HTTP Basic `<user id>:<API key>` (401 `{"status_code": 401, "error": "unauthorized",
   "message": ...}`, UNVERIFIED wording);
-- `GET /availability/times?date=&appointmentTypeID=[&calendarID=]` -> `[{"time", "slotsAvailable"}]`, times with a
-  `-0500`-style offset (400 `{"error": "invalid_date"}` / `{"error": "required_appointment_type_id"}`);
+- `GET /availability/dates?month=YYYY-MM&appointmentTypeID=` -> `[{"date"}]`, the days with a free time, and
+  `GET /availability/times?date=&appointmentTypeID=[&calendarID=]` -> `[{"time", "slotsAvailable"}]`, times with a
+  `-0500`-style offset (days in the account's time zone, here America/New_York; 400 `{"error": "invalid_date"}` /
+  `{"error": "required_appointment_type_id"}`);
 - `POST /appointments` (`appointmentTypeID`, `datetime`, `firstName`, `lastName`, `email` required: 400
   `{"error": "required_first_name"}` ...; a time no longer available: 400 `{"error": "not_available"}`,
   UNVERIFIED code) -> the appointment object;
@@ -74,6 +76,7 @@ class FakeAcuity(FakeServer):
 
     def setup_routes(self) -> None:
         self.route("GET", "/me", self._me)
+        self.route("GET", "/availability/dates", self._dates)
         self.route("GET", "/availability/times", self._times)
         self.route("POST", "/appointments", self._create)
         self.route("GET", "/appointments", self._list)
@@ -90,6 +93,18 @@ class FakeAcuity(FakeServer):
         return self._refused(req) or FakeResponse(200, {"id": int(self.user_id), "timezone": "America/New_York",
                                                         "name": "Example Studio"})
 
+    def _dates(self, req: RecordedRequest, m: Any) -> FakeResponse:
+        refused = self._refused(req)
+        if refused:
+            return refused
+        kind, month = req.query.get("appointmentTypeID", ""), req.query.get("month", "")
+        if not kind:
+            return FakeResponse(400, acuity_error(400, "required_appointment_type_id"))
+        if len(month) != 7 or month[4] != "-":
+            return FakeResponse(400, acuity_error(400, "invalid_month"))
+        days = sorted({at.astimezone(ZONE).date().isoformat() for at in self.open_times.get(kind, [])})
+        return FakeResponse(200, [{"date": d} for d in days if d.startswith(month)])
+
     def _times(self, req: RecordedRequest, m: Any) -> FakeResponse:
         refused = self._refused(req)
         if refused:
@@ -101,8 +116,9 @@ class FakeAcuity(FakeServer):
             day = datetime.strptime(req.query.get("date", ""), "%Y-%m-%d").date()
         except ValueError:
             return FakeResponse(400, acuity_error(400, "invalid_date"))
+        # the account's days are its own time zone's
         return FakeResponse(200, [{"time": acuity_time(at), "slotsAvailable": 1}
-                                  for at in sorted(self.open_times.get(kind, [])) if at.astimezone(UTC).date() == day])
+                                  for at in sorted(self.open_times.get(kind, [])) if at.astimezone(ZONE).date() == day])
 
     def _create(self, req: RecordedRequest, m: Any) -> FakeResponse:
         refused = self._refused(req)
