@@ -7,9 +7,11 @@ from pydantic import Field
 
 from connectors.freshdesk.settings import FreshdeskSettings
 from connectors.mindbody.settings import MindbodySettings
+from connectors.acuity.settings import AcuitySettings
 from connectors.sendgrid.settings import SendGridSettings
 from connectors.settings import EnvSection
 from connectors.slack.settings import SlackSettings
+from connectors.square.settings import SquareSettings
 from connectors.twilio.settings import TwilioSettings
 from connectors.zendesk.settings import ZendeskSettings
 from workers.provider_settings import (
@@ -42,6 +44,8 @@ class ConnectorSections(EnvSection):
     activecampaign: ActiveCampaignSettings = Field(default_factory=ActiveCampaignSettings)
     gohighlevel: GoHighLevelSettings = Field(default_factory=GoHighLevelSettings)
     mindbody: MindbodySettings = Field(default_factory=MindbodySettings)
+    acuity: AcuitySettings = Field(default_factory=AcuitySettings)
+    square: SquareSettings = Field(default_factory=SquareSettings)
     twilio: TwilioSettings = Field(default_factory=TwilioSettings)
     sendgrid: SendGridSettings = Field(default_factory=SendGridSettings)
     slack: SlackSettings = Field(default_factory=SlackSettings)

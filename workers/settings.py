@@ -236,6 +236,8 @@ CrmProvider = Literal[
     "zendesk",
     "freshdesk",
 ]
+CalendarProvider = Literal["local", "calcom", "calendly", "google", "outlook", "gohighlevel", "acuity", "square"]
+CrmProvider = Literal["local", "hubspot", "salesforce", "zoho", "pipedrive", "activecampaign", "gohighlevel"]
 
 
 class RoutingSettings(EnvSection):

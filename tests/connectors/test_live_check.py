@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 from tests.connectors.cases_salesforce import CONSUMER_KEY, KEY_PEM, USERNAME, fake_org
 from tests.connectors.cases_zoho import CLIENT_ID, CLIENT_SECRET, REFRESH, fake_zoho
 from tests.fakes.activecampaign_fake import FakeActiveCampaign
+from tests.fakes.acuity_fake import FakeAcuity
 from tests.fakes.base import FakeServer
 from tests.fakes.gohighlevel_fake import FakeGoHighLevel
 from tests.fakes.mindbody_fake import FakeMindbody
@@ -26,10 +27,12 @@ from tests.fakes.providers import FakeCalcom, FakeCalendly, FakeGoogleCalendar, 
 from tests.fakes.sendgrid_fake import API_KEY as SENDGRID_KEY
 from tests.fakes.sendgrid_fake import SendGridFake
 from tests.fakes.slack_fake import BOT_TOKEN, SlackFake
+from tests.fakes.square_fake import FakeSquare
 from tests.fakes.twilio_fake import ACCOUNT_SID, AUTH_TOKEN, TwilioFake
 
 PROBED = ["twilio", "sendgrid", "hubspot", "calcom", "salesforce", "zoho", "pipedrive", "activecampaign",
           "gohighlevel", "calendly", "google", "outlook", "slack", "mindbody"]
+          "gohighlevel", "calendly", "google", "outlook", "slack", "acuity", "square"]
 
 
 @pytest.fixture
@@ -44,6 +47,7 @@ def fakes() -> Iterator[dict[str, FakeServer]]:
         "salesforce": fake_org(), "zoho": fake_zoho(), "pipedrive": FakePipedrive(api_token="pd-good"),
         "activecampaign": FakeActiveCampaign("ac-good"), "gohighlevel": FakeGoHighLevel("pit-good", "loc123"),
         "mindbody": FakeMindbody(api_key="mb-good")}
+        "acuity": FakeAcuity("11145481", "acuity-good"), "square": FakeSquare("sq-good")}
     with ExitStack() as stack:
         for server in servers.values():
             stack.enter_context(server)
@@ -78,6 +82,9 @@ def _env(f: dict[str, FakeServer], good: bool = True) -> dict[str, str]:
         "NOSHOW_MINDBODY_API_KEY": "mb-good" + bad, "NOSHOW_MINDBODY_SITE_ID": "-99",
         "NOSHOW_MINDBODY_USERNAME": "owner", "NOSHOW_MINDBODY_PASSWORD": "owner-pass",
         "NOSHOW_MINDBODY_BASE_URL": f"{f['mindbody'].base_url}/public/v6",
+        "NOSHOW_ACUITY_USER_ID": "11145481", "NOSHOW_ACUITY_API_KEY": "acuity-good" + bad,
+        "NOSHOW_ACUITY_BASE_URL": f["acuity"].base_url,
+        "NOSHOW_SQUARE_ACCESS_TOKEN": "sq-good" + bad, "NOSHOW_SQUARE_BASE_URL": f["square"].base_url,
     }
 
 
@@ -109,6 +116,7 @@ def test_live_check_proves_every_configured_provider_with_one_read(
     assert live["hubspot"]["detail"] == "portal 62515" and live["gohighlevel"]["detail"] == "location found"
     assert live["google"]["detail"] == "calendar found" and live["slack"]["detail"] == "bot token valid"
     assert live["mindbody"]["detail"] == "site -99 found, staff login accepted"
+    assert live["acuity"]["detail"] == "account found" and live["square"]["detail"] == "booking profile found"
     assert result.exit_code == 0, result.output
     # reads only: GETs, the OAuth grants, and Slack's auth.test (a POST that reads, as every Slack method is)
     # and Mindbody's staff user token (issuing one changes nothing at the site)
@@ -131,6 +139,7 @@ def test_wrong_credentials_are_reported_per_provider_without_their_values(
     assert "(unauthorized)" in lines["pipedrive"] and "HTTP 401" in lines["twilio"]
     assert "(invalid_auth)" in lines["slack"] and "(authError)" in lines["google"]
     assert "(DeniedAccess)" in lines["mindbody"]
+    assert "(unauthorized)" in lines["acuity"] and "(UNAUTHORIZED)" in lines["square"]
     for value in env.values():
         if value.endswith("-wrong"):
             assert value not in result.output

@@ -329,6 +329,8 @@ def test_check_everything_configured_well(monkeypatch: pytest.MonkeyPatch, tmp_p
         "NOSHOW_MINDBODY_SIGNATURE_KEY": "mb-signature-key-01", "NOSHOW_MINDBODY_API_KEY": "mb-api-key-01",
         "NOSHOW_MINDBODY_SITE_ID": "-99", "NOSHOW_MINDBODY_USERNAME": "owner",
         "NOSHOW_MINDBODY_PASSWORD": "mb-owner-password", "NOSHOW_MINDBODY_TIME_ZONE": "America/New_York",
+        "NOSHOW_ACUITY_USER_ID": "11145481", "NOSHOW_ACUITY_API_KEY": "acuity-api-key-01",
+        "NOSHOW_SQUARE_ACCESS_TOKEN": "EAAAl-token-01", "NOSHOW_SQUARE_SIGNATURE_KEY": "square-signature-key-01",
         # the address providers call, and a Temporal server rather than the embedded one
         "NOSHOW_PUBLIC_BASE_URL": "https://noshow.example.com", "TEMPORAL_ADDRESS": "temporal.internal:7233",
     })

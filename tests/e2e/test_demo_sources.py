@@ -72,6 +72,8 @@ def test_a_source_without_its_webhook_secret_or_unknown_is_refused_in_one_line(
                                "pipedrive", "zendesk", "zoom"]
     assert sorted(SOURCES) == ["activecampaign", "calcom", "calendly", "events", "gohighlevel", "hubspot", "mindbody",
                                "pipedrive", "zoom"]
+    assert sorted(SOURCES) == ["activecampaign", "acuity", "calcom", "calendly", "events", "gohighlevel", "hubspot",
+                               "pipedrive", "square", "zoom"]
 
 
 async def test_the_activecampaign_demo_recovers_a_deal_moved_to_missed_on_the_local_calendar(

@@ -54,6 +54,7 @@ SENDGRID_PUBLIC = base64.b64encode(SENDGRID_KEY.public_key().public_bytes(
 PIPEDRIVE_USER, PIPEDRIVE_PASSWORD = "hookuser", "pipedrive-hook-password"
 AC_TOKEN = "activecampaign-url-token-0123456789"
 ZENDESK, FRESHDESK = "zendesk-signing-secret-01", "freshdesk-rule-token-0123456789"
+ACUITY_KEY, SQUARE_KEY = "acuity-api-key-0123", "square-signature-key-0123"
 PROVIDER_ENV = {
     "NOSHOW_SETTINGS_FILE": "/nonexistent/.env",
     "NOSHOW_CALCOM_WEBHOOK_SECRET": CALCOM, "NOSHOW_CALENDLY_SIGNING_KEY": CALENDLY,
@@ -69,6 +70,13 @@ PROVIDER_ENV = {
 JSON_PROVIDERS = ["calcom", "calendly", "hubspot", "zoom", "outlook", "events", "sendgrid", "pipedrive",
                   "gohighlevel", "zendesk", "freshdesk", "mindbody"]
 ALL_PROVIDERS = [*JSON_PROVIDERS, "twilio", "slack", "sendgrid_parse", "google", "activecampaign"]
+    # Acuity's route reads each pinged appointment back: a closed local port, so a read fails at once
+    "NOSHOW_ACUITY_USER_ID": "11145481", "NOSHOW_ACUITY_API_KEY": ACUITY_KEY,
+    "NOSHOW_ACUITY_BASE_URL": "http://127.0.0.1:9/api/v1", "NOSHOW_SQUARE_SIGNATURE_KEY": SQUARE_KEY,
+}
+JSON_PROVIDERS = ["calcom", "calendly", "hubspot", "zoom", "outlook", "events", "sendgrid", "pipedrive",
+                  "gohighlevel", "square"]
+ALL_PROVIDERS = [*JSON_PROVIDERS, "twilio", "slack", "sendgrid_parse", "google", "activecampaign", "acuity"]
 
 
 # ------------------------------------------------------------------ the app, every provider on
@@ -171,6 +179,10 @@ def signed_headers(api: ProviderApi, provider: str, body: bytes, ts: str | None 
         return {"x-ghl-signature": base64.b64encode(GHL_KEY.sign(body)).decode()}
     if provider == "mindbody":
         return {"x-mindbody-signature": "sha256=" + hmac_sha256_b64(MINDBODY_KEY, body)}
+    if provider == "acuity":
+        return {"x-acuity-signature": hmac_sha256_b64(ACUITY_KEY, body)}
+    if provider == "square":
+        return {"x-square-hmacsha256-signature": hmac_sha256_b64(SQUARE_KEY, api.url(provider, query).encode() + body)}
     if provider == "pipedrive":
         pair = base64.b64encode(f"{PIPEDRIVE_USER}:{PIPEDRIVE_PASSWORD}".encode()).decode()
         return {"authorization": f"Basic {pair}"}

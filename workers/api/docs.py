@@ -81,6 +81,12 @@ WEBHOOKS: dict[str, tuple[list[str], str, str, str]] = {
                                            "subscription's key as given; no timestamp: dedupe on `messageId`)",
                  "application/json", '{"messageId", "eventId": "appointmentBooking.updated", "eventSchemaVersion", '
                                      '"eventInstanceOriginationDateTime", "eventData": {...}}'),
+    "acuity": (["x-acuity-signature"], "base64 HMAC-SHA256(API key, body); nothing signed is a timestamp: dedupe on "
+                                       "action + appointment id + body", "application/x-www-form-urlencoded",
+               "action=scheduled&id=...&calendarID=...&appointmentTypeID=..."),
+    "square": (["x-square-hmacsha256-signature"], "base64 HMAC-SHA256(signature key, notification URL + body); "
+                                                  "dedupe on `event_id`", "application/json",
+               '{"type": "booking.updated", "event_id", "created_at", "data": {"object": {"booking": {...}}}}'),
     "slack": (["x-slack-signature", "x-slack-request-timestamp"],
               "`v0=<hex HMAC-SHA256(signing secret, v0:timestamp:body)>`, ±5 min",
               "application/x-www-form-urlencoded", "payload=<JSON block_actions>"),

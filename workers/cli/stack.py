@@ -84,6 +84,10 @@ def demo(
                                                     "freshdesk, mindbody), or write it to a polled provider "
                                                     "(salesforce, zoho) and run its reconcile once; then recover "
                                                     "it")] = None,
+                                                    "gohighlevel, hubspot, calendly, events, zoom, acuity, square), "
+                                                    "or write it to "
+                                                    "a polled provider (salesforce, zoho) and run its reconcile "
+                                                    "once; then recover it")] = None,
     yes_create: Annotated[bool, typer.Option("--yes-create", help="let the demo create its records in a "
                                                                   "provider account that is not a local fake")] = False,
 ) -> None:

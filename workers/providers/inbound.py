@@ -27,6 +27,7 @@ from connectors.twilio.webhook import TwilioWebhook
 from connectors.zoho.inbound import ZohoInbound
 from connectors.zoom.inbound import ZoomInbound
 from workers.provider_settings import HubSpotSettings
+from workers.providers.acuity import acuity_details, acuity_inbound
 from workers.providers.checks import ProviderCheck
 from workers.providers.freshdesk import freshdesk_inbound, freshdesk_people
 from workers.providers.mindbody import mindbody_inbound, mindbody_people
@@ -38,6 +39,7 @@ from workers.providers.sales_crms import (
     pipedrive_people,
 )
 from workers.providers.zendesk import zendesk_inbound, zendesk_people
+from workers.providers.square import square_inbound, square_people
 from workers.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -178,4 +180,8 @@ def inbound_connectors(settings: Settings, channel_store: ChannelStore | None = 
         "NOSHOW_FRESHDESK_WEBHOOK_TOKEN (or NOSHOW_FRESHDESK_WEBHOOK_USER + NOSHOW_FRESHDESK_WEBHOOK_PASSWORD)")
     add("mindbody", lambda: with_people(mindbody_inbound(s), mindbody_people(s)),
         secret(s.mindbody.signature_key) is not None, "NOSHOW_MINDBODY_SIGNATURE_KEY")
+    add("acuity", lambda: InboundWithFollowUp(acuity_inbound(s), acuity_details(s)), s.acuity.configured,
+        "NOSHOW_ACUITY_USER_ID + NOSHOW_ACUITY_API_KEY")
+    add("square", lambda: with_people(square_inbound(s), square_people(s)),
+        secret(s.square.signature_key) is not None, "NOSHOW_SQUARE_SIGNATURE_KEY")
     return routes, checks

@@ -24,6 +24,9 @@ provider message (they can echo input).
 - Freshdesk: `GET /api/v2/agents/me` https://developers.freshdesk.com/api/#me
 - Mindbody: `POST /usertoken/issue` (the staff login; issuing a token is its only effect) then `GET /site/sites`
   https://developers.mindbodyonline.com/PublicDocumentation/V6
+- Acuity Scheduling: `GET /api/v1/me` https://developers.acuityscheduling.com/reference/get-me
+- Square: `GET /v2/bookings/business-booking-profile`
+  https://developer.squareup.com/reference/square/bookings-api/retrieve-business-booking-profile
 """
 
 from __future__ import annotations
@@ -116,6 +119,18 @@ def _gohighlevel(s: Settings) -> str:
     return "location found" if found.get("id") else "answered"
 
 
+def _acuity(s: Settings) -> str:
+    from workers.providers.acuity import acuity_client
+
+    return "account found" if acuity_client(s).me().get("id") else "answered"
+
+
+def _square(s: Settings) -> str:
+    from workers.providers.square import square_client
+
+    return "booking profile found" if square_client(s).booking_profile() else "answered"
+
+
 def _calendly(s: Settings) -> str:
     from connectors.calendly.client import CalendlyClient
 
@@ -204,6 +219,10 @@ def probes(s: Settings) -> dict[str, Probe]:
         p["slack"] = lambda: _slack(s)
     if secret(s.mindbody.api_key):
         p["mindbody"] = lambda: _mindbody(s)
+    if s.acuity.configured:
+        p["acuity"] = lambda: _acuity(s)
+    if s.square.configured:
+        p["square"] = lambda: _square(s)
     return p
 
 

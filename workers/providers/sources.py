@@ -7,6 +7,7 @@ NOSHOW_RECONCILE_EVERY_MINUTES and what was missed goes through the intake, the 
 ("calcom", "calendly", "hubspot", "google", "outlook", "salesforce", "zoho", "pipedrive",
 "activecampaign", "gohighlevel", "zendesk", "freshdesk") are also the
 "activecampaign", "gohighlevel", "mindbody") are also the
+"activecampaign", "gohighlevel", "acuity", "square") are also the
 appointments' `source`, which the policy's `sources:` list and the case ids use, so a booking found here lands
 on the case its webhook would have started.
 """
@@ -37,11 +38,14 @@ from connectors.local.db import LocalDb
 from connectors.outlook.client import OutlookClient
 from connectors.outlook.subscriptions import SqliteSubscriptionStore, SubscriptionKeeper
 from connectors.settings import secret
+from workers.providers.acuity import CREDENTIALS as ACUITY_CREDENTIALS
+from workers.providers.acuity import acuity_source
 from workers.providers.checks import ProviderCheck, url_problem
 from workers.providers.freshdesk import freshdesk_source
 from workers.providers.mindbody import mindbody_source
 from workers.providers.sales_crms import activecampaign_source, gohighlevel_source, pipedrive_source, pipedrive_token
 from workers.providers.salesforce_zoho import salesforce_source, zoho_source
+from workers.providers.square import square_source
 from workers.providers.tokens import google_token, graph_token
 from workers.providers.zendesk import CREDENTIALS, zendesk_source
 from workers.settings import Settings
@@ -151,6 +155,11 @@ def _plan(s: Settings) -> _Plan:
              {"NOSHOW_MINDBODY_SITE_ID": mb.site_id, "NOSHOW_MINDBODY_USERNAME": mb.username,
               "NOSHOW_MINDBODY_PASSWORD": secret(mb.password)},
              {"NOSHOW_MINDBODY_BASE_URL": mb.base_url}, lambda: mindbody_source(s))
+    acuity, square = s.acuity, s.square
+    consider("acuity", secret(acuity.api_key), ACUITY_CREDENTIALS, {"NOSHOW_ACUITY_USER_ID": acuity.user_id},
+             {"NOSHOW_ACUITY_BASE_URL": acuity.base_url}, lambda: acuity_source(s))
+    consider("square", secret(square.access_token), "NOSHOW_SQUARE_ACCESS_TOKEN", {},
+             {"NOSHOW_SQUARE_BASE_URL": square.base_url}, lambda: square_source(s))
     return plan
 
 

@@ -22,6 +22,7 @@ from connectors.settings import secret
 from connectors.writeback import MirroredCalendar, RemoteCrm, WritebackCrm
 from policies.schema import CrmRules
 from workers.providers import helpdesks, mindbody, sales_crms, salesforce_zoho
+from workers.providers import acuity, sales_crms, salesforce_zoho, square
 from workers.providers.checks import ProviderCheck, ProviderConfigError, url_problem
 from workers.providers.tokens import google_token, graph_token
 from workers.settings import Settings
@@ -34,6 +35,15 @@ CALENDAR_DEFAULT = {"calcom": "NOSHOW_CALCOM_EVENT_TYPE_ID", "calendly": "NOSHOW
                     "gohighlevel": "NOSHOW_GOHIGHLEVEL_CALENDAR_ID", "mindbody": "NOSHOW_MINDBODY_CALENDAR"}
 PROVIDER_TITLE = {"calcom": "Cal.com", "calendly": "Calendly", "google": "Google Calendar", "outlook": "Outlook",
                   "hubspot": "HubSpot", "gohighlevel": "GoHighLevel", "mindbody": "Mindbody"}
+                       "gohighlevel": "NOSHOW_GOHIGHLEVEL_ACCESS_TOKEN", "acuity": acuity.CREDENTIALS,
+                       "square": "NOSHOW_SQUARE_ACCESS_TOKEN"}
+CALENDAR_DEFAULT = {"calcom": "NOSHOW_CALCOM_EVENT_TYPE_ID", "calendly": "NOSHOW_CALENDLY_EVENT_TYPE",
+                    "google": "NOSHOW_GOOGLE_CALENDAR_ID", "outlook": "NOSHOW_GRAPH_USER",
+                    "gohighlevel": "NOSHOW_GOHIGHLEVEL_CALENDAR_ID", "acuity": "NOSHOW_ACUITY_APPOINTMENT_TYPE_ID",
+                    "square": "NOSHOW_SQUARE_LOCATION_ID + NOSHOW_SQUARE_SERVICE_VARIATION_ID"}
+PROVIDER_TITLE = {"calcom": "Cal.com", "calendly": "Calendly", "google": "Google Calendar", "outlook": "Outlook",
+                  "hubspot": "HubSpot", "gohighlevel": "GoHighLevel", "acuity": "Acuity Scheduling",
+                  "square": "Square Appointments"}
 
 
 def _calendar_settings(s: Settings) -> tuple[TokenSource | None, str, str, str | None]:
@@ -51,6 +61,12 @@ def _calendar_settings(s: Settings) -> tuple[TokenSource | None, str, str, str |
     if p == "mindbody":
         m = s.mindbody
         return secret(m.api_key), m.base_url, "NOSHOW_MINDBODY_BASE_URL", m.calendar
+    if p == "acuity":
+        a = s.acuity
+        return "set" if a.configured else None, a.base_url, "NOSHOW_ACUITY_BASE_URL", a.appointment_type_id
+    if p == "square":
+        q = s.square
+        return secret(q.access_token), q.base_url, "NOSHOW_SQUARE_BASE_URL", q.location_id
     return graph_token(s), s.graph.base_url, "NOSHOW_GRAPH_BASE_URL", s.graph.user
 
 
@@ -67,6 +83,8 @@ def calendar_problems(s: Settings) -> list[str]:
         problems += [f"NOSHOW_CALENDAR_PROVIDER=mindbody needs {k}" for k in mindbody.api_missing(s)]
         problems += [x for x in mindbody.mindbody_problems(s) if "BASE_URL" not in x]
     problems += [x for x in [url_problem(base_url, url_env)] if x]
+    if p == "square":
+        problems += [x for x in square.square_problems(s) if "ACCESS_TOKEN" not in x and "BASE_URL" not in x]
     default = (default or "").strip()
     if default:
         if p == "calcom" and not default.isdigit():
@@ -140,6 +158,10 @@ def _calendar_adapter(s: Settings, contact_lookup: Callable[[str], Any]) -> Any:
         return sales_crms.gohighlevel_calendar(s)
     if p == "mindbody":
         return mindbody.mindbody_calendar(s)
+    if p == "acuity":
+        return acuity.acuity_calendar(s, contact_lookup)
+    if p == "square":
+        return square.square_calendar(s, contact_lookup)
     if p == "google":
         return GoogleCalendar(GoogleCalendarClient(token, base_url=s.google.base_url), contact_lookup,
                               default_calendar=s.google.calendar_id, send_updates=s.google.send_updates)

@@ -23,6 +23,7 @@ from connectors.settings import secret
 from workers.dev.demo import DemoRefused, daytime_contact
 from workers.dev.demo_sources import (
     activecampaign,
+    acuity,
     calcom,
     calendly,
     events,
@@ -32,6 +33,7 @@ from workers.dev.demo_sources import (
     mindbody,
     pipedrive,
     zendesk,
+    square,
     zoom,
 )
 from workers.dev.demo_sources.base import DemoSource, Person, Signed, remote_refusal
@@ -42,6 +44,7 @@ __all__ = ["SOURCES", "DemoSource", "Person", "Signed", "run_source_demo", "sour
 SOURCES: dict[str, DemoSource] = {s.route: s for s in (
     calcom.SOURCE, activecampaign.SOURCE, pipedrive.SOURCE, gohighlevel.SOURCE, hubspot.SOURCE, calendly.SOURCE,
     events.SOURCE, zoom.SOURCE, zendesk.SOURCE, freshdesk.SOURCE, mindbody.SOURCE)}
+    events.SOURCE, zoom.SOURCE, acuity.SOURCE, square.SOURCE)}
 
 
 def source_refusal(settings: Settings, name: str, yes_create: bool = False) -> str | None:

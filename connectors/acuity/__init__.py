@@ -1,0 +1,1 @@
+"""Acuity Scheduling: webhooks, REST client, calendar and polled source."""

@@ -1,0 +1,1 @@
+"""Square Appointments (Bookings API): webhooks, REST client, calendar and polled source."""
