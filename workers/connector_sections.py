@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from connectors.acuity.settings import AcuitySettings
 from connectors.freshdesk.settings import FreshdeskSettings
 from connectors.mindbody.settings import MindbodySettings
-from connectors.acuity.settings import AcuitySettings
 from connectors.sendgrid.settings import SendGridSettings
 from connectors.settings import EnvSection
 from connectors.slack.settings import SlackSettings

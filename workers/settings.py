@@ -224,6 +224,8 @@ CalendarProvider = Literal[
     "outlook",
     "gohighlevel",
     "mindbody",
+    "acuity",
+    "square",
 ]
 CrmProvider = Literal[
     "local",
@@ -236,8 +238,6 @@ CrmProvider = Literal[
     "zendesk",
     "freshdesk",
 ]
-CalendarProvider = Literal["local", "calcom", "calendly", "google", "outlook", "gohighlevel", "acuity", "square"]
-CrmProvider = Literal["local", "hubspot", "salesforce", "zoho", "pipedrive", "activecampaign", "gohighlevel"]
 
 
 class RoutingSettings(EnvSection):

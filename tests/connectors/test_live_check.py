@@ -31,8 +31,7 @@ from tests.fakes.square_fake import FakeSquare
 from tests.fakes.twilio_fake import ACCOUNT_SID, AUTH_TOKEN, TwilioFake
 
 PROBED = ["twilio", "sendgrid", "hubspot", "calcom", "salesforce", "zoho", "pipedrive", "activecampaign",
-          "gohighlevel", "calendly", "google", "outlook", "slack", "mindbody"]
-          "gohighlevel", "calendly", "google", "outlook", "slack", "acuity", "square"]
+          "gohighlevel", "calendly", "google", "outlook", "slack", "mindbody", "acuity", "square"]
 
 
 @pytest.fixture
@@ -46,8 +45,8 @@ def fakes() -> Iterator[dict[str, FakeServer]]:
         "twilio": TwilioFake(), "sendgrid": SendGridFake(), "hubspot": hubspot, "calcom": calcom,
         "salesforce": fake_org(), "zoho": fake_zoho(), "pipedrive": FakePipedrive(api_token="pd-good"),
         "activecampaign": FakeActiveCampaign("ac-good"), "gohighlevel": FakeGoHighLevel("pit-good", "loc123"),
-        "mindbody": FakeMindbody(api_key="mb-good")}
-        "acuity": FakeAcuity("11145481", "acuity-good"), "square": FakeSquare("sq-good")}
+        "mindbody": FakeMindbody(api_key="mb-good"), "acuity": FakeAcuity("11145481", "acuity-good"),
+        "square": FakeSquare("sq-good")}
     with ExitStack() as stack:
         for server in servers.values():
             stack.enter_context(server)

@@ -66,16 +66,12 @@ PROVIDER_ENV = {
     "NOSHOW_ACTIVECAMPAIGN_WEBHOOK_TOKEN": AC_TOKEN, "NOSHOW_GOHIGHLEVEL_WEBHOOK_PUBLIC_KEY": GHL_PUBLIC_PEM,
     "NOSHOW_ZENDESK_WEBHOOK_SECRET": ZENDESK, "NOSHOW_FRESHDESK_WEBHOOK_TOKEN": FRESHDESK,
     "NOSHOW_MINDBODY_SIGNATURE_KEY": MINDBODY_KEY,
-}
-JSON_PROVIDERS = ["calcom", "calendly", "hubspot", "zoom", "outlook", "events", "sendgrid", "pipedrive",
-                  "gohighlevel", "zendesk", "freshdesk", "mindbody"]
-ALL_PROVIDERS = [*JSON_PROVIDERS, "twilio", "slack", "sendgrid_parse", "google", "activecampaign"]
     # Acuity's route reads each pinged appointment back: a closed local port, so a read fails at once
     "NOSHOW_ACUITY_USER_ID": "11145481", "NOSHOW_ACUITY_API_KEY": ACUITY_KEY,
     "NOSHOW_ACUITY_BASE_URL": "http://127.0.0.1:9/api/v1", "NOSHOW_SQUARE_SIGNATURE_KEY": SQUARE_KEY,
 }
 JSON_PROVIDERS = ["calcom", "calendly", "hubspot", "zoom", "outlook", "events", "sendgrid", "pipedrive",
-                  "gohighlevel", "square"]
+                  "gohighlevel", "zendesk", "freshdesk", "mindbody", "square"]
 ALL_PROVIDERS = [*JSON_PROVIDERS, "twilio", "slack", "sendgrid_parse", "google", "activecampaign", "acuity"]
 
 

@@ -38,8 +38,8 @@ from workers.providers.sales_crms import (
     pipedrive_inbound,
     pipedrive_people,
 )
-from workers.providers.zendesk import zendesk_inbound, zendesk_people
 from workers.providers.square import square_inbound, square_people
+from workers.providers.zendesk import zendesk_inbound, zendesk_people
 from workers.settings import Settings
 
 log = structlog.get_logger(__name__)

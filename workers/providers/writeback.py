@@ -21,29 +21,23 @@ from connectors.outlook.client import OutlookClient
 from connectors.settings import secret
 from connectors.writeback import MirroredCalendar, RemoteCrm, WritebackCrm
 from policies.schema import CrmRules
-from workers.providers import helpdesks, mindbody, sales_crms, salesforce_zoho
-from workers.providers import acuity, sales_crms, salesforce_zoho, square
+from workers.providers import acuity, helpdesks, mindbody, sales_crms, salesforce_zoho, square
 from workers.providers.checks import ProviderCheck, ProviderConfigError, url_problem
 from workers.providers.tokens import google_token, graph_token
 from workers.settings import Settings
 
 CALENDAR_CREDENTIAL = {"calcom": "NOSHOW_CALCOM_API_KEY", "calendly": "NOSHOW_CALENDLY_TOKEN",
                        "google": "NOSHOW_GOOGLE_ACCESS_TOKEN", "outlook": "NOSHOW_GRAPH_ACCESS_TOKEN",
-                       "gohighlevel": "NOSHOW_GOHIGHLEVEL_ACCESS_TOKEN", "mindbody": "NOSHOW_MINDBODY_API_KEY"}
+                       "gohighlevel": "NOSHOW_GOHIGHLEVEL_ACCESS_TOKEN", "mindbody": "NOSHOW_MINDBODY_API_KEY",
+                       "acuity": acuity.CREDENTIALS, "square": "NOSHOW_SQUARE_ACCESS_TOKEN"}
 CALENDAR_DEFAULT = {"calcom": "NOSHOW_CALCOM_EVENT_TYPE_ID", "calendly": "NOSHOW_CALENDLY_EVENT_TYPE",
                     "google": "NOSHOW_GOOGLE_CALENDAR_ID", "outlook": "NOSHOW_GRAPH_USER",
-                    "gohighlevel": "NOSHOW_GOHIGHLEVEL_CALENDAR_ID", "mindbody": "NOSHOW_MINDBODY_CALENDAR"}
-PROVIDER_TITLE = {"calcom": "Cal.com", "calendly": "Calendly", "google": "Google Calendar", "outlook": "Outlook",
-                  "hubspot": "HubSpot", "gohighlevel": "GoHighLevel", "mindbody": "Mindbody"}
-                       "gohighlevel": "NOSHOW_GOHIGHLEVEL_ACCESS_TOKEN", "acuity": acuity.CREDENTIALS,
-                       "square": "NOSHOW_SQUARE_ACCESS_TOKEN"}
-CALENDAR_DEFAULT = {"calcom": "NOSHOW_CALCOM_EVENT_TYPE_ID", "calendly": "NOSHOW_CALENDLY_EVENT_TYPE",
-                    "google": "NOSHOW_GOOGLE_CALENDAR_ID", "outlook": "NOSHOW_GRAPH_USER",
-                    "gohighlevel": "NOSHOW_GOHIGHLEVEL_CALENDAR_ID", "acuity": "NOSHOW_ACUITY_APPOINTMENT_TYPE_ID",
+                    "gohighlevel": "NOSHOW_GOHIGHLEVEL_CALENDAR_ID", "mindbody": "NOSHOW_MINDBODY_CALENDAR",
+                    "acuity": "NOSHOW_ACUITY_APPOINTMENT_TYPE_ID",
                     "square": "NOSHOW_SQUARE_LOCATION_ID + NOSHOW_SQUARE_SERVICE_VARIATION_ID"}
 PROVIDER_TITLE = {"calcom": "Cal.com", "calendly": "Calendly", "google": "Google Calendar", "outlook": "Outlook",
-                  "hubspot": "HubSpot", "gohighlevel": "GoHighLevel", "acuity": "Acuity Scheduling",
-                  "square": "Square Appointments"}
+                  "hubspot": "HubSpot", "gohighlevel": "GoHighLevel", "mindbody": "Mindbody",
+                  "acuity": "Acuity Scheduling", "square": "Square Appointments"}
 
 
 def _calendar_settings(s: Settings) -> tuple[TokenSource | None, str, str, str | None]:

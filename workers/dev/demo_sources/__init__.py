@@ -32,8 +32,8 @@ from workers.dev.demo_sources import (
     hubspot,
     mindbody,
     pipedrive,
-    zendesk,
     square,
+    zendesk,
     zoom,
 )
 from workers.dev.demo_sources.base import DemoSource, Person, Signed, remote_refusal
@@ -43,8 +43,7 @@ __all__ = ["SOURCES", "DemoSource", "Person", "Signed", "run_source_demo", "sour
 
 SOURCES: dict[str, DemoSource] = {s.route: s for s in (
     calcom.SOURCE, activecampaign.SOURCE, pipedrive.SOURCE, gohighlevel.SOURCE, hubspot.SOURCE, calendly.SOURCE,
-    events.SOURCE, zoom.SOURCE, zendesk.SOURCE, freshdesk.SOURCE, mindbody.SOURCE)}
-    events.SOURCE, zoom.SOURCE, acuity.SOURCE, square.SOURCE)}
+    events.SOURCE, zoom.SOURCE, zendesk.SOURCE, freshdesk.SOURCE, mindbody.SOURCE, acuity.SOURCE, square.SOURCE)}
 
 
 def source_refusal(settings: Settings, name: str, yes_create: bool = False) -> str | None:
