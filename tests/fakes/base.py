@@ -29,6 +29,11 @@ class RecordedRequest:
     headers: dict[str, str]  # lower-case names
     body: bytes
     raw_path: str = ""  # as sent: routes match on it, segment by segment, like a real server
+    raw_query: str = ""  # as sent: `query` keeps one value per name, a repeated parameter needs this
+
+    def params(self, name: str) -> list[str]:
+        """Every value of a query parameter, in order (FHIR repeats `start=ge...&start=lt...`)."""
+        return [v for k, v in parse_qsl(self.raw_query, keep_blank_values=True) if k == name]
 
     def form(self) -> dict[str, str]:
         return dict(parse_qsl(self.body.decode(), keep_blank_values=True)) if self.body else {}
@@ -185,6 +190,7 @@ class FakeServer:
         req = RecordedRequest(
             method=h.command, path=unquote(parts.path), query=dict(parse_qsl(parts.query, keep_blank_values=True)),
             headers={k.lower(): v for k, v in h.headers.items()}, body=body, raw_path=parts.path,
+            raw_query=parts.query,
         )
         with self._lock:
             self.requests.append(req)
