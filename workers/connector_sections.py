@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from connectors.fhir.settings import FhirSettings
 from connectors.sendgrid.settings import SendGridSettings
 from connectors.settings import EnvSection
 from connectors.slack.settings import SlackSettings
@@ -38,6 +39,7 @@ class ConnectorSections(EnvSection):
     pipedrive: PipedriveSettings = Field(default_factory=PipedriveSettings)
     activecampaign: ActiveCampaignSettings = Field(default_factory=ActiveCampaignSettings)
     gohighlevel: GoHighLevelSettings = Field(default_factory=GoHighLevelSettings)
+    fhir: FhirSettings = Field(default_factory=FhirSettings)
     twilio: TwilioSettings = Field(default_factory=TwilioSettings)
     sendgrid: SendGridSettings = Field(default_factory=SendGridSettings)
     slack: SlackSettings = Field(default_factory=SlackSettings)

@@ -215,7 +215,7 @@ class CodecSettings(EnvSection):
     port: int = 8234  # where `noshow up` serves it next to the embedded dev server's UI
 
 
-CalendarProvider = Literal["local", "calcom", "calendly", "google", "outlook", "gohighlevel"]
+CalendarProvider = Literal["local", "calcom", "calendly", "google", "outlook", "gohighlevel", "fhir"]
 CrmProvider = Literal["local", "hubspot", "salesforce", "zoho", "pipedrive", "activecampaign", "gohighlevel"]
 
 

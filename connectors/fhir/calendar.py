@@ -124,8 +124,9 @@ class FhirCalendar:
             current = self.client.read("Appointment", appointment_id)
             if current.get("status") == status:
                 return True
-            meta = current.get("meta") if isinstance(current.get("meta"), dict) else {}
-            self.client.patch_status("Appointment", appointment_id, status, meta.get("versionId"))
+            meta = current.get("meta")
+            version = meta.get("versionId") if isinstance(meta, dict) else None
+            self.client.patch_status("Appointment", appointment_id, status, str(version) if version else None)
         except PermanentProviderError as exc:
             if exc.code in ("404", "410", "not-found", "deleted") or "HTTP 404" in str(exc) or "HTTP 410" in str(exc):
                 return False

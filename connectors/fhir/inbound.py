@@ -93,7 +93,7 @@ class FhirSubscriptionInbound(InboundBase):
 
     def parse(self, request: RawRequest) -> WebhookResult:
         status = _status(as_dict(load_json(request.body), "body"))
-        subscription, kind, events = self._events(status)
+        _subscription, kind, events = self._events(status)
         if not kind:
             raise PayloadError("the subscription status names no type")
         result = WebhookResult(dedupe_key=self.dedupe_key(request))

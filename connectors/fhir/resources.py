@@ -43,18 +43,18 @@ def instant(value: Any) -> datetime | None:
 
 def valid(resource: dict[str, Any]) -> Any | None:
     """The validated model of an Appointment, Slot or Patient, or None when it does not validate."""
-    from pydantic import ValidationError  # noqa: PLC0415
+    from pydantic import ValidationError
 
     kind = resource.get("resourceType")
     try:
         if kind == "Appointment":
-            from fhir.resources.R4B.appointment import Appointment as FhirAppointment  # noqa: PLC0415
+            from fhir.resources.R4B.appointment import Appointment as FhirAppointment
             return FhirAppointment.model_validate(resource)
         if kind == "Slot":
-            from fhir.resources.R4B.slot import Slot as FhirSlot  # noqa: PLC0415
+            from fhir.resources.R4B.slot import Slot as FhirSlot
             return FhirSlot.model_validate(resource)
         if kind == "Patient":
-            from fhir.resources.R4B.patient import Patient as FhirPatient  # noqa: PLC0415
+            from fhir.resources.R4B.patient import Patient as FhirPatient
             return FhirPatient.model_validate(resource)
     except (ValidationError, ValueError, TypeError):
         return None

@@ -14,8 +14,13 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from activities.reconcile import diff
-from connectors.contract import PermanentProviderError, RawRequest, RetryableProviderError, SignatureError, \
-    SlotUnavailable
+from connectors.contract import (
+    PermanentProviderError,
+    RawRequest,
+    RetryableProviderError,
+    SignatureError,
+    SlotUnavailable,
+)
 from connectors.fhir.auth import SmartBackendToken, scope_problem
 from connectors.fhir.calendar import BOOKING_SYSTEM, FhirCalendar
 from connectors.fhir.client import FhirClient

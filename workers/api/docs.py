@@ -66,6 +66,11 @@ WEBHOOKS: dict[str, tuple[list[str], str, str, str]] = {
                                          "public key; the body's `timestamp` within 5 min, dedupe on `webhookId`",
                     "application/json", '{"type": "AppointmentUpdate", "locationId", "appointment": {...}, '
                                         '"timestamp", "webhookId"}'),
+    "fhir": (["authorization"], "`Bearer <NOSHOW_FHIR_SUBSCRIPTION_TOKEN>`, the value the Subscription's "
+                                "`channel.header` sends, compared in constant time before the body is read; FHIR "
+                                "signs nothing", "application/fhir+json",
+             '{"resourceType": "Bundle", "type": "history", "entry": [{"resource": {"resourceType": "Parameters", '
+             '"parameter": [{"name": "type", "valueCode": "event-notification"}, ...]}}]}'),
     "slack": (["x-slack-signature", "x-slack-request-timestamp"],
               "`v0=<hex HMAC-SHA256(signing secret, v0:timestamp:body)>`, ±5 min",
               "application/x-www-form-urlencoded", "payload=<JSON block_actions>"),

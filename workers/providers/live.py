@@ -20,11 +20,13 @@ provider message (they can echo input).
 - Google Calendar: `GET /calendars/{calendarId}` https://developers.google.com/calendar/api/v3/reference/calendars/get
 - Outlook (Graph): `GET /users/{user}?$select=id` https://learn.microsoft.com/en-us/graph/api/user-get
 - Slack: `auth.test` https://api.slack.com/methods/auth.test
+- FHIR: `GET /metadata` and a one-row `GET /Appointment` search https://hl7.org/fhir/R4/http.html
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from connectors.contract import PermanentProviderError, ProviderError
@@ -101,6 +103,16 @@ def _gohighlevel(s: Settings) -> str:
     return "location found" if found.get("id") else "answered"
 
 
+def _fhir(s: Settings) -> str:
+    from workers.providers.fhir import fhir_client
+
+    api = fhir_client(s)
+    version = api.capability().get("fhirVersion") or "?"
+    list(api.search("Appointment", {"_lastUpdated": "gt" + datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                                    "_count": 1}))  # the token is accepted and may search
+    return f"FHIR {str(version)[:12]}, appointments searchable"
+
+
 def _calendly(s: Settings) -> str:
     from connectors.calendly.client import CalendlyClient
 
@@ -168,6 +180,8 @@ def probes(s: Settings) -> dict[str, Probe]:
         p["activecampaign"] = lambda: _activecampaign(s)
     if secret(s.gohighlevel.access_token):
         p["gohighlevel"] = lambda: _gohighlevel(s)
+    if s.fhir.base_url and (secret(s.fhir.private_key) or secret(s.fhir.access_token)):
+        p["fhir"] = lambda: _fhir(s)
     if secret(s.calendly.token):
         p["calendly"] = lambda: _calendly(s)
     if secret(s.google.access_token) or (s.google.client_id and secret(s.google.refresh_token)):

@@ -5,7 +5,7 @@ Webhooks get lost (Calendly disables a subscription after 24 h of failures; Cal.
 Graph pushes only say "something changed"), so every connected source is polled every
 NOSHOW_RECONCILE_EVERY_MINUTES and what was missed goes through the intake, the path webhooks take. The names
 ("calcom", "calendly", "hubspot", "google", "outlook", "salesforce", "zoho", "pipedrive",
-"activecampaign", "gohighlevel") are also the
+"activecampaign", "gohighlevel", "fhir") are also the
 appointments' `source`, which the policy's `sources:` list and the case ids use, so a booking found here lands
 on the case its webhook would have started.
 """
@@ -37,6 +37,7 @@ from connectors.outlook.client import OutlookClient
 from connectors.outlook.subscriptions import SqliteSubscriptionStore, SubscriptionKeeper
 from connectors.settings import secret
 from workers.providers.checks import ProviderCheck, url_problem
+from workers.providers.fhir import fhir_problems, fhir_source, fhir_token
 from workers.providers.sales_crms import activecampaign_source, gohighlevel_source, pipedrive_source, pipedrive_token
 from workers.providers.salesforce_zoho import salesforce_source, zoho_source
 from workers.providers.tokens import google_token, graph_token
@@ -133,6 +134,10 @@ def _plan(s: Settings) -> _Plan:
                  {"NOSHOW_GOHIGHLEVEL_LOCATION_ID": ghl.location_id,
                   "NOSHOW_GOHIGHLEVEL_CALENDAR_ID (or NOSHOW_GOHIGHLEVEL_GROUP_ID)": ghl.group_id or ghl.calendar_id},
                  {"NOSHOW_GOHIGHLEVEL_BASE_URL": ghl.base_url}, lambda: gohighlevel_source(s))
+    consider("fhir", "set" if fhir_token(s) and not fhir_problems(s) else None,
+             "NOSHOW_FHIR_PRIVATE_KEY + NOSHOW_FHIR_CLIENT_ID + NOSHOW_FHIR_KEY_ID (or NOSHOW_FHIR_ACCESS_TOKEN)",
+             {"NOSHOW_FHIR_BASE_URL": s.fhir.base_url}, {"NOSHOW_FHIR_BASE_URL": s.fhir.base_url or ""},
+             lambda: fhir_source(s))
     return plan
 
 

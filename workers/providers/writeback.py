@@ -23,17 +23,20 @@ from connectors.writeback import MirroredCalendar, RemoteCrm, WritebackCrm
 from policies.schema import CrmRules
 from workers.providers import sales_crms, salesforce_zoho
 from workers.providers.checks import ProviderCheck, ProviderConfigError, url_problem
+from workers.providers.fhir import fhir_calendar, fhir_token
 from workers.providers.tokens import google_token, graph_token
 from workers.settings import Settings
 
 CALENDAR_CREDENTIAL = {"calcom": "NOSHOW_CALCOM_API_KEY", "calendly": "NOSHOW_CALENDLY_TOKEN",
                        "google": "NOSHOW_GOOGLE_ACCESS_TOKEN", "outlook": "NOSHOW_GRAPH_ACCESS_TOKEN",
-                       "gohighlevel": "NOSHOW_GOHIGHLEVEL_ACCESS_TOKEN"}
+                       "gohighlevel": "NOSHOW_GOHIGHLEVEL_ACCESS_TOKEN",
+                       "fhir": "NOSHOW_FHIR_PRIVATE_KEY (or NOSHOW_FHIR_ACCESS_TOKEN)"}
 CALENDAR_DEFAULT = {"calcom": "NOSHOW_CALCOM_EVENT_TYPE_ID", "calendly": "NOSHOW_CALENDLY_EVENT_TYPE",
                     "google": "NOSHOW_GOOGLE_CALENDAR_ID", "outlook": "NOSHOW_GRAPH_USER",
-                    "gohighlevel": "NOSHOW_GOHIGHLEVEL_CALENDAR_ID"}
+                    "gohighlevel": "NOSHOW_GOHIGHLEVEL_CALENDAR_ID", "fhir": "NOSHOW_FHIR_SCHEDULE_ID"}
 PROVIDER_TITLE = {"calcom": "Cal.com", "calendly": "Calendly", "google": "Google Calendar", "outlook": "Outlook",
-                  "hubspot": "HubSpot", "gohighlevel": "GoHighLevel"}
+                  "hubspot": "HubSpot", "gohighlevel": "GoHighLevel",
+                  "fhir": "FHIR"}
 
 
 def _calendar_settings(s: Settings) -> tuple[TokenSource | None, str, str, str | None]:
@@ -48,6 +51,8 @@ def _calendar_settings(s: Settings) -> tuple[TokenSource | None, str, str, str |
     if p == "gohighlevel":
         g = s.gohighlevel
         return secret(g.access_token), g.base_url, "NOSHOW_GOHIGHLEVEL_BASE_URL", g.calendar_id
+    if p == "fhir":
+        return fhir_token(s), s.fhir.base_url or "", "NOSHOW_FHIR_BASE_URL", s.fhir.schedule_id
     return graph_token(s), s.graph.base_url, "NOSHOW_GRAPH_BASE_URL", s.graph.user
 
 
@@ -129,6 +134,8 @@ def _calendar_adapter(s: Settings, contact_lookup: Callable[[str], Any]) -> Any:
                                 default_event_type=s.calendly.event_type)
     if p == "gohighlevel":
         return sales_crms.gohighlevel_calendar(s)
+    if p == "fhir":
+        return fhir_calendar(s)
     if p == "google":
         return GoogleCalendar(GoogleCalendarClient(token, base_url=s.google.base_url), contact_lookup,
                               default_calendar=s.google.calendar_id, send_updates=s.google.send_updates)
