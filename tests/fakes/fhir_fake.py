@@ -10,7 +10,7 @@
   Granted scopes are those requested that the client is allowed (v2 `system/Appointment.rs`, v1 `.read`);
 - FHIR REST (https://hl7.org/fhir/R4/http.html): `GET /metadata`; `GET /Appointment`, `/Slot` searches (Bundle
   `searchset`, paged by `_count` with `link[next]` to `?_getpages=...`); `GET /Appointment/{id}`,
-  `/Patient/{id}`, `/Slot/{id}`; `POST /Appointment` (201, `Location`, the resource with `meta.versionId`; a Slot
+  `/Patient/{id}`, `/Slot/{id}`; `POST /Patient`; `POST /Appointment` (201, `Location`, the resource with `meta.versionId`; a Slot
   that is not free is 409); `PATCH /Appointment/{id}` with a JSON Patch (`application/json-patch+json`, else 415)
   and `If-Match: W/"<version>"` (a stale version is 412). Errors are `OperationOutcome`s; no or an unknown token
   is 401, a missing scope 403.
@@ -137,6 +137,7 @@ class FakeFhir(FakeServer):
         self.route("GET", r"^/Slot$", self._guard("Slot", "s", self._search_slots))
         self.route("GET", r"^/Slot/(?P<id>[^/]+)$", self._guard("Slot", "r", self._read))
         self.route("GET", r"^/Patient/(?P<id>[^/]+)$", self._guard("Patient", "r", self._read))
+        self.route("POST", r"^/Patient$", self._guard("Patient", "c", self._create_patient))
 
     def _configuration(self, req: RecordedRequest, m: Any) -> FakeResponse:
         return FakeResponse(200, {
@@ -299,6 +300,16 @@ class FakeFhir(FakeServer):
         self.appointments[aid] = made
         return FakeResponse(201, made, {"Content-Type": "application/fhir+json",
                                         "Location": f"{self.base_url}/Appointment/{aid}/_history/1"})
+
+    def _create_patient(self, req: RecordedRequest, m: Any) -> FakeResponse:
+        body = req.json()
+        if not isinstance(body, dict) or body.get("resourceType") != "Patient":
+            return outcome(400, "invalid", "a Patient is expected")
+        pid = f"p{uuid.uuid4().hex[:12]}"
+        self.patients[pid] = {**body, "id": pid}
+        self._touch(self.patients[pid])
+        return FakeResponse(201, self.patients[pid], {"Content-Type": "application/fhir+json",
+                                                      "Location": f"{self.base_url}/Patient/{pid}/_history/1"})
 
     def _patch(self, req: RecordedRequest, m: Any) -> FakeResponse:
         if req.headers.get("content-type", "").split(";")[0] != "application/json-patch+json":
