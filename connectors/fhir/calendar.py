@@ -26,13 +26,13 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from connectors.contract import AmbiguousSendError, BusyInterval, PermanentProviderError, SlotUnavailable
+from connectors.contract import BusyInterval, PermanentProviderError
 from connectors.fhir.client import FhirClient
 from connectors.fhir.resources import SOURCE, instant, valid
 from connectors.fhir.source import fhir_instant
 from connectors.local.remote_creates import marker
 from connectors.local_holds import LocalHolds
-from connectors.writeback import busy_from_free, pick_calendar
+from connectors.writeback import busy_from_free, create_once, own_or_unavailable, pick_calendar
 from domain.models import Slot
 
 BOOKING_SYSTEM = "urn:noshow-recovery:booking"
@@ -88,32 +88,20 @@ class FhirCalendar:
         chosen = next((sid for sid, free in self.free_slots(schedule, slot.start, slot.end)
                        if free.start == slot.start), None)
         if chosen is None:
-            found = self._own(tag)
-            if found is None:
-                raise SlotUnavailable("fhir: the time is no longer a free Slot")
-            return found
+            return own_or_unavailable(lambda: self._own(tag), "fhir: the time is no longer a free Slot")
         participants: list[dict[str, Any]] = [{"actor": {"reference": f"Patient/{patient}"}, "status": "accepted"}]
         if slot.owner_id:
             participants.append({"actor": {"reference": f"Practitioner/{slot.owner_id}"}, "status": "accepted"})
         body = {"resourceType": "Appointment", "status": "booked", "slot": [{"reference": f"Slot/{chosen}"}],
                 "start": fhir_instant(slot.start), "end": fhir_instant(slot.end), "participant": participants,
                 "identifier": [{"system": BOOKING_SYSTEM, "value": tag}]}
-        try:
-            made = self.client.create(body)
-        except AmbiguousSendError:
-            found = self._own(tag)
-            if found is None:
-                raise
-            return found
-        except PermanentProviderError as exc:
-            if exc.code in TAKEN or "HTTP 409" in str(exc) or "HTTP 412" in str(exc):
-                found = self._own(tag)
-                if found is not None:
-                    return found
-                raise SlotUnavailable("fhir: the Slot was refused") from exc
-            raise
+        made = create_once(lambda: str(self.client.create(body)["id"]), lambda: self._own(tag), self._taken, "fhir")
         self.holds.release(case_id)
-        return str(made["id"])
+        return made
+
+    @staticmethod
+    def _taken(exc: PermanentProviderError) -> bool:
+        return exc.code in TAKEN or "HTTP 409" in str(exc) or "HTTP 412" in str(exc)
 
     def release(self, case_id: str) -> None:
         self.holds.release(case_id)

@@ -10,10 +10,10 @@
   Granted scopes are those requested that the client is allowed (v2 `system/Appointment.rs`, v1 `.read`);
 - FHIR REST (https://hl7.org/fhir/R4/http.html): `GET /metadata`; `GET /Appointment`, `/Slot` searches (Bundle
   `searchset`, paged by `_count` with `link[next]` to `?_getpages=...`); `GET /Appointment/{id}`,
-  `/Patient/{id}`, `/Slot/{id}`; `POST /Patient`; `POST /Appointment` (201, `Location`, the resource with `meta.versionId`; a Slot
-  that is not free is 409); `PATCH /Appointment/{id}` with a JSON Patch (`application/json-patch+json`, else 415)
-  and `If-Match: W/"<version>"` (a stale version is 412). Errors are `OperationOutcome`s; no or an unknown token
-  is 401, a missing scope 403.
+  `/Patient/{id}`, `/Slot/{id}`; `POST /Patient`; `POST /Appointment` (201, `Location`, the resource with
+  `meta.versionId`; a Slot that is not free is 409); `PATCH /Appointment/{id}` with a JSON Patch
+  (`application/json-patch+json`, else 415) and `If-Match: W/"<version>"` (a stale version is 412). Errors are
+  `OperationOutcome`s; no or an unknown token is 401, a missing scope 403.
 """
 
 from __future__ import annotations
