@@ -7,6 +7,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
 from connectors.contract import RawRequest, WebhookResult
 from connectors.fhir.client import FhirClient
 from connectors.fhir.inbound import FhirSubscriptionInbound
@@ -14,6 +17,12 @@ from tests.connectors.kit import FixtureCase, InboundCase, OutboundCase
 from tests.fakes.fhir_fake import FakeFhir, outcome
 
 TOKEN = "subscription-token-7f3a"
+CLIENT_ID, KEY_ID = "noshow-backend", "key-1"
+_RSA = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+SMART_KEY_PEM = _RSA.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                   serialization.NoEncryption()).decode()
+SMART_PUBLIC_PEM = _RSA.public_key().public_bytes(serialization.Encoding.PEM,
+                                                  serialization.PublicFormat.SubjectPublicKeyInfo).decode()
 
 
 def fhir_request(body: bytes, at: datetime, token: str = TOKEN) -> RawRequest:

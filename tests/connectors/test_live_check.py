@@ -15,10 +15,14 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from tests.connectors.cases_fhir import CLIENT_ID as FHIR_CLIENT
+from tests.connectors.cases_fhir import KEY_ID as FHIR_KID
+from tests.connectors.cases_fhir import SMART_KEY_PEM, SMART_PUBLIC_PEM
 from tests.connectors.cases_salesforce import CONSUMER_KEY, KEY_PEM, USERNAME, fake_org
 from tests.connectors.cases_zoho import CLIENT_ID, CLIENT_SECRET, REFRESH, fake_zoho
 from tests.fakes.activecampaign_fake import FakeActiveCampaign
 from tests.fakes.base import FakeServer
+from tests.fakes.fhir_fake import FakeFhir
 from tests.fakes.gohighlevel_fake import FakeGoHighLevel
 from tests.fakes.pipedrive_fake import FakePipedrive
 from tests.fakes.providers import FakeCalcom, FakeCalendly, FakeGoogleCalendar, FakeGraph, FakeHubSpot
@@ -28,7 +32,7 @@ from tests.fakes.slack_fake import BOT_TOKEN, SlackFake
 from tests.fakes.twilio_fake import ACCOUNT_SID, AUTH_TOKEN, TwilioFake
 
 PROBED = ["twilio", "sendgrid", "hubspot", "calcom", "salesforce", "zoho", "pipedrive", "activecampaign",
-          "gohighlevel", "calendly", "google", "outlook", "slack"]
+          "gohighlevel", "calendly", "google", "outlook", "slack", "fhir"]
 
 
 @pytest.fixture
@@ -41,7 +45,8 @@ def fakes() -> Iterator[dict[str, FakeServer]]:
         "calendly": calendly, "google": google, "outlook": graph, "slack": SlackFake(),
         "twilio": TwilioFake(), "sendgrid": SendGridFake(), "hubspot": hubspot, "calcom": calcom,
         "salesforce": fake_org(), "zoho": fake_zoho(), "pipedrive": FakePipedrive(api_token="pd-good"),
-        "activecampaign": FakeActiveCampaign("ac-good"), "gohighlevel": FakeGoHighLevel("pit-good", "loc123")}
+        "activecampaign": FakeActiveCampaign("ac-good"), "gohighlevel": FakeGoHighLevel("pit-good", "loc123"),
+        "fhir": FakeFhir(FHIR_CLIENT, SMART_PUBLIC_PEM, FHIR_KID)}
     with ExitStack() as stack:
         for server in servers.values():
             stack.enter_context(server)
@@ -73,12 +78,14 @@ def _env(f: dict[str, FakeServer], good: bool = True) -> dict[str, str]:
         "NOSHOW_GRAPH_ACCESS_TOKEN": "graph-good" + bad, "NOSHOW_GRAPH_USER": "ops@example.org",
         "NOSHOW_GRAPH_BASE_URL": f"{f['outlook'].base_url}/v1.0",
         "SLACK_BOT_TOKEN": BOT_TOKEN + bad, "SLACK_API_BASE_URL": f["slack"].api_url,
+        "NOSHOW_FHIR_BASE_URL": f["fhir"].base_url, "NOSHOW_FHIR_CLIENT_ID": FHIR_CLIENT + bad,
+        "NOSHOW_FHIR_PRIVATE_KEY": SMART_KEY_PEM, "NOSHOW_FHIR_KEY_ID": FHIR_KID,
     }
 
 
 def _run(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, env: dict[str, str], *args: str) -> Any:
     from workers.cli.connectors import connectors_check
-    from workers.providers import tokens
+    from workers.providers import fhir, tokens
 
     monkeypatch.chdir(tmp_path)  # no stray .env file
     for name in list(os.environ):
@@ -87,6 +94,7 @@ def _run(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, env: dict[str, str], *
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     monkeypatch.setattr(tokens, "_managers", {})  # a fresh grant per run, as in a fresh process
+    monkeypatch.setattr(fhir, "_tokens", {})
     app = typer.Typer()
     app.command()(connectors_check)
     return CliRunner().invoke(app, list(args))
@@ -103,9 +111,10 @@ def test_live_check_proves_every_configured_provider_with_one_read(
     assert live["zoho"]["detail"] == "org 4150868000000225013" and live["pipedrive"]["detail"] == "user 1234"
     assert live["hubspot"]["detail"] == "portal 62515" and live["gohighlevel"]["detail"] == "location found"
     assert live["google"]["detail"] == "calendar found" and live["slack"]["detail"] == "bot token valid"
+    assert live["fhir"]["detail"] == "FHIR 4.0.1, appointments searchable"
     assert result.exit_code == 0, result.output
     # reads only: GETs, the OAuth grants, and Slack's auth.test (a POST that reads, as every Slack method is)
-    reads = {"/services/oauth2/token", "/oauth/v2/token", "/api/auth.test"}
+    reads = {"/services/oauth2/token", "/oauth/v2/token", "/api/auth.test", "/oauth2/token"}
     for name, server in fakes.items():
         writes = [r for r in server.requests if r.method != "GET" and r.path not in reads]
         assert not writes, (name, [(r.method, r.path) for r in writes])
@@ -123,6 +132,7 @@ def test_wrong_credentials_are_reported_per_provider_without_their_values(
     assert "(invalid_client_id)" in lines["salesforce"] and "(invalid_code)" in lines["zoho"]
     assert "(unauthorized)" in lines["pipedrive"] and "HTTP 401" in lines["twilio"]
     assert "(invalid_auth)" in lines["slack"] and "(authError)" in lines["google"]
+    assert "(invalid_client)" in lines["fhir"]
     for value in env.values():
         if value.endswith("-wrong"):
             assert value not in result.output
