@@ -234,6 +234,18 @@ def test_busy_book_cancel_and_no_show_shaped_as_fhir_documents(fhir: FakeFhir) -
     assert calendar.mark_no_show("gone", None) is False
 
 
+def test_a_create_whose_answer_is_lost_finds_its_own_appointment(fhir: FakeFhir) -> None:
+    pid = fhir.add_patient(phone="+15550115")
+    day = (datetime.now(UTC) + timedelta(days=4)).replace(hour=10, minute=0, second=0, microsecond=0)
+    fhir.add_slot("sch-1", day)
+    fhir.answer_late = 1.5
+    calendar = FhirCalendar(FhirClient(fhir.static_token(), fhir.base_url, timeout=0.5), schedule_id="sch-1")
+    made = calendar.book(Slot(start=day, end=day + timedelta(minutes=30), calendar_id="fhir"), "case-3", "t",
+                         f"fhir:{pid}", "key-3")
+    assert list(fhir.appointments) == [made]
+    assert fhir.calls("GET", "/Appointment")[-1].params("identifier")[0].startswith(BOOKING_SYSTEM + "|")
+
+
 def test_booking_a_customer_from_another_source_is_refused(fhir: FakeFhir) -> None:
     slot = Slot(start=datetime.now(UTC), end=datetime.now(UTC), calendar_id="x")
     with pytest.raises(PermanentProviderError) as refused:

@@ -72,6 +72,7 @@ class FakeFhir(FakeServer):
         self.patients: dict[str, dict[str, Any]] = {}
         self.slots: dict[str, dict[str, Any]] = {}
         self.pages: dict[str, list[dict[str, Any]]] = {}
+        self.answer_late = 0.0  # seconds a create waits, once stored, before answering (a lost answer)
         self._n = itertools.count(1)
         super().__init__()
 
@@ -298,6 +299,8 @@ class FakeFhir(FakeServer):
         made = {**body, "id": aid}
         self._touch(made)
         self.appointments[aid] = made
+        if self.answer_late:
+            time.sleep(self.answer_late)
         return FakeResponse(201, made, {"Content-Type": "application/fhir+json",
                                         "Location": f"{self.base_url}/Appointment/{aid}/_history/1"})
 
