@@ -19,26 +19,9 @@ from typing import Any
 import httpx
 
 from connectors.contract import PermanentProviderError
+from connectors.fhir.settings import scope_problem
 from connectors.http import JsonApi
 from connectors.oauth import OAuthToken, SmartBackendGrant, TokenManager
-
-V1_SUFFIXES = (".read", ".write", ".*")
-V2_PERMISSIONS = frozenset("cruds")
-
-
-def scope_problem(scope: str) -> str | None:
-    """Why a SMART system scope list is unusable (None when every scope is `system/<Type>.<permissions>`)."""
-    for item in scope.split():
-        kind, _, rest = item.partition("/")
-        resource, dot, permissions = rest.rpartition(".")
-        if kind != "system" or not resource or not dot:
-            return f"{item[:60]!r} is not a SMART system scope (system/Resource.rs)"
-        if f".{permissions}" in V1_SUFFIXES:
-            continue
-        if not permissions or not set(permissions) <= V2_PERMISSIONS or list(permissions) != sorted(
-                permissions, key="cruds".index):
-            return f"{item[:60]!r}: permissions are c, r, u, d, s in that order (v2) or read / write (v1)"
-    return None if scope.split() else "no scope"
 
 
 class SmartConfiguration:

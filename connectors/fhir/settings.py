@@ -3,10 +3,31 @@ stays cheap."""
 
 from __future__ import annotations
 
-from pydantic import SecretStr
+from typing import Literal
+
+from pydantic import SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from connectors.settings import EnvSection
+
+V1_SUFFIXES = (".read", ".write", ".*")
+V2_PERMISSIONS = frozenset("cruds")
+
+
+def scope_problem(scope: str) -> str | None:
+    """Why a SMART system scope list is unusable (None when every scope is `system/<Type>.<permissions>`)."""
+    for item in scope.split():
+        kind, _, rest = item.partition("/")
+        resource, dot, permissions = rest.rpartition(".")
+        if kind != "system" or not resource or not dot:
+            return f"{item[:60]!r} is not a SMART system scope (system/Resource.rs)"
+        if f".{permissions}" in V1_SUFFIXES:
+            continue
+        if not permissions or not set(permissions) <= V2_PERMISSIONS or list(permissions) != sorted(
+                permissions, key="cruds".index):
+            return f"{item[:60]!r}: permissions are c, r, u, d, s in that order (v2) or read / write (v1)"
+    return None if scope.split() else "no scope"
+
 
 DEFAULT_SCOPE = "system/Appointment.rs system/Appointment.cu system/Slot.rs system/Schedule.rs system/Patient.r"
 
@@ -26,10 +47,18 @@ class FhirSettings(EnvSection):
     client_id: str | None = None
     private_key: SecretStr | None = None
     key_id: str | None = None
-    algorithm: str = "RS384"
+    algorithm: Literal["RS384", "ES384"] = "RS384"
     jku: str | None = None
     scope: str = DEFAULT_SCOPE
     access_token: SecretStr | None = None
     schedule_id: str | None = None
     subscription_token: SecretStr | None = None
     lookback_hours: int = 24
+
+    @field_validator("scope")
+    @classmethod
+    def _smart_scopes(cls, value: str) -> str:
+        problem = scope_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return " ".join(value.split())

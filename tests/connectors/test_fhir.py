@@ -21,10 +21,11 @@ from connectors.contract import (
     SignatureError,
     SlotUnavailable,
 )
-from connectors.fhir.auth import SmartBackendToken, scope_problem
+from connectors.fhir.auth import SmartBackendToken
 from connectors.fhir.calendar import BOOKING_SYSTEM, FhirCalendar
 from connectors.fhir.client import FhirClient
 from connectors.fhir.inbound import FhirSubscriptionInbound
+from connectors.fhir.settings import scope_problem
 from connectors.fhir.source import FhirSource, fhir_instant
 from connectors.oauth import MemoryTokenStore, SmartBackendGrant, TokenManager, jwt_signing_input
 from domain.models import Slot

@@ -36,15 +36,6 @@ def fhir_token(s: Settings) -> TokenSource | None:
     return secret(f.access_token)
 
 
-def fhir_problems(s: Settings) -> list[str]:
-    f = s.fhir
-    if secret(f.private_key) and not (f.client_id and f.key_id):
-        return ["NOSHOW_FHIR_PRIVATE_KEY needs NOSHOW_FHIR_CLIENT_ID and NOSHOW_FHIR_KEY_ID"]
-    if f.algorithm not in SmartBackendGrant.algorithms:
-        return ["NOSHOW_FHIR_ALGORITHM must be RS384 or ES384"]
-    return []
-
-
 def fhir_client(s: Settings) -> FhirClient:
     return FhirClient(fhir_token(s) or "", (s.fhir.base_url or "").strip())
 

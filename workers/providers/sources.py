@@ -37,7 +37,7 @@ from connectors.outlook.client import OutlookClient
 from connectors.outlook.subscriptions import SqliteSubscriptionStore, SubscriptionKeeper
 from connectors.settings import secret
 from workers.providers.checks import ProviderCheck, url_problem
-from workers.providers.fhir import fhir_problems, fhir_source, fhir_token
+from workers.providers.fhir import fhir_source
 from workers.providers.sales_crms import activecampaign_source, gohighlevel_source, pipedrive_source, pipedrive_token
 from workers.providers.salesforce_zoho import salesforce_source, zoho_source
 from workers.providers.tokens import google_token, graph_token
@@ -134,10 +134,11 @@ def _plan(s: Settings) -> _Plan:
                  {"NOSHOW_GOHIGHLEVEL_LOCATION_ID": ghl.location_id,
                   "NOSHOW_GOHIGHLEVEL_CALENDAR_ID (or NOSHOW_GOHIGHLEVEL_GROUP_ID)": ghl.group_id or ghl.calendar_id},
                  {"NOSHOW_GOHIGHLEVEL_BASE_URL": ghl.base_url}, lambda: gohighlevel_source(s))
-    consider("fhir", "set" if fhir_token(s) and not fhir_problems(s) else None,
-             "NOSHOW_FHIR_PRIVATE_KEY + NOSHOW_FHIR_CLIENT_ID + NOSHOW_FHIR_KEY_ID (or NOSHOW_FHIR_ACCESS_TOKEN)",
-             {"NOSHOW_FHIR_BASE_URL": s.fhir.base_url}, {"NOSHOW_FHIR_BASE_URL": s.fhir.base_url or ""},
-             lambda: fhir_source(s))
+    f = s.fhir
+    smart = {"NOSHOW_FHIR_CLIENT_ID": f.client_id, "NOSHOW_FHIR_KEY_ID": f.key_id} if secret(f.private_key) else {}
+    consider("fhir", "set" if secret(f.private_key) or secret(f.access_token) else None,
+             "NOSHOW_FHIR_PRIVATE_KEY (or NOSHOW_FHIR_ACCESS_TOKEN)", {"NOSHOW_FHIR_BASE_URL": f.base_url, **smart},
+             {"NOSHOW_FHIR_BASE_URL": f.base_url or ""}, lambda: fhir_source(s))
     return plan
 
 

@@ -63,6 +63,9 @@ def calendar_problems(s: Settings) -> list[str]:
         return []
     credential, base_url, url_env, default = _calendar_settings(s)
     problems = [] if credential else [f"NOSHOW_CALENDAR_PROVIDER={p} needs {CALENDAR_CREDENTIAL[p]}"]
+    if p == "fhir" and not (s.fhir.schedule_id or "").strip():
+        problems.append("NOSHOW_CALENDAR_PROVIDER=fhir needs NOSHOW_FHIR_SCHEDULE_ID (the Schedule whose free Slots "
+                        "are offered)")
     if p == "gohighlevel" and not (s.gohighlevel.location_id or "").strip():
         problems.append("NOSHOW_CALENDAR_PROVIDER=gohighlevel needs NOSHOW_GOHIGHLEVEL_LOCATION_ID")
     problems += [x for x in [url_problem(base_url, url_env)] if x]
