@@ -80,5 +80,8 @@ class SmartBackendToken:
     def token(self) -> OAuthToken:
         return self.manager().token()
 
+    def invalidate(self) -> None:
+        self.manager().invalidate()
+
     def __call__(self) -> str:
         return self.token().access_token

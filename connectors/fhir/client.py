@@ -6,7 +6,7 @@ on the server's own origin, since the bearer token goes with it. Writes: `POST [
 `PATCH [base]/Appointment/{id}` with a JSON Patch (`Content-Type: application/json-patch+json`, RFC 6902) and
 `If-Match: W/"<versionId>"` (https://hl7.org/fhir/R4/http.html#patch, #concurrency). Errors carry an
 `OperationOutcome` whose first `issue.code` becomes the error code (https://hl7.org/fhir/R4/operationoutcome.html);
-409 / 412 are write conflicts. Media type `application/fhir+json` (https://hl7.org/fhir/R4/http.html#mime-type).
+409 / 412 are write conflicts. A 401 with a SMART token repeats the grant once. Media type `application/fhir+json` (https://hl7.org/fhir/R4/http.html#mime-type).
 UNVERIFIED per vendor: the page size each server honours for `_count`, and its rate limits (none documented
 publicly for Epic or Oracle Health).
 """
@@ -36,6 +36,17 @@ class FhirClient(BearerJsonApi):
         self.headers.update({"Accept": FHIR_JSON})
         origin = urlsplit(self.base_url)
         self._origin = (origin.scheme, origin.netloc)
+
+    def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        invalidate = getattr(self._token, "invalidate", None)
+        if not callable(invalidate):
+            return super().request(method, path, **kwargs)
+        ok = tuple(kwargs.pop("ok", ()))
+        response = super().request(method, path, ok=(*ok, 401), **kwargs)
+        if response.status_code == 401 and 401 not in ok:
+            invalidate()  # revoked or expired before its time: one new grant, then the call again
+            return super().request(method, path, ok=ok, **kwargs)
+        return response
 
     def read(self, resource_type: str, resource_id: str) -> dict[str, Any]:
         body = self.call("GET", f"{resource_type}/{segment(resource_id)}")

@@ -101,6 +101,22 @@ def test_token_from_discovery_with_a_signed_assertion(private: str, public: str,
         assert len(fake.calls("POST", "/oauth2/token")) == 1  # kept until near its expiry
 
 
+def test_a_revoked_token_is_granted_again_once(fhir: FakeFhir) -> None:
+    token = smart_token(fhir)
+    api = FhirClient(token, fhir.base_url, timeout=2.0)
+    pid = fhir.add_patient(email="p@example.org")
+    api.read("Patient", pid)
+    fhir.tokens.clear()  # revoked at the server before its expiry
+    assert api.read("Patient", pid)["id"] == pid
+    grants = fhir.calls("POST", "/oauth2/token")
+    assert len(grants) == 2 and grants[0].form()["client_assertion"] != grants[1].form()["client_assertion"]
+    assert len(fhir.seen_jti) == 2  # a new jti for every assertion
+    fhir.tokens.clear()
+    fhir.public_key = None  # and a server that no longer accepts the key: the refusal is permanent
+    with pytest.raises(PermanentProviderError):
+        api.read("Patient", pid)
+
+
 def test_a_key_the_server_does_not_know_is_refused(fhir: FakeFhir) -> None:
     other, _ = _pem(rsa.generate_private_key(public_exponent=65537, key_size=2048))
     with pytest.raises(PermanentProviderError) as refused:
