@@ -275,6 +275,7 @@ def diff(snap: Snapshot, prev: IndexEntry | None, now: datetime, max_age: timede
         return None
     elif snap.status == "cancelled" and (prev is None or prev.status != "cancelled"):
         etype = EventType.cancelled
+        extra = {"signal": snap.signal} if snap.signal is not None else {}
     elif snap.status == "rescheduled" and (prev is None or prev.status != "rescheduled"):
         etype = EventType.rescheduled
         extra = {"signal": AttendanceSignal(kind=SignalKind.reschedule, at=at, source=src)}

@@ -111,6 +111,10 @@ def _code_from_body(body: Any) -> str | None:
         if isinstance(items, list) and items and isinstance(items[0], dict) and items[0].get("status") == "error" \
                 and items[0].get("code"):
             return str(items[0]["code"])
+    issues = body.get("issue")
+    if body.get("resourceType") == "OperationOutcome" and isinstance(issues, list) and issues \
+            and isinstance(issues[0], dict) and issues[0].get("code"):
+        return str(issues[0]["code"])  # FHIR: {"resourceType": "OperationOutcome", "issue": [{"code": "conflict"}]}
     errors = body.get("errors")
     if isinstance(errors, list) and errors and isinstance(errors[0], dict):
         first = errors[0]

@@ -16,6 +16,13 @@ refresh once and a rotated refresh token is kept. Grants (RFC 6749 and RFC 7523)
   (`iss`, `sub`, `aud`, `exp` a few minutes ahead), as Salesforce's server-to-server flow takes it
   (https://help.salesforce.com/s/articleView?id=sf.remoteaccess_oauth_jwt_flow.htm); no refresh token: the grant
   is repeated.
+- `SmartBackendGrant`: SMART Backend Services
+  (https://hl7.org/fhir/smart-app-launch/backend-services.html,
+  https://hl7.org/fhir/smart-app-launch/client-confidential-asymmetric.html): `grant_type=client_credentials` with
+  the client authenticated by a signed JWT (`client_assertion_type=urn:ietf:params:oauth:client-assertion-type:
+  jwt-bearer`), RS384 or ES384, header `alg`, `kid`, `typ: JWT` (and `jku` when the client registered a JWKS URL),
+  claims `iss` = `sub` = client id, `aud` = the token URL, a fresh `jti` and `exp` at most five minutes ahead; no
+  refresh token: the grant is repeated.
 A refused grant (`invalid_grant`, `invalid_client`) is a PermanentProviderError: a person must re-consent.
 """
 
@@ -24,14 +31,16 @@ from __future__ import annotations
 import base64
 import json
 import threading
+import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 import httpx
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding
+from cryptography.hazmat.primitives.asymmetric import ec, padding
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from pydantic import BaseModel
 
 from connectors.contract import PermanentProviderError, RetryableProviderError
@@ -105,16 +114,39 @@ def _b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
+JWS_HASHES: dict[str, type[hashes.HashAlgorithm]] = {"RS256": hashes.SHA256, "RS384": hashes.SHA384,
+                                                      "ES384": hashes.SHA384}
+
+
+def jwt_signing_input(header: dict[str, Any], claims: dict[str, Any]) -> str:
+    """base64url(header) + "." + base64url(claims), compact JSON in the given key order (RFC 7515 section 5.1)."""
+    return (_b64url(json.dumps(header, separators=(",", ":")).encode()) + "."
+            + _b64url(json.dumps(claims, separators=(",", ":")).encode()))
+
+
+def jwt_sign(header: dict[str, Any], claims: dict[str, Any], private_key_pem: str) -> str:
+    """A compact JWS for `header["alg"]`: RS256 / RS384 (RSASSA-PKCS1-v1_5) or ES384 (P-384, the signature as
+    the raw R || S pair RFC 7518 section 3.4 asks for, not DER)."""
+    alg = str(header.get("alg"))
+    if alg not in JWS_HASHES:
+        raise ValueError(f"unsupported JWT algorithm {alg}")
+    key = serialization.load_pem_private_key(private_key_pem.encode(), password=None)
+    signing_input = jwt_signing_input(header, claims).encode()
+    if alg.startswith("RS"):
+        if not isinstance(key, RSAPrivateKey):
+            raise ValueError(f"{alg} needs an RSA private key")
+        signature = key.sign(signing_input, padding.PKCS1v15(), JWS_HASHES[alg]())
+    else:
+        if not isinstance(key, ec.EllipticCurvePrivateKey) or key.curve.name != "secp384r1":
+            raise ValueError(f"{alg} needs a P-384 elliptic-curve private key")
+        r, s = decode_dss_signature(key.sign(signing_input, ec.ECDSA(JWS_HASHES[alg]())))
+        signature = r.to_bytes(48, "big") + s.to_bytes(48, "big")
+    return signing_input.decode() + "." + _b64url(signature)
+
+
 def jwt_rs256(claims: dict[str, Any], private_key_pem: str, kid: str | None = None) -> str:
     """A compact RS256 JWT (RFC 7515/7519) signed with an RSA private key in PEM."""
-    key = serialization.load_pem_private_key(private_key_pem.encode(), password=None)
-    if not isinstance(key, RSAPrivateKey):
-        raise ValueError("the JWT bearer key must be an RSA private key")
-    head: dict[str, str] = {"alg": "RS256", "typ": "JWT", **({"kid": kid} if kid else {})}
-    signing_input = (_b64url(json.dumps(head, separators=(",", ":")).encode()) + "."
-                     + _b64url(json.dumps(claims, separators=(",", ":")).encode()))
-    signature = key.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())
-    return signing_input + "." + _b64url(signature)
+    return jwt_sign({"alg": "RS256", "typ": "JWT", **({"kid": kid} if kid else {})}, claims, private_key_pem)
 
 
 class Grant(Protocol):
@@ -179,6 +211,35 @@ class JwtBearerGrant:
                   "exp": int((now + self.lifetime).timestamp())}
         return {"grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer",
                 "assertion": jwt_rs256(claims, self.key)}
+
+
+class SmartBackendGrant(JwtBearerGrant):
+    """SMART Backend Services: a client-credentials grant whose client authenticates with a signed JWT."""
+
+    lifetime = timedelta(minutes=4)  # SMART: exp no more than five minutes in the future
+    algorithms = ("RS384", "ES384")
+    assertion_type = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+
+    def __init__(self, client_id: str, token_url: str, private_key_pem: str, kid: str, scope: str,
+                 alg: str = "RS384", jku: str | None = None, nonce: Callable[[], str] = lambda: str(uuid.uuid4())
+                 ) -> None:
+        super().__init__(client_id, client_id, token_url, private_key_pem)
+        if alg not in self.algorithms:
+            raise ValueError("a SMART backend client signs with RS384 or ES384")
+        if not kid or not scope.strip():
+            raise ValueError("a SMART backend grant needs the key id (kid) and the scopes")
+        self.kid, self.scope, self.alg, self.jku, self.nonce = kid, " ".join(scope.split()), alg, jku, nonce
+
+    def assertion(self, now: datetime) -> str:
+        header: dict[str, Any] = {"alg": self.alg, "kid": self.kid, "typ": "JWT", **({"jku": self.jku} if self.jku
+                                                                                      else {})}
+        claims = {"iss": self.issuer, "sub": self.subject, "aud": self.audience, "jti": self.nonce(),
+                  "exp": int((now + self.lifetime).timestamp())}
+        return jwt_sign(header, claims, self.key)
+
+    def form(self, stored: OAuthToken | None, now: datetime) -> dict[str, str]:
+        return {"grant_type": "client_credentials", "scope": self.scope,
+                "client_assertion_type": self.assertion_type, "client_assertion": self.assertion(now)}
 
 
 class TokenManager:

@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from domain.models import Appointment
+from domain.models import Appointment, AttendanceSignal
 
 SnapshotStatus = Literal["active", "cancelled", "no_show", "attended", "rescheduled"]
 
@@ -18,6 +18,7 @@ class Snapshot(BaseModel):
     status: SnapshotStatus
     changed_at: datetime
     note: str | None = None
+    signal: AttendanceSignal | None = None  # what the source says beyond the status (who cancelled)
 
 
 class SyncPage(BaseModel):

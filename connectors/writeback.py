@@ -21,6 +21,7 @@ from typing import Any, Protocol
 import structlog
 
 from connectors.contract import (
+    AmbiguousSendError,
     BusyInterval,
     CalendarConnector,
     CancellableCalendar,
@@ -66,6 +67,35 @@ def pick_calendar(provider: str, calendar_id: str, accepts: Callable[[str], bool
     # the id itself is not in the message: a calendar id can be a person's address
     raise PermanentProviderError(f"{provider}: the appointment's calendar is not a {provider} calendar and "
                                  f"{env} is not set", code="no_calendar")
+
+
+def own_or_unavailable(own: Callable[[], str | None], message: str) -> str:
+    """The booking a retry already made, when the time it asked for is no longer offered; else SlotUnavailable."""
+    found = own()
+    if found is None:
+        raise SlotUnavailable(message)
+    return found
+
+
+def create_once(create: Callable[[], str], own: Callable[[], str | None], taken: Callable[[PermanentProviderError],
+                bool], provider: str) -> str:
+    """A remote booking made at most once for providers without an idempotency key: after an unanswered create, or
+    a refusal `taken` reads as "that time is gone", the booking is looked for (`own`, by the marker it carries)
+    before anything is raised."""
+    try:
+        return create()
+    except AmbiguousSendError:
+        found = own()
+        if found is None:
+            raise
+        return found
+    except PermanentProviderError as exc:
+        if not taken(exc):
+            raise
+        found = own()
+        if found is None:
+            raise SlotUnavailable(f"{provider}: the time was refused") from exc
+        return found
 
 
 # ---------------------------------------------------------------------------- calendar

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from connectors.acuity.settings import AcuitySettings
+from connectors.fhir.settings import FhirSettings
 from connectors.freshdesk.settings import FreshdeskSettings
 from connectors.mindbody.settings import MindbodySettings
 from connectors.sendgrid.settings import SendGridSettings
@@ -46,6 +47,7 @@ class ConnectorSections(EnvSection):
     mindbody: MindbodySettings = Field(default_factory=MindbodySettings)
     acuity: AcuitySettings = Field(default_factory=AcuitySettings)
     square: SquareSettings = Field(default_factory=SquareSettings)
+    fhir: FhirSettings = Field(default_factory=FhirSettings)
     twilio: TwilioSettings = Field(default_factory=TwilioSettings)
     sendgrid: SendGridSettings = Field(default_factory=SendGridSettings)
     slack: SlackSettings = Field(default_factory=SlackSettings)

@@ -124,10 +124,16 @@ def production_problems(settings: Settings) -> list[str]:
 
 
 def refuse_unsafe_start(settings: Settings, what: str) -> None:
-    """Exit with code 2 and one line per problem when production mode forbids starting `what`."""
+    """Exit with code 2 and one line per problem when production mode, or the health data rule
+    (workers/health_data.py), forbids starting `what`."""
+    from workers.health_data import health_problems
+
     problems = production_problems(settings)
-    if not problems:
+    health = health_problems(settings)
+    if not problems and not health:
         return
     for problem in problems:
         print(f"error: refusing to start the {what} in production: {problem}", file=sys.stderr)
+    for problem in health:
+        print(f"error: refusing to start the {what}: {problem}", file=sys.stderr)
     raise SystemExit(2)

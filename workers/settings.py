@@ -226,6 +226,7 @@ CalendarProvider = Literal[
     "mindbody",
     "acuity",
     "square",
+    "fhir",
 ]
 CrmProvider = Literal[
     "local",

@@ -16,11 +16,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from connectors.contract import AmbiguousSendError, BusyInterval, PermanentProviderError, SlotUnavailable
+from connectors.contract import BusyInterval, PermanentProviderError
 from connectors.gohighlevel.client import GoHighLevelClient
 from connectors.local.remote_creates import marker
 from connectors.local_holds import LocalHolds
-from connectors.writeback import busy_from_free, pick_calendar
+from connectors.writeback import busy_from_free, create_once, own_or_unavailable, pick_calendar
 from domain.models import Slot
 
 SOURCE = "gohighlevel"
@@ -68,33 +68,26 @@ class GoHighLevelCalendar:
         if contact is None:
             raise PermanentProviderError("gohighlevel: the customer is not a GoHighLevel contact", code="no_contact")
         calendar = self.calendar(slot.calendar_id)
+
+        def own() -> str | None:
+            return self._own(contact, idempotency_key)
+
         if slot.start not in {s.start for s in self._free(calendar, slot.start, slot.end)}:
-            found = self._own(contact, idempotency_key)
-            if found is None:
-                raise SlotUnavailable("gohighlevel: the time is no longer offered")
-            return found
+            return own_or_unavailable(own, "gohighlevel: the time is no longer offered")
         title = f"{appointment_type[:80]} (ref {marker(idempotency_key)})"
-        try:
+
+        def create() -> str:
             made = self.client.create_appointment({
                 "calendarId": calendar, "contactId": contact, "startTime": slot.start.astimezone(UTC).isoformat(),
                 "endTime": slot.end.astimezone(UTC).isoformat(), "title": title, "appointmentStatus": "confirmed",
                 **({"assignedUserId": slot.owner_id} if slot.owner_id else {})})
-        except AmbiguousSendError:
-            found = self._own(contact, idempotency_key)
-            if found is None:
-                raise
-            return found
-        except PermanentProviderError as exc:
-            if exc.code in TAKEN:
-                found = self._own(contact, idempotency_key)
-                if found is not None:
-                    return found
-                raise SlotUnavailable("gohighlevel: the time was refused") from exc
-            raise
-        if not made.get("id"):
-            raise PermanentProviderError("gohighlevel: the booking answered no id", code="no_id")
+            if not made.get("id"):
+                raise PermanentProviderError("gohighlevel: the booking answered no id", code="no_id")
+            return str(made["id"])
+
+        made = create_once(create, own, lambda exc: exc.code in TAKEN, "gohighlevel")
         self.holds.release(case_id)
-        return str(made["id"])
+        return made
 
     def release(self, case_id: str) -> None:
         self.holds.release(case_id)

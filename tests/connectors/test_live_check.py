@@ -15,11 +15,15 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from tests.connectors.cases_fhir import CLIENT_ID as FHIR_CLIENT
+from tests.connectors.cases_fhir import KEY_ID as FHIR_KID
+from tests.connectors.cases_fhir import SMART_KEY_PEM, SMART_PUBLIC_PEM
 from tests.connectors.cases_salesforce import CONSUMER_KEY, KEY_PEM, USERNAME, fake_org
 from tests.connectors.cases_zoho import CLIENT_ID, CLIENT_SECRET, REFRESH, fake_zoho
 from tests.fakes.activecampaign_fake import FakeActiveCampaign
 from tests.fakes.acuity_fake import FakeAcuity
 from tests.fakes.base import FakeServer
+from tests.fakes.fhir_fake import FakeFhir
 from tests.fakes.gohighlevel_fake import FakeGoHighLevel
 from tests.fakes.mindbody_fake import FakeMindbody
 from tests.fakes.pipedrive_fake import FakePipedrive
@@ -31,7 +35,8 @@ from tests.fakes.square_fake import FakeSquare
 from tests.fakes.twilio_fake import ACCOUNT_SID, AUTH_TOKEN, TwilioFake
 
 PROBED = ["twilio", "sendgrid", "hubspot", "calcom", "salesforce", "zoho", "pipedrive", "activecampaign",
-          "gohighlevel", "calendly", "google", "outlook", "slack", "mindbody", "acuity", "square"]
+          "gohighlevel", "calendly", "google", "outlook", "slack", "mindbody", "acuity", "square",
+          "fhir"]
 
 
 @pytest.fixture
@@ -46,7 +51,7 @@ def fakes() -> Iterator[dict[str, FakeServer]]:
         "salesforce": fake_org(), "zoho": fake_zoho(), "pipedrive": FakePipedrive(api_token="pd-good"),
         "activecampaign": FakeActiveCampaign("ac-good"), "gohighlevel": FakeGoHighLevel("pit-good", "loc123"),
         "mindbody": FakeMindbody(api_key="mb-good"), "acuity": FakeAcuity("11145481", "acuity-good"),
-        "square": FakeSquare("sq-good")}
+        "square": FakeSquare("sq-good"), "fhir": FakeFhir(FHIR_CLIENT, SMART_PUBLIC_PEM, FHIR_KID)}
     with ExitStack() as stack:
         for server in servers.values():
             stack.enter_context(server)
@@ -84,12 +89,14 @@ def _env(f: dict[str, FakeServer], good: bool = True) -> dict[str, str]:
         "NOSHOW_ACUITY_USER_ID": "11145481", "NOSHOW_ACUITY_API_KEY": "acuity-good" + bad,
         "NOSHOW_ACUITY_BASE_URL": f["acuity"].base_url,
         "NOSHOW_SQUARE_ACCESS_TOKEN": "sq-good" + bad, "NOSHOW_SQUARE_BASE_URL": f["square"].base_url,
+        "NOSHOW_FHIR_BASE_URL": f["fhir"].base_url, "NOSHOW_FHIR_CLIENT_ID": FHIR_CLIENT + bad,
+        "NOSHOW_FHIR_PRIVATE_KEY": SMART_KEY_PEM, "NOSHOW_FHIR_KEY_ID": FHIR_KID,
     }
 
 
 def _run(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, env: dict[str, str], *args: str) -> Any:
     from workers.cli.connectors import connectors_check
-    from workers.providers import tokens
+    from workers.providers import fhir, tokens
 
     monkeypatch.chdir(tmp_path)  # no stray .env file
     for name in list(os.environ):
@@ -98,6 +105,7 @@ def _run(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, env: dict[str, str], *
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     monkeypatch.setattr(tokens, "_managers", {})  # a fresh grant per run, as in a fresh process
+    monkeypatch.setattr(fhir, "_tokens", {})
     app = typer.Typer()
     app.command()(connectors_check)
     return CliRunner().invoke(app, list(args))
@@ -120,6 +128,10 @@ def test_live_check_proves_every_configured_provider_with_one_read(
     # reads only: GETs, the OAuth grants, and Slack's auth.test (a POST that reads, as every Slack method is)
     # and Mindbody's staff user token (issuing one changes nothing at the site)
     reads = {"/services/oauth2/token", "/oauth/v2/token", "/api/auth.test", "/public/v6/usertoken/issue"}
+    assert live["fhir"]["detail"] == "FHIR 4.0.1, appointments searchable"
+    assert result.exit_code == 0, result.output
+    # reads only: GETs, the OAuth grants, and Slack's auth.test (a POST that reads, as every Slack method is)
+    reads = {"/services/oauth2/token", "/oauth/v2/token", "/api/auth.test", "/oauth2/token"}
     for name, server in fakes.items():
         writes = [r for r in server.requests if r.method != "GET" and r.path not in reads]
         assert not writes, (name, [(r.method, r.path) for r in writes])
@@ -139,6 +151,7 @@ def test_wrong_credentials_are_reported_per_provider_without_their_values(
     assert "(invalid_auth)" in lines["slack"] and "(authError)" in lines["google"]
     assert "(DeniedAccess)" in lines["mindbody"]
     assert "(unauthorized)" in lines["acuity"] and "(UNAUTHORIZED)" in lines["square"]
+    assert "(invalid_client)" in lines["fhir"]
     for value in env.values():
         if value.endswith("-wrong"):
             assert value not in result.output

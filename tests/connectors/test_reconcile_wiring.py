@@ -331,13 +331,15 @@ def test_check_everything_configured_well(monkeypatch: pytest.MonkeyPatch, tmp_p
         "NOSHOW_MINDBODY_PASSWORD": "mb-owner-password", "NOSHOW_MINDBODY_TIME_ZONE": "America/New_York",
         "NOSHOW_ACUITY_USER_ID": "11145481", "NOSHOW_ACUITY_API_KEY": "acuity-api-key-01",
         "NOSHOW_SQUARE_ACCESS_TOKEN": "EAAAl-token-01", "NOSHOW_SQUARE_SIGNATURE_KEY": "square-signature-key-01",
+        "NOSHOW_FHIR_BASE_URL": "https://fhir.example.org/api/FHIR/R4", "NOSHOW_FHIR_ACCESS_TOKEN": "fhir-token-01",
+        "NOSHOW_FHIR_SUBSCRIPTION_TOKEN": "fhir-subscription-01",
         # the address providers call, and a Temporal server rather than the embedded one
         "NOSHOW_PUBLIC_BASE_URL": "https://noshow.example.com", "TEMPORAL_ADDRESS": "temporal.internal:7233",
     })
     statuses = _statuses(result)
     assert result.exit_code == 0, result.output
     assert set(statuses.values()) == {"ok"}, statuses
-    assert len(statuses) == 1 + 20 + 3 + 2 + 15
+    assert len(statuses) == 1 + 21 + 3 + 2 + 16
 
 
 def test_check_reports_bad_formats_and_missing_pieces(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

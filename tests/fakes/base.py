@@ -29,7 +29,13 @@ class RecordedRequest:
     headers: dict[str, str]  # lower-case names
     body: bytes
     raw_path: str = ""  # as sent: routes match on it, segment by segment, like a real server
-    query_pairs: list[tuple[str, str]] = field(default_factory=list)  # every parameter, repeated names kept
+    # every parameter, repeated names kept (`query` keeps one value per name)
+    query_pairs: list[tuple[str, str]] = field(default_factory=list)
+    raw_query: str = ""  # as sent
+
+    def params(self, name: str) -> list[str]:
+        """Every value of a query parameter, in order (FHIR repeats `start=ge...&start=lt...`)."""
+        return [v for k, v in self.query_pairs if k == name]
 
     def form(self) -> dict[str, str]:
         return dict(parse_qsl(self.body.decode(), keep_blank_values=True)) if self.body else {}
@@ -186,7 +192,7 @@ class FakeServer:
         req = RecordedRequest(
             method=h.command, path=unquote(parts.path), query=dict(parse_qsl(parts.query, keep_blank_values=True)),
             headers={k.lower(): v for k, v in h.headers.items()}, body=body, raw_path=parts.path,
-            query_pairs=parse_qsl(parts.query, keep_blank_values=True),
+            query_pairs=parse_qsl(parts.query, keep_blank_values=True), raw_query=parts.query,
         )
         with self._lock:
             self.requests.append(req)

@@ -55,6 +55,7 @@ PIPEDRIVE_USER, PIPEDRIVE_PASSWORD = "hookuser", "pipedrive-hook-password"
 AC_TOKEN = "activecampaign-url-token-0123456789"
 ZENDESK, FRESHDESK = "zendesk-signing-secret-01", "freshdesk-rule-token-0123456789"
 ACUITY_KEY, SQUARE_KEY = "acuity-api-key-0123", "square-signature-key-0123"
+FHIR_TOKEN = "fhir-subscription-token-0123"
 PROVIDER_ENV = {
     "NOSHOW_SETTINGS_FILE": "/nonexistent/.env",
     "NOSHOW_CALCOM_WEBHOOK_SECRET": CALCOM, "NOSHOW_CALENDLY_SIGNING_KEY": CALENDLY,
@@ -69,9 +70,10 @@ PROVIDER_ENV = {
     # Acuity's route reads each pinged appointment back: a closed local port, so a read fails at once
     "NOSHOW_ACUITY_USER_ID": "11145481", "NOSHOW_ACUITY_API_KEY": ACUITY_KEY,
     "NOSHOW_ACUITY_BASE_URL": "http://127.0.0.1:9/api/v1", "NOSHOW_SQUARE_SIGNATURE_KEY": SQUARE_KEY,
+    "NOSHOW_FHIR_SUBSCRIPTION_TOKEN": FHIR_TOKEN,
 }
 JSON_PROVIDERS = ["calcom", "calendly", "hubspot", "zoom", "outlook", "events", "sendgrid", "pipedrive",
-                  "gohighlevel", "zendesk", "freshdesk", "mindbody", "square"]
+                  "gohighlevel", "zendesk", "freshdesk", "mindbody", "square", "fhir"]
 ALL_PROVIDERS = [*JSON_PROVIDERS, "twilio", "slack", "sendgrid_parse", "google", "activecampaign", "acuity"]
 
 
@@ -188,6 +190,8 @@ def signed_headers(api: ProviderApi, provider: str, body: bytes, ts: str | None 
                 "x-zendesk-webhook-signature-timestamp": t}
     if provider == "freshdesk":
         return {"x-noshow-token": FRESHDESK}
+    if provider == "fhir":
+        return {"authorization": f"Bearer {FHIR_TOKEN}"}
     if provider in ("outlook", "sendgrid_parse", "activecampaign"):
         return {}  # the secret rides in the body (clientState) or the URL (?token=)
     if provider == "google":

@@ -87,6 +87,11 @@ WEBHOOKS: dict[str, tuple[list[str], str, str, str]] = {
     "square": (["x-square-hmacsha256-signature"], "base64 HMAC-SHA256(signature key, notification URL + body); "
                                                   "dedupe on `event_id`", "application/json",
                '{"type": "booking.updated", "event_id", "created_at", "data": {"object": {"booking": {...}}}}'),
+    "fhir": (["authorization"], "`Bearer <NOSHOW_FHIR_SUBSCRIPTION_TOKEN>`, the value the Subscription's "
+                                "`channel.header` sends, compared in constant time before the body is read; FHIR "
+                                "signs nothing", "application/fhir+json",
+             '{"resourceType": "Bundle", "type": "history", "entry": [{"resource": {"resourceType": "Parameters", '
+             '"parameter": [{"name": "type", "valueCode": "event-notification"}, ...]}}]}'),
     "slack": (["x-slack-signature", "x-slack-request-timestamp"],
               "`v0=<hex HMAC-SHA256(signing secret, v0:timestamp:body)>`, ±5 min",
               "application/x-www-form-urlencoded", "payload=<JSON block_actions>"),

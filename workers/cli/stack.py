@@ -82,8 +82,8 @@ def demo(
                                                     "webhook and recover it (calcom, activecampaign, pipedrive, "
                                                     "gohighlevel, hubspot, calendly, events, zoom, zendesk, "
                                                     "freshdesk, mindbody, acuity, square), or write it to a "
-                                                    "polled provider (salesforce, zoho) and run its reconcile once; "
-                                                    "then recover it")] = None,
+                                                    "polled provider (salesforce, zoho, fhir) and run its reconcile "
+                                                    "once; then recover it")] = None,
     yes_create: Annotated[bool, typer.Option("--yes-create", help="let the demo create its records in a "
                                                                   "provider account that is not a local fake")] = False,
 ) -> None:

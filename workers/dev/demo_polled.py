@@ -1,4 +1,4 @@
-"""`noshow demo --source salesforce|zoho`: a missed appointment on a source that pushes nothing the engine can
+"""`noshow demo --source salesforce|zoho|fhir`: a missed appointment on a source that pushes nothing the engine can
 trust (Salesforce is polled; a Zoho notification only triggers a poll), found by one reconcile run and then
 recovered as the webhook demo does (the customer answers, is offered times, picks one, the case confirms).
 
@@ -8,6 +8,8 @@ The demo writes to the provider through the engine's own client:
   (https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/dome_sobject_create.htm).
 - Zoho CRM: a Contact and a meeting (module Events) with it as participant, its NOSHOW_ZOHO_OUTCOME_FIELD set
   to "No Show" (https://www.zoho.com/crm/developer/docs/api/v7/insert-records.html).
+- FHIR: a Patient (phone and email in `telecom`) and an Appointment with it, booked, then patched to `noshow`
+  (https://hl7.org/fhir/R4/appointment.html).
 Then it triggers the source's reconcile Schedule (`reconcile-<source>`) and waits for that run.
 
 Those are real records in a real org when the provider is not a local fake: they show up in reports, can fire
@@ -109,6 +111,31 @@ def _zoho_create(s: Settings, c: Customer, start: datetime, end: datetime) -> st
         str(s.zoho.outcome_field): "No Show"})
 
 
+# ---------------------------------------------------------------------------- FHIR
+
+
+def _fhir_urls(s: Settings) -> list[str]:
+    return [s.fhir.base_url] if s.fhir.base_url else []
+
+
+def _fhir_create(s: Settings, c: Customer, start: datetime, end: datetime) -> str:
+    from workers.providers.fhir import fhir_client
+
+    client = fhir_client(s)
+    patient = client.create({"resourceType": "Patient", "name": [{"family": f"{c.last} (noshow demo)",
+                                                                  "given": [c.first]}],
+                             "telecom": [{"system": "phone", "value": c.phone, "use": "mobile"},
+                                         {"system": "email", "value": c.email}]})["id"]
+    appointment = client.create({
+        "resourceType": "Appointment", "status": "booked", "start": start.astimezone(UTC).isoformat(),
+        "end": end.astimezone(UTC).isoformat(), "identifier": [{"system": "urn:noshow-recovery:demo", "value": c.ref}],
+        "participant": [{"actor": {"reference": f"Patient/{patient}"}, "status": "accepted"}]})
+    # booked first, then marked missed, as the front desk would (https://hl7.org/fhir/R4/http.html#patch)
+    version = (appointment.get("meta") or {}).get("versionId")
+    client.patch_status("Appointment", str(appointment["id"]), "noshow", str(version) if version else None)
+    return str(appointment["id"])
+
+
 # ---------------------------------------------------------------------------- the registry
 
 
@@ -129,6 +156,8 @@ POLLED: dict[str, PolledSource] = {
                                _salesforce_create),
     "zoho": PolledSource("Zoho CRM", "a Contact and a meeting with the no-show outcome", "meeting", "Events",
                          _zoho_urls, _zoho_problem, _zoho_create),
+    "fhir": PolledSource("FHIR", "a Patient and an Appointment marked noshow", "appointment", "fhir", _fhir_urls,
+                         lambda _s: None, _fhir_create),
 }
 
 

@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from connectors.settings import secret
+from workers.health_data import payload_key
 from workers.settings import Settings
 from workflows import search_attributes as sa
 
@@ -77,7 +77,7 @@ def wait_for_port(what: str, host: str, port: int, child: Child, timeout: float)
 
 def codec_endpoint(settings: Settings) -> str | None:
     """Where the UI decodes payloads: the codec server `noshow up` starts when payloads are encrypted."""
-    if secret(settings.temporal.encryption_key) is None:
+    if payload_key(settings) is None:
         return None
     return f"http://127.0.0.1:{settings.codec.port}"
 

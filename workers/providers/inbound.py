@@ -29,6 +29,7 @@ from connectors.zoom.inbound import ZoomInbound
 from workers.provider_settings import HubSpotSettings
 from workers.providers.acuity import acuity_details, acuity_inbound
 from workers.providers.checks import ProviderCheck
+from workers.providers.fhir import fhir_inbound
 from workers.providers.freshdesk import freshdesk_inbound, freshdesk_people
 from workers.providers.mindbody import mindbody_inbound, mindbody_people
 from workers.providers.sales_crms import (
@@ -184,4 +185,6 @@ def inbound_connectors(settings: Settings, channel_store: ChannelStore | None = 
         "NOSHOW_ACUITY_USER_ID + NOSHOW_ACUITY_API_KEY")
     add("square", lambda: with_people(square_inbound(s), square_people(s)),
         secret(s.square.signature_key) is not None, "NOSHOW_SQUARE_SIGNATURE_KEY")
+    add("fhir", lambda: fhir_inbound(s), secret(s.fhir.subscription_token) is not None,
+        "NOSHOW_FHIR_SUBSCRIPTION_TOKEN")
     return routes, checks

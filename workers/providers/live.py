@@ -27,11 +27,13 @@ provider message (they can echo input).
 - Acuity Scheduling: `GET /api/v1/me` https://developers.acuityscheduling.com/reference/get-me
 - Square: `GET /v2/bookings/business-booking-profile`
   https://developer.squareup.com/reference/square/bookings-api/retrieve-business-booking-profile
+- FHIR: `GET /metadata` and a one-row `GET /Appointment` search https://hl7.org/fhir/R4/http.html
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from connectors.contract import PermanentProviderError, ProviderError
@@ -129,6 +131,14 @@ def _square(s: Settings) -> str:
     from workers.providers.square import square_client
 
     return "booking profile found" if square_client(s).booking_profile() else "answered"
+def _fhir(s: Settings) -> str:
+    from workers.providers.fhir import fhir_client
+
+    api = fhir_client(s)
+    version = api.capability().get("fhirVersion") or "?"
+    list(api.search("Appointment", {"_lastUpdated": "gt" + datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                                    "_count": 1}))  # the token is accepted and may search
+    return f"FHIR {str(version)[:12]}, appointments searchable"
 
 
 def _calendly(s: Settings) -> str:
@@ -209,6 +219,8 @@ def probes(s: Settings) -> dict[str, Probe]:
         p["zendesk"] = lambda: _zendesk(s)
     if s.freshdesk.configured:
         p["freshdesk"] = lambda: _freshdesk(s)
+    if s.fhir.base_url and (secret(s.fhir.private_key) or secret(s.fhir.access_token)):
+        p["fhir"] = lambda: _fhir(s)
     if secret(s.calendly.token):
         p["calendly"] = lambda: _calendly(s)
     if secret(s.google.access_token) or (s.google.client_id and secret(s.google.refresh_token)):

@@ -8,6 +8,7 @@ NOSHOW_RECONCILE_EVERY_MINUTES and what was missed goes through the intake, the 
 "activecampaign", "gohighlevel", "zendesk", "freshdesk") are also the
 "activecampaign", "gohighlevel", "mindbody") are also the
 "activecampaign", "gohighlevel", "acuity", "square") are also the
+"activecampaign", "gohighlevel", "fhir") are also the
 appointments' `source`, which the policy's `sources:` list and the case ids use, so a booking found here lands
 on the case its webhook would have started.
 """
@@ -41,6 +42,7 @@ from connectors.settings import secret
 from workers.providers.acuity import CREDENTIALS as ACUITY_CREDENTIALS
 from workers.providers.acuity import acuity_source
 from workers.providers.checks import ProviderCheck, url_problem
+from workers.providers.fhir import fhir_source
 from workers.providers.freshdesk import freshdesk_source
 from workers.providers.mindbody import mindbody_source
 from workers.providers.sales_crms import activecampaign_source, gohighlevel_source, pipedrive_source, pipedrive_token
@@ -160,6 +162,11 @@ def _plan(s: Settings) -> _Plan:
              {"NOSHOW_ACUITY_BASE_URL": acuity.base_url}, lambda: acuity_source(s))
     consider("square", secret(square.access_token), "NOSHOW_SQUARE_ACCESS_TOKEN", {},
              {"NOSHOW_SQUARE_BASE_URL": square.base_url}, lambda: square_source(s))
+    f = s.fhir
+    smart = {"NOSHOW_FHIR_CLIENT_ID": f.client_id, "NOSHOW_FHIR_KEY_ID": f.key_id} if secret(f.private_key) else {}
+    consider("fhir", "set" if secret(f.private_key) or secret(f.access_token) else None,
+             "NOSHOW_FHIR_PRIVATE_KEY (or NOSHOW_FHIR_ACCESS_TOKEN)", {"NOSHOW_FHIR_BASE_URL": f.base_url, **smart},
+             {"NOSHOW_FHIR_BASE_URL": f.base_url or ""}, lambda: fhir_source(s))
     return plan
 
 

@@ -23,21 +23,24 @@ from connectors.writeback import MirroredCalendar, RemoteCrm, WritebackCrm
 from policies.schema import CrmRules
 from workers.providers import acuity, helpdesks, mindbody, sales_crms, salesforce_zoho, square
 from workers.providers.checks import ProviderCheck, ProviderConfigError, url_problem
+from workers.providers.fhir import fhir_calendar, fhir_token
 from workers.providers.tokens import google_token, graph_token
 from workers.settings import Settings
 
 CALENDAR_CREDENTIAL = {"calcom": "NOSHOW_CALCOM_API_KEY", "calendly": "NOSHOW_CALENDLY_TOKEN",
                        "google": "NOSHOW_GOOGLE_ACCESS_TOKEN", "outlook": "NOSHOW_GRAPH_ACCESS_TOKEN",
                        "gohighlevel": "NOSHOW_GOHIGHLEVEL_ACCESS_TOKEN", "mindbody": "NOSHOW_MINDBODY_API_KEY",
-                       "acuity": acuity.CREDENTIALS, "square": "NOSHOW_SQUARE_ACCESS_TOKEN"}
+                       "acuity": acuity.CREDENTIALS, "square": "NOSHOW_SQUARE_ACCESS_TOKEN",
+                       "fhir": "NOSHOW_FHIR_PRIVATE_KEY (or NOSHOW_FHIR_ACCESS_TOKEN)"}
 CALENDAR_DEFAULT = {"calcom": "NOSHOW_CALCOM_EVENT_TYPE_ID", "calendly": "NOSHOW_CALENDLY_EVENT_TYPE",
                     "google": "NOSHOW_GOOGLE_CALENDAR_ID", "outlook": "NOSHOW_GRAPH_USER",
                     "gohighlevel": "NOSHOW_GOHIGHLEVEL_CALENDAR_ID", "mindbody": "NOSHOW_MINDBODY_CALENDAR",
                     "acuity": "NOSHOW_ACUITY_APPOINTMENT_TYPE_ID",
-                    "square": "NOSHOW_SQUARE_LOCATION_ID + NOSHOW_SQUARE_SERVICE_VARIATION_ID"}
+                    "square": "NOSHOW_SQUARE_LOCATION_ID + NOSHOW_SQUARE_SERVICE_VARIATION_ID",
+                    "fhir": "NOSHOW_FHIR_SCHEDULE_ID"}
 PROVIDER_TITLE = {"calcom": "Cal.com", "calendly": "Calendly", "google": "Google Calendar", "outlook": "Outlook",
                   "hubspot": "HubSpot", "gohighlevel": "GoHighLevel", "mindbody": "Mindbody",
-                  "acuity": "Acuity Scheduling", "square": "Square Appointments"}
+                  "acuity": "Acuity Scheduling", "square": "Square Appointments", "fhir": "FHIR"}
 
 
 def _calendar_settings(s: Settings) -> tuple[TokenSource | None, str, str, str | None]:
@@ -61,6 +64,8 @@ def _calendar_settings(s: Settings) -> tuple[TokenSource | None, str, str, str |
     if p == "square":
         q = s.square
         return secret(q.access_token), q.base_url, "NOSHOW_SQUARE_BASE_URL", q.location_id
+    if p == "fhir":
+        return fhir_token(s), s.fhir.base_url or "", "NOSHOW_FHIR_BASE_URL", s.fhir.schedule_id
     return graph_token(s), s.graph.base_url, "NOSHOW_GRAPH_BASE_URL", s.graph.user
 
 
@@ -71,6 +76,9 @@ def calendar_problems(s: Settings) -> list[str]:
         return []
     credential, base_url, url_env, default = _calendar_settings(s)
     problems = [] if credential else [f"NOSHOW_CALENDAR_PROVIDER={p} needs {CALENDAR_CREDENTIAL[p]}"]
+    if p == "fhir" and not (s.fhir.schedule_id or "").strip():
+        problems.append("NOSHOW_CALENDAR_PROVIDER=fhir needs NOSHOW_FHIR_SCHEDULE_ID (the Schedule whose free Slots "
+                        "are offered)")
     if p == "gohighlevel" and not (s.gohighlevel.location_id or "").strip():
         problems.append("NOSHOW_CALENDAR_PROVIDER=gohighlevel needs NOSHOW_GOHIGHLEVEL_LOCATION_ID")
     if p == "mindbody":
@@ -156,6 +164,8 @@ def _calendar_adapter(s: Settings, contact_lookup: Callable[[str], Any]) -> Any:
         return acuity.acuity_calendar(s, contact_lookup)
     if p == "square":
         return square.square_calendar(s, contact_lookup)
+    if p == "fhir":
+        return fhir_calendar(s)
     if p == "google":
         return GoogleCalendar(GoogleCalendarClient(token, base_url=s.google.base_url), contact_lookup,
                               default_calendar=s.google.calendar_id, send_updates=s.google.send_updates)

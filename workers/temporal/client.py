@@ -11,6 +11,7 @@ from temporalio.converter import DataConverter, DefaultFailureConverterWithEncod
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 
 from connectors.settings import secret
+from workers.health_data import payload_key
 from workers.settings import Settings
 from workers.temporal.codec import EncryptionCodec
 from workers.temporal.connection import tls_config
@@ -18,7 +19,8 @@ from workers.temporal.tracing import tracing_interceptors
 
 
 def data_converter(settings: Settings) -> DataConverter:
-    key = secret(settings.temporal.encryption_key)
+    # on by default for health sources: workers/health_data.py
+    key = payload_key(settings)
     if key is None:
         return pydantic_data_converter
     codec = EncryptionCodec.from_setting(key)

@@ -30,6 +30,7 @@ from temporalio.converter import PayloadCodec
 
 from connectors.settings import secret
 from workers.api.errors import read_body
+from workers.health_data import payload_key
 from workers.settings import Settings
 from workers.temporal.codec import EncryptionCodec
 
@@ -153,7 +154,7 @@ def _is_loopback(host: str) -> bool:
 def build_from_settings(settings: Settings, host: str = "127.0.0.1", allow_unauthenticated: bool = False
                         ) -> FastAPI:
     """The app as `noshow codec-server` runs it; a clear ValueError for every configuration mistake."""
-    key = secret(settings.temporal.encryption_key)
+    key = payload_key(settings)
     if key is None:
         raise ValueError("NOSHOW_ENCRYPTION_KEY is not set: the codec server needs the same keys as the worker")
     codec = EncryptionCodec.from_setting(key)
