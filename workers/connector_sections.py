@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from connectors.mailchimp.settings import MailchimpSettings
+from connectors.quickbooks.settings import QuickBooksSettings
 from connectors.sendgrid.settings import SendGridSettings
 from connectors.settings import EnvSection
 from connectors.slack.settings import SlackSettings
@@ -41,3 +43,5 @@ class ConnectorSections(EnvSection):
     twilio: TwilioSettings = Field(default_factory=TwilioSettings)
     sendgrid: SendGridSettings = Field(default_factory=SendGridSettings)
     slack: SlackSettings = Field(default_factory=SlackSettings)
+    mailchimp: MailchimpSettings = Field(default_factory=MailchimpSettings)
+    quickbooks: QuickBooksSettings = Field(default_factory=QuickBooksSettings)

@@ -28,6 +28,8 @@ from connectors.zoho.inbound import ZohoInbound
 from connectors.zoom.inbound import ZoomInbound
 from workers.provider_settings import HubSpotSettings
 from workers.providers.checks import ProviderCheck
+from workers.providers.mailchimp import mailchimp_inbound
+from workers.providers.quickbooks import quickbooks_inbound
 from workers.providers.sales_crms import (
     activecampaign_inbound,
     gohighlevel_inbound,
@@ -169,4 +171,8 @@ def inbound_connectors(settings: Settings, channel_store: ChannelStore | None = 
     add("gohighlevel", lambda: with_people(gohighlevel_inbound(s), gohighlevel_people(s)),
         secret(s.gohighlevel.webhook_public_key) is not None,
         "NOSHOW_GOHIGHLEVEL_WEBHOOK_PUBLIC_KEY")
+    add("mailchimp", lambda: mailchimp_inbound(s), secret(s.mailchimp.webhook_secret) is not None,
+        "NOSHOW_MAILCHIMP_WEBHOOK_SECRET")
+    add("quickbooks", lambda: quickbooks_inbound(s), secret(s.quickbooks.verifier_token) is not None,
+        "NOSHOW_QUICKBOOKS_VERIFIER_TOKEN")
     return routes, checks

@@ -37,6 +37,7 @@ from connectors.outlook.client import OutlookClient
 from connectors.outlook.subscriptions import SqliteSubscriptionStore, SubscriptionKeeper
 from connectors.settings import secret
 from workers.providers.checks import ProviderCheck, url_problem
+from workers.providers.quickbooks import quickbooks_source, quickbooks_token
 from workers.providers.sales_crms import activecampaign_source, gohighlevel_source, pipedrive_source, pipedrive_token
 from workers.providers.salesforce_zoho import salesforce_source, zoho_source
 from workers.providers.tokens import google_token, graph_token
@@ -119,6 +120,11 @@ def _plan(s: Settings) -> _Plan:
     consider("pipedrive", "set" if secret(pd.api_token) or pipedrive_token(s) else None,
              "NOSHOW_PIPEDRIVE_API_TOKEN (or NOSHOW_PIPEDRIVE_CLIENT_ID + NOSHOW_PIPEDRIVE_REFRESH_TOKEN)", {},
              {"NOSHOW_PIPEDRIVE_API_DOMAIN": pd.api_domain} if pd.api_domain else {}, lambda: pipedrive_source(s))
+    qb = s.quickbooks
+    consider("quickbooks", "set" if quickbooks_token(s) else None,
+             "NOSHOW_QUICKBOOKS_CLIENT_ID + NOSHOW_QUICKBOOKS_REFRESH_TOKEN",
+             {"NOSHOW_QUICKBOOKS_REALM_ID": qb.realm_id}, {"NOSHOW_QUICKBOOKS_BASE_URL": qb.base_url},
+             lambda: quickbooks_source(s))
     ac, ghl = s.activecampaign, s.gohighlevel
     consider("activecampaign", secret(ac.api_token), "NOSHOW_ACTIVECAMPAIGN_API_TOKEN",
              {"NOSHOW_ACTIVECAMPAIGN_API_URL": ac.api_url},
