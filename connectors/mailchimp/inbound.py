@@ -19,6 +19,8 @@ vendor guide; the retry count within the 75 minutes is not published.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from datetime import UTC, datetime
 from urllib.parse import parse_qsl
 
@@ -64,8 +66,11 @@ class MailchimpWebhook(InboundBase):
         f = self.form(request)
         if not f.get("type"):
             raise PayloadError("missing type")
-        # Mailchimp names no delivery id: the event's own fields identify it across retries
-        return f"mailchimp:{digest(f['type'], f.get('fired_at'), f.get('data[list_id]'), f.get('data[id]'))}"
+        # Mailchimp names no delivery id: the event's own fields identify it across retries. `cleaned` carries no
+        # member id, so the address is part of it, keyed with the secret so the key cannot be traced back to it
+        address = (f.get("data[email]") or f.get("data[old_email]") or "").strip().lower()
+        keyed = hmac.new(self.secret.encode(), address.encode(), hashlib.sha256).hexdigest()
+        return f"mailchimp:{digest(f['type'], f.get('fired_at'), f.get('data[list_id]'), f.get('data[id]'), keyed)}"
 
     def parse(self, request: RawRequest) -> WebhookResult:
         f = self.form(request)

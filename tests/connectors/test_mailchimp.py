@@ -73,6 +73,14 @@ def test_a_retried_delivery_is_a_duplicate_and_another_event_is_not() -> None:
         hook.verify(first, NOW)
     hook.verify(mailchimp_request(audience_webhook("unsubscribe", "user@example.com",
                                                    fired_at="2026-01-07 09:00:00"), NOW), NOW)
+    # two addresses cleaned in the same second (`cleaned` names no member id) are two deliveries
+    one, two = (mailchimp_request(f"type=cleaned&fired_at=2026-01-06+15%3A31%3A00&data%5Blist_id%5D=a6b5da1054"
+                                  f"&data%5Breason%5D=hard&data%5Bemail%5D={who}%40example.com".encode(), NOW)
+                for who in ("one", "two"))
+    hook.verify(one, NOW)
+    hook.verify(two, NOW)
+    assert hook.dedupe_key(one) != hook.dedupe_key(two)
+    assert "example" not in (hook.dedupe_key(one) or "")
 
 
 def test_an_unsubscribe_opts_the_address_out_of_email_only_and_once(tmp_path: Path) -> None:
