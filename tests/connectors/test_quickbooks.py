@@ -17,7 +17,7 @@ from connectors.oauth import BasicClientRefreshGrant, MemoryTokenStore, TokenMan
 from connectors.quickbooks.client import QuickBooksClient
 from connectors.quickbooks.inbound import QuickBooksWebhook
 from connectors.quickbooks.source import STAFF_REASON, QuickBooksSource
-from domain.reconcile import ReconcileInput
+from domain.reconcile import ReconcileInput, ReconcileResult
 from policies.schema import InvoiceRules, PolicyFile
 from tests.connectors.cases_quickbooks import REALM, VERIFIER, quickbooks_request, sign
 from tests.fakes.quickbooks_fake import FakeQuickBooks, signed_notification
@@ -102,12 +102,21 @@ def _company(fake: FakeQuickBooks, day: str) -> dict[str, str]:
     return ids
 
 
+def _source(fake: FakeQuickBooks, voided: str, services: list[str] | None = None) -> QuickBooksSource:
+    client = QuickBooksClient("static", COMPANY, base_url=f"{fake.base_url}/v3")
+    return QuickBooksSource(client, lambda: _policy(voided, services))
+
+
+def _reconcile(source: QuickBooksSource, now: datetime) -> ReconcileResult:
+    return ReconcileActivities({"quickbooks": source}).reconcile_source(
+        ReconcileInput(source="quickbooks", cursor=(now - timedelta(hours=1)).isoformat()))
+
+
 def test_a_voided_service_invoice_starts_a_case_when_the_program_says_so() -> None:
     now = datetime.now(UTC)
     with FakeQuickBooks(access_token="static") as fake:
         ids = _company(fake, now.date().isoformat())
-        client = QuickBooksClient("static", COMPANY, base_url=f"{fake.base_url}/v3")
-        source = QuickBooksSource(client, lambda: _policy("case"))
+        source = _source(fake, "case")
         page = source.poll((now - timedelta(hours=1)).isoformat(), now)
         (snap,) = page.snapshots
         appt = snap.appointment
@@ -123,8 +132,7 @@ def test_a_voided_service_invoice_starts_a_case_when_the_program_says_so() -> No
         cursor = datetime.fromisoformat(page.cursor).replace(microsecond=0)
         assert datetime.fromisoformat(fake.calls("GET", "/cdc")[-1].query["changedSince"]) == cursor
 
-        result = ReconcileActivities({"quickbooks": source}).reconcile_source(
-            ReconcileInput(source="quickbooks", cursor=(now - timedelta(hours=1)).isoformat()))
+        result = _reconcile(source, now)
         assert [e.type.value for e in result.events] == ["appointment.cancelled"] and result.needs_review == []
 
 
@@ -132,10 +140,7 @@ def test_a_voided_service_invoice_asks_staff_when_the_program_says_so() -> None:
     now = datetime.now(UTC)
     with FakeQuickBooks(access_token="static") as fake:
         ids = _company(fake, now.date().isoformat())
-        client = QuickBooksClient("static", COMPANY, base_url=f"{fake.base_url}/v3")
-        source = QuickBooksSource(client, lambda: _policy("staff_task"))
-        result = ReconcileActivities({"quickbooks": source}).reconcile_source(
-            ReconcileInput(source="quickbooks", cursor=(now - timedelta(hours=1)).isoformat()))
+        result = _reconcile(_source(fake, "staff_task"), now)
         assert result.events == []
         (review,) = result.needs_review
         assert review.appointment_id == ids["cleaning"] and review.reason == STAFF_REASON
@@ -146,8 +151,7 @@ def test_no_program_listing_the_service_reports_nothing() -> None:
     now = datetime.now(UTC)
     with FakeQuickBooks(access_token="static") as fake:
         _company(fake, now.date().isoformat())
-        client = QuickBooksClient("static", COMPANY, base_url=f"{fake.base_url}/v3")
-        page = QuickBooksSource(client, lambda: _policy("case", ["Whitening"])).poll(None, now)
+        page = _source(fake, "case", ["Whitening"]).poll(None, now)
         assert page.snapshots == [] and page.contact_problems == {}
 
 
