@@ -322,13 +322,16 @@ def test_check_everything_configured_well(monkeypatch: pytest.MonkeyPatch, tmp_p
         "NOSHOW_ACTIVECAMPAIGN_API_URL": "https://acme.api-us1.com", "NOSHOW_ACTIVECAMPAIGN_API_TOKEN": "ac-api-key-01",
         "NOSHOW_GOHIGHLEVEL_ACCESS_TOKEN": "pit-0123456789", "NOSHOW_GOHIGHLEVEL_LOCATION_ID": "ve9EPM428h8vShlRW1KT",
         "NOSHOW_GOHIGHLEVEL_CALENDAR_ID": "BqTwX8QFwXzpegMve9EQ",
+        "NOSHOW_MAILCHIMP_WEBHOOK_SECRET": "mc-hook-secret-0123456789", "NOSHOW_QUICKBOOKS_VERIFIER_TOKEN": "qb-ver-01",
+        "NOSHOW_QUICKBOOKS_CLIENT_ID": "ABqb-client", "NOSHOW_QUICKBOOKS_REFRESH_TOKEN": "AB11-refresh-01",
+        "NOSHOW_QUICKBOOKS_REALM_ID": "9130357766900456",
         # the address providers call, and a Temporal server rather than the embedded one
         "NOSHOW_PUBLIC_BASE_URL": "https://noshow.example.com", "TEMPORAL_ADDRESS": "temporal.internal:7233",
     })
     statuses = _statuses(result)
     assert result.exit_code == 0, result.output
     assert set(statuses.values()) == {"ok"}, statuses
-    assert len(statuses) == 1 + 15 + 3 + 2 + 10
+    assert len(statuses) == 1 + 17 + 3 + 2 + 11
 
 
 def test_check_reports_bad_formats_and_missing_pieces(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
