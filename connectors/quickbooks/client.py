@@ -11,6 +11,10 @@ References (Intuit's public documentation):
   `{"CDCResponse": [{"QueryResponse": [{"Invoice": [...]}]}], "time"}`; a deleted object carries only `Id`,
   `status: "Deleted"` and `MetaData`
   https://developer.intuit.com/app/developer/qbo/docs/learn/explore-the-quickbooks-online-api/change-data-capture.
+- Creates: `POST /company/{realmId}/{entity}` with `?requestid=` (idempotent), void:
+  `POST /company/{realmId}/invoice?operation=void` with `Id` + `SyncToken`; items by the query endpoint
+  `GET /company/{realmId}/query?query=select ... from Item where Name = '...'`
+  https://developer.intuit.com/app/developer/qbo/docs/learn/rest-api-features#idempotency.
 - Auth: `Authorization: Bearer <access token>` from OAuth 2.0 (connectors/oauth.py `TokenManager`).
 - Refusals are `{"Fault": {"Error": [{"Message", "Detail", "code"}], "type"}}`; `Detail` can quote a record, so
   only the status and `code` reach an exception.
@@ -73,6 +77,32 @@ class QuickBooksClient(JsonApi):
 
     def company_info(self) -> dict[str, Any]:
         return self.entity("CompanyInfo", self.realm_id)
+
+    def create(self, name: str, fields: dict[str, Any], request_id: str) -> dict[str, Any]:
+        """`POST /company/{realmId}/{entity}`; `requestid` is Intuit's idempotency key, so a retry creates once."""
+        body = self.call("POST", self.company(name.lower()), json_body=fields, params={"requestid": request_id},
+                         ambiguous_after_send=True)
+        found = body.get(name) if isinstance(body, dict) else None
+        if not isinstance(found, dict) or not found.get("Id"):
+            raise PermanentProviderError(f"quickbooks: the {name} create answered no Id", code="no_id")
+        return found
+
+    def void_invoice(self, invoice: dict[str, Any], request_id: str) -> dict[str, Any]:
+        """`POST /company/{realmId}/invoice?operation=void` with the invoice's `Id` and current `SyncToken`."""
+        body = self.call("POST", self.company("invoice"), json_body={"Id": invoice["Id"],
+                                                                     "SyncToken": invoice["SyncToken"]},
+                         params={"operation": "void", "requestid": request_id}, ambiguous_after_send=True)
+        found = body.get("Invoice") if isinstance(body, dict) else None
+        return found if isinstance(found, dict) else {}
+
+    def item_id(self, name: str) -> str | None:
+        """The id of the item (product or service) named `name`, by the query endpoint."""
+        escaped = name.replace("\\", "\\\\").replace("'", "\\'")
+        body = self.call("GET", self.company("query"), params={"query": f"select Id, Name from Item where Name = "
+                                                                         f"'{escaped}'"})
+        items = body.get("QueryResponse", {}).get("Item") if isinstance(body, dict) else None
+        first = items[0] if isinstance(items, list) and items and isinstance(items[0], dict) else {}
+        return str(first["Id"]) if first.get("Id") else None
 
     def changed(self, entities: list[str], since: datetime) -> dict[str, list[dict[str, Any]]]:
         """Every object of `entities` changed since `since`, by entity name (deleted ones with `status`)."""

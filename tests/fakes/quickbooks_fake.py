@@ -9,8 +9,11 @@
 - REST under `/v3/company/{realmId}/...` with `Authorization: Bearer` (else 401 with the `AUTHENTICATION` fault),
   `minorversion` recorded on every call: `invoice/{id}`, `customer/{id}`, `companyinfo/{realmId}` (answers wrap the
   entity by name), `cdc?entities=Invoice&changedSince=` (`CDCResponse[0].QueryResponse[0].Invoice`, deleted
-  invoices as `{"Id", "status": "Deleted", "MetaData"}`). An unknown object is 400 with the `ValidationFault`
-  code 610 "Object Not Found", as QuickBooks answers.
+  invoices as `{"Id", "status": "Deleted", "MetaData"}`), `query` (`select Id, Name from Item where Name = '...'`),
+  `POST customer` / `POST invoice` (`?requestid=` answered once: a repeat gets the first answer) and
+  `POST invoice?operation=void` (`Id` + current `SyncToken`, else 5010 "Stale Object Error"). An unknown object
+  is 400 with the `ValidationFault` code 610 "Object Not Found", as QuickBooks answers; an unknown item or
+  customer on an invoice 2500 "Invalid Reference Id".
 - Webhooks (https://developer.intuit.com/app/developer/qbo/docs/develop/webhooks): `intuit-signature` = base64
   HMAC-SHA256(verifier token, body).
 """
@@ -22,6 +25,7 @@ import hashlib
 import hmac
 import itertools
 import json
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -55,6 +59,8 @@ class FakeQuickBooks(FakeServer):
         self.bearer: set[str] = {access_token} if access_token else set()
         self.invoices: dict[str, dict[str, Any]] = {}
         self.customers: dict[str, dict[str, Any]] = {}
+        self.items: dict[str, str] = {"Consultation": "1", "Cleaning (60 min)": "2"}  # name -> id
+        self.answered: dict[str, FakeResponse] = {}  # requestid -> the answer it got
         self._n = itertools.count(100)
         super().__init__()
 
@@ -91,6 +97,8 @@ class FakeQuickBooks(FakeServer):
     def setup_routes(self) -> None:
         self.route("POST", "/oauth2/v1/tokens/bearer$", self._token)
         self.route("GET", "/v3/company/(?P<realm>[0-9]+)/cdc$", self._cdc)
+        self.route("GET", "/v3/company/(?P<realm>[0-9]+)/query$", self._query)
+        self.route("POST", "/v3/company/(?P<realm>[0-9]+)/(?P<kind>invoice|customer)$", self._post)
         self.route("GET", "/v3/company/(?P<realm>[0-9]+)/(?P<kind>invoice|customer|companyinfo)/(?P<id>[0-9]+)$",
                    self._get)
 
@@ -133,6 +141,57 @@ class FakeQuickBooks(FakeServer):
         if row is None or row.get("status") == "Deleted":
             return FakeResponse(400, fault("610", "Object Not Found"))
         return FakeResponse(200, {"Invoice" if kind == "invoice" else "Customer": row, "time": _stamp()})
+
+    def _query(self, req: RecordedRequest, m: Any) -> FakeResponse:
+        refused = self._refused(req, m["realm"])
+        if refused:
+            return refused
+        found = re.fullmatch(r"select Id, Name from Item where Name = '((?:[^'\\]|\\.)*)'", req.query.get("query", ""))
+        if found is None:
+            return FakeResponse(400, fault("4000", "Error parsing query", "QueryValidationError"))
+        name = re.sub(r"\\(.)", r"\1", found.group(1))
+        rows = [{"Id": self.items[name], "Name": name}] if name in self.items else []
+        return FakeResponse(200, {"QueryResponse": {"Item": rows, "startPosition": 1, "maxResults": len(rows)}
+                                  if rows else {}, "time": _stamp()})
+
+    def _post(self, req: RecordedRequest, m: Any) -> FakeResponse:
+        refused = self._refused(req, m["realm"])
+        if refused:
+            return refused
+        request_id = req.query.get("requestid")
+        if request_id and request_id in self.answered:
+            return self.answered[request_id]
+        body = req.json() or {}
+        response = self._write_entity(m["kind"], req.query.get("operation"), body)
+        if request_id:
+            self.answered[request_id] = response
+        return response
+
+    def _write_entity(self, kind: str, operation: str | None, body: dict[str, Any]) -> FakeResponse:
+        if kind == "customer":
+            if not body.get("DisplayName"):
+                return FakeResponse(400, fault("2020", "Required param missing, need to supply the required value"))
+            cid = self.add_customer(body["DisplayName"], body.get("PrimaryEmailAddr", {}).get("Address"),
+                                    body.get("Mobile", {}).get("FreeFormNumber"))
+            return FakeResponse(200, {"Customer": self.customers[cid], "time": _stamp()})
+        if operation == "void":
+            row = self.invoices.get(str(body.get("Id")))
+            if row is None or row.get("status") == "Deleted":
+                return FakeResponse(400, fault("610", "Object Not Found"))
+            if str(body.get("SyncToken")) != row["SyncToken"]:
+                return FakeResponse(400, fault("5010", "Stale Object Error"))
+            self.void(row["Id"])
+            return FakeResponse(200, {"Invoice": row, "time": _stamp()})
+        customer = str((body.get("CustomerRef") or {}).get("value") or "")
+        lines = [ln for ln in body.get("Line") or [] if ln.get("DetailType") == "SalesItemLineDetail"]
+        names = {v: k for k, v in self.items.items()}
+        refs = [str(ln.get("SalesItemLineDetail", {}).get("ItemRef", {}).get("value")) for ln in lines]
+        if customer not in self.customers or not refs or any(r not in names for r in refs):
+            return FakeResponse(400, fault("2500", "Invalid Reference Id"))
+        day = str(lines[0].get("SalesItemLineDetail", {}).get("ServiceDate") or body.get("TxnDate") or
+                  datetime.now(UTC).date().isoformat())
+        iid = self.add_invoice(customer, [names[r] for r in refs], day, float(lines[0].get("Amount") or 0))
+        return FakeResponse(200, {"Invoice": self.invoices[iid], "time": _stamp()})
 
     def _cdc(self, req: RecordedRequest, m: Any) -> FakeResponse:
         refused = self._refused(req, m["realm"])
