@@ -11,8 +11,8 @@ Bodies: the legacy `{"eventNotifications": [{"realmId", "dataChangeEvent": {"ent
 batched; events can arrive out of order and a failed delivery is retried (10 s, 20 s, 30 s, 5 min, ... then every
 6 h) https://developer.intuit.com/app/developer/qbo/docs/develop/webhooks/best-practices.
 
-A notification names the entity, not its content: an Invoice or Estimate change of the configured company asks
-for the QuickBooks reconciliation now (`sync_sources`), whose change data capture reads what changed from the
+A notification names the entity, not its content: an Invoice change of the configured company asks for the
+QuickBooks reconciliation now (`sync_sources`), whose change data capture reads what changed from the
 cursor on (Intuit's own advice). Other entities, and other companies, are listed as unknown types.
 UNVERIFIED: the CloudEvents operation words (`voided`, `deleted`) beyond `updated` / `created` in Intuit's sample.
 """
@@ -30,7 +30,7 @@ from connectors.inbound import InboundBase, PayloadError, as_dict, dict_at, dict
 from connectors.signatures import ReplayCache, constant_time_equals, header, require
 
 SIGNATURE_HEADER = "intuit-signature"
-WATCHED = frozenset({"invoice", "estimate"})
+WATCHED = frozenset({"invoice"})
 
 
 def entities_of(body: Any) -> list[tuple[str, str, str, str, str]]:

@@ -20,15 +20,17 @@ from tests.connectors.cases_zoho import CLIENT_ID, CLIENT_SECRET, REFRESH, fake_
 from tests.fakes.activecampaign_fake import FakeActiveCampaign
 from tests.fakes.base import FakeServer
 from tests.fakes.gohighlevel_fake import FakeGoHighLevel
+from tests.fakes.mailchimp_fake import FakeMailchimp
 from tests.fakes.pipedrive_fake import FakePipedrive
 from tests.fakes.providers import FakeCalcom, FakeCalendly, FakeGoogleCalendar, FakeGraph, FakeHubSpot
+from tests.fakes.quickbooks_fake import FakeQuickBooks
 from tests.fakes.sendgrid_fake import API_KEY as SENDGRID_KEY
 from tests.fakes.sendgrid_fake import SendGridFake
 from tests.fakes.slack_fake import BOT_TOKEN, SlackFake
 from tests.fakes.twilio_fake import ACCOUNT_SID, AUTH_TOKEN, TwilioFake
 
 PROBED = ["twilio", "sendgrid", "hubspot", "calcom", "salesforce", "zoho", "pipedrive", "activecampaign",
-          "gohighlevel", "calendly", "google", "outlook", "slack"]
+          "gohighlevel", "calendly", "google", "outlook", "slack", "mailchimp", "quickbooks"]
 
 
 @pytest.fixture
@@ -41,7 +43,8 @@ def fakes() -> Iterator[dict[str, FakeServer]]:
         "calendly": calendly, "google": google, "outlook": graph, "slack": SlackFake(),
         "twilio": TwilioFake(), "sendgrid": SendGridFake(), "hubspot": hubspot, "calcom": calcom,
         "salesforce": fake_org(), "zoho": fake_zoho(), "pipedrive": FakePipedrive(api_token="pd-good"),
-        "activecampaign": FakeActiveCampaign("ac-good"), "gohighlevel": FakeGoHighLevel("pit-good", "loc123")}
+        "activecampaign": FakeActiveCampaign("ac-good"), "gohighlevel": FakeGoHighLevel("pit-good", "loc123"),
+        "mailchimp": FakeMailchimp("mc-good-us6"), "quickbooks": FakeQuickBooks()}
     with ExitStack() as stack:
         for server in servers.values():
             stack.enter_context(server)
@@ -73,6 +76,11 @@ def _env(f: dict[str, FakeServer], good: bool = True) -> dict[str, str]:
         "NOSHOW_GRAPH_ACCESS_TOKEN": "graph-good" + bad, "NOSHOW_GRAPH_USER": "ops@example.org",
         "NOSHOW_GRAPH_BASE_URL": f"{f['outlook'].base_url}/v1.0",
         "SLACK_BOT_TOKEN": BOT_TOKEN + bad, "SLACK_API_BASE_URL": f["slack"].api_url,
+        "NOSHOW_MAILCHIMP_API_KEY": "mc-good-us6" + bad, "NOSHOW_MAILCHIMP_BASE_URL": f"{f['mailchimp'].base_url}/3.0",
+        "NOSHOW_QUICKBOOKS_CLIENT_ID": "qb-client", "NOSHOW_QUICKBOOKS_CLIENT_SECRET": "qb-secret",
+        "NOSHOW_QUICKBOOKS_REFRESH_TOKEN": "AB11-refresh-0" + bad, "NOSHOW_QUICKBOOKS_REALM_ID": "9130357766900456",
+        "NOSHOW_QUICKBOOKS_BASE_URL": f"{f['quickbooks'].base_url}/v3",
+        "NOSHOW_QUICKBOOKS_TOKEN_URL": f"{f['quickbooks'].base_url}/oauth2/v1/tokens/bearer",
     }
 
 
@@ -103,9 +111,11 @@ def test_live_check_proves_every_configured_provider_with_one_read(
     assert live["zoho"]["detail"] == "org 4150868000000225013" and live["pipedrive"]["detail"] == "user 1234"
     assert live["hubspot"]["detail"] == "portal 62515" and live["gohighlevel"]["detail"] == "location found"
     assert live["google"]["detail"] == "calendar found" and live["slack"]["detail"] == "bot token valid"
+    assert live["mailchimp"]["detail"] == "Everything's Chimpy!"
+    assert live["quickbooks"]["detail"] == "company 9130357766900456 readable"
     assert result.exit_code == 0, result.output
     # reads only: GETs, the OAuth grants, and Slack's auth.test (a POST that reads, as every Slack method is)
-    reads = {"/services/oauth2/token", "/oauth/v2/token", "/api/auth.test"}
+    reads = {"/services/oauth2/token", "/oauth/v2/token", "/api/auth.test", "/oauth2/v1/tokens/bearer"}
     for name, server in fakes.items():
         writes = [r for r in server.requests if r.method != "GET" and r.path not in reads]
         assert not writes, (name, [(r.method, r.path) for r in writes])
@@ -123,6 +133,7 @@ def test_wrong_credentials_are_reported_per_provider_without_their_values(
     assert "(invalid_client_id)" in lines["salesforce"] and "(invalid_code)" in lines["zoho"]
     assert "(unauthorized)" in lines["pipedrive"] and "HTTP 401" in lines["twilio"]
     assert "(invalid_auth)" in lines["slack"] and "(authError)" in lines["google"]
+    assert "(API Key Invalid)" in lines["mailchimp"] and "(invalid_grant)" in lines["quickbooks"]
     for value in env.values():
         if value.endswith("-wrong"):
             assert value not in result.output

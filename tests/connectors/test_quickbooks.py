@@ -48,10 +48,10 @@ def test_another_companys_changes_and_other_entities_are_listed_not_acted_on() -
     body, signature = signed_notification(VERIFIER, [("Invoice", "7", "Void")], realm="555")
     result = QuickBooksWebhook(VERIFIER, realm_id=REALM).parse(quickbooks_request(body, NOW, signature))
     assert result.sync_sources == [] and result.unknown_types == ["other_company"]
-    body, signature = signed_notification(VERIFIER, [("Payment", "8", "Create"), ("Estimate", "9", "Delete")],
-                                          realm=REALM)
+    body, signature = signed_notification(VERIFIER, [("Payment", "8", "Create"), ("Estimate", "9", "Delete"),
+                                                     ("Invoice", "10", "Delete")], realm=REALM)
     result = QuickBooksWebhook(VERIFIER, realm_id=REALM).parse(quickbooks_request(body, NOW, signature))
-    assert result.sync_sources == ["quickbooks"] and result.unknown_types == ["Payment.Create"]
+    assert result.sync_sources == ["quickbooks"] and result.unknown_types == ["Payment.Create", "Estimate.Delete"]
 
 
 def _tokens(fake: FakeQuickBooks) -> TokenManager:
