@@ -15,6 +15,7 @@ import pytest_asyncio
 from temporalio.client import Client
 
 from connectors.mailchimp.settings import MailchimpSettings
+from domain.addresses import address_key
 from domain.models import EventType, Stage
 from policies.schema import MailchimpAudience, PolicyFile, ReactivationRules
 from tests.connectors.cases_mailchimp import KEY, SECRET
@@ -109,3 +110,28 @@ async def test_an_unsubscribe_stops_later_email_and_only_the_consenting_customer
     await eventually(lambda: asyncio.sleep(0, mc.mailchimp.tags(LIST, "still.in@example.com")), lambda t: t == [TAG])
     assert mc.mailchimp.tags(LIST, "left.list@example.com") == []
     assert mc.mailchimp.tags(LIST, "only.mail@example.com") == []
+
+
+async def _black_hole(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    await reader.read()
+    writer.close()
+
+
+async def test_an_unsubscribe_holds_before_the_ack_while_temporal_is_down(tmp_path: Path, task_queue: str) -> None:
+    hole = await asyncio.start_server(_black_hole, "127.0.0.1", 0)
+    down = await Client.connect(f"127.0.0.1:{hole.sockets[0].getsockname()[1]}", lazy=True)
+    settings = local_settings(tmp_path / "data", task_queue=task_queue,
+                              mailchimp=MailchimpSettings(webhook_secret=SECRET))
+    deps = build_dependencies(settings)
+    app = create_app(settings, client=down, deps=deps)
+    try:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app, raise_app_exceptions=False),
+                                     base_url="http://test") as http:
+            r = await http.post(f"/webhooks/mailchimp?secret={SECRET}",
+                                content=audience_webhook("cleaned", "gone@example.com", member_id=""),
+                                headers={"content-type": "application/x-www-form-urlencoded"})
+            assert r.status_code == 202 and r.json()["queued"] is True, r.text
+            key = address_key("gone@example.com", settings.auth.id_salt)
+            assert deps.consent.is_blocked(key, "email")  # nothing has been applied from the queue yet
+    finally:
+        hole.close()
