@@ -4,8 +4,9 @@ reactivation field, the contact is tagged or their journey step triggered, under
 A contact who opted out anywhere (any channel, under their contact key or the key of their email or phone) is
 never added; neither is a member the audience itself lists as unsubscribed or cleaned. The tag is safe to add
 twice, so an activity retry repeats nothing visible; the journey trigger is refused by Mailchimp for a member
-already in that step (UNVERIFIED), so its retry cannot enrol twice either. A refusal for this member is logged
-and the close goes on; a provider that fails for now fails the activity, which retries."""
+already in that step (UNVERIFIED), so its retry cannot enrol twice either. Best effort, as the scheduler's
+no-show write-back: a refusal or an outage is logged and the close goes on (a case never fails to close because
+the marketing audience is down)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from typing import Protocol
 
 import structlog
 
-from connectors.contract import PermanentProviderError
+from connectors.contract import PermanentProviderError, ProviderError
 from connectors.local.consent import ConsentLedger
 from domain import addresses
 from domain.case import CrmUpdate
@@ -40,7 +41,7 @@ class ReactivationAudience:
 
     def enrol(self, req: CrmUpdate) -> str:
         """What happened: "added", "not_listed" (the close wrote no reactivation field), "opted_out",
-        "no_email", "refused"."""
+        "no_email", "refused", "unavailable"."""
         rules = req.resolved.program.reactivation
         target = rules.mailchimp
         if target is None or rules.crm_field is None or req.fields.get(rules.crm_field) != rules.crm_value:
@@ -63,6 +64,9 @@ class ReactivationAudience:
         except PermanentProviderError as exc:
             log.warning("audience_refused", case_id=req.case_id, code=exc.code)
             return "refused"
+        except ProviderError as exc:
+            log.warning("audience_unavailable", case_id=req.case_id, error=type(exc).__name__)
+            return "unavailable"
         log.info("audience_added", case_id=req.case_id)
         return "added"
 

@@ -176,6 +176,8 @@ def test_a_journey_step_is_triggered_and_a_refusal_does_not_fail_the_close(conse
         assert audience.enrol(_close("out@example.com", target=target)) == "refused"
         assert audience.enrol(_close("absent@example.com")) == "refused"  # tagging a non-member: 404
         assert fake.triggered == [("77", "31", "in@example.com")]
+        fake.fail_next(503, {"title": "Service Unavailable"})
+        assert audience.enrol(_close("in@example.com", target=target)) == "unavailable"
 
 
 @pytest.mark.parametrize("target", [{"list_id": LIST}, {"tag": "x"}, {"list_id": LIST, "tag": "x", "journey_id": "1",
