@@ -9,6 +9,7 @@ from typing import Any
 import structlog
 from temporalio import activity
 
+from activities.audience import ReactivationAudience
 from activities.clock import activity_now
 from activities.ledger import ensure_recordable, record
 from connectors.contract import CrmConnector
@@ -23,8 +24,10 @@ log = structlog.get_logger(__name__)
 
 class CrmActivities:
     def __init__(self, crm: CrmConnector, ledger: Any,
-                 clock: Callable[[], datetime] = activity_now, verdicts: VerdictLog | None = None) -> None:
+                 clock: Callable[[], datetime] = activity_now, verdicts: VerdictLog | None = None,
+                 audience: ReactivationAudience | None = None) -> None:
         self.crm = crm
+        self.audience = audience
         self.ledger = ledger
         self.clock = clock
         self.verdicts = verdicts
@@ -50,6 +53,8 @@ class CrmActivities:
             self.crm.append_note(contact_id, note, f"{key}-note-{i}")
         if req.owner_task:
             self.crm.create_task(appt.owner_id, req.owner_task, f"{key}-task", contact_id=contact_id)
+        if self.audience is not None:
+            self.audience.enrol(req)
         # with the case's carried events, in one ledger transaction
         record(self.ledger, self.verdicts, [*req.ledger_events, LedgerEvent(
             event_id=f"{key}:crm_updated", case_id=req.case_id, type="crm_updated", at=self.clock(),

@@ -24,7 +24,6 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from pydantic import Field
 from temporalio import activity
 
 from activities.errors import to_application_error
@@ -42,7 +41,7 @@ from connectors.local.meeting_links import MeetingLinks
 from connectors.local.reconcile_state import SqliteAppointmentIndex, SqliteCursorStore
 from connectors.outlook.client import OutlookClient
 from connectors.outlook.subscriptions import SubscriptionKeeper
-from connectors.sync import Snapshot, SnapshotStatus, SyncPage
+from connectors.sync import ReconcilePage, Snapshot, SnapshotStatus, SyncPage
 from connectors.zoom.links import ZoomLinker, zoom_meeting_ids
 from domain.models import Appointment, AppointmentEvent, AttendanceSignal, Contact, EventType, SignalKind
 from domain.reconcile import (
@@ -55,13 +54,6 @@ from domain.reconcile import (
     ReconcileInput,
     ReconcileResult,
 )
-
-
-class ReconcilePage(SyncPage):
-    """A SyncPage with what the raw provider items said beyond the snapshots (keys: appointment ids)."""
-
-    meetings: dict[str, str] = Field(default_factory=dict)  # appointment id -> the one Zoom meeting it names
-    contact_problems: dict[str, str] = Field(default_factory=dict)  # appointment id -> why no contact
 
 
 def one_meeting(item: Any) -> str | None:

@@ -94,6 +94,17 @@ class ReviewAction(BaseModel):
     note: str | None = None
 
 
+class ConsentNotice(BaseModel):
+    """A provider's word that an address must not be written to any more (an audience unsubscribe, a cleaned
+    address), not tied to a message the engine sent. `address` is PII: the intake keeps only its key."""
+
+    notice_id: str = Field(min_length=1, max_length=200)
+    channel: Channel
+    address: str
+    reason: str = Field(max_length=40)
+    at: datetime
+
+
 class WebhookResult(BaseModel):
     dedupe_key: str | None = None
     events: list[AppointmentEvent] = Field(default_factory=list)
@@ -106,6 +117,7 @@ class WebhookResult(BaseModel):
     response_media_type: str = "application/json"
     # sources to reconcile now (a Google / Graph ping only says "something changed": the sync finds what)
     sync_sources: list[str] = Field(default_factory=list)
+    consent: list[ConsentNotice] = Field(default_factory=list)
 
 
 class InboundConnector(Protocol):

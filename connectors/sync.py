@@ -25,3 +25,10 @@ class SyncPage(BaseModel):
     snapshots: list[Snapshot] = Field(default_factory=list)
     cursor: str | None = None  # the provider's sync token / delta link / timestamp to resume from
     full_resync: bool = False  # the old cursor expired (410): this page is a full listing
+
+
+class ReconcilePage(SyncPage):
+    """A SyncPage with what the raw provider items said beyond the snapshots (keys: appointment ids)."""
+
+    meetings: dict[str, str] = Field(default_factory=dict)  # appointment id -> the one Zoom meeting it names
+    contact_problems: dict[str, str] = Field(default_factory=dict)  # appointment id -> why no contact

@@ -337,12 +337,37 @@ ReactivationReason = Literal["unrecovered", "rebooked_missed", "repeat_no_show"]
 REACTIVATION_DEFAULT: tuple[ReactivationReason, ...] = ("unrecovered", "rebooked_missed", "repeat_no_show")
 
 
+class MailchimpAudience(Rule):
+    """The reactivation list kept in Mailchimp too: a tag on the audience member, or a Customer Journey step
+    triggered for them (one of the two). Ids and the tag are the account's, never a customer's details."""
+
+    list_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9]{1,40}$")
+    tag: str | None = Field(default=None, min_length=1, max_length=100)
+    journey_id: str | None = Field(default=None, pattern=r"^[0-9]{1,20}$")
+    step_id: str | None = Field(default=None, pattern=r"^[0-9]{1,20}$")
+
+    @model_validator(mode="after")
+    def _tag_or_journey(self) -> MailchimpAudience:
+        tagged, journey = bool(self.list_id and self.tag), bool(self.journey_id and self.step_id)
+        if tagged == journey or (not tagged and (self.list_id or self.tag)) or (not journey and (
+                self.journey_id or self.step_id)):
+            raise ValueError("name list_id + tag, or journey_id + step_id")
+        return self
+
+
 class ReactivationRules(Rule):
     """After the case: who goes to the reactivation list, and where that list lives."""
 
     include: list[ReactivationReason] = Field(default_factory=lambda: list(REACTIVATION_DEFAULT))
     crm_field: str | None = Field(default=None, max_length=100)  # the CRM list/tag field written at close
     crm_value: str = Field(default="reactivation", max_length=100)
+    mailchimp: MailchimpAudience | None = None  # added to it when the CRM field is written
+
+    @model_validator(mode="after")
+    def _mailchimp_follows_the_crm_list(self) -> ReactivationRules:
+        if self.mailchimp is not None and self.crm_field is None:
+            raise ValueError("mailchimp needs crm_field: the member is added when that field is written")
+        return self
 
 
 class PaymentHandoff(Rule):
@@ -364,6 +389,15 @@ class PaymentHandoff(Rule):
     @property
     def template(self) -> str:
         return self.link_template if self.link_url else self.followup_template
+
+
+class InvoiceRules(Rule):
+    """An accounting source's invoices (QuickBooks Online): which line items are appointments (item names as the
+    account names its services, fnmatch, case-insensitive), and what a voided one does: open a staff task, or
+    start a case as a cancellation."""
+
+    services: list[str] = Field(min_length=1)
+    voided: Literal["staff_task", "case"] = "staff_task"
 
 
 class Program(Rule):
@@ -388,6 +422,7 @@ class Program(Rule):
     default_values: dict[str, float] = Field(default_factory=dict)
     reactivation: ReactivationRules = Field(default_factory=ReactivationRules)
     payments: PaymentHandoff | None = None  # None: money questions go to a person like any other question
+    invoices: InvoiceRules | None = None  # None: invoices from an accounting source are no appointments here
 
     @model_validator(mode="after")
     def _first_time_sequence_required(self) -> Program:

@@ -9,6 +9,8 @@ from connectors.acuity.settings import AcuitySettings
 from connectors.fhir.settings import FhirSettings
 from connectors.freshdesk.settings import FreshdeskSettings
 from connectors.mindbody.settings import MindbodySettings
+from connectors.mailchimp.settings import MailchimpSettings
+from connectors.quickbooks.settings import QuickBooksSettings
 from connectors.sendgrid.settings import SendGridSettings
 from connectors.settings import EnvSection
 from connectors.slack.settings import SlackSettings
@@ -53,3 +55,5 @@ class ConnectorSections(EnvSection):
     slack: SlackSettings = Field(default_factory=SlackSettings)
     zendesk: ZendeskSettings = Field(default_factory=ZendeskSettings)
     freshdesk: FreshdeskSettings = Field(default_factory=FreshdeskSettings)
+    mailchimp: MailchimpSettings = Field(default_factory=MailchimpSettings)
+    quickbooks: QuickBooksSettings = Field(default_factory=QuickBooksSettings)

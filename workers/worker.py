@@ -29,6 +29,7 @@ from workers.intake.cases import CaseService
 from workers.logging import configure_logging
 from workers.observability.engine_metrics import EngineMetrics, serve
 from workers.production import refuse_unsafe_start
+from workers.providers.mailchimp import mailchimp_audience
 from workers.providers.sources import push_activities, reconcile_activities, reconcile_sources
 from workers.settings import Settings, get_settings
 from workers.temporal.client import connect, sdk_metrics_runtime
@@ -56,7 +57,7 @@ def case_activities(deps: Dependencies, client: Client | None) -> list[Any]:
     """What a recovery case and a backfill call. `client` lets activities start workflows (opt-out
     confirmations, backfills of freed slots); None in tests that need neither."""
     s = deps.settings
-    crm = CrmActivities(deps.crm, deps.ledger, verdicts=deps.verdicts)
+    crm = CrmActivities(deps.crm, deps.ledger, verdicts=deps.verdicts, audience=mailchimp_audience(s, deps.consent))
     messaging = MessagingActivities(deps.channels, deps.outbox, deps.consent, deps.ledger,
                                     reply_model=deps.reply_model, verdicts=deps.verdicts, intents=deps.intents,
                                     salt=s.auth.id_salt, message_notes=crm.note_message)

@@ -1,6 +1,7 @@
 """Every operation in the OpenAPI document refuses an anonymous request, except the few that are public on
-purpose (signed webhooks, health, the signed self-serve booking link, the sign-in pages); and it refuses it from
-the headers alone: a malformed body with no credentials gets 401, never 400/422."""
+purpose (signed webhooks and a provider's URL validation ping, health, the signed self-serve booking link, the
+sign-in pages); and it refuses it from the headers alone: a malformed body with no credentials gets 401, never
+400/422."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ import pytest
 
 # authenticated otherwise: by the provider's signature, the link's signature, or not at all (health, sign-in)
 PUBLIC = {
-    "POST /webhooks/{provider}", "GET /health", "GET /ready", "GET /book/{token}", "POST /book/{token}",
+    "POST /webhooks/{provider}", "GET /webhooks/{provider}", "GET /health", "GET /ready", "GET /book/{token}",
+    "POST /book/{token}",
     "GET /login", "POST /login", "GET /logout", "POST /logout", "GET /login/oidc", "GET /login/oidc/callback",
 }
 UNSAFE = {"post", "put", "patch", "delete"}

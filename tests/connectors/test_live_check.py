@@ -26,8 +26,10 @@ from tests.fakes.base import FakeServer
 from tests.fakes.fhir_fake import FakeFhir
 from tests.fakes.gohighlevel_fake import FakeGoHighLevel
 from tests.fakes.mindbody_fake import FakeMindbody
+from tests.fakes.mailchimp_fake import FakeMailchimp
 from tests.fakes.pipedrive_fake import FakePipedrive
 from tests.fakes.providers import FakeCalcom, FakeCalendly, FakeGoogleCalendar, FakeGraph, FakeHubSpot
+from tests.fakes.quickbooks_fake import FakeQuickBooks
 from tests.fakes.sendgrid_fake import API_KEY as SENDGRID_KEY
 from tests.fakes.sendgrid_fake import SendGridFake
 from tests.fakes.slack_fake import BOT_TOKEN, SlackFake
@@ -37,6 +39,7 @@ from tests.fakes.twilio_fake import ACCOUNT_SID, AUTH_TOKEN, TwilioFake
 PROBED = ["twilio", "sendgrid", "hubspot", "calcom", "salesforce", "zoho", "pipedrive", "activecampaign",
           "gohighlevel", "calendly", "google", "outlook", "slack", "mindbody", "acuity", "square",
           "fhir"]
+          "gohighlevel", "calendly", "google", "outlook", "slack", "mailchimp", "quickbooks"]
 
 
 @pytest.fixture
@@ -52,6 +55,7 @@ def fakes() -> Iterator[dict[str, FakeServer]]:
         "activecampaign": FakeActiveCampaign("ac-good"), "gohighlevel": FakeGoHighLevel("pit-good", "loc123"),
         "mindbody": FakeMindbody(api_key="mb-good"), "acuity": FakeAcuity("11145481", "acuity-good"),
         "square": FakeSquare("sq-good"), "fhir": FakeFhir(FHIR_CLIENT, SMART_PUBLIC_PEM, FHIR_KID)}
+        "mailchimp": FakeMailchimp("mc-good-us6"), "quickbooks": FakeQuickBooks()}
     with ExitStack() as stack:
         for server in servers.values():
             stack.enter_context(server)
@@ -91,6 +95,11 @@ def _env(f: dict[str, FakeServer], good: bool = True) -> dict[str, str]:
         "NOSHOW_SQUARE_ACCESS_TOKEN": "sq-good" + bad, "NOSHOW_SQUARE_BASE_URL": f["square"].base_url,
         "NOSHOW_FHIR_BASE_URL": f["fhir"].base_url, "NOSHOW_FHIR_CLIENT_ID": FHIR_CLIENT + bad,
         "NOSHOW_FHIR_PRIVATE_KEY": SMART_KEY_PEM, "NOSHOW_FHIR_KEY_ID": FHIR_KID,
+        "NOSHOW_MAILCHIMP_API_KEY": "mc-good-us6" + bad, "NOSHOW_MAILCHIMP_BASE_URL": f"{f['mailchimp'].base_url}/3.0",
+        "NOSHOW_QUICKBOOKS_CLIENT_ID": "qb-client", "NOSHOW_QUICKBOOKS_CLIENT_SECRET": "qb-secret",
+        "NOSHOW_QUICKBOOKS_REFRESH_TOKEN": "AB11-refresh-0" + bad, "NOSHOW_QUICKBOOKS_REALM_ID": "9130357766900456",
+        "NOSHOW_QUICKBOOKS_BASE_URL": f"{f['quickbooks'].base_url}/v3",
+        "NOSHOW_QUICKBOOKS_TOKEN_URL": f"{f['quickbooks'].base_url}/oauth2/v1/tokens/bearer",
     }
 
 
@@ -132,6 +141,11 @@ def test_live_check_proves_every_configured_provider_with_one_read(
     assert result.exit_code == 0, result.output
     # reads only: GETs, the OAuth grants, and Slack's auth.test (a POST that reads, as every Slack method is)
     reads = {"/services/oauth2/token", "/oauth/v2/token", "/api/auth.test", "/oauth2/token"}
+    assert live["mailchimp"]["detail"] == "Everything's Chimpy!"
+    assert live["quickbooks"]["detail"] == "company 9130357766900456 readable"
+    assert result.exit_code == 0, result.output
+    # reads only: GETs, the OAuth grants, and Slack's auth.test (a POST that reads, as every Slack method is)
+    reads = {"/services/oauth2/token", "/oauth/v2/token", "/api/auth.test", "/oauth2/v1/tokens/bearer"}
     for name, server in fakes.items():
         writes = [r for r in server.requests if r.method != "GET" and r.path not in reads]
         assert not writes, (name, [(r.method, r.path) for r in writes])
@@ -152,6 +166,7 @@ def test_wrong_credentials_are_reported_per_provider_without_their_values(
     assert "(DeniedAccess)" in lines["mindbody"]
     assert "(unauthorized)" in lines["acuity"] and "(UNAUTHORIZED)" in lines["square"]
     assert "(invalid_client)" in lines["fhir"]
+    assert "(API Key Invalid)" in lines["mailchimp"] and "(invalid_grant)" in lines["quickbooks"]
     for value in env.values():
         if value.endswith("-wrong"):
             assert value not in result.output

@@ -333,6 +333,9 @@ def test_check_everything_configured_well(monkeypatch: pytest.MonkeyPatch, tmp_p
         "NOSHOW_SQUARE_ACCESS_TOKEN": "EAAAl-token-01", "NOSHOW_SQUARE_SIGNATURE_KEY": "square-signature-key-01",
         "NOSHOW_FHIR_BASE_URL": "https://fhir.example.org/api/FHIR/R4", "NOSHOW_FHIR_ACCESS_TOKEN": "fhir-token-01",
         "NOSHOW_FHIR_SUBSCRIPTION_TOKEN": "fhir-subscription-01",
+        "NOSHOW_MAILCHIMP_WEBHOOK_SECRET": "mc-hook-secret-0123456789", "NOSHOW_QUICKBOOKS_VERIFIER_TOKEN": "qb-ver-01",
+        "NOSHOW_QUICKBOOKS_CLIENT_ID": "ABqb-client", "NOSHOW_QUICKBOOKS_REFRESH_TOKEN": "AB11-refresh-01",
+        "NOSHOW_QUICKBOOKS_REALM_ID": "9130357766900456",
         # the address providers call, and a Temporal server rather than the embedded one
         "NOSHOW_PUBLIC_BASE_URL": "https://noshow.example.com", "TEMPORAL_ADDRESS": "temporal.internal:7233",
     })
@@ -340,6 +343,7 @@ def test_check_everything_configured_well(monkeypatch: pytest.MonkeyPatch, tmp_p
     assert result.exit_code == 0, result.output
     assert set(statuses.values()) == {"ok"}, statuses
     assert len(statuses) == 1 + 21 + 3 + 2 + 16
+    assert len(statuses) == 1 + 17 + 3 + 2 + 11
 
 
 def test_check_reports_bad_formats_and_missing_pieces(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

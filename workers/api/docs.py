@@ -92,6 +92,13 @@ WEBHOOKS: dict[str, tuple[list[str], str, str, str]] = {
                                 "signs nothing", "application/fhir+json",
              '{"resourceType": "Bundle", "type": "history", "entry": [{"resource": {"resourceType": "Parameters", '
              '"parameter": [{"name": "type", "valueCode": "event-notification"}, ...]}}]}'),
+    "mailchimp": ([], "`?secret=` in the audience webhook's URL equals NOSHOW_MAILCHIMP_WEBHOOK_SECRET, compared in "
+                      "constant time before the body is read; Mailchimp signs nothing; its GET ping when the "
+                      "webhook is saved is answered 200", "application/x-www-form-urlencoded",
+                  "type=unsubscribe&fired_at=2026-01-06 15:30:00&data[id]=...&data[list_id]=...&data[email]=..."),
+    "quickbooks": (["intuit-signature"], "base64 HMAC-SHA256(app verifier token, raw body); no timestamp is signed",
+                   "application/json", '{"eventNotifications": [{"realmId", "dataChangeEvent": {"entities": '
+                                       '[{"name", "id", "operation", "lastUpdated"}]}}]} or a CloudEvents array'),
     "slack": (["x-slack-signature", "x-slack-request-timestamp"],
               "`v0=<hex HMAC-SHA256(signing secret, v0:timestamp:body)>`, ±5 min",
               "application/x-www-form-urlencoded", "payload=<JSON block_actions>"),

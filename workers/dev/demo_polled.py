@@ -40,6 +40,7 @@ from domain.ids import case_id_for
 from domain.reconcile import ReconcileResult
 from workers.dev.demo import DemoRefused, daytime_contact
 from workers.dev.demo_sources.base import remote_refusal
+from workers.providers import quickbooks as qb
 from workers.settings import Settings
 from workers.temporal.schedules import schedule_id, trigger_reconcile
 
@@ -158,6 +159,8 @@ POLLED: dict[str, PolledSource] = {
                          _zoho_urls, _zoho_problem, _zoho_create),
     "fhir": PolledSource("FHIR", "a Patient and an Appointment marked noshow", "appointment", "fhir", _fhir_urls,
                          lambda _s: None, _fhir_create),
+    "quickbooks": PolledSource("QuickBooks Online", "a Customer and a service Invoice, voided", "service",
+                               "invoices", qb.demo_urls, qb.demo_problem, qb.demo_create),
 }
 
 

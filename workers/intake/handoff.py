@@ -1,13 +1,13 @@
 """The durable hand-off between a verified webhook and its effects, so the acknowledgement never waits on Temporal.
 
 A delivery that passed its signature check is parsed, checked against the receipt log and written to the intake
-queue (connectors/local/intake_queue.py) in one transaction; a STOP among its messages opts its address out in
-the same breath. Then the API applies it at once, under a lease, and answers with what it did if that finished
-within `NOSHOW_API_ACK_SECONDS`; otherwise (a burst, a slow or unreachable Temporal) it answers 202 with the
-delivery's intake id, and the work finishes on its own. A drainer in every API process takes rows whose lease
-lapsed or whose attempt failed, with backoff, so a crash after the ack loses nothing and any replica can finish
-another's rows. Past `NOSHOW_API_INTAKE_MAX_PENDING` waiting rows the route answers 503 with `Retry-After`
-instead of queueing without bound; providers retry later.
+queue (connectors/local/intake_queue.py) in one transaction; a STOP among its messages, or an audience unsubscribe
+among its consent notices, opts its address out in the same breath. Then the API applies it at once, under a lease,
+and answers with what it did if that finished within `NOSHOW_API_ACK_SECONDS`; otherwise (a burst, a slow or
+unreachable Temporal) it answers 202 with the delivery's intake id, and the work finishes on its own. A drainer in
+every API process takes rows whose lease lapsed or whose attempt failed, with backoff, so a crash after the ack
+loses nothing and any replica can finish another's rows. Past `NOSHOW_API_INTAKE_MAX_PENDING` waiting rows the
+route answers 503 with `Retry-After` instead of queueing without bound; providers retry later.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from domain.intake import WebhookAck
 from domain.models import Reply
 from workers.dependencies import Dependencies
 from workers.intake.cases import CaseService
+from workers.intake.consent_notices import record_consent_notice
 from workers.intake.replies import opt_out_at_edge
 from workers.intake.webhooks import Prepared, WebhookIntake
 from workers.settings import ApiSettings
@@ -124,6 +125,8 @@ class Handoff:
             raise Backlogged
         now = datetime.now(UTC)
         stopped = await asyncio.to_thread(self._consent_first, prepared.result) if prepared.result.messages else {}
+        for notice in prepared.result.consent:  # an audience unsubscribe holds before the ack, however long the queue
+            await asyncio.to_thread(record_consent_notice, self.deps, notice)
         delivery = QueuedDelivery(result=prepared.result, renew_push=prepared.renew_push, stopped_at_edge=stopped)
         inline = cases is not None and (wait is not None or not self.inline.locked()) and await temporal_up()
         intake_id = await self.put(NewDelivery(

@@ -32,6 +32,8 @@ from workers.providers.checks import ProviderCheck
 from workers.providers.fhir import fhir_inbound
 from workers.providers.freshdesk import freshdesk_inbound, freshdesk_people
 from workers.providers.mindbody import mindbody_inbound, mindbody_people
+from workers.providers.mailchimp import mailchimp_inbound
+from workers.providers.quickbooks import quickbooks_inbound
 from workers.providers.sales_crms import (
     activecampaign_inbound,
     gohighlevel_inbound,
@@ -187,4 +189,8 @@ def inbound_connectors(settings: Settings, channel_store: ChannelStore | None = 
         secret(s.square.signature_key) is not None, "NOSHOW_SQUARE_SIGNATURE_KEY")
     add("fhir", lambda: fhir_inbound(s), secret(s.fhir.subscription_token) is not None,
         "NOSHOW_FHIR_SUBSCRIPTION_TOKEN")
+    add("mailchimp", lambda: mailchimp_inbound(s), secret(s.mailchimp.webhook_secret) is not None,
+        "NOSHOW_MAILCHIMP_WEBHOOK_SECRET")
+    add("quickbooks", lambda: quickbooks_inbound(s), secret(s.quickbooks.verifier_token) is not None,
+        "NOSHOW_QUICKBOOKS_VERIFIER_TOKEN")
     return routes, checks

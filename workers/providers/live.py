@@ -13,6 +13,9 @@ provider message (they can echo input).
   https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/resources_limits.htm
 - Zoho CRM: `GET /crm/v7/org` https://www.zoho.com/crm/developer/docs/api/v7/get-org-data.html
 - Pipedrive: `GET /api/v1/users/me` https://developers.pipedrive.com/docs/api/v1/Users#getCurrentUser
+- Mailchimp: `GET /ping` https://mailchimp.com/developer/marketing/api/ping/
+- QuickBooks Online: `GET /company/{realmId}/companyinfo/{realmId}`
+  https://developer.intuit.com/app/developer/qbo/docs/api/accounting/all-entities/companyinfo
 - ActiveCampaign: `GET /api/3/users/me` https://developers.activecampaign.com/reference/retrieve-logged-in-user
 - GoHighLevel: `GET /locations/{locationId}`
   https://highlevel.stoplight.io/docs/integrations/d777490312af4-get-location
@@ -42,6 +45,8 @@ from connectors.settings import secret
 from connectors.zoho.client import ZohoClient
 from workers.providers.checks import ProviderCheck
 from workers.providers.freshdesk import freshdesk_client
+from workers.providers.mailchimp import mailchimp_probe
+from workers.providers.quickbooks import quickbooks_probe
 from workers.providers.sales_crms import activecampaign_client, gohighlevel_client, pipedrive_client
 from workers.providers.salesforce_zoho import salesforce_client, zoho_client
 from workers.providers.zendesk import zendesk_client
@@ -235,6 +240,10 @@ def probes(s: Settings) -> dict[str, Probe]:
         p["acuity"] = lambda: _acuity(s)
     if s.square.configured:
         p["square"] = lambda: _square(s)
+    if s.mailchimp.api_key is not None and secret(s.mailchimp.api_key):
+        p["mailchimp"] = lambda: mailchimp_probe(s)
+    if s.quickbooks.client_id and secret(s.quickbooks.refresh_token) and s.quickbooks.realm_id:
+        p["quickbooks"] = lambda: quickbooks_probe(s)
     return p
 
 

@@ -9,6 +9,7 @@ NOSHOW_RECONCILE_EVERY_MINUTES and what was missed goes through the intake, the 
 "activecampaign", "gohighlevel", "mindbody") are also the
 "activecampaign", "gohighlevel", "acuity", "square") are also the
 "activecampaign", "gohighlevel", "fhir") are also the
+"activecampaign", "gohighlevel", "quickbooks") are also the
 appointments' `source`, which the policy's `sources:` list and the case ids use, so a booking found here lands
 on the case its webhook would have started.
 """
@@ -45,6 +46,7 @@ from workers.providers.checks import ProviderCheck, url_problem
 from workers.providers.fhir import fhir_source
 from workers.providers.freshdesk import freshdesk_source
 from workers.providers.mindbody import mindbody_source
+from workers.providers.quickbooks import quickbooks_source, quickbooks_token
 from workers.providers.sales_crms import activecampaign_source, gohighlevel_source, pipedrive_source, pipedrive_token
 from workers.providers.salesforce_zoho import salesforce_source, zoho_source
 from workers.providers.square import square_source
@@ -129,6 +131,11 @@ def _plan(s: Settings) -> _Plan:
     consider("pipedrive", "set" if secret(pd.api_token) or pipedrive_token(s) else None,
              "NOSHOW_PIPEDRIVE_API_TOKEN (or NOSHOW_PIPEDRIVE_CLIENT_ID + NOSHOW_PIPEDRIVE_REFRESH_TOKEN)", {},
              {"NOSHOW_PIPEDRIVE_API_DOMAIN": pd.api_domain} if pd.api_domain else {}, lambda: pipedrive_source(s))
+    qb = s.quickbooks
+    consider("quickbooks", "set" if quickbooks_token(s) else None,
+             "NOSHOW_QUICKBOOKS_CLIENT_ID + NOSHOW_QUICKBOOKS_REFRESH_TOKEN",
+             {"NOSHOW_QUICKBOOKS_REALM_ID": qb.realm_id}, {"NOSHOW_QUICKBOOKS_BASE_URL": qb.base_url},
+             lambda: quickbooks_source(s))
     ac, ghl = s.activecampaign, s.gohighlevel
     consider("activecampaign", secret(ac.api_token), "NOSHOW_ACTIVECAMPAIGN_API_TOKEN",
              {"NOSHOW_ACTIVECAMPAIGN_API_URL": ac.api_url},

@@ -23,6 +23,7 @@ from workers.api.errors import read_body, safe_errors
 from workers.api.models import Problem
 from workers.api.temporal_gate import RETRY_AFTER_SECONDS
 from workers.intake.handoff import Backlogged
+from workers.providers.inbound import unwrap
 
 log = structlog.get_logger(__name__)
 
@@ -101,6 +102,20 @@ async def webhook(provider: str, request: Request, st: State) -> Response:
         return JSONResponse(result.response)
     applied = {"Preference-Applied": f"wait={wait:g}"} if prepared is not None and wait is not None else None
     return JSONResponse(ack.model_dump(mode="json"), status_code=status, headers=applied)
+
+
+@router.get(
+    "/webhooks/{provider}",
+    responses={404: {"model": Problem}, 405: {"model": Problem}},
+    summary="Answer a provider's URL validation ping (Mailchimp checks the URL with a GET when it is saved)",
+)
+async def webhook_validation(provider: str, st: State) -> Response:
+    connector = st.connectors.get(provider)
+    if connector is None:
+        raise HTTPException(404, f"no webhook connector named {provider!r} is configured")
+    if not getattr(unwrap(connector), "answers_validation_get", False):
+        raise HTTPException(405, f"{provider} webhooks are POST only", headers={"Allow": "POST"})
+    return JSONResponse({"ok": True})
 
 
 def preferred_wait(prefer: str | None) -> float | None:

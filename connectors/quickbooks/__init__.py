@@ -1,0 +1,1 @@
+"""QuickBooks Online (Accounting API v3): signed webhooks, change data capture polled with a cursor, invoices."""
