@@ -8,8 +8,8 @@ from pydantic import Field
 from connectors.acuity.settings import AcuitySettings
 from connectors.fhir.settings import FhirSettings
 from connectors.freshdesk.settings import FreshdeskSettings
-from connectors.mindbody.settings import MindbodySettings
 from connectors.mailchimp.settings import MailchimpSettings
+from connectors.mindbody.settings import MindbodySettings
 from connectors.quickbooks.settings import QuickBooksSettings
 from connectors.sendgrid.settings import SendGridSettings
 from connectors.settings import EnvSection

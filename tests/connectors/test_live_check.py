@@ -25,8 +25,8 @@ from tests.fakes.acuity_fake import FakeAcuity
 from tests.fakes.base import FakeServer
 from tests.fakes.fhir_fake import FakeFhir
 from tests.fakes.gohighlevel_fake import FakeGoHighLevel
-from tests.fakes.mindbody_fake import FakeMindbody
 from tests.fakes.mailchimp_fake import FakeMailchimp
+from tests.fakes.mindbody_fake import FakeMindbody
 from tests.fakes.pipedrive_fake import FakePipedrive
 from tests.fakes.providers import FakeCalcom, FakeCalendly, FakeGoogleCalendar, FakeGraph, FakeHubSpot
 from tests.fakes.quickbooks_fake import FakeQuickBooks
@@ -38,8 +38,7 @@ from tests.fakes.twilio_fake import ACCOUNT_SID, AUTH_TOKEN, TwilioFake
 
 PROBED = ["twilio", "sendgrid", "hubspot", "calcom", "salesforce", "zoho", "pipedrive", "activecampaign",
           "gohighlevel", "calendly", "google", "outlook", "slack", "mindbody", "acuity", "square",
-          "fhir"]
-          "gohighlevel", "calendly", "google", "outlook", "slack", "mailchimp", "quickbooks"]
+          "fhir", "mailchimp", "quickbooks"]
 
 
 @pytest.fixture
@@ -54,7 +53,7 @@ def fakes() -> Iterator[dict[str, FakeServer]]:
         "salesforce": fake_org(), "zoho": fake_zoho(), "pipedrive": FakePipedrive(api_token="pd-good"),
         "activecampaign": FakeActiveCampaign("ac-good"), "gohighlevel": FakeGoHighLevel("pit-good", "loc123"),
         "mindbody": FakeMindbody(api_key="mb-good"), "acuity": FakeAcuity("11145481", "acuity-good"),
-        "square": FakeSquare("sq-good"), "fhir": FakeFhir(FHIR_CLIENT, SMART_PUBLIC_PEM, FHIR_KID)}
+        "square": FakeSquare("sq-good"), "fhir": FakeFhir(FHIR_CLIENT, SMART_PUBLIC_PEM, FHIR_KID),
         "mailchimp": FakeMailchimp("mc-good-us6"), "quickbooks": FakeQuickBooks()}
     with ExitStack() as stack:
         for server in servers.values():

@@ -342,8 +342,7 @@ def test_check_everything_configured_well(monkeypatch: pytest.MonkeyPatch, tmp_p
     statuses = _statuses(result)
     assert result.exit_code == 0, result.output
     assert set(statuses.values()) == {"ok"}, statuses
-    assert len(statuses) == 1 + 21 + 3 + 2 + 16
-    assert len(statuses) == 1 + 17 + 3 + 2 + 11
+    assert len(statuses) == 1 + 23 + 3 + 2 + 17
 
 
 def test_check_reports_bad_formats_and_missing_pieces(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -31,8 +31,8 @@ from workers.providers.acuity import acuity_details, acuity_inbound
 from workers.providers.checks import ProviderCheck
 from workers.providers.fhir import fhir_inbound
 from workers.providers.freshdesk import freshdesk_inbound, freshdesk_people
-from workers.providers.mindbody import mindbody_inbound, mindbody_people
 from workers.providers.mailchimp import mailchimp_inbound
+from workers.providers.mindbody import mindbody_inbound, mindbody_people
 from workers.providers.quickbooks import quickbooks_inbound
 from workers.providers.sales_crms import (
     activecampaign_inbound,
