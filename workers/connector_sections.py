@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from connectors.jobber.settings import JobberSettings
 from connectors.sendgrid.settings import SendGridSettings
+from connectors.servicetitan.settings import ServiceTitanSettings
 from connectors.settings import EnvSection
 from connectors.slack.settings import SlackSettings
 from connectors.twilio.settings import TwilioSettings
@@ -38,6 +40,8 @@ class ConnectorSections(EnvSection):
     pipedrive: PipedriveSettings = Field(default_factory=PipedriveSettings)
     activecampaign: ActiveCampaignSettings = Field(default_factory=ActiveCampaignSettings)
     gohighlevel: GoHighLevelSettings = Field(default_factory=GoHighLevelSettings)
+    servicetitan: ServiceTitanSettings = Field(default_factory=ServiceTitanSettings)
+    jobber: JobberSettings = Field(default_factory=JobberSettings)
     twilio: TwilioSettings = Field(default_factory=TwilioSettings)
     sendgrid: SendGridSettings = Field(default_factory=SendGridSettings)
     slack: SlackSettings = Field(default_factory=SlackSettings)

@@ -28,6 +28,7 @@ from connectors.zoho.inbound import ZohoInbound
 from connectors.zoom.inbound import ZoomInbound
 from workers.provider_settings import HubSpotSettings
 from workers.providers.checks import ProviderCheck
+from workers.providers.jobber import jobber_inbound
 from workers.providers.sales_crms import (
     activecampaign_inbound,
     gohighlevel_inbound,
@@ -169,4 +170,5 @@ def inbound_connectors(settings: Settings, channel_store: ChannelStore | None = 
     add("gohighlevel", lambda: with_people(gohighlevel_inbound(s), gohighlevel_people(s)),
         secret(s.gohighlevel.webhook_public_key) is not None,
         "NOSHOW_GOHIGHLEVEL_WEBHOOK_PUBLIC_KEY")
+    add("jobber", lambda: jobber_inbound(s), secret(s.jobber.client_secret) is not None, "NOSHOW_JOBBER_CLIENT_SECRET")
     return routes, checks

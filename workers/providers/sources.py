@@ -5,7 +5,7 @@ Webhooks get lost (Calendly disables a subscription after 24 h of failures; Cal.
 Graph pushes only say "something changed"), so every connected source is polled every
 NOSHOW_RECONCILE_EVERY_MINUTES and what was missed goes through the intake, the path webhooks take. The names
 ("calcom", "calendly", "hubspot", "google", "outlook", "salesforce", "zoho", "pipedrive",
-"activecampaign", "gohighlevel") are also the
+"activecampaign", "gohighlevel", "servicetitan", "jobber") are also the
 appointments' `source`, which the policy's `sources:` list and the case ids use, so a booking found here lands
 on the case its webhook would have started.
 """
@@ -37,8 +37,10 @@ from connectors.outlook.client import OutlookClient
 from connectors.outlook.subscriptions import SqliteSubscriptionStore, SubscriptionKeeper
 from connectors.settings import secret
 from workers.providers.checks import ProviderCheck, url_problem
+from workers.providers.jobber import jobber_source
 from workers.providers.sales_crms import activecampaign_source, gohighlevel_source, pipedrive_source, pipedrive_token
 from workers.providers.salesforce_zoho import salesforce_source, zoho_source
+from workers.providers.servicetitan import servicetitan_source
 from workers.providers.tokens import google_token, graph_token
 from workers.settings import Settings
 from workers.temporal.schedules import schedule_id
@@ -133,6 +135,16 @@ def _plan(s: Settings) -> _Plan:
                  {"NOSHOW_GOHIGHLEVEL_LOCATION_ID": ghl.location_id,
                   "NOSHOW_GOHIGHLEVEL_CALENDAR_ID (or NOSHOW_GOHIGHLEVEL_GROUP_ID)": ghl.group_id or ghl.calendar_id},
                  {"NOSHOW_GOHIGHLEVEL_BASE_URL": ghl.base_url}, lambda: gohighlevel_source(s))
+    st, jobber = s.servicetitan, s.jobber
+    consider("servicetitan", secret(st.client_secret), "NOSHOW_SERVICETITAN_CLIENT_SECRET",
+             {"NOSHOW_SERVICETITAN_CLIENT_ID": st.client_id, "NOSHOW_SERVICETITAN_APP_KEY": secret(st.app_key),
+              "NOSHOW_SERVICETITAN_TENANT_ID": st.tenant_id if (st.tenant_id or "").strip().isdigit() else None},
+             {"NOSHOW_SERVICETITAN_AUTH_URL": st.auth_url, "NOSHOW_SERVICETITAN_BASE_URL": st.base_url},
+             lambda: servicetitan_source(s))
+    consider("jobber", secret(jobber.refresh_token), "NOSHOW_JOBBER_REFRESH_TOKEN",
+             {"NOSHOW_JOBBER_CLIENT_ID": jobber.client_id, "NOSHOW_JOBBER_CLIENT_SECRET": secret(jobber.client_secret)},
+             {"NOSHOW_JOBBER_TOKEN_URL": jobber.token_url, "NOSHOW_JOBBER_API_URL": jobber.api_url},
+             lambda: jobber_source(s))
     return plan
 
 

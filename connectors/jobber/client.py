@@ -1,0 +1,166 @@
+"""Jobber GraphQL client: visits (with their job and client), a visit's schedule, job notes and the account.
+
+References (Jobber's public developer documentation):
+- `POST https://api.getjobber.com/api/graphql`, `Content-Type: application/json`, `Authorization: Bearer
+  <access token>`, `X-JOBBER-GRAPHQL-VERSION: YYYY-MM-DD`
+  https://developer.getjobber.com/docs/using_jobbers_api/api_queries_and_mutations,
+  https://developer.getjobber.com/docs/using_jobbers_api/api_versioning/ (a version is supported 12 months, an
+  unsupported one is upgraded to the oldest supported). UNVERIFIED: the current version string; the queries
+  below are written against the 2022-03-10 schema of Jobber's app template
+  (https://github.com/GetJobber/Jobber-AppTemplate-RailsAPI, `db/schema.json`).
+- Query `visits(filter: {startAt: {after, before}}, first, after)` (Relay: `nodes`, `pageInfo {hasNextPage,
+  endCursor}`) with `Visit {id, title, startAt, endAt, completedAt, isComplete, visitStatus, job {id, jobNumber},
+  client {id, name, emails, phones}}`; `visit(id)`. There is no "updated since" filter on visits.
+  UNVERIFIED: the sub-fields of a client's `emails` (`address`, `primary`) and `phones` (`number`, `primary`).
+- Mutations `visitEditSchedule(id, input: {startAt, endAt})` and `jobCreateNote(jobId, input: {message})`, each
+  answering `userErrors {message, path}`. UNVERIFIED: which schema mutations public apps may call.
+- Errors: throttling is a GraphQL error with `extensions.code` `THROTTLED` (an HTTP 200), answered here as
+  retryable; other GraphQL errors and `userErrors` are permanent; an invalid token is a 401 (refreshed once).
+Messages in GraphQL errors can echo input: only the code reaches an exception. Jobber has no idempotency key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+
+from connectors.contract import PermanentProviderError, RetryableProviderError
+from connectors.http import JsonApi
+from connectors.inbound import number_in
+from connectors.oauth import TokenManager, TokenSource, current_token
+
+API_URL = "https://api.getjobber.com/api/graphql"
+VERSION = "2022-03-10"
+PAGE = 50
+
+CLIENT_FIELDS = "client { id name emails { address primary } phones { number primary } }"
+VISIT_FIELDS = (f"id title startAt endAt completedAt isComplete visitStatus createdAt job {{ id jobNumber }} "
+                f"{CLIENT_FIELDS}")
+VISITS = (f"query NoshowVisits($after: ISO8601DateTime!, $before: ISO8601DateTime!, $cursor: String) "
+          f"{{ visits(filter: {{startAt: {{after: $after, before: $before}}}}, first: {PAGE}, after: $cursor) "
+          f"{{ nodes {{ {VISIT_FIELDS} }} pageInfo {{ hasNextPage endCursor }} }} }}")
+VISIT = f"query NoshowVisit($id: EncodedId!) {{ visit(id: $id) {{ {VISIT_FIELDS} }} }}"
+ACCOUNT = "query NoshowAccount { account { id } }"
+EDIT_SCHEDULE = ("mutation NoshowVisitEditSchedule($id: EncodedId!, $input: VisitEditScheduleInput!) "
+                 "{ visitEditSchedule(id: $id, input: $input) { visit { id startAt endAt } "
+                 "userErrors { message path } } }")
+JOB_NOTE = ("mutation NoshowJobCreateNote($jobId: EncodedId!, $input: JobCreateNoteInput!) "
+            "{ jobCreateNote(jobId: $jobId, input: $input) { jobNote { id } userErrors { message path } } }")
+
+
+def jobber_time(at: datetime) -> str:
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class JobberClient(JsonApi):
+    provider = "jobber"
+    rate_limit = (8.0, 1.0)  # 2,500 requests per 5 minutes is Jobber's request guard (UNVERIFIED-secondary)
+
+    def __init__(self, token: TokenSource, api_url: str = API_URL, version: str = VERSION, timeout: float = 10.0,
+                 http: httpx.Client | None = None) -> None:
+        super().__init__(api_url, {"Accept": "application/json", "X-JOBBER-GRAPHQL-VERSION": version}, timeout, http)
+        self.token = token
+
+    def url(self, path: str) -> str:
+        return self.base_url
+
+    def graphql(self, operation: str, query: str, variables: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """The `data` of one operation. Queries are repeatable: sent as POST, they are retried by the activity."""
+        payload = {"operationName": operation, "query": query, "variables": dict(variables or {})}
+        refreshed = False
+        while True:
+            response = self.request("POST", "", json_body=payload, ok=(401,),
+                                    headers={"Authorization": f"Bearer {current_token(self.token)}"},
+                                    ambiguous_after_send=query.startswith("mutation"))
+            if response.status_code == 401:
+                if refreshed or not isinstance(self.token, TokenManager):
+                    raise PermanentProviderError("jobber HTTP 401 (unauthorized)", code="unauthorized")
+                self.token.invalidate()
+                refreshed = True
+                continue
+            break
+        try:
+            body = response.json()
+        except ValueError as exc:
+            raise RetryableProviderError("jobber: a non-JSON answer") from exc
+        errors = body.get("errors") if isinstance(body, dict) else None
+        if isinstance(errors, list) and errors:
+            code = _code(errors)
+            if code == "THROTTLED":
+                raise RetryableProviderError("jobber: throttled (query cost budget)", retry_after=_restore(body))
+            raise PermanentProviderError(f"jobber GraphQL error ({code})", code=code)
+        data = body.get("data") if isinstance(body, dict) else None
+        if not isinstance(data, dict):
+            raise PermanentProviderError("jobber: an answer without data", code="no_data")
+        return data
+
+    # ------------------------------------------------------------------ reads
+    def visits(self, after: datetime, before: datetime) -> list[dict[str, Any]]:
+        """The visits starting in [after, before), across Relay pages."""
+        out: list[dict[str, Any]] = []
+        cursor: str | None = None
+        while True:
+            data = self.graphql("NoshowVisits", VISITS, {"after": jobber_time(after), "before": jobber_time(before),
+                                                         "cursor": cursor})
+            found = _dict(data.get("visits"))
+            out += [n for n in found.get("nodes") or [] if isinstance(n, dict)]
+            info = _dict(found.get("pageInfo"))
+            cursor = info.get("endCursor") if info.get("hasNextPage") is True else None
+            if not cursor:
+                return out
+
+    def visit(self, visit_id: str) -> dict[str, Any]:
+        found = self.graphql("NoshowVisit", VISIT, {"id": visit_id}).get("visit")
+        return found if isinstance(found, dict) else {}
+
+    def account(self) -> dict[str, Any]:
+        found = self.graphql("NoshowAccount", ACCOUNT).get("account")
+        return found if isinstance(found, dict) else {}
+
+    # ------------------------------------------------------------------ writes
+    def edit_schedule(self, visit_id: str, start: datetime, end: datetime) -> dict[str, Any]:
+        data = self.graphql("NoshowVisitEditSchedule", EDIT_SCHEDULE,
+                            {"id": visit_id, "input": {"startAt": jobber_time(start), "endAt": jobber_time(end)}})
+        return _payload(data, "visitEditSchedule", "visit")
+
+    def add_job_note(self, job_id: str, message: str) -> dict[str, Any]:
+        data = self.graphql("NoshowJobCreateNote", JOB_NOTE, {"jobId": job_id, "input": {"message": message}})
+        return _payload(data, "jobCreateNote", "jobNote")
+
+
+def _payload(data: dict[str, Any], field: str, item: str) -> dict[str, Any]:
+    answer = _dict(data.get(field))
+    refused = answer.get("userErrors")
+    if isinstance(refused, list) and refused:
+        raise PermanentProviderError(f"jobber {field}: refused ({len(refused)} user error(s))", code="user_errors")
+    found = answer.get(item)
+    if not isinstance(found, dict):
+        raise PermanentProviderError(f"jobber {field}: no {item} in the answer", code="no_result")
+    return found
+
+
+def _code(errors: list[Any]) -> str:
+    for error in errors:
+        extensions = error.get("extensions") if isinstance(error, dict) else None
+        code = extensions.get("code") if isinstance(extensions, dict) else None
+        if isinstance(code, str) and code:
+            return code[:40]
+    return "graphql_error"
+
+
+def _restore(body: dict[str, Any]) -> float | None:
+    """Seconds until the cost budget refills to the requested cost (`extensions.cost.throttleStatus`)."""
+    cost = _dict(_dict(body.get("extensions")).get("cost"))
+    status = _dict(cost.get("throttleStatus"))
+    wanted, have, rate = (number_in(v, 0, 1e9) for v in (cost.get("requestedQueryCost"),
+                                                          status.get("currentlyAvailable"), status.get("restoreRate")))
+    if wanted is None or have is None or not rate:
+        return None
+    return max(0.0, (wanted - have) / rate)
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
