@@ -45,11 +45,11 @@ def _iso(at: datetime) -> str:
 
 class FakeJobber(FakeServer):
     def __init__(self, client_id: str = "jobber-client", client_secret: str = "jobber-secret",
-                 refresh_token: str = "jobber-refresh", page_size: int = 50) -> None:
+                 refresh_token: str = "jobber-refresh", page_size: int = 50, access_token: str | None = None) -> None:
         self.client_id, self.client_secret = client_id, client_secret
         self.valid_refresh = {refresh_token}
         self.page_size = page_size
-        self.issued: set[str] = set()
+        self.issued: set[str] = {access_token} if access_token else set()
         self.visits: dict[str, dict[str, Any]] = {}
         self.jobs: dict[str, dict[str, Any]] = {}
         self.clients: dict[str, dict[str, Any]] = {}

@@ -39,10 +39,10 @@ def _now() -> str:
 
 class FakeServiceTitan(FakeServer):
     def __init__(self, tenant: str = "123456", client_id: str = "cid.st", client_secret: str = "st-secret",
-                 app_key: str = "ak1.st-app-key", page_size_cap: int = 50) -> None:
+                 app_key: str = "ak1.st-app-key", page_size_cap: int = 50, access_token: str | None = None) -> None:
         self.tenant, self.client_id, self.client_secret, self.app_key = tenant, client_id, client_secret, app_key
         self.page_size_cap = page_size_cap
-        self.issued: set[str] = set()
+        self.issued: set[str] = {access_token} if access_token else set()
         self.appointments: dict[int, dict[str, Any]] = {}
         self.jobs: dict[int, dict[str, Any]] = {}
         self.customers: dict[int, dict[str, Any]] = {}
