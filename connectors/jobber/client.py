@@ -10,10 +10,12 @@ References (Jobber's public developer documentation):
   (https://github.com/GetJobber/Jobber-AppTemplate-RailsAPI, `db/schema.json`).
 - Query `visits(filter: {startAt: {after, before}}, first, after)` (Relay: `nodes`, `pageInfo {hasNextPage,
   endCursor}`) with `Visit {id, title, startAt, endAt, completedAt, isComplete, visitStatus, job {id, jobNumber},
-  client {id, name, emails, phones}}`; `visit(id)`. There is no "updated since" filter on visits.
-  UNVERIFIED: the sub-fields of a client's `emails` (`address`, `primary`) and `phones` (`number`, `primary`).
-- Mutations `visitEditSchedule(id, input: {startAt, endAt})` and `jobCreateNote(jobId, input: {message})`, each
-  answering `userErrors {message, path}`. UNVERIFIED: which schema mutations public apps may call.
+  client {id, name, emails {address, primary}, phones {number, primary}}}`; `visit(id: EncodedId)`. There is no
+  "updated since" filter on visits (`VisitFilterAttributes`: status, createdAt, startAt, endAt, completedAt, ...).
+- Mutations `visitEditSchedule(id, input: VisitEditScheduleInput {startAt, endAt: LocalDateTimeAttributes {date,
+  time, timezone}})` and `jobCreateNote(jobId, input: {message})`, each answering `userErrors {message, path}`.
+  UNVERIFIED: which schema mutations public apps may call, and whether the `Timezone` scalar takes `UTC` (the
+  engine's times are sent in UTC).
 - Errors: throttling is a GraphQL error with `extensions.code` `THROTTLED` (an HTTP 200), answered here as
   retryable; other GraphQL errors and `userErrors` are permanent; an invalid token is a 401 (refreshed once).
 Messages in GraphQL errors can echo input: only the code reaches an exception. Jobber has no idempotency key.
@@ -53,6 +55,12 @@ JOB_NOTE = ("mutation NoshowJobCreateNote($jobId: EncodedId!, $input: JobCreateN
 
 def jobber_time(at: datetime) -> str:
     return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def local_time(at: datetime) -> dict[str, str]:
+    """A `LocalDateTimeAttributes` value: the date and time on the wall clock of `timezone`."""
+    utc = at.astimezone(UTC)
+    return {"date": utc.date().isoformat(), "time": utc.strftime("%H:%M:%S"), "timezone": "UTC"}
 
 
 class JobberClient(JsonApi):
@@ -123,7 +131,7 @@ class JobberClient(JsonApi):
     # ------------------------------------------------------------------ writes
     def edit_schedule(self, visit_id: str, start: datetime, end: datetime) -> dict[str, Any]:
         data = self.graphql("NoshowVisitEditSchedule", EDIT_SCHEDULE,
-                            {"id": visit_id, "input": {"startAt": jobber_time(start), "endAt": jobber_time(end)}})
+                            {"id": visit_id, "input": {"startAt": local_time(start), "endAt": local_time(end)}})
         return _payload(data, "visitEditSchedule", "visit")
 
     def add_job_note(self, job_id: str, message: str) -> dict[str, Any]:

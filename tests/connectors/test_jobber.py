@@ -153,7 +153,9 @@ def test_the_manual_override_notes_the_offered_times_and_moves_the_visit() -> No
                                                       slots[1].end.strftime("%Y-%m-%dT%H:%M:%SZ"))
         edit = next(c.json() for c in fake.calls("POST", "/api/graphql")
                     if c.json()["operationName"] == "NoshowVisitEditSchedule")
-        assert edit["variables"] == {"id": visit, "input": {"startAt": moved["startAt"], "endAt": moved["endAt"]}}
+        start, end = ({"date": at.date().isoformat(), "time": at.strftime("%H:%M:%S"), "timezone": "UTC"}
+                      for at in (slots[1].start, slots[1].end))
+        assert edit["variables"] == {"id": visit, "input": {"startAt": start, "endAt": end}}
         assert len(fake.notes[job]) == 2
         with pytest.raises(PermanentProviderError) as info:  # userErrors
             client.edit_schedule(visit, slots[0].end, slots[0].start)

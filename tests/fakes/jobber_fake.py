@@ -39,6 +39,13 @@ def jobber_webhook(secret: str, topic: str, item_id: str, occured_at: str = "202
     return body, {"content-type": "application/json", "x-jobber-hmac-sha256": hmac_sha256_b64(secret, body)}
 
 
+def _local(value: Any) -> datetime | None:
+    """A `LocalDateTimeAttributes` input ({date, time, timezone}); only UTC is modelled here."""
+    if not isinstance(value, dict) or value.get("timezone") != "UTC":
+        return None
+    return opt_dt(f"{value.get('date')}T{value.get('time')}+00:00")
+
+
 def _iso(at: datetime) -> str:
     return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -146,7 +153,7 @@ class FakeJobber(FakeServer):
     def _edit_schedule(self, v: dict[str, Any]) -> dict[str, Any]:
         found = self.visits.get(str(v.get("id")))
         given = v.get("input") if isinstance(v.get("input"), dict) else {}
-        start, end = opt_dt(given.get("startAt")), opt_dt(given.get("endAt"))
+        start, end = _local(given.get("startAt")), _local(given.get("endAt"))
         if found is None:
             return {"visitEditSchedule": {"visit": None, "userErrors": [{"message": "Visit not found",
                                                                           "path": ["id"]}]}}
