@@ -24,6 +24,11 @@ References (ServiceTitan's developer portal, https://developer.servicetitan.io/a
   `{"reasonId", "memo"}`; `POST /jpm/v2/tenant/{tenant}/jobs/{id}/notes` `{"text", "pinToTop"}`.
 - `GET /crm/v2/tenant/{tenant}/customers/{id}` (`name`, ...) and `.../customers/{id}/contacts` -> `{"data":
   [{"id", "type": Phone | Email | Fax | MobilePhone, "value", "memo"}]}`.
+- Creates (the demo's records): `POST /crm/v2/tenant/{tenant}/customers` (required `name`, `address {street, city,
+  state, zip, country}`, `locations [{name, address}]`; optional `type`, `contacts [{type, value}]`) answering the
+  customer with its `locations [{id, ...}]`; `POST /jpm/v2/tenant/{tenant}/jobs` (required `customerId`,
+  `locationId`, `businessUnitId`, `jobTypeId`, `priority`, `campaignId`, `appointments [{start, end}]`) answering
+  `Crm.V2.JobResponse` with `firstAppointmentId`.
 - `POST /taskmanagement/v2/tenant/{tenant}/tasks` (required `reportedById`, `assignedToId`, `isClosed`, `name`,
   `businessUnitId`, `employeeTaskTypeId`, `employeeTaskSourceId`, `reportedDate`, `priority`; optional
   `customerId`, `jobId`, `description`, `completeBy`).
@@ -165,6 +170,14 @@ class ServiceTitanClient(BearerJsonApi):
     def add_job_note(self, job_id: str, text: str, pin: bool = False) -> dict[str, Any]:
         body = self.call("POST", self.path("jpm", f"jobs/{segment(job_id)}/notes"),
                          json_body={"text": text, "pinToTop": pin}, ambiguous_after_send=True)
+        return body if isinstance(body, dict) else {}
+
+    def create_customer(self, fields: Mapping[str, Any]) -> dict[str, Any]:
+        body = self.call("POST", self.path("crm", "customers"), json_body=dict(fields), ambiguous_after_send=True)
+        return body if isinstance(body, dict) else {}
+
+    def create_job(self, fields: Mapping[str, Any]) -> dict[str, Any]:
+        body = self.call("POST", self.path("jpm", "jobs"), json_body=dict(fields), ambiguous_after_send=True)
         return body if isinstance(body, dict) else {}
 
     def create_task(self, fields: Mapping[str, Any]) -> str:

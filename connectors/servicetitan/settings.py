@@ -14,7 +14,8 @@ class ServiceTitanSettings(EnvSection):
     _AUTH_URL (default production; integration: https://auth-integration.servicetitan.io/connect/token),
     _BASE_URL (default https://api.servicetitan.io), _NO_SHOW_REASON_IDS (job cancel reason ids that mean the
     technician found no one / had no access: a no-show), _CANCEL_REASON_ID and _HOLD_REASON_ID (the reasons the
-    engine's own cancels and holds carry)."""
+    engine's own cancels and holds carry), _BUSINESS_UNIT_ID + _JOB_TYPE_ID + _CAMPAIGN_ID (what a job the engine
+    books is filed under: `noshow demo --source servicetitan` books one)."""
 
     model_config = SettingsConfigDict(env_prefix="NOSHOW_SERVICETITAN_")
 
@@ -27,6 +28,9 @@ class ServiceTitanSettings(EnvSection):
     no_show_reason_ids: list[str] = Field(default_factory=list)
     cancel_reason_id: str | None = None
     hold_reason_id: str | None = None
+    business_unit_id: str | None = None
+    job_type_id: str | None = None
+    campaign_id: str | None = None
 
     @field_validator("no_show_reason_ids", mode="before")
     @classmethod

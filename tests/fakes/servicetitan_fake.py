@@ -24,6 +24,7 @@ from typing import Any
 from connectors.inbound import opt_dt
 from tests.fakes.base import FakeResponse, FakeServer, RecordedRequest
 
+JOB_REQUIRED = ("customerId", "locationId", "businessUnitId", "jobTypeId", "priority", "campaignId", "appointments")
 TASK_REQUIRED = ("reportedById", "assignedToId", "isClosed", "name", "businessUnitId", "employeeTaskTypeId",
                  "employeeTaskSourceId", "reportedDate", "priority")
 
@@ -88,6 +89,8 @@ class FakeServiceTitan(FakeServer):
         self.route("GET", t + r"/customers/(?P<id>[^/]+)/contacts", self._contacts)
         self.route("GET", t + r"/customers/(?P<id>[^/]+)", self._customer)
         self.route("POST", t + "/tasks", self._task)
+        self.route("POST", t + "/customers", self._create_customer)
+        self.route("POST", t + "/jobs", self._create_job)
 
     # ------------------------------------------------------------ plumbing
     def _token(self, req: RecordedRequest, m: Any) -> FakeResponse:
@@ -244,3 +247,41 @@ class FakeServiceTitan(FakeServer):
         tid = next(self._n)
         self.tasks[tid] = {**body, "id": tid, "taskNumber": tid, "createdOn": _now(), "modifiedOn": _now()}
         return FakeResponse(200, self.tasks[tid])
+
+    def _create_customer(self, req: RecordedRequest, m: Any) -> FakeResponse:
+        refused = self._refused(req, m)
+        if refused:
+            return refused
+        body = req.json() or {}
+        locations = body.get("locations")
+        if not body.get("name") or not isinstance(body.get("address"), dict) or not isinstance(locations, list) \
+                or not locations:
+            return FakeResponse(400, st_error(400, "Validation failed", {"locations": ["required"]}))
+        cid = next(self._n)
+        made = [{"id": next(self._n), "customerId": cid, "name": loc.get("name"), "address": loc.get("address")}
+                for loc in locations if isinstance(loc, dict)]
+        self.customers[cid] = {"id": cid, "name": body["name"], "active": True, "type": body.get("type", "Residential"),
+                               "address": body["address"], "createdOn": _now(), "modifiedOn": _now()}
+        self.contacts[cid] = [{"id": next(self._n), "type": c.get("type"), "value": c.get("value"), "memo": None}
+                              for c in body.get("contacts") or [] if isinstance(c, dict)]
+        return FakeResponse(200, {**self.customers[cid], "locations": made, "contacts": self.contacts[cid]})
+
+    def _create_job(self, req: RecordedRequest, m: Any) -> FakeResponse:
+        refused = self._refused(req, m)
+        if refused:
+            return refused
+        body = req.json() or {}
+        missing = [k for k in JOB_REQUIRED if k not in body]
+        slots = body.get("appointments") if isinstance(body.get("appointments"), list) else []
+        times = [(opt_dt(a.get("start")), opt_dt(a.get("end"))) for a in slots if isinstance(a, dict)]
+        if missing or not times or any(s is None or e is None for s, e in times):
+            return FakeResponse(400, st_error(400, "Validation failed", {k: ["required"] for k in missing or
+                                                                         ["appointments"]}))
+        if body["customerId"] not in self.customers:
+            return FakeResponse(404, st_error(404, "Customer not found"))
+        start, end = times[0]
+        assert start is not None and end is not None
+        jid, _ = self.add_job(body["customerId"], start, end)
+        self.jobs[jid].update(locationId=body["locationId"], businessUnitId=body["businessUnitId"],
+                              jobTypeId=body["jobTypeId"], campaignId=body["campaignId"], summary=body.get("summary"))
+        return FakeResponse(200, self.jobs[jid])

@@ -37,6 +37,7 @@ from connectors.zoho.client import zoho_time
 from domain.ids import case_id_for
 from domain.reconcile import ReconcileResult
 from workers.dev.demo import DemoRefused, daytime_contact
+from workers.dev.demo_servicetitan import servicetitan_create, servicetitan_problem, servicetitan_urls
 from workers.dev.demo_sources.base import remote_refusal
 from workers.settings import Settings
 from workers.temporal.schedules import schedule_id, trigger_reconcile
@@ -129,6 +130,9 @@ POLLED: dict[str, PolledSource] = {
                                _salesforce_create),
     "zoho": PolledSource("Zoho CRM", "a Contact and a meeting with the no-show outcome", "meeting", "Events",
                          _zoho_urls, _zoho_problem, _zoho_create),
+    "servicetitan": PolledSource("ServiceTitan", "a customer, a job and its appointment, cancelled for no access",
+                                 "servicetitan_appointment", "default", servicetitan_urls, servicetitan_problem,
+                                 servicetitan_create),
 }
 
 
