@@ -14,8 +14,13 @@ References (Jobber's public developer documentation):
   "updated since" filter on visits (`VisitFilterAttributes`: status, createdAt, startAt, endAt, completedAt, ...).
 - Mutations `visitEditSchedule(id, input: VisitEditScheduleInput {startAt, endAt: LocalDateTimeAttributes {date,
   time, timezone}})` and `jobCreateNote(jobId, input: {message})`, each answering `userErrors {message, path}`.
-  UNVERIFIED: which schema mutations public apps may call, and whether the `Timezone` scalar takes `UTC` (the
-  engine's times are sent in UTC).
+  The `Timezone` scalar is "any timezone found in the TZ database": the engine's times are sent in `UTC`.
+- Creates (the demo's records): `clientCreate(input: {firstName, lastName, emails [{description, primary,
+  address}], phones [{description, primary, number}], properties [{address}]})` answering `client {id,
+  clientProperties {nodes {id}}}`; `jobCreate(input: {propertyId!, title, scheduling! {createVisits},
+  invoicing! {invoicingType, invoicingSchedule}})`; `visitCreate(jobId, input: {visits [{title, schedule
+  {startAt, endAt}}]})` answering `createdVisits {id}`.
+  UNVERIFIED: which schema mutations public apps may call.
 - Errors: throttling is a GraphQL error with `extensions.code` `THROTTLED` (an HTTP 200), answered here as
   retryable; other GraphQL errors and `userErrors` are permanent; an invalid token is a 401 (refreshed once).
 Messages in GraphQL errors can echo input: only the code reaches an exception. Jobber has no idempotency key.
@@ -49,6 +54,12 @@ ACCOUNT = "query NoshowAccount { account { id } }"
 EDIT_SCHEDULE = ("mutation NoshowVisitEditSchedule($id: EncodedId!, $input: VisitEditScheduleInput!) "
                  "{ visitEditSchedule(id: $id, input: $input) { visit { id startAt endAt } "
                  "userErrors { message path } } }")
+CLIENT_CREATE = ("mutation NoshowClientCreate($input: ClientCreateInput!) { clientCreate(input: $input) "
+                 "{ client { id clientProperties { nodes { id } } } userErrors { message path } } }")
+JOB_CREATE = ("mutation NoshowJobCreate($input: JobCreateAttributes!) { jobCreate(input: $input) "
+              "{ job { id } userErrors { message path } } }")
+VISIT_CREATE = ("mutation NoshowVisitCreate($jobId: EncodedId!, $input: VisitCreateInput!) "
+                "{ visitCreate(jobId: $jobId, input: $input) { createdVisits { id } userErrors { message path } } }")
 JOB_NOTE = ("mutation NoshowJobCreateNote($jobId: EncodedId!, $input: JobCreateNoteInput!) "
             "{ jobCreateNote(jobId: $jobId, input: $input) { jobNote { id } userErrors { message path } } }")
 
@@ -138,6 +149,33 @@ class JobberClient(JsonApi):
         data = self.graphql("NoshowJobCreateNote", JOB_NOTE, {"jobId": job_id, "input": {"message": message}})
         return _payload(data, "jobCreateNote", "jobNote")
 
+    def create_client(self, fields: Mapping[str, Any]) -> tuple[str, str | None]:
+        """(client id, its first property's id)."""
+        client = _payload(self.graphql("NoshowClientCreate", CLIENT_CREATE, {"input": dict(fields)}),
+                          "clientCreate", "client")
+        if not client.get("id"):
+            raise PermanentProviderError("jobber clientCreate: no id in the answer", code="no_id")
+        return str(client["id"]), _first_property(client)
+
+    def create_job(self, property_id: str, title: str) -> str:
+        fields = {"propertyId": property_id, "title": title, "scheduling": {"createVisits": False},
+                  "invoicing": {"invoicingType": "FIXED_PRICE", "invoicingSchedule": "ON_COMPLETION"}}
+        return _created(self.graphql("NoshowJobCreate", JOB_CREATE, {"input": fields}), "jobCreate", "job")
+
+    def create_visit(self, job_id: str, title: str, start: datetime, end: datetime) -> str:
+        visit = {"title": title, "schedule": {"startAt": local_time(start), "endAt": local_time(end)}}
+        data = self.graphql("NoshowVisitCreate", VISIT_CREATE, {"jobId": job_id, "input": {"visits": [visit]}})
+        return _created(data, "visitCreate", "createdVisits")
+
+
+def _created(data: dict[str, Any], field: str, item: str) -> str:
+    found = _payload(data, field, item)
+    if isinstance(found, list):
+        found = found[0] if found and isinstance(found[0], dict) else {}
+    if not found.get("id"):
+        raise PermanentProviderError(f"jobber {field}: no id in the answer", code="no_id")
+    return str(found["id"])
+
 
 def _payload(data: dict[str, Any], field: str, item: str) -> dict[str, Any]:
     answer = _dict(data.get(field))
@@ -145,9 +183,17 @@ def _payload(data: dict[str, Any], field: str, item: str) -> dict[str, Any]:
     if isinstance(refused, list) and refused:
         raise PermanentProviderError(f"jobber {field}: refused ({len(refused)} user error(s))", code="user_errors")
     found = answer.get(item)
+    if isinstance(found, list) and found and isinstance(found[0], dict):
+        return dict(found[0])
     if not isinstance(found, dict):
         raise PermanentProviderError(f"jobber {field}: no {item} in the answer", code="no_result")
     return found
+
+
+def _first_property(client: dict[str, Any]) -> str | None:
+    nodes = _dict(client.get("clientProperties")).get("nodes")
+    first = nodes[0] if isinstance(nodes, list) and nodes and isinstance(nodes[0], dict) else {}
+    return str(first["id"]) if first.get("id") else None
 
 
 def _code(errors: list[Any]) -> str:

@@ -8,7 +8,9 @@ GraphQL endpoint the connector uses (https://developer.getjobber.com/docs/using_
   `{"message": "invalid_request"}`), `X-JOBBER-GRAPHQL-VERSION` required (else a GraphQL error). The operation is
   chosen by `operationName` and its `variables` (the query text is not interpreted): `NoshowVisits` (visits whose
   `startAt` is in [after, before), Relay pages of `page_size`), `NoshowVisit`, `NoshowAccount`,
-  `NoshowVisitEditSchedule`, `NoshowJobCreateNote`; an unknown one answers a GraphQL error. `throttle_next()`
+  `NoshowVisitEditSchedule`, `NoshowJobCreateNote`, `NoshowClientCreate`, `NoshowJobCreate`, `NoshowVisitCreate`
+  (the inputs' required fields of the 2022-03-10 schema checked, refusals as `userErrors`); an unknown one
+  answers a GraphQL error. `throttle_next()`
   answers the next operation with the `THROTTLED` error and `extensions.cost`.
 """
 
@@ -122,7 +124,9 @@ class FakeJobber(FakeServer):
                                                                                  "restoreRate": 500}}}})
         handler = {"NoshowVisits": self._visits, "NoshowVisit": self._visit, "NoshowAccount": self._account,
                    "NoshowVisitEditSchedule": self._edit_schedule,
-                   "NoshowJobCreateNote": self._job_note}.get(str(body.get("operationName")))
+                   "NoshowJobCreateNote": self._job_note, "NoshowClientCreate": self._client_create,
+                   "NoshowJobCreate": self._job_create,
+                   "NoshowVisitCreate": self._visit_create}.get(str(body.get("operationName")))
         if handler is None:
             return FakeResponse(200, {"errors": [{"message": "unknown operation",
                                                   "extensions": {"code": "undefinedField"}}]})
@@ -130,7 +134,13 @@ class FakeJobber(FakeServer):
         return FakeResponse(200, {"data": handler(variables)})
 
     def _render(self, visit: dict[str, Any]) -> dict[str, Any]:
-        return {**visit, "job": self.jobs.get(visit["job"]), "client": self.clients.get(visit["client"])}
+        status = visit["visitStatus"]
+        if status is None:  # a visit made through the API: its status follows the clock, as Jobber's enum says
+            end = opt_dt(visit["endAt"])
+            status = "COMPLETED" if visit["isComplete"] else "LATE" if end and end < datetime.now(UTC) else "UPCOMING"
+        client = self.clients.get(visit["client"])
+        return {**visit, "visitStatus": status, "job": self.jobs.get(visit["job"]),
+                "client": {k: v for k, v in client.items() if k != "properties"} if client else None}
 
     def _visits(self, v: dict[str, Any]) -> dict[str, Any]:
         after, before = opt_dt(v.get("after")), opt_dt(v.get("before"))
@@ -172,3 +182,54 @@ class FakeJobber(FakeServer):
             return {"jobCreateNote": {"jobNote": None, "userErrors": [{"message": "invalid note", "path": ["jobId"]}]}}
         self.notes.setdefault(job, []).append(str(given["message"]))
         return {"jobCreateNote": {"jobNote": {"id": gid("JobNote", next(self._n))}, "userErrors": []}}
+
+    # ------------------------------------------------------------ creates
+    @staticmethod
+    def _refused(field: str, item: str, message: str) -> dict[str, Any]:
+        return {field: {item: None, "userErrors": [{"message": message, "path": ["input"]}]}}
+
+    def _client_create(self, v: dict[str, Any]) -> dict[str, Any]:
+        given = v.get("input") if isinstance(v.get("input"), dict) else {}
+        if not (given.get("firstName") or given.get("lastName") or given.get("companyName")):
+            return self._refused("clientCreate", "client", "a client needs a name")
+        cid = gid("Client", next(self._n))
+        props = [gid("Property", next(self._n)) for p in given.get("properties") or [] if isinstance(p, dict)]
+        self.clients[cid] = {"id": cid, "name": " ".join(str(given.get(k) or "") for k in ("firstName", "lastName"))
+                             .strip(), "emails": [{"address": e.get("address"), "primary": bool(e.get("primary"))}
+                                                  for e in given.get("emails") or [] if isinstance(e, dict)],
+                             "phones": [{"number": p.get("number"), "primary": bool(p.get("primary"))}
+                                        for p in given.get("phones") or [] if isinstance(p, dict)],
+                             "properties": props}
+        return {"clientCreate": {"client": {"id": cid, "clientProperties": {"nodes": [{"id": p} for p in props]}},
+                                 "userErrors": []}}
+
+    def _job_create(self, v: dict[str, Any]) -> dict[str, Any]:
+        given = v.get("input") if isinstance(v.get("input"), dict) else {}
+        owner = next((c for c, x in self.clients.items() if given.get("propertyId") in x.get("properties", [])), None)
+        if owner is None or not isinstance(given.get("scheduling"), dict) or not isinstance(given.get("invoicing"),
+                                                                                            dict):
+            return self._refused("jobCreate", "job", "propertyId, scheduling and invoicing are required")
+        jid = gid("Job", next(self._n))
+        self.jobs[jid] = {"id": jid, "jobNumber": len(self.jobs) + 1, "title": given.get("title"), "client": owner}
+        return {"jobCreate": {"job": {"id": jid}, "userErrors": []}}
+
+    def _visit_create(self, v: dict[str, Any]) -> dict[str, Any]:
+        job = self.jobs.get(str(v.get("jobId")))
+        given = v.get("input") if isinstance(v.get("input"), dict) else {}
+        visits = [x for x in given.get("visits") or [] if isinstance(x, dict)]
+        if job is None or not visits:
+            return {"visitCreate": {"createdVisits": [], "job": None,
+                                    "userErrors": [{"message": "invalid visits", "path": ["input"]}]}}
+        made = []
+        for visit in visits:
+            schedule = visit.get("schedule") if isinstance(visit.get("schedule"), dict) else {}
+            start, end = _local(schedule.get("startAt")), _local(schedule.get("endAt"))
+            if start is None or end is None or end <= start:
+                return {"visitCreate": {"createdVisits": [], "job": None,
+                                        "userErrors": [{"message": "invalid schedule", "path": ["input"]}]}}
+            vid = gid("Visit", next(self._n))
+            self.visits[vid] = {"id": vid, "title": visit.get("title"), "startAt": _iso(start), "endAt": _iso(end),
+                                "completedAt": None, "isComplete": False, "visitStatus": None,
+                                "createdAt": _iso(datetime.now(UTC)), "job": job["id"], "client": job["client"]}
+            made.append({"id": vid})
+        return {"visitCreate": {"createdVisits": made, "job": {"id": job["id"]}, "userErrors": []}}
