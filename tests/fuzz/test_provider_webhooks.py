@@ -52,6 +52,7 @@ SENDGRID_PUBLIC = base64.b64encode(SENDGRID_KEY.public_key().public_bytes(
 
 PIPEDRIVE_USER, PIPEDRIVE_PASSWORD = "hookuser", "pipedrive-hook-password"
 AC_TOKEN = "activecampaign-url-token-0123456789"
+JOBBER = "jobber-client-secret-01"
 PROVIDER_ENV = {
     "NOSHOW_SETTINGS_FILE": "/nonexistent/.env",
     "NOSHOW_CALCOM_WEBHOOK_SECRET": CALCOM, "NOSHOW_CALENDLY_SIGNING_KEY": CALENDLY,
@@ -61,9 +62,10 @@ PROVIDER_ENV = {
     "SENDGRID_PARSE_TOKEN": PARSE_TOKEN, "SLACK_SIGNING_SECRET": SLACK,
     "NOSHOW_PIPEDRIVE_WEBHOOK_USER": PIPEDRIVE_USER, "NOSHOW_PIPEDRIVE_WEBHOOK_PASSWORD": PIPEDRIVE_PASSWORD,
     "NOSHOW_ACTIVECAMPAIGN_WEBHOOK_TOKEN": AC_TOKEN, "NOSHOW_GOHIGHLEVEL_WEBHOOK_PUBLIC_KEY": GHL_PUBLIC_PEM,
+    "NOSHOW_JOBBER_CLIENT_SECRET": JOBBER,
 }
 JSON_PROVIDERS = ["calcom", "calendly", "hubspot", "zoom", "outlook", "events", "sendgrid", "pipedrive",
-                  "gohighlevel"]
+                  "gohighlevel", "jobber"]
 ALL_PROVIDERS = [*JSON_PROVIDERS, "twilio", "slack", "sendgrid_parse", "google", "activecampaign"]
 
 
@@ -165,6 +167,8 @@ def signed_headers(api: ProviderApi, provider: str, body: bytes, ts: str | None 
         return {"x-twilio-signature": RequestValidator(TWILIO).compute_signature(api.url(provider, query), form)}
     if provider == "gohighlevel":
         return {"x-ghl-signature": base64.b64encode(GHL_KEY.sign(body)).decode()}
+    if provider == "jobber":
+        return {"x-jobber-hmac-sha256": hmac_sha256_b64(JOBBER, body)}
     if provider == "pipedrive":
         pair = base64.b64encode(f"{PIPEDRIVE_USER}:{PIPEDRIVE_PASSWORD}".encode()).decode()
         return {"authorization": f"Basic {pair}"}
