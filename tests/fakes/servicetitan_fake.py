@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from connectors.inbound import opt_dt
-from tests.fakes.base import FakeResponse, FakeServer, RecordedRequest
+from tests.fakes.base import FakeResponse, FakeServer, Handler, RecordedRequest
 
 JOB_REQUIRED = ("customerId", "locationId", "businessUnitId", "jobTypeId", "priority", "campaignId", "appointments")
 TASK_REQUIRED = ("reportedById", "assignedToId", "isClosed", "name", "businessUnitId", "employeeTaskTypeId",
@@ -77,20 +77,24 @@ class FakeServiceTitan(FakeServer):
         return jid, aid
 
     def setup_routes(self) -> None:
-        t = r"/(?P<api>jpm|crm|taskmanagement)/v2/tenant/(?P<tenant>[^/]+)"
         self.route("POST", "/connect/token", self._token)
-        self.route("GET", t + "/appointments", self._appointments)
-        self.route("GET", t + "/jobs/cancel-reasons", self._job_reasons)
-        self.route("GET", t + "/jobs", self._jobs)
-        self.route("PUT", t + r"/jobs/(?P<id>[^/]+)/cancel", self._cancel)
-        self.route("POST", t + r"/jobs/(?P<id>[^/]+)/notes", self._note)
-        self.route("PATCH", t + r"/appointments/(?P<id>[^/]+)/reschedule", self._reschedule)
-        self.route("PUT", t + r"/appointments/(?P<id>[^/]+)/hold", self._hold)
-        self.route("GET", t + r"/customers/(?P<id>[^/]+)/contacts", self._contacts)
-        self.route("GET", t + r"/customers/(?P<id>[^/]+)", self._customer)
-        self.route("POST", t + "/tasks", self._task)
-        self.route("POST", t + "/customers", self._create_customer)
-        self.route("POST", t + "/jobs", self._create_job)
+        for method, path, handler in (
+                ("GET", "/appointments", self._appointments), ("GET", "/jobs/cancel-reasons", self._job_reasons),
+                ("GET", "/jobs", self._jobs), ("PUT", r"/jobs/(?P<id>[^/]+)/cancel", self._cancel),
+                ("POST", r"/jobs/(?P<id>[^/]+)/notes", self._note),
+                ("PATCH", r"/appointments/(?P<id>[^/]+)/reschedule", self._reschedule),
+                ("PUT", r"/appointments/(?P<id>[^/]+)/hold", self._hold),
+                ("GET", r"/customers/(?P<id>[^/]+)/contacts", self._contacts),
+                ("GET", r"/customers/(?P<id>[^/]+)", self._customer), ("POST", "/tasks", self._task),
+                ("POST", "/customers", self._create_customer), ("POST", "/jobs", self._create_job)):
+            self.route(method, r"/(?P<api>jpm|crm|taskmanagement)/v2/tenant/(?P<tenant>[^/]+)" + path,
+                       self._authed(handler))
+
+    def _authed(self, handler: Handler) -> Handler:
+        """Every tenant API call: the bearer token and the app key first, then the tenant in the path."""
+        def checked(req: RecordedRequest, m: Any) -> FakeResponse:
+            return self._refused(req, m) or handler(req, m)
+        return checked
 
     # ------------------------------------------------------------ plumbing
     def _token(self, req: RecordedRequest, m: Any) -> FakeResponse:
@@ -126,27 +130,18 @@ class FakeServiceTitan(FakeServer):
 
     # ------------------------------------------------------------ JPM
     def _appointments(self, req: RecordedRequest, m: Any) -> FakeResponse:
-        refused = self._refused(req, m)
-        if refused:
-            return refused
         since = opt_dt(req.query.get("modifiedOnOrAfter"))
         rows = [a for _, a in sorted(self.appointments.items())
                 if since is None or (opt_dt(a["modifiedOn"]) or since) >= since]
         return self._page(req, rows)
 
     def _jobs(self, req: RecordedRequest, m: Any) -> FakeResponse:
-        refused = self._refused(req, m)
-        if refused:
-            return refused
         ids = self._ids(req)
         if ids is None:
             return FakeResponse(400, st_error(400, "Validation failed", {"ids": ["at most 50 ids"]}))
         return self._page(req, [self.jobs[i] for i in ids if i in self.jobs] if ids else list(self.jobs.values()))
 
     def _job_reasons(self, req: RecordedRequest, m: Any) -> FakeResponse:
-        refused = self._refused(req, m)
-        if refused:
-            return refused
         ids = self._ids(req)
         if not ids:
             return FakeResponse(400, st_error(400, "Validation failed", {"ids": ["required, at most 50"]}))
@@ -159,9 +154,6 @@ class FakeServiceTitan(FakeServer):
         return self.jobs.get(int(job_id)) if job_id.isdigit() else None
 
     def _cancel(self, req: RecordedRequest, m: Any) -> FakeResponse:
-        refused = self._refused(req, m)
-        if refused:
-            return refused
         job, body = self._job(m), req.json() or {}
         if job is None:
             return FakeResponse(404, st_error(404, "Job not found"))
@@ -176,9 +168,6 @@ class FakeServiceTitan(FakeServer):
         return FakeResponse(200, None)
 
     def _note(self, req: RecordedRequest, m: Any) -> FakeResponse:
-        refused = self._refused(req, m)
-        if refused:
-            return refused
         job, body = self._job(m), req.json() or {}
         if job is None:
             return FakeResponse(404, st_error(404, "Job not found"))
@@ -192,9 +181,6 @@ class FakeServiceTitan(FakeServer):
         return self.appointments.get(int(m["id"])) if m["id"].isdigit() else None
 
     def _reschedule(self, req: RecordedRequest, m: Any) -> FakeResponse:
-        refused = self._refused(req, m)
-        if refused:
-            return refused
         a, body = self._appointment(m), req.json() or {}
         if a is None:
             return FakeResponse(404, st_error(404, "Appointment not found"))
@@ -209,9 +195,6 @@ class FakeServiceTitan(FakeServer):
         return FakeResponse(200, a)
 
     def _hold(self, req: RecordedRequest, m: Any) -> FakeResponse:
-        refused = self._refused(req, m)
-        if refused:
-            return refused
         a, body = self._appointment(m), req.json() or {}
         if a is None:
             return FakeResponse(404, st_error(404, "Appointment not found"))
@@ -222,24 +205,15 @@ class FakeServiceTitan(FakeServer):
 
     # ------------------------------------------------------------ CRM and tasks
     def _customer(self, req: RecordedRequest, m: Any) -> FakeResponse:
-        refused = self._refused(req, m)
-        if refused:
-            return refused
         found = self.customers.get(int(m["id"])) if m["id"].isdigit() else None
         return FakeResponse(200, found) if found else FakeResponse(404, st_error(404, "Customer not found"))
 
     def _contacts(self, req: RecordedRequest, m: Any) -> FakeResponse:
-        refused = self._refused(req, m)
-        if refused:
-            return refused
         if not m["id"].isdigit() or int(m["id"]) not in self.customers:
             return FakeResponse(404, st_error(404, "Customer not found"))
         return self._page(req, self.contacts.get(int(m["id"]), []))
 
     def _task(self, req: RecordedRequest, m: Any) -> FakeResponse:
-        refused = self._refused(req, m)
-        if refused:
-            return refused
         body = req.json() or {}
         missing = [k for k in TASK_REQUIRED if k not in body]
         if missing:
@@ -249,9 +223,6 @@ class FakeServiceTitan(FakeServer):
         return FakeResponse(200, self.tasks[tid])
 
     def _create_customer(self, req: RecordedRequest, m: Any) -> FakeResponse:
-        refused = self._refused(req, m)
-        if refused:
-            return refused
         body = req.json() or {}
         locations = body.get("locations")
         if not body.get("name") or not isinstance(body.get("address"), dict) or not isinstance(locations, list) \
@@ -267,9 +238,6 @@ class FakeServiceTitan(FakeServer):
         return FakeResponse(200, {**self.customers[cid], "locations": made, "contacts": self.contacts[cid]})
 
     def _create_job(self, req: RecordedRequest, m: Any) -> FakeResponse:
-        refused = self._refused(req, m)
-        if refused:
-            return refused
         body = req.json() or {}
         missing = [k for k in JOB_REQUIRED if k not in body]
         slots = body.get("appointments") if isinstance(body.get("appointments"), list) else []
