@@ -20,6 +20,8 @@ References (Jobber's public developer documentation):
   clientProperties {nodes {id}}}`; `jobCreate(input: {propertyId!, title, scheduling! {createVisits},
   invoicing! {invoicingType, invoicingSchedule}})`; `visitCreate(jobId, input: {visits [{title, schedule
   {startAt, endAt}}]})` answering `createdVisits {id}`.
+- Client notes: `clientCreateNote(clientId, input: {message})` answering `clientNote {id}`; `client(id) {notes(first)
+  {nodes {id, message}}}`.
   UNVERIFIED: which schema mutations public apps may call.
 - Errors: throttling is a GraphQL error with `extensions.code` `THROTTLED` (an HTTP 200), answered here as
   retryable; other GraphQL errors and `userErrors` are permanent; an invalid token is a 401 (refreshed once).
@@ -60,6 +62,11 @@ JOB_CREATE = ("mutation NoshowJobCreate($input: JobCreateAttributes!) { jobCreat
               "{ job { id } userErrors { message path } } }")
 VISIT_CREATE = ("mutation NoshowVisitCreate($jobId: EncodedId!, $input: VisitCreateInput!) "
                 "{ visitCreate(jobId: $jobId, input: $input) { createdVisits { id } userErrors { message path } } }")
+CLIENT_NOTE = ("mutation NoshowClientCreateNote($clientId: EncodedId!, $input: ClientCreateNoteInput!) "
+               "{ clientCreateNote(clientId: $clientId, input: $input) { clientNote { id } "
+               "userErrors { message path } } }")
+CLIENT_NOTES = ("query NoshowClientNotes($id: EncodedId!) "
+                "{ client(id: $id) { notes(first: 50) { nodes { id message } } } }")
 JOB_NOTE = ("mutation NoshowJobCreateNote($jobId: EncodedId!, $input: JobCreateNoteInput!) "
             "{ jobCreateNote(jobId: $jobId, input: $input) { jobNote { id } userErrors { message path } } }")
 
@@ -148,6 +155,17 @@ class JobberClient(JsonApi):
     def add_job_note(self, job_id: str, message: str) -> dict[str, Any]:
         data = self.graphql("NoshowJobCreateNote", JOB_NOTE, {"jobId": job_id, "input": {"message": message}})
         return _payload(data, "jobCreateNote", "jobNote")
+
+    def add_client_note(self, client_id: str, message: str) -> str:
+        data = self.graphql("NoshowClientCreateNote", CLIENT_NOTE,
+                            {"clientId": client_id, "input": {"message": message}})
+        return _created(data, "clientCreateNote", "clientNote")
+
+    def client_notes(self, client_id: str) -> list[dict[str, Any]]:
+        """The client's 50 most recent notes (the default sort of the connection)."""
+        client = _dict(self.graphql("NoshowClientNotes", CLIENT_NOTES, {"id": client_id}).get("client"))
+        nodes = _dict(client.get("notes")).get("nodes")
+        return [n for n in nodes or [] if isinstance(n, dict)]
 
     def create_client(self, fields: Mapping[str, Any]) -> tuple[str, str | None]:
         """(client id, its first property's id)."""

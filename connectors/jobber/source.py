@@ -34,6 +34,19 @@ def primary(values: Any, key: str) -> str | None:
     return str(chosen[key]) if chosen else None
 
 
+def contact_id(source: str, client_id: str) -> str:
+    """`jobber:<id>` with Jobber's base64 encoded id in its URL-safe form, so `jobber_client_id` gives it back."""
+    return contact_id_for(source, None, provider_id=client_id.replace("+", "-").replace("/", "_").rstrip("="))
+
+
+def jobber_client_id(contact: str, source: str = "jobber") -> str | None:
+    """The Jobber client id a `jobber:` contact id names, or None for another source's contact."""
+    if not contact.startswith(f"{source}:") or len(contact) <= len(source) + 1:
+        return None
+    safe = contact[len(source) + 1:]
+    return safe.replace("-", "+").replace("_", "/") + "=" * (-len(safe) % 4)
+
+
 def visit_status(visit: dict[str, Any]) -> SnapshotStatus:
     status = str(visit.get("visitStatus") or "").upper()
     if visit.get("isComplete") is True or visit.get("completedAt") or status == "COMPLETED":
@@ -48,7 +61,7 @@ def visit_snapshot(source: str, visit: dict[str, Any]) -> Snapshot | None:
     if visit_id is None or start is None or client_id is None:
         return None  # unscheduled, or nobody to recover
     end = opt_dt(visit.get("endAt")) or start
-    contact = Contact(contact_id=contact_id_for(source, None, provider_id=client_id),
+    contact = Contact(contact_id=contact_id(source, client_id),
                       name=clip(client.get("name"), 200), email=clip(primary(client.get("emails"), "address"), 254),
                       phone=clip(primary(client.get("phones"), "number"), 32))
     job = clip(dict_at(visit, "job").get("id"), 200)

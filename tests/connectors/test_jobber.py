@@ -75,7 +75,7 @@ def test_visits_are_read_with_the_version_header_across_pages_and_late_ones_are_
         assert {s.appointment.appointment_id: s.status for s in page.snapshots} == {
             late: "no_show", done: "attended", upcoming: "active"}
         missed = next(s.appointment for s in page.snapshots if s.status == "no_show")
-        assert missed.contact.contact_id == "jobber:" + dana.replace("=", "-")  # Jobber's encoded id, path-safe
+        assert missed.contact.contact_id == "jobber:" + dana.rstrip("=")  # Jobber's encoded id, URL-safe
         assert (missed.contact.name, missed.contact.email, missed.contact.phone) == (
             "Dana Smith", "dana@example.com", "+15555550123")
         assert missed.start == now - timedelta(hours=3) and missed.appointment_type == "jobber_visit"
@@ -179,3 +179,55 @@ def test_the_route_opens_with_the_client_secret_and_a_visit_change_asks_for_the_
     assert check.status == "ok"
     [missing] = [c for c in reconcile_checks(settings_from({"jobber_refresh_token": "r"})) if c.name == "jobber"]
     assert missing.status == "error" and "NOSHOW_JOBBER_CLIENT_ID" in missing.detail
+
+
+def test_contact_ids_give_back_the_jobber_client_id_even_with_base64_punctuation() -> None:
+    from connectors.jobber.source import contact_id, jobber_client_id
+
+    for raw in ("Z2lkOi8vSm9iYmVyL0NsaWVudC8xMDA=", "ab+/cd==", "Z2lkOi8vSm9iYmVyL0NsaWVudC8xMjM0NQ=="):
+        made = contact_id("jobber", raw)
+        assert "=" not in made and "/" not in made and "+" not in made
+        assert jobber_client_id(made) == raw
+    assert jobber_client_id("pipedrive:77") is None
+
+
+def test_crm_notes_go_on_the_client_once_even_after_an_unanswered_attempt(tmp_path: Path) -> None:
+    from connectors.contract import AmbiguousSendError
+    from connectors.crm_fields import UNKNOWN_CONTACT
+    from connectors.jobber.crm import JobberCrm
+    from connectors.jobber.source import contact_id
+    from connectors.local.remote_creates import CreateLog, marker
+
+    with FakeJobber() as fake:
+        dana = fake.add_client("Dana Smith", "dana@example.com", "+15555550123")
+        crm = JobberCrm(_client(fake), CreateLog(LocalDb(tmp_path / "local.db"), "jobber"))
+        crm.append_note(contact_id("jobber", dana), "Missed visit: rebooked", "case-1:note:1")
+        crm.append_note(contact_id("jobber", dana), "Missed visit: rebooked", "case-1:note:1")  # a retry
+        assert len(fake.client_notes[dana]) == 1 and "(ref nsk" in fake.client_notes[dana][0]["message"]
+        fake.reset_next()  # the answer to the create is lost
+        with pytest.raises(AmbiguousSendError):
+            crm.append_note(contact_id("jobber", dana), "Offered two times", "case-1:note:2")
+        # ... but Jobber had made the note: the retry finds its marker and creates nothing
+        fake.client_notes[dana].append({"id": "made-by-the-lost-call",
+                                        "message": f"Offered two times (ref {marker('case-1:note:2')})"})
+        crm.append_note(contact_id("jobber", dana), "Offered two times", "case-1:note:2")
+        assert [n["id"] for n in fake.client_notes[dana]][1:] == ["made-by-the-lost-call"]
+        fake.reset_next()
+        with pytest.raises(AmbiguousSendError):
+            crm.append_note(contact_id("jobber", dana), "Booked", "case-1:note:3")
+        crm.append_note(contact_id("jobber", dana), "Booked", "case-1:note:3")  # not made: made now, once
+        assert [n["message"].split(" (ref")[0] for n in fake.client_notes[dana]][2:] == ["Booked"]
+        with pytest.raises(PermanentProviderError) as info:
+            crm.append_note("pipedrive:77", "not ours", "case-2:note:1")
+        assert info.value.code == UNKNOWN_CONTACT
+
+
+def test_jobber_as_the_crm_is_checked_and_built() -> None:
+    from workers.providers.writeback import writeback_checks
+
+    ready = settings_from({"crm_provider": "jobber", "jobber_client_id": "jobber-client",
+                           "jobber_client_secret": SECRET, "jobber_refresh_token": "jobber-refresh"})
+    [crm] = [c for c in writeback_checks(ready) if c.name == "crm"]
+    assert crm.status == "ok" and "Jobber" in crm.detail
+    [crm] = [c for c in writeback_checks(settings_from({"crm_provider": "jobber"})) if c.name == "crm"]
+    assert crm.status == "error" and "NOSHOW_JOBBER_REFRESH_TOKEN" in crm.detail

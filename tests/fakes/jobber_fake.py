@@ -8,7 +8,8 @@ GraphQL endpoint the connector uses (https://developer.getjobber.com/docs/using_
   `{"message": "invalid_request"}`), `X-JOBBER-GRAPHQL-VERSION` required (else a GraphQL error). The operation is
   chosen by `operationName` and its `variables` (the query text is not interpreted): `NoshowVisits` (visits whose
   `startAt` is in [after, before), Relay pages of `page_size`), `NoshowVisit`, `NoshowAccount`,
-  `NoshowVisitEditSchedule`, `NoshowJobCreateNote`, `NoshowClientCreate`, `NoshowJobCreate`, `NoshowVisitCreate`
+  `NoshowVisitEditSchedule`, `NoshowJobCreateNote`, `NoshowClientCreate`, `NoshowJobCreate`, `NoshowVisitCreate`,
+  `NoshowClientCreateNote`, `NoshowClientNotes` (newest first)
   (the inputs' required fields of the 2022-03-10 schema checked, refusals as `userErrors`); an unknown one
   answers a GraphQL error. `throttle_next()`
   answers the next operation with the `THROTTLED` error and `extensions.cost`.
@@ -63,6 +64,7 @@ class FakeJobber(FakeServer):
         self.jobs: dict[str, dict[str, Any]] = {}
         self.clients: dict[str, dict[str, Any]] = {}
         self.notes: dict[str, list[str]] = {}
+        self.client_notes: dict[str, list[dict[str, str]]] = {}
         self._throttle = 0
         self._n = itertools.count(100)
         super().__init__()
@@ -125,7 +127,8 @@ class FakeJobber(FakeServer):
         handler = {"NoshowVisits": self._visits, "NoshowVisit": self._visit, "NoshowAccount": self._account,
                    "NoshowVisitEditSchedule": self._edit_schedule,
                    "NoshowJobCreateNote": self._job_note, "NoshowClientCreate": self._client_create,
-                   "NoshowJobCreate": self._job_create,
+                   "NoshowJobCreate": self._job_create, "NoshowClientCreateNote": self._client_note,
+                   "NoshowClientNotes": self._client_notes,
                    "NoshowVisitCreate": self._visit_create}.get(str(body.get("operationName")))
         if handler is None:
             return FakeResponse(200, {"errors": [{"message": "unknown operation",
@@ -233,3 +236,18 @@ class FakeJobber(FakeServer):
                                 "createdAt": _iso(datetime.now(UTC)), "job": job["id"], "client": job["client"]}
             made.append({"id": vid})
         return {"visitCreate": {"createdVisits": made, "job": {"id": job["id"]}, "userErrors": []}}
+
+    def _client_note(self, v: dict[str, Any]) -> dict[str, Any]:
+        client = str(v.get("clientId"))
+        given = v.get("input") if isinstance(v.get("input"), dict) else {}
+        if client not in self.clients or not given.get("message"):
+            return self._refused("clientCreateNote", "clientNote", "invalid note")
+        note = {"id": gid("ClientNote", next(self._n)), "message": str(given["message"])}
+        self.client_notes.setdefault(client, []).append(note)
+        return {"clientCreateNote": {"clientNote": {"id": note["id"]}, "userErrors": []}}
+
+    def _client_notes(self, v: dict[str, Any]) -> dict[str, Any]:
+        client = str(v.get("id"))
+        if client not in self.clients:
+            return {"client": None}
+        return {"client": {"notes": {"nodes": list(reversed(self.client_notes.get(client, [])))[:50]}}}

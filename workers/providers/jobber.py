@@ -4,13 +4,17 @@ webhook connector and the reschedule ("manual override") adapter. No network her
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from connectors.jobber.client import JobberClient
+from connectors.jobber.crm import JobberCrm
 from connectors.jobber.inbound import JobberInbound
 from connectors.jobber.reschedule import JobberReschedule
 from connectors.jobber.source import JobberSource
+from connectors.local.remote_creates import CreateLog
 from connectors.oauth import RefreshTokenGrant, TokenManager
 from connectors.settings import secret
+from workers.providers.checks import url_problem
 from workers.providers.tokens import _manager
 from workers.settings import Settings
 
@@ -41,6 +45,20 @@ def jobber_inbound(s: Settings) -> JobberInbound:
 
 def jobber_reschedule(s: Settings) -> JobberReschedule:
     return JobberReschedule(jobber_client(s))
+
+
+def jobber_crm(s: Settings, crm: Any) -> JobberCrm:
+    """Notes on the Jobber client (`crm` is the local CRM: its database keeps the create log)."""
+    return JobberCrm(jobber_client(s), CreateLog(crm.db, "jobber"))
+
+
+def jobber_crm_problems(s: Settings) -> list[str]:
+    j = s.jobber
+    env = {"NOSHOW_JOBBER_CLIENT_ID": j.client_id, "NOSHOW_JOBBER_CLIENT_SECRET": secret(j.client_secret),
+           "NOSHOW_JOBBER_REFRESH_TOKEN": secret(j.refresh_token)}
+    problems = [f"NOSHOW_CRM_PROVIDER=jobber needs {name}" for name, value in env.items() if not value]
+    return problems + [x for x in (url_problem(j.token_url, "NOSHOW_JOBBER_TOKEN_URL"),
+                                   url_problem(j.api_url, "NOSHOW_JOBBER_API_URL")) if x]
 
 
 def jobber_probe(s: Settings) -> str:

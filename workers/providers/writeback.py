@@ -23,6 +23,7 @@ from connectors.writeback import MirroredCalendar, RemoteCrm, WritebackCrm
 from policies.schema import CrmRules
 from workers.providers import sales_crms, salesforce_zoho
 from workers.providers.checks import ProviderCheck, ProviderConfigError, url_problem
+from workers.providers.jobber import jobber_crm, jobber_crm_problems
 from workers.providers.tokens import google_token, graph_token
 from workers.settings import Settings
 
@@ -80,6 +81,8 @@ def crm_problems(s: Settings) -> list[str]:
         return sales_crms.crm_problems(s)
     if s.routing.crm_provider == "local":
         return []
+    if s.routing.crm_provider == "jobber":
+        return jobber_crm_problems(s)
     hubspot = s.hubspot
     problems = [] if secret(hubspot.access_token) else ["NOSHOW_CRM_PROVIDER=hubspot needs "
                                                         "NOSHOW_HUBSPOT_ACCESS_TOKEN"]
@@ -110,7 +113,8 @@ def writeback_checks(s: Settings) -> list[ProviderCheck]:
     elif problems:
         checks.append(ProviderCheck("crm", "error", "; ".join(problems)))
     else:
-        title = {**salesforce_zoho.TITLES, **sales_crms.TITLES}.get(s.routing.crm_provider, "HubSpot")
+        title = {**salesforce_zoho.TITLES, **sales_crms.TITLES, "jobber": "Jobber"}.get(s.routing.crm_provider,
+                                                                                       "HubSpot")
         checks.append(ProviderCheck("crm", "ok", f"outcomes, notes and owner tasks written to {title} under the CRM "
                                                  "write rules; local copy kept"))
     return checks
@@ -158,6 +162,8 @@ def writeback(s: Settings, calendar: Any, crm: Any, rules: list[CrmRules]) -> tu
         resolver = HubSpotContactResolver(client, crm.contact, db=crm.db, create=s.hubspot.create_contacts)
         remote = HubSpotCrm(client, union_rules(rules), contact_resolver=resolver,
                             default_owner=(s.hubspot.owner_id or "").strip() or None)
+    elif routing.crm_provider == "jobber":
+        remote = jobber_crm(s, crm)
     else:
         remote = salesforce_zoho.remote_crm(s, crm, union_rules(rules)) or sales_crms.remote_crm(
             s, crm, union_rules(rules))
