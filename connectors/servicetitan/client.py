@@ -22,6 +22,8 @@ References (ServiceTitan's developer portal, https://developer.servicetitan.io/a
   `PATCH /jpm/v2/tenant/{tenant}/appointments/{id}/reschedule` `{"start", "end", "arrivalWindowStart"?,
   "arrivalWindowEnd"?}` (409 when the time conflicts); `PUT /jpm/v2/tenant/{tenant}/appointments/{id}/hold`
   `{"reasonId", "memo"}`; `POST /jpm/v2/tenant/{tenant}/jobs/{id}/notes` `{"text", "pinToTop"}`.
+- Customer notes: `POST /crm/v2/tenant/{tenant}/customers/{id}/notes` `{"text", "pinToTop"}` and its paged `GET`,
+  answered `{text, isPinned, createdById, createdOn, modifiedOn}` (a note has no id).
 - `GET /crm/v2/tenant/{tenant}/customers/{id}` (`name`, ...) and `.../customers/{id}/contacts` -> `{"data":
   [{"id", "type": Phone | Email | Fax | MobilePhone, "value", "memo"}]}`.
 - Creates (the demo's records): `POST /crm/v2/tenant/{tenant}/customers` (required `name`, `address {street, city,
@@ -171,6 +173,14 @@ class ServiceTitanClient(BearerJsonApi):
         body = self.call("POST", self.path("jpm", f"jobs/{segment(job_id)}/notes"),
                          json_body={"text": text, "pinToTop": pin}, ambiguous_after_send=True)
         return body if isinstance(body, dict) else {}
+
+    def add_customer_note(self, customer_id: str, text: str) -> dict[str, Any]:
+        body = self.call("POST", self.path("crm", f"customers/{segment(customer_id)}/notes"),
+                         json_body={"text": text, "pinToTop": False}, ambiguous_after_send=True)
+        return body if isinstance(body, dict) else {}
+
+    def customer_notes(self, customer_id: str) -> list[dict[str, Any]]:
+        return self.pages(self.path("crm", f"customers/{segment(customer_id)}/notes"))
 
     def create_customer(self, fields: Mapping[str, Any]) -> dict[str, Any]:
         body = self.call("POST", self.path("crm", "customers"), json_body=dict(fields), ambiguous_after_send=True)

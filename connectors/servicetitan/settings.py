@@ -15,7 +15,9 @@ class ServiceTitanSettings(EnvSection):
     _BASE_URL (default https://api.servicetitan.io), _NO_SHOW_REASON_IDS (job cancel reason ids that mean the
     technician found no one / had no access: a no-show), _CANCEL_REASON_ID and _HOLD_REASON_ID (the reasons the
     engine's own cancels and holds carry), _BUSINESS_UNIT_ID + _JOB_TYPE_ID + _CAMPAIGN_ID (what a job the engine
-    books is filed under: `noshow demo --source servicetitan` books one)."""
+    books is filed under: `noshow demo --source servicetitan` books one), _TASK_REPORTER_ID + _TASK_ASSIGNEE_ID +
+    _TASK_TYPE_ID + _TASK_SOURCE_ID (the employee and task ids the engine's reschedule tasks are filed with, with
+    _BUSINESS_UNIT_ID; without them owner tasks stay in the local CRM)."""
 
     model_config = SettingsConfigDict(env_prefix="NOSHOW_SERVICETITAN_")
 
@@ -31,6 +33,10 @@ class ServiceTitanSettings(EnvSection):
     business_unit_id: str | None = None
     job_type_id: str | None = None
     campaign_id: str | None = None
+    task_reporter_id: str | None = None
+    task_assignee_id: str | None = None
+    task_type_id: str | None = None
+    task_source_id: str | None = None
 
     @field_validator("no_show_reason_ids", mode="before")
     @classmethod

@@ -5,6 +5,7 @@ each write shaped as the v2 spec documents it, and no webhook route (the signatu
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -189,3 +190,54 @@ def test_servicetitan_is_polled_and_has_no_webhook_route() -> None:
     [check] = [c for c in reconcile_checks(bad) if c.name == "servicetitan"]
     assert check.status == "error" and "NOSHOW_SERVICETITAN_APP_KEY" in check.detail
     assert "NOSHOW_SERVICETITAN_TENANT_ID" in check.detail
+
+
+def test_crm_notes_go_on_the_customer_once_and_tasks_carry_the_tenant_ids(tmp_path: Path) -> None:
+    from connectors.contract import AmbiguousSendError
+    from connectors.crm_fields import UNKNOWN_CONTACT
+    from connectors.local.db import LocalDb
+    from connectors.local.remote_creates import CreateLog, marker
+    from connectors.servicetitan.crm import ServiceTitanCrm, TaskIds
+
+    now = datetime.now(UTC)
+    with FakeServiceTitan() as fake:
+        ids = _seeded(fake, now)
+        contact = f"servicetitan:{ids['customer']}"
+        crm = ServiceTitanCrm(_client(fake), CreateLog(LocalDb(tmp_path / "local.db"), "servicetitan"),
+                              TaskIds(reporter=1, assignee=2, business_unit=11, task_type=5, task_source=6))
+        crm.append_note(contact, "Missed visit: no access", "case-1:note:1")
+        crm.append_note(contact, "Missed visit: no access", "case-1:note:1")  # a retry
+        [note] = fake.customer_notes[ids["customer"]]
+        assert note["text"].startswith("Missed visit: no access (ref nsk")
+        fake.reset_next()
+        with pytest.raises(AmbiguousSendError):
+            crm.append_note(contact, "Offered times", "case-1:note:2")
+        fake.customer_notes[ids["customer"]].append({"text": f"Offered times (ref {marker('case-1:note:2')})"})
+        crm.append_note(contact, "Offered times", "case-1:note:2")  # found by its marker: not made twice
+        assert len(fake.customer_notes[ids["customer"]]) == 2
+        with pytest.raises(PermanentProviderError) as info:
+            crm.append_note("jobber:abc", "not ours", "case-2:note:1")
+        assert info.value.code == UNKNOWN_CONTACT
+
+        crm.create_task(None, "Reschedule the missed visit", "case-1:task:1", contact_id=contact)
+        crm.create_task(None, "Reschedule the missed visit", "case-1:task:1", contact_id=contact)
+        [task] = fake.tasks.values()
+        assert (task["reportedById"], task["assignedToId"], task["businessUnitId"], task["employeeTaskTypeId"],
+                task["employeeTaskSourceId"], task["customerId"]) == (1, 2, 11, 5, 6, ids["customer"])
+        assert task["priority"] == "High" and task["isClosed"] is False
+        untasked = ServiceTitanCrm(_client(fake), CreateLog(LocalDb(tmp_path / "local.db"), "servicetitan"))
+        untasked.create_task(None, "stays local", "case-3:task:1", contact_id=contact)
+        assert len(fake.tasks) == 1
+
+
+def test_servicetitan_as_the_crm_is_checked() -> None:
+    from workers.providers.writeback import writeback_checks
+
+    env = {"crm_provider": "servicetitan", "servicetitan_tenant_id": TENANT, "servicetitan_client_id": "cid.st",
+           "servicetitan_client_secret": "st-secret", "servicetitan_app_key": APP_KEY}
+    [crm] = [c for c in writeback_checks(settings_from(env)) if c.name == "crm"]
+    assert crm.status == "ok" and "ServiceTitan" in crm.detail
+    [crm] = [c for c in writeback_checks(settings_from({**env, "servicetitan_task_type_id": "5"})) if c.name == "crm"]
+    assert crm.status == "error" and "NOSHOW_SERVICETITAN_TASK_" in crm.detail
+    [crm] = [c for c in writeback_checks(settings_from({"crm_provider": "servicetitan"})) if c.name == "crm"]
+    assert crm.status == "error" and "NOSHOW_SERVICETITAN_APP_KEY" in crm.detail

@@ -1,7 +1,7 @@
 """`noshow demo --source jobber` against the in-process API and worker with the Jobber fake: the demo creates a
 client, a job and a visit that ended uncompleted through the engine's GraphQL client (its rotating refresh token
 through the token manager), one run of the reconcile Schedule reads the LATE visit as a no-show, and the case is
-recovered on the local calendar."""
+recovered on the local calendar, its notes written back on the Jobber client (`NOSHOW_CRM_PROVIDER=jobber`)."""
 
 from __future__ import annotations
 
@@ -30,8 +30,8 @@ async def test_the_jobber_demo_finds_a_late_visit_and_recovers_it(
     _, zone = daytime_contact()
     lines: list[str] = []
     with FakeJobber() as fake:
-        async with provider_stack(client, task_queue, tmp_path, monkeypatch, jobber_env(fake.base_url),
-                                  writeback_policy(zone)) as stack:
+        env = {**jobber_env(fake.base_url), "NOSHOW_CRM_PROVIDER": "jobber"}
+        async with provider_stack(client, task_queue, tmp_path, monkeypatch, env, writeback_policy(zone)) as stack:
             ok = await run_polled_demo(stack.deps.settings, "jobber", lines.append, timeout=30, http=stack.http,
                                        temporal=stack.client)
         assert ok, lines
@@ -39,6 +39,8 @@ async def test_the_jobber_demo_finds_a_late_visit_and_recovers_it(
         assert visit["isComplete"] is False and fake.clients[visit["client"]]["emails"]
         assert lines[2].endswith("appointment.no_show"), lines
         assert [line.split()[0] for line in lines[3:]] == ["recovering", "offering", "confirmed"], lines
+        notes = fake.client_notes[visit["client"]]  # the case's notes, written back on the client
+        assert notes and all("(ref nsk" in n["message"] for n in notes)
         assert "jobber-refresh" not in fake.valid_refresh  # the seed was spent and the rotated one kept
 
 

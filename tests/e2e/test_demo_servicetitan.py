@@ -1,7 +1,8 @@
 """`noshow demo --source servicetitan` against the in-process API and worker with the ServiceTitan fake: the demo
 books a job for a new customer through the engine's client and cancels it with the tenant's failed-access
 reason, one run of the reconcile Schedule finds it as a no-show, and the case is recovered on the local
-calendar. A tenant that names no failed-access reason is refused in one line."""
+calendar, its notes written back on the customer (`NOSHOW_CRM_PROVIDER=servicetitan`). A tenant that names no
+failed-access reason is refused in one line."""
 
 from __future__ import annotations
 
@@ -32,8 +33,8 @@ async def test_the_servicetitan_demo_finds_a_job_cancelled_for_no_access_and_rec
     _, zone = daytime_contact()
     lines: list[str] = []
     with FakeServiceTitan() as fake:
-        async with provider_stack(client, task_queue, tmp_path, monkeypatch, servicetitan_env(fake.base_url),
-                                  writeback_policy(zone)) as stack:
+        env = {**servicetitan_env(fake.base_url), "NOSHOW_CRM_PROVIDER": "servicetitan"}
+        async with provider_stack(client, task_queue, tmp_path, monkeypatch, env, writeback_policy(zone)) as stack:
             ok = await run_polled_demo(stack.deps.settings, "servicetitan", lines.append, timeout=30,
                                        http=stack.http, temporal=stack.client)
         assert ok, lines
@@ -42,6 +43,8 @@ async def test_the_servicetitan_demo_finds_a_job_cancelled_for_no_access_and_rec
         assert (job["businessUnitId"], job["jobTypeId"], job["campaignId"]) == (11, 21, 41)
         assert lines[2].endswith("appointment.no_show"), lines
         assert [line.split()[0] for line in lines[3:]] == ["recovering", "offering", "confirmed"], lines
+        notes = fake.customer_notes[job["customerId"]]  # the case's notes, written back on the customer
+        assert notes and all("(ref nsk" in n["text"] for n in notes)
         polls = fake.calls("GET", "/appointments")
         assert len(polls) >= 2 and all("modifiedOnOrAfter" in p.query for p in polls)
 

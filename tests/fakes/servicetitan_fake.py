@@ -11,7 +11,8 @@ resources the connector uses, from the v2 OpenAPI files (https://developer.servi
 - `PUT .../jobs/{id}/cancel` (`reasonId` and `memo` required, else 400 with `errors`) cancels the job and its
   appointments; `PATCH .../appointments/{id}/reschedule` (409 when another appointment holds the time);
   `PUT .../appointments/{id}/hold` (`reasonId`, `memo`); `POST .../jobs/{id}/notes` (`text` required).
-- `GET /crm/v2/tenant/{t}/customers/{id}` and `.../contacts`; `POST /taskmanagement/v2/tenant/{t}/tasks` (the
+- `GET /crm/v2/tenant/{t}/customers/{id}`, `.../contacts`, `POST`/`GET .../notes` (`text` required; a note
+  has no id); `POST /taskmanagement/v2/tenant/{t}/tasks` (the
   spec's required fields, else 400).
 """
 
@@ -50,6 +51,7 @@ class FakeServiceTitan(FakeServer):
         self.contacts: dict[int, list[dict[str, Any]]] = {}
         self.cancel_reasons: dict[int, int] = {}
         self.notes: dict[int, list[dict[str, Any]]] = {}
+        self.customer_notes: dict[int, list[dict[str, Any]]] = {}
         self.tasks: dict[int, dict[str, Any]] = {}
         self.reasons = {7: "No access - customer not home", 8: "Customer cancelled"}
         self._n = itertools.count(5000)
@@ -85,6 +87,8 @@ class FakeServiceTitan(FakeServer):
                 ("PATCH", r"/appointments/(?P<id>[^/]+)/reschedule", self._reschedule),
                 ("PUT", r"/appointments/(?P<id>[^/]+)/hold", self._hold),
                 ("GET", r"/customers/(?P<id>[^/]+)/contacts", self._contacts),
+                ("POST", r"/customers/(?P<id>[^/]+)/notes", self._add_customer_note),
+                ("GET", r"/customers/(?P<id>[^/]+)/notes", self._customer_notes),
                 ("GET", r"/customers/(?P<id>[^/]+)", self._customer), ("POST", "/tasks", self._task),
                 ("POST", "/customers", self._create_customer), ("POST", "/jobs", self._create_job)):
             self.route(method, r"/(?P<api>jpm|crm|taskmanagement)/v2/tenant/(?P<tenant>[^/]+)" + path,
@@ -253,3 +257,23 @@ class FakeServiceTitan(FakeServer):
         self.jobs[jid].update(locationId=body["locationId"], businessUnitId=body["businessUnitId"],
                               jobTypeId=body["jobTypeId"], campaignId=body["campaignId"], summary=body.get("summary"))
         return FakeResponse(200, self.jobs[jid])
+
+    def _known_customer(self, m: Any) -> int | None:
+        return int(m["id"]) if m["id"].isdigit() and int(m["id"]) in self.customers else None
+
+    def _add_customer_note(self, req: RecordedRequest, m: Any) -> FakeResponse:
+        customer, body = self._known_customer(m), req.json() or {}
+        if customer is None:
+            return FakeResponse(404, st_error(404, "Customer not found"))
+        if not isinstance(body.get("text"), str) or not body["text"]:
+            return FakeResponse(400, st_error(400, "Validation failed", {"text": ["required"]}))
+        note = {"text": body["text"], "isPinned": bool(body.get("pinToTop")), "createdById": 1, "createdOn": _now(),
+                "modifiedOn": _now()}
+        self.customer_notes.setdefault(customer, []).append(note)
+        return FakeResponse(200, note)
+
+    def _customer_notes(self, req: RecordedRequest, m: Any) -> FakeResponse:
+        customer = self._known_customer(m)
+        if customer is None:
+            return FakeResponse(404, st_error(404, "Customer not found"))
+        return self._page(req, self.customer_notes.get(customer, []))

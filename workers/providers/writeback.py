@@ -24,6 +24,7 @@ from policies.schema import CrmRules
 from workers.providers import sales_crms, salesforce_zoho
 from workers.providers.checks import ProviderCheck, ProviderConfigError, url_problem
 from workers.providers.jobber import jobber_crm, jobber_crm_problems
+from workers.providers.servicetitan import servicetitan_crm, servicetitan_crm_problems
 from workers.providers.tokens import google_token, graph_token
 from workers.settings import Settings
 
@@ -83,6 +84,8 @@ def crm_problems(s: Settings) -> list[str]:
         return []
     if s.routing.crm_provider == "jobber":
         return jobber_crm_problems(s)
+    if s.routing.crm_provider == "servicetitan":
+        return servicetitan_crm_problems(s)
     hubspot = s.hubspot
     problems = [] if secret(hubspot.access_token) else ["NOSHOW_CRM_PROVIDER=hubspot needs "
                                                         "NOSHOW_HUBSPOT_ACCESS_TOKEN"]
@@ -113,8 +116,8 @@ def writeback_checks(s: Settings) -> list[ProviderCheck]:
     elif problems:
         checks.append(ProviderCheck("crm", "error", "; ".join(problems)))
     else:
-        title = {**salesforce_zoho.TITLES, **sales_crms.TITLES, "jobber": "Jobber"}.get(s.routing.crm_provider,
-                                                                                       "HubSpot")
+        title = {**salesforce_zoho.TITLES, **sales_crms.TITLES, "jobber": "Jobber",
+                 "servicetitan": "ServiceTitan"}.get(s.routing.crm_provider, "HubSpot")
         checks.append(ProviderCheck("crm", "ok", f"outcomes, notes and owner tasks written to {title} under the CRM "
                                                  "write rules; local copy kept"))
     return checks
@@ -164,6 +167,8 @@ def writeback(s: Settings, calendar: Any, crm: Any, rules: list[CrmRules]) -> tu
                             default_owner=(s.hubspot.owner_id or "").strip() or None)
     elif routing.crm_provider == "jobber":
         remote = jobber_crm(s, crm)
+    elif routing.crm_provider == "servicetitan":
+        remote = servicetitan_crm(s, crm)
     else:
         remote = salesforce_zoho.remote_crm(s, crm, union_rules(rules)) or sales_crms.remote_crm(
             s, crm, union_rules(rules))
