@@ -231,3 +231,15 @@ def test_jobber_as_the_crm_is_checked_and_built() -> None:
     assert crm.status == "ok" and "Jobber" in crm.detail
     [crm] = [c for c in writeback_checks(settings_from({"crm_provider": "jobber"})) if c.name == "crm"]
     assert crm.status == "error" and "NOSHOW_JOBBER_REFRESH_TOKEN" in crm.detail
+
+
+def test_the_live_probe_reads_the_account() -> None:
+    from workers.providers.live import live_checks
+
+    with FakeJobber(refresh_token="probe-refresh") as fake:
+        env = {"jobber_client_id": fake.client_id, "jobber_client_secret": fake.client_secret,
+               "jobber_refresh_token": "probe-refresh", "jobber_token_url": fake.base_url + "/api/oauth/token",
+               "jobber_api_url": fake.base_url + "/api/graphql"}
+        [check] = [c for c in live_checks(settings_from(env)) if c.name == "jobber"]
+        assert check.status == "ok", check
+        assert [c.json()["operationName"] for c in fake.calls("POST", "/api/graphql")] == ["NoshowAccount"]

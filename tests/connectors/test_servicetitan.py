@@ -241,3 +241,19 @@ def test_servicetitan_as_the_crm_is_checked() -> None:
     assert crm.status == "error" and "NOSHOW_SERVICETITAN_TASK_" in crm.detail
     [crm] = [c for c in writeback_checks(settings_from({"crm_provider": "servicetitan"})) if c.name == "crm"]
     assert crm.status == "error" and "NOSHOW_SERVICETITAN_APP_KEY" in crm.detail
+
+
+def test_the_live_probe_reads_one_page_and_reports_a_refusal_by_its_code() -> None:
+    from workers.providers.live import live_checks
+
+    with FakeServiceTitan() as fake:
+        env = {"servicetitan_tenant_id": TENANT, "servicetitan_client_id": "cid.st",
+               "servicetitan_client_secret": "st-secret", "servicetitan_app_key": APP_KEY,
+               "servicetitan_auth_url": fake.base_url + "/connect/token", "servicetitan_base_url": fake.base_url}
+        [check] = [c for c in live_checks(settings_from(env)) if c.name == "servicetitan"]
+        assert check.status == "ok" and TENANT in check.detail
+        [probe] = fake.calls("GET", "/appointments")
+        assert probe.query == {"page": "1", "pageSize": "1"}
+        fake.app_key = "revoked"
+        [check] = [c for c in live_checks(settings_from(env)) if c.name == "servicetitan"]
+        assert check.status == "error" and "unauthorized" in check.detail and "st-secret" not in check.detail
