@@ -12,25 +12,17 @@ looked up in Jobber: its notes stay local).
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from connectors.contract import PermanentProviderError
 from connectors.crm_fields import UNKNOWN_CONTACT
 from connectors.jobber.client import JobberClient
 from connectors.jobber.source import jobber_client_id
 from connectors.local.remote_creates import CreateLog, marker
+from connectors.notes_crm import NotesOnlyCrm
 
 
-class JobberCrm:
+class JobberCrm(NotesOnlyCrm):
     def __init__(self, client: JobberClient, creates: CreateLog) -> None:
         self.client, self.creates = client, creates
-
-    def read_fields(self, contact_id: str, appointment_id: str) -> dict[str, str | None]:
-        return {}
-
-    def write_fields(self, contact_id: str, appointment_id: str, fields: dict[str, str | None],
-                     idempotency_key: str) -> None:
-        return None
 
     def append_note(self, contact_id: str, note: str, idempotency_key: str) -> None:
         client = jobber_client_id(contact_id)
@@ -44,11 +36,3 @@ class JobberCrm:
                          if tag in str(n.get("message") or "") and n.get("id")), None)
 
         self.creates.once(idempotency_key, "client_note", lambda: self.client.add_client_note(client, message), find)
-
-    def create_task(self, owner_id: str | None, title: str, idempotency_key: str, *,
-                    contact_id: str | None = None) -> None:
-        return None
-
-    def record_booking(self, contact_id: str, start: datetime, end: datetime, title: str,
-                       idempotency_key: str) -> str | None:
-        return None

@@ -21,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 from connectors.contract import PermanentProviderError
 from connectors.crm_fields import UNKNOWN_CONTACT
 from connectors.local.remote_creates import CreateLog, marker
+from connectors.notes_crm import NotesOnlyCrm
 from connectors.servicetitan.client import ServiceTitanClient, st_time
 
 
@@ -38,17 +39,10 @@ def customer_of(contact_id: str | None, source: str = "servicetitan") -> str | N
     return rest if rest != contact_id and rest.isdigit() else None
 
 
-class ServiceTitanCrm:
+class ServiceTitanCrm(NotesOnlyCrm):
     def __init__(self, client: ServiceTitanClient, creates: CreateLog, tasks: TaskIds | None = None,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self.client, self.creates, self.tasks, self.clock = client, creates, tasks, clock
-
-    def read_fields(self, contact_id: str, appointment_id: str) -> dict[str, str | None]:
-        return {}
-
-    def write_fields(self, contact_id: str, appointment_id: str, fields: dict[str, str | None],
-                     idempotency_key: str) -> None:
-        return None
 
     def append_note(self, contact_id: str, note: str, idempotency_key: str) -> None:
         customer = customer_of(contact_id)
@@ -81,7 +75,3 @@ class ServiceTitanCrm:
         if customer is not None:
             fields["customerId"] = int(customer)
         self.creates.once(idempotency_key, "task", lambda: self.client.create_task(fields), lambda: None)
-
-    def record_booking(self, contact_id: str, start: datetime, end: datetime, title: str,
-                       idempotency_key: str) -> str | None:
-        return None
