@@ -11,8 +11,8 @@ import pytest
 from temporalio.client import Client
 
 from tests.e2e.provider_helpers import provider_stack, writeback_policy
-from tests.fakes.jobber_fake import FakeJobber
-from tests.helpers import settings_from
+from tests.fakes.jobber_fake import FakeJobber, jobber_webhook
+from tests.helpers import eventually, settings_from
 from workers.dev.demo import daytime_contact
 from workers.dev.demo_polled import polled_refusal, run_polled_demo
 
@@ -42,6 +42,28 @@ async def test_the_jobber_demo_finds_a_late_visit_and_recovers_it(
         notes = fake.client_notes[visit["client"]]  # the case's notes, written back on the client
         assert notes and all("(ref nsk" in n["message"] for n in notes)
         assert "jobber-refresh" not in fake.valid_refresh  # the seed was spent and the rotated one kept
+
+
+async def test_a_signed_jobber_webhook_runs_the_jobber_poll_and_a_forged_one_is_refused(
+        client: Client, task_queue: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with FakeJobber() as fake:
+        async with provider_stack(client, task_queue, tmp_path, monkeypatch, jobber_env(fake.base_url)) as stack:
+            def polls() -> int:
+                return sum(1 for c in fake.calls("POST", "/api/graphql") if c.json()["operationName"] == "NoshowVisits")
+
+            async def count() -> int:
+                return polls()
+
+            before = polls()
+            body, headers = jobber_webhook("jobber-secret", "VISIT_UPDATE", "Z2lkOi8vSm9iYmVyL1Zpc2l0LzE=")
+            forged = {**headers, "x-jobber-hmac-sha256": jobber_webhook("guessed", "VISIT_UPDATE", "x")[1][
+                "x-jobber-hmac-sha256"]}
+            assert (await stack.http.post("/webhooks/jobber", content=body, headers=forged)).status_code == 401
+            answer = await stack.http.post("/webhooks/jobber", content=body, headers=headers)
+            assert answer.status_code == 200, answer.text
+            await eventually(count, lambda n: n > before)
+            again = await stack.http.post("/webhooks/jobber", content=body, headers=headers)  # Jobber's retry
+            assert again.status_code == 200
 
 
 def test_an_account_that_is_not_a_local_fake_needs_yes_create(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
