@@ -8,10 +8,12 @@ from pydantic import Field
 from connectors.acuity.settings import AcuitySettings
 from connectors.fhir.settings import FhirSettings
 from connectors.freshdesk.settings import FreshdeskSettings
+from connectors.jobber.settings import JobberSettings
 from connectors.mailchimp.settings import MailchimpSettings
 from connectors.mindbody.settings import MindbodySettings
 from connectors.quickbooks.settings import QuickBooksSettings
 from connectors.sendgrid.settings import SendGridSettings
+from connectors.servicetitan.settings import ServiceTitanSettings
 from connectors.settings import EnvSection
 from connectors.slack.settings import SlackSettings
 from connectors.square.settings import SquareSettings
@@ -50,6 +52,8 @@ class ConnectorSections(EnvSection):
     acuity: AcuitySettings = Field(default_factory=AcuitySettings)
     square: SquareSettings = Field(default_factory=SquareSettings)
     fhir: FhirSettings = Field(default_factory=FhirSettings)
+    servicetitan: ServiceTitanSettings = Field(default_factory=ServiceTitanSettings)
+    jobber: JobberSettings = Field(default_factory=JobberSettings)
     twilio: TwilioSettings = Field(default_factory=TwilioSettings)
     sendgrid: SendGridSettings = Field(default_factory=SendGridSettings)
     slack: SlackSettings = Field(default_factory=SlackSettings)

@@ -238,6 +238,8 @@ CrmProvider = Literal[
     "gohighlevel",
     "zendesk",
     "freshdesk",
+    "jobber",
+    "servicetitan",
 ]
 
 

@@ -336,13 +336,17 @@ def test_check_everything_configured_well(monkeypatch: pytest.MonkeyPatch, tmp_p
         "NOSHOW_MAILCHIMP_WEBHOOK_SECRET": "mc-hook-secret-0123456789", "NOSHOW_QUICKBOOKS_VERIFIER_TOKEN": "qb-ver-01",
         "NOSHOW_QUICKBOOKS_CLIENT_ID": "ABqb-client", "NOSHOW_QUICKBOOKS_REFRESH_TOKEN": "AB11-refresh-01",
         "NOSHOW_QUICKBOOKS_REALM_ID": "9130357766900456",
+        "NOSHOW_SERVICETITAN_TENANT_ID": "123456", "NOSHOW_SERVICETITAN_CLIENT_ID": "cid.st-01",
+        "NOSHOW_SERVICETITAN_CLIENT_SECRET": "st-secret-01", "NOSHOW_SERVICETITAN_APP_KEY": "ak1.st-app-key-01",
+        "NOSHOW_JOBBER_CLIENT_ID": "jobber-client-01", "NOSHOW_JOBBER_CLIENT_SECRET": "jobber-secret-01",
+        "NOSHOW_JOBBER_REFRESH_TOKEN": "jobber-refresh-01",
         # the address providers call, and a Temporal server rather than the embedded one
         "NOSHOW_PUBLIC_BASE_URL": "https://noshow.example.com", "TEMPORAL_ADDRESS": "temporal.internal:7233",
     })
     statuses = _statuses(result)
     assert result.exit_code == 0, result.output
     assert set(statuses.values()) == {"ok"}, statuses
-    assert len(statuses) == 1 + 23 + 3 + 2 + 17
+    assert len(statuses) == 1 + 24 + 3 + 2 + 19
 
 
 def test_check_reports_bad_formats_and_missing_pieces(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -56,6 +56,7 @@ AC_TOKEN = "activecampaign-url-token-0123456789"
 ZENDESK, FRESHDESK = "zendesk-signing-secret-01", "freshdesk-rule-token-0123456789"
 ACUITY_KEY, SQUARE_KEY = "acuity-api-key-0123", "square-signature-key-0123"
 FHIR_TOKEN = "fhir-subscription-token-0123"
+JOBBER = "jobber-client-secret-01"
 PROVIDER_ENV = {
     "NOSHOW_SETTINGS_FILE": "/nonexistent/.env",
     "NOSHOW_CALCOM_WEBHOOK_SECRET": CALCOM, "NOSHOW_CALENDLY_SIGNING_KEY": CALENDLY,
@@ -71,10 +72,12 @@ PROVIDER_ENV = {
     "NOSHOW_ACUITY_USER_ID": "11145481", "NOSHOW_ACUITY_API_KEY": ACUITY_KEY,
     "NOSHOW_ACUITY_BASE_URL": "http://127.0.0.1:9/api/v1", "NOSHOW_SQUARE_SIGNATURE_KEY": SQUARE_KEY,
     "NOSHOW_FHIR_SUBSCRIPTION_TOKEN": FHIR_TOKEN,
+    "NOSHOW_JOBBER_CLIENT_SECRET": JOBBER,
 }
 JSON_PROVIDERS = ["calcom", "calendly", "hubspot", "zoom", "outlook", "events", "sendgrid", "pipedrive",
-                  "gohighlevel", "zendesk", "freshdesk", "mindbody", "square", "fhir"]
+                  "gohighlevel", "zendesk", "freshdesk", "mindbody", "square", "fhir", "jobber"]
 ALL_PROVIDERS = [*JSON_PROVIDERS, "twilio", "slack", "sendgrid_parse", "google", "activecampaign", "acuity"]
+ALL_PROVIDERS = [*JSON_PROVIDERS, "twilio", "slack", "sendgrid_parse", "google", "activecampaign"]
 
 
 # ------------------------------------------------------------------ the app, every provider on
@@ -181,6 +184,8 @@ def signed_headers(api: ProviderApi, provider: str, body: bytes, ts: str | None 
         return {"x-acuity-signature": hmac_sha256_b64(ACUITY_KEY, body)}
     if provider == "square":
         return {"x-square-hmacsha256-signature": hmac_sha256_b64(SQUARE_KEY, api.url(provider, query).encode() + body)}
+    if provider == "jobber":
+        return {"x-jobber-hmac-sha256": hmac_sha256_b64(JOBBER, body)}
     if provider == "pipedrive":
         pair = base64.b64encode(f"{PIPEDRIVE_USER}:{PIPEDRIVE_PASSWORD}".encode()).decode()
         return {"authorization": f"Basic {pair}"}

@@ -99,6 +99,9 @@ WEBHOOKS: dict[str, tuple[list[str], str, str, str]] = {
     "quickbooks": (["intuit-signature"], "base64 HMAC-SHA256(app verifier token, raw body); no timestamp is signed",
                    "application/json", '{"eventNotifications": [{"realmId", "dataChangeEvent": {"entities": '
                                        '[{"name", "id", "operation", "lastUpdated"}]}}]} or a CloudEvents array'),
+    "jobber": (["x-jobber-hmac-sha256"], "base64 HMAC-SHA256(app OAuth client secret, raw body); no timestamp is "
+                                         "signed, dedupe on topic, item, account and `occuredAt`", "application/json",
+               '{"data": {"webHookEvent": {"topic": "VISIT_UPDATE", "appId", "accountId", "itemId", "occuredAt"}}}'),
     "slack": (["x-slack-signature", "x-slack-request-timestamp"],
               "`v0=<hex HMAC-SHA256(signing secret, v0:timestamp:body)>`, ±5 min",
               "application/x-www-form-urlencoded", "payload=<JSON block_actions>"),

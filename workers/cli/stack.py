@@ -82,8 +82,9 @@ def demo(
                                                     "webhook and recover it (calcom, activecampaign, pipedrive, "
                                                     "gohighlevel, hubspot, calendly, events, zoom, zendesk, "
                                                     "freshdesk, mindbody, acuity, square), or write it to a "
-                                                    "polled provider (salesforce, zoho, fhir, quickbooks) and run "
-                                                    "its reconcile once; then recover it")] = None,
+                                                    "polled provider (salesforce, zoho, fhir, quickbooks, "
+                                                    "servicetitan, jobber) and run its reconcile once; then recover "
+                                                    "it")] = None,
     yes_create: Annotated[bool, typer.Option("--yes-create", help="let the demo create its records in a "
                                                                   "provider account that is not a local fake")] = False,
 ) -> None:

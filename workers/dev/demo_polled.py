@@ -39,6 +39,8 @@ from connectors.zoho.client import zoho_time
 from domain.ids import case_id_for
 from domain.reconcile import ReconcileResult
 from workers.dev.demo import DemoRefused, daytime_contact
+from workers.dev.demo_jobber import jobber_create, jobber_problem, jobber_urls
+from workers.dev.demo_servicetitan import servicetitan_create, servicetitan_problem, servicetitan_urls
 from workers.dev.demo_sources.base import remote_refusal
 from workers.providers import quickbooks as qb
 from workers.settings import Settings
@@ -161,6 +163,11 @@ POLLED: dict[str, PolledSource] = {
                          lambda _s: None, _fhir_create),
     "quickbooks": PolledSource("QuickBooks Online", "a Customer and a service Invoice, voided", "service",
                                "invoices", qb.demo_urls, qb.demo_problem, qb.demo_create),
+    "servicetitan": PolledSource("ServiceTitan", "a customer, a job and its appointment, cancelled for no access",
+                                 "servicetitan_appointment", "default", servicetitan_urls, servicetitan_problem,
+                                 servicetitan_create),
+    "jobber": PolledSource("Jobber", "a client, a job and a visit that ended uncompleted", "jobber_visit", "default",
+                           jobber_urls, jobber_problem, jobber_create),
 }
 
 

@@ -31,6 +31,7 @@ from workers.providers.acuity import acuity_details, acuity_inbound
 from workers.providers.checks import ProviderCheck
 from workers.providers.fhir import fhir_inbound
 from workers.providers.freshdesk import freshdesk_inbound, freshdesk_people
+from workers.providers.jobber import jobber_inbound
 from workers.providers.mailchimp import mailchimp_inbound
 from workers.providers.mindbody import mindbody_inbound, mindbody_people
 from workers.providers.quickbooks import quickbooks_inbound
@@ -193,4 +194,5 @@ def inbound_connectors(settings: Settings, channel_store: ChannelStore | None = 
         "NOSHOW_MAILCHIMP_WEBHOOK_SECRET")
     add("quickbooks", lambda: quickbooks_inbound(s), secret(s.quickbooks.verifier_token) is not None,
         "NOSHOW_QUICKBOOKS_VERIFIER_TOKEN")
+    add("jobber", lambda: jobber_inbound(s), secret(s.jobber.client_secret) is not None, "NOSHOW_JOBBER_CLIENT_SECRET")
     return routes, checks

@@ -19,6 +19,9 @@ provider message (they can echo input).
 - ActiveCampaign: `GET /api/3/users/me` https://developers.activecampaign.com/reference/retrieve-logged-in-user
 - GoHighLevel: `GET /locations/{locationId}`
   https://highlevel.stoplight.io/docs/integrations/d777490312af4-get-location
+- ServiceTitan: `GET /jpm/v2/tenant/{tenant}/appointments?pageSize=1`
+  https://developer.servicetitan.io/api-details/#api=tenant-jpm-v2&operation=Appointments_GetList
+- Jobber: GraphQL `query { account { id } }` https://developer.getjobber.com/docs/using_jobbers_api/api_queries_and_mutations
 - Calendly: `GET /users/me` https://developer.calendly.com/api-docs/005832c83aeae-get-current-user
 - Google Calendar: `GET /calendars/{calendarId}` https://developers.google.com/calendar/api/v3/reference/calendars/get
 - Outlook (Graph): `GET /users/{user}?$select=id` https://learn.microsoft.com/en-us/graph/api/user-get
@@ -45,10 +48,12 @@ from connectors.settings import secret
 from connectors.zoho.client import ZohoClient
 from workers.providers.checks import ProviderCheck
 from workers.providers.freshdesk import freshdesk_client
+from workers.providers.jobber import jobber_probe
 from workers.providers.mailchimp import mailchimp_probe
 from workers.providers.quickbooks import quickbooks_probe
 from workers.providers.sales_crms import activecampaign_client, gohighlevel_client, pipedrive_client
 from workers.providers.salesforce_zoho import salesforce_client, zoho_client
+from workers.providers.servicetitan import servicetitan_probe
 from workers.providers.zendesk import zendesk_client
 from workers.settings import Settings
 
@@ -226,6 +231,10 @@ def probes(s: Settings) -> dict[str, Probe]:
         p["freshdesk"] = lambda: _freshdesk(s)
     if s.fhir.base_url and (secret(s.fhir.private_key) or secret(s.fhir.access_token)):
         p["fhir"] = lambda: _fhir(s)
+    if s.servicetitan.configured:
+        p["servicetitan"] = lambda: servicetitan_probe(s)
+    if s.jobber.configured:
+        p["jobber"] = lambda: jobber_probe(s)
     if secret(s.calendly.token):
         p["calendly"] = lambda: _calendly(s)
     if secret(s.google.access_token) or (s.google.client_id and secret(s.google.refresh_token)):

@@ -3,15 +3,9 @@ the keepers of the push channels (Google) and subscriptions (Outlook) that say "
 
 Webhooks get lost (Calendly disables a subscription after 24 h of failures; Cal.com does not retry; Google and
 Graph pushes only say "something changed"), so every connected source is polled every
-NOSHOW_RECONCILE_EVERY_MINUTES and what was missed goes through the intake, the path webhooks take. The names
-("calcom", "calendly", "hubspot", "google", "outlook", "salesforce", "zoho", "pipedrive",
-"activecampaign", "gohighlevel", "zendesk", "freshdesk") are also the
-"activecampaign", "gohighlevel", "mindbody") are also the
-"activecampaign", "gohighlevel", "acuity", "square") are also the
-"activecampaign", "gohighlevel", "fhir") are also the
-"activecampaign", "gohighlevel", "quickbooks") are also the
-appointments' `source`, which the policy's `sources:` list and the case ids use, so a booking found here lands
-on the case its webhook would have started.
+NOSHOW_RECONCILE_EVERY_MINUTES and what was missed goes through the intake, the path webhooks take. Each source's
+name ("calcom", "salesforce", "fhir", ...) is also its appointments' `source`, which the policy's `sources:` list
+and the case ids use, so a booking found here lands on the case its webhook would have started.
 """
 
 from __future__ import annotations
@@ -45,10 +39,12 @@ from workers.providers.acuity import acuity_source
 from workers.providers.checks import ProviderCheck, url_problem
 from workers.providers.fhir import fhir_source
 from workers.providers.freshdesk import freshdesk_source
+from workers.providers.jobber import jobber_source
 from workers.providers.mindbody import mindbody_source
 from workers.providers.quickbooks import quickbooks_source, quickbooks_token
 from workers.providers.sales_crms import activecampaign_source, gohighlevel_source, pipedrive_source, pipedrive_token
 from workers.providers.salesforce_zoho import salesforce_source, zoho_source
+from workers.providers.servicetitan import servicetitan_source
 from workers.providers.square import square_source
 from workers.providers.tokens import google_token, graph_token
 from workers.providers.zendesk import CREDENTIALS, zendesk_source
@@ -174,6 +170,16 @@ def _plan(s: Settings) -> _Plan:
     consider("fhir", "set" if secret(f.private_key) or secret(f.access_token) else None,
              "NOSHOW_FHIR_PRIVATE_KEY (or NOSHOW_FHIR_ACCESS_TOKEN)", {"NOSHOW_FHIR_BASE_URL": f.base_url, **smart},
              {"NOSHOW_FHIR_BASE_URL": f.base_url or ""}, lambda: fhir_source(s))
+    st, jobber = s.servicetitan, s.jobber
+    consider("servicetitan", secret(st.client_secret), "NOSHOW_SERVICETITAN_CLIENT_SECRET",
+             {"NOSHOW_SERVICETITAN_CLIENT_ID": st.client_id, "NOSHOW_SERVICETITAN_APP_KEY": secret(st.app_key),
+              "NOSHOW_SERVICETITAN_TENANT_ID": st.tenant_id if (st.tenant_id or "").strip().isdigit() else None},
+             {"NOSHOW_SERVICETITAN_AUTH_URL": st.auth_url, "NOSHOW_SERVICETITAN_BASE_URL": st.base_url},
+             lambda: servicetitan_source(s))
+    consider("jobber", secret(jobber.refresh_token), "NOSHOW_JOBBER_REFRESH_TOKEN",
+             {"NOSHOW_JOBBER_CLIENT_ID": jobber.client_id, "NOSHOW_JOBBER_CLIENT_SECRET": secret(jobber.client_secret)},
+             {"NOSHOW_JOBBER_TOKEN_URL": jobber.token_url, "NOSHOW_JOBBER_API_URL": jobber.api_url},
+             lambda: jobber_source(s))
     return plan
 
 

@@ -24,6 +24,8 @@ from policies.schema import CrmRules
 from workers.providers import acuity, helpdesks, mindbody, sales_crms, salesforce_zoho, square
 from workers.providers.checks import ProviderCheck, ProviderConfigError, url_problem
 from workers.providers.fhir import fhir_calendar, fhir_token
+from workers.providers.jobber import jobber_crm, jobber_crm_problems
+from workers.providers.servicetitan import servicetitan_crm, servicetitan_crm_problems
 from workers.providers.tokens import google_token, graph_token
 from workers.settings import Settings
 
@@ -108,6 +110,10 @@ def crm_problems(s: Settings) -> list[str]:
         return helpdesks.crm_problems(s)
     if s.routing.crm_provider == "local":
         return []
+    if s.routing.crm_provider == "jobber":
+        return jobber_crm_problems(s)
+    if s.routing.crm_provider == "servicetitan":
+        return servicetitan_crm_problems(s)
     hubspot = s.hubspot
     problems = [] if secret(hubspot.access_token) else ["NOSHOW_CRM_PROVIDER=hubspot needs "
                                                         "NOSHOW_HUBSPOT_ACCESS_TOKEN"]
@@ -140,6 +146,8 @@ def writeback_checks(s: Settings) -> list[ProviderCheck]:
     else:
         titles = {**salesforce_zoho.TITLES, **sales_crms.TITLES, **helpdesks.TITLES}
         title = titles.get(s.routing.crm_provider, "HubSpot")
+        title = {**salesforce_zoho.TITLES, **sales_crms.TITLES, "jobber": "Jobber",
+                 "servicetitan": "ServiceTitan"}.get(s.routing.crm_provider, "HubSpot")
         checks.append(ProviderCheck("crm", "ok", f"outcomes, notes and owner tasks written to {title} under the CRM "
                                                  "write rules; local copy kept"))
     return checks
@@ -195,6 +203,10 @@ def writeback(s: Settings, calendar: Any, crm: Any, rules: list[CrmRules]) -> tu
         resolver = HubSpotContactResolver(client, crm.contact, db=crm.db, create=s.hubspot.create_contacts)
         remote = HubSpotCrm(client, union_rules(rules), contact_resolver=resolver,
                             default_owner=(s.hubspot.owner_id or "").strip() or None)
+    elif routing.crm_provider == "jobber":
+        remote = jobber_crm(s, crm)
+    elif routing.crm_provider == "servicetitan":
+        remote = servicetitan_crm(s, crm)
     else:
         remote = salesforce_zoho.remote_crm(s, crm, union_rules(rules)) or sales_crms.remote_crm(
             s, crm, union_rules(rules)) or helpdesks.remote_crm(s, crm, union_rules(rules))

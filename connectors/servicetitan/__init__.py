@@ -1,0 +1,1 @@
+"""ServiceTitan: jobs and appointments polled from the JPM API v2, job cancels, reschedules, holds, notes and tasks."""
