@@ -77,7 +77,6 @@ PROVIDER_ENV = {
 JSON_PROVIDERS = ["calcom", "calendly", "hubspot", "zoom", "outlook", "events", "sendgrid", "pipedrive",
                   "gohighlevel", "zendesk", "freshdesk", "mindbody", "square", "fhir", "jobber"]
 ALL_PROVIDERS = [*JSON_PROVIDERS, "twilio", "slack", "sendgrid_parse", "google", "activecampaign", "acuity"]
-ALL_PROVIDERS = [*JSON_PROVIDERS, "twilio", "slack", "sendgrid_parse", "google", "activecampaign"]
 
 
 # ------------------------------------------------------------------ the app, every provider on
