@@ -7,6 +7,7 @@ from pydantic import Field
 
 from connectors.sendgrid.settings import SendGridSettings
 from connectors.settings import EnvSection
+from connectors.sheets.settings import SheetsSettings
 from connectors.slack.settings import SlackSettings
 from connectors.twilio.settings import TwilioSettings
 from workers.provider_settings import (
@@ -38,6 +39,7 @@ class ConnectorSections(EnvSection):
     pipedrive: PipedriveSettings = Field(default_factory=PipedriveSettings)
     activecampaign: ActiveCampaignSettings = Field(default_factory=ActiveCampaignSettings)
     gohighlevel: GoHighLevelSettings = Field(default_factory=GoHighLevelSettings)
+    sheets: SheetsSettings = Field(default_factory=SheetsSettings)
     twilio: TwilioSettings = Field(default_factory=TwilioSettings)
     sendgrid: SendGridSettings = Field(default_factory=SendGridSettings)
     slack: SlackSettings = Field(default_factory=SlackSettings)

@@ -216,7 +216,8 @@ class CodecSettings(EnvSection):
 
 
 CalendarProvider = Literal["local", "calcom", "calendly", "google", "outlook", "gohighlevel"]
-CrmProvider = Literal["local", "hubspot", "salesforce", "zoho", "pipedrive", "activecampaign", "gohighlevel"]
+CrmProvider = Literal["local", "hubspot", "salesforce", "zoho", "pipedrive", "activecampaign", "gohighlevel",
+                      "sheets"]
 
 
 class RoutingSettings(EnvSection):

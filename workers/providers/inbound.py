@@ -35,6 +35,7 @@ from workers.providers.sales_crms import (
     pipedrive_inbound,
     pipedrive_people,
 )
+from workers.providers.sheets import sheets_inbound
 from workers.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -169,4 +170,5 @@ def inbound_connectors(settings: Settings, channel_store: ChannelStore | None = 
     add("gohighlevel", lambda: with_people(gohighlevel_inbound(s), gohighlevel_people(s)),
         secret(s.gohighlevel.webhook_public_key) is not None,
         "NOSHOW_GOHIGHLEVEL_WEBHOOK_PUBLIC_KEY")
+    add("sheets", lambda: sheets_inbound(s), secret(s.sheets.channel_token) is not None, "NOSHOW_SHEETS_CHANNEL_TOKEN")
     return routes, checks

@@ -5,7 +5,7 @@ Webhooks get lost (Calendly disables a subscription after 24 h of failures; Cal.
 Graph pushes only say "something changed"), so every connected source is polled every
 NOSHOW_RECONCILE_EVERY_MINUTES and what was missed goes through the intake, the path webhooks take. The names
 ("calcom", "calendly", "hubspot", "google", "outlook", "salesforce", "zoho", "pipedrive",
-"activecampaign", "gohighlevel") are also the
+"activecampaign", "gohighlevel", "sheets") are also the
 appointments' `source`, which the policy's `sources:` list and the case ids use, so a booking found here lands
 on the case its webhook would have started.
 """
@@ -39,6 +39,8 @@ from connectors.settings import secret
 from workers.providers.checks import ProviderCheck, url_problem
 from workers.providers.sales_crms import activecampaign_source, gohighlevel_source, pipedrive_source, pipedrive_token
 from workers.providers.salesforce_zoho import salesforce_source, zoho_source
+from workers.providers.sheets import CREDENTIAL as SHEETS_CREDENTIAL
+from workers.providers.sheets import sheets_source
 from workers.providers.tokens import google_token, graph_token
 from workers.settings import Settings
 from workers.temporal.schedules import schedule_id
@@ -133,6 +135,9 @@ def _plan(s: Settings) -> _Plan:
                  {"NOSHOW_GOHIGHLEVEL_LOCATION_ID": ghl.location_id,
                   "NOSHOW_GOHIGHLEVEL_CALENDAR_ID (or NOSHOW_GOHIGHLEVEL_GROUP_ID)": ghl.group_id or ghl.calendar_id},
                  {"NOSHOW_GOHIGHLEVEL_BASE_URL": ghl.base_url}, lambda: gohighlevel_source(s))
+    if s.sheets.spreadsheet_id:  # the Google credential alone is the calendar's, not a sheet to poll
+        consider("sheets", "set" if google_token(s) else None, SHEETS_CREDENTIAL, {},
+                 {"NOSHOW_SHEETS_BASE_URL": s.sheets.base_url}, lambda: sheets_source(s))
     return plan
 
 

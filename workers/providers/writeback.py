@@ -21,7 +21,7 @@ from connectors.outlook.client import OutlookClient
 from connectors.settings import secret
 from connectors.writeback import MirroredCalendar, RemoteCrm, WritebackCrm
 from policies.schema import CrmRules
-from workers.providers import sales_crms, salesforce_zoho
+from workers.providers import sales_crms, salesforce_zoho, sheets
 from workers.providers.checks import ProviderCheck, ProviderConfigError, url_problem
 from workers.providers.tokens import google_token, graph_token
 from workers.settings import Settings
@@ -78,6 +78,8 @@ def crm_problems(s: Settings) -> list[str]:
         return salesforce_zoho.crm_problems(s)
     if s.routing.crm_provider in sales_crms.TITLES:
         return sales_crms.crm_problems(s)
+    if s.routing.crm_provider == "sheets":
+        return sheets.sheets_problems(s)
     if s.routing.crm_provider == "local":
         return []
     hubspot = s.hubspot
@@ -110,7 +112,8 @@ def writeback_checks(s: Settings) -> list[ProviderCheck]:
     elif problems:
         checks.append(ProviderCheck("crm", "error", "; ".join(problems)))
     else:
-        title = {**salesforce_zoho.TITLES, **sales_crms.TITLES}.get(s.routing.crm_provider, "HubSpot")
+        titles = {**salesforce_zoho.TITLES, **sales_crms.TITLES, "sheets": sheets.TITLE}
+        title = titles.get(s.routing.crm_provider, "HubSpot")
         checks.append(ProviderCheck("crm", "ok", f"outcomes, notes and owner tasks written to {title} under the CRM "
                                                  "write rules; local copy kept"))
     return checks
@@ -158,6 +161,8 @@ def writeback(s: Settings, calendar: Any, crm: Any, rules: list[CrmRules]) -> tu
         resolver = HubSpotContactResolver(client, crm.contact, db=crm.db, create=s.hubspot.create_contacts)
         remote = HubSpotCrm(client, union_rules(rules), contact_resolver=resolver,
                             default_owner=(s.hubspot.owner_id or "").strip() or None)
+    elif routing.crm_provider == "sheets":
+        remote = sheets.sheets_crm(s, crm, union_rules(rules))
     else:
         remote = salesforce_zoho.remote_crm(s, crm, union_rules(rules)) or sales_crms.remote_crm(
             s, crm, union_rules(rules))
