@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from connectors.airtable.settings import AirtableSettings
 from connectors.sendgrid.settings import SendGridSettings
 from connectors.settings import EnvSection
 from connectors.sheets.settings import SheetsSettings
@@ -40,6 +41,7 @@ class ConnectorSections(EnvSection):
     activecampaign: ActiveCampaignSettings = Field(default_factory=ActiveCampaignSettings)
     gohighlevel: GoHighLevelSettings = Field(default_factory=GoHighLevelSettings)
     sheets: SheetsSettings = Field(default_factory=SheetsSettings)
+    airtable: AirtableSettings = Field(default_factory=AirtableSettings)
     twilio: TwilioSettings = Field(default_factory=TwilioSettings)
     sendgrid: SendGridSettings = Field(default_factory=SendGridSettings)
     slack: SlackSettings = Field(default_factory=SlackSettings)

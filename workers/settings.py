@@ -217,7 +217,7 @@ class CodecSettings(EnvSection):
 
 CalendarProvider = Literal["local", "calcom", "calendly", "google", "outlook", "gohighlevel"]
 CrmProvider = Literal["local", "hubspot", "salesforce", "zoho", "pipedrive", "activecampaign", "gohighlevel",
-                      "sheets"]
+                      "sheets", "airtable"]
 
 
 class RoutingSettings(EnvSection):

@@ -10,6 +10,7 @@ never sent. A sheet holds no notes or tasks: those stay in the local CRM copy, w
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 import structlog
@@ -29,7 +30,23 @@ def column_problems(columns: Mapping[str, str]) -> list[str]:
             if header_key(title) in COLUMNS or not header_key(title)]
 
 
-class SheetsOutcomes:
+class FieldsOnly:
+    """A table-shaped target keeps outcome fields only: notes, tasks and the engine's bookings stay in the local
+    CRM copy, which is their record."""
+
+    def append_note(self, contact_id: str, note: str, idempotency_key: str) -> None:
+        return None
+
+    def create_task(self, owner_id: str | None, title: str, idempotency_key: str, *,
+                    contact_id: str | None = None) -> None:
+        return None
+
+    def record_booking(self, contact_id: str, start: datetime, end: datetime, title: str,
+                       idempotency_key: str) -> str | None:
+        return None  # a row written here would be read back as a new appointment
+
+
+class SheetsOutcomes(FieldsOnly):
     def __init__(self, client: SheetsClient, spreadsheet_id: str, sheet: str, columns: Mapping[str, str],
                  rules: CrmRules | None = None) -> None:
         problems = column_problems(columns)
@@ -94,9 +111,3 @@ class SheetsOutcomes:
         if cells:
             self.client.batch_update(self.spreadsheet_id, cells)
 
-    def append_note(self, contact_id: str, note: str, idempotency_key: str) -> None:
-        return None  # a sheet has no notes: the local CRM copy holds them
-
-    def create_task(self, owner_id: str | None, title: str, idempotency_key: str, *,
-                    contact_id: str | None = None) -> None:
-        return None  # a sheet has no tasks: the local CRM copy holds them

@@ -27,6 +27,7 @@ from connectors.twilio.webhook import TwilioWebhook
 from connectors.zoho.inbound import ZohoInbound
 from connectors.zoom.inbound import ZoomInbound
 from workers.provider_settings import HubSpotSettings
+from workers.providers.airtable import airtable_inbound
 from workers.providers.checks import ProviderCheck
 from workers.providers.sales_crms import (
     activecampaign_inbound,
@@ -171,4 +172,6 @@ def inbound_connectors(settings: Settings, channel_store: ChannelStore | None = 
         secret(s.gohighlevel.webhook_public_key) is not None,
         "NOSHOW_GOHIGHLEVEL_WEBHOOK_PUBLIC_KEY")
     add("sheets", lambda: sheets_inbound(s), secret(s.sheets.channel_token) is not None, "NOSHOW_SHEETS_CHANNEL_TOKEN")
+    add("airtable", lambda: airtable_inbound(s), secret(s.airtable.mac_secret) is not None,
+        "NOSHOW_AIRTABLE_MAC_SECRET (+ NOSHOW_AIRTABLE_BASE_ID, NOSHOW_AIRTABLE_WEBHOOK_ID)")
     return routes, checks

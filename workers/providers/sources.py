@@ -5,7 +5,7 @@ Webhooks get lost (Calendly disables a subscription after 24 h of failures; Cal.
 Graph pushes only say "something changed"), so every connected source is polled every
 NOSHOW_RECONCILE_EVERY_MINUTES and what was missed goes through the intake, the path webhooks take. The names
 ("calcom", "calendly", "hubspot", "google", "outlook", "salesforce", "zoho", "pipedrive",
-"activecampaign", "gohighlevel", "sheets") are also the
+"activecampaign", "gohighlevel", "sheets", "airtable") are also the
 appointments' `source`, which the policy's `sources:` list and the case ids use, so a booking found here lands
 on the case its webhook would have started.
 """
@@ -36,6 +36,7 @@ from connectors.local.db import LocalDb
 from connectors.outlook.client import OutlookClient
 from connectors.outlook.subscriptions import SqliteSubscriptionStore, SubscriptionKeeper
 from connectors.settings import secret
+from workers.providers.airtable import airtable_needs, airtable_source
 from workers.providers.checks import ProviderCheck, url_problem
 from workers.providers.sales_crms import activecampaign_source, gohighlevel_source, pipedrive_source, pipedrive_token
 from workers.providers.salesforce_zoho import salesforce_source, zoho_source
@@ -138,6 +139,8 @@ def _plan(s: Settings) -> _Plan:
     if s.sheets.spreadsheet_id:  # the Google credential alone is the calendar's, not a sheet to poll
         consider("sheets", "set" if google_token(s) else None, SHEETS_CREDENTIAL, {},
                  {"NOSHOW_SHEETS_BASE_URL": s.sheets.base_url}, lambda: sheets_source(s))
+    consider("airtable", secret(s.airtable.token), "NOSHOW_AIRTABLE_TOKEN", airtable_needs(s),
+             {"NOSHOW_AIRTABLE_BASE_URL": s.airtable.base_url}, lambda: airtable_source(s))
     return plan
 
 

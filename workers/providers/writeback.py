@@ -21,7 +21,7 @@ from connectors.outlook.client import OutlookClient
 from connectors.settings import secret
 from connectors.writeback import MirroredCalendar, RemoteCrm, WritebackCrm
 from policies.schema import CrmRules
-from workers.providers import sales_crms, salesforce_zoho, sheets
+from workers.providers import airtable, sales_crms, salesforce_zoho, sheets
 from workers.providers.checks import ProviderCheck, ProviderConfigError, url_problem
 from workers.providers.tokens import google_token, graph_token
 from workers.settings import Settings
@@ -80,6 +80,8 @@ def crm_problems(s: Settings) -> list[str]:
         return sales_crms.crm_problems(s)
     if s.routing.crm_provider == "sheets":
         return sheets.sheets_problems(s)
+    if s.routing.crm_provider == "airtable":
+        return airtable.airtable_problems(s)
     if s.routing.crm_provider == "local":
         return []
     hubspot = s.hubspot
@@ -112,7 +114,7 @@ def writeback_checks(s: Settings) -> list[ProviderCheck]:
     elif problems:
         checks.append(ProviderCheck("crm", "error", "; ".join(problems)))
     else:
-        titles = {**salesforce_zoho.TITLES, **sales_crms.TITLES, "sheets": sheets.TITLE}
+        titles = {**salesforce_zoho.TITLES, **sales_crms.TITLES, "sheets": sheets.TITLE, "airtable": airtable.TITLE}
         title = titles.get(s.routing.crm_provider, "HubSpot")
         checks.append(ProviderCheck("crm", "ok", f"outcomes, notes and owner tasks written to {title} under the CRM "
                                                  "write rules; local copy kept"))
@@ -163,6 +165,8 @@ def writeback(s: Settings, calendar: Any, crm: Any, rules: list[CrmRules]) -> tu
                             default_owner=(s.hubspot.owner_id or "").strip() or None)
     elif routing.crm_provider == "sheets":
         remote = sheets.sheets_crm(s, crm, union_rules(rules))
+    elif routing.crm_provider == "airtable":
+        remote = airtable.airtable_crm(s, crm, union_rules(rules))
     else:
         remote = salesforce_zoho.remote_crm(s, crm, union_rules(rules)) or sales_crms.remote_crm(
             s, crm, union_rules(rules))
