@@ -66,6 +66,12 @@ WEBHOOKS: dict[str, tuple[list[str], str, str, str]] = {
                                          "public key; the body's `timestamp` within 5 min, dedupe on `webhookId`",
                     "application/json", '{"type": "AppointmentUpdate", "locationId", "appointment": {...}, '
                                         '"timestamp", "webhookId"}'),
+    "sheets": (["x-goog-channel-id", "x-goog-channel-token", "x-goog-resource-state", "x-goog-message-number"],
+               "Drive `files.watch` push: `X-Goog-Channel-Token` equals NOSHOW_SHEETS_CHANNEL_TOKEN (constant time); "
+               "nothing is signed; the ping asks for the sheet's reconcile run", "application/json", "(no body)"),
+    "airtable": (["x-airtable-content-mac"], "`hmac-sha256=<hex HMAC-SHA256(base64-decoded macSecretBase64, body)>`; "
+                                             "the ping asks for the table's reconcile run (payloads from the cursor)",
+                 "application/json", '{"base": {"id"}, "webhook": {"id"}, "timestamp"}'),
     "slack": (["x-slack-signature", "x-slack-request-timestamp"],
               "`v0=<hex HMAC-SHA256(signing secret, v0:timestamp:body)>`, ±5 min",
               "application/x-www-form-urlencoded", "payload=<JSON block_actions>"),
