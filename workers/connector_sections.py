@@ -6,6 +6,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from connectors.airtable.settings import AirtableSettings
+from connectors.gmail.settings import GmailSettings
 from connectors.sendgrid.settings import SendGridSettings
 from connectors.settings import EnvSection
 from connectors.sheets.settings import SheetsSettings
@@ -42,6 +43,7 @@ class ConnectorSections(EnvSection):
     gohighlevel: GoHighLevelSettings = Field(default_factory=GoHighLevelSettings)
     sheets: SheetsSettings = Field(default_factory=SheetsSettings)
     airtable: AirtableSettings = Field(default_factory=AirtableSettings)
+    gmail: GmailSettings = Field(default_factory=GmailSettings)
     twilio: TwilioSettings = Field(default_factory=TwilioSettings)
     sendgrid: SendGridSettings = Field(default_factory=SendGridSettings)
     slack: SlackSettings = Field(default_factory=SlackSettings)

@@ -326,13 +326,15 @@ def test_check_everything_configured_well(monkeypatch: pytest.MonkeyPatch, tmp_p
         "NOSHOW_SHEETS_CHANNEL_TOKEN": "drive-channel-token-01", "NOSHOW_AIRTABLE_TOKEN": "pat-airtable-01",
         "NOSHOW_AIRTABLE_BASE_ID": "app00000000000000", "NOSHOW_AIRTABLE_TABLE": "tblAppointments0",
         "NOSHOW_AIRTABLE_WEBHOOK_ID": "ach00000000000000", "NOSHOW_AIRTABLE_MAC_SECRET": "c3VwZXIgZHVwZXIgc2VjcmV0",
+        "NOSHOW_GMAIL_PUSH_AUDIENCE": "https://noshow.example.com/webhooks/gmail",
+        "NOSHOW_GMAIL_PUSH_SERVICE_ACCOUNT": "push@project.iam.gserviceaccount.com",
         # the address providers call, and a Temporal server rather than the embedded one
         "NOSHOW_PUBLIC_BASE_URL": "https://noshow.example.com", "TEMPORAL_ADDRESS": "temporal.internal:7233",
     })
     statuses = _statuses(result)
     assert result.exit_code == 0, result.output
     assert set(statuses.values()) == {"ok"}, statuses
-    assert len(statuses) == 1 + 17 + 3 + 2 + 12
+    assert len(statuses) == 1 + 18 + 3 + 2 + 12
 
 
 def test_check_reports_bad_formats_and_missing_pieces(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -72,6 +72,11 @@ WEBHOOKS: dict[str, tuple[list[str], str, str, str]] = {
     "airtable": (["x-airtable-content-mac"], "`hmac-sha256=<hex HMAC-SHA256(base64-decoded macSecretBase64, body)>`; "
                                              "the ping asks for the table's reconcile run (payloads from the cursor)",
                  "application/json", '{"base": {"id"}, "webhook": {"id"}, "timestamp"}'),
+    "gmail": (["authorization"], "Pub/Sub push OIDC token: RS256 JWT checked against Google's keys, `iss` "
+                                 "accounts.google.com, `aud` NOSHOW_GMAIL_PUSH_AUDIENCE, `email` the push service "
+                                 "account; the push's history id starts a `history.list` read of the replies",
+              "application/json", '{"message": {"data": "<base64 {emailAddress, historyId}>", "messageId"}, '
+                                  '"subscription"}'),
     "slack": (["x-slack-signature", "x-slack-request-timestamp"],
               "`v0=<hex HMAC-SHA256(signing secret, v0:timestamp:body)>`, ±5 min",
               "application/x-www-form-urlencoded", "payload=<JSON block_actions>"),

@@ -29,6 +29,7 @@ from connectors.zoom.inbound import ZoomInbound
 from workers.provider_settings import HubSpotSettings
 from workers.providers.airtable import airtable_inbound
 from workers.providers.checks import ProviderCheck
+from workers.providers.gmail import gmail_push, with_replies
 from workers.providers.sales_crms import (
     activecampaign_inbound,
     gohighlevel_inbound,
@@ -174,4 +175,10 @@ def inbound_connectors(settings: Settings, channel_store: ChannelStore | None = 
     add("sheets", lambda: sheets_inbound(s), secret(s.sheets.channel_token) is not None, "NOSHOW_SHEETS_CHANNEL_TOKEN")
     add("airtable", lambda: airtable_inbound(s), secret(s.airtable.mac_secret) is not None,
         "NOSHOW_AIRTABLE_MAC_SECRET (+ NOSHOW_AIRTABLE_BASE_ID, NOSHOW_AIRTABLE_WEBHOOK_ID)")
+    def gmail() -> object:
+        inner, replies = gmail_push(s)
+        return InboundWithFollowUp(inner, with_replies(inner, replies))
+
+    add("gmail", gmail, bool(s.gmail.push_audience and s.gmail.push_service_account),
+        "NOSHOW_GMAIL_PUSH_AUDIENCE + NOSHOW_GMAIL_PUSH_SERVICE_ACCOUNT")
     return routes, checks
