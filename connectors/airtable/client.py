@@ -2,7 +2,8 @@
 (https://airtable.com/developers/web/api/authentication):
 - records: `GET /v0/{baseId}/{table}` with `filterByFormula`, `pageSize` and `offset` paging, `GET
   /v0/{baseId}/{table}/{recordId}`, `PATCH /v0/{baseId}/{table}` `{"records": [{"id", "fields"}]}` (at most 10
-  records a request) (https://airtable.com/developers/web/api/list-records,
+  records a request), `POST /v0/{baseId}/{table}` `{"records": [{"fields"}]}`
+  (https://airtable.com/developers/web/api/list-records, https://airtable.com/developers/web/api/create-records,
   https://airtable.com/developers/web/api/update-multiple-records);
 - webhooks: `GET /v0/bases/{baseId}/webhooks/{webhookId}/payloads?cursor=` answering `{cursor, mightHaveMore,
   payloads}`, `POST /v0/bases/{baseId}/webhooks/{webhookId}/refresh` answering `{expirationTime}`
@@ -74,6 +75,16 @@ class AirtableClient(BearerJsonApi):
         for i in range(0, len(records), MAX_RECORDS_PER_WRITE):
             chunk = [{"id": rid, "fields": dict(fields)} for rid, fields in records[i:i + MAX_RECORDS_PER_WRITE]]
             self.call("PATCH", f"/v0/{segment(base_id)}/{segment(table)}", json_body={"records": chunk})
+
+    def create(self, base_id: str, table: str, fields: Mapping[str, Any]) -> str:
+        """One new record (`POST /v0/{baseId}/{table}` `{"records": [{"fields"}]}`); its id."""
+        body = self.call("POST", f"/v0/{segment(base_id)}/{segment(table)}",
+                         json_body={"records": [{"fields": dict(fields)}]}, ambiguous_after_send=True)
+        records = body.get("records") if isinstance(body, dict) else None
+        first = records[0] if isinstance(records, list) and records and isinstance(records[0], dict) else {}
+        if not first.get("id"):
+            raise PermanentProviderError("airtable: the create answered no id", code="no_id")
+        return str(first["id"])
 
     def payloads(self, base_id: str, webhook_id: str, cursor: int | None) -> tuple[list[dict[str, Any]], int]:
         """Every payload after `cursor` (None: from the oldest kept) and the cursor to resume from."""

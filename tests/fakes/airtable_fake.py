@@ -3,6 +3,7 @@
   `IS_AFTER(LAST_MODIFIED_TIME(), '<ISO>')` is evaluated; others list everything), `GET .../{recordId}`
   (404 `{"error": "NOT_FOUND"}`), `PATCH /v0/{baseId}/{table}` updating only the named fields (more than 10
   records: 422 `INVALID_RECORDS`);
+- `POST /v0/{baseId}/{table}` creating records;
 - `GET /v0/bases/{baseId}/webhooks/{webhookId}/payloads?cursor=` answering `{cursor, mightHaveMore, payloads}`
   (`page_size` payloads a page), `POST .../refresh` answering `{expirationTime}`;
 - a personal access token as bearer (401 `AUTHENTICATION_REQUIRED`);
@@ -63,6 +64,7 @@ class AirtableFake(FakeServer):
         self.route("GET", r"/v0/([^/]+)/([^/]+)/([^/]+)", self._record)
         self.route("GET", r"/v0/([^/]+)/([^/]+)", self._list)
         self.route("PATCH", r"/v0/([^/]+)/([^/]+)", self._patch)
+        self.route("POST", r"/v0/([^/]+)/([^/]+)", self._create)
 
     def _denied(self, req: RecordedRequest, base_id: str) -> FakeResponse | None:
         if req.headers.get("authorization") != f"Bearer {self.token}":
@@ -109,6 +111,17 @@ class AirtableFake(FakeServer):
                 return FakeResponse(404, {"error": "NOT_FOUND"})
             record["fields"].update(item.get("fields") or {})
             out.append(record)
+        return FakeResponse(200, {"records": out})
+
+    def _create(self, req: RecordedRequest, m: Any) -> FakeResponse:
+        denied = self._denied(req, m.group(1))
+        if denied or m.group(2) != self.table:
+            return denied or FakeResponse(404, {"error": "NOT_FOUND"})
+        out = []
+        for item in (req.json() or {}).get("records") or []:
+            record_id = f"rec{len(self.records) + 1:014d}"
+            self.put(record_id, item.get("fields") or {}, datetime.now(UTC), created=True)
+            out.append(self.records[record_id])
         return FakeResponse(200, {"records": out})
 
     def _payloads(self, req: RecordedRequest, m: Any) -> FakeResponse:

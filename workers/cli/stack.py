@@ -81,8 +81,8 @@ def demo(
     source: Annotated[str | None, typer.Option(help="send one missed appointment as this provider's own signed "
                                                     "webhook and recover it (calcom, activecampaign, pipedrive, "
                                                     "gohighlevel, hubspot, calendly, events, zoom), or write it to "
-                                                    "a polled provider (salesforce, zoho) and run its reconcile "
-                                                    "once; then recover it")] = None,
+                                                    "a polled provider (salesforce, zoho, sheets, airtable) and "
+                                                    "run its reconcile once; then recover it")] = None,
     yes_create: Annotated[bool, typer.Option("--yes-create", help="let the demo create its records in a "
                                                                   "provider account that is not a local fake")] = False,
 ) -> None:
