@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from pyairtable.models.webhook import WebhookNotification
@@ -111,3 +112,24 @@ def test_the_webhook_refresh_extends_its_expiry(fake: AirtableFake) -> None:
     assert client(fake).refresh_webhook(BASE, WEBHOOK) == "2026-12-17T00:00:00.000Z"
     (call,) = fake.calls("POST", f"/v0/bases/{BASE}/webhooks/{WEBHOOK}/refresh")
     assert call.headers["authorization"] == "Bearer pat-test"
+
+
+def test_the_push_schedule_refreshes_the_webhook_before_it_expires(fake: AirtableFake, tmp_path: Path) -> None:
+    from activities.reconcile import PushActivities
+    from connectors.airtable.webhooks import AirtableWebhookKeeper
+    from connectors.local.db import LocalDb
+    from domain.reconcile import PushInput
+    from tests.helpers import settings_from
+    from workers.providers.sources import push_activities
+
+    settings = settings_from({"NOSHOW_AIRTABLE_TOKEN": "pat-test", "NOSHOW_AIRTABLE_BASE_ID": BASE,
+                              "NOSHOW_AIRTABLE_TABLE": TABLE, "NOSHOW_AIRTABLE_WEBHOOK_ID": WEBHOOK,
+                              "NOSHOW_AIRTABLE_BASE_URL": fake.base_url})
+    wired = push_activities(settings, LocalDb(tmp_path / "push.db"))
+    assert wired.providers == ["airtable"]
+    report = wired.renew_push_channels(PushInput(provider="airtable"))
+    assert report.renewed[0].expires_at == datetime(2026, 12, 17, tzinfo=UTC)
+    keeper = AirtableWebhookKeeper(client(fake), BASE, WEBHOOK)
+    again = PushActivities(renewals={"airtable": keeper.maintain}).renew_push_channels(PushInput(provider="airtable"))
+    assert again.renewed[0].expires_at == datetime(2026, 12, 24, tzinfo=UTC)
+    assert len(fake.calls("POST", "/refresh")) == 2

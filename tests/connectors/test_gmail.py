@@ -176,3 +176,23 @@ def test_the_watch_asks_for_inbox_changes_on_the_topic(fake: GmailFake) -> None:
     (call,) = fake.calls("POST", "/watch")
     assert json.loads(call.body) == {"topicName": "projects/noshow-test/topics/gmail", "labelIds": ["INBOX"],
                                      "labelFilterBehavior": "include"}
+
+
+def test_the_push_schedule_renews_the_watch_and_its_first_answer_starts_reply_reading(fake: GmailFake,
+                                                                                      tmp_path: Path) -> None:
+    from domain.reconcile import PushInput
+    from tests.helpers import settings_from
+    from workers.providers.sources import push_activities
+
+    settings = settings_from({"NOSHOW_EMAIL_PROVIDER": "gmail", "NOSHOW_GOOGLE_ACCESS_TOKEN": "gmail-token",
+                              "NOSHOW_GMAIL_FROM_EMAIL": "clinic@example.com", "NOSHOW_GMAIL_BASE_URL": fake.base_url,
+                              "NOSHOW_GMAIL_TOPIC": "projects/noshow-test/topics/gmail"})
+    db = LocalDb(tmp_path / "push.db")
+    wired = push_activities(settings, db)
+    assert wired.providers == ["gmail"]
+    report = wired.renew_push_channels(PushInput(provider="gmail"))
+    assert report.renewed[0].expires_at is not None and len(fake.calls("POST", "/watch")) == 1
+    assert HistoryStore(db).get("clinic@example.com") == str(fake.history_id)
+    fake.deliver("pat@example.com", "yes", "first-reply@mail.example.com")  # before any push arrived
+    replies = GmailReplies(client(fake), HistoryStore(db), "clinic@example.com")
+    assert [m.text for m in replies.sync("clinic@example.com", str(fake.history_id))] == ["yes"]

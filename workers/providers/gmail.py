@@ -9,6 +9,7 @@ from connectors.gmail.channel import GmailChannel
 from connectors.gmail.client import GmailClient
 from connectors.gmail.inbound import GmailPushInbound, GoogleKeys
 from connectors.gmail.replies import GmailReplies, HistoryStore
+from connectors.gmail.watch import GmailWatchKeeper
 from connectors.local.db import LocalDb
 from connectors.twilio.sendlog import SendLog
 from workers.providers.tokens import google_token
@@ -35,6 +36,10 @@ def gmail_push(s: Settings) -> tuple[GmailPushInbound, GmailReplies]:
     g = s.gmail
     inbound = GmailPushInbound(g.push_audience or "", g.push_service_account or "", GoogleKeys(g.certs_url))
     return inbound, GmailReplies(gmail_client(s), HistoryStore(LocalDb(s.storage.database)), g.from_email)
+
+
+def gmail_watch(s: Settings, db: LocalDb) -> GmailWatchKeeper:
+    return GmailWatchKeeper(gmail_client(s), s.gmail.topic or "", HistoryStore(db), s.gmail.from_email)
 
 
 def with_replies(inbound: GmailPushInbound, replies: GmailReplies):  # type: ignore[no-untyped-def]

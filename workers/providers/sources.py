@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from activities.case_events import CaseEventActivities, EventSubmitter, TaskSink
 from activities.reconcile import (
@@ -27,6 +27,7 @@ from activities.reconcile import (
     ReconcileSource,
     StoredReconcileActivities,
 )
+from connectors.airtable.webhooks import AirtableWebhookKeeper
 from connectors.calcom.client import CalcomClient
 from connectors.calendly.client import CalendlyClient
 from connectors.google.channels import ChannelKeeper, SqliteChannelStore
@@ -36,8 +37,10 @@ from connectors.local.db import LocalDb
 from connectors.outlook.client import OutlookClient
 from connectors.outlook.subscriptions import SqliteSubscriptionStore, SubscriptionKeeper
 from connectors.settings import secret
-from workers.providers.airtable import airtable_needs, airtable_source
+from domain.reconcile import RenewalReport
+from workers.providers.airtable import airtable_client, airtable_needs, airtable_source
 from workers.providers.checks import ProviderCheck, url_problem
+from workers.providers.gmail import gmail_watch
 from workers.providers.sales_crms import activecampaign_source, gohighlevel_source, pipedrive_source, pipedrive_token
 from workers.providers.salesforce_zoho import salesforce_source, zoho_source
 from workers.providers.sheets import CREDENTIAL as SHEETS_CREDENTIAL
@@ -186,5 +189,12 @@ def push_activities(settings: Settings, db: LocalDb) -> PushActivities:
         subscriptions.append(SubscriptionKeeper(outlook, SqliteSubscriptionStore(db), resource,
                                                 f"{base}/webhooks/outlook", states[0], source="outlook",
                                                 renew_before=before))
-    return PushActivities(keepers, subscriptions)
+    renewals: dict[str, Callable[[datetime], RenewalReport]] = {}
+    airtable = settings.airtable
+    if airtable.webhook_id and "airtable" in plan.builders:
+        renewals["airtable"] = AirtableWebhookKeeper(airtable_client(settings), airtable.base_id or "",
+                                                     airtable.webhook_id).maintain
+    if settings.gmail.topic and settings.routing.email_provider == "gmail":
+        renewals["gmail"] = gmail_watch(settings, db).maintain
+    return PushActivities(keepers, subscriptions, renewals=renewals)
 
