@@ -15,20 +15,24 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from tests.connectors.cases_airtable import BASE, TABLE, WEBHOOK
 from tests.connectors.cases_salesforce import CONSUMER_KEY, KEY_PEM, USERNAME, fake_org
+from tests.connectors.cases_sheets import SPREADSHEET
 from tests.connectors.cases_zoho import CLIENT_ID, CLIENT_SECRET, REFRESH, fake_zoho
 from tests.fakes.activecampaign_fake import FakeActiveCampaign
+from tests.fakes.airtable_fake import AirtableFake
 from tests.fakes.base import FakeServer
 from tests.fakes.gohighlevel_fake import FakeGoHighLevel
 from tests.fakes.pipedrive_fake import FakePipedrive
 from tests.fakes.providers import FakeCalcom, FakeCalendly, FakeGoogleCalendar, FakeGraph, FakeHubSpot
 from tests.fakes.sendgrid_fake import API_KEY as SENDGRID_KEY
 from tests.fakes.sendgrid_fake import SendGridFake
+from tests.fakes.sheets_fake import SheetsFake
 from tests.fakes.slack_fake import BOT_TOKEN, SlackFake
 from tests.fakes.twilio_fake import ACCOUNT_SID, AUTH_TOKEN, TwilioFake
 
 PROBED = ["twilio", "sendgrid", "hubspot", "calcom", "salesforce", "zoho", "pipedrive", "activecampaign",
-          "gohighlevel", "calendly", "google", "outlook", "slack"]
+          "gohighlevel", "calendly", "google", "outlook", "slack", "sheets", "airtable"]
 
 
 @pytest.fixture
@@ -41,7 +45,9 @@ def fakes() -> Iterator[dict[str, FakeServer]]:
         "calendly": calendly, "google": google, "outlook": graph, "slack": SlackFake(),
         "twilio": TwilioFake(), "sendgrid": SendGridFake(), "hubspot": hubspot, "calcom": calcom,
         "salesforce": fake_org(), "zoho": fake_zoho(), "pipedrive": FakePipedrive(api_token="pd-good"),
-        "activecampaign": FakeActiveCampaign("ac-good"), "gohighlevel": FakeGoHighLevel("pit-good", "loc123")}
+        "activecampaign": FakeActiveCampaign("ac-good"), "gohighlevel": FakeGoHighLevel("pit-good", "loc123"),
+        "sheets": SheetsFake(token="ya29.good"), "airtable": AirtableFake(BASE, TABLE, WEBHOOK, token="pat-good")}
+    servers["sheets"].put_sheet(SPREADSHEET, "Sheet1", [["appointment_id", "start", "end"]])  # type: ignore[attr-defined]
     with ExitStack() as stack:
         for server in servers.values():
             stack.enter_context(server)
@@ -73,6 +79,9 @@ def _env(f: dict[str, FakeServer], good: bool = True) -> dict[str, str]:
         "NOSHOW_GRAPH_ACCESS_TOKEN": "graph-good" + bad, "NOSHOW_GRAPH_USER": "ops@example.org",
         "NOSHOW_GRAPH_BASE_URL": f"{f['outlook'].base_url}/v1.0",
         "SLACK_BOT_TOKEN": BOT_TOKEN + bad, "SLACK_API_BASE_URL": f["slack"].api_url,
+        "NOSHOW_SHEETS_SPREADSHEET_ID": SPREADSHEET, "NOSHOW_SHEETS_BASE_URL": f["sheets"].base_url,
+        "NOSHOW_AIRTABLE_TOKEN": "pat-good" + bad, "NOSHOW_AIRTABLE_BASE_ID": BASE, "NOSHOW_AIRTABLE_TABLE": TABLE,
+        "NOSHOW_AIRTABLE_BASE_URL": f["airtable"].base_url,
     }
 
 
@@ -103,6 +112,7 @@ def test_live_check_proves_every_configured_provider_with_one_read(
     assert live["zoho"]["detail"] == "org 4150868000000225013" and live["pipedrive"]["detail"] == "user 1234"
     assert live["hubspot"]["detail"] == "portal 62515" and live["gohighlevel"]["detail"] == "location found"
     assert live["google"]["detail"] == "calendar found" and live["slack"]["detail"] == "bot token valid"
+    assert live["sheets"]["detail"] == "header of 3 columns" and live["airtable"]["detail"] == "table answered"
     assert result.exit_code == 0, result.output
     # reads only: GETs, the OAuth grants, and Slack's auth.test (a POST that reads, as every Slack method is)
     reads = {"/services/oauth2/token", "/oauth/v2/token", "/api/auth.test"}

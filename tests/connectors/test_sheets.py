@@ -157,3 +157,21 @@ def test_a_drive_ping_with_the_channel_token_asks_for_the_sheet_sync() -> None:
 def test_a_drive_ping_without_the_channel_token_is_refused(token: str) -> None:
     with pytest.raises(SignatureError):
         SheetsDriveInbound("chan-secret").verify(drive_ping(token), NOW)
+
+
+def test_the_sheet_is_read_with_a_token_from_googles_token_manager(fake: SheetsFake, db: LocalDb) -> None:
+    from tests.fakes.oauth_fake import FakeTokenEndpoint
+    from tests.helpers import settings_from
+    from workers.providers.sheets import sheets_client
+
+    with FakeTokenEndpoint() as tokens:
+        fake.tokens = {"access-1"}
+        settings = settings_from({"NOSHOW_GOOGLE_CLIENT_ID": f"sheets-client-{id(fake)}",
+                                  "NOSHOW_GOOGLE_CLIENT_SECRET": "sec", "NOSHOW_GOOGLE_REFRESH_TOKEN": "seed-refresh",
+                                  "NOSHOW_GOOGLE_TOKEN_URL": f"{tokens.base_url}/token",
+                                  "NOSHOW_SHEETS_BASE_URL": fake.base_url})
+        client = sheets_client(settings)
+        assert client.values(SPREADSHEET, "'Front desk'!A:ZZ")[0][0] == "Appointment ID"
+        (grant,) = tokens.calls("POST", "/token")
+        assert grant.form()["grant_type"] == "refresh_token" and grant.form()["refresh_token"] == "seed-refresh"
+        assert fake.calls("GET")[0].headers["authorization"] == "Bearer access-1"
