@@ -4,8 +4,8 @@ token Pub/Sub attaches as `Authorization: Bearer <JWT>` when the subscription ha
 (https://cloud.google.com/pubsub/docs/authenticate-push-subscriptions): its RS256 signature is checked against
 Google's published keys (NOSHOW_GMAIL_CERTS_URL, https://www.googleapis.com/oauth2/v3/certs), `iss` is
 `https://accounts.google.com` (or `accounts.google.com`), `aud` is the configured audience, `email` the configured
-service account with `email_verified`, and `exp` in the future. Only then is the body read: the envelope
-`{"message": {"data": base64({"emailAddress", "historyId"}), "messageId", "publishTime"}, "subscription"}`.
+service account with `email_verified`, `exp` in the future and `iat` not in it (one minute of clock skew).
+Only then is the body read: the envelope `{"message": {"data": base64({"emailAddress", "historyId"}), "messageId", "publishTime"}, "subscription"}`.
 The push names only the mailbox's newest history id: the follow-up (connectors/gmail/replies.py) lists what was
 added since the stored one. Dedupe key: the Pub/Sub `messageId`.
 UNVERIFIED: the push envelope beyond Google's sample, and Pub/Sub's retry schedule.
@@ -82,7 +82,7 @@ class GmailPushInbound(InboundBase):
             jwt.JWTClaimsRegistry(
                 now=int(now.timestamp()), leeway=60, iss={"essential": True, "values": list(ISSUERS)},
                 aud={"essential": True, "value": self.audience},
-                exp={"essential": True},
+                exp={"essential": True}, iat={"essential": True},
                 email={"essential": True, "value": self.service_account},
                 email_verified={"essential": True, "value": True},
             ).validate(decoded.claims)
