@@ -5,7 +5,8 @@ token Pub/Sub attaches as `Authorization: Bearer <JWT>` when the subscription ha
 Google's published keys (NOSHOW_GMAIL_CERTS_URL, https://www.googleapis.com/oauth2/v3/certs), `iss` is
 `https://accounts.google.com` (or `accounts.google.com`), `aud` is the configured audience, `email` the configured
 service account with `email_verified`, `exp` in the future and `iat` not in it (one minute of clock skew).
-Only then is the body read: the envelope `{"message": {"data": base64({"emailAddress", "historyId"}), "messageId", "publishTime"}, "subscription"}`.
+Only then is the body read: the envelope `{"message": {"data": base64({"emailAddress", "historyId"}), "messageId",
+"publishTime"}, "subscription"}`.
 The push names only the mailbox's newest history id: the follow-up (connectors/gmail/replies.py) lists what was
 added since the stored one. Dedupe key: the Pub/Sub `messageId`.
 UNVERIFIED: the push envelope beyond Google's sample, and Pub/Sub's retry schedule.
