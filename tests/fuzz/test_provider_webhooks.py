@@ -30,6 +30,7 @@ from hypothesis import strategies as st
 from temporalio.client import Client
 from twilio.request_validator import RequestValidator
 
+from connectors.airtable.inbound import content_mac
 from connectors.signatures import hmac_sha256_b64, hmac_sha256_hex
 from connectors.slack.interactivity import slack_signature
 from connectors.standard_webhooks import decode_secret
@@ -52,6 +53,7 @@ SENDGRID_PUBLIC = base64.b64encode(SENDGRID_KEY.public_key().public_bytes(
 
 PIPEDRIVE_USER, PIPEDRIVE_PASSWORD = "hookuser", "pipedrive-hook-password"
 AC_TOKEN = "activecampaign-url-token-0123456789"
+AIRTABLE_MAC = base64.b64encode(b"airtable-mac-secret-01").decode()
 PROVIDER_ENV = {
     "NOSHOW_SETTINGS_FILE": "/nonexistent/.env",
     "NOSHOW_CALCOM_WEBHOOK_SECRET": CALCOM, "NOSHOW_CALENDLY_SIGNING_KEY": CALENDLY,
@@ -61,10 +63,12 @@ PROVIDER_ENV = {
     "SENDGRID_PARSE_TOKEN": PARSE_TOKEN, "SLACK_SIGNING_SECRET": SLACK,
     "NOSHOW_PIPEDRIVE_WEBHOOK_USER": PIPEDRIVE_USER, "NOSHOW_PIPEDRIVE_WEBHOOK_PASSWORD": PIPEDRIVE_PASSWORD,
     "NOSHOW_ACTIVECAMPAIGN_WEBHOOK_TOKEN": AC_TOKEN, "NOSHOW_GOHIGHLEVEL_WEBHOOK_PUBLIC_KEY": GHL_PUBLIC_PEM,
+    "NOSHOW_AIRTABLE_MAC_SECRET": AIRTABLE_MAC, "NOSHOW_AIRTABLE_BASE_ID": "app00000000000000",
+    "NOSHOW_AIRTABLE_WEBHOOK_ID": "ach00000000000000",
 }
 JSON_PROVIDERS = ["calcom", "calendly", "hubspot", "zoom", "outlook", "events", "sendgrid", "pipedrive",
                   "gohighlevel"]
-ALL_PROVIDERS = [*JSON_PROVIDERS, "twilio", "slack", "sendgrid_parse", "google", "activecampaign"]
+ALL_PROVIDERS = [*JSON_PROVIDERS, "twilio", "slack", "sendgrid_parse", "google", "activecampaign", "airtable"]
 
 
 # ------------------------------------------------------------------ the app, every provider on
@@ -168,6 +172,8 @@ def signed_headers(api: ProviderApi, provider: str, body: bytes, ts: str | None 
     if provider == "pipedrive":
         pair = base64.b64encode(f"{PIPEDRIVE_USER}:{PIPEDRIVE_PASSWORD}".encode()).decode()
         return {"authorization": f"Basic {pair}"}
+    if provider == "airtable":
+        return {"x-airtable-content-mac": content_mac(AIRTABLE_MAC, body)}
     if provider in ("outlook", "sendgrid_parse", "activecampaign"):
         return {}  # the secret rides in the body (clientState) or the URL (?token=)
     if provider == "google":
