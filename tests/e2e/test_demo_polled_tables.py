@@ -13,6 +13,7 @@ from temporalio.client import Client
 from tests.connectors.cases_airtable import BASE, TABLE
 from tests.connectors.cases_sheets import SPREADSHEET
 from tests.e2e.provider_helpers import provider_stack, writeback_policy
+from tests.e2e.test_providers_e2e import polled
 from tests.fakes.airtable_fake import AirtableFake
 from tests.fakes.sheets_fake import SheetsFake
 from workers.dev.demo import daytime_contact
@@ -20,7 +21,7 @@ from workers.dev.demo_polled import run_polled_demo
 
 pytestmark = [pytest.mark.timeout(120)]
 HEADER = ["Appointment ID", "Start", "End", "Timezone", "Status", "Contact ID", "Phone", "Email", "Name", "Type",
-          "Outcome"]
+          "Outcome", "Recovery"]
 
 
 def _recovered(lines: list[str]) -> None:
@@ -29,21 +30,26 @@ def _recovered(lines: list[str]) -> None:
     assert [line.split()[0] for line in lines[3:]] == ["recovering", "offering", "confirmed"], lines
 
 
-async def test_the_sheets_demo_finds_a_no_show_row_by_its_digest_and_recovers_it(
+async def test_the_sheets_demo_finds_a_no_show_row_by_its_digest_recovers_it_and_writes_the_outcome_back(
         client: Client, task_queue: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     _, zone = daytime_contact()
     lines: list[str] = []
     with SheetsFake() as sheets:
         sheets.put_sheet(SPREADSHEET, "Bookings", [HEADER])
         env = {"NOSHOW_GOOGLE_ACCESS_TOKEN": "sheets-token", "NOSHOW_SHEETS_SPREADSHEET_ID": SPREADSHEET,
-               "NOSHOW_SHEETS_SHEET": "Bookings", "NOSHOW_SHEETS_BASE_URL": sheets.base_url}
+               "NOSHOW_SHEETS_SHEET": "Bookings", "NOSHOW_SHEETS_BASE_URL": sheets.base_url,
+               "NOSHOW_CRM_PROVIDER": "sheets",
+               "NOSHOW_SHEETS_OUTCOME_COLUMNS": '{"outcome": "Outcome", "recovery_status": "Recovery"}'}
         async with provider_stack(client, task_queue, tmp_path, monkeypatch, env, writeback_policy(zone)) as stack:
             ok = await run_polled_demo(stack.deps.settings, "sheets", lines.append, timeout=30, http=stack.http,
                                        temporal=stack.client)
-        assert ok, lines
-        _recovered(lines)
+            assert ok, lines
+            _recovered(lines)
+            await polled(lambda: sheets.rows(SPREADSHEET, "Bookings")[1], lambda r: len(r) > 10 and any(r[10:]))
         (_, row) = sheets.rows(SPREADSHEET, "Bookings")
-        assert row[0].startswith("demo-") and row[4] == "no-show" and row[10:] in ([], [""])
+        assert row[0].startswith("demo-") and row[4] == "no-show"  # the appointment columns are the business's
+        written = [c.json() for c in sheets.calls("POST", ":batchUpdate")][1:]  # after the demo's own row
+        assert written and all(d["range"].endswith(("K2", "L2")) for w in written for d in w["data"]), written
         assert len(sheets.calls("GET", "/values/")) >= 3  # the demo's header read and two reconcile runs
 
 
