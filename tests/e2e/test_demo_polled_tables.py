@@ -53,19 +53,22 @@ async def test_the_sheets_demo_finds_a_no_show_row_by_its_digest_recovers_it_and
         assert len(sheets.calls("GET", "/values/")) >= 3  # the demo's header read and two reconcile runs
 
 
-async def test_the_airtable_demo_finds_a_no_show_record_and_recovers_it(
+async def test_the_airtable_demo_finds_a_no_show_record_recovers_it_and_patches_the_outcome(
         client: Client, task_queue: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     _, zone = daytime_contact()
     lines: list[str] = []
     with AirtableFake(BASE, TABLE, "ach00000000000000") as table:
         env = {"NOSHOW_AIRTABLE_TOKEN": table.token, "NOSHOW_AIRTABLE_BASE_ID": BASE, "NOSHOW_AIRTABLE_TABLE": TABLE,
-               "NOSHOW_AIRTABLE_BASE_URL": table.base_url}
+               "NOSHOW_AIRTABLE_BASE_URL": table.base_url, "NOSHOW_CRM_PROVIDER": "airtable",
+               "NOSHOW_AIRTABLE_OUTCOME_FIELDS": '{"outcome": "Outcome"}'}
         async with provider_stack(client, task_queue, tmp_path, monkeypatch, env, writeback_policy(zone)) as stack:
             ok = await run_polled_demo(stack.deps.settings, "airtable", lines.append, timeout=30, http=stack.http,
                                        temporal=stack.client)
-        assert ok, lines
-        _recovered(lines)
+            assert ok, lines
+            _recovered(lines)
+            await polled(lambda: table.calls("PATCH"), lambda calls: len(calls) >= 1)
         [record] = table.records.values()
-        assert record["fields"]["Status"] == "no-show"
+        assert record["fields"]["Status"] == "no-show" and record["fields"]["Outcome"]
+        assert all(set(r["fields"]) == {"Outcome"} for c in table.calls("PATCH") for r in c.json()["records"])
         polls = [c for c in table.calls("GET", f"/v0/{BASE}/{TABLE}") if "filterByFormula" in c.query]
         assert len(polls) >= 2
