@@ -72,3 +72,21 @@ async def test_the_airtable_demo_finds_a_no_show_record_recovers_it_and_patches_
         assert all(set(r["fields"]) == {"Outcome"} for c in table.calls("PATCH") for r in c.json()["records"])
         polls = [c for c in table.calls("GET", f"/v0/{BASE}/{TABLE}") if "filterByFormula" in c.query]
         assert len(polls) >= 2
+
+
+def test_a_real_sheet_or_base_needs_yes_create(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import uuid
+
+    from tests.helpers import settings_from
+    from workers.dev.demo_polled import polled_refusal
+
+    monkeypatch.chdir(tmp_path)
+    base = {"settings_file": str(tmp_path / uuid.uuid4().hex)}
+    sheet = settings_from({**base, "NOSHOW_GOOGLE_ACCESS_TOKEN": "ya29.t", "NOSHOW_SHEETS_SPREADSHEET_ID": SPREADSHEET})
+    refusal = polled_refusal(sheet, "sheets") or ""
+    assert "--yes-create" in refusal and "sheets.googleapis.com" in refusal
+    assert polled_refusal(sheet, "sheets", yes_create=True) is None
+    table = settings_from({**base, "NOSHOW_AIRTABLE_TOKEN": "pat", "NOSHOW_AIRTABLE_BASE_ID": BASE,
+                           "NOSHOW_AIRTABLE_TABLE": TABLE})
+    assert "api.airtable.com" in (polled_refusal(table, "airtable") or "")
+    assert "NOSHOW_AIRTABLE_TOKEN" in (polled_refusal(settings_from(base), "airtable") or "")
