@@ -29,7 +29,7 @@ from connectors.contract import (
 )
 from connectors.gmail.client import GmailClient
 from connectors.inbound import digest
-from connectors.twilio.sendlog import MemorySendLog, SendLog
+from connectors.twilio.sendlog import MemorySendLog, SendLog, first_receipt
 from domain.models import Channel
 
 SCOPE = "gmail"
@@ -71,11 +71,7 @@ class GmailChannel:
         return base64.urlsafe_b64encode(self.mime(message).as_bytes()).decode()
 
     def lookup(self, message_id: str) -> SendReceipt | None:
-        row = self.send_log.get(SCOPE, message_id)
-        if row is None or row.state != "accepted" or not row.provider_message_id:
-            return None
-        return SendReceipt(message_id=message_id, provider_message_id=row.provider_message_id,
-                           status=row.status or "sent", duplicate=True)
+        return first_receipt(self.send_log, SCOPE, message_id, "sent")
 
     def send(self, message: OutboundMessage) -> SendReceipt:
         if message.channel != Channel.email:
