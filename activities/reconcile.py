@@ -53,6 +53,7 @@ from domain.reconcile import (
     PushReport,
     ReconcileInput,
     ReconcileResult,
+    RenewalReport,
 )
 
 
@@ -364,14 +365,17 @@ class PushActivities:
     / subscription each."""
 
     def __init__(self, google: list[ChannelKeeper] | None = None, outlook: list[SubscriptionKeeper] | None = None,
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+                 renewals: dict[str, Callable[[datetime], RenewalReport]] | None = None) -> None:
         self.google = google or []
         self.outlook = outlook or []
         self.clock = clock
+        self.renewals = renewals or {}  # provider -> renews its one registration (Airtable webhook, Gmail watch)
 
     @property
     def providers(self) -> list[str]:
-        return [p for p, keepers in (("google", self.google), ("outlook", self.outlook)) if keepers]
+        return [p for p, keepers in (("google", self.google), ("outlook", self.outlook)) if keepers] + list(
+            self.renewals)
 
     @activity.defn(name="renew_push_channels")
     def renew_push_channels(self, inp: PushInput) -> PushReport:
@@ -380,6 +384,8 @@ class PushActivities:
         try:
             if inp.provider == "google":
                 report.google = [keeper.maintain(now) for keeper in self.google]
+            elif inp.provider in self.renewals:
+                report.renewed = [self.renewals[inp.provider](now)]
             else:
                 report.outlook = [keeper.maintain(now) for keeper in self.outlook]
         except ProviderError as exc:

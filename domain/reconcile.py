@@ -90,17 +90,24 @@ class DeliverEvents(BaseModel):
     needs_review: list[NeedsReview] = Field(default_factory=list)
 
 
+PushProvider = Literal["google", "outlook", "airtable", "gmail"]
+
+
 class PushInput(BaseModel):
-    provider: Literal["google", "outlook"]
+    provider: PushProvider
+
+
+class RenewalReport(BaseModel):
+    """A push registration that is renewed whole each run (an Airtable webhook refresh, a Gmail watch)."""
+
+    expires_at: datetime | None = None
 
 
 class PushReport(BaseModel):
     provider: str
     google: list[ChannelReport] = Field(default_factory=list)
     outlook: list[SubscriptionReport] = Field(default_factory=list)
-
-
-PushProvider = Literal["google", "outlook"]
+    renewed: list[RenewalReport] = Field(default_factory=list)
 
 
 def _every_push_provider() -> list[PushProvider]:

@@ -6,8 +6,10 @@ from __future__ import annotations
 from pydantic import Field
 
 from connectors.acuity.settings import AcuitySettings
+from connectors.airtable.settings import AirtableSettings
 from connectors.fhir.settings import FhirSettings
 from connectors.freshdesk.settings import FreshdeskSettings
+from connectors.gmail.settings import GmailSettings
 from connectors.jobber.settings import JobberSettings
 from connectors.mailchimp.settings import MailchimpSettings
 from connectors.mindbody.settings import MindbodySettings
@@ -15,6 +17,7 @@ from connectors.quickbooks.settings import QuickBooksSettings
 from connectors.sendgrid.settings import SendGridSettings
 from connectors.servicetitan.settings import ServiceTitanSettings
 from connectors.settings import EnvSection
+from connectors.sheets.settings import SheetsSettings
 from connectors.slack.settings import SlackSettings
 from connectors.square.settings import SquareSettings
 from connectors.twilio.settings import TwilioSettings
@@ -54,6 +57,9 @@ class ConnectorSections(EnvSection):
     fhir: FhirSettings = Field(default_factory=FhirSettings)
     servicetitan: ServiceTitanSettings = Field(default_factory=ServiceTitanSettings)
     jobber: JobberSettings = Field(default_factory=JobberSettings)
+    sheets: SheetsSettings = Field(default_factory=SheetsSettings)
+    airtable: AirtableSettings = Field(default_factory=AirtableSettings)
+    gmail: GmailSettings = Field(default_factory=GmailSettings)
     twilio: TwilioSettings = Field(default_factory=TwilioSettings)
     sendgrid: SendGridSettings = Field(default_factory=SendGridSettings)
     slack: SlackSettings = Field(default_factory=SlackSettings)

@@ -19,7 +19,7 @@ from workers.settings import AuthSettings, Settings
 
 # sections whose secrets, once set, mean a provider calls in or is called: the public URL must then be reachable
 PROVIDER_SECTIONS = ("calcom", "calendly", "google", "graph", "hubspot", "zoom", "salesforce", "zoho", "twilio",
-                     "sendgrid", "slack", "acuity", "square")
+                     "sendgrid", "slack", "acuity", "square", "sheets", "airtable")
 LOOPBACK_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost"}
 # what must be the deployment's own: the webhook secret, the people's tokens, the link key and the id salt
 REQUIRED_OWN = ("webhook_secret", "reviewer_tokens", "admin_token", "link_secret", "id_salt")

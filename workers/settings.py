@@ -240,6 +240,8 @@ CrmProvider = Literal[
     "freshdesk",
     "jobber",
     "servicetitan",
+    "sheets",
+    "airtable",
 ]
 
 
@@ -252,7 +254,7 @@ class RoutingSettings(EnvSection):
     model_config = SettingsConfigDict(env_prefix="NOSHOW_")
 
     sms_provider: Literal["local", "twilio"] = "local"
-    email_provider: Literal["local", "sendgrid"] = "local"
+    email_provider: Literal["local", "sendgrid", "gmail"] = "local"
     review_notifier: Literal["local", "slack"] = "local"
     slack_reviewers: str = ""
     calendar_provider: CalendarProvider = "local"

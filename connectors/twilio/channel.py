@@ -29,7 +29,7 @@ from connectors.contract import (
 )
 from connectors.http import parse_retry_after
 from connectors.settings import secret
-from connectors.twilio.sendlog import MemorySendLog, SendLog
+from connectors.twilio.sendlog import MemorySendLog, SendLog, first_receipt
 from connectors.twilio.settings import TwilioSettings
 from domain.models import Channel
 
@@ -133,11 +133,7 @@ class TwilioChannel:
     # ------------------------------------------------------------ contract
 
     def lookup(self, message_id: str) -> SendReceipt | None:
-        row = self.send_log.get(SCOPE, message_id)
-        if row is None or row.state != "accepted" or not row.provider_message_id:
-            return None
-        return SendReceipt(message_id=message_id, provider_message_id=row.provider_message_id,
-                           status=row.status or "queued", duplicate=True)
+        return first_receipt(self.send_log, SCOPE, message_id, "queued")
 
     def send(self, message: OutboundMessage) -> SendReceipt:
         known = self.lookup(message.message_id)

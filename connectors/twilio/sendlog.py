@@ -20,6 +20,7 @@ from typing import Literal, Protocol
 
 from pydantic import BaseModel
 
+from connectors.contract import SendReceipt
 from connectors.local.db import Conn, LocalDb
 
 SendState = Literal["pending", "accepted", "failed"]
@@ -48,6 +49,15 @@ class SendLog(Protocol):
     def fail(self, scope: str, message_id: str) -> None:
         """The provider refused the request outright: nothing was sent, a later attempt may send."""
         ...
+
+
+def first_receipt(log: SendLog, scope: str, message_id: str, status: str = "queued") -> SendReceipt | None:
+    """The receipt of an earlier accepted send of `message_id`, for a retried activity (None: not accepted yet)."""
+    row = log.get(scope, message_id)
+    if row is None or row.state != "accepted" or not row.provider_message_id:
+        return None
+    return SendReceipt(message_id=message_id, provider_message_id=row.provider_message_id,
+                       status=row.status or status, duplicate=True)
 
 
 class MemorySendLog:

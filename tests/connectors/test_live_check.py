@@ -15,13 +15,16 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from tests.connectors.cases_airtable import BASE, TABLE, WEBHOOK
 from tests.connectors.cases_fhir import CLIENT_ID as FHIR_CLIENT
 from tests.connectors.cases_fhir import KEY_ID as FHIR_KID
 from tests.connectors.cases_fhir import SMART_KEY_PEM, SMART_PUBLIC_PEM
 from tests.connectors.cases_salesforce import CONSUMER_KEY, KEY_PEM, USERNAME, fake_org
+from tests.connectors.cases_sheets import SPREADSHEET
 from tests.connectors.cases_zoho import CLIENT_ID, CLIENT_SECRET, REFRESH, fake_zoho
 from tests.fakes.activecampaign_fake import FakeActiveCampaign
 from tests.fakes.acuity_fake import FakeAcuity
+from tests.fakes.airtable_fake import AirtableFake
 from tests.fakes.base import FakeServer
 from tests.fakes.fhir_fake import FakeFhir
 from tests.fakes.gohighlevel_fake import FakeGoHighLevel
@@ -32,13 +35,14 @@ from tests.fakes.providers import FakeCalcom, FakeCalendly, FakeGoogleCalendar, 
 from tests.fakes.quickbooks_fake import FakeQuickBooks
 from tests.fakes.sendgrid_fake import API_KEY as SENDGRID_KEY
 from tests.fakes.sendgrid_fake import SendGridFake
+from tests.fakes.sheets_fake import SheetsFake
 from tests.fakes.slack_fake import BOT_TOKEN, SlackFake
 from tests.fakes.square_fake import FakeSquare
 from tests.fakes.twilio_fake import ACCOUNT_SID, AUTH_TOKEN, TwilioFake
 
 PROBED = ["twilio", "sendgrid", "hubspot", "calcom", "salesforce", "zoho", "pipedrive", "activecampaign",
           "gohighlevel", "calendly", "google", "outlook", "slack", "mindbody", "acuity", "square",
-          "fhir", "mailchimp", "quickbooks"]
+          "fhir", "mailchimp", "quickbooks", "sheets", "airtable"]
 
 
 @pytest.fixture
@@ -54,7 +58,9 @@ def fakes() -> Iterator[dict[str, FakeServer]]:
         "activecampaign": FakeActiveCampaign("ac-good"), "gohighlevel": FakeGoHighLevel("pit-good", "loc123"),
         "mindbody": FakeMindbody(api_key="mb-good"), "acuity": FakeAcuity("11145481", "acuity-good"),
         "square": FakeSquare("sq-good"), "fhir": FakeFhir(FHIR_CLIENT, SMART_PUBLIC_PEM, FHIR_KID),
-        "mailchimp": FakeMailchimp("mc-good-us6"), "quickbooks": FakeQuickBooks()}
+        "mailchimp": FakeMailchimp("mc-good-us6"), "quickbooks": FakeQuickBooks(),
+        "sheets": SheetsFake(token="ya29.good"), "airtable": AirtableFake(BASE, TABLE, WEBHOOK, token="pat-good")}
+    servers["sheets"].put_sheet(SPREADSHEET, "Sheet1", [["appointment_id", "start", "end"]])  # type: ignore[attr-defined]
     with ExitStack() as stack:
         for server in servers.values():
             stack.enter_context(server)
@@ -99,6 +105,9 @@ def _env(f: dict[str, FakeServer], good: bool = True) -> dict[str, str]:
         "NOSHOW_QUICKBOOKS_REFRESH_TOKEN": "AB11-refresh-0" + bad, "NOSHOW_QUICKBOOKS_REALM_ID": "9130357766900456",
         "NOSHOW_QUICKBOOKS_BASE_URL": f"{f['quickbooks'].base_url}/v3",
         "NOSHOW_QUICKBOOKS_TOKEN_URL": f"{f['quickbooks'].base_url}/oauth2/v1/tokens/bearer",
+        "NOSHOW_SHEETS_SPREADSHEET_ID": SPREADSHEET, "NOSHOW_SHEETS_BASE_URL": f["sheets"].base_url,
+        "NOSHOW_AIRTABLE_TOKEN": "pat-good" + bad, "NOSHOW_AIRTABLE_BASE_ID": BASE, "NOSHOW_AIRTABLE_TABLE": TABLE,
+        "NOSHOW_AIRTABLE_BASE_URL": f["airtable"].base_url,
     }
 
 
@@ -132,6 +141,7 @@ def test_live_check_proves_every_configured_provider_with_one_read(
     assert live["google"]["detail"] == "calendar found" and live["slack"]["detail"] == "bot token valid"
     assert live["mindbody"]["detail"] == "site -99 found, staff login accepted"
     assert live["acuity"]["detail"] == "account found" and live["square"]["detail"] == "booking profile found"
+    assert live["sheets"]["detail"] == "header of 3 columns" and live["airtable"]["detail"] == "table answered"
     assert result.exit_code == 0, result.output
     # reads only: GETs, the OAuth grants, and Slack's auth.test (a POST that reads, as every Slack method is)
     # and Mindbody's staff user token (issuing one changes nothing at the site)

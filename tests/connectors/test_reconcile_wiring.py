@@ -340,13 +340,19 @@ def test_check_everything_configured_well(monkeypatch: pytest.MonkeyPatch, tmp_p
         "NOSHOW_SERVICETITAN_CLIENT_SECRET": "st-secret-01", "NOSHOW_SERVICETITAN_APP_KEY": "ak1.st-app-key-01",
         "NOSHOW_JOBBER_CLIENT_ID": "jobber-client-01", "NOSHOW_JOBBER_CLIENT_SECRET": "jobber-secret-01",
         "NOSHOW_JOBBER_REFRESH_TOKEN": "jobber-refresh-01",
+        "NOSHOW_SHEETS_SPREADSHEET_ID": "1BxiMVs0XRA5nFMdKvBdBZjgmUUqptlbs74OgvE2upms",
+        "NOSHOW_SHEETS_CHANNEL_TOKEN": "drive-channel-token-01", "NOSHOW_AIRTABLE_TOKEN": "pat-airtable-01",
+        "NOSHOW_AIRTABLE_BASE_ID": "app00000000000000", "NOSHOW_AIRTABLE_TABLE": "tblAppointments0",
+        "NOSHOW_AIRTABLE_WEBHOOK_ID": "ach00000000000000", "NOSHOW_AIRTABLE_MAC_SECRET": "c3VwZXIgZHVwZXIgc2VjcmV0",
+        "NOSHOW_GMAIL_PUSH_AUDIENCE": "https://noshow.example.com/webhooks/gmail",
+        "NOSHOW_GMAIL_PUSH_SERVICE_ACCOUNT": "push@project.iam.gserviceaccount.com",
         # the address providers call, and a Temporal server rather than the embedded one
         "NOSHOW_PUBLIC_BASE_URL": "https://noshow.example.com", "TEMPORAL_ADDRESS": "temporal.internal:7233",
     })
     statuses = _statuses(result)
     assert result.exit_code == 0, result.output
     assert set(statuses.values()) == {"ok"}, statuses
-    assert len(statuses) == 1 + 24 + 3 + 2 + 19
+    assert len(statuses) == 1 + 27 + 3 + 2 + 21
 
 
 def test_check_reports_bad_formats_and_missing_pieces(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

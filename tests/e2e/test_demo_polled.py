@@ -87,7 +87,8 @@ def test_a_remote_org_needs_yes_create_and_misconfiguration_is_refused_in_one_li
                                            if k != "NOSHOW_ZOHO_OUTCOME_FIELD"}})
     assert "NOSHOW_ZOHO_OUTCOME_FIELD" in (polled_refusal(no_outcome, "zoho") or "")
     assert "salesforce" in (polled_refusal(bare, "pigeon") or "")
-    assert sorted(POLLED) == ["fhir", "jobber", "quickbooks", "salesforce", "servicetitan", "zoho"]
+    assert sorted(POLLED) == ["airtable", "fhir", "jobber", "quickbooks", "salesforce", "servicetitan", "sheets",
+                              "zoho"]
 
 
 def test_the_cli_refuses_a_remote_org_in_one_line_and_names_the_flag(monkeypatch: pytest.MonkeyPatch,

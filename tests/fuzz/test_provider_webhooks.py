@@ -30,6 +30,7 @@ from hypothesis import strategies as st
 from temporalio.client import Client
 from twilio.request_validator import RequestValidator
 
+from connectors.airtable.inbound import content_mac
 from connectors.signatures import hmac_sha256_b64, hmac_sha256_hex
 from connectors.slack.interactivity import slack_signature
 from connectors.standard_webhooks import decode_secret
@@ -57,6 +58,7 @@ ZENDESK, FRESHDESK = "zendesk-signing-secret-01", "freshdesk-rule-token-01234567
 ACUITY_KEY, SQUARE_KEY = "acuity-api-key-0123", "square-signature-key-0123"
 FHIR_TOKEN = "fhir-subscription-token-0123"
 JOBBER = "jobber-client-secret-01"
+AIRTABLE_MAC = base64.b64encode(b"airtable-mac-secret-01").decode()
 PROVIDER_ENV = {
     "NOSHOW_SETTINGS_FILE": "/nonexistent/.env",
     "NOSHOW_CALCOM_WEBHOOK_SECRET": CALCOM, "NOSHOW_CALENDLY_SIGNING_KEY": CALENDLY,
@@ -73,10 +75,13 @@ PROVIDER_ENV = {
     "NOSHOW_ACUITY_BASE_URL": "http://127.0.0.1:9/api/v1", "NOSHOW_SQUARE_SIGNATURE_KEY": SQUARE_KEY,
     "NOSHOW_FHIR_SUBSCRIPTION_TOKEN": FHIR_TOKEN,
     "NOSHOW_JOBBER_CLIENT_SECRET": JOBBER,
+    "NOSHOW_AIRTABLE_MAC_SECRET": AIRTABLE_MAC, "NOSHOW_AIRTABLE_BASE_ID": "app00000000000000",
+    "NOSHOW_AIRTABLE_WEBHOOK_ID": "ach00000000000000",
 }
 JSON_PROVIDERS = ["calcom", "calendly", "hubspot", "zoom", "outlook", "events", "sendgrid", "pipedrive",
                   "gohighlevel", "zendesk", "freshdesk", "mindbody", "square", "fhir", "jobber"]
-ALL_PROVIDERS = [*JSON_PROVIDERS, "twilio", "slack", "sendgrid_parse", "google", "activecampaign", "acuity"]
+ALL_PROVIDERS = [*JSON_PROVIDERS, "twilio", "slack", "sendgrid_parse", "google", "activecampaign", "acuity",
+                 "airtable"]
 
 
 # ------------------------------------------------------------------ the app, every provider on
@@ -196,6 +201,8 @@ def signed_headers(api: ProviderApi, provider: str, body: bytes, ts: str | None 
         return {"x-noshow-token": FRESHDESK}
     if provider == "fhir":
         return {"authorization": f"Bearer {FHIR_TOKEN}"}
+    if provider == "airtable":
+        return {"x-airtable-content-mac": content_mac(AIRTABLE_MAC, body)}
     if provider in ("outlook", "sendgrid_parse", "activecampaign"):
         return {}  # the secret rides in the body (clientState) or the URL (?token=)
     if provider == "google":

@@ -102,6 +102,17 @@ WEBHOOKS: dict[str, tuple[list[str], str, str, str]] = {
     "jobber": (["x-jobber-hmac-sha256"], "base64 HMAC-SHA256(app OAuth client secret, raw body); no timestamp is "
                                          "signed, dedupe on topic, item, account and `occuredAt`", "application/json",
                '{"data": {"webHookEvent": {"topic": "VISIT_UPDATE", "appId", "accountId", "itemId", "occuredAt"}}}'),
+    "sheets": (["x-goog-channel-id", "x-goog-channel-token", "x-goog-resource-state", "x-goog-message-number"],
+               "Drive `files.watch` push: `X-Goog-Channel-Token` equals NOSHOW_SHEETS_CHANNEL_TOKEN (constant time); "
+               "nothing is signed; the ping asks for the sheet's reconcile run", "application/json", "(no body)"),
+    "airtable": (["x-airtable-content-mac"], "`hmac-sha256=<hex HMAC-SHA256(base64-decoded macSecretBase64, body)>`; "
+                                             "the ping asks for the table's reconcile run (payloads from the cursor)",
+                 "application/json", '{"base": {"id"}, "webhook": {"id"}, "timestamp"}'),
+    "gmail": (["authorization"], "Pub/Sub push OIDC token: RS256 JWT checked against Google's keys, `iss` "
+                                 "accounts.google.com, `aud` NOSHOW_GMAIL_PUSH_AUDIENCE, `email` the push service "
+                                 "account; the push's history id starts a `history.list` read of the replies",
+              "application/json", '{"message": {"data": "<base64 {emailAddress, historyId}>", "messageId"}, '
+                                  '"subscription"}'),
     "slack": (["x-slack-signature", "x-slack-request-timestamp"],
               "`v0=<hex HMAC-SHA256(signing secret, v0:timestamp:body)>`, ±5 min",
               "application/x-www-form-urlencoded", "payload=<JSON block_actions>"),

@@ -24,6 +24,7 @@ from connectors.slack.settings import SlackSettings
 from connectors.twilio.settings import TwilioSettings
 from workers.production import configured_providers, is_loopback_url, production_problems
 from workers.providers.checks import ProviderCheck, url_problem
+from workers.providers.gmail import gmail_send_problems
 from workers.providers.inbound import inbound_connectors
 from workers.providers.mindbody import deployment_health_sources, mindbody_problems
 from workers.providers.outbound import outbound
@@ -218,10 +219,13 @@ def outbound_checks(settings: Settings) -> list[ProviderCheck]:
         if routing.sms_provider == "twilio" else [],
         "sendgrid-send": _guard(lambda: sendgrid_send_problems(settings.sendgrid))
         if routing.email_provider == "sendgrid" else [],
+        "gmail-send": _guard(lambda: gmail_send_problems(settings)) if routing.email_provider == "gmail" else [],
         "slack-notify": _guard(lambda: slack_notify_problems(settings.slack))
         if routing.review_notifier == "slack" else [],
     }
-    names = {"twilio-send": routing.sms_provider, "sendgrid-send": routing.email_provider,
+    email = {"sendgrid-send": "sendgrid", "gmail-send": "gmail"}
+    names = {"twilio-send": routing.sms_provider,
+             **{n: p if p == routing.email_provider else "local" for n, p in email.items()},
              "slack-notify": routing.review_notifier}
     if any(problems.values()):
         # building would fail on the first bad provider; the format rules already say what is wrong

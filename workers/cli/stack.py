@@ -83,8 +83,8 @@ def demo(
                                                     "gohighlevel, hubspot, calendly, events, zoom, zendesk, "
                                                     "freshdesk, mindbody, acuity, square), or write it to a "
                                                     "polled provider (salesforce, zoho, fhir, quickbooks, "
-                                                    "servicetitan, jobber) and run its reconcile once; then recover "
-                                                    "it")] = None,
+                                                    "servicetitan, jobber, sheets, airtable) and run its reconcile "
+                                                    "once; then recover it")] = None,
     yes_create: Annotated[bool, typer.Option("--yes-create", help="let the demo create its records in a "
                                                                   "provider account that is not a local fake")] = False,
 ) -> None:

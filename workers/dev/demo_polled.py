@@ -1,6 +1,7 @@
-"""`noshow demo --source salesforce|zoho|fhir`: a missed appointment on a source that pushes nothing the engine can
-trust (Salesforce is polled; a Zoho notification only triggers a poll), found by one reconcile run and then
-recovered as the webhook demo does (the customer answers, is offered times, picks one, the case confirms).
+"""`noshow demo --source salesforce|zoho|fhir|quickbooks|servicetitan|jobber|sheets|airtable`: a missed
+appointment on a source that pushes nothing the engine can trust (it is polled, or its notification only triggers
+a poll), found by one reconcile run and then recovered as the webhook demo does (the customer answers, is offered
+times, picks one, the case confirms).
 
 The demo writes to the provider through the engine's own client:
 - Salesforce: an Account, a Contact of it and a ServiceAppointment (parent: the account) scheduled ten minutes
@@ -10,6 +11,9 @@ The demo writes to the provider through the engine's own client:
   to "No Show" (https://www.zoho.com/crm/developer/docs/api/v7/insert-records.html).
 - FHIR: a Patient (phone and email in `telecom`) and an Appointment with it, booked, then patched to `noshow`
   (https://hl7.org/fhir/R4/appointment.html).
+- Google Sheets: a row in the documented columns with status `no-show`, written below the last one with
+  `values.batchUpdate` (https://developers.google.com/sheets/api/reference/rest/v4/spreadsheets.values/batchUpdate).
+- Airtable: a record with `Status` `no-show` (https://airtable.com/developers/web/api/create-records).
 Then it triggers the source's reconcile Schedule (`reconcile-<source>`) and waits for that run.
 
 Those are real records in a real org when the provider is not a local fake: they show up in reports, can fire
@@ -139,6 +143,43 @@ def _fhir_create(s: Settings, c: Customer, start: datetime, end: datetime) -> st
     return str(appointment["id"])
 
 
+# ---------------------------------------------------------------------------- Google Sheets and Airtable
+
+
+def _row(c: Customer, start: datetime, end: datetime) -> dict[str, str]:
+    """A missed appointment in the documented columns (connectors/sheets/rows.py)."""
+    return {"appointment_id": f"demo-{c.ref}", "start": start.astimezone(UTC).isoformat(),
+            "end": end.astimezone(UTC).isoformat(), "timezone": "UTC", "status": "no-show",
+            "contact_id": f"demo-{c.ref}", "phone": c.phone, "email": c.email,
+            "name": f"{c.first} {c.last} (noshow demo)", "type": "consultation"}
+
+
+def _sheets_urls(s: Settings) -> list[str]:
+    refreshed = bool(s.google.client_id and secret(s.google.refresh_token))
+    return [s.sheets.base_url] + ([s.google.token_url] if refreshed else [])
+
+
+def _sheets_create(s: Settings, c: Customer, start: datetime, end: datetime) -> str:
+    from connectors.sheets.client import a1_column, quoted_sheet
+    from connectors.sheets.rows import Header
+    from workers.providers.sheets import sheets_client, sheets_range
+
+    client, sheet_id = sheets_client(s), s.sheets.spreadsheet_id or ""
+    rows = client.values(sheet_id, sheets_range(s))
+    header, number, row = Header.read(rows[0] if rows else []), len(rows) + 1, _row(c, start, end)
+    client.batch_update(sheet_id, {f"{quoted_sheet(s.sheets.sheet)}!{a1_column(i)}{number}": row[name]
+                                   for name, i in header.positions.items()})
+    return row["appointment_id"]
+
+
+def _airtable_create(s: Settings, c: Customer, start: datetime, end: datetime) -> str:
+    from workers.providers.airtable import airtable_client
+
+    fields = {name.replace("_", " ").title(): value for name, value in _row(c, start, end).items()
+              if name != "appointment_id"}
+    return airtable_client(s).create(s.airtable.base_id or "", (s.airtable.table or "").strip(), fields)
+
+
 # ---------------------------------------------------------------------------- the registry
 
 
@@ -168,6 +209,10 @@ POLLED: dict[str, PolledSource] = {
                                  servicetitan_create),
     "jobber": PolledSource("Jobber", "a client, a job and a visit that ended uncompleted", "jobber_visit", "default",
                            jobber_urls, jobber_problem, jobber_create),
+    "sheets": PolledSource("Google Sheets", "a row marked no-show in the sheet", "consultation", "sheet",
+                           _sheets_urls, lambda s: None, _sheets_create),
+    "airtable": PolledSource("Airtable", "a record marked no-show in the table", "consultation", "table",
+                             lambda s: [s.airtable.base_url], lambda s: None, _airtable_create),
 }
 
 

@@ -28,9 +28,11 @@ from connectors.zoho.inbound import ZohoInbound
 from connectors.zoom.inbound import ZoomInbound
 from workers.provider_settings import HubSpotSettings
 from workers.providers.acuity import acuity_details, acuity_inbound
+from workers.providers.airtable import airtable_inbound
 from workers.providers.checks import ProviderCheck
 from workers.providers.fhir import fhir_inbound
 from workers.providers.freshdesk import freshdesk_inbound, freshdesk_people
+from workers.providers.gmail import gmail_push, with_replies
 from workers.providers.jobber import jobber_inbound
 from workers.providers.mailchimp import mailchimp_inbound
 from workers.providers.mindbody import mindbody_inbound, mindbody_people
@@ -42,6 +44,7 @@ from workers.providers.sales_crms import (
     pipedrive_inbound,
     pipedrive_people,
 )
+from workers.providers.sheets import sheets_inbound
 from workers.providers.square import square_inbound, square_people
 from workers.providers.zendesk import zendesk_inbound, zendesk_people
 from workers.settings import Settings
@@ -195,4 +198,13 @@ def inbound_connectors(settings: Settings, channel_store: ChannelStore | None = 
     add("quickbooks", lambda: quickbooks_inbound(s), secret(s.quickbooks.verifier_token) is not None,
         "NOSHOW_QUICKBOOKS_VERIFIER_TOKEN")
     add("jobber", lambda: jobber_inbound(s), secret(s.jobber.client_secret) is not None, "NOSHOW_JOBBER_CLIENT_SECRET")
+    add("sheets", lambda: sheets_inbound(s), secret(s.sheets.channel_token) is not None, "NOSHOW_SHEETS_CHANNEL_TOKEN")
+    add("airtable", lambda: airtable_inbound(s), secret(s.airtable.mac_secret) is not None,
+        "NOSHOW_AIRTABLE_MAC_SECRET (+ NOSHOW_AIRTABLE_BASE_ID, NOSHOW_AIRTABLE_WEBHOOK_ID)")
+    def gmail() -> object:
+        inner, replies = gmail_push(s)
+        return InboundWithFollowUp(inner, with_replies(inner, replies))
+
+    add("gmail", gmail, bool(s.gmail.push_audience and s.gmail.push_service_account),
+        "NOSHOW_GMAIL_PUSH_AUDIENCE + NOSHOW_GMAIL_PUSH_SERVICE_ACCOUNT")
     return routes, checks

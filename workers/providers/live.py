@@ -34,6 +34,9 @@ provider message (they can echo input).
 - Square: `GET /v2/bookings/business-booking-profile`
   https://developer.squareup.com/reference/square/bookings-api/retrieve-business-booking-profile
 - FHIR: `GET /metadata` and a one-row `GET /Appointment` search https://hl7.org/fhir/R4/http.html
+- Google Sheets: `GET /v4/spreadsheets/{id}/values/{sheet}!A1:ZZ1` (the header row)
+  https://developers.google.com/sheets/api/reference/rest/v4/spreadsheets.values/get
+- Airtable: `GET /v0/{baseId}/{table}?maxRecords=1` https://airtable.com/developers/web/api/list-records
 """
 
 from __future__ import annotations
@@ -120,6 +123,21 @@ def _zendesk(s: Settings) -> str:
 
 def _freshdesk(s: Settings) -> str:
     return f"agent {freshdesk_client(s).me().get('id')}"
+def _sheets(s: Settings) -> str:
+    from workers.providers.sheets import sheets_client, sheets_range
+
+    rows = sheets_client(s).values(s.sheets.spreadsheet_id or "", sheets_range(s).replace("A:ZZ", "A1:ZZ1"))
+    return f"header of {len(rows[0]) if rows else 0} columns"
+
+
+def _airtable(s: Settings) -> str:
+    from connectors.http import segment
+    from workers.providers.airtable import airtable_client
+
+    a = s.airtable
+    found = airtable_client(s).call("GET", f"/v0/{segment(a.base_id or '')}/{segment((a.table or '').strip())}",
+                                    params={"pageSize": 1, "maxRecords": 1})
+    return "table answered" if isinstance(found, dict) else "answered"
 
 
 def _activecampaign(s: Settings) -> str:
@@ -221,6 +239,10 @@ def probes(s: Settings) -> dict[str, Probe]:
         p["zoho"] = lambda: _zoho(s)
     if s.pipedrive.configured:
         p["pipedrive"] = lambda: _pipedrive(s)
+    if s.sheets.spreadsheet_id and (secret(s.google.access_token) or secret(s.google.refresh_token)):
+        p["sheets"] = lambda: _sheets(s)
+    if secret(s.airtable.token) and s.airtable.base_id and s.airtable.table:
+        p["airtable"] = lambda: _airtable(s)
     if secret(s.activecampaign.api_token):
         p["activecampaign"] = lambda: _activecampaign(s)
     if secret(s.gohighlevel.access_token):

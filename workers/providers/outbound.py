@@ -9,6 +9,7 @@ from connectors.twilio.channel import TwilioChannel
 from connectors.twilio.sendlog import SqlSendLog
 from domain.models import Channel
 from workers.providers.checks import ProviderCheck
+from workers.providers.gmail import gmail_channel
 from workers.settings import Settings
 
 
@@ -31,6 +32,9 @@ def outbound(settings: Settings, local: MessageChannel
     if routing.email_provider == "sendgrid":
         channels[Channel.email] = SendGridChannel(settings.sendgrid, send_log=send_log)
         checks.append(ProviderCheck("sendgrid-send", "ok", "email through SendGrid"))
+    elif routing.email_provider == "gmail":
+        channels[Channel.email] = gmail_channel(settings, send_log)
+        checks.append(ProviderCheck("gmail-send", "ok", "email through the Gmail mailbox"))
     else:
         checks.append(ProviderCheck("sendgrid-send", "off", "email goes to the local outbox"))
     if routing.review_notifier == "slack":

@@ -6,13 +6,18 @@ Graph pushes only say "something changed"), so every connected source is polled 
 NOSHOW_RECONCILE_EVERY_MINUTES and what was missed goes through the intake, the path webhooks take. Each source's
 name ("calcom", "salesforce", "fhir", ...) is also its appointments' `source`, which the policy's `sources:` list
 and the case ids use, so a booking found here lands on the case its webhook would have started.
+NOSHOW_RECONCILE_EVERY_MINUTES and what was missed goes through the intake, the path webhooks take. The names
+("calcom", "calendly", "hubspot", "google", "outlook", "salesforce", "zoho", "pipedrive",
+"activecampaign", "gohighlevel", "sheets", "airtable") are also the
+appointments' `source`, which the policy's `sources:` list and the case ids use, so a booking found here lands
+on the case its webhook would have started.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from activities.case_events import CaseEventActivities, EventSubmitter, TaskSink
 from activities.reconcile import (
@@ -25,6 +30,7 @@ from activities.reconcile import (
     ReconcileSource,
     StoredReconcileActivities,
 )
+from connectors.airtable.webhooks import AirtableWebhookKeeper
 from connectors.calcom.client import CalcomClient
 from connectors.calendly.client import CalendlyClient
 from connectors.google.channels import ChannelKeeper, SqliteChannelStore
@@ -34,17 +40,22 @@ from connectors.local.db import LocalDb
 from connectors.outlook.client import OutlookClient
 from connectors.outlook.subscriptions import SqliteSubscriptionStore, SubscriptionKeeper
 from connectors.settings import secret
+from domain.reconcile import RenewalReport
 from workers.providers.acuity import CREDENTIALS as ACUITY_CREDENTIALS
 from workers.providers.acuity import acuity_source
+from workers.providers.airtable import airtable_client, airtable_needs, airtable_source
 from workers.providers.checks import ProviderCheck, url_problem
 from workers.providers.fhir import fhir_source
 from workers.providers.freshdesk import freshdesk_source
+from workers.providers.gmail import gmail_watch
 from workers.providers.jobber import jobber_source
 from workers.providers.mindbody import mindbody_source
 from workers.providers.quickbooks import quickbooks_source, quickbooks_token
 from workers.providers.sales_crms import activecampaign_source, gohighlevel_source, pipedrive_source, pipedrive_token
 from workers.providers.salesforce_zoho import salesforce_source, zoho_source
 from workers.providers.servicetitan import servicetitan_source
+from workers.providers.sheets import CREDENTIAL as SHEETS_CREDENTIAL
+from workers.providers.sheets import sheets_source
 from workers.providers.square import square_source
 from workers.providers.tokens import google_token, graph_token
 from workers.providers.zendesk import CREDENTIALS, zendesk_source
@@ -180,6 +191,11 @@ def _plan(s: Settings) -> _Plan:
              {"NOSHOW_JOBBER_CLIENT_ID": jobber.client_id, "NOSHOW_JOBBER_CLIENT_SECRET": secret(jobber.client_secret)},
              {"NOSHOW_JOBBER_TOKEN_URL": jobber.token_url, "NOSHOW_JOBBER_API_URL": jobber.api_url},
              lambda: jobber_source(s))
+    if s.sheets.spreadsheet_id:  # the Google credential alone is the calendar's, not a sheet to poll
+        consider("sheets", "set" if google_token(s) else None, SHEETS_CREDENTIAL, {},
+                 {"NOSHOW_SHEETS_BASE_URL": s.sheets.base_url}, lambda: sheets_source(s))
+    consider("airtable", secret(s.airtable.token), "NOSHOW_AIRTABLE_TOKEN", airtable_needs(s),
+             {"NOSHOW_AIRTABLE_BASE_URL": s.airtable.base_url}, lambda: airtable_source(s))
     return plan
 
 
@@ -225,5 +241,12 @@ def push_activities(settings: Settings, db: LocalDb) -> PushActivities:
         subscriptions.append(SubscriptionKeeper(outlook, SqliteSubscriptionStore(db), resource,
                                                 f"{base}/webhooks/outlook", states[0], source="outlook",
                                                 renew_before=before))
-    return PushActivities(keepers, subscriptions)
+    renewals: dict[str, Callable[[datetime], RenewalReport]] = {}
+    airtable = settings.airtable
+    if airtable.webhook_id and "airtable" in plan.builders:
+        renewals["airtable"] = AirtableWebhookKeeper(airtable_client(settings), airtable.base_id or "",
+                                                     airtable.webhook_id).maintain
+    if settings.gmail.topic and settings.routing.email_provider == "gmail":
+        renewals["gmail"] = gmail_watch(settings, db).maintain
+    return PushActivities(keepers, subscriptions, renewals=renewals)
 

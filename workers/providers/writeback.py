@@ -21,7 +21,7 @@ from connectors.outlook.client import OutlookClient
 from connectors.settings import secret
 from connectors.writeback import MirroredCalendar, RemoteCrm, WritebackCrm
 from policies.schema import CrmRules
-from workers.providers import acuity, helpdesks, mindbody, sales_crms, salesforce_zoho, square
+from workers.providers import acuity, airtable, helpdesks, mindbody, sales_crms, salesforce_zoho, sheets, square
 from workers.providers.checks import ProviderCheck, ProviderConfigError, url_problem
 from workers.providers.fhir import fhir_calendar, fhir_token
 from workers.providers.jobber import jobber_crm, jobber_crm_problems
@@ -108,6 +108,10 @@ def crm_problems(s: Settings) -> list[str]:
         return sales_crms.crm_problems(s)
     if s.routing.crm_provider in helpdesks.TITLES:
         return helpdesks.crm_problems(s)
+    if s.routing.crm_provider == "sheets":
+        return sheets.sheets_problems(s)
+    if s.routing.crm_provider == "airtable":
+        return airtable.airtable_problems(s)
     if s.routing.crm_provider == "local":
         return []
     if s.routing.crm_provider == "jobber":
@@ -148,6 +152,8 @@ def writeback_checks(s: Settings) -> list[ProviderCheck]:
         title = titles.get(s.routing.crm_provider, "HubSpot")
         title = {**salesforce_zoho.TITLES, **sales_crms.TITLES, "jobber": "Jobber",
                  "servicetitan": "ServiceTitan"}.get(s.routing.crm_provider, "HubSpot")
+        titles = {**salesforce_zoho.TITLES, **sales_crms.TITLES, "sheets": sheets.TITLE, "airtable": airtable.TITLE}
+        title = titles.get(s.routing.crm_provider, "HubSpot")
         checks.append(ProviderCheck("crm", "ok", f"outcomes, notes and owner tasks written to {title} under the CRM "
                                                  "write rules; local copy kept"))
     return checks
@@ -207,6 +213,10 @@ def writeback(s: Settings, calendar: Any, crm: Any, rules: list[CrmRules]) -> tu
         remote = jobber_crm(s, crm)
     elif routing.crm_provider == "servicetitan":
         remote = servicetitan_crm(s, crm)
+    elif routing.crm_provider == "sheets":
+        remote = sheets.sheets_crm(s, crm, union_rules(rules))
+    elif routing.crm_provider == "airtable":
+        remote = airtable.airtable_crm(s, crm, union_rules(rules))
     else:
         remote = salesforce_zoho.remote_crm(s, crm, union_rules(rules)) or sales_crms.remote_crm(
             s, crm, union_rules(rules)) or helpdesks.remote_crm(s, crm, union_rules(rules))
