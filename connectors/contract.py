@@ -32,10 +32,14 @@ class RetryableProviderError(ProviderError):
 class PermanentProviderError(ProviderError):
     """A 4xx that will not get better by retrying (bad number, opted out at the carrier, forbidden)."""
 
-    def __init__(self, message: str, code: str | None = None, opt_out: bool = False) -> None:
+    def __init__(self, message: str, code: str | None = None, opt_out: bool = False,
+                 window_closed: bool = False) -> None:
         super().__init__(message)
         self.code = code
         self.opt_out = opt_out
+        # the channel's messaging window is closed for this recipient (WhatsApp free text after 24 h): this send
+        # goes by the next channel, and the next free text on this channel waits for the customer to write
+        self.window_closed = window_closed
 
 
 class AmbiguousSendError(ProviderError):
@@ -128,6 +132,9 @@ class OutboundMessage(BaseModel):
     subject: str | None = None
     body: str
     template_id: str | None = None
+    # an approved provider template to send instead of `body` (Twilio Content API ContentSid) and its variables
+    content_sid: str | None = None
+    content_variables: dict[str, str] | None = None
 
 
 class SendReceipt(BaseModel):

@@ -450,6 +450,12 @@ def select_template(templates: list[Template], template_id: str, channel: Channe
     raise TemplateNotFound(f"no approved template {template_id!r} for {channel.value}")
 
 
+def content_variables(template: Template, variables: dict[str, str]) -> dict[str, str]:
+    """A provider template's numbered variables ({"1": ..., "2": ...}) from the template's `content_variables`
+    names, in order. A missing variable raises KeyError, as `render` does."""
+    return {str(i): variables[name] for i, name in enumerate(template.content_variables, start=1)}
+
+
 OFFER_VARIABLES = frozenset({"slot_list", "booking_link", "offer_expires"})
 
 

@@ -39,6 +39,8 @@ class ChannelFacts(BaseModel):
     opted_out: list[Channel] = Field(default_factory=list)
     undeliverable: list[Channel] = Field(default_factory=list)
     preferred: Channel | None = None
+    booked_via: Channel | None = None  # the channel the appointment was booked through
+    prefer_booked_via: bool = False  # the program's send.prefer_booked_channel
     whatsapp_session_open: bool = False
     whatsapp_template_approved: bool = False
     # alternatively the session can be computed: last inbound WhatsApp message and the current time
@@ -63,11 +65,14 @@ def whatsapp_session_open(facts: ChannelFacts, now: datetime | None = None) -> b
 
 
 def plan_channels(step: Step, facts: ChannelFacts, purpose: Purpose = Purpose.informational) -> ChannelPlan:
-    """The step's channels in the order to try (preference first), with the reason each other one is skipped."""
+    """The step's channels in the order to try (the contact's preference first, then the channel they booked
+    through when the program prefers it), with the reason each other one is skipped."""
     order = list(step.channels)
-    if facts.preferred is not None and facts.preferred in order:
-        order.remove(facts.preferred)
-        order.insert(0, facts.preferred)
+    firsts = (facts.booked_via if facts.prefer_booked_via else None, facts.preferred)
+    for first in firsts:  # the preferred channel ends up in front
+        if first is not None and first in order:
+            order.remove(first)
+            order.insert(0, first)
     usable: list[Channel] = []
     skipped: dict[str, str] = {}
     for ch in order:
