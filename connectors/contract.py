@@ -90,6 +90,18 @@ class DeliveryStatus(BaseModel):
     recipient: str | None = None
 
 
+class PhoneCall(BaseModel):
+    """A customer's call the business did not answer (no answer, busy, failed, hung up while ringing), from
+    Twilio Voice or another phone system. `caller` is the customer's number: used to find their case, never
+    stored or logged."""
+
+    call_id: str = Field(min_length=1, max_length=200)  # the phone system's id of the call
+    caller: str = Field(min_length=1, max_length=64)
+    at: datetime
+    status: str = Field(max_length=40)  # the phone system's own word (no-answer, busy, ...)
+    source: str = Field(default="phone", max_length=64)
+
+
 class ReviewAction(BaseModel):
     case_id: str
     decision: Literal["approve", "reject", "edit"]
@@ -104,6 +116,7 @@ class WebhookResult(BaseModel):
     messages: list[InboundMessage] = Field(default_factory=list)
     statuses: list[DeliveryStatus] = Field(default_factory=list)
     review_actions: list[ReviewAction] = Field(default_factory=list)
+    missed_calls: list[PhoneCall] = Field(default_factory=list)
     unknown_types: list[str] = Field(default_factory=list)
     # a body the provider expects back (URL validation handshakes); None means a plain 200 {"ok": true}
     response: dict[str, Any] | str | None = None

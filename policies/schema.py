@@ -309,6 +309,15 @@ class MessageRules(Rule):
     require_opt_out_on_first_sms: bool = True
 
 
+class MissedCallRules(Rule):
+    """A customer's call nobody answered, from a number one of this program's cases knows."""
+
+    # a staff task ("we missed your call": call them back) in the inbox and the CRM
+    call_back_task: bool = True
+    # how far from the appointment's start the call may be to count as about that appointment
+    within_hours: float = Field(default=12, gt=0, le=72)
+
+
 class WatchMessage(Rule):
     """A message sent while the appointment is still ahead: the confirmation at booking."""
 
@@ -391,6 +400,7 @@ class Program(Rule):
     default_values: dict[str, float] = Field(default_factory=dict)
     reactivation: ReactivationRules = Field(default_factory=ReactivationRules)
     payments: PaymentHandoff | None = None  # None: money questions go to a person like any other question
+    missed_calls: MissedCallRules = Field(default_factory=MissedCallRules)
 
     @model_validator(mode="after")
     def _first_time_sequence_required(self) -> Program:

@@ -41,6 +41,7 @@ from domain import addresses
 from domain.intake import WebhookAck
 from domain.models import Reply
 from workers.dependencies import Dependencies
+from workers.intake.calls import record_missed_call
 from workers.intake.cases import CaseService
 from workers.intake.reviews import apply_slack_decision
 from workers.intake.statuses import record_delivery_status
@@ -164,6 +165,8 @@ class WebhookIntake:
                 reply, sender=message.sender, stopped_at_edge=stopped_at_edge.get(message.provider_message_id)))
         for status in result.statuses:
             await asyncio.to_thread(record_delivery_status, self.deps, status)
+        for call in result.missed_calls:
+            await asyncio.to_thread(record_missed_call, self.deps, call)
         for action in result.review_actions:
             # Slack wants its answer within 3 s: acknowledge now, apply the decision right after
             task = asyncio.create_task(apply_slack_decision(cases, self.slack_reviewers, action))
