@@ -37,7 +37,7 @@ class AppointmentEventData(AppointmentEvent):
     `occurred_at` to the envelope's timestamp."""
 
     event_id: str = Field(default="", max_length=200)
-    type: EventType = EventType.booked
+    type: EventType = Field(default=EventType.booked, description="ignored: the envelope's type decides")
     occurred_at: AwareDatetime | None = None  # type: ignore[assignment]
 
 
@@ -52,7 +52,6 @@ def schema_for(event_type: str) -> dict[str, Any]:
     data = (MissedCallData if event_type == MISSED_CALL_TYPE else AppointmentEventData).model_json_schema(
         ref_template="#/$defs/{model}")
     defs = data.pop("$defs", {})
-    data.get("properties", {}).pop("type", None)
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": f"{SCHEMA_BASE}{event_type}.json",
