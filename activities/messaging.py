@@ -25,6 +25,7 @@ from connectors.contract import (
     MessageChannel,
     OutboundMessage,
     PermanentProviderError,
+    ReachCheck,
     RetryableProviderError,
 )
 from connectors.llm import classify_reply
@@ -120,13 +121,15 @@ class MessagingActivities:
             opted_out |= {Channel.sms.value, Channel.whatsapp.value}
         if email_key and self.consent.opted_out_channels(email_key, purpose.value):
             opted_out.add(Channel.email.value)
-        if not ({Channel.sms.value, Channel.whatsapp.value, Channel.email.value} - opted_out):
+        if not ({c.value for c in Channel} - opted_out):
             opted_out.add("*")
         seen = sorted(opted_out)  # what the workflow may know about consent (a bare YES then re-subscribes)
         whatsapp = whatsapp_content(req, now) if Channel.whatsapp in req.channels else "not a step channel"
         facts = sequence_policy.ChannelFacts(
             has_phone=bool(contact.phone),
             has_email=bool(contact.email),
+            has_push=self._reaches(Channel.push, req.contact_key) if Channel.push in req.channels else False,
+            has_app=self._reaches(Channel.app, contact.contact_id) if Channel.app in req.channels else False,
             opted_out=[Channel(c) for c in opted_out if c != "*"],
             preferred=contact.preferred_channel,
             booked_via=req.appointment.booked_via,
@@ -151,7 +154,7 @@ class MessagingActivities:
                 problems.append(f"{channel.value}: {rendered}")
                 continue
             subject, body, template_id = rendered
-            to = contact.phone if channel != Channel.email else contact.email
+            to = recipient(req, channel)
             assert to is not None  # channel_order only keeps reachable channels
             decision, refused = self._reserve(req, channel, to, now, purpose)
             if refused:  # an opt-out recorded since the check above
@@ -215,6 +218,12 @@ class MessagingActivities:
             return SendResult(status="blocked", reason="contact opted out of these channels", opted_out=seen)
         problems.extend(f"{c.value}: opted out" for c in refused_channels)
         return SendResult(status="failed", reason="; ".join(problems) or "no channel could send", opted_out=seen)
+
+    def _reaches(self, channel: Channel, to: str) -> bool:
+        connector = self.channels.get(channel)
+        if connector is None:
+            return False
+        return connector.reaches(to) if isinstance(connector, ReachCheck) else True
 
     def _address_key(self, raw: str | None) -> str | None:
         if not raw:
@@ -369,6 +378,19 @@ class ConsentActivities:
 
 # variables the workflow passes as ISO instants (it has no time zone data): shown as the reader reads them
 TIME_VARIABLES = frozenset({"new_appointment_time", "slot_list", "offer_expires"})
+
+
+def recipient(req: SendRequest, channel: Channel) -> str | None:
+    """Whom a channel writes to: the phone or the email address; for push the contact's opaque key (its
+    subscriptions are stored under it); for the business's app the contact's id in the business's systems."""
+    contact = req.appointment.contact
+    if channel == Channel.email:
+        return contact.email
+    if channel == Channel.push:
+        return req.contact_key
+    if channel == Channel.app:
+        return contact.contact_id
+    return contact.phone
 
 
 def outbox_links(req: SendRequest) -> dict[str, str]:

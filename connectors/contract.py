@@ -158,6 +158,13 @@ class SendReceipt(BaseModel):
 
 
 @runtime_checkable
+class ReachCheck(Protocol):
+    """A channel that can tell, before a send, whether it reaches a recipient (push: a stored subscription)."""
+
+    def reaches(self, to: str) -> bool: ...
+
+
+@runtime_checkable
 class MessageChannel(Protocol):
     def send(self, message: OutboundMessage) -> SendReceipt:
         """Send once. Must look up `message_id` first where the provider allows, and never send twice."""

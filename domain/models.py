@@ -65,6 +65,8 @@ class Channel(StrEnum):
     sms = "sms"
     whatsapp = "whatsapp"
     email = "email"
+    push = "push"  # Web Push to the customer's browser or installed web app (RFC 8030)
+    app = "app"  # the business's own app, told through its signed webhook
 
 
 class Verdict(StrEnum):

@@ -323,7 +323,8 @@ def lint(
     problems: list[LintProblem] = []
     warnings: list[LintProblem] = []
     healthcare = is_healthcare(vertical)
-    phone_channel = channel in (Channel.sms, Channel.whatsapp)
+    # a push notification shows on the lock screen like a text
+    phone_channel = channel in (Channel.sms, Channel.whatsapp, Channel.push)
     content = _normalise(f"{subject}\n{text}" if subject else text)
 
     flagged: set[str] = set()

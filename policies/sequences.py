@@ -36,6 +36,8 @@ class ChannelFacts(BaseModel):
 
     has_phone: bool = False
     has_email: bool = False
+    has_push: bool = False  # the contact has a Web Push subscription and push is configured
+    has_app: bool = False  # the business's app webhook is configured
     opted_out: list[Channel] = Field(default_factory=list)
     undeliverable: list[Channel] = Field(default_factory=list)
     preferred: Channel | None = None
@@ -87,6 +89,10 @@ def plan_channels(step: Step, facts: ChannelFacts, purpose: Purpose = Purpose.in
             why = "not a mobile number"
         elif ch == Channel.email and not facts.has_email:
             why = "no email address"
+        elif ch == Channel.push and not facts.has_push:
+            why = "no push subscription"
+        elif ch == Channel.app and not facts.has_app:
+            why = "no business app webhook"
         elif ch == Channel.whatsapp and not (whatsapp_session_open(facts) or facts.whatsapp_template_approved):
             why = "outside the WhatsApp 24 h session and no approved WhatsApp template"
         elif purpose == Purpose.marketing and ch not in facts.written_consent:

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from connectors.app_webhook.settings import AppWebhookSettings
 from connectors.sendgrid.settings import SendGridSettings
 from connectors.settings import EnvSection
 from connectors.slack.settings import SlackSettings
 from connectors.twilio.settings import TwilioSettings
+from connectors.webpush.settings import WebPushSettings
 from workers.provider_settings import (
     ActiveCampaignSettings,
     CalcomSettings,
@@ -41,3 +43,5 @@ class ConnectorSections(EnvSection):
     twilio: TwilioSettings = Field(default_factory=TwilioSettings)
     sendgrid: SendGridSettings = Field(default_factory=SendGridSettings)
     slack: SlackSettings = Field(default_factory=SlackSettings)
+    webpush: WebPushSettings = Field(default_factory=WebPushSettings)
+    app_webhook: AppWebhookSettings = Field(default_factory=AppWebhookSettings)

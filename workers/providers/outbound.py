@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from connectors.contract import MessageChannel, ReviewNotifier
+from connectors.local.outbox import LocalOutbox
 from connectors.sendgrid.channel import SendGridChannel
 from connectors.slack.notifier import SlackReviewNotifier
 from connectors.twilio.channel import TwilioChannel
 from connectors.twilio.sendlog import SqlSendLog
 from domain.models import Channel
 from workers.providers.checks import ProviderCheck
+from workers.providers.in_app import in_app_channels
 from workers.settings import Settings
 
 
@@ -38,4 +40,8 @@ def outbound(settings: Settings, local: MessageChannel
         checks.append(ProviderCheck("slack-notify", "ok", "review requests posted to Slack"))
     else:
         checks.append(ProviderCheck("slack-notify", "off", "review requests stay in the local queue"))
+    if isinstance(local, LocalOutbox):
+        in_app, in_app_checks = in_app_channels(settings, local.db)
+        channels.update(in_app)
+        checks.extend(in_app_checks)
     return channels, notifiers, checks
