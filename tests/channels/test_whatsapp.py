@@ -14,9 +14,10 @@ from pathlib import Path
 
 import pytest
 from pydantic import SecretStr, ValidationError
+from temporalio.client import Client
 
 from activities.messaging import MessagingActivities
-from connectors.contract import MessageChannel, OutboundMessage, PermanentProviderError
+from connectors.contract import DeliveryStatus, MessageChannel, OutboundMessage, PermanentProviderError
 from connectors.local.consent import ConsentLedger
 from connectors.local.db import LocalDb
 from connectors.local.outbox import LocalOutbox
@@ -26,11 +27,14 @@ from connectors.twilio.settings import TwilioSettings
 from domain.addresses import address_key
 from domain.case import SendRequest
 from domain.ids import contact_key_for
-from domain.models import Appointment, Channel, LedgerEvent
+from domain.models import Appointment, Channel, LedgerEvent, Reply
 from policies.schema import Template
 from tests.fakes.base import RecordedRequest
 from tests.fakes.twilio_fake import ACCOUNT_SID, AUTH_TOKEN, TwilioFake
-from tests.helpers import appointment, fast_policy, resolved_of
+from tests.helpers import appointment, fast_policy, local_settings, resolved_of
+from workers.dependencies import build_dependencies
+from workers.intake.replies import ReplyRouter
+from workers.intake.statuses import record_delivery_status
 
 SALT = "test-salt"
 CONTENT_SID = "HX" + "0123456789abcdef" * 2
@@ -215,3 +219,33 @@ def test_content_sids_are_for_whatsapp_templates_only() -> None:
         Template(id="t", channel=Channel.whatsapp, body="Hi", content_sid="HXnot-a-sid")
     with pytest.raises(ValidationError):
         Template(id="t", channel=Channel.whatsapp, body="Hi", content_variables=["first_name"])
+
+
+# ---------------------------------------------------------------- the window from the engine's intake
+
+
+async def test_an_inbound_whatsapp_message_opens_the_window_for_its_number(client: Client, tmp_path: Path) -> None:
+    deps = build_dependencies(local_settings(tmp_path / "data"))
+    at = datetime.now(UTC).replace(microsecond=0)
+    reply = Reply(reply_id="SM" + "7" * 32, channel=Channel.whatsapp, text="is Tuesday free?", received_at=at)
+    await ReplyRouter(client, deps).submit(reply, sender="whatsapp:+14155550100")
+    key = address_key("+14155550100", deps.settings.auth.id_salt)
+    assert WhatsAppWindows(deps.db).last_inbound(key) == at
+    sms = Reply(reply_id="SM" + "8" * 32, channel=Channel.sms, text="hello", received_at=at + timedelta(hours=1))
+    await ReplyRouter(client, deps).submit(sms, sender="+14155550100")
+    assert WhatsAppWindows(deps.db).last_inbound(key) == at  # an SMS opens no WhatsApp window
+
+
+def test_a_63016_in_a_status_callback_closes_the_window(tmp_path: Path) -> None:
+    deps = build_dependencies(local_settings(tmp_path / "data"))
+    phone = "+14155550100"
+    key = address_key(phone, deps.settings.auth.id_salt)
+    windows = WhatsAppWindows(deps.db)
+    windows.record_inbound(key, datetime.now(UTC) - timedelta(hours=2))
+    message = OutboundMessage(message_id="case-x-step0", case_id="case-x", channel=Channel.whatsapp, to=phone,
+                              body="Hi")
+    deps.outbox.send(message, contact_key="contact-x")
+    record_delivery_status(deps, DeliveryStatus(provider_message_id="SM" + "9" * 32, status="undelivered",
+                                                at=datetime.now(UTC), error_code="63016",
+                                                message_id=message.message_id, recipient=phone))
+    assert windows.last_inbound(key) is None
