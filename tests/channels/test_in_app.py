@@ -38,7 +38,8 @@ from domain.models import Appointment, Channel
 from policies.schema import Template
 from tests.fakes.business_app_fake import BusinessAppFake
 from tests.fakes.webpush_fake import WebPushFake
-from tests.helpers import appointment, fast_policy, resolved_of
+from tests.helpers import appointment, fast_policy, local_settings, resolved_of
+from workers.providers.in_app import in_app_checks
 
 SALT = "test-salt"
 APP_SECRET = "whsec_" + base64.b64encode(b"business-app-secret-0123456789ab").decode()
@@ -219,3 +220,17 @@ def test_a_refusing_app_is_permanent_and_a_down_app_is_retryable(app: BusinessAp
     with pytest.raises(PermanentProviderError):
         wrong.send(message)  # the app refuses a forged signature with 401
     assert app.refused == 1 and "m-1" not in app.applied
+
+
+def test_connectors_check_reports_the_in_app_channels(tmp_path: Path) -> None:
+    settings = local_settings(tmp_path / "data")
+    assert {c.name: c.status for c in in_app_checks(settings)} == {"webpush-send": "off", "app-webhook-send": "off"}
+    settings.webpush = WebPushSettings(vapid_private_key=SecretStr(VAPID.private_pem().decode()))
+    settings.app_webhook = AppWebhookSettings(url="https://app.example.com/hooks", secret=SecretStr("not-a-secret!"))
+    found = {c.name: c for c in in_app_checks(settings)}
+    assert found["webpush-send"].status == "error" and "NOSHOW_ENCRYPTION_KEY" in found["webpush-send"].detail
+    assert found["app-webhook-send"].status == "error" and "not-a-secret" not in found["app-webhook-send"].detail
+    settings.temporal = settings.temporal.model_copy(update={"encryption_key": SecretStr("k1:" + base64.b64encode(
+        b"e" * 32).decode())})
+    settings.app_webhook = AppWebhookSettings(url="https://app.example.com/hooks", secret=SecretStr(APP_SECRET))
+    assert {c.name: c.status for c in in_app_checks(settings)} == {"webpush-send": "ok", "app-webhook-send": "ok"}

@@ -38,3 +38,29 @@ def in_app_channels(settings: Settings, db: LocalDb) -> tuple[dict[Channel, Mess
     else:
         checks.append(ProviderCheck("app-webhook-send", "off", "no APP_WEBHOOK_URL: no app channel"))
     return channels, checks
+
+
+def in_app_checks(settings: Settings) -> list[ProviderCheck]:
+    """`noshow connectors check` lines for the in-app channels, from the settings alone (nothing is sent)."""
+    checks: list[ProviderCheck] = []
+    if secret(settings.webpush.vapid_private_key):
+        problems: list[str] = []
+        if not secret(settings.temporal.encryption_key):
+            problems.append("Web Push needs NOSHOW_ENCRYPTION_KEY to seal subscriptions")
+        try:
+            WebPushChannel(settings.webpush, None)  # type: ignore[arg-type]  # only the settings are checked
+        except ValueError as exc:
+            problems.append(str(exc))
+        checks.append(ProviderCheck("webpush-send", "error", "; ".join(problems)) if problems
+                      else ProviderCheck("webpush-send", "ok", "Web Push to subscribed browsers"))
+    else:
+        checks.append(ProviderCheck("webpush-send", "off", "no WEBPUSH_VAPID_PRIVATE_KEY: no push channel"))
+    if settings.app_webhook.url:
+        try:
+            AppWebhookChannel(settings.app_webhook).client.close()
+            checks.append(ProviderCheck("app-webhook-send", "ok", "signed webhooks to the business's app"))
+        except ValueError as exc:
+            checks.append(ProviderCheck("app-webhook-send", "error", str(exc)))
+    else:
+        checks.append(ProviderCheck("app-webhook-send", "off", "no APP_WEBHOOK_URL: no app channel"))
+    return checks
