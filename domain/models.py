@@ -122,6 +122,7 @@ class SignalKind(StrEnum):
     technician_report = "technician_report"  # value: "failed_access" | "completed"
     running_late = "running_late"
     dispute = "dispute"
+    phone_call = "phone_call"  # value: "missed_call": the customer called near the appointment, nobody answered
 
 
 class AttendanceSignal(Model):

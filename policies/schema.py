@@ -316,6 +316,8 @@ class MissedCallRules(Rule):
     call_back_task: bool = True
     # how far from the appointment's start the call may be to count as about that appointment
     within_hours: float = Field(default=12, gt=0, le=72)
+    # the open case hears of the call as attendance evidence: a sign of attendance, so no automated no-show
+    as_evidence: bool = True
 
 
 class WatchMessage(Rule):

@@ -37,6 +37,12 @@ class AddressBook:
                                 "ORDER BY p.start_at DESC, a.case_id DESC", (address_key,)).fetchall()
         return [(str(r[0]), str(r[1]), datetime.fromisoformat(str(r[2]))) for r in rows]
 
+    def appointments_for_case(self, case_id: str) -> list[tuple[str, str, datetime]]:
+        with self.db.connect() as conn:
+            row = conn.execute("SELECT case_id, program, start_at FROM case_appointments WHERE case_id = ?",
+                               (case_id,)).fetchone()
+        return [(str(row[0]), str(row[1]), datetime.fromisoformat(str(row[2])))] if row else []
+
     def cases_for_address(self, address_key: str) -> list[str]:
         """Cases that know this address, newest first."""
         with self.db.connect() as conn:

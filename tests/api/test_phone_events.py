@@ -12,6 +12,7 @@ from domain.ids import case_id_for
 from domain.models import EventType
 from tests.api.conftest import Api, envelope
 from tests.helpers import eventually
+from workflows.case import RecoveryCaseWorkflow
 
 CALLER = "+14155550123"
 
@@ -32,6 +33,11 @@ async def test_a_missed_call_after_a_phone_booking_leaves_a_call_back_task(api: 
     tasks = await eventually(lambda: _tasks(api), lambda rows: len(rows) == 1)
     assert (tasks[0]["case_id"], tasks[0]["routed"], tasks[0]["intent"]) == (started["case_id"], "missed_call",
                                                                              "call_back")
+    # the case itself heard of the call, as attendance evidence on its appointment
+    handle = api.stack.client.get_workflow_handle(started["case_id"])
+    state = await eventually(lambda: handle.query(RecoveryCaseWorkflow.state_query),
+                             lambda s: any("attendance_signal" in t.what for t in s.timeline))
+    assert state.stage.value == "watching"
 
 
 async def _tasks(api: Api) -> list[dict[str, object]]:
