@@ -33,13 +33,12 @@ def record_missed_call(deps: Dependencies, call: PhoneCall) -> str | None:
         return None
     akey = addresses.address_key(phone, deps.settings.auth.id_salt)
     rules = {p.name: p.missed_calls for p in deps.policy().programs}
-    candidates = [(case_id, start, rules.get(program, MissedCallRules()))
-                  for case_id, program, start in deps.addresses.appointments_for_address(akey)]
-    case_id = case_for_call(call.at, candidates)
+    known = deps.addresses.appointments_for_address(akey)
+    case_id = case_for_call(call.at, [(c, start, rules.get(p, MissedCallRules())) for c, p, start in known])
     if case_id is None:
         log.info("missed_call_unmatched", source=call.source, reason="no_appointment_near")
         return None
-    program = next(p for c, p, _ in deps.addresses.appointments_for_address(akey) if c == case_id)
+    program = next(p for c, p, _ in known if c == case_id)
     deps.ledger.append(LedgerEvent(event_id=f"call:{call.source}:{call.call_id}:missed_call", case_id=case_id,
                                    type="missed_call", at=call.at, source=call.source, appointment_type="-",
                                    reason=call.status, program=program))
