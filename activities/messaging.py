@@ -25,6 +25,7 @@ from connectors.contract import (
     MessageChannel,
     OutboundMessage,
     PermanentProviderError,
+    ReachCheck,
     RetryableProviderError,
 )
 from connectors.llm import classify_reply
@@ -32,6 +33,7 @@ from connectors.local.consent import ConsentLedger
 from connectors.local.outbox import LocalOutbox
 from connectors.local.send_intents import Intent, SendFacts, SendIntents
 from connectors.local.verdicts import VerdictLog
+from connectors.local.whatsapp_window import WhatsAppWindows
 from connectors.sending import confirm_once, consent_confirmation, deliver
 from domain import addresses
 from domain.case import ConsentChange, ConsentConfirmation, SendRequest, SendResult, UnderstandRequest
@@ -40,12 +42,13 @@ from policies import messages as message_policy
 from policies import replies as reply_policy
 from policies import send_rules, times
 from policies import sequences as sequence_policy
-from policies.schema import Purpose, Step
+from policies.schema import Purpose, Step, Template
 
 log = structlog.get_logger(__name__)
 
 HELP_TEMPLATE = "__help__"
 OPT_OUT_CLARIFY_TEMPLATE = "__opt_out_clarify__"  # workflows/case_conversation.py
+SYSTEM_TEMPLATES = frozenset({HELP_TEMPLATE, OPT_OUT_CLARIFY_TEMPLATE})
 CONFIRM_WORKFLOW = "ConfirmOptOut"  # workflows/consent.py
 
 
@@ -72,7 +75,9 @@ class MessagingActivities:
         intents: SendIntents | None = None,
         salt: str = "noshow",
         message_notes: Callable[[SendRequest, str, Channel | None, str], None] | None = None,
+        windows: WhatsAppWindows | None = None,
     ) -> None:
+        self.windows = windows or WhatsAppWindows(outbox.db)
         self.message_notes = message_notes  # the CRM timeline note per message (CrmActivities.note_message)
         self.intents = intents or SendIntents(outbox.db)
         self.salt = salt
@@ -116,15 +121,23 @@ class MessagingActivities:
             opted_out |= {Channel.sms.value, Channel.whatsapp.value}
         if email_key and self.consent.opted_out_channels(email_key, purpose.value):
             opted_out.add(Channel.email.value)
-        if not ({Channel.sms.value, Channel.whatsapp.value, Channel.email.value} - opted_out):
+        if not ({c.value for c in Channel} - opted_out):
             opted_out.add("*")
         seen = sorted(opted_out)  # what the workflow may know about consent (a bare YES then re-subscribes)
+        whatsapp = whatsapp_content(req, now) if Channel.whatsapp in req.channels else "not a step channel"
         facts = sequence_policy.ChannelFacts(
             has_phone=bool(contact.phone),
             has_email=bool(contact.email),
+            has_push=self._reaches(Channel.push, req.contact_key) if Channel.push in req.channels else False,
+            has_app=self._reaches(Channel.app, contact.contact_id) if Channel.app in req.channels else False,
             opted_out=[Channel(c) for c in opted_out if c != "*"],
             preferred=contact.preferred_channel,
-            whatsapp_template_approved=True,
+            booked_via=req.appointment.booked_via,
+            prefer_booked_via=req.resolved.program.send.prefer_booked_channel,
+            # free text needs the customer to have written within 24 h; outside it, only an approved template
+            whatsapp_last_inbound_at=self.windows.last_inbound(phone_key) if phone_key else None,
+            now=now,
+            whatsapp_template_approved=not isinstance(whatsapp, str),
         )
         if "*" in opted_out:
             return SendResult(status="blocked", reason="contact opted out of every channel", opted_out=seen)
@@ -141,7 +154,7 @@ class MessagingActivities:
                 problems.append(f"{channel.value}: {rendered}")
                 continue
             subject, body, template_id = rendered
-            to = contact.phone if channel != Channel.email else contact.email
+            to = recipient(req, channel)
             assert to is not None  # channel_order only keeps reachable channels
             decision, refused = self._reserve(req, channel, to, now, purpose)
             if refused:  # an opt-out recorded since the check above
@@ -158,8 +171,13 @@ class MessagingActivities:
             if not decision.allowed:
                 return SendResult(status="deferred", channel=channel, next_allowed_at=decision.next_allowed_at,
                                   reason="; ".join(decision.reasons), opted_out=seen)
+            content_sid, content_vars = None, None
+            if channel == Channel.whatsapp and not sequence_policy.whatsapp_session_open(facts) \
+                    and not isinstance(whatsapp, str):
+                content_sid, content_vars = whatsapp
             message = OutboundMessage(message_id=req.message_id, case_id=req.case_id, channel=channel, to=to,
-                                      subject=subject, body=body, template_id=template_id)
+                                      subject=subject, body=body, template_id=template_id,
+                                      content_sid=content_sid, content_variables=content_vars)
             try:
                 receipt = self._deliver(channel, message, req, now)
             except PermanentProviderError as exc:
@@ -172,6 +190,9 @@ class MessagingActivities:
                     return SendResult(status="sent", channel=channel, ambiguous=True, opted_out=seen,
                                       reason=f"possibly delivered: {exc.code}; not sent again by another channel")
                 self.intents.settle(req.message_id, "failed")
+                if exc.window_closed and phone_key:
+                    # the provider knows better than our record: no free text until the customer writes again
+                    self.windows.record_refusal(phone_key, now)
                 if exc.opt_out:
                     self.consent.opt_out(f"{req.message_id}-carrier-optout", req.contact_key,
                                          channel=channel.value, evidence=f"provider error {exc.code}",
@@ -197,6 +218,12 @@ class MessagingActivities:
             return SendResult(status="blocked", reason="contact opted out of these channels", opted_out=seen)
         problems.extend(f"{c.value}: opted out" for c in refused_channels)
         return SendResult(status="failed", reason="; ".join(problems) or "no channel could send", opted_out=seen)
+
+    def _reaches(self, channel: Channel, to: str) -> bool:
+        connector = self.channels.get(channel)
+        if connector is None:
+            return False
+        return connector.reaches(to) if isinstance(connector, ReachCheck) else True
 
     def _address_key(self, raw: str | None) -> str | None:
         if not raw:
@@ -353,6 +380,19 @@ class ConsentActivities:
 TIME_VARIABLES = frozenset({"new_appointment_time", "slot_list", "offer_expires"})
 
 
+def recipient(req: SendRequest, channel: Channel) -> str | None:
+    """Whom a channel writes to: the phone or the email address; for push the contact's opaque key (its
+    subscriptions are stored under it); for the business's app the contact's id in the business's systems."""
+    contact = req.appointment.contact
+    if channel == Channel.email:
+        return contact.email
+    if channel == Channel.push:
+        return req.contact_key
+    if channel == Channel.app:
+        return contact.contact_id
+    return contact.phone
+
+
 def outbox_links(req: SendRequest) -> dict[str, str]:
     """What the outbox keeps of a send for the provider's later statuses: the CRM contact their timeline notes
     go to and the program whose rules decide on them (ids only)."""
@@ -371,11 +411,30 @@ def reader_style(req: SendRequest, now: datetime) -> times.TimeStyle:
 def render_message(req: SendRequest, channel: Channel, now: datetime) -> tuple[str | None, str, str] | str:
     """(subject, body, template id@version) exactly as `send_message` sends it on `channel` at `now`, or why it
     cannot be sent: the console shows reviewers the message an approval would send."""
-    contact = req.appointment.contact
     if req.template_id == HELP_TEMPLATE:
         return None, req.resolved.help_text, HELP_TEMPLATE
     if req.template_id == OPT_OUT_CLARIFY_TEMPLATE:
         return None, req.resolved.opt_out_clarification, OPT_OUT_CLARIFY_TEMPLATE
+    resolved = resolve_template(req, channel, now)
+    if isinstance(resolved, str):
+        return resolved
+    template, variables = resolved
+    try:
+        subject, body = message_policy.render(template, variables)
+    except KeyError as exc:
+        return f"template {template.id} needs variable {exc}"
+    # lint the approved template text (with its approved exceptions), not the filled-in body, so a customer
+    # called "Bill" cannot trip the billing rule; the approved text is what a human signed off
+    lint = message_policy.lint_template(template, vertical=req.resolved.program.vertical,
+                                        first_message=req.first_message, help_text=req.resolved.help_text)
+    if not lint.ok:
+        return "guardrail lint failed: " + ", ".join(p.code for p in lint.problems)
+    return subject, body, f"{template.id}@v{template.version}"
+
+
+def resolve_template(req: SendRequest, channel: Channel, now: datetime) -> tuple[Template, dict[str, str]] | str:
+    """The approved template for `channel` and the variables that fill it, or why there is none."""
+    contact = req.appointment.contact
     try:
         template = message_policy.select_template(req.resolved.templates, req.template_id, channel,
                                                   contact.locale, kind=req.kind.value if req.kind else None,
@@ -393,14 +452,20 @@ def render_message(req: SendRequest, channel: Channel, now: datetime) -> tuple[s
         **{k: times.readable(v, style, until=k == "offer_expires") if k in TIME_VARIABLES else v
            for k, v in req.variables.items()},
     }
+    return template, variables
+
+
+def whatsapp_content(req: SendRequest, now: datetime) -> tuple[str, dict[str, str]] | str:
+    """The WhatsApp-approved Content template (ContentSid and its numbered variables) that may go outside the
+    customer-service window, or why there is none."""
+    resolved = resolve_template(req, Channel.whatsapp, now) if req.template_id not in SYSTEM_TEMPLATES else \
+        "system replies have no WhatsApp template"
+    if isinstance(resolved, str):
+        return resolved
+    template, variables = resolved
+    if not template.content_sid:
+        return f"template {template.id} has no WhatsApp content_sid"
     try:
-        subject, body = message_policy.render(template, variables)
+        return template.content_sid, message_policy.content_variables(template, variables)
     except KeyError as exc:
         return f"template {template.id} needs variable {exc}"
-    # lint the approved template text (with its approved exceptions), not the filled-in body, so a customer
-    # called "Bill" cannot trip the billing rule; the approved text is what a human signed off
-    lint = message_policy.lint_template(template, vertical=req.resolved.program.vertical,
-                                        first_message=req.first_message, help_text=req.resolved.help_text)
-    if not lint.ok:
-        return "guardrail lint failed: " + ", ".join(p.code for p in lint.problems)
-    return subject, body, f"{template.id}@v{template.version}"

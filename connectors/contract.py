@@ -32,10 +32,14 @@ class RetryableProviderError(ProviderError):
 class PermanentProviderError(ProviderError):
     """A 4xx that will not get better by retrying (bad number, opted out at the carrier, forbidden)."""
 
-    def __init__(self, message: str, code: str | None = None, opt_out: bool = False) -> None:
+    def __init__(self, message: str, code: str | None = None, opt_out: bool = False,
+                 window_closed: bool = False) -> None:
         super().__init__(message)
         self.code = code
         self.opt_out = opt_out
+        # the channel's messaging window is closed for this recipient (WhatsApp free text after 24 h): this send
+        # goes by the next channel, and the next free text on this channel waits for the customer to write
+        self.window_closed = window_closed
 
 
 class AmbiguousSendError(ProviderError):
@@ -86,6 +90,18 @@ class DeliveryStatus(BaseModel):
     recipient: str | None = None
 
 
+class PhoneCall(BaseModel):
+    """A customer's call the business did not answer (no answer, busy, failed, hung up while ringing), from
+    Twilio Voice or another phone system. `caller` is the customer's number: used to find their case, never
+    stored or logged."""
+
+    call_id: str = Field(min_length=1, max_length=200)  # the phone system's id of the call
+    caller: str = Field(min_length=1, max_length=64)
+    at: datetime
+    status: str = Field(max_length=40)  # the phone system's own word (no-answer, busy, ...)
+    source: str = Field(default="phone", max_length=64)
+
+
 class ReviewAction(BaseModel):
     case_id: str
     decision: Literal["approve", "reject", "edit"]
@@ -111,6 +127,7 @@ class WebhookResult(BaseModel):
     messages: list[InboundMessage] = Field(default_factory=list)
     statuses: list[DeliveryStatus] = Field(default_factory=list)
     review_actions: list[ReviewAction] = Field(default_factory=list)
+    missed_calls: list[PhoneCall] = Field(default_factory=list)
     unknown_types: list[str] = Field(default_factory=list)
     # a body the provider expects back (URL validation handshakes); None means a plain 200 {"ok": true}
     response: dict[str, Any] | str | None = None
@@ -140,6 +157,9 @@ class OutboundMessage(BaseModel):
     subject: str | None = None
     body: str
     template_id: str | None = None
+    # an approved provider template to send instead of `body` (Twilio Content API ContentSid) and its variables
+    content_sid: str | None = None
+    content_variables: dict[str, str] | None = None
 
 
 class SendReceipt(BaseModel):
@@ -147,6 +167,13 @@ class SendReceipt(BaseModel):
     provider_message_id: str
     status: str = "queued"
     duplicate: bool = False  # True when the lookup found the message already sent
+
+
+@runtime_checkable
+class ReachCheck(Protocol):
+    """A channel that can tell, before a send, whether it reaches a recipient (push: a stored subscription)."""
+
+    def reaches(self, to: str) -> bool: ...
 
 
 @runtime_checkable

@@ -12,6 +12,11 @@ given as `whpk_<base64 of the 32-byte key>`, which may be listed next to `whsec_
 Body `{"type", "timestamp", "data"}`: `type` is a canonical EventType value (e.g. "appointment.no_show"),
 `data` holds AppointmentEvent fields; `event_id` defaults to the webhook-id and
 `occurred_at` to the envelope timestamp. Other types are listed in unknown_types. Dedupe key = webhook-id.
+
+Phone systems send three more types: `phone.booking` and `phone.cancellation` (an appointment booked or cancelled
+on a call: `data` as for `appointment.booked` / `appointment.cancelled`) and `phone.call_missed` (`data`:
+`caller`, and optionally `call_id`, `status`, `occurred_at`). The JSON Schema of every type is in
+`connectors.event_schemas` (published under docs/schemas/ and at `GET /schemas/events/{type}.json`).
 """
 
 from __future__ import annotations
@@ -26,7 +31,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from pydantic import ValidationError
 
-from connectors.contract import RawRequest, SignatureError, WebhookResult
+from connectors.contract import PhoneCall, RawRequest, SignatureError, WebhookResult
+from connectors.event_schemas import MISSED_CALL_TYPE, PHONE_EVENT_TYPES, MissedCallData
 from connectors.inbound import InboundBase, PayloadError, as_dict, load_json
 from connectors.signatures import ReplayCache, check_timestamp, constant_time_equals, header, hmac_sha256_b64, parse_int
 from domain.models import AppointmentEvent, EventType
@@ -148,10 +154,13 @@ class StandardWebhooksInbound(InboundBase):
         if not isinstance(kind, str) or not kind:
             raise PayloadError("missing type")
         result = WebhookResult(dedupe_key=self.dedupe_key(request))
+        if kind == MISSED_CALL_TYPE:
+            result.missed_calls.append(self._missed_call(request, env))
+            return result
         try:
-            etype = EventType(kind)
+            etype = EventType(PHONE_EVENT_TYPES.get(kind, kind))
         except ValueError:
-            result.unknown_types.append(kind)
+            result.unknown_types.append(kind[:100])
             return result
         data: dict[str, Any] = dict(as_dict(env.get("data"), "data"))
         data["type"] = etype.value
@@ -160,9 +169,25 @@ class StandardWebhooksInbound(InboundBase):
         try:
             event = AppointmentEvent.model_validate(data)
         except ValidationError as exc:
-            fields = sorted({".".join(str(p) for p in e["loc"]) for e in exc.errors()})
-            raise PayloadError("invalid event data: " + ", ".join(fields[:10])) from exc
+            raise PayloadError("invalid event data: " + _fields(exc)) from exc
         if self.source is not None and event.appointment.source != self.source:
             raise PayloadError("event names a source this secret is not for")
         result.events.append(event)
         return result
+
+    def _missed_call(self, request: RawRequest, env: dict[str, Any]) -> PhoneCall:
+        data: dict[str, Any] = dict(as_dict(env.get("data"), "data"))
+        try:
+            call = MissedCallData.model_validate(data)
+        except ValidationError as exc:
+            raise PayloadError("invalid event data: " + _fields(exc)) from exc
+        at = call.occurred_at or env.get("timestamp")
+        try:
+            return PhoneCall(call_id=call.call_id or header(request.headers, "webhook-id") or "", caller=call.caller,
+                             at=at, status=call.status, source=self.source or call.source)
+        except ValidationError as exc:
+            raise PayloadError("invalid event data: " + _fields(exc).replace("at", "occurred_at")) from exc
+
+
+def _fields(exc: ValidationError) -> str:
+    return ", ".join(sorted({".".join(str(p) for p in e["loc"]) for e in exc.errors()})[:10])

@@ -65,6 +65,8 @@ class Channel(StrEnum):
     sms = "sms"
     whatsapp = "whatsapp"
     email = "email"
+    push = "push"  # Web Push to the customer's browser or installed web app (RFC 8030)
+    app = "app"  # the business's own app, told through its signed webhook
 
 
 class Verdict(StrEnum):
@@ -120,6 +122,7 @@ class SignalKind(StrEnum):
     technician_report = "technician_report"  # value: "failed_access" | "completed"
     running_late = "running_late"
     dispute = "dispute"
+    phone_call = "phone_call"  # value: "missed_call": the customer called near the appointment, nobody answered
 
 
 class AttendanceSignal(Model):

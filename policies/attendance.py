@@ -84,6 +84,9 @@ def _collect(inp: AttendanceInput) -> _Evidence:
             ev.disputes.append(f"customer disputes the no-show {where}")
         elif s.kind == SignalKind.running_late:
             ev.soft_attendance.append(f"customer said they were running late {where}")
+        elif s.kind == SignalKind.phone_call:
+            # they may have called to say they were late or lost: a person decides, never an automated no-show
+            ev.soft_attendance.append(f"customer called near the appointment and nobody answered {where}")
         elif s.kind == SignalKind.check_in:
             if v in _NO_SHOW_VALUES or v in {"failed", "not_checked_in", "false"}:
                 ev.ignored.append(f"check-in signal that reports no check-in {where}")

@@ -12,6 +12,9 @@ from __future__ import annotations
 
 FAILED = frozenset({"failed", "undelivered", "bounced", "dropped", "spam", "unsubscribed"})
 ENGAGED = frozenset({"opened", "read", "clicked"})
+# a WhatsApp message refused as outside the 24 h customer-service window, reported in a status callback's
+# ErrorCode (https://www.twilio.com/docs/api/errors/63016)
+WHATSAPP_WINDOW_CODES = frozenset({"63016"})
 
 _RANK: dict[str, int] = {
     "queued": 0,

@@ -323,7 +323,8 @@ def lint(
     problems: list[LintProblem] = []
     warnings: list[LintProblem] = []
     healthcare = is_healthcare(vertical)
-    phone_channel = channel in (Channel.sms, Channel.whatsapp)
+    # a push notification shows on the lock screen like a text
+    phone_channel = channel in (Channel.sms, Channel.whatsapp, Channel.push)
     content = _normalise(f"{subject}\n{text}" if subject else text)
 
     flagged: set[str] = set()
@@ -448,6 +449,12 @@ def select_template(templates: list[Template], template_id: str, channel: Channe
             if found:
                 return max(found, key=lambda t: t.version)
     raise TemplateNotFound(f"no approved template {template_id!r} for {channel.value}")
+
+
+def content_variables(template: Template, variables: dict[str, str]) -> dict[str, str]:
+    """A provider template's numbered variables ({"1": ..., "2": ...}) from the template's `content_variables`
+    names, in order. A missing variable raises KeyError, as `render` does."""
+    return {str(i): variables[name] for i, name in enumerate(template.content_variables, start=1)}
 
 
 OFFER_VARIABLES = frozenset({"slot_list", "booking_link", "offer_expires"})

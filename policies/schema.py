@@ -186,6 +186,9 @@ class SendRules(Rule):
     allowed_regions: list[str] | None = None
     # replies the customer asked for (HELP, opt-out confirmation) go at once, outside windows and caps
     exempt_purposes: list[str] = Field(default_factory=lambda: ["help", "opt_out_confirmation"])
+    # try the channel the customer booked through first (a WhatsApp booking is answered on WhatsApp); the
+    # contact's own preferred channel still comes before it
+    prefer_booked_channel: bool = False
 
     @model_validator(mode="after")
     def _windows_make_sense(self) -> SendRules:
@@ -306,6 +309,17 @@ class MessageRules(Rule):
     require_opt_out_on_first_sms: bool = True
 
 
+class MissedCallRules(Rule):
+    """A customer's call nobody answered, from a number one of this program's cases knows."""
+
+    # a staff task ("we missed your call": call them back) in the inbox and the CRM
+    call_back_task: bool = True
+    # how far from the appointment's start the call may be to count as about that appointment
+    within_hours: float = Field(default=12, gt=0, le=72)
+    # the open case hears of the call as attendance evidence: a sign of attendance, so no automated no-show
+    as_evidence: bool = True
+
+
 class WatchMessage(Rule):
     """A message sent while the appointment is still ahead: the confirmation at booking."""
 
@@ -423,6 +437,7 @@ class Program(Rule):
     reactivation: ReactivationRules = Field(default_factory=ReactivationRules)
     payments: PaymentHandoff | None = None  # None: money questions go to a person like any other question
     invoices: InvoiceRules | None = None  # None: invoices from an accounting source are no appointments here
+    missed_calls: MissedCallRules = Field(default_factory=MissedCallRules)
 
     @model_validator(mode="after")
     def _first_time_sequence_required(self) -> Program:
@@ -445,11 +460,19 @@ class Template(Rule):
     # lint codes an approver explicitly accepted for this template (e.g. fee_billing for a fee notice the
     # business approved). Shaming, threats, PHI in SMS and opt-out rules can never be waived.
     lint_exceptions: list[str] = Field(default_factory=list)
+    # WhatsApp only: the Twilio Content template (HX...) approved by WhatsApp, the only thing that may be sent
+    # outside the 24 h customer-service window, and the variables filling its {{1}}, {{2}}, ... in that order
+    content_sid: str | None = Field(default=None, pattern=r"^HX[0-9a-fA-F]{32}$")
+    content_variables: list[str] = Field(default_factory=list, max_length=20)
 
     @model_validator(mode="after")
     def _approval_has_approver(self) -> Template:
         if self.approved and not self.approved_by:
             raise ValueError("an approved template must name its approver (approved_by)")
+        if (self.content_sid or self.content_variables) and self.channel != Channel.whatsapp:
+            raise ValueError("content_sid and content_variables are for WhatsApp templates only")
+        if self.content_variables and not self.content_sid:
+            raise ValueError("content_variables need the content_sid they fill")
         return self
 
 

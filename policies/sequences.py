@@ -36,9 +36,13 @@ class ChannelFacts(BaseModel):
 
     has_phone: bool = False
     has_email: bool = False
+    has_push: bool = False  # the contact has a Web Push subscription and push is configured
+    has_app: bool = False  # the business's app webhook is configured
     opted_out: list[Channel] = Field(default_factory=list)
     undeliverable: list[Channel] = Field(default_factory=list)
     preferred: Channel | None = None
+    booked_via: Channel | None = None  # the channel the appointment was booked through
+    prefer_booked_via: bool = False  # the program's send.prefer_booked_channel
     whatsapp_session_open: bool = False
     whatsapp_template_approved: bool = False
     # alternatively the session can be computed: last inbound WhatsApp message and the current time
@@ -63,11 +67,14 @@ def whatsapp_session_open(facts: ChannelFacts, now: datetime | None = None) -> b
 
 
 def plan_channels(step: Step, facts: ChannelFacts, purpose: Purpose = Purpose.informational) -> ChannelPlan:
-    """The step's channels in the order to try (preference first), with the reason each other one is skipped."""
+    """The step's channels in the order to try (the contact's preference first, then the channel they booked
+    through when the program prefers it), with the reason each other one is skipped."""
     order = list(step.channels)
-    if facts.preferred is not None and facts.preferred in order:
-        order.remove(facts.preferred)
-        order.insert(0, facts.preferred)
+    firsts = (facts.booked_via if facts.prefer_booked_via else None, facts.preferred)
+    for first in firsts:  # the preferred channel ends up in front
+        if first is not None and first in order:
+            order.remove(first)
+            order.insert(0, first)
     usable: list[Channel] = []
     skipped: dict[str, str] = {}
     for ch in order:
@@ -82,6 +89,10 @@ def plan_channels(step: Step, facts: ChannelFacts, purpose: Purpose = Purpose.in
             why = "not a mobile number"
         elif ch == Channel.email and not facts.has_email:
             why = "no email address"
+        elif ch == Channel.push and not facts.has_push:
+            why = "no push subscription"
+        elif ch == Channel.app and not facts.has_app:
+            why = "no business app webhook"
         elif ch == Channel.whatsapp and not (whatsapp_session_open(facts) or facts.whatsapp_template_approved):
             why = "outside the WhatsApp 24 h session and no approved WhatsApp template"
         elif purpose == Purpose.marketing and ch not in facts.written_consent:

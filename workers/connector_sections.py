@@ -7,6 +7,7 @@ from pydantic import Field
 
 from connectors.acuity.settings import AcuitySettings
 from connectors.airtable.settings import AirtableSettings
+from connectors.app_webhook.settings import AppWebhookSettings
 from connectors.fhir.settings import FhirSettings
 from connectors.freshdesk.settings import FreshdeskSettings
 from connectors.gmail.settings import GmailSettings
@@ -21,6 +22,7 @@ from connectors.sheets.settings import SheetsSettings
 from connectors.slack.settings import SlackSettings
 from connectors.square.settings import SquareSettings
 from connectors.twilio.settings import TwilioSettings
+from connectors.webpush.settings import WebPushSettings
 from connectors.zendesk.settings import ZendeskSettings
 from workers.provider_settings import (
     ActiveCampaignSettings,
@@ -67,3 +69,5 @@ class ConnectorSections(EnvSection):
     freshdesk: FreshdeskSettings = Field(default_factory=FreshdeskSettings)
     mailchimp: MailchimpSettings = Field(default_factory=MailchimpSettings)
     quickbooks: QuickBooksSettings = Field(default_factory=QuickBooksSettings)
+    webpush: WebPushSettings = Field(default_factory=WebPushSettings)
+    app_webhook: AppWebhookSettings = Field(default_factory=AppWebhookSettings)

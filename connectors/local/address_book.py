@@ -22,6 +22,27 @@ class AddressBook:
                 conn.execute("INSERT OR IGNORE INTO case_addresses (address_key, case_id, contact_key, at) "
                              "VALUES (?, ?, ?, ?)", (key, case_id, contact_key, when))
 
+    def remember_appointment(self, case_id: str, program: str, start: datetime) -> None:
+        """The case's appointment time (the latest the engine heard of) and its program."""
+        with self.db.connect(immediate=True) as conn:
+            conn.execute("INSERT INTO case_appointments (case_id, program, start_at) VALUES (?, ?, ?) "
+                         "ON CONFLICT (case_id) DO UPDATE SET program = excluded.program, start_at = excluded.start_at",
+                         (case_id, program, start.astimezone(UTC).isoformat()))
+
+    def appointments_for_address(self, address_key: str) -> list[tuple[str, str, datetime]]:
+        """(case id, program, appointment start) of every case that knows this address, newest start first."""
+        with self.db.connect() as conn:
+            rows = conn.execute("SELECT a.case_id, p.program, p.start_at FROM case_addresses a "
+                                "JOIN case_appointments p ON p.case_id = a.case_id WHERE a.address_key = ? "
+                                "ORDER BY p.start_at DESC, a.case_id DESC", (address_key,)).fetchall()
+        return [(str(r[0]), str(r[1]), datetime.fromisoformat(str(r[2]))) for r in rows]
+
+    def appointments_for_case(self, case_id: str) -> list[tuple[str, str, datetime]]:
+        with self.db.connect() as conn:
+            row = conn.execute("SELECT case_id, program, start_at FROM case_appointments WHERE case_id = ?",
+                               (case_id,)).fetchone()
+        return [(str(row[0]), str(row[1]), datetime.fromisoformat(str(row[2])))] if row else []
+
     def cases_for_address(self, address_key: str) -> list[str]:
         """Cases that know this address, newest first."""
         with self.db.connect() as conn:

@@ -7,6 +7,7 @@ the recent messages to that recipient and adopts the one the first attempt creat
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import threading
@@ -37,9 +38,13 @@ SCOPE = "twilio"
 
 # Error codes (twilio.com/docs/api/errors). 21610: the recipient replied STOP, Twilio blocks every send.
 OPT_OUT_CODES = frozenset({21610})
+# WhatsApp free text (or a template sent as Body, or a content type that cannot open a conversation) outside the
+# 24 h customer-service window (https://www.twilio.com/docs/api/errors/63016): only a Content template may go.
+OUTSIDE_WINDOW_CODES = frozenset({63016})
 # Not a phone Twilio can reach: invalid To (21211), not SMS-capable / landline (21614), unroutable (21612),
-# region not enabled (21408), WhatsApp free-form outside the 24 h window (63016), template too long (63021).
-PERMANENT_CODES = frozenset({21211, 21612, 21614, 21408, 21606, 21617, 63016, 63021})
+# region not enabled (21408), template parameters over WhatsApp's 1024 characters (63021,
+# https://www.twilio.com/docs/api/errors/63021), and the window codes above.
+PERMANENT_CODES = frozenset({21211, 21612, 21614, 21408, 21606, 21617, 63021, *OUTSIDE_WINDOW_CODES})
 # 20429: too many concurrent requests, never processed. 21611: the sender's queue holds more than 10 hours.
 RETRYABLE_CODES = frozenset({20429, 21611, 30001})
 
@@ -147,7 +152,12 @@ class TwilioChannel:
                 return found
         self.send_log.begin(SCOPE, message.message_id, datetime.now(UTC))
         params: dict[str, Any] = {"to": to, **sender}
-        if message.template_id and message.template_id.startswith("HX"):
+        if message.content_sid:
+            # a Content template: Twilio wants no Body or MediaUrl beside it (twilio.com/docs/api/errors/63016)
+            params["content_sid"] = message.content_sid
+            if message.content_variables:
+                params["content_variables"] = json.dumps(message.content_variables, ensure_ascii=False)
+        elif message.template_id and message.template_id.startswith("HX"):
             # an approved Content template: the only thing WhatsApp accepts outside the 24 h window
             params["content_sid"] = message.template_id
         else:
@@ -192,6 +202,8 @@ class TwilioChannel:
         self.send_log.fail(SCOPE, message_id)
         if code in OPT_OUT_CODES:
             return PermanentProviderError(f"{label}: recipient opted out", code=str(code), opt_out=True)
+        if code in OUTSIDE_WINDOW_CODES:
+            return PermanentProviderError(f"{label}: outside the WhatsApp window", code=str(code), window_closed=True)
         return PermanentProviderError(label, code=str(code) if code is not None else str(exc.status))
 
     def _find_sent(self, message: OutboundMessage, to: str, sender: dict[str, str],
@@ -234,7 +246,7 @@ class TwilioChannel:
 
 
 def _same_body(sent: str | None, message: OutboundMessage) -> bool:
-    if message.template_id and message.template_id.startswith("HX"):
+    if message.content_sid or (message.template_id and message.template_id.startswith("HX")):
         return True  # the rendered template text is not ours to compare
     # Advanced Opt-Out may append compliance text to the body Twilio stores
     return (sent or "").strip().startswith(message.body.strip())

@@ -1,4 +1,10 @@
-"""Inbound SMS / WhatsApp messages and status callbacks from Twilio (form-encoded POSTs).
+"""Inbound SMS / WhatsApp messages, message status callbacks and Voice call callbacks from Twilio (form-encoded).
+
+Voice: a call status callback (`CallStatus`, https://www.twilio.com/docs/voice/api/call-resource) or a `<Dial>`
+action request (`DialCallStatus`, https://www.twilio.com/docs/voice/twiml/dial) of an inbound call that ended
+`no-answer`, `busy`, `failed` or `canceled` is a missed call from the customer's number (`From`). The statuses
+are those of the SDK's call resource; which of them a given phone set-up sends (status callback events, a
+`<Dial>` action URL) is the account's configuration, and the DialCallStatus value list is **UNVERIFIED**.
 
 `X-Twilio-Signature` is checked with the SDK's RequestValidator over the URL Twilio called and every form
 parameter (Twilio adds parameters without notice, so nothing is filtered before validation). Twilio signs
@@ -17,7 +23,14 @@ from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 from twilio.request_validator import HMAC_SHA1, HMAC_SHA256, RequestValidator, get_signature_algorithm
 
-from connectors.contract import DeliveryStatus, InboundMessage, RawRequest, SignatureError, WebhookResult
+from connectors.contract import (
+    DeliveryStatus,
+    InboundMessage,
+    PhoneCall,
+    RawRequest,
+    SignatureError,
+    WebhookResult,
+)
 from connectors.inbound import InboundBase, PayloadError
 from connectors.settings import secret
 from connectors.signatures import ReplayCache
@@ -27,6 +40,9 @@ from domain.models import Channel
 
 StatusName = Literal["queued", "sent", "delivered", "failed", "undelivered", "bounced", "dropped", "spam",
                      "unsubscribed", "opened", "read", "clicked"]
+
+# a call the business did not pick up: no answer, busy, failed, or the caller hung up while it rang
+MISSED_CALL_STATUSES = frozenset({"no-answer", "busy", "failed", "canceled"})
 
 # Twilio's MessageStatus -> contract status. receiving/received describe inbound messages: not ours.
 _STATUS: dict[str, StatusName] = {
@@ -118,6 +134,9 @@ class TwilioWebhook(InboundBase):
 
     def dedupe_key(self, request: RawRequest) -> str | None:
         form = _request_form(request)
+        call = _first(form, "CallSid")
+        if call and not _first(form, "MessageSid"):
+            return f"twilio:{call}:{_first(form, 'DialCallStatus') or _first(form, 'CallStatus') or ''}"
         sid = _first(form, "MessageSid") or _first(form, "SmsMessageSid") or _first(form, "SmsSid")
         if not sid:
             return None
@@ -157,6 +176,8 @@ class TwilioWebhook(InboundBase):
             return _first(form, name)
 
         sid = get("MessageSid") or get("SmsMessageSid") or get("SmsSid")
+        if not sid and get("CallSid"):
+            return self._call(form)
         if not sid:
             raise PayloadError("twilio: no MessageSid")
         if len(sid) > 64 or not (sid.isascii() and sid.isalnum()):
@@ -198,3 +219,18 @@ class TwilioWebhook(InboundBase):
         # an empty TwiML response: replies go out through the engine, not from the webhook
         return WebhookResult(dedupe_key=self.dedupe_key(request), messages=[message], response="<Response/>",
                              response_media_type="text/xml")
+
+    def _call(self, form: _MultiDict) -> WebhookResult:
+        """A Voice callback: a missed inbound call from the customer, or nothing to act on."""
+        sid = _first(form, "CallSid") or ""
+        if len(sid) > 64 or not (sid.isascii() and sid.isalnum()):
+            raise PayloadError("twilio: malformed CallSid")
+        status = _first(form, "DialCallStatus") or _first(form, "CallStatus") or ""
+        result = WebhookResult(dedupe_key=f"twilio:{sid}:{status}", response="<Response/>",
+                               response_media_type="text/xml")
+        direction = _first(form, "Direction") or "inbound"
+        caller = _first(form, "From") or ""
+        if status in MISSED_CALL_STATUSES and direction == "inbound" and caller:
+            result.missed_calls.append(PhoneCall(call_id=sid, caller=_strip_whatsapp(caller)[0][:64],
+                                                 at=datetime.now(UTC), status=status, source="twilio"))
+        return result

@@ -14,7 +14,7 @@ import pytest
 # authenticated otherwise: by the provider's signature, the link's signature, or not at all (health, sign-in)
 PUBLIC = {
     "POST /webhooks/{provider}", "GET /webhooks/{provider}", "GET /health", "GET /ready", "GET /book/{token}",
-    "POST /book/{token}",
+    "POST /book/{token}", "GET /schemas/events", "GET /schemas/events/{event_type}.json",
     "GET /login", "POST /login", "GET /logout", "POST /logout", "GET /login/oidc", "GET /login/oidc/callback",
 }
 UNSAFE = {"post", "put", "patch", "delete"}

@@ -2,7 +2,10 @@
 
 Errors use Twilio's JSON shape ({"code", "message", "more_info", "status"}) and real codes: 20003 bad
 credentials, 21211 invalid To, 21614 not a mobile number, 21610 recipient opted out (STOP), 20429 too many
-requests (429 + Retry-After), 20500 internal error. `accept_then_reset_next` / `accept_then_hang_next`
+requests (429 + Retry-After), 20500 internal error, 63016 WhatsApp free text outside the 24 h customer-service
+window (https://www.twilio.com/docs/api/errors/63016) once `enforce_whatsapp_window` is on: a WhatsApp send
+with a Body goes only to a number whose last inbound message (`whatsapp_inbound`) is under 24 h old, a
+ContentSid template goes always. `accept_then_reset_next` / `accept_then_hang_next`
 create the message and then lose the answer: the ambiguous failure the connector must survive.
 """
 
@@ -42,6 +45,7 @@ class FakeMessage:
     messaging_service_sid: str | None
     body: str | None
     content_sid: str | None
+    content_variables: str | None
     status_callback: str | None
     status: str
     date_created: datetime
@@ -63,6 +67,8 @@ class TwilioFake(FakeServer):
         self.messages: list[FakeMessage] = []
         self.opted_out: set[str] = set()  # E.164 numbers that texted STOP -> 21610
         self.landlines: set[str] = set()  # -> 21614
+        self.enforce_whatsapp_window = False
+        self.whatsapp_inbound: dict[str, datetime] = {}  # E.164 -> the customer's last WhatsApp message
         self._after_accept: list[str] = []
         self._msg_lock = threading.Lock()
         super().__init__()
@@ -121,10 +127,19 @@ class TwilioFake(FakeServer):
             return FakeResponse(400, twilio_error(400, 21614, "'To' number is not a valid mobile number"))
         if number in self.opted_out:
             return FakeResponse(400, twilio_error(400, 21610, "Attempt to send to unsubscribed recipient"))
+        if to.startswith("whatsapp:") and form.get("ContentSid") and (form.get("Body") or form.get("MediaUrl")):
+            return FakeResponse(400, twilio_error(400, 63016, "Remove Body and MediaUrl when you send a "
+                                                              "content template"))
+        last = self.whatsapp_inbound.get(number)
+        if (self.enforce_whatsapp_window and to.startswith("whatsapp:") and not form.get("ContentSid")
+                and (last is None or (datetime.now(UTC) - last).total_seconds() >= 24 * 3600)):
+            return FakeResponse(400, twilio_error(400, 63016, "Outside messaging window. For WhatsApp, use a "
+                                                              "Message Template instead."))
         message = FakeMessage(
             sid="SM" + secrets.token_hex(16), to=to, from_=form.get("From"),
             messaging_service_sid=form.get("MessagingServiceSid"), body=form.get("Body"),
-            content_sid=form.get("ContentSid"), status_callback=form.get("StatusCallback"),
+            content_sid=form.get("ContentSid"), content_variables=form.get("ContentVariables"),
+            status_callback=form.get("StatusCallback"),
             status="accepted" if form.get("MessagingServiceSid") else "queued", date_created=datetime.now(UTC),
         )
         with self._msg_lock:

@@ -156,3 +156,9 @@ def test_every_decision_has_reasons_and_bounded_confidence() -> None:
         assert d.reasons, kind
         assert 0.0 <= d.confidence <= 1.0
         assert d.needs_review == (d.verdict == Verdict.review)
+
+
+def test_a_missed_call_from_the_customer_keeps_a_no_show_for_a_person() -> None:
+    d = verdict(sig(K.scheduler_status, "no_show"), sig(K.phone_call, "missed_call"))
+    assert d.verdict == Verdict.review and d.needs_review
+    assert any("called" in r for r in d.reasons)

@@ -55,3 +55,13 @@ def test_whatsapp_only_inside_session_or_with_approved_template() -> None:
 def test_marketing_needs_written_consent_per_channel() -> None:
     facts = ChannelFacts(has_phone=True, has_email=True, written_consent=[EMAIL])
     assert channel_order(STEP, facts, Purpose.marketing) == [EMAIL]
+
+
+def test_booked_through_channel_goes_first_only_when_the_program_prefers_it() -> None:
+    step = Step(delay_minutes=0, template="t", channels=[SMS, EMAIL, WA])
+    facts = ChannelFacts(has_phone=True, has_email=True, whatsapp_template_approved=True, booked_via=WA)
+    assert channel_order(step, facts) == [SMS, EMAIL, WA]
+    preferring = facts.model_copy(update={"prefer_booked_via": True})
+    assert channel_order(step, preferring) == [WA, SMS, EMAIL]
+    # the contact's own preference still comes before the booking channel
+    assert channel_order(step, preferring.model_copy(update={"preferred": EMAIL})) == [EMAIL, WA, SMS]

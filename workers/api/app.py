@@ -20,7 +20,19 @@ from workers.api.deps import AppState
 from workers.api.docs import install_docs
 from workers.api.errors import install_error_handlers
 from workers.api.limits import BodyLimits, client_disconnected, limit_for
-from workers.api.routes import booking, cases, dashboard, inbox, login, ops, reviews, waitlist, webhooks
+from workers.api.routes import (
+    booking,
+    cases,
+    dashboard,
+    inbox,
+    login,
+    ops,
+    push,
+    reviews,
+    schemas,
+    waitlist,
+    webhooks,
+)
 from workers.api.temporal_gate import TemporalGate, temporal_required, temporal_rpc_failed
 from workers.dependencies import Dependencies, build_dependencies
 from workers.logging import configure_logging
@@ -66,7 +78,8 @@ def create_app(settings: Settings | None = None, client: Client | None = None,
     # these talk to Temporal while the caller waits: a fast 503 with Retry-After when it is unreachable
     # (webhooks are written down first and applied when Temporal answers: see workers/intake/handoff.py)
     needs_temporal = [m.router for m in (cases, reviews, booking, waitlist)]
-    routers = [ops.router, webhooks.router, *needs_temporal, login.router, inbox.router, *console.routers(),
+    routers = [ops.router, schemas.router, webhooks.router, *needs_temporal, login.router, inbox.router, push.router,
+               *console.routers(),
                dashboard.router_for(app)]
     for router in routers:
         app.include_router(router, dependencies=[Depends(temporal_required)] if router in needs_temporal else None)

@@ -25,7 +25,8 @@ WEBHOOKS: dict[str, tuple[list[str], str, str, str]] = {
     "events": (["webhook-id", "webhook-timestamp", "webhook-signature"],
                "Standard Webhooks v1 (https://www.standardwebhooks.com/): `v1,<base64 HMAC-SHA256(secret, "
                "id.timestamp.body)>`, ±5 min", "application/json",
-               '{"type": "appointment.no_show", "timestamp": ISO-8601, "data": AppointmentEvent}'),
+               '{"type": "appointment.no_show" | "phone.booking" | "phone.cancellation" | "phone.call_missed", '
+               '"timestamp": ISO-8601, "data": ...}; one JSON Schema per type at /schemas/events/{type}.json'),
     "calcom": (["x-cal-signature-256"], "hex HMAC-SHA256(webhook secret, raw body); no timestamp is signed",
                "application/json", '{"triggerEvent": "BOOKING_CREATED", "createdAt", "payload": {...}}'),
     "calendly": (["calendly-webhook-signature"], "`t=<unix>,v1=<hex HMAC-SHA256(signing key, t.body)>`, ±3 min",
@@ -44,7 +45,8 @@ WEBHOOKS: dict[str, tuple[list[str], str, str, str]] = {
              "application/json", '{"event": "meeting.ended", "event_ts", "payload": {...}}'),
     "twilio": (["x-twilio-signature"],
                "base64 HMAC-SHA1(auth token, URL + sorted form params), checked with Twilio's RequestValidator",
-               "application/x-www-form-urlencoded", "MessageSid, From, To, Body, MessageStatus, ..."),
+               "application/x-www-form-urlencoded",
+               "MessageSid, From, To, Body, MessageStatus, ...; Voice: CallSid, From, CallStatus / DialCallStatus"),
     "sendgrid": (["x-twilio-email-event-webhook-signature", "x-twilio-email-event-webhook-timestamp"],
                  "ECDSA P-256 / SHA-256 over timestamp + body with the Event Webhook verification key",
                  "application/json", '[{"event": "delivered", "sg_message_id", "timestamp", ...}]'),

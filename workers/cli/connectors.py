@@ -25,6 +25,7 @@ from connectors.twilio.settings import TwilioSettings
 from workers.production import configured_providers, is_loopback_url, production_problems
 from workers.providers.checks import ProviderCheck, url_problem
 from workers.providers.gmail import gmail_send_problems
+from workers.providers.in_app import in_app_checks
 from workers.providers.inbound import inbound_connectors
 from workers.providers.mindbody import deployment_health_sources, mindbody_problems
 from workers.providers.outbound import outbound
@@ -243,7 +244,7 @@ def outbound_checks(settings: Settings) -> list[ProviderCheck]:
             close = getattr(notifier, "close", None)
             if callable(close):
                 close()
-    return checks
+    return [*checks, *in_app_checks(settings)]
 
 
 def temporal_check(settings: Settings) -> ProviderCheck:

@@ -233,11 +233,13 @@ class LintChannel(StrEnum):
     sms = "sms"
     whatsapp = "whatsapp"
     email = "email"
+    push = "push"
+    app = "app"
 
 
 def lint_message(
     text: Annotated[str, typer.Option("--text", help="The message text (placeholders such as {first_name} ok)")],
-    channel: Annotated[LintChannel, typer.Option("--channel", help="sms, whatsapp or email")],
+    channel: Annotated[LintChannel, typer.Option("--channel", help="sms, whatsapp, email, push or app")],
     vertical: Annotated[str, typer.Option("--vertical", help="Program vertical, e.g. general or healthcare")]
     = "general",
     purpose: Annotated[Purpose, typer.Option("--purpose", help="informational or marketing")]

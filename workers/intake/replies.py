@@ -22,12 +22,13 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
 from connectors.contract import OutboundMessage, RetryableProviderError
+from connectors.local.whatsapp_window import WhatsAppWindows
 from connectors.sending import confirm_once, consent_confirmation
 from domain import addresses
 from domain.case import ConsentConfirmation, OptOutNotice
 from domain.ids import is_case_id
 from domain.intake import ReplyOutcome
-from domain.models import LedgerEvent, Reply, ReplyIntent
+from domain.models import Channel, LedgerEvent, Reply, ReplyIntent
 from policies import replies as reply_policy
 from workers.dependencies import Dependencies
 from workers.intake.backfill import backfill_reply, is_backfill_id
@@ -64,6 +65,7 @@ class ReplyRouter:
         self.deps = deps
         self.salt = deps.settings.auth.id_salt
         self.region = deps.settings.routing.default_region
+        self.windows = WhatsAppWindows(deps.db)
 
     async def is_open(self, case_id: str) -> bool:
         try:
@@ -82,6 +84,10 @@ class ReplyRouter:
         address = addresses.normalise(reply.channel, sender, self.region) if sender else None
         akey = addresses.address_key(address, self.salt) if address else None
         to = addresses.subject(address) if address else None  # what the outbox and the channels call it
+        if reply.channel == Channel.whatsapp and to is not None:
+            # the customer wrote on WhatsApp: free text may answer for 24 h (keyed like the consent subject)
+            await asyncio.to_thread(self.windows.record_inbound, addresses.address_key(to, self.salt),
+                                    reply.received_at)
         wrote_last = await asyncio.to_thread(self.deps.outbox.case_for_recipient, to) if to and not case_id else None
         if is_backfill_id(case_id) or (case_id is None and is_backfill_id(wrote_last)):
             return await self._waitlist_reply(reply, to, str(case_id or wrote_last), bool(stopped_at_edge))

@@ -15,7 +15,9 @@ import structlog
 
 from activities.crm import append_message_note
 from connectors.contract import DeliveryStatus, PermanentProviderError
+from connectors.local.whatsapp_window import WhatsAppWindows
 from connectors.sendgrid.events import consent_effect
+from domain import addresses
 from domain.models import Channel, LedgerEvent
 from policies import delivery
 from policies.schema import CrmRules
@@ -48,7 +50,21 @@ def record_delivery_status(deps: Dependencies, status: DeliveryStatus) -> None:
                              channel=str(row["channel"]) if effect == "suppress" else "*",
                              evidence=f"provider status {status.status}", evidence_channel=str(row["channel"]),
                              at=status.at)
+    if str(row["channel"]) == Channel.whatsapp.value and status.error_code in delivery.WHATSAPP_WINDOW_CODES:
+        _close_window(deps, status)
     _note(deps, status, row, template_id or "message")
+
+
+def _close_window(deps: Dependencies, status: DeliveryStatus) -> None:
+    """WhatsApp refused free text after the send was accepted: the window is closed for this number, so the
+    next step sends the approved template."""
+    if not status.recipient:
+        return
+    try:
+        phone = addresses.normalise_phone(status.recipient, deps.settings.routing.default_region)
+    except addresses.AddressError:
+        return
+    WhatsAppWindows(deps.db).record_refusal(addresses.address_key(phone, deps.settings.auth.id_salt), status.at)
 
 
 def _note(deps: Dependencies, status: DeliveryStatus, row: dict[str, object], template_id: str) -> None:

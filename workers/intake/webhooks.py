@@ -41,6 +41,7 @@ from domain import addresses
 from domain.intake import WebhookAck
 from domain.models import Reply
 from workers.dependencies import Dependencies
+from workers.intake.calls import record_missed_call, tell_case, wants_evidence
 from workers.intake.cases import CaseService
 from workers.intake.consent_notices import record_consent_notice
 from workers.intake.reviews import apply_slack_decision
@@ -167,6 +168,10 @@ class WebhookIntake:
             await asyncio.to_thread(record_delivery_status, self.deps, status)
         for notice in result.consent:
             await asyncio.to_thread(record_consent_notice, self.deps, notice)
+        for call in result.missed_calls:
+            case_id = await asyncio.to_thread(record_missed_call, self.deps, call)
+            if case_id is not None and await asyncio.to_thread(wants_evidence, self.deps, case_id):
+                await tell_case(cases.client, case_id, call)
         for action in result.review_actions:
             # Slack wants its answer within 3 s: acknowledge now, apply the decision right after
             task = asyncio.create_task(apply_slack_decision(cases, self.slack_reviewers, action))

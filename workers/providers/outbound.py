@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from connectors.contract import MessageChannel, ReviewNotifier
+from connectors.local.outbox import LocalOutbox
 from connectors.sendgrid.channel import SendGridChannel
 from connectors.slack.notifier import SlackReviewNotifier
 from connectors.twilio.channel import TwilioChannel
@@ -10,6 +11,7 @@ from connectors.twilio.sendlog import SqlSendLog
 from domain.models import Channel
 from workers.providers.checks import ProviderCheck
 from workers.providers.gmail import gmail_channel
+from workers.providers.in_app import in_app_channels
 from workers.settings import Settings
 
 
@@ -42,4 +44,8 @@ def outbound(settings: Settings, local: MessageChannel
         checks.append(ProviderCheck("slack-notify", "ok", "review requests posted to Slack"))
     else:
         checks.append(ProviderCheck("slack-notify", "off", "review requests stay in the local queue"))
+    if isinstance(local, LocalOutbox):
+        in_app, in_app_checks = in_app_channels(settings, local.db)
+        channels.update(in_app)
+        checks.extend(in_app_checks)
     return channels, notifiers, checks

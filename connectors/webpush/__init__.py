@@ -1,0 +1,1 @@
+"""Web Push (RFC 8030, VAPID RFC 8292) through `pywebpush`."""
