@@ -4,6 +4,7 @@ cursor store, delivery through CaseService into the real case workflow, and the 
 from __future__ import annotations
 
 import asyncio
+import base64
 import uuid
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
@@ -272,6 +273,14 @@ def _statuses(result: Any) -> dict[str, str]:
             for c in checks}
 
 
+def _vapid_private_key() -> str:
+    from py_vapid import Vapid02
+
+    vapid = Vapid02()
+    vapid.generate_keys()
+    return str(vapid.private_pem().decode())
+
+
 def _p256_public_key() -> str:
     import base64
 
@@ -346,13 +355,17 @@ def test_check_everything_configured_well(monkeypatch: pytest.MonkeyPatch, tmp_p
         "NOSHOW_AIRTABLE_WEBHOOK_ID": "ach00000000000000", "NOSHOW_AIRTABLE_MAC_SECRET": "c3VwZXIgZHVwZXIgc2VjcmV0",
         "NOSHOW_GMAIL_PUSH_AUDIENCE": "https://noshow.example.com/webhooks/gmail",
         "NOSHOW_GMAIL_PUSH_SERVICE_ACCOUNT": "push@project.iam.gserviceaccount.com",
+        # the in-app channels: Web Push seals its subscriptions under the encryption key
+        "WEBPUSH_VAPID_PRIVATE_KEY": _vapid_private_key(), "WEBPUSH_VAPID_SUBJECT": "mailto:ops@example.com",
+        "NOSHOW_ENCRYPTION_KEY": "k1:" + base64.b64encode(bytes(range(32))).decode(),
+        "APP_WEBHOOK_URL": "https://app.example.com/hooks", "APP_WEBHOOK_SECRET": "whsec_" + "A" * 32,
         # the address providers call, and a Temporal server rather than the embedded one
         "NOSHOW_PUBLIC_BASE_URL": "https://noshow.example.com", "TEMPORAL_ADDRESS": "temporal.internal:7233",
     })
     statuses = _statuses(result)
     assert result.exit_code == 0, result.output
     assert set(statuses.values()) == {"ok"}, statuses
-    assert len(statuses) == 1 + 27 + 3 + 2 + 21
+    assert len(statuses) == 1 + 27 + 5 + 2 + 21
 
 
 def test_check_reports_bad_formats_and_missing_pieces(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -148,11 +148,8 @@ def writeback_checks(s: Settings) -> list[ProviderCheck]:
     elif problems:
         checks.append(ProviderCheck("crm", "error", "; ".join(problems)))
     else:
-        titles = {**salesforce_zoho.TITLES, **sales_crms.TITLES, **helpdesks.TITLES}
-        title = titles.get(s.routing.crm_provider, "HubSpot")
-        title = {**salesforce_zoho.TITLES, **sales_crms.TITLES, "jobber": "Jobber",
-                 "servicetitan": "ServiceTitan"}.get(s.routing.crm_provider, "HubSpot")
-        titles = {**salesforce_zoho.TITLES, **sales_crms.TITLES, "sheets": sheets.TITLE, "airtable": airtable.TITLE}
+        titles = {**salesforce_zoho.TITLES, **sales_crms.TITLES, **helpdesks.TITLES, "jobber": "Jobber",
+                  "servicetitan": "ServiceTitan", "sheets": sheets.TITLE, "airtable": airtable.TITLE}
         title = titles.get(s.routing.crm_provider, "HubSpot")
         checks.append(ProviderCheck("crm", "ok", f"outcomes, notes and owner tasks written to {title} under the CRM "
                                                  "write rules; local copy kept"))
