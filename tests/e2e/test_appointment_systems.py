@@ -10,6 +10,7 @@ import asyncio
 import base64
 import hashlib
 import hmac
+import json
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -33,6 +34,7 @@ from tests.e2e.provider_helpers import (
     writeback_policy,
 )
 from tests.fakes.acuity_fake import FakeAcuity, acuity_time
+from tests.fakes.mindbody_fake import FakeMindbody
 from tests.fakes.square_fake import LOCATION as SQUARE_LOCATION
 from tests.fakes.square_fake import SERVICE as SQUARE_SERVICE
 from tests.fakes.square_fake import FakeSquare, booking_event, square_signature
@@ -43,6 +45,7 @@ pytestmark = [pytest.mark.timeout(120)]
 
 ACUITY_USER, ACUITY_KEY, ACUITY_TYPE = "11145481", "acuity-e2e-api-key", "1"
 SQUARE_TOKEN, SQUARE_KEY = "EAAAl-e2e-token", "square-e2e-signature-key"
+MINDBODY_KEY, MINDBODY_MINUTES = "mindbody-e2e-message-signature-key", 60  # the calendar's default slot
 T = TypeVar("T")
 
 
@@ -166,6 +169,72 @@ def square_holders(fake: FakeSquare, at: datetime) -> list[str]:
             if opt_dt(b["start_at"]) == at and b["status"] == "ACCEPTED"]
 
 
+# ---------------------------------------------------------------------------- Mindbody: signed Webhooks API deliveries
+
+
+def mindbody_env(fake: FakeMindbody) -> dict[str, str]:
+    return {"NOSHOW_MINDBODY_SIGNATURE_KEY": MINDBODY_KEY, "NOSHOW_MINDBODY_API_KEY": fake.api_key,
+            "NOSHOW_MINDBODY_SITE_ID": fake.site_id, "NOSHOW_MINDBODY_USERNAME": fake.username,
+            "NOSHOW_MINDBODY_PASSWORD": fake.password, "NOSHOW_MINDBODY_BASE_URL": f"{fake.base_url}/public/v6",
+            "NOSHOW_CALENDAR_PROVIDER": "mindbody"}
+
+
+async def mindbody_deliver(stack: ProviderStack, fake: FakeMindbody, kind: str, appointment_id: int) -> str:
+    """An appointmentBooking event as the Webhooks API posts it (https://developers.mindbodyonline.com/
+    WebhooksDocumentation), read from the fake's appointment, signed X-Mindbody-Signature."""
+    a = fake.appointments[appointment_id]
+    client = fake.clients[a["ClientId"]]
+    body = json.dumps({
+        "messageId": uuid.uuid4().hex, "eventId": kind, "eventSchemaVersion": 1,
+        "eventInstanceOriginationDateTime": iso(datetime.now(UTC)), "eventData": {
+            "siteId": int(fake.site_id), "appointmentId": appointment_id, "status": a["Status"],
+            "locationId": a["LocationId"], "sessionTypeId": a["SessionTypeId"], "staffId": a["StaffId"],
+            "clientId": a["ClientId"], "clientFirstName": client["FirstName"], "clientLastName": client["LastName"],
+            "startDateTime": a["StartDateTime"], "endDateTime": a["EndDateTime"]}}).encode()
+    signature = base64.b64encode(hmac.new(MINDBODY_KEY.encode(), body, hashlib.sha256).digest()).decode()
+    r = await stack.http.post("/webhooks/mindbody", content=body, headers={
+        "content-type": "application/json", "x-mindbody-signature": f"sha256={signature}"})
+    assert r.status_code == 200, r.text
+    events = r.json()["events"]
+    assert events and all(e["status"] == "accepted" for e in events), events
+    return str(events[0]["case_id"])
+
+
+async def mindbody_case(stack: ProviderStack, fake: FakeMindbody, scenario: str, zone: str
+                        ) -> tuple[str, datetime]:
+    start = scenario_start(scenario)
+    client_id = fake.add_client("Pat", "Example", f"pat-{uuid.uuid4().hex[:8]}@example.com", "+15551230003")
+    appointment_id = fake.add_appointment(client_id, start, minutes=MINDBODY_MINUTES)
+    case_id = await mindbody_deliver(stack, fake, "appointmentBooking.created", appointment_id)
+    await stack.reach(case_id, "watching", "checking", "recovering", "offering", "awaiting_review")
+    row = fake.appointments[appointment_id]
+    if scenario == "no_show":
+        row["Status"] = "NoShow"
+    elif scenario == "late_cancel":
+        row["Status"] = "LateCancelled"
+    elif scenario == "cancellation":
+        row["Status"] = "Cancelled"
+    else:
+        start += timedelta(days=1)
+        row.update(StartDateTime=fake.wall(start), EndDateTime=fake.wall(start + timedelta(minutes=MINDBODY_MINUTES)))
+    assert await mindbody_deliver(stack, fake, "appointmentBooking.updated", appointment_id) == case_id
+    return case_id, start + timedelta(minutes=MINDBODY_MINUTES)
+
+
+def mindbody_open(fake: FakeMindbody, times: list[datetime]) -> None:
+    fake.open_window(times[0], times[-1] + timedelta(minutes=MINDBODY_MINUTES), minutes=MINDBODY_MINUTES)
+
+
+def mindbody_take(fake: FakeMindbody, at: datetime) -> None:
+    fake.add_appointment(fake.add_client("Someone", "Else", "someone.else@example.com", "+15551230009"), at,
+                         minutes=MINDBODY_MINUTES)
+
+
+def mindbody_holders(fake: FakeMindbody, at: datetime) -> list[str]:
+    return [str(a["ClientId"]) for a in fake.appointments.values()
+            if fake.read(a["StartDateTime"]) == at and a["Status"] not in ("Cancelled", "LateCancelled")]
+
+
 # ---------------------------------------------------------------------------- the systems
 
 
@@ -194,6 +263,7 @@ SYSTEMS = [
            acuity_take, acuity_holders),
     System("square", lambda: FakeSquare(SQUARE_TOKEN), square_env, _square_open, square_case, square_take,
            square_holders),
+    System("mindbody", FakeMindbody, mindbody_env, mindbody_open, mindbody_case, mindbody_take, mindbody_holders),
 ]
 CALENDARS = [s for s in SYSTEMS if s.take is not None]
 
