@@ -23,8 +23,10 @@ from urllib.parse import urlencode
 import pytest
 from temporalio.client import Client
 
+from connectors.fhir.resources import CANCEL_REASON_SYSTEM
 from connectors.inbound import opt_dt
 from domain.case import CaseState
+from domain.ids import case_id_for
 from tests.e2e.provider_helpers import (
     PUBLIC_BASE_URL,
     ProviderStack,
@@ -34,17 +36,20 @@ from tests.e2e.provider_helpers import (
     writeback_policy,
 )
 from tests.fakes.acuity_fake import FakeAcuity, acuity_time
+from tests.fakes.fhir_fake import FakeFhir
 from tests.fakes.mindbody_fake import FakeMindbody
 from tests.fakes.square_fake import LOCATION as SQUARE_LOCATION
 from tests.fakes.square_fake import SERVICE as SQUARE_SERVICE
 from tests.fakes.square_fake import FakeSquare, booking_event, square_signature
 from tests.helpers import eventually
 from workers.dev.demo import daytime_contact
+from workers.dev.demo_polled import reconcile_now
 
 pytestmark = [pytest.mark.timeout(120)]
 
 ACUITY_USER, ACUITY_KEY, ACUITY_TYPE = "11145481", "acuity-e2e-api-key", "1"
 SQUARE_TOKEN, SQUARE_KEY = "EAAAl-e2e-token", "square-e2e-signature-key"
+FHIR_SCOPES = "system/Appointment.rs system/Patient.r system/Slot.rs"
 MINDBODY_KEY, MINDBODY_MINUTES = "mindbody-e2e-message-signature-key", 60  # the calendar's default slot
 T = TypeVar("T")
 
@@ -235,6 +240,42 @@ def mindbody_holders(fake: FakeMindbody, at: datetime) -> list[str]:
             if fake.read(a["StartDateTime"]) == at and a["Status"] not in ("Cancelled", "LateCancelled")]
 
 
+# ---------------------------------------------------------------------------- FHIR: polled, one reconcile run each
+
+
+def fhir_env(fake: FakeFhir) -> dict[str, str]:
+    return {"NOSHOW_FHIR_BASE_URL": fake.base_url,
+            "NOSHOW_FHIR_ACCESS_TOKEN": fake.static_token("e2e-token", FHIR_SCOPES)}
+
+
+async def fhir_case(stack: ProviderStack, fake: FakeFhir, scenario: str, zone: str) -> tuple[str, datetime]:
+    """The front desk's changes on the FHIR server, each found by one run of the `fhir` reconcile Schedule."""
+    start = scenario_start(scenario)
+    # the first run is the baseline, which starts no case for an appointment already begun: let it pass first
+    await reconcile_now(stack.client, "fhir", 30)
+    patient = fake.add_patient(phone="+15551230004", email=f"pat-{uuid.uuid4().hex[:8]}@example.com")
+    aid = fake.add_appointment(patient, start)
+    await reconcile_now(stack.client, "fhir", 30)
+    case_id = case_id_for("fhir", aid, stack.deps.settings.auth.id_salt)
+    await stack.reach(case_id, "watching", "checking", "recovering", "offering", "awaiting_review")
+    if scenario == "no_show":
+        fake.update_appointment(aid, status="noshow")
+    elif scenario in ("late_cancel", "cancellation"):
+        # the coded reason says the patient cancelled (https://hl7.org/fhir/R4/valueset-appointment-cancellation-reason.html)
+        fake.update_appointment(aid, status="cancelled", cancelationReason={"coding": [
+            {"system": CANCEL_REASON_SYSTEM, "code": "pat"}]})
+    else:
+        start += timedelta(days=1)
+        fake.update_appointment(aid, start=start.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                                end=(start + timedelta(minutes=30)).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
+    await reconcile_now(stack.client, "fhir", 30)
+    return case_id, start + timedelta(minutes=30)
+
+
+def fhir_open(fake: FakeFhir, times: list[datetime]) -> None:
+    """The engine books on its local calendar for FHIR here: nothing to open on the server."""
+
+
 # ---------------------------------------------------------------------------- the systems
 
 
@@ -264,6 +305,7 @@ SYSTEMS = [
     System("square", lambda: FakeSquare(SQUARE_TOKEN), square_env, _square_open, square_case, square_take,
            square_holders),
     System("mindbody", FakeMindbody, mindbody_env, mindbody_open, mindbody_case, mindbody_take, mindbody_holders),
+    System("fhir", FakeFhir, fhir_env, fhir_open, fhir_case),
 ]
 CALENDARS = [s for s in SYSTEMS if s.take is not None]
 
