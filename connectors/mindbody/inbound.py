@@ -12,7 +12,7 @@ Mapping (canonical EventType):
   appointmentBooking.updated -> by `status` (the v6 AppointmentStatus enum): NoShow -> no_show; Completed,
       Arrived -> attended; Cancelled, LateCancelled -> cancelled (a customer cancellation signal at the event
       time: the engine's late-cancel window decides whether it was late); Requested, Booked, Confirmed, None ->
-      booked (times may have moved)
+      rescheduled to the times it carries (they may have moved; unchanged times move nothing)
   appointmentBooking.cancelled -> cancelled (the payload names only `siteId` and `appointmentId`: the case keeps
       the times it learned at booking)
   classRosterBooking.created -> booked; classRosterBooking.cancelled -> cancelled
@@ -158,9 +158,13 @@ class MindbodyInbound(InboundBase):
                 result.unknown_types.append(kind)
             return result
         status, appointment = mapped
+        etype, moved = SNAPSHOT_EVENT[status], {}
+        if status == "active" and kind == "appointmentBooking.updated":
+            # the update carries the times as they now stand, not the old ones: the case moves to them
+            etype, moved = EventType.rescheduled, {"new_start": appointment.start, "new_end": appointment.end}
         result.events.append(AppointmentEvent(
-            event_id=event_id(SOURCE, dedupe, 0, request.body), type=SNAPSHOT_EVENT[status], occurred_at=at,
-            appointment=appointment, signal=attendance_signal(status, at), note=f"Mindbody {kind}"))
+            event_id=event_id(SOURCE, dedupe, 0, request.body), type=etype, occurred_at=at,
+            appointment=appointment, signal=attendance_signal(status, at), note=f"Mindbody {kind}", **moved))
         return result
 
     def _map(self, kind: str, d: dict[str, Any], at: datetime) -> tuple[SnapshotStatus, Appointment] | None:

@@ -11,7 +11,9 @@ is a timestamp: "webhooks can be sent more than once", and `event_id` is the ded
 page says 72 h, UNVERIFIED which holds).
 
 `data.object.booking.status` (https://developer.squareup.com/reference/square/enums/BookingStatus):
-  ACCEPTED -> booked (an upsert: a reschedule arrives as an update with a new `start_at`);
+  ACCEPTED -> booked on `booking.created`; on `booking.updated` -> rescheduled to the booking's own times (a
+    reschedule arrives as an update with a new `start_at`, and the update carries no old time: the case moves
+    to the times given, which are unchanged when something else was edited);
   NO_SHOW -> no_show (scheduler_status no_show);
   CANCELLED_BY_CUSTOMER -> cancelled with a guest cancellation signal (the late-cancel rule applies);
   CANCELLED_BY_SELLER, DECLINED -> cancelled with a business cancellation signal (never the customer's miss);
@@ -153,6 +155,8 @@ class SquareInbound(SecretInbound):
         if appt is None:
             raise PayloadError("square: the booking has no id or start_at")
         etype, extra = mapped
+        if etype == EventType.booked and kind == "booking.updated":
+            etype, extra = EventType.rescheduled, {"new_start": appt.start, "new_end": appt.end}
         result.events.append(AppointmentEvent(event_id=event_id(self.source, dedupe, 0, request.body), type=etype,
                                               occurred_at=at, appointment=appt, **extra))
         return result

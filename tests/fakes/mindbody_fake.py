@@ -17,6 +17,7 @@ Times are the site's local time without an offset (the site zone here is UTC unl
 from __future__ import annotations
 
 import itertools
+import random
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -44,7 +45,8 @@ class FakeMindbody(FakeServer):
         self.visits: dict[int, dict[str, Any]] = {}
         self.clients: dict[str, dict[str, Any]] = {}
         self.answer_delay = 0.0  # seconds a booking's answer is held after the booking is made
-        self._ids = itertools.count(100_001)
+        # random ids: the case an appointment starts outlives the fake on a shared Temporal server
+        self._ids = itertools.count(random.randint(10**5, 10**9))
         super().__init__()
 
     # ------------------------------------------------------------ seeding
