@@ -50,9 +50,24 @@ def record_delivery_status(deps: Dependencies, status: DeliveryStatus) -> None:
                              channel=str(row["channel"]) if effect == "suppress" else "*",
                              evidence=f"provider status {status.status}", evidence_channel=str(row["channel"]),
                              at=status.at)
+    if effect == "revoke" and row.get("recipient"):
+        _revoke_address(deps, status, row)
     if str(row["channel"]) == Channel.whatsapp.value and status.error_code in delivery.WHATSAPP_WINDOW_CODES:
         _close_window(deps, status)
     _note(deps, status, row, template_id or "message")
+
+
+def _revoke_address(deps: Dependencies, status: DeliveryStatus, row: dict[str, object]) -> None:
+    """The person withdrew consent: the address itself is opted out of every channel too, so a contact record
+    in another system that shares the address (and not the contact key) is stopped as well."""
+    channel = Channel(str(row["channel"]))
+    try:
+        address = addresses.normalise(channel, str(row["recipient"]), deps.settings.routing.default_region)
+    except addresses.AddressError:
+        return
+    deps.consent.opt_out(f"status-{status.provider_message_id}-{status.status}:address",
+                         addresses.address_key(address, deps.settings.auth.id_salt),
+                         evidence=f"provider status {status.status}", evidence_channel=channel.value, at=status.at)
 
 
 def _close_window(deps: Dependencies, status: DeliveryStatus) -> None:
