@@ -88,7 +88,7 @@ def slot_is_bookable(search: SlotSearch, start: datetime, end: datetime) -> tupl
     if end_u <= start_u:
         return False, "slot ends before it starts"
     if start_u < search.now + timedelta(hours=r.lead_time_hours):
-        return False, f"inside the lead time of {r.lead_time_hours:g} h"
+        return False, f"inside the {r.lead_time_hours:g} h lead time"
     if end_u > search.now + timedelta(days=r.horizon_days):
         return False, f"beyond the horizon of {r.horizon_days} days"
     bh = r.business_hours
@@ -108,7 +108,7 @@ def slot_is_bookable(search: SlotSearch, start: datetime, end: datetime) -> tupl
 
 
 def candidate_slots(search: SlotSearch) -> list[tuple[datetime, datetime]]:
-    """Free slots inside business hours, after the lead time, clear of busy intervals plus buffer and prep.
+    """Free slots inside business hours, after the rebooking lead time, clear of busy intervals plus buffer and prep.
 
     Returned slots never overlap each other (with buffer and prep), so all of them can be held at once.
     """

@@ -7,13 +7,10 @@ reports as LATE (https://developer.getjobber.com/docs/using_jobbers_api/api_quer
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
 
 from connectors.contract import PermanentProviderError
+from workers.dev.demo_customer import Customer
 from workers.settings import Settings
-
-if TYPE_CHECKING:
-    from workers.dev.demo_polled import Customer
 
 DEMO_ADDRESS = {"street1": "1 Demo Street", "city": "Springfield", "province": "IL", "postalCode": "62701",
                 "country": "United States"}

@@ -42,23 +42,14 @@ from connectors.settings import secret
 from connectors.zoho.client import zoho_time
 from domain.ids import case_id_for
 from domain.reconcile import ReconcileResult
+from workers.dev import demo_quickbooks as qb
 from workers.dev.demo import DemoRefused, daytime_contact
+from workers.dev.demo_customer import Customer
 from workers.dev.demo_jobber import jobber_create, jobber_problem, jobber_urls
 from workers.dev.demo_servicetitan import servicetitan_create, servicetitan_problem, servicetitan_urls
 from workers.dev.demo_sources.base import remote_refusal
-from workers.providers import quickbooks as qb
 from workers.settings import Settings
 from workers.temporal.schedules import schedule_id, trigger_reconcile
-
-
-@dataclass(frozen=True)
-class Customer:
-    first: str
-    last: str
-    email: str
-    phone: str
-    ref: str  # marks the demo's records
-
 
 # ---------------------------------------------------------------------------- Salesforce
 

@@ -8,14 +8,11 @@ reason, as an office records a technician's failed access
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from connectors.contract import PermanentProviderError
 from connectors.servicetitan.client import st_time
+from workers.dev.demo_customer import Customer
 from workers.settings import Settings
-
-if TYPE_CHECKING:
-    from workers.dev.demo_polled import Customer
 
 DEMO_ADDRESS = {"street": "1 Demo Street", "city": "Springfield", "state": "IL", "zip": "62701", "country": "USA"}
 

@@ -13,8 +13,8 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
+import workers.dev.demo_sources.calcom as calcom
 from connectors.settings import secret
-from workers.dev.demo_sources import calcom
 from workers.dev.demo_sources.base import Delivery, DemoSource, Person, Signed, iso
 from workers.settings import Settings
 
