@@ -22,14 +22,19 @@ endef
 run: $(STAMP)
 	$(BIN)/noshow up
 
+# Two test processes (pytest-xdist), each with its own Temporal dev server and Postgres; `--dist loadfile` keeps a
+# module on one process, so a module-scoped stack is started once. TEST_WORKERS=0 runs in this process alone.
+TEST_WORKERS ?= 2
+XDIST = -n $(TEST_WORKERS) --dist loadfile
+
 test: $(STAMP)
 	$(LINT)
-	$(BIN)/pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+	$(BIN)/pytest -q -p no:cacheprovider $(XDIST) $(PYTEST_ARGS)
 
 # the fast lane (about 2.5 minutes): no server started (Temporal, Postgres), no subprocess stack, no Chromium
 test-fast: $(STAMP)
 	$(LINT)
-	$(BIN)/pytest -q -p no:cacheprovider -m "not e2e and not slow and not browser and not temporal and not postgres" $(PYTEST_ARGS)
+	$(BIN)/pytest -q -p no:cacheprovider $(XDIST) -m "not e2e and not slow and not browser and not temporal and not postgres" $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(LINT)

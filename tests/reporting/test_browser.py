@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import fcntl
 import re
 import shutil
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -34,11 +36,17 @@ def chromium() -> str:
         return str(found)
     if shutil.which("apt-get") is None:
         pytest.skip("chromium is not installed and apt-get is not available to install it")
-    try:
-        result = subprocess.run(["apt-get", "install", "-y", "--no-install-recommends", "chromium"],
-                                capture_output=True, text=True, timeout=600, check=False)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        pytest.skip(f"chromium is not installed and apt-get could not run: {exc}")
+    # parallel test workers each ask for it: one installs while the others wait on the lock, then find it
+    with open(Path(tempfile.gettempdir()) / "noshow-tests-chromium.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        found = shutil.which("chromium")
+        if found:
+            return found
+        try:
+            result = subprocess.run(["apt-get", "install", "-y", "--no-install-recommends", "chromium"],
+                                    capture_output=True, text=True, timeout=600, check=False)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            pytest.skip(f"chromium is not installed and apt-get could not run: {exc}")
     found = shutil.which("chromium")
     if result.returncode != 0 or not found:
         tail = (result.stderr or result.stdout).strip().splitlines()[-1:] or ["no output"]

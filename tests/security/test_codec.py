@@ -110,7 +110,8 @@ async def test_on_the_pydantic_data_converter_models_round_trip_encrypted() -> N
     ("k1:" + base64.b64encode(os.urandom(16)).decode(), "is 16 bytes"),
     (f"k1:{key(1)},k1:{key(2)}", "listed twice"),
     (f"bad id:{key(1)}", "invalid key id"),
-])
+], ids=["empty", "only-commas", "no-colon", "no-key", "no-id", "bad-base64", "5-bytes", "16-bytes", "twice",
+        "bad-id"])  # named: a random key in an id would make each test worker collect a different test
 def test_bad_settings_are_clear_value_errors_that_never_echo_the_key(spec: str, message: str) -> None:
     with pytest.raises(ValueError, match=message) as err:
         EncryptionCodec.from_setting(spec)
