@@ -43,9 +43,10 @@ def templates(stack: ProviderStack, case_id: str) -> list[str]:
 
 def scenario_start(scenario: str) -> datetime:
     """A no-show's appointment has begun; a late cancel is inside the 24 h window, an early one and a
-    reschedule well outside it."""
+    reschedule well outside it; the business's cancellation is inside the window too (and still no late cancel)."""
     now = datetime.now(UTC).replace(microsecond=0)
     return {"no_show": now - timedelta(minutes=10), "late_cancel": now + timedelta(hours=3),
+            "business_cancel": now + timedelta(hours=3),
             "cancellation": now + timedelta(days=3), "reschedule": now + timedelta(days=2)}[scenario]
 
 

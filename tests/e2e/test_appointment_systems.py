@@ -132,6 +132,8 @@ async def square_case(stack: ProviderStack, fake: FakeSquare, scenario: str, zon
     await stack.reach(case_id, "watching", "checking", "recovering", "offering", "awaiting_review")
     if scenario == "no_show":
         fake.set_status(booking["id"], "NO_SHOW")
+    elif scenario == "business_cancel":
+        fake.set_status(booking["id"], "CANCELLED_BY_SELLER")
     elif scenario in ("late_cancel", "cancellation"):
         fake.set_status(booking["id"], "CANCELLED_BY_CUSTOMER")
     else:
@@ -241,6 +243,10 @@ async def fhir_case(stack: ProviderStack, fake: FakeFhir, scenario: str, zone: s
     await stack.reach(case_id, "watching", "checking", "recovering", "offering", "awaiting_review")
     if scenario == "no_show":
         fake.update_appointment(aid, status="noshow")
+    elif scenario == "business_cancel":
+        # the provider called it off: a `prov` reason (the practitioner is unavailable)
+        fake.update_appointment(aid, status="cancelled", cancelationReason={"coding": [
+            {"system": CANCEL_REASON_SYSTEM, "code": "prov"}]})
     elif scenario in ("late_cancel", "cancellation"):
         # the coded reason says the patient cancelled (https://hl7.org/fhir/R4/valueset-appointment-cancellation-reason.html)
         fake.update_appointment(aid, status="cancelled", cancelationReason={"coding": [
@@ -326,3 +332,17 @@ async def test_a_taken_slot_is_refused_and_offered_again(
         assert reoffer.offered and taken not in {s.start for s in reoffer.offered}
         assert reoffer.new_appointment_id is None
     assert len(system.holders(fake, taken)) == 1  # the other customer's booking alone: nothing double-booked
+
+
+@pytest.mark.parametrize("system", [s for s in SYSTEMS if s.name in ("square", "fhir")], ids=lambda s: s.name)
+async def test_a_cancellation_by_the_business_is_not_the_customers(
+        client: Client, task_queue: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, system: System) -> None:
+    """Square's CANCELLED_BY_SELLER and a FHIR `prov` cancellation reason, inside the late-cancel window: a
+    business cancellation that apologises and offers a new time, never a late cancel nor "your cancellation"."""
+    _, zone = daytime_contact()
+    async with system_stack(system, client, task_queue, tmp_path, monkeypatch, zone) as (stack, fake):
+        case_id, _ = await system.case(stack, fake, "business_cancel", zone)
+        state = await stack.reach(case_id, "recovering", "offering", "awaiting_review", "unrecovered", "cancelled")
+        assert state.kind.value == "business_cancel" and state.verdict == "cancelled", (state.kind, state.timeline)
+        sent = await polled(lambda: templates(stack, case_id), lambda t: len(t) >= 1)
+        assert sent[0] == "missed_first.business_cancel", sent
