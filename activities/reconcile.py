@@ -273,9 +273,13 @@ def diff(snap: Snapshot, prev: IndexEntry | None, now: datetime, max_age: timede
         etype = EventType.rescheduled
         extra = {"signal": AttendanceSignal(kind=SignalKind.reschedule, at=at, source=src)}
     elif snap.status == "no_show" and (prev is None or prev.status != "no_show"):
-        etype = EventType.no_show
-        extra = {"signal": AttendanceSignal(kind=SignalKind.scheduler_status, at=at, source=src, value="no_show",
-                                            participant="guest")}
+        if snap.signal is not None and snap.signal.kind == SignalKind.technician_report:
+            # the technician came and could not get in: a failed-access case, reviewed by a person first
+            etype, extra = EventType.failed_access, {"signal": snap.signal}
+        else:
+            etype = EventType.no_show
+            extra = {"signal": AttendanceSignal(kind=SignalKind.scheduler_status, at=at, source=src,
+                                                value="no_show", participant="guest")}
     elif snap.status == "attended" and (prev is None or prev.status != "attended"):
         etype = EventType.attended
         extra = {"signal": AttendanceSignal(kind=SignalKind.scheduler_status, at=at, source=src, value="attended",

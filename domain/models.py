@@ -21,6 +21,7 @@ class CaseKind(StrEnum):
     no_show = "no_show"
     late_cancel = "late_cancel"
     customer_cancel = "customer_cancel"
+    business_cancel = "business_cancel"  # the business called it off (a provider's or seller's cancellation)
     reschedule_request = "reschedule_request"
     failed_access = "failed_access"
     admin_override = "admin_override"

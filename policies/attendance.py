@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from domain.models import Appointment, AttendanceSignal, SignalKind, Verdict
+from domain.models import Appointment, AttendanceSignal, CaseKind, SignalKind, Verdict
 from policies.schema import AttendanceRules
 
 
@@ -164,6 +164,12 @@ def _decision(verdict: Verdict, confidence: float, reasons: list[str], rules: At
         )
     return AttendanceDecision(verdict=verdict, confidence=confidence, reasons=reasons, needs_review=False,
                               ignored=ignored)
+
+
+def cancelled_kind(inp: AttendanceInput) -> CaseKind:
+    """The kind of a case whose verdict is `cancelled`: the business's cancellation when the evidence says the
+    business called it off (`decide` gives such a case that verdict, never a late cancel), else the customer's."""
+    return CaseKind.business_cancel if _collect(inp).host_cancel else CaseKind.customer_cancel
 
 
 def decide(inp: AttendanceInput) -> AttendanceDecision:

@@ -595,7 +595,8 @@ def lint_policy(policy: PolicyFile) -> list[PolicyProblem]:
 
 
 # kinds whose appointment may still be ahead when the case starts: their words must not speak of a missed visit
-FUTURE_KINDS = frozenset({CaseKind.customer_cancel, CaseKind.late_cancel, CaseKind.reschedule_request})
+FUTURE_KINDS = frozenset({CaseKind.customer_cancel, CaseKind.business_cancel, CaseKind.late_cancel,
+                          CaseKind.reschedule_request})
 # kinds that go straight to an offer (no sequence): the engine's offer templates are their words
 OFFER_ONLY_KINDS = frozenset({CaseKind.reschedule_request})
 _MISSED_WORDS = re.compile(r"\bmiss(?:ed)? (?:you|your)\b|\byour missed\b|\bwe missed\b|\bmissed (?:appointment|visit)"

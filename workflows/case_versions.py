@@ -56,6 +56,9 @@ OWNER_ALERTS_PATCH = "owner-alerts-1"
 PAYMENT_HANDOFF_PATCH = "payment-handoff-1"
 # a rebooked appointment the case follows gets the program's reminders, like a booking that is watched
 FOLLOW_REMINDERS_PATCH = "follow-new-appointment-reminders-1"
+# a cancellation by the business (a provider's, a seller's) is a business_cancel case with its own words, never
+# the customer's cancellation (before it, such a case took the customer_cancel words)
+BUSINESS_CANCEL_PATCH = "business-cancel-kind-1"
 
 # stages the case passes through without waiting: not worth an upsert (one billed action each) under LEAN_PATCH
 TRANSIENT_STAGES = frozenset({Stage.checking, Stage.rebooked})

@@ -37,7 +37,7 @@ from policies import watch as watch_policy
 from policies.schema import Segment
 from policies.watch_replies import WatchIntent, watch_intent
 from workflows.case_base import CaseBase
-from workflows.case_versions import OPT_OUT_ENDS_WATCH_PATCH, OWNER_ALERTS_PATCH, WATCH_PATCH
+from workflows.case_versions import BUSINESS_CANCEL_PATCH, OPT_OUT_ENDS_WATCH_PATCH, OWNER_ALERTS_PATCH, WATCH_PATCH
 
 POSITIVE_ATTENDANCE = frozenset({"attended", "completed", "showed", "arrived", "checked_in"})
 
@@ -265,14 +265,13 @@ class WatchSteps(CaseBase):
             case_id=self.inp.case_id, contact_key=self.inp.contact_key, appointment=self.appointment,
             repeat_window_days=self.program.review.repeat_window_days))
         self.prior_no_shows = evidence.prior_no_shows
-        decision = attendance_policy.decide(
-            attendance_policy.AttendanceInput(
-                appointment=self.appointment,
-                signals=[*evidence.signals, *self.signals],
-                now=workflow.now(),
-                rules=self.program.attendance,
-            )
+        attendance_input = attendance_policy.AttendanceInput(
+            appointment=self.appointment,
+            signals=[*evidence.signals, *self.signals],
+            now=workflow.now(),
+            rules=self.program.attendance,
         )
+        decision = attendance_policy.decide(attendance_input)
         confirmed = self.state.confirmation == "confirmed"
         if confirmed and decision.verdict in (Verdict.no_show, Verdict.review):
             decision = decision.model_copy(update={"reasons": [*decision.reasons, "the customer had confirmed"]})
@@ -295,7 +294,10 @@ class WatchSteps(CaseBase):
         if decision.verdict == Verdict.rescheduled:
             await self._finish(Stage.cancelled, "rescheduled")
         if decision.verdict == Verdict.cancelled:
-            self.state.kind = CaseKind.customer_cancel
+            kind = attendance_policy.cancelled_kind(attendance_input)
+            if kind == CaseKind.business_cancel and not workflow.patched(BUSINESS_CANCEL_PATCH):
+                kind = CaseKind.customer_cancel  # cases decided before the patch keep the words they had
+            self.state.kind = kind
         if self.state.kind not in self.program.recover_kinds:
             await self._finish(Stage.suppressed, f"policy does not recover {self.state.kind.value}")
         return decision.verdict

@@ -12,6 +12,14 @@ The payload names ids only: a visit or job topic (`VISIT_CREATE`, `VISIT_UPDATE`
 `VISIT_DESTROY`, `JOB_CREATE`, `JOB_UPDATE`, `JOB_DESTROY`) asks for the `jobber` source's reconciliation, which
 reads the visits, their times and their client through GraphQL (connectors/jobber/source.py). Other topics are
 listed as unknown types. UNVERIFIED: Jobber's retry schedule, and topics added after the 2022-03-10 schema.
+
+Jobber has no cancelled status: a cancelled visit is deleted (`visitDelete`), and a deleted visit only leaves the
+poll's listing, which says nothing. So `VISIT_DESTROY` is itself the cancellation: a cancelled event for the
+visit its `itemId` names, at its `occuredAt` (the late-cancel window is measured from then). It carries the id
+and the visits' type alone (the visit can no longer be read); the case already knows its time and contact.
+Jobber records no reason: the office deletes the visit when the client calls off, so it reads as the client's
+cancellation. UNVERIFIED: that `occuredAt` is the deletion time rather than the delivery's; a closed job
+(`jobClose`) whose visits stay listed is not read as a cancellation.
 """
 
 from __future__ import annotations
@@ -19,8 +27,20 @@ from __future__ import annotations
 from datetime import datetime
 
 from connectors.contract import RawRequest, SignatureError, WebhookResult
-from connectors.inbound import PayloadError, SecretInbound, as_dict, clip, dict_at, load_json
+from connectors.inbound import (
+    PayloadError,
+    SecretInbound,
+    as_dict,
+    clip,
+    contact_id_for,
+    dict_at,
+    event_id,
+    load_json,
+    parse_dt,
+)
+from connectors.jobber.source import APPOINTMENT_TYPE
 from connectors.signatures import constant_time_equals, hmac_sha256_b64
+from domain.models import Appointment, AppointmentEvent, Contact, EventType
 
 SYNC_TOPICS = frozenset({"VISIT_CREATE", "VISIT_UPDATE", "VISIT_COMPLETE", "VISIT_DESTROY", "JOB_CREATE",
                          "JOB_UPDATE", "JOB_DESTROY"})
@@ -50,10 +70,23 @@ class JobberInbound(SecretInbound):
                 f"{clip(e.get('occuredAt'), 40)}")
 
     def parse(self, request: RawRequest) -> WebhookResult:
-        topic = str(self.event(request)["topic"])
+        event = self.event(request)
+        topic = str(event["topic"])
         result = WebhookResult(dedupe_key=self.dedupe_key(request))
-        if topic in SYNC_TOPICS:
-            result.sync_sources.append(self.source)
-        else:
+        if topic not in SYNC_TOPICS:
             result.unknown_types.append(topic[:60])
+            return result
+        result.sync_sources.append(self.source)
+        if topic == "VISIT_DESTROY":
+            result.events.append(self._deleted(event, result.dedupe_key, request.body))
         return result
+
+    def _deleted(self, event: dict[str, object], dedupe_key: str | None, body: bytes) -> AppointmentEvent:
+        visit_id = clip(event.get("itemId"), 200)
+        if visit_id is None:
+            raise PayloadError("missing webHookEvent itemId")
+        at = parse_dt(event.get("occuredAt"), "occuredAt")
+        appt = Appointment(source=self.source, appointment_id=visit_id, appointment_type=APPOINTMENT_TYPE, start=at,
+                           end=at, contact=Contact(contact_id=contact_id_for(self.source, None, fallback=visit_id)))
+        return AppointmentEvent(event_id=event_id(self.source, dedupe_key, 0, body), type=EventType.cancelled,
+                                occurred_at=at, appointment=appt, note="visit deleted in Jobber")

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from connectors.contract import PermanentProviderError
+from connectors.inbound import opt_dt
 from connectors.jobber.client import JobberClient, jobber_time
 from domain.models import Slot
 
@@ -42,3 +43,18 @@ class JobberReschedule:
         job = self._job(visit_id)
         self.client.edit_schedule(visit_id, start, end)
         self.client.add_job_note(job, f"Missed visit rescheduled by the client to {jobber_time(start)}")
+
+    def move(self, visit_id: str, start: datetime) -> str:
+        """The missed visit moved to the rebooked start, keeping its length (the crew's time on site); the visit's
+        id. A visit already at that start is left as it is, so a repeated move changes nothing."""
+        visit = self.client.visit(visit_id)
+        at, until = opt_dt(visit.get("startAt")), opt_dt(visit.get("endAt"))
+        if at is None or until is None:
+            raise PermanentProviderError("jobber: the visit is gone or has no schedule", code="no_visit")
+        if at != start:
+            self.reschedule(visit_id, start, start + (until - at))
+        return visit_id
+
+    def moved_to(self, visit_id: str, start: datetime) -> str | None:
+        """The visit's id when it already stands at `start` (a move whose answer was lost), else None."""
+        return visit_id if opt_dt(self.client.visit(visit_id).get("startAt")) == start else None

@@ -13,11 +13,13 @@ class ServiceTitanSettings(EnvSection):
     _CLIENT_SECRET (issued per tenant when its admin connects the app) + _APP_KEY (the app's `ST-App-Key`),
     _AUTH_URL (default production; integration: https://auth-integration.servicetitan.io/connect/token),
     _BASE_URL (default https://api.servicetitan.io), _NO_SHOW_REASON_IDS (job cancel reason ids that mean the
-    technician found no one / had no access: a no-show), _CANCEL_REASON_ID and _HOLD_REASON_ID (the reasons the
-    engine's own cancels and holds carry), _BUSINESS_UNIT_ID + _JOB_TYPE_ID + _CAMPAIGN_ID (what a job the engine
-    books is filed under: `noshow demo --source servicetitan` books one), _TASK_REPORTER_ID + _TASK_ASSIGNEE_ID +
-    _TASK_TYPE_ID + _TASK_SOURCE_ID (the employee and task ids the engine's reschedule tasks are filed with, with
-    _BUSINESS_UNIT_ID; without them owner tasks stay in the local CRM)."""
+    customer was not there: a no-show), _FAILED_ACCESS_REASON_IDS (job cancel reason ids that mean the technician
+    came but could not get in: a failed-access report, which a person reviews), _CANCEL_REASON_ID and
+    _HOLD_REASON_ID (the reasons the engine's own cancels and holds carry), _BUSINESS_UNIT_ID + _JOB_TYPE_ID +
+    _CAMPAIGN_ID (what a job the engine books is filed under: `noshow demo --source servicetitan` books one),
+    _TASK_REPORTER_ID + _TASK_ASSIGNEE_ID + _TASK_TYPE_ID + _TASK_SOURCE_ID (the employee and task ids the
+    engine's reschedule tasks are filed with, with _BUSINESS_UNIT_ID; without them owner tasks stay in the local
+    CRM)."""
 
     model_config = SettingsConfigDict(env_prefix="NOSHOW_SERVICETITAN_")
 
@@ -28,6 +30,7 @@ class ServiceTitanSettings(EnvSection):
     auth_url: str = "https://auth.servicetitan.io/connect/token"
     base_url: str = "https://api.servicetitan.io"
     no_show_reason_ids: list[str] = Field(default_factory=list)
+    failed_access_reason_ids: list[str] = Field(default_factory=list)
     cancel_reason_id: str | None = None
     hold_reason_id: str | None = None
     business_unit_id: str | None = None
@@ -38,7 +41,7 @@ class ServiceTitanSettings(EnvSection):
     task_type_id: str | None = None
     task_source_id: str | None = None
 
-    @field_validator("no_show_reason_ids", mode="before")
+    @field_validator("no_show_reason_ids", "failed_access_reason_ids", mode="before")
     @classmethod
     def _ids_as_text(cls, value: object) -> object:
         # reason ids are int64 in ServiceTitan's answers; `[12]` and `["12"]` mean the same

@@ -15,6 +15,10 @@ Scheduled, InProgress, Hold, Completed, Canceled):
   office as the job's cancel reason, a per-tenant list (`GET /jpm/v2/tenant/{tenant}/job-cancel-reasons`), so the
   tenant names which reason ids mean it. UNVERIFIED: that tenants record failed access this way; whether any other
   field (the job's `Unused` appointment filter, whose meaning the spec does not define) marks it.
+- Canceled with a reason listed in NOSHOW_SERVICETITAN_FAILED_ACCESS_REASON_IDS -> no_show carrying the
+  technician's failed-access report (a `technician_report` signal): the case is a failed-access case, which the
+  policy's review rules send to a person before any message (the technician was there; why they could not get in
+  is for the office to judge).
 - Other cancels -> cancelled; everything else -> active.
 
 Cursor = the latest `modifiedOn` seen (RFC 3339 UTC); `modifiedOnOrAfter` includes it, so the newest change is
@@ -37,7 +41,7 @@ from connectors.contract import ProviderError
 from connectors.inbound import clip, contact_id_for, opt_dt
 from connectors.servicetitan.client import ServiceTitanClient
 from connectors.sync import Snapshot, SnapshotStatus, SyncPage
-from domain.models import Appointment, Contact
+from domain.models import Appointment, AttendanceSignal, Contact, SignalKind
 
 log = structlog.get_logger(__name__)
 
@@ -57,9 +61,11 @@ class ServiceTitanSource:
     """Cursor = ISO time of the last appointment change seen."""
 
     def __init__(self, client: ServiceTitanClient, no_show_reason_ids: list[str] | None = None,
-                 source: str = "servicetitan", first_lookback: timedelta = timedelta(days=1)) -> None:
+                 source: str = "servicetitan", first_lookback: timedelta = timedelta(days=1),
+                 failed_access_reason_ids: list[str] | None = None) -> None:
         self.client, self.source, self.first_lookback = client, source, first_lookback
         self.no_show_reasons = {str(r).strip() for r in no_show_reason_ids or [] if str(r).strip()}
+        self.failed_access_reasons = {str(r).strip() for r in failed_access_reason_ids or [] if str(r).strip()}
 
     def poll(self, cursor: str | None, now: datetime) -> SyncPage:
         since = (opt_dt(cursor) if cursor else None) or now - self.first_lookback
@@ -67,7 +73,8 @@ class ServiceTitanSource:
         jobs = self.client.jobs(str(r.get("jobId")) for r in rows)
         cancelled = [j for j, job in jobs.items() if job.get("jobStatus") == "Canceled"] + [
             str(r.get("jobId")) for r in rows if r.get("status") == "Canceled"]
-        reasons = self.client.cancel_reasons(cancelled) if cancelled and self.no_show_reasons else {}
+        wanted = self.no_show_reasons or self.failed_access_reasons
+        reasons = self.client.cancel_reasons(cancelled) if cancelled and wanted else {}
         people: dict[str, tuple[dict[str, Any], list[dict[str, Any]]]] = {}
         snaps: list[Snapshot] = []
         for row in rows:
@@ -82,7 +89,8 @@ class ServiceTitanSource:
         if row.get("status") == "Done":
             return "attended"
         if row.get("status") == "Canceled" or job.get("jobStatus") == "Canceled":
-            return "no_show" if reason is not None and reason in self.no_show_reasons else "cancelled"
+            missed = reason is not None and reason in self.no_show_reasons | self.failed_access_reasons
+            return "no_show" if missed else "cancelled"
         return "active"
 
     def snapshot(self, row: dict[str, Any], job: dict[str, Any], reason: str | None,
@@ -102,7 +110,12 @@ class ServiceTitanSource:
             start=start, end=max(start, end), contact=contact,
             categories=[c for c in (clip(job.get("jobTypeId"), 60),) if c])
         changed = opt_dt(row.get("modifiedOn")) or opt_dt(row.get("createdOn")) or start
-        return Snapshot(appointment=appointment, status=self.status(row, job, reason), changed_at=changed)
+        status = self.status(row, job, reason)
+        signal = None
+        if status == "no_show" and reason in self.failed_access_reasons:
+            signal = AttendanceSignal(kind=SignalKind.technician_report, at=changed, source=self.source,
+                                      value="failed_access")
+        return Snapshot(appointment=appointment, status=status, changed_at=changed, signal=signal)
 
     def _person(self, job: dict[str, Any], people: dict[str, tuple[dict[str, Any], list[dict[str, Any]]]]
                 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:

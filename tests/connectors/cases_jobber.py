@@ -32,6 +32,14 @@ def _syncs(result: WebhookResult) -> None:
     assert result.dedupe_key.startswith("jobber:acct_123:")
 
 
+def _deleted(result: WebhookResult) -> None:
+    """A deleted visit is its cancellation, at the delivery's `occuredAt`; the poll is asked for as well."""
+    _syncs(result)
+    [event] = result.events
+    assert event.appointment.appointment_id == "Z2lkOi8vSm9iYmVyL1Zpc2l0LzEyMzQ1"
+    assert event.occurred_at == datetime(2026, 1, 6, 15, 10, tzinfo=UTC)
+
+
 def inbound_cases() -> list[InboundCase]:
     vector = RawRequest(method="POST", url="https://example.com/webhooks/jobber",
                         body=fixture_bytes("jobber", "visit_complete.json"),
@@ -46,7 +54,7 @@ def inbound_cases() -> list[InboundCase]:
         vector=vector, vector_now=datetime(2025, 1, 15, 17, 30, tzinfo=UTC),
         fixtures=[FixtureCase("visit_complete.json", [], check=_syncs),
                   FixtureCase("visit_update.json", [], check=_syncs),
-                  FixtureCase("visit_destroy.json", [], check=_syncs),
+                  FixtureCase("visit_destroy.json", ["appointment.cancelled"], check=_deleted),
                   FixtureCase("job_update.json", [], check=_syncs),
                   FixtureCase("invoice_create.json", [], unknown=["INVOICE_CREATE"])],
     )]

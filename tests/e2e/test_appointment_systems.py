@@ -6,18 +6,14 @@ with nothing double-booked on the fake."""
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 import hmac
 import json
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import urlencode
 
 import pytest
@@ -25,23 +21,23 @@ from temporalio.client import Client
 
 from connectors.fhir.resources import CANCEL_REASON_SYSTEM
 from connectors.inbound import opt_dt
-from domain.case import CaseState
 from domain.ids import case_id_for
-from tests.e2e.provider_helpers import (
-    PUBLIC_BASE_URL,
-    ProviderStack,
-    future_hours,
-    iso,
-    provider_stack,
-    writeback_policy,
+from tests.e2e.appointment_helpers import (
+    SCENARIOS,
+    System,
+    assert_kind,
+    polled,
+    scenario_start,
+    system_stack,
+    templates,
 )
+from tests.e2e.provider_helpers import PUBLIC_BASE_URL, ProviderStack, iso
 from tests.fakes.acuity_fake import FakeAcuity, acuity_time
 from tests.fakes.fhir_fake import FakeFhir
 from tests.fakes.mindbody_fake import FakeMindbody
 from tests.fakes.square_fake import LOCATION as SQUARE_LOCATION
 from tests.fakes.square_fake import SERVICE as SQUARE_SERVICE
 from tests.fakes.square_fake import FakeSquare, booking_event, square_signature
-from tests.helpers import eventually
 from workers.dev.demo import daytime_contact
 from workers.dev.demo_polled import reconcile_now
 
@@ -49,26 +45,9 @@ pytestmark = [pytest.mark.timeout(120)]
 
 ACUITY_USER, ACUITY_KEY, ACUITY_TYPE = "11145481", "acuity-e2e-api-key", "1"
 SQUARE_TOKEN, SQUARE_KEY = "EAAAl-e2e-token", "square-e2e-signature-key"
-FHIR_SCOPES = "system/Appointment.rs system/Patient.r system/Slot.rs"
+FHIR_SCOPES = "system/Appointment.rs system/Appointment.cu system/Patient.r system/Slot.rs system/Schedule.rs"
+FHIR_SCHEDULE = "sched-e2e"
 MINDBODY_KEY, MINDBODY_MINUTES = "mindbody-e2e-message-signature-key", 60  # the calendar's default slot
-T = TypeVar("T")
-
-
-async def polled(fn: Callable[[], T], check: Callable[[T], bool], timeout: float = 30) -> T:
-    return await eventually(lambda: asyncio.sleep(0, fn()), check, timeout=timeout)
-
-
-def templates(stack: ProviderStack, case_id: str) -> list[str]:
-    return [str(m["template_id"]).split("@")[0] for m in stack.deps.outbox.messages(case_id)]
-
-
-def scenario_start(scenario: str) -> datetime:
-    """A no-show's appointment has begun; a late cancel is inside the 24 h window, an early one and a
-    reschedule well outside it."""
-    now = datetime.now(UTC).replace(microsecond=0)
-    return {"no_show": now - timedelta(minutes=10), "late_cancel": now + timedelta(hours=3),
-            "cancellation": now + timedelta(days=3), "reschedule": now + timedelta(days=2)}[scenario]
-
 
 # ---------------------------------------------------------------------------- Acuity: signed form pings
 
@@ -153,6 +132,8 @@ async def square_case(stack: ProviderStack, fake: FakeSquare, scenario: str, zon
     await stack.reach(case_id, "watching", "checking", "recovering", "offering", "awaiting_review")
     if scenario == "no_show":
         fake.set_status(booking["id"], "NO_SHOW")
+    elif scenario == "business_cancel":
+        fake.set_status(booking["id"], "CANCELLED_BY_SELLER")
     elif scenario in ("late_cancel", "cancellation"):
         fake.set_status(booking["id"], "CANCELLED_BY_CUSTOMER")
     else:
@@ -244,8 +225,10 @@ def mindbody_holders(fake: FakeMindbody, at: datetime) -> list[str]:
 
 
 def fhir_env(fake: FakeFhir) -> dict[str, str]:
-    return {"NOSHOW_FHIR_BASE_URL": fake.base_url,
-            "NOSHOW_FHIR_ACCESS_TOKEN": fake.static_token("e2e-token", FHIR_SCOPES)}
+    """The FHIR server is the calendar too: offers from its Schedule's free Slots, bookings as Appointments."""
+    return {"NOSHOW_FHIR_BASE_URL": fake.base_url, "NOSHOW_FHIR_SCHEDULE_ID": FHIR_SCHEDULE,
+            "NOSHOW_FHIR_ACCESS_TOKEN": fake.static_token("e2e-token", FHIR_SCOPES),
+            "NOSHOW_CALENDAR_PROVIDER": "fhir"}
 
 
 async def fhir_case(stack: ProviderStack, fake: FakeFhir, scenario: str, zone: str) -> tuple[str, datetime]:
@@ -260,6 +243,10 @@ async def fhir_case(stack: ProviderStack, fake: FakeFhir, scenario: str, zone: s
     await stack.reach(case_id, "watching", "checking", "recovering", "offering", "awaiting_review")
     if scenario == "no_show":
         fake.update_appointment(aid, status="noshow")
+    elif scenario == "business_cancel":
+        # the provider called it off: a `prov` reason (the practitioner is unavailable)
+        fake.update_appointment(aid, status="cancelled", cancelationReason={"coding": [
+            {"system": CANCEL_REASON_SYSTEM, "code": "prov"}]})
     elif scenario in ("late_cancel", "cancellation"):
         # the coded reason says the patient cancelled (https://hl7.org/fhir/R4/valueset-appointment-cancellation-reason.html)
         fake.update_appointment(aid, status="cancelled", cancelationReason={"coding": [
@@ -273,22 +260,25 @@ async def fhir_case(stack: ProviderStack, fake: FakeFhir, scenario: str, zone: s
 
 
 def fhir_open(fake: FakeFhir, times: list[datetime]) -> None:
-    """The engine books on its local calendar for FHIR here: nothing to open on the server."""
+    for at in times:
+        fake.add_slot(FHIR_SCHEDULE, at)
+
+
+def fhir_take(fake: FakeFhir, at: datetime) -> None:
+    """Another patient is booked on the Slot at `at` (the front desk's booking marks the Slot busy)."""
+    [sid] = [k for k, v in fake.slots.items() if opt_dt(v["start"]) == at]
+    fake.slots[sid]["status"] = "busy"
+    other = fake.add_patient(phone="+15551230008")
+    aid = fake.add_appointment(other, at)
+    fake.update_appointment(aid, slot=[{"reference": f"Slot/{sid}"}])
+
+
+def fhir_holders(fake: FakeFhir, at: datetime) -> list[str]:
+    return [str(a["id"]) for a in fake.appointments.values()
+            if opt_dt(a["start"]) == at and a["status"] not in ("cancelled", "entered-in-error")]
 
 
 # ---------------------------------------------------------------------------- the systems
-
-
-@dataclass(frozen=True)
-class System:
-    name: str
-    fake: Callable[[], Any]
-    env: Callable[[Any], dict[str, str]]
-    open_times: Callable[[Any, list[datetime]], None]
-    case: Callable[[ProviderStack, Any, str, str], Awaitable[tuple[str, datetime]]]
-    # calendar systems only: someone else takes a time on the fake; who holds a time there
-    take: Callable[[Any, datetime], None] | None = None
-    holders: Callable[[Any, datetime], list[str]] | None = None
 
 
 def _acuity_open(fake: FakeAcuity, times: list[datetime]) -> None:
@@ -305,52 +295,9 @@ SYSTEMS = [
     System("square", lambda: FakeSquare(SQUARE_TOKEN), square_env, _square_open, square_case, square_take,
            square_holders),
     System("mindbody", FakeMindbody, mindbody_env, mindbody_open, mindbody_case, mindbody_take, mindbody_holders),
-    System("fhir", FakeFhir, fhir_env, fhir_open, fhir_case),
+    System("fhir", FakeFhir, fhir_env, fhir_open, fhir_case, fhir_take, fhir_holders),
 ]
 CALENDARS = [s for s in SYSTEMS if s.take is not None]
-
-
-@asynccontextmanager
-async def system_stack(system: System, client: Client, task_queue: str, tmp_path: Path,
-                       monkeypatch: pytest.MonkeyPatch, zone: str, free: int = 8
-                       ) -> AsyncIterator[tuple[ProviderStack, Any]]:
-    with system.fake() as fake:
-        system.open_times(fake, future_hours(free))
-        async with provider_stack(client, task_queue, tmp_path, monkeypatch, system.env(fake),
-                                  writeback_policy(zone)) as stack:
-            yield stack, fake
-
-
-# ---------------------------------------------------------------------------- expectations, shared by every system
-
-# scenario -> (case kind, first message template); None: the case goes on watching and sends nothing
-EXPECTED: dict[str, tuple[str, str] | None] = {
-    "no_show": ("no_show", "missed_first"),
-    "late_cancel": ("late_cancel", "missed_first.late_cancel"),
-    "cancellation": ("customer_cancel", "missed_first.customer_cancel"),
-    "reschedule": None,
-}
-SCENARIOS = list(EXPECTED)
-
-
-async def assert_kind(stack: ProviderStack, case: tuple[str, datetime], scenario: str) -> CaseState:
-    case_id, moved_to = case
-    expected = EXPECTED[scenario]
-    if expected is None:
-        # the appointment moved in the system itself: nothing to recover, the case follows the new time
-        await asyncio.sleep(1.0)
-        state = await stack.state(case_id)
-        assert state.stage.value == "watching", state.timeline
-        # the decision waits for the moved appointment's end, not the old one's
-        assert state.next_action_at is not None and state.next_action_at >= moved_to, (state.next_action_at, moved_to)
-        assert templates(stack, case_id) == []
-        return state
-    kind, template = expected
-    state = await stack.reach(case_id, "recovering", "offering", "awaiting_review", "unrecovered", "cancelled")
-    assert state.kind.value == kind, (scenario, state.kind, state.timeline)
-    sent = await polled(lambda: templates(stack, case_id), lambda t: len(t) >= 1)
-    assert sent[0] == template, (scenario, sent)
-    return state
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS)
@@ -385,3 +332,17 @@ async def test_a_taken_slot_is_refused_and_offered_again(
         assert reoffer.offered and taken not in {s.start for s in reoffer.offered}
         assert reoffer.new_appointment_id is None
     assert len(system.holders(fake, taken)) == 1  # the other customer's booking alone: nothing double-booked
+
+
+@pytest.mark.parametrize("system", [s for s in SYSTEMS if s.name in ("square", "fhir")], ids=lambda s: s.name)
+async def test_a_cancellation_by_the_business_is_not_the_customers(
+        client: Client, task_queue: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, system: System) -> None:
+    """Square's CANCELLED_BY_SELLER and a FHIR `prov` cancellation reason, inside the late-cancel window: a
+    business cancellation that apologises and offers a new time, never a late cancel nor "your cancellation"."""
+    _, zone = daytime_contact()
+    async with system_stack(system, client, task_queue, tmp_path, monkeypatch, zone) as (stack, fake):
+        case_id, _ = await system.case(stack, fake, "business_cancel", zone)
+        state = await stack.reach(case_id, "recovering", "offering", "awaiting_review", "unrecovered", "cancelled")
+        assert state.kind.value == "business_cancel" and state.verdict == "cancelled", (state.kind, state.timeline)
+        sent = await polled(lambda: templates(stack, case_id), lambda t: len(t) >= 1)
+        assert sent[0] == "missed_first.business_cancel", sent

@@ -5,11 +5,14 @@ recovered on the local calendar, its notes written back on the Jobber client (`N
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from temporalio.client import Client
 
+from connectors.inbound import opt_dt
+from tests.e2e.appointment_helpers import jobber_env
 from tests.e2e.provider_helpers import provider_stack, writeback_policy
 from tests.fakes.jobber_fake import FakeJobber, jobber_webhook
 from tests.helpers import eventually, settings_from
@@ -17,12 +20,6 @@ from workers.dev.demo import daytime_contact
 from workers.dev.demo_polled import polled_refusal, run_polled_demo
 
 pytestmark = pytest.mark.e2e
-
-
-def jobber_env(url: str) -> dict[str, str]:
-    return {"NOSHOW_JOBBER_CLIENT_ID": "jobber-client", "NOSHOW_JOBBER_CLIENT_SECRET": "jobber-secret",
-            "NOSHOW_JOBBER_REFRESH_TOKEN": "jobber-refresh", "NOSHOW_JOBBER_TOKEN_URL": url + "/api/oauth/token",
-            "NOSHOW_JOBBER_API_URL": url + "/api/graphql"}
 
 
 async def test_the_jobber_demo_finds_a_late_visit_and_recovers_it(
@@ -37,6 +34,12 @@ async def test_the_jobber_demo_finds_a_late_visit_and_recovers_it(
         assert ok, lines
         [visit] = fake.visits.values()
         assert visit["isComplete"] is False and fake.clients[visit["client"]]["emails"]
+        # the rebooking moved the missed visit itself to the booked time (Jobber's "manual override"), its length
+        # kept, and said so on its job
+        start, end = opt_dt(visit["startAt"]), opt_dt(visit["endAt"])
+        assert start is not None and end is not None and start > datetime.now(UTC), visit
+        assert end - start == timedelta(minutes=30), visit
+        assert fake.notes[visit["job"]] == [f"Missed visit rescheduled by the client to {visit['startAt']}"]
         assert lines[2].endswith("appointment.no_show"), lines
         assert [line.split()[0] for line in lines[3:]] == ["recovering", "offering", "confirmed"], lines
         notes = fake.client_notes[visit["client"]]  # the case's notes, written back on the client

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from temporalio.client import Client
 
+from tests.e2e.appointment_helpers import servicetitan_env
 from tests.e2e.provider_helpers import provider_stack, writeback_policy
 from tests.fakes.servicetitan_fake import FakeServiceTitan
 from tests.helpers import settings_from
@@ -18,14 +19,6 @@ from workers.dev.demo import daytime_contact
 from workers.dev.demo_polled import polled_refusal, run_polled_demo
 
 pytestmark = pytest.mark.e2e
-
-
-def servicetitan_env(url: str, reasons: str = '["7"]') -> dict[str, str]:
-    return {"NOSHOW_SERVICETITAN_TENANT_ID": "123456", "NOSHOW_SERVICETITAN_CLIENT_ID": "cid.st",
-            "NOSHOW_SERVICETITAN_CLIENT_SECRET": "st-secret", "NOSHOW_SERVICETITAN_APP_KEY": "ak1.st-app-key",
-            "NOSHOW_SERVICETITAN_AUTH_URL": url + "/connect/token", "NOSHOW_SERVICETITAN_BASE_URL": url,
-            "NOSHOW_SERVICETITAN_NO_SHOW_REASON_IDS": reasons, "NOSHOW_SERVICETITAN_BUSINESS_UNIT_ID": "11",
-            "NOSHOW_SERVICETITAN_JOB_TYPE_ID": "21", "NOSHOW_SERVICETITAN_CAMPAIGN_ID": "41"}
 
 
 async def test_the_servicetitan_demo_finds_a_job_cancelled_for_no_access_and_recovers_it(

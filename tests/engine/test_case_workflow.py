@@ -11,7 +11,7 @@ from temporalio.client import WorkflowUpdateFailedError
 
 from bench import actions
 from domain.case import CaseState, ReviewDecision
-from domain.models import Channel, EventType, Reply, Stage
+from domain.models import AttendanceSignal, Channel, EventType, Reply, SignalKind, Stage
 from tests.engine.conftest import Stack
 from tests.helpers import appointment, default_program, event, eventually, fast_policy
 from workflows.case import RecoveryCaseWorkflow
@@ -197,6 +197,26 @@ async def test_late_cancellation_is_recovered_and_early_one_is_not_a_no_show(sta
     await stack.cases.submit_event(event(late, EventType.cancelled))
     state = await reach(stack, case_id, Stage.recovering, Stage.offering, Stage.unrecovered)
     assert state.kind.value == "late_cancel" and state.verdict == "late_cancel"
+
+
+async def test_a_business_cancellation_apologises_and_is_never_a_late_cancel(stack: Stack) -> None:
+    """The business called the appointment off (a FHIR `prov` reason, Square's CANCELLED_BY_SELLER): not the
+    customer's miss. Inside the late-cancel window all the same, the case is a business cancellation, and its
+    first words apologise and offer a new time instead of acknowledging "your cancellation"."""
+    start = datetime.now(UTC) + timedelta(hours=3)
+    appt = appointment(start=start)
+    case_id = (await stack.cases.submit_event(event(appt, EventType.booked))).case_id
+    assert case_id
+    await reach(stack, case_id, Stage.watching)
+    at = datetime.now(UTC)
+    host = AttendanceSignal(kind=SignalKind.cancellation, at=at, source=appt.source, value="business",
+                            participant="host")
+    await stack.cases.submit_event(event(appt, EventType.cancelled, at=at, signal=host))
+    state = await reach(stack, case_id, Stage.recovering, Stage.offering, Stage.unrecovered)
+    assert state.kind.value == "business_cancel" and state.verdict == "cancelled", (state.kind, state.verdict)
+    sent = await eventually(lambda: asyncio.sleep(0, [m["template_id"] for m in stack.deps.outbox.messages(case_id)]),
+                            lambda t: len(t) >= 1)
+    assert str(sent[0]).split("@")[0] == "missed_first.business_cancel", sent
 
 
 @pytest.mark.slow

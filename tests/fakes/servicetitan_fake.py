@@ -53,7 +53,7 @@ class FakeServiceTitan(FakeServer):
         self.notes: dict[int, list[dict[str, Any]]] = {}
         self.customer_notes: dict[int, list[dict[str, Any]]] = {}
         self.tasks: dict[int, dict[str, Any]] = {}
-        self.reasons = {7: "No access - customer not home", 8: "Customer cancelled"}
+        self.reasons = {7: "No access - customer not home", 8: "Customer cancelled", 9: "Tech could not get in"}
         self._n = itertools.count(5000)
         super().__init__()
 
@@ -164,12 +164,17 @@ class FakeServiceTitan(FakeServer):
         if not isinstance(body.get("reasonId"), int) or not isinstance(body.get("memo"), str):
             return FakeResponse(400, st_error(400, "Validation failed", {"reasonId": ["required"],
                                                                          "memo": ["required"]}))
-        job["jobStatus"], job["modifiedOn"] = "Canceled", _now()
-        self.cancel_reasons[job["id"]] = body["reasonId"]
-        for a in self.appointments.values():
-            if a["jobId"] == job["id"]:
-                a["status"], a["modifiedOn"] = "Canceled", _now()
+        self.cancel_job(job["id"], body["reasonId"])
         return FakeResponse(200, None)
+
+    def cancel_job(self, job_id: int, reason_id: int) -> None:
+        """The job and its appointments Canceled with a reason, as the office's cancel (or the API's) leaves them."""
+        job = self.jobs[job_id]
+        job["jobStatus"], job["modifiedOn"] = "Canceled", _now()
+        self.cancel_reasons[job_id] = reason_id
+        for a in self.appointments.values():
+            if a["jobId"] == job_id:
+                a["status"], a["modifiedOn"] = "Canceled", _now()
 
     def _note(self, req: RecordedRequest, m: Any) -> FakeResponse:
         job, body = self._job(m), req.json() or {}
@@ -195,8 +200,14 @@ class FakeServiceTitan(FakeServer):
             if other is not a and other["status"] != "Canceled" and \
                     (opt_dt(other["start"]) or end) < end and start < (opt_dt(other["end"]) or start):
                 return FakeResponse(409, st_error(409, "Conflict"))
-        a.update(start=body["start"], end=body["end"], status="Scheduled", modifiedOn=_now())
+        self.move(a["id"], start, end)
         return FakeResponse(200, a)
+
+    def move(self, appointment_id: int, start: datetime, end: datetime) -> None:
+        """The appointment at a new time, Scheduled, as a dispatcher's (or the API's) reschedule leaves it."""
+        self.appointments[appointment_id].update(start=start.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+                                                 end=end.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+                                                 status="Scheduled", modifiedOn=_now())
 
     def _hold(self, req: RecordedRequest, m: Any) -> FakeResponse:
         a, body = self._appointment(m), req.json() or {}

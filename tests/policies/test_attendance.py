@@ -6,9 +6,9 @@ from datetime import timedelta
 
 import pytest
 
+from domain.models import CaseKind, Verdict
 from domain.models import SignalKind as K
-from domain.models import Verdict
-from policies.attendance import AttendanceInput, decide
+from policies.attendance import AttendanceInput, cancelled_kind, decide
 from policies.schema import AttendanceRules
 
 from .helpers import AFTER, START, appt, sig
@@ -162,3 +162,14 @@ def test_a_missed_call_from_the_customer_keeps_a_no_show_for_a_person() -> None:
     d = verdict(sig(K.scheduler_status, "no_show"), sig(K.phone_call, "missed_call"))
     assert d.verdict == Verdict.review and d.needs_review
     assert any("called" in r for r in d.reasons)
+
+
+def test_a_cancellation_by_the_business_is_its_own_kind_and_the_customers_is_not() -> None:
+    business = sig(K.cancellation, "business", at=START - timedelta(hours=2))
+    customer = sig(K.cancellation, None, at=START - timedelta(hours=2))
+    for signals, kind in (([business, customer], CaseKind.business_cancel), ([customer], CaseKind.customer_cancel)):
+        inp = AttendanceInput(appointment=appt(), signals=signals, now=AFTER, rules=AttendanceRules())
+        assert cancelled_kind(inp) == kind
+    # inside the late-cancel window all the same: the business's cancellation is never a late cancel
+    assert decide(AttendanceInput(appointment=appt(), signals=[business, customer], now=AFTER,
+                                  rules=AttendanceRules())).verdict == Verdict.cancelled

@@ -33,7 +33,9 @@ def servicetitan_client(s: Settings) -> ServiceTitanClient:
 
 
 def servicetitan_source(s: Settings) -> ServiceTitanSource:
-    return ServiceTitanSource(servicetitan_client(s), s.servicetitan.no_show_reason_ids)
+    st = s.servicetitan
+    return ServiceTitanSource(servicetitan_client(s), st.no_show_reason_ids,
+                              failed_access_reason_ids=st.failed_access_reason_ids)
 
 
 def _task_ids(s: Settings) -> TaskIds | None:
