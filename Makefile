@@ -39,8 +39,11 @@ test-fast: $(STAMP)
 lint: $(STAMP)
 	$(LINT)
 
+# the engine against bare Temporal, then the webhook acknowledgement under a burst and the CLI's start-up
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/webhook_ack.py
+	$(BIN)/python bench/cli_startup.py
 
 bench-cli: $(STAMP)
 	$(BIN)/python bench/cli_startup.py

@@ -183,7 +183,7 @@ async def ingest(ctx: Ctx, n: int, concurrency: int) -> None:
     ctx.row("1. ingest: raw start_workflow (signal-with-start)", f"{raw_rate:.1f} /s")
     ctx.row("1. ingest: raw start latency p50 / p99",
             f"{pct(raw_lat, .5) * 1000:.0f} / {pct(raw_lat, .99) * 1000:.0f} ms")
-    ctx.row("1. ingest: ratio API / raw", f"{ratio:.2f}", ">= 0.8", verdict(ratio >= 0.8))
+    ctx.row("1. ingest: ratio API / raw", f"{ratio:.2f}", ">= 0.9", verdict(ratio >= 0.9))
     if failures:
         ctx.row("1. ingest: failed requests", ", ".join(f"{k}: {v}" for k, v in failures.items()))
 

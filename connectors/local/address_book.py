@@ -7,27 +7,35 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
-from connectors.local.db import LocalDb
+from connectors.local.db import Conn, LocalDb
+
+
+def _note_appointment(conn: Conn, case_id: str, program: str, start: datetime) -> None:
+    conn.execute("INSERT INTO case_appointments (case_id, program, start_at) VALUES (?, ?, ?) "
+                 "ON CONFLICT (case_id) DO UPDATE SET program = excluded.program, start_at = excluded.start_at",
+                 (case_id, program, start.astimezone(UTC).isoformat()))
 
 
 class AddressBook:
     def __init__(self, db: LocalDb) -> None:
         self.db = db
 
-    def remember(self, case_id: str, contact_key: str, address_keys: Iterable[str], at: datetime | None = None
-                 ) -> None:
+    def remember(self, case_id: str, contact_key: str, address_keys: Iterable[str], at: datetime | None = None,
+                 appointment: tuple[str, datetime] | None = None) -> None:
+        """The case's address keys and, with `appointment` (program, start), its appointment too, in one
+        transaction: a case's intake pays for one commit, not two."""
         when = (at or datetime.now(UTC)).astimezone(UTC).isoformat()
         with self.db.connect(immediate=True) as conn:
             for key in address_keys:
                 conn.execute("INSERT OR IGNORE INTO case_addresses (address_key, case_id, contact_key, at) "
                              "VALUES (?, ?, ?, ?)", (key, case_id, contact_key, when))
+            if appointment is not None:
+                _note_appointment(conn, case_id, *appointment)
 
     def remember_appointment(self, case_id: str, program: str, start: datetime) -> None:
         """The case's appointment time (the latest the engine heard of) and its program."""
         with self.db.connect(immediate=True) as conn:
-            conn.execute("INSERT INTO case_appointments (case_id, program, start_at) VALUES (?, ?, ?) "
-                         "ON CONFLICT (case_id) DO UPDATE SET program = excluded.program, start_at = excluded.start_at",
-                         (case_id, program, start.astimezone(UTC).isoformat()))
+            _note_appointment(conn, case_id, program, start)
 
     def appointments_for_address(self, address_key: str) -> list[tuple[str, str, datetime]]:
         """(case id, program, appointment start) of every case that knows this address, newest start first."""

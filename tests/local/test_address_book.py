@@ -20,3 +20,13 @@ def test_cases_for_an_address_newest_first_on_either_store(db_url: str) -> None:
     assert book.cases_for_address("addr-unknown") == []
     assert sorted(book.contact_keys("addr-1")) == ["contact-a", "contact-b"]
     assert book.cases_of_contacts(["contact-a", "contact-b"]) == ["case-new", "case-old"]
+
+
+def test_addresses_and_appointment_remembered_together_on_either_store(db_url: str) -> None:
+    book = AddressBook(LocalDb(db_url))
+    t0 = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
+    book.remember("case-a", "contact-a", ["addr-9"], at=t0, appointment=("dental", t0 + timedelta(days=1)))
+    assert book.appointments_for_address("addr-9") == [("case-a", "dental", t0 + timedelta(days=1))]
+    # a moved appointment: the latest time the engine heard of replaces the first
+    book.remember("case-a", "contact-a", ["addr-9"], at=t0, appointment=("dental", t0 + timedelta(days=2)))
+    assert book.appointments_for_case("case-a") == [("case-a", "dental", t0 + timedelta(days=2))]

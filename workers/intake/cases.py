@@ -145,8 +145,8 @@ class CaseService:
         self.deps.crm.upsert_contact(appt.contact)
         # before the case exists: a reply (or a STOP) from these addresses finds it even before it has written
         keys = [addresses.address_key(a, self.salt) for a in addresses.contact_addresses(appt.contact)]
-        self.deps.addresses.remember(case_id, case_input.contact_key, keys)
-        self.deps.addresses.remember_appointment(case_id, resolved.program.name, event.new_start or appt.start)
+        self.deps.addresses.remember(case_id, case_input.contact_key, keys,
+                                     appointment=(resolved.program.name, event.new_start or appt.start))
         return event, case_input
 
     async def _start_case(self, event: AppointmentEvent, case_input: CaseInput) -> EventOutcome:

@@ -31,6 +31,7 @@ from domain.models import Reply
 from workers.dependencies import Dependencies
 from workers.intake.cases import CaseService
 from workers.intake.consent_notices import record_consent_notice
+from workers.intake.edge import on_edge
 from workers.intake.replies import opt_out_at_edge
 from workers.intake.webhooks import Prepared, WebhookIntake
 from workers.settings import ApiSettings
@@ -62,8 +63,10 @@ class GroupCommit(Generic[T, R]):
 
     MAX_BATCH = 200
 
-    def __init__(self, run: Callable[[list[T]], list[R]]) -> None:
-        self.run = run
+    def __init__(self, run: Callable[[list[T]], list[R]],
+                 offload: Callable[[Callable[[list[T]], list[R]], list[T]], Awaitable[list[R]]] = asyncio.to_thread
+                 ) -> None:
+        self.run, self.offload = run, offload
         self.waiting: list[tuple[T, asyncio.Future[R]]] = []
         self.flushing: asyncio.Task[None] | None = None
 
@@ -78,7 +81,7 @@ class GroupCommit(Generic[T, R]):
         while self.waiting:
             batch, self.waiting = self.waiting[:self.MAX_BATCH], self.waiting[self.MAX_BATCH:]
             try:
-                results = await asyncio.to_thread(self.run, [item for item, _ in batch])
+                results = await self.offload(self.run, [item for item, _ in batch])
             except Exception as exc:  # each waiting caller fails as its own call would have
                 for _, future in batch:
                     if not future.done():
@@ -105,8 +108,9 @@ class Handoff:
     def __init__(self, intake: WebhookIntake, deps: Dependencies, api: ApiSettings) -> None:
         self.intake, self.deps = intake, deps
         self.queue = IntakeQueue(deps.db)
+        # the write before the ack on the acknowledgement's threads; what follows it on the default pool
         self.put = GroupCommit[NewDelivery, str | None](
-            lambda items: self.queue.put_many(items, datetime.now(UTC), LEASE))
+            lambda items: self.queue.put_many(items, datetime.now(UTC), LEASE), offload=on_edge)
         self.finish = GroupCommit[str, None](lambda ids: self.queue.finish_many(ids, datetime.now(UTC)))
         self.ack_seconds = api.ack_seconds
         self.max_pending = api.intake_max_pending
@@ -124,9 +128,9 @@ class Handoff:
         if await self._backlog() >= self.max_pending:
             raise Backlogged
         now = datetime.now(UTC)
-        stopped = await asyncio.to_thread(self._consent_first, prepared.result) if prepared.result.messages else {}
+        stopped = await on_edge(self._consent_first, prepared.result) if prepared.result.messages else {}
         for notice in prepared.result.consent:  # an audience unsubscribe holds before the ack, however long the queue
-            await asyncio.to_thread(record_consent_notice, self.deps, notice)
+            await on_edge(record_consent_notice, self.deps, notice)
         delivery = QueuedDelivery(result=prepared.result, renew_push=prepared.renew_push, stopped_at_edge=stopped)
         inline = cases is not None and (wait is not None or not self.inline.locked()) and await temporal_up()
         intake_id = await self.put(NewDelivery(
@@ -167,7 +171,7 @@ class Handoff:
         loop = asyncio.get_running_loop()
         at, count = self._pending_seen
         if loop.time() - at >= 1.0:
-            count = await asyncio.to_thread(self.queue.pending)
+            count = await on_edge(self.queue.pending)
             self._pending_seen = (loop.time(), count)
         return count
 

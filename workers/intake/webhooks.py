@@ -44,6 +44,7 @@ from workers.dependencies import Dependencies
 from workers.intake.calls import record_missed_call, tell_case, wants_evidence
 from workers.intake.cases import CaseService
 from workers.intake.consent_notices import record_consent_notice
+from workers.intake.edge import on_edge
 from workers.intake.reviews import apply_slack_decision
 from workers.intake.statuses import record_delivery_status
 from workers.providers.inbound import unwrap
@@ -95,7 +96,7 @@ class WebhookIntake:
         database done; None for a re-delivery (it has no second effect). Raises SignatureError for a replay the
         signature alone could not tell apart."""
         # one trip off the event loop for all of it: other deliveries keep being read and acknowledged meanwhile
-        return await asyncio.to_thread(self._prepare, provider, connector, raw, result)
+        return await on_edge(self._prepare, provider, connector, raw, result)
 
     def _prepare(self, provider: str, connector: object, raw: RawRequest, result: WebhookResult) -> Prepared | None:
         key = f"{provider}:{result.dedupe_key}" if result.dedupe_key else None

@@ -6,7 +6,6 @@ when they finish within NOSHOW_API_ACK_SECONDS (or the sender's `Prefer: wait=N`
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime
 
 import structlog
@@ -22,6 +21,7 @@ from workers.api.deps import State
 from workers.api.errors import read_body, safe_errors
 from workers.api.models import Problem
 from workers.api.temporal_gate import RETRY_AFTER_SECONDS
+from workers.intake.edge import on_edge
 from workers.intake.handoff import Backlogged
 from workers.providers.inbound import unwrap
 
@@ -67,7 +67,7 @@ async def webhook(provider: str, request: Request, st: State) -> Response:
         raise HTTPException(401, "signature rejected: malformed signature headers") from None
     try:
         # in a thread: a connector may read the provider's API to complete an event (HubSpot meeting details)
-        result = await asyncio.to_thread(connector.parse, raw)
+        result = await on_edge(connector.parse, raw)
     except ValidationError as exc:  # str(exc) carries pydantic's input_value: where and what only
         return JSONResponse({"detail": safe_errors(exc.errors(include_input=False, include_url=False))
                              or "invalid payload"}, status_code=422)
