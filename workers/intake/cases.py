@@ -146,6 +146,7 @@ class CaseService:
         # before the case exists: a reply (or a STOP) from these addresses finds it even before it has written
         keys = [addresses.address_key(a, self.salt) for a in addresses.contact_addresses(appt.contact)]
         self.deps.addresses.remember(case_id, case_input.contact_key, keys)
+        self.deps.consent.carry_to_booking(case_id, keys)  # an earlier STOP of one of them reaches the others
         self.deps.addresses.remember_appointment(case_id, resolved.program.name, event.new_start or appt.start)
         return event, case_input
 
