@@ -7,6 +7,7 @@ embedded default; provider connectors implement the same protocols.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Literal, Protocol, runtime_checkable
 
@@ -135,6 +136,10 @@ class WebhookResult(BaseModel):
     # sources to reconcile now (a Google / Graph ping only says "something changed": the sync finds what)
     sync_sources: list[str] = Field(default_factory=list)
     consent: list[ConsentNotice] = Field(default_factory=list)
+    # writes that belong to the delivery's hand-off, run in the transaction that writes it to the intake queue
+    # (a mailbox's history cursor moved past the messages this delivery carries): they happen only if the
+    # delivery is kept, never when the hand-off fails or finds a duplicate. Not serialised with the delivery.
+    on_handoff: list[Callable[[Any], None]] = Field(default_factory=list, exclude=True)
 
 
 class InboundConnector(Protocol):

@@ -476,6 +476,17 @@ class Template(Rule):
         return self
 
 
+class OptOutScope(Rule):
+    """Which other addresses a STOP or an unsubscribe (an opt-out of every channel) reaches; see
+    policies/consent_links.py for the linking rule."""
+
+    # the addresses one booking carried with it: the same person's phone and email
+    linked_addresses: bool = True
+    # also when the address is shared by people the engine cannot tell apart (a family phone booked with
+    # different emails); off, the contacts that used the address are opted out but not the other addresses
+    shared_addresses: bool = False
+
+
 class PolicyFile(Rule):
     version: str = Field(min_length=1, max_length=64)
     approved_by: str | None = None
@@ -485,6 +496,7 @@ class PolicyFile(Rule):
     help_text: str = "Reply STOP to opt out. For help contact the office."
     opt_out_confirmation: str = "You are unsubscribed and will receive no more messages. Reply START to resubscribe."
     opt_out_clarification: str = "Reply STOP to stop all texts from us."
+    opt_out: OptOutScope = Field(default_factory=OptOutScope)
 
     @model_validator(mode="after")
     def _cross_references(self, info: ValidationInfo) -> PolicyFile:

@@ -92,9 +92,11 @@ def build_dependencies(settings: Settings) -> Dependencies:
     # NOSHOW_CALENDAR_PROVIDER / NOSHOW_CRM_PROVIDER: the local ones stay underneath (holds, contacts, audit copy)
     calendar, crm = writeback(settings, LocalCalendar(db, buffer_minutes=0),
                               LocalCrm(db, protected_fields=protected), [p.crm for p in policy.programs])
-    return Dependencies(
+    deps = Dependencies(
         settings=settings, db=db, calendar=calendar, crm=crm, outbox=outbox, inbox=LocalInbox(db),
         consent=ConsentLedger(db), reviews=LocalReviewQueue(db), verdicts=VerdictLog(db), waitlist=LocalWaitlist(db),
         ledger=ledger, addresses=AddressBook(db), intents=SendIntents(db), alerts=LocalAlerts(db),
         channels=channels, notifiers=notifiers, reply_model=reply_model(settings),
     )
+    deps.consent.scope = lambda: deps.policy().opt_out  # whom a STOP reaches, as the policy in force says
+    return deps

@@ -2,15 +2,18 @@
 (`historyTypes=messageAdded`, `labelId=INBOX`), each added message read (`format=full`) into an InboundMessage
 the intake routes as it routes SendGrid Inbound Parse replies (by the sender's address). The mailbox's own sent
 mail and messages from its own address are skipped. The stored id moves to the newest one the history answered
-(or the push named); the first push only sets it. A 404 (the stored id is too old: "perform a full sync",
-https://developers.google.com/gmail/api/guides/sync) restarts from the pushed id: replies in the gap are not
-read, and the case's own follow-ups still run. Table `gmail_history`.
+(or the push named) only in the transaction that hands the messages off (`WebhookResult.on_handoff`): if the
+hand-off fails (a full intake queue, a crash, an address the intake refuses), the id stays where it was and
+Pub/Sub's redelivery, or the next push, reads the same messages again. The first push only sets it. A 404
+(the stored id is too old: "perform a full sync", https://developers.google.com/gmail/api/guides/sync) restarts
+from the pushed id: replies in the gap are not read, and the case's own follow-ups still run. Table `gmail_history`.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Callable
 from datetime import UTC, datetime
 from email.utils import parseaddr
 from typing import Any
@@ -19,8 +22,9 @@ import structlog
 
 from connectors.contract import InboundMessage
 from connectors.gmail.client import GmailClient, HistoryExpired
-from connectors.local.db import LocalDb
+from connectors.local.db import Conn, LocalDb
 from connectors.sendgrid.parse import MAX_TEXT, strip_quoted
+from domain import addresses
 from domain.models import Channel
 
 log = structlog.get_logger(__name__)
@@ -46,9 +50,21 @@ class HistoryStore:
 
     def put(self, mailbox: str, history_id: str) -> None:
         with self.db.connect(immediate=True) as conn:
-            conn.execute("INSERT INTO gmail_history (mailbox, history_id, updated_at) VALUES (?, ?, ?) "
-                         "ON CONFLICT (mailbox) DO UPDATE SET history_id = excluded.history_id, "
-                         "updated_at = excluded.updated_at", (mailbox, history_id, datetime.now(UTC).isoformat()))
+            self.put_in(conn, mailbox, history_id)
+
+    @staticmethod
+    def put_in(conn: Conn, mailbox: str, history_id: str) -> None:
+        conn.execute("INSERT INTO gmail_history (mailbox, history_id, updated_at) VALUES (?, ?, ?) "
+                     "ON CONFLICT (mailbox) DO UPDATE SET history_id = excluded.history_id, "
+                     "updated_at = excluded.updated_at", (mailbox, history_id, datetime.now(UTC).isoformat()))
+
+    @classmethod
+    def advance_in(cls, conn: Conn, mailbox: str, history_id: str) -> None:
+        """Move the stored id forward to `history_id`, never back (two pushes handed off out of order)."""
+        row = conn.execute("SELECT history_id FROM gmail_history WHERE mailbox = ?", (mailbox,)).fetchone()
+        current = str(row[0]) if row else ""
+        if not (current.isdigit() and int(current) >= int(history_id)):
+            cls.put_in(conn, mailbox, history_id)
 
 
 def _headers(payload: dict[str, Any]) -> dict[str, str]:
@@ -79,6 +95,12 @@ def reply_message(message: dict[str, Any], own_address: str) -> InboundMessage |
     sender = parseaddr(headers.get("from", ""))[1].lower()
     if not sender or sender == own_address.lower():
         return None
+    try:
+        addresses.normalise_email(sender)
+    except addresses.AddressError:
+        # the intake refuses a delivery with an unreadable sender: kept, it would hold the history id back forever
+        log.info("gmail_reply_unreadable_sender")
+        return None
     received = str(message.get("internalDate") or "")
     at = datetime.fromtimestamp(int(received) / 1000, UTC) if received.isdigit() else datetime.now(UTC)
     return InboundMessage(provider_message_id=(headers.get("message-id", "").strip("<> ")[:200]
@@ -92,20 +114,25 @@ class GmailReplies:
     def __init__(self, client: GmailClient, store: HistoryStore, own_address: str) -> None:
         self.client, self.store, self.own = client, store, own_address.lower()
 
-    def sync(self, mailbox: str, pushed_history_id: str) -> list[InboundMessage]:
+    def sync(self, mailbox: str, pushed_history_id: str) -> tuple[list[InboundMessage], Callable[[Conn], None] | None]:
+        """The replies added since the stored id, and the write that moves the id past them, for the hand-off's
+        transaction (None when there is nothing to move)."""
         if mailbox != self.own:
-            return []  # a push for another mailbox the topic also carries
+            return [], None  # a push for another mailbox the topic also carries
         start = self.store.get(mailbox)
         if start is None:
             self.store.put(mailbox, pushed_history_id)
-            return []
+            return [], None
         try:
             ids, latest = self.client.added_since(start)
         except HistoryExpired:
             log.info("gmail_history_expired")
             self.store.put(mailbox, pushed_history_id)
-            return []
+            return [], None
         found = [reply_message(self.client.message(i), self.own) for i in ids]
-        newest = max((int(x) for x in (latest, pushed_history_id, start) if x and x.isdigit()), default=0)
-        self.store.put(mailbox, str(newest))
-        return [m for m in found if m is not None]
+        newest = str(max((int(x) for x in (latest, pushed_history_id, start) if x and x.isdigit()), default=0))
+
+        def advance(conn: Conn) -> None:
+            self.store.advance_in(conn, mailbox, newest)
+
+        return [m for m in found if m is not None], advance

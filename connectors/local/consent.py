@@ -2,19 +2,31 @@
 purpose, with evidence. The pre-send check reads it live, for the contact and for the address it writes to.
 
 Every change goes through `opt_out` or `opt_in` here, whoever noticed it (a STOP reply, a carrier refusal, a
-provider's unsubscribe or bounce), so the rules of what an opt-out means live in one place."""
+provider's unsubscribe or bounce), so the rules of what an opt-out means live in one place. An opt-out of every
+channel follows the person: the addresses the engine has seen booked together with the opted-out address are
+opted out in the same transaction (policies/consent_links.py decides which), so a booking in another system
+that carries only the person's email is stopped by their phone's STOP."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 
-from connectors.local.db import LocalDb, lock_key
+from connectors.local.db import Conn, LocalDb, lock_key
 from connectors.local.send_intents import subject_lock
+from policies.consent_links import linked_addresses
+from policies.schema import OptOutScope
+
+
+def linked_event_id(event_id: str, address_key: str) -> str:
+    """The id of the opt-out an event caused on a linked address: stable, so a re-delivery records nothing."""
+    return f"{event_id}>{address_key}"
 
 
 class ConsentLedger:
-    def __init__(self, db: LocalDb) -> None:
+    def __init__(self, db: LocalDb, scope: Callable[[], OptOutScope] = OptOutScope) -> None:
         self.db = db
+        self.scope = scope  # read at each opt-out: the policy file may change while the process runs
 
     def opt_out(self, event_id: str, contact_key: str, channel: str = "*", evidence: str | None = None,
                 evidence_channel: str | None = None, at: datetime | None = None) -> bool:
@@ -39,8 +51,13 @@ class ConsentLedger:
                 evidence: str | None, evidence_channel: str | None, at: datetime | None,
                 only_if_new: bool = False) -> bool:
         when = (at or datetime.now(UTC)).astimezone(UTC).isoformat()
+        follows = status == "opted_out" and channel == "*"
         with self.db.connect(immediate=True) as conn:
-            lock_key(conn, subject_lock(contact_key))  # a send reserving for this subject waits, or is seen
+            linked = sorted(linked_addresses(self._bookings(conn, contact_key), self._scope())) if follows else []
+            # a send reserving for one of these subjects waits, or is seen; taken in one order, so two opt-outs
+            # of one person's phone and email at once cannot wait on each other
+            for key in sorted({contact_key, *linked}):
+                lock_key(conn, subject_lock(key))
             was_out = only_if_new and conn.execute(
                 "SELECT 1 FROM consent WHERE contact_key = ? AND channel = '*' AND purpose = '*' "
                 "AND status = 'opted_out'", (contact_key,)).fetchone() is not None
@@ -56,6 +73,8 @@ class ConsentLedger:
                 "(contact_key, channel, purpose, status, evidence, evidence_channel, at) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (contact_key, channel, purpose, status, evidence, evidence_channel, when),
             )
+            for key in linked:
+                self._write(conn, linked_event_id(event_id, key), key, evidence, evidence_channel, when)
             if status == "opted_in" and channel == "*":
                 # START re-subscribes every channel the contact had stopped
                 conn.execute(
@@ -63,6 +82,67 @@ class ConsentLedger:
                     (evidence, when, contact_key),
                 )
         return not was_out
+
+    def carry_to_booking(self, case_id: str, address_keys: list[str], at: datetime | None = None) -> int:
+        """A new booking carries an address already opted out of every channel together with others: the person
+        who withdrew consent is still the one being written to, so the rule reaches the booking's other addresses
+        too (once per booking). Returns how many addresses it opted out."""
+        when = (at or datetime.now(UTC)).astimezone(UTC).isoformat()
+        # every booking passes here: the common answer (nobody opted out) costs a read, not a write lock
+        with self.db.connect() as conn:
+            if not self._opted_out_of_all(conn, address_keys):
+                return 0
+        scope = self._scope()
+        with self.db.connect(immediate=True) as conn:
+            out = self._opted_out_of_all(conn, address_keys)
+            reach = {k: linked_addresses(self._bookings(conn, k), scope) for k in out}
+            targets = sorted({t for linked in reach.values() for t in linked if t in address_keys} - set(out))
+            for key in targets:
+                lock_key(conn, subject_lock(key))
+            for key in targets:
+                cause = next(k for k in out if key in reach[k])
+                self._write(conn, linked_event_id(f"{case_id}:{cause}", key), key, "opted out with a linked address",
+                            None, when)
+        return len(targets)
+
+    @staticmethod
+    def _opted_out_of_all(conn: Conn, address_keys: list[str]) -> list[str]:
+        return [k for k in address_keys if conn.execute(
+            "SELECT 1 FROM consent WHERE contact_key = ? AND channel = '*' AND purpose = '*' "
+            "AND status = 'opted_out'", (k,)).fetchone() is not None]
+
+    def _scope(self) -> OptOutScope:
+        try:
+            return self.scope()
+        except Exception:  # an opt-out is never lost to an unreadable policy file: the shipped rule applies
+            return OptOutScope()
+
+    @staticmethod
+    def _bookings(conn: Conn, address_key: str) -> list[frozenset[str]]:
+        """The other address keys of each case that knew this address (none for a contact key)."""
+        rows = conn.execute("SELECT o.case_id, o.address_key FROM case_addresses a JOIN case_addresses o "
+                            "ON o.case_id = a.case_id AND o.address_key != a.address_key WHERE a.address_key = ?",
+                            (address_key,)).fetchall()
+        cases: dict[str, set[str]] = {}
+        for row in rows:
+            cases.setdefault(str(row[0]), set()).add(str(row[1]))
+        return [frozenset(keys) for _, keys in sorted(cases.items())]
+
+    @staticmethod
+    def _write(conn: Conn, event_id: str, subject_key: str, evidence: str | None, evidence_channel: str | None,
+               when: str) -> None:
+        """A linked address's opt-out of every channel, once per causing event."""
+        cur = conn.execute(
+            "INSERT INTO consent_events (event_id, contact_key, channel, purpose, status, evidence, at) "
+            "VALUES (?, ?, '*', '*', 'opted_out', ?, ?) ON CONFLICT (event_id) DO NOTHING",
+            (event_id, subject_key, evidence, when))
+        if cur.rowcount:
+            conn.execute(
+                "INSERT INTO consent (contact_key, channel, purpose, status, evidence, evidence_channel, at) "
+                "VALUES (?, '*', '*', 'opted_out', ?, ?, ?) ON CONFLICT (contact_key, channel, purpose) DO UPDATE "
+                "SET status = excluded.status, evidence = excluded.evidence, "
+                "evidence_channel = excluded.evidence_channel, at = excluded.at",
+                (subject_key, evidence, evidence_channel, when))
 
     def opted_out_channels(self, contact_key: str, purpose: str = "informational") -> set[str]:
         with self.db.connect() as conn:

@@ -17,6 +17,7 @@ import pytest
 
 from connectors.contract import (
     AmbiguousSendError,
+    InboundMessage,
     OutboundMessage,
     PermanentProviderError,
     RawRequest,
@@ -144,21 +145,50 @@ def test_a_push_token_signed_by_another_key_or_missing_is_refused(fake: GmailFak
             inbound(fake).verify(push_request(fake, token), datetime.now(UTC))
 
 
+def handed_off(replies: GmailReplies, db: LocalDb, mailbox: str, history_id: str) -> list[InboundMessage]:
+    """Read a push's replies and hand them off as the intake does: the cursor moves in the hand-off's transaction."""
+    found, advance = replies.sync(mailbox, history_id)
+    if advance is not None:
+        with db.connect(immediate=True) as conn:
+            advance(conn)
+    return found
+
+
 def test_replies_are_read_from_history_since_the_stored_id(fake: GmailFake, tmp_path: Path) -> None:
-    replies = GmailReplies(client(fake), HistoryStore(LocalDb(tmp_path / "gmail.db")), "clinic@example.com")
-    assert replies.sync("clinic@example.com", str(fake.history_id)) == []  # the first push sets the start
+    db = LocalDb(tmp_path / "gmail.db")
+    replies = GmailReplies(client(fake), HistoryStore(db), "clinic@example.com")
+    assert handed_off(replies, db, "clinic@example.com", str(fake.history_id)) == []  # the first push sets the start
     GmailChannel(client(fake), "clinic@example.com").send(message())  # our own sent mail is not a reply
     for n, text in enumerate(["1", "Yes please\n\nOn Tue, Clinic wrote:\n> Reply 1 to rebook", "thanks"]):
         fake.deliver("Pat Doe <pat@example.com>", text, f"reply-{n}@mail.example.com")
     fake.deliver("clinic@example.com", "a note to self", "self@example.com")
-    found = replies.sync("clinic@example.com", str(fake.history_id))
+    fake.deliver("Nobody <not an address@>", "an unreadable sender is skipped", "bad@mail.example.com")
+    found = handed_off(replies, db, "clinic@example.com", str(fake.history_id))
     assert [(m.sender, m.text, m.provider_message_id) for m in found] == [
         ("pat@example.com", "1", "reply-0@mail.example.com"),
         ("pat@example.com", "Yes please", "reply-1@mail.example.com"),
         ("pat@example.com", "thanks", "reply-2@mail.example.com")]
-    assert len(fake.calls("GET", "/history")) == 2  # page_size 2: the next page was asked for
-    assert replies.sync("clinic@example.com", str(fake.history_id)) == []  # the stored id moved on
-    assert replies.sync("someone-else@example.com", str(fake.history_id)) == []
+    assert len(fake.calls("GET", "/history")) == 3  # page_size 2: the next pages were asked for
+    assert handed_off(replies, db, "clinic@example.com", str(fake.history_id)) == []  # the stored id moved on
+    assert handed_off(replies, db, "someone-else@example.com", str(fake.history_id)) == []
+
+
+def test_the_stored_id_moves_only_with_the_hand_off_and_never_back(fake: GmailFake, tmp_path: Path) -> None:
+    db = LocalDb(tmp_path / "gmail.db")
+    store = HistoryStore(db)
+    replies = GmailReplies(client(fake), store, "clinic@example.com")
+    handed_off(replies, db, "clinic@example.com", str(fake.history_id))
+    start = store.get("clinic@example.com")
+    fake.deliver("pat@example.com", "yes", "reply-a@mail.example.com")
+    found, _ = replies.sync("clinic@example.com", str(fake.history_id))  # read, but the hand-off failed
+    assert [m.text for m in found] == ["yes"] and store.get("clinic@example.com") == start
+    fake.deliver("pat@example.com", "tomorrow is fine", "reply-b@mail.example.com")
+    found, later = replies.sync("clinic@example.com", str(fake.history_id))  # the redelivery reads both
+    assert [m.text for m in found] == ["yes", "tomorrow is fine"] and later is not None
+    with db.connect(immediate=True) as conn:
+        later(conn)
+        HistoryStore.advance_in(conn, "clinic@example.com", str(start))  # an older push handed off after it
+    assert store.get("clinic@example.com") == str(fake.history_id)
 
 
 def test_an_expired_history_id_restarts_from_the_pushed_one(fake: GmailFake, tmp_path: Path) -> None:
@@ -166,7 +196,7 @@ def test_an_expired_history_id_restarts_from_the_pushed_one(fake: GmailFake, tmp
     store.put("clinic@example.com", "5")
     fake.oldest_kept = 900
     replies = GmailReplies(client(fake), store, "clinic@example.com")
-    assert replies.sync("clinic@example.com", str(fake.history_id)) == []
+    assert replies.sync("clinic@example.com", str(fake.history_id)) == ([], None)
     assert store.get("clinic@example.com") == str(fake.history_id)
 
 
@@ -195,4 +225,4 @@ def test_the_push_schedule_renews_the_watch_and_its_first_answer_starts_reply_re
     assert HistoryStore(db).get("clinic@example.com") == str(fake.history_id)
     fake.deliver("pat@example.com", "yes", "first-reply@mail.example.com")  # before any push arrived
     replies = GmailReplies(client(fake), HistoryStore(db), "clinic@example.com")
-    assert [m.text for m in replies.sync("clinic@example.com", str(fake.history_id))] == ["yes"]
+    assert [m.text for m in replies.sync("clinic@example.com", str(fake.history_id))[0]] == ["yes"]

@@ -4,7 +4,8 @@ through one channel's own provider route, then misses a second booking. The ship
 what it does and says: a STOP reply or a provider unsubscribe withdraws consent on every channel ("You are
 unsubscribed and will receive no more messages"), so the second case sends nothing anywhere; a Mailchimp audience
 unsubscribe names an email address on a mailing list and stops email only, so the second case's message falls
-back to SMS."""
+back to SMS. Last, the same person misses a booking in another system that carries only their email: every
+opt-out of every channel reaches it, a phone's STOP through the address the first booking carried with the phone."""
 
 from __future__ import annotations
 
@@ -76,15 +77,12 @@ class Door:
     email_provider: str
     channels: tuple[Channel, ...]
     stops: frozenset[Channel]
-    # a phone's STOP reaches the person's email address only through the contact record it came with: a
-    # booking in another system with that email alone (no phone, another contact key) is not linked to it
-    follows_person: bool = True
 
 
 EVERY = frozenset({Channel.sms, Channel.email})  # the channels this person has an address on
 DOORS = [
-    Door("twilio_sms_stop", "sendgrid", (Channel.sms, Channel.email), EVERY, follows_person=False),
-    Door("twilio_whatsapp_stop", "sendgrid", (Channel.sms, Channel.email), EVERY, follows_person=False),
+    Door("twilio_sms_stop", "sendgrid", (Channel.sms, Channel.email), EVERY),
+    Door("twilio_whatsapp_stop", "sendgrid", (Channel.sms, Channel.email), EVERY),
     Door("sendgrid_unsubscribe_event", "sendgrid", (Channel.email, Channel.sms), EVERY),
     Door("sendgrid_parse_reply_unsubscribe", "sendgrid", (Channel.email, Channel.sms), EVERY),
     Door("gmail_reply_stop", "gmail", (Channel.email, Channel.sms), EVERY),
@@ -209,10 +207,9 @@ async def test_an_opt_out_through_any_channel_stops_the_next_recovery_message(
         recovery_texts = [m for m in fakes.twilio.messages[texts:] if "missed you" in (m.body or "")]
         assert (Channel.sms in door.stops) == (recovery_texts == [])
 
-        if not door.follows_person:
-            pytest.xfail("a phone STOP does not reach the same email address booked in another system")
         # the same person (by their email address) missing a booking in another scheduling system, where no
-        # contact record links them to the first: the opt-out follows the address, so nothing is emailed
+        # contact record links them to the first: the opt-out follows the person (a phone's STOP reaches the
+        # email address the first booking carried with that phone), so nothing is emailed
         invitee = calendly_invitee_uri()
         start, end = slot_around_now()
         elsewhere = case_of(await post_calendly(stack, calendly_invitee_created(invitee, person.email, person.zone,

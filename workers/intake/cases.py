@@ -147,6 +147,7 @@ class CaseService:
         keys = [addresses.address_key(a, self.salt) for a in addresses.contact_addresses(appt.contact)]
         self.deps.addresses.remember(case_id, case_input.contact_key, keys,
                                      appointment=(resolved.program.name, event.new_start or appt.start))
+        self.deps.consent.carry_to_booking(case_id, keys)  # an earlier STOP of one of them reaches the others
         return event, case_input
 
     async def _start_case(self, event: AppointmentEvent, case_input: CaseInput) -> EventOutcome:

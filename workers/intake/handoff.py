@@ -25,6 +25,7 @@ from pydantic import BaseModel, Field
 from temporalio.service import RPCError
 
 from connectors.contract import WebhookResult
+from connectors.local.db import Conn
 from connectors.local.intake_queue import IntakeItem, IntakeQueue, NewDelivery
 from domain.intake import WebhookAck
 from domain.models import Reply
@@ -135,7 +136,7 @@ class Handoff:
         inline = cases is not None and (wait is not None or not self.inline.locked()) and await temporal_up()
         intake_id = await self.put(NewDelivery(
             prepared.provider, delivery.model_dump_json(), claim_for=self.owner if inline else None,
-            receipt=lambda conn: self.intake.claim(prepared, conn, now)))
+            receipt=lambda conn: self._keep(prepared, conn, now)))
         if intake_id is None:
             return WebhookAck(duplicate=True), 200
         at, count = self._pending_seen
@@ -152,6 +153,14 @@ class Handoff:
         except TimeoutError:
             return queued, 202
         return (ack, 200) if ack is not None else (queued, 202)
+
+    def _keep(self, prepared: Prepared, conn: Conn, now: datetime) -> bool:
+        """The receipt, and the writes that belong to the hand-off (a mailbox cursor), in the queue's transaction."""
+        if not self.intake.claim(prepared, conn, now):
+            return False
+        for write in prepared.result.on_handoff:
+            write(conn)
+        return True
 
     def _consent_first(self, result: WebhookResult) -> dict[str, bool]:
         stopped: dict[str, bool] = {}

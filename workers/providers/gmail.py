@@ -45,7 +45,10 @@ def gmail_watch(s: Settings, db: LocalDb) -> GmailWatchKeeper:
 def with_replies(inbound: GmailPushInbound, replies: GmailReplies):  # type: ignore[no-untyped-def]
     def after(request: RawRequest, result: WebhookResult) -> WebhookResult:
         mailbox, history_id = inbound.pushed(request)
-        result.messages.extend(replies.sync(mailbox, history_id))
+        messages, advance = replies.sync(mailbox, history_id)
+        result.messages.extend(messages)
+        if advance is not None:  # the history id moves with the hand-off of these messages, not before
+            result.on_handoff.append(advance)
         return result
 
     return after
