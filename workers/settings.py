@@ -15,6 +15,7 @@ from typing import Any, Literal
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from connectors.key_spec import parse_key_spec
 from connectors.settings import EnvSection, secret
 from workers.api.auth.settings import OidcSettings, SessionSettings
 from workers.connector_sections import ConnectorSections
@@ -54,6 +55,12 @@ class TemporalSettings(EnvSection):
     tls_server_name: str | None = Field(default=None, validation_alias="TEMPORAL_TLS_SERVER_NAME")
     # how long the worker and the API keep trying to reach Temporal at start-up before they exit (and are restarted)
     connect_wait_seconds: float = Field(default=300, gt=0, validation_alias="NOSHOW_TEMPORAL_CONNECT_SECONDS")
+    @field_validator("encryption_key", mode="after")
+    @classmethod
+    def _key_format(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and value.get_secret_value().strip():
+            parse_key_spec(value.get_secret_value())  # refused here, once, rather than when a sealed store opens
+        return value
 
     @property
     def cloud(self) -> bool:

@@ -31,7 +31,8 @@ from workers.observability.engine_metrics import EngineMetrics, serve
 from workers.production import refuse_unsafe_start
 from workers.providers.mailchimp import mailchimp_audience
 from workers.providers.sources import push_activities, reconcile_activities, reconcile_sources
-from workers.settings import Settings, get_settings
+from workers.settings import Settings
+from workers.settings_errors import settings_or_exit
 from workers.temporal.client import connect, sdk_metrics_runtime
 from workers.temporal.fanout import stop_open_cases
 from workers.temporal.schedules import ensure_digest_schedule, ensure_push_schedule, ensure_schedules
@@ -140,7 +141,7 @@ def start_engine_metrics(settings: Settings, client: Client, deps: Dependencies)
 
 
 def main() -> None:
-    settings = get_settings()
+    settings = settings_or_exit("worker")
     refuse_unsafe_start(settings, "worker")
     configure_logging(settings)
     asyncio.run(run_worker(settings))

@@ -20,11 +20,13 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Callable
 from datetime import datetime
+from typing import TypeVar
 
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from cryptography.hazmat.primitives.serialization import load_pem_public_key
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.serialization import load_pem_private_key, load_pem_public_key
 
 from connectors.contract import RawRequest, SignatureError, WebhookResult
 from connectors.inbound import (
@@ -42,25 +44,39 @@ from connectors.inbound import (
 from connectors.signatures import ReplayCache, check_timestamp, header
 from domain.models import Appointment, AppointmentEvent, Contact, EventType
 
+K = TypeVar("K", Ed25519PublicKey, Ed25519PrivateKey)
+
 SIGNATURE_HEADER = "x-ghl-signature"
 STATUS_EVENT = {"noshow": EventType.no_show, "showed": EventType.attended, "cancelled": EventType.cancelled,
                 "invalid": EventType.cancelled}
 
 
-def load_public_key(text: str) -> Ed25519PublicKey:
+def _ed25519(text: str, pem: Callable[[bytes], K | None], raw: Callable[[bytes], K], what: str) -> K:
+    """An Ed25519 key from a PEM, or from the base64 of its 32 raw bytes (the public key or the private seed)."""
     text = text.strip()
     if text.startswith("-----BEGIN"):
-        key = load_pem_public_key(text.encode())
-        if not isinstance(key, Ed25519PublicKey):
-            raise ValueError("the GoHighLevel webhook key must be an Ed25519 public key")
+        key = pem(text.encode())  # None: a PEM of another key type
+        if key is None:
+            raise ValueError(f"the GoHighLevel {what} must be an Ed25519 key")
         return key
     try:
-        raw = base64.b64decode(text, validate=True)
+        decoded = base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError):
-        raw = b""
-    if len(raw) != 32:
-        raise ValueError("the GoHighLevel webhook key is a PEM or the base64 of 32 raw bytes")
-    return Ed25519PublicKey.from_public_bytes(raw)
+        decoded = b""
+    if len(decoded) != 32:
+        raise ValueError(f"the GoHighLevel {what} is a PEM or the base64 of 32 raw bytes")
+    return raw(decoded)
+
+
+def load_public_key(text: str) -> Ed25519PublicKey:
+    return _ed25519(text, lambda pem: k if isinstance(k := load_pem_public_key(pem), Ed25519PublicKey) else None,
+                    Ed25519PublicKey.from_public_bytes, "webhook public key")
+
+
+def load_private_key(text: str) -> Ed25519PrivateKey:
+    """The private half of a test key pair, PEM (PKCS#8) or the base64 of its seed: the demo signs with it."""
+    return _ed25519(text, lambda pem: k if isinstance(k := load_pem_private_key(pem, None), Ed25519PrivateKey)
+                    else None, Ed25519PrivateKey.from_private_bytes, "demo signing key")
 
 
 class GoHighLevelInbound(InboundBase):

@@ -9,7 +9,6 @@ the token the first stored (a rotated refresh token is never lost to a race).
 from __future__ import annotations
 
 import base64
-import binascii
 import json
 import os
 from collections.abc import Callable, Sequence
@@ -18,6 +17,7 @@ from datetime import UTC, datetime
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from connectors.key_spec import parse_key_spec
 from connectors.local.db import LocalDb, lock_key
 from connectors.oauth import OAuthToken
 
@@ -39,14 +39,7 @@ class TokenCipher:
     @classmethod
     def from_setting(cls, spec: str) -> TokenCipher:
         """The NOSHOW_ENCRYPTION_KEY format: "kid:BASE64KEY[,oldkid:BASE64KEY]"."""
-        keys: list[tuple[str, bytes]] = []
-        for n, item in enumerate([i.strip() for i in spec.split(",") if i.strip()], start=1):
-            kid, _, encoded = item.partition(":")
-            try:
-                keys.append((kid.strip(), base64.b64decode(encoded.strip(), validate=True)))
-            except (binascii.Error, ValueError):
-                raise ValueError(f"encryption key entry {n} is not kid:BASE64") from None
-        return cls(keys)
+        return cls(parse_key_spec(spec))
 
     def seal(self, plain: bytes, context: str) -> str:
         nonce = os.urandom(NONCE_BYTES)

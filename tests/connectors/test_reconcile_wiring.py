@@ -301,7 +301,14 @@ def test_check_with_nothing_configured_is_clean(monkeypatch: pytest.MonkeyPatch,
     assert "development secret" in result.output
 
 
+SPREADSHEET = "1BxiMVs0XRA5nFMdKvBdBZjgmUUqptlbs74OgvE2upms"
+
+
 def test_check_everything_configured_well(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    # with nothing configured the check lists every registered webhook, channel, write-back and reconcile source
+    # (off): each of them must be ok below, so a source registered but not configured or not wired here fails.
+    # A sheet is a reconcile source only once it is named (the Google credential alone is the calendar's).
+    registered = _statuses(_check(monkeypatch, tmp_path, {"NOSHOW_SHEETS_SPREADSHEET_ID": SPREADSHEET}))
     result = _check(monkeypatch, tmp_path, {
         "NOSHOW_WEBHOOK_SECRET": "whsec_MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
         "NOSHOW_CALCOM_WEBHOOK_SECRET": "calsecret-0123456789", "NOSHOW_CALENDLY_SIGNING_KEY": "calendlykey-01234",
@@ -349,7 +356,7 @@ def test_check_everything_configured_well(monkeypatch: pytest.MonkeyPatch, tmp_p
         "NOSHOW_SERVICETITAN_CLIENT_SECRET": "st-secret-01", "NOSHOW_SERVICETITAN_APP_KEY": "ak1.st-app-key-01",
         "NOSHOW_JOBBER_CLIENT_ID": "jobber-client-01", "NOSHOW_JOBBER_CLIENT_SECRET": "jobber-secret-01",
         "NOSHOW_JOBBER_REFRESH_TOKEN": "jobber-refresh-01",
-        "NOSHOW_SHEETS_SPREADSHEET_ID": "1BxiMVs0XRA5nFMdKvBdBZjgmUUqptlbs74OgvE2upms",
+        "NOSHOW_SHEETS_SPREADSHEET_ID": SPREADSHEET,
         "NOSHOW_SHEETS_CHANNEL_TOKEN": "drive-channel-token-01", "NOSHOW_AIRTABLE_TOKEN": "pat-airtable-01",
         "NOSHOW_AIRTABLE_BASE_ID": "app00000000000000", "NOSHOW_AIRTABLE_TABLE": "tblAppointments0",
         "NOSHOW_AIRTABLE_WEBHOOK_ID": "ach00000000000000", "NOSHOW_AIRTABLE_MAC_SECRET": "c3VwZXIgZHVwZXIgc2VjcmV0",
@@ -365,7 +372,8 @@ def test_check_everything_configured_well(monkeypatch: pytest.MonkeyPatch, tmp_p
     statuses = _statuses(result)
     assert result.exit_code == 0, result.output
     assert set(statuses.values()) == {"ok"}, statuses
-    assert len(statuses) == 1 + 27 + 5 + 2 + 21
+    assert sorted(statuses) == sorted(registered), (set(statuses) ^ set(registered))
+    assert {name.split("/")[0] for name in registered} == {"temporal", "webhooks", "outbound", "writeback", "reconcile"}
 
 
 def test_check_reports_bad_formats_and_missing_pieces(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

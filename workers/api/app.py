@@ -39,6 +39,7 @@ from workers.logging import configure_logging
 from workers.observability.http_metrics import HttpMetrics, RequestMetrics, metrics_endpoint
 from workers.production import refuse_unsafe_start
 from workers.settings import Settings, get_settings
+from workers.settings_errors import settings_or_exit
 from workers.temporal.client import connect
 
 DESCRIPTION = ("Recover missed appointments: signed webhooks start durable cases; reviewers decide the unclear "
@@ -109,7 +110,7 @@ def server_config(app: FastAPI, settings: Settings, port: int | None = None) -> 
 
 
 def main() -> None:
-    settings = get_settings()
+    settings = settings_or_exit("API")
     refuse_unsafe_start(settings, "API")
     configure_logging(settings)
     uvicorn.Server(server_config(create_app(settings), settings)).run()

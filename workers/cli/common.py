@@ -22,10 +22,15 @@ def fail(message: str, code: int = USAGE) -> NoReturn:
 
 
 def settings() -> Settings:
+    from pydantic import ValidationError
+    from pydantic_settings import SettingsError
+
+    from workers.settings_errors import unreadable
+
     try:
         return get_settings()
-    except Exception as exc:  # pydantic's message names the bad setting
-        fail(f"invalid settings: {exc}")
+    except (ValidationError, SettingsError) as exc:  # named by variable, never echoing the value
+        fail(f"invalid settings: {unreadable(exc)}")
 
 
 def api_call(method: str, path: str, token: str | None = None, **kwargs: Any) -> Any:

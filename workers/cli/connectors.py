@@ -32,6 +32,7 @@ from workers.providers.outbound import outbound
 from workers.providers.sources import reconcile_checks
 from workers.providers.writeback import writeback_checks
 from workers.settings import DEV_WEBHOOK_SECRET, RoutingSettings, Settings
+from workers.settings_errors import settings_problem, unreadable
 from workers.temporal.connection import connection_problems
 
 E164 = re.compile(r"^\+[1-9]\d{1,14}$")
@@ -40,13 +41,7 @@ S = TypeVar("S", bound=BaseSettings)
 
 
 def _settings_error(name: str, exc: ValidationError, prefix: str = "") -> ProviderCheck:
-    # variable names and pydantic's reason only: the input value may be a secret
-    def env(loc: tuple[Any, ...]) -> str:
-        field = ".".join(str(p) for p in loc) or "settings"
-        return field if field.isupper() else f"{prefix}{field}".upper()
-
-    fields = "; ".join(f"{env(e['loc'])}: {e['msg']}" for e in exc.errors())
-    return ProviderCheck(name, "error", f"invalid settings ({fields})")
+    return ProviderCheck(name, "error", f"invalid settings ({settings_problem(exc, prefix)})")
 
 
 def _load(cls: type[S], name: str, errors: list[ProviderCheck]) -> S | None:
@@ -56,7 +51,7 @@ def _load(cls: type[S], name: str, errors: list[ProviderCheck]) -> S | None:
         errors.append(_settings_error(name, exc, str(cls.model_config.get("env_prefix") or "")))
         return None
     except SettingsError as exc:  # a JSON-valued variable (a field map, a status map) that is not JSON
-        errors.append(ProviderCheck(name, "error", f"invalid settings ({exc}; the variable must hold JSON)"))
+        errors.append(ProviderCheck(name, "error", f"invalid settings ({unreadable(exc)})"))
         return None
 
 

@@ -4,7 +4,7 @@ underneath a provider (holds, contacts, the audit copy); anything not selected s
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 from connectors.calcom.calendar import CalcomCalendar
 from connectors.calcom.client import CalcomClient
@@ -45,30 +45,65 @@ PROVIDER_TITLE = {"calcom": "Cal.com", "calendly": "Calendly", "google": "Google
                   "acuity": "Acuity Scheduling", "square": "Square Appointments", "fhir": "FHIR"}
 
 
-def _calendar_settings(s: Settings) -> tuple[TokenSource | None, str, str, str | None]:
+CalendarSettings = tuple[TokenSource | None, str, str, str | None]
+
+
+class CalendarKind(NamedTuple):
+    """How one calendar provider is read from settings and built: (credential, base URL, base URL variable,
+    default calendar), and its adapter over the CRM's contact lookup."""
+
+    settings: Callable[[Settings], CalendarSettings]
+    adapter: Callable[[Settings, Callable[[str], Any]], Any]
+
+
+def _calcom(s: Settings, lookup: Callable[[str], Any]) -> Any:
+    return CalcomCalendar(CalcomClient(secret(s.calcom.api_key) or "", base_url=s.calcom.base_url), lookup,
+                          default_event_type=s.calcom.event_type_id, time_zone=s.calcom.time_zone,
+                          booking_fields=s.calcom.booking_fields)
+
+
+def _calendly(s: Settings, lookup: Callable[[str], Any]) -> Any:
+    return CalendlyCalendar(CalendlyClient(secret(s.calendly.token) or "", base_url=s.calendly.base_url), lookup,
+                            default_event_type=s.calendly.event_type)
+
+
+def _google(s: Settings, lookup: Callable[[str], Any]) -> Any:
+    return GoogleCalendar(GoogleCalendarClient(google_token(s) or "", base_url=s.google.base_url), lookup,
+                          default_calendar=s.google.calendar_id, send_updates=s.google.send_updates)
+
+
+def _outlook(s: Settings, lookup: Callable[[str], Any]) -> Any:
+    return OutlookCalendar(OutlookClient(graph_token(s) or "", base_url=s.graph.base_url), lookup,
+                           default_user=s.graph.user)
+
+
+# one provider a line: what NOSHOW_CALENDAR_PROVIDER selects ("local" is the embedded calendar, never built here)
+CALENDARS: dict[str, CalendarKind] = {
+    "calcom": CalendarKind(lambda s: (secret(s.calcom.api_key), s.calcom.base_url, "NOSHOW_CALCOM_BASE_URL",
+                                      s.calcom.event_type_id), _calcom),
+    "calendly": CalendarKind(lambda s: (secret(s.calendly.token), s.calendly.base_url, "NOSHOW_CALENDLY_BASE_URL",
+                                        s.calendly.event_type), _calendly),
+    "google": CalendarKind(lambda s: (google_token(s), s.google.base_url, "NOSHOW_GOOGLE_BASE_URL",
+                                      s.google.calendar_id), _google),
+    "outlook": CalendarKind(lambda s: (graph_token(s), s.graph.base_url, "NOSHOW_GRAPH_BASE_URL", s.graph.user),
+                            _outlook),
+    "gohighlevel": CalendarKind(lambda s: (secret(s.gohighlevel.access_token), s.gohighlevel.base_url,
+                                           "NOSHOW_GOHIGHLEVEL_BASE_URL", s.gohighlevel.calendar_id),
+                                lambda s, _lookup: sales_crms.gohighlevel_calendar(s)),
+    "mindbody": CalendarKind(lambda s: (secret(s.mindbody.api_key), s.mindbody.base_url, "NOSHOW_MINDBODY_BASE_URL",
+                                        s.mindbody.calendar), lambda s, _lookup: mindbody.mindbody_calendar(s)),
+    "acuity": CalendarKind(lambda s: ("set" if s.acuity.configured else None, s.acuity.base_url,
+                                      "NOSHOW_ACUITY_BASE_URL", s.acuity.appointment_type_id), acuity.acuity_calendar),
+    "square": CalendarKind(lambda s: (secret(s.square.access_token), s.square.base_url, "NOSHOW_SQUARE_BASE_URL",
+                                      s.square.location_id), square.square_calendar),
+    "fhir": CalendarKind(lambda s: (fhir_token(s), s.fhir.base_url or "", "NOSHOW_FHIR_BASE_URL", s.fhir.schedule_id),
+                         lambda s, _lookup: fhir_calendar(s)),
+}
+
+
+def _calendar_settings(s: Settings) -> CalendarSettings:
     """(credential, base URL, base URL variable, default calendar) of the selected calendar provider."""
-    p = s.routing.calendar_provider
-    if p == "calcom":
-        return secret(s.calcom.api_key), s.calcom.base_url, "NOSHOW_CALCOM_BASE_URL", s.calcom.event_type_id
-    if p == "calendly":
-        return secret(s.calendly.token), s.calendly.base_url, "NOSHOW_CALENDLY_BASE_URL", s.calendly.event_type
-    if p == "google":
-        return google_token(s), s.google.base_url, "NOSHOW_GOOGLE_BASE_URL", s.google.calendar_id
-    if p == "gohighlevel":
-        g = s.gohighlevel
-        return secret(g.access_token), g.base_url, "NOSHOW_GOHIGHLEVEL_BASE_URL", g.calendar_id
-    if p == "mindbody":
-        m = s.mindbody
-        return secret(m.api_key), m.base_url, "NOSHOW_MINDBODY_BASE_URL", m.calendar
-    if p == "acuity":
-        a = s.acuity
-        return "set" if a.configured else None, a.base_url, "NOSHOW_ACUITY_BASE_URL", a.appointment_type_id
-    if p == "square":
-        q = s.square
-        return secret(q.access_token), q.base_url, "NOSHOW_SQUARE_BASE_URL", q.location_id
-    if p == "fhir":
-        return fhir_token(s), s.fhir.base_url or "", "NOSHOW_FHIR_BASE_URL", s.fhir.schedule_id
-    return graph_token(s), s.graph.base_url, "NOSHOW_GRAPH_BASE_URL", s.graph.user
+    return CALENDARS[s.routing.calendar_provider].settings(s)
 
 
 def calendar_problems(s: Settings) -> list[str]:
@@ -101,23 +136,7 @@ def calendar_problems(s: Settings) -> list[str]:
     return problems
 
 
-def crm_problems(s: Settings) -> list[str]:
-    if s.routing.crm_provider in ("salesforce", "zoho"):
-        return salesforce_zoho.crm_problems(s)
-    if s.routing.crm_provider in sales_crms.TITLES:
-        return sales_crms.crm_problems(s)
-    if s.routing.crm_provider in helpdesks.TITLES:
-        return helpdesks.crm_problems(s)
-    if s.routing.crm_provider == "sheets":
-        return sheets.sheets_problems(s)
-    if s.routing.crm_provider == "airtable":
-        return airtable.airtable_problems(s)
-    if s.routing.crm_provider == "local":
-        return []
-    if s.routing.crm_provider == "jobber":
-        return jobber_crm_problems(s)
-    if s.routing.crm_provider == "servicetitan":
-        return servicetitan_crm_problems(s)
+def _hubspot_problems(s: Settings) -> list[str]:
     hubspot = s.hubspot
     problems = [] if secret(hubspot.access_token) else ["NOSHOW_CRM_PROVIDER=hubspot needs "
                                                         "NOSHOW_HUBSPOT_ACCESS_TOKEN"]
@@ -125,6 +144,47 @@ def crm_problems(s: Settings) -> list[str]:
     if hubspot.owner_id and not hubspot.owner_id.strip().isdigit():
         problems.append("NOSHOW_HUBSPOT_OWNER_ID must be a numeric HubSpot owner id")
     return problems
+
+
+def _hubspot_crm(s: Settings, crm: Any, rules: CrmRules) -> RemoteCrm:
+    client = HubSpotClient(secret(s.hubspot.access_token) or "", base_url=s.hubspot.base_url)
+    resolver = HubSpotContactResolver(client, crm.contact, db=crm.db, create=s.hubspot.create_contacts)
+    return HubSpotCrm(client, rules, contact_resolver=resolver,
+                      default_owner=(s.hubspot.owner_id or "").strip() or None)
+
+
+class CrmKind(NamedTuple):
+    """One CRM provider: its name in checks, what keeps it from working (format only) and its adapter over the
+    local CRM under the programs' CRM write rules (unioned)."""
+
+    title: str
+    problems: Callable[[Settings], list[str]]
+    remote: Callable[[Settings, Any, CrmRules], RemoteCrm | None]
+
+
+def _family(titles: dict[str, str], problems: Callable[[Settings], list[str]],
+            remote: Callable[[Settings, Any, CrmRules], RemoteCrm | None]) -> dict[str, CrmKind]:
+    """The providers one module builds together (it picks the selected one itself)."""
+    return {name: CrmKind(title, problems, remote) for name, title in titles.items()}
+
+
+# what NOSHOW_CRM_PROVIDER selects; "local" is the embedded CRM alone
+CRMS: dict[str, CrmKind] = {
+    "local": CrmKind("the local CRM", lambda s: [], lambda s, crm, rules: None),
+    "hubspot": CrmKind("HubSpot", _hubspot_problems, _hubspot_crm),
+    **_family(salesforce_zoho.TITLES, salesforce_zoho.crm_problems, salesforce_zoho.remote_crm),
+    **_family(sales_crms.TITLES, sales_crms.crm_problems, sales_crms.remote_crm),
+    **_family(helpdesks.TITLES, helpdesks.crm_problems, helpdesks.remote_crm),
+    "jobber": CrmKind("Jobber", jobber_crm_problems, lambda s, crm, rules: jobber_crm(s, crm)),
+    "servicetitan": CrmKind("ServiceTitan", servicetitan_crm_problems,
+                            lambda s, crm, rules: servicetitan_crm(s, crm)),
+    "sheets": CrmKind(sheets.TITLE, sheets.sheets_problems, sheets.sheets_crm),
+    "airtable": CrmKind(airtable.TITLE, airtable.airtable_problems, airtable.airtable_crm),
+}
+
+
+def crm_problems(s: Settings) -> list[str]:
+    return CRMS[s.routing.crm_provider].problems(s)
 
 
 def writeback_checks(s: Settings) -> list[ProviderCheck]:
@@ -148,40 +208,10 @@ def writeback_checks(s: Settings) -> list[ProviderCheck]:
     elif problems:
         checks.append(ProviderCheck("crm", "error", "; ".join(problems)))
     else:
-        titles = {**salesforce_zoho.TITLES, **sales_crms.TITLES, **helpdesks.TITLES, "jobber": "Jobber",
-                  "servicetitan": "ServiceTitan", "sheets": sheets.TITLE, "airtable": airtable.TITLE}
-        title = titles.get(s.routing.crm_provider, "HubSpot")
+        title = CRMS[s.routing.crm_provider].title
         checks.append(ProviderCheck("crm", "ok", f"outcomes, notes and owner tasks written to {title} under the CRM "
                                                  "write rules; local copy kept"))
     return checks
-
-
-def _calendar_adapter(s: Settings, contact_lookup: Callable[[str], Any]) -> Any:
-    token = _calendar_settings(s)[0] or ""
-    p = s.routing.calendar_provider
-    if p == "calcom":
-        return CalcomCalendar(CalcomClient(secret(s.calcom.api_key) or "", base_url=s.calcom.base_url),
-                              contact_lookup, default_event_type=s.calcom.event_type_id, time_zone=s.calcom.time_zone,
-                              booking_fields=s.calcom.booking_fields)
-    if p == "calendly":
-        return CalendlyCalendar(CalendlyClient(secret(s.calendly.token) or "", base_url=s.calendly.base_url),
-                                contact_lookup,
-                                default_event_type=s.calendly.event_type)
-    if p == "gohighlevel":
-        return sales_crms.gohighlevel_calendar(s)
-    if p == "mindbody":
-        return mindbody.mindbody_calendar(s)
-    if p == "acuity":
-        return acuity.acuity_calendar(s, contact_lookup)
-    if p == "square":
-        return square.square_calendar(s, contact_lookup)
-    if p == "fhir":
-        return fhir_calendar(s)
-    if p == "google":
-        return GoogleCalendar(GoogleCalendarClient(token, base_url=s.google.base_url), contact_lookup,
-                              default_calendar=s.google.calendar_id, send_updates=s.google.send_updates)
-    return OutlookCalendar(OutlookClient(token, base_url=s.graph.base_url), contact_lookup,
-                           default_user=s.graph.user)
 
 
 def writeback(s: Settings, calendar: Any, crm: Any, rules: list[CrmRules]) -> tuple[Any, Any]:
@@ -197,26 +227,10 @@ def writeback(s: Settings, calendar: Any, crm: Any, rules: list[CrmRules]) -> tu
     engine_calendar = calendar
     marker = None
     if routing.calendar_provider != "local":
-        adapter = _calendar_adapter(s, crm.contact)
+        adapter = CALENDARS[routing.calendar_provider].adapter(s, crm.contact)
         engine_calendar = MirroredCalendar(adapter, calendar, routing.calendar_provider)
         marker = adapter if isinstance(adapter, NoShowMarker) else None
-    remote: RemoteCrm | None = None
-    if routing.crm_provider == "hubspot":
-        client = HubSpotClient(secret(s.hubspot.access_token) or "", base_url=s.hubspot.base_url)
-        resolver = HubSpotContactResolver(client, crm.contact, db=crm.db, create=s.hubspot.create_contacts)
-        remote = HubSpotCrm(client, union_rules(rules), contact_resolver=resolver,
-                            default_owner=(s.hubspot.owner_id or "").strip() or None)
-    elif routing.crm_provider == "jobber":
-        remote = jobber_crm(s, crm)
-    elif routing.crm_provider == "servicetitan":
-        remote = servicetitan_crm(s, crm)
-    elif routing.crm_provider == "sheets":
-        remote = sheets.sheets_crm(s, crm, union_rules(rules))
-    elif routing.crm_provider == "airtable":
-        remote = airtable.airtable_crm(s, crm, union_rules(rules))
-    else:
-        remote = salesforce_zoho.remote_crm(s, crm, union_rules(rules)) or sales_crms.remote_crm(
-            s, crm, union_rules(rules)) or helpdesks.remote_crm(s, crm, union_rules(rules))
+    remote = CRMS[routing.crm_provider].remote(s, crm, union_rules(rules))
     if marker is None and isinstance(remote, NoShowMarker):
         # a CRM that holds the appointment itself (a Pipedrive activity) takes the no-show mark
         engine_crm = WritebackCrm(crm, remote, remote, marker_source=routing.crm_provider)

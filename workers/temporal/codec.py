@@ -15,9 +15,7 @@ activity names, and failure messages unless the failure converter encodes them.
 from __future__ import annotations
 
 import base64
-import binascii
 import os
-import re
 from collections.abc import Sequence
 
 from cryptography.exceptions import InvalidTag
@@ -25,12 +23,11 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from temporalio.api.common.v1 import Payload
 from temporalio.converter import PayloadCodec
 
+from connectors.key_spec import KEY_BYTES, KEY_ID, parse_key_spec
+
 ENCODING = b"binary/encrypted"
 KEY_ID_METADATA = "encryption-key-id"
 NONCE_BYTES = 12
-KEY_BYTES = 32
-_KEY_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
-_FORMAT = "expected 'kid:BASE64KEY[,kid:BASE64KEY...]' with a 32-byte key each (current key first)"
 
 
 class CodecError(ValueError):
@@ -43,7 +40,7 @@ class EncryptionCodec(PayloadCodec):
             raise ValueError("an encryption codec needs at least one key")
         self._ciphers: dict[str, AESGCM] = {}
         for key_id, key in keys:
-            if not _KEY_ID.match(key_id):
+            if not KEY_ID.match(key_id):
                 raise ValueError(f"invalid key id {key_id!r}: use 1-64 letters, digits, '.', '_' or '-'")
             if len(key) != KEY_BYTES:
                 raise ValueError(f"key {key_id!r} is {len(key)} bytes; AES-256 needs exactly {KEY_BYTES}")
@@ -59,22 +56,7 @@ class EncryptionCodec(PayloadCodec):
     @classmethod
     def from_setting(cls, spec: str) -> EncryptionCodec:
         """Parse "kid1:BASE64KEY,kid0:BASE64OLDKEY" (NOSHOW_ENCRYPTION_KEY). Errors never echo key material."""
-        items = [item.strip() for item in spec.split(",") if item.strip()]
-        if not items:
-            raise ValueError(f"the encryption key setting is empty: {_FORMAT}")
-        keys: list[tuple[str, bytes]] = []
-        for n, item in enumerate(items, start=1):
-            key_id, sep, encoded = item.partition(":")
-            key_id, encoded = key_id.strip(), encoded.strip()
-            if not sep or not key_id or not encoded:
-                raise ValueError(f"encryption key entry {n} has no key id: {_FORMAT}")
-            try:
-                # accept standard and URL-safe alphabets; refuse anything else rather than skip characters
-                key = base64.b64decode(encoded.replace("-", "+").replace("_", "/"), validate=True)
-            except (binascii.Error, ValueError):
-                raise ValueError(f"encryption key {key_id!r} is not valid base64: {_FORMAT}") from None
-            keys.append((key_id, key))
-        return cls(keys)
+        return cls(parse_key_spec(spec))
 
     async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
         return [self._encrypt(p) for p in payloads]
@@ -110,6 +92,6 @@ class EncryptionCodec(PayloadCodec):
 
 def generate_key_spec(kid: str = "k1") -> str:
     """A fresh random key in the NOSHOW_ENCRYPTION_KEY format, e.g. "k1:3q2+7w...=". Prepend it to rotate."""
-    if not _KEY_ID.match(kid):
+    if not KEY_ID.match(kid):
         raise ValueError(f"invalid key id {kid!r}: use 1-64 letters, digits, '.', '_' or '-'")
     return f"{kid}:{base64.b64encode(AESGCM.generate_key(bit_length=256)).decode()}"

@@ -11,38 +11,19 @@ configured with, and refuses when that is missing or is not the pair's other hal
 from __future__ import annotations
 
 import base64
-import binascii
 import json
 import uuid
 from datetime import UTC, datetime
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat, load_pem_private_key
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from connectors.gohighlevel.inbound import load_public_key
+from connectors.gohighlevel.inbound import load_private_key, load_public_key
 from connectors.settings import secret
 from workers.dev.demo_sources.base import DemoSource, Person, Signed, iso
 from workers.providers.sales_crms import gohighlevel_client
 from workers.settings import Settings
 
 DEMO_CALENDAR = "demo-calendar"
-
-
-def load_private_key(text: str) -> Ed25519PrivateKey:
-    """A PEM (PKCS#8) Ed25519 private key, or the base64 of its 32-byte seed."""
-    text = text.strip()
-    if text.startswith("-----BEGIN"):
-        key = load_pem_private_key(text.encode(), password=None)
-        if not isinstance(key, Ed25519PrivateKey):
-            raise ValueError("not an Ed25519 private key")
-        return key
-    try:
-        raw = base64.b64decode(text, validate=True)
-    except (binascii.Error, ValueError):
-        raw = b""
-    if len(raw) != 32:
-        raise ValueError("neither a PEM nor the base64 of a 32-byte seed")
-    return Ed25519PrivateKey.from_private_bytes(raw)
 
 
 def calendar_id(settings: Settings) -> str:
