@@ -285,6 +285,15 @@ class CrmUpdate(BaseModel):
                                              serialization_alias=LEDGER_EVENTS_OUT)
 
 
+class SourceTaskRequest(BaseModel):
+    """A missed appointment's reschedule task in the system it came from (ids and the kind only)."""
+
+    case_id: str
+    source: str
+    appointment_id: str
+    kind: CaseKind
+
+
 class CrmUpdateResult(BaseModel):
     written: list[str]
     refused: dict[str, str]

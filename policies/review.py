@@ -38,8 +38,8 @@ class ReviewRoute(BaseModel):
 
 # reasons whose review may never lapse into automated outreach: a human has to decide (design invariant 6)
 _NEVER_PROCEED = {"unclear", "low_confidence", "dispute", "sensitive", "compliance", "case_kind"}
-# the current case counts towards the repeat threshold when it is itself a miss
-_MISS_KINDS = {CaseKind.no_show, CaseKind.late_cancel, CaseKind.failed_access}
+# the kinds that are a miss by the customer: the current case counts towards the repeat threshold when it is one
+MISS_KINDS = {CaseKind.no_show, CaseKind.late_cancel, CaseKind.failed_access}
 
 
 def _norm(value: str) -> str:
@@ -75,7 +75,7 @@ def route(inp: ReviewInput) -> ReviewRoute:
 
     if r.high_value_threshold is not None and appt.value >= r.high_value_threshold:
         add("high_value", f"high value {appt.value:g} >= {r.high_value_threshold:g}")
-    total = inp.prior_no_shows_in_window + (1 if inp.kind in _MISS_KINDS else 0)
+    total = inp.prior_no_shows_in_window + (1 if inp.kind in MISS_KINDS else 0)
     if total >= r.repeat_no_show_count and inp.prior_no_shows_in_window > 0:
         add("repeat", f"repeat no-show: {total} in {r.repeat_window_days} days (threshold {r.repeat_no_show_count})")
     if inp.kind in r.review_kinds:

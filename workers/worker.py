@@ -21,6 +21,7 @@ from activities.ledger import LedgerActivities
 from activities.messaging import ConsentActivities, MessagingActivities
 from activities.review import ReviewActivities
 from activities.scheduling import SchedulingActivities
+from activities.source_tasks import SourceTaskActivities
 from connectors.settings import secret
 from domain.backfill import FreedSlot
 from workers.dependencies import Dependencies, build_dependencies
@@ -30,6 +31,7 @@ from workers.logging import configure_logging
 from workers.observability.engine_metrics import EngineMetrics, serve
 from workers.production import refuse_unsafe_start
 from workers.providers.mailchimp import mailchimp_audience
+from workers.providers.servicetitan import reschedule_task_openers
 from workers.providers.sources import push_activities, reconcile_activities, reconcile_sources
 from workers.settings import Settings
 from workers.settings_errors import settings_or_exit
@@ -83,6 +85,7 @@ def case_activities(deps: Dependencies, client: Client | None) -> list[Any]:
         scheduling.release_holds,
         scheduling.cancel_booking,
         crm.update_crm,
+        SourceTaskActivities(reschedule_task_openers(s, deps.db)).open_source_reschedule_task,
         ReviewActivities(deps.reviews, deps.notifiers, ledger=deps.ledger, verdicts=deps.verdicts).request_review,
         LedgerActivities(deps.ledger, deps.verdicts).record_ledger,
         backfill.hold_backfill_slot,

@@ -59,6 +59,8 @@ FOLLOW_REMINDERS_PATCH = "follow-new-appointment-reminders-1"
 # a cancellation by the business (a provider's, a seller's) is a business_cancel case with its own words, never
 # the customer's cancellation (before it, such a case took the customer_cancel words)
 BUSINESS_CANCEL_PATCH = "business-cancel-kind-1"
+# a miss from a source that files tasks (ServiceTitan) opens one reschedule task there, when its settings ask
+SOURCE_TASK_PATCH = "source-reschedule-task-1"
 
 # stages the case passes through without waiting: not worth an upsert (one billed action each) under LEAN_PATCH
 TRANSIENT_STAGES = frozenset({Stage.checking, Stage.rebooked})

@@ -15,7 +15,8 @@ from temporalio import workflow
 import workflows.common as common
 from activities.alerts import AlertActivities
 from activities.attendance import AttendanceActivities
-from domain.case import AdminCommand, AdminResult, AuditEntry, EvidenceRequest, OwnerAlert
+from activities.source_tasks import SourceTaskActivities
+from domain.case import AdminCommand, AdminResult, AuditEntry, EvidenceRequest, OwnerAlert, SourceTaskRequest
 from domain.models import (
     TERMINAL_STAGES,
     AppointmentEvent,
@@ -33,11 +34,18 @@ from domain.models import (
 )
 from policies import attendance as attendance_policy
 from policies import sequences as sequence_policy
+from policies import source_tasks
 from policies import watch as watch_policy
 from policies.schema import Segment
 from policies.watch_replies import WatchIntent, watch_intent
 from workflows.case_base import CaseBase
-from workflows.case_versions import BUSINESS_CANCEL_PATCH, OPT_OUT_ENDS_WATCH_PATCH, OWNER_ALERTS_PATCH, WATCH_PATCH
+from workflows.case_versions import (
+    BUSINESS_CANCEL_PATCH,
+    OPT_OUT_ENDS_WATCH_PATCH,
+    OWNER_ALERTS_PATCH,
+    SOURCE_TASK_PATCH,
+    WATCH_PATCH,
+)
 
 POSITIVE_ATTENDANCE = frozenset({"attended", "completed", "showed", "arrived", "checked_in"})
 
@@ -300,6 +308,13 @@ class WatchSteps(CaseBase):
             self.state.kind = kind
         if self.state.kind not in self.program.recover_kinds:
             await self._finish(Stage.suppressed, f"policy does not recover {self.state.kind.value}")
+        if decision.verdict in (Verdict.no_show, Verdict.late_cancel) \
+                and source_tasks.opens_source_task(self.appointment.source, self.state.kind) \
+                and workflow.patched(SOURCE_TASK_PATCH):
+            # the office's own system gets the job to rebook (when its settings ask), whatever the case does next
+            await common.run_activity(SourceTaskActivities.open_source_reschedule_task, SourceTaskRequest(
+                case_id=self.inp.case_id, source=self.appointment.source,
+                appointment_id=self.appointment.appointment_id, kind=self.state.kind))
         return decision.verdict
 
     async def _alert_for(self, verdict: Verdict) -> None:

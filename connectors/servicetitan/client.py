@@ -33,7 +33,10 @@ References (ServiceTitan's developer portal, https://developer.servicetitan.io/a
   `Crm.V2.JobResponse` with `firstAppointmentId`.
 - `POST /taskmanagement/v2/tenant/{tenant}/tasks` (required `reportedById`, `assignedToId`, `isClosed`, `name`,
   `businessUnitId`, `employeeTaskTypeId`, `employeeTaskSourceId`, `reportedDate`, `priority`; optional
-  `customerId`, `jobId`, `description`, `completeBy`).
+  `customerId`, `jobId`, `description`, `completeBy`); `GET /taskmanagement/v2/tenant/{tenant}/tasks` (paged;
+  `jobId`, `customerId`, `name`, `ids`, ... filters) lists them (UNVERIFIED: the list and its `jobId` filter are
+  read from a third-party client of the `tenant-task-management-v2` spec, not from ServiceTitan's own text).
+- `GET /jpm/v2/tenant/{tenant}/appointments/{id}` -> one appointment (its `jobId`).
 - Refusals are `{"type", "title", "status", "traceId", "errors": {field: [message]}, "data"}`; messages can echo
   input, so only the status reaches an exception. Rate limit: UNVERIFIED (60 requests per second per app and
   tenant, from a third-party summary).
@@ -128,6 +131,14 @@ class ServiceTitanClient(BearerJsonApi):
                 if isinstance(row, dict) and row.get("jobId") is not None and row.get("reasonId") is not None:
                     found[str(row["jobId"])] = str(row["reasonId"])
         return found
+
+    def appointment(self, appointment_id: str) -> dict[str, Any]:
+        body = self.call("GET", self.path("jpm", f"appointments/{segment(appointment_id)}"))
+        return body if isinstance(body, dict) else {}
+
+    def job_tasks(self, job_id: str) -> list[dict[str, Any]]:
+        """The tasks filed on a job (open and closed)."""
+        return self.pages(self.path("taskmanagement", "tasks"), {"jobId": job_id})
 
     def customer(self, customer_id: str) -> dict[str, Any]:
         body = self.call("GET", self.path("crm", f"customers/{segment(customer_id)}"))

@@ -34,6 +34,14 @@ class TaskIds:
     task_source: int
 
 
+def task_fields(ids: TaskIds, name: str, now: datetime, assignee: int | None = None) -> dict[str, object]:
+    """A Task Management create's required fields: priority High, due a day after `now`."""
+    return {"reportedById": ids.reporter, "assignedToId": assignee or ids.assignee, "isClosed": False,
+            "name": name[:200], "businessUnitId": ids.business_unit, "employeeTaskTypeId": ids.task_type,
+            "employeeTaskSourceId": ids.task_source, "priority": "High", "reportedDate": st_time(now),
+            "completeBy": st_time(now + timedelta(days=1))}
+
+
 def customer_of(contact_id: str | None, source: str = "servicetitan") -> str | None:
     rest = (contact_id or "").removeprefix(f"{source}:")
     return rest if rest != contact_id and rest.isdigit() else None
@@ -65,12 +73,7 @@ class ServiceTitanCrm(NotesOnlyCrm):
         ids = self.tasks
         if ids is None:
             return
-        now = self.clock()
-        fields: dict[str, object] = {
-            "reportedById": ids.reporter, "assignedToId": int(owner_id) if owner_id and owner_id.isdigit()
-            else ids.assignee, "isClosed": False, "name": title[:200], "businessUnitId": ids.business_unit,
-            "employeeTaskTypeId": ids.task_type, "employeeTaskSourceId": ids.task_source, "priority": "High",
-            "reportedDate": st_time(now), "completeBy": st_time(now + timedelta(days=1))}
+        fields = task_fields(ids, title, self.clock(), int(owner_id) if owner_id and owner_id.isdigit() else None)
         customer = customer_of(contact_id)
         if customer is not None:
             fields["customerId"] = int(customer)

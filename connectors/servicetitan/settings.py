@@ -19,7 +19,9 @@ class ServiceTitanSettings(EnvSection):
     _CAMPAIGN_ID (what a job the engine books is filed under: `noshow demo --source servicetitan` books one),
     _TASK_REPORTER_ID + _TASK_ASSIGNEE_ID + _TASK_TYPE_ID + _TASK_SOURCE_ID (the employee and task ids the
     engine's reschedule tasks are filed with, with _BUSINESS_UNIT_ID; without them owner tasks stay in the local
-    CRM)."""
+    CRM), _RESCHEDULE_TASK_ON_MISS (default false: when true, a case for a missed ServiceTitan job (a no-show, a
+    late cancel, a failed access) opens one "reschedule" task in ServiceTitan on that job, filed with the task ids
+    above, whichever CRM the engine writes to)."""
 
     model_config = SettingsConfigDict(env_prefix="NOSHOW_SERVICETITAN_")
 
@@ -40,6 +42,7 @@ class ServiceTitanSettings(EnvSection):
     task_assignee_id: str | None = None
     task_type_id: str | None = None
     task_source_id: str | None = None
+    reschedule_task_on_miss: bool = False
 
     @field_validator("no_show_reason_ids", "failed_access_reason_ids", mode="before")
     @classmethod

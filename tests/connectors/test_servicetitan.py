@@ -257,3 +257,48 @@ def test_the_live_probe_reads_one_page_and_reports_a_refusal_by_its_code() -> No
         fake.app_key = "revoked"
         [check] = [c for c in live_checks(settings_from(env)) if c.name == "servicetitan"]
         assert check.status == "error" and "unauthorized" in check.detail and "st-secret" not in check.detail
+
+
+def test_reschedule_tasks_on_a_miss_are_off_by_default_and_need_the_task_ids(tmp_path: Path) -> None:
+    from connectors.local.db import LocalDb
+    from workers.providers.servicetitan import TASK_ON_MISS_NEEDS, reschedule_task_openers
+    from workers.providers.sources import reconcile_checks
+
+    creds = {"servicetitan_tenant_id": TENANT, "servicetitan_client_id": "cid.st",
+             "servicetitan_client_secret": "st-secret", "servicetitan_app_key": APP_KEY}
+    ids = {"servicetitan_task_reporter_id": "61", "servicetitan_task_assignee_id": "62",
+           "servicetitan_task_type_id": "63", "servicetitan_task_source_id": "64",
+           "servicetitan_business_unit_id": "11"}
+    db = LocalDb(tmp_path / "local.db")
+    assert reschedule_task_openers(settings_from({**creds, **ids}), db) == {}  # off unless asked for
+    asked = settings_from({**creds, "servicetitan_reschedule_task_on_miss": "true"})
+    assert reschedule_task_openers(asked, db) == {}
+    [check] = [c for c in reconcile_checks(asked) if c.name == "servicetitan"]
+    assert check.status == "error" and TASK_ON_MISS_NEEDS in check.detail
+    on = settings_from({**creds, **ids, "servicetitan_reschedule_task_on_miss": "true"})
+    assert set(reschedule_task_openers(on, db)) == {"servicetitan"}
+    [check] = [c for c in reconcile_checks(on) if c.name == "servicetitan"]
+    assert check.status == "ok"
+
+
+def test_a_reschedule_task_names_the_job_and_the_miss_only(tmp_path: Path) -> None:
+    from connectors.local.db import LocalDb
+    from connectors.local.remote_creates import CreateLog
+    from connectors.servicetitan.crm import TaskIds
+    from connectors.servicetitan.reschedule_tasks import ServiceTitanRescheduleTasks
+
+    with FakeServiceTitan() as fake:
+        start = datetime.now(UTC)
+        job, appointment = fake.add_job(fake.add_customer("Pat Example", "pat@example.com", "+15551230001"),
+                                        start, start + timedelta(hours=1))
+        tasks = ServiceTitanRescheduleTasks(_client(fake), CreateLog(LocalDb(tmp_path / "local.db"),
+                                                                     "servicetitan"), TaskIds(61, 62, 11, 63, 64))
+        assert tasks.open(str(appointment), "customer_cancel", "case-1-reschedule-task") is None
+        first = tasks.open(str(appointment), "no_show", "case-1-reschedule-task")
+        assert tasks.open(str(appointment), "no_show", "case-1-reschedule-task") == first  # once per key
+        [task] = fake.tasks.values()
+        assert str(task["id"]) == first and task["jobId"] == job
+        assert task["name"] == f"Reschedule missed job #{job} (no-show)"
+        assert "Pat" not in task["description"] and "example.com" not in task["description"]
+        with pytest.raises(PermanentProviderError):
+            tasks.open("999999", "no_show", "case-2-reschedule-task")  # no such appointment

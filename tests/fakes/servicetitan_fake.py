@@ -13,7 +13,10 @@ resources the connector uses, from the v2 OpenAPI files (https://developer.servi
   `PUT .../appointments/{id}/hold` (`reasonId`, `memo`); `POST .../jobs/{id}/notes` (`text` required).
 - `GET /crm/v2/tenant/{t}/customers/{id}`, `.../contacts`, `POST`/`GET .../notes` (`text` required; a note
   has no id); `POST /taskmanagement/v2/tenant/{t}/tasks` (the
-  spec's required fields, else 400).
+  spec's required fields, else 400) and its paged `GET` (filters `jobId`, `customerId`, `ids`).
+- `GET /jpm/v2/tenant/{t}/appointments/{id}` -> the appointment, 404 when there is none.
+- `lose_task_answers`: that many task creates are made and then answered 504, as a gateway that timed out while
+  ServiceTitan finished the create.
 """
 
 from __future__ import annotations
@@ -53,6 +56,7 @@ class FakeServiceTitan(FakeServer):
         self.notes: dict[int, list[dict[str, Any]]] = {}
         self.customer_notes: dict[int, list[dict[str, Any]]] = {}
         self.tasks: dict[int, dict[str, Any]] = {}
+        self.lose_task_answers = 0
         self.reasons = {7: "No access - customer not home", 8: "Customer cancelled", 9: "Tech could not get in"}
         self._n = itertools.count(5000)
         super().__init__()
@@ -90,6 +94,7 @@ class FakeServiceTitan(FakeServer):
                 ("POST", r"/customers/(?P<id>[^/]+)/notes", self._add_customer_note),
                 ("GET", r"/customers/(?P<id>[^/]+)/notes", self._customer_notes),
                 ("GET", r"/customers/(?P<id>[^/]+)", self._customer), ("POST", "/tasks", self._task),
+                ("GET", "/tasks", self._task_list), ("GET", r"/appointments/(?P<id>\d+)", self._get_appointment),
                 ("POST", "/customers", self._create_customer), ("POST", "/jobs", self._create_job)):
             self.route(method, r"/(?P<api>jpm|crm|taskmanagement)/v2/tenant/(?P<tenant>[^/]+)" + path,
                        self._authed(handler))
@@ -138,6 +143,10 @@ class FakeServiceTitan(FakeServer):
         rows = [a for _, a in sorted(self.appointments.items())
                 if since is None or (opt_dt(a["modifiedOn"]) or since) >= since]
         return self._page(req, rows)
+
+    def _get_appointment(self, req: RecordedRequest, m: Any) -> FakeResponse:
+        found = self._appointment(m)
+        return FakeResponse(200, found) if found else FakeResponse(404, st_error(404, "Appointment not found"))
 
     def _jobs(self, req: RecordedRequest, m: Any) -> FakeResponse:
         ids = self._ids(req)
@@ -235,7 +244,19 @@ class FakeServiceTitan(FakeServer):
             return FakeResponse(400, st_error(400, "Validation failed", {k: ["required"] for k in missing}))
         tid = next(self._n)
         self.tasks[tid] = {**body, "id": tid, "taskNumber": tid, "createdOn": _now(), "modifiedOn": _now()}
+        if self.lose_task_answers > 0:
+            self.lose_task_answers -= 1
+            return FakeResponse(504, st_error(504, "Gateway Timeout"))
         return FakeResponse(200, self.tasks[tid])
+
+    def _task_list(self, req: RecordedRequest, m: Any) -> FakeResponse:
+        ids = self._ids(req)
+        if ids is None:
+            return FakeResponse(400, st_error(400, "Validation failed", {"ids": ["at most 50 ids"]}))
+        rows = [t for _, t in sorted(self.tasks.items())
+                if all(str(t.get(k)) == req.query[k] for k in ("jobId", "customerId") if k in req.query)
+                and (not ids or t["id"] in ids)]
+        return self._page(req, rows)
 
     def _create_customer(self, req: RecordedRequest, m: Any) -> FakeResponse:
         body = req.json() or {}

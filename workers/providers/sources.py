@@ -53,7 +53,7 @@ from workers.providers.mindbody import mindbody_source
 from workers.providers.quickbooks import quickbooks_source, quickbooks_token
 from workers.providers.sales_crms import activecampaign_source, gohighlevel_source, pipedrive_source, pipedrive_token
 from workers.providers.salesforce_zoho import salesforce_source, zoho_source
-from workers.providers.servicetitan import servicetitan_source
+from workers.providers.servicetitan import TASK_ON_MISS_NEEDS, servicetitan_source, task_ids
 from workers.providers.sheets import CREDENTIAL as SHEETS_CREDENTIAL
 from workers.providers.sheets import sheets_source
 from workers.providers.square import square_source
@@ -184,7 +184,8 @@ def _plan(s: Settings) -> _Plan:
     st, jobber = s.servicetitan, s.jobber
     consider("servicetitan", secret(st.client_secret), "NOSHOW_SERVICETITAN_CLIENT_SECRET",
              {"NOSHOW_SERVICETITAN_CLIENT_ID": st.client_id, "NOSHOW_SERVICETITAN_APP_KEY": secret(st.app_key),
-              "NOSHOW_SERVICETITAN_TENANT_ID": st.tenant_id if (st.tenant_id or "").strip().isdigit() else None},
+              "NOSHOW_SERVICETITAN_TENANT_ID": st.tenant_id if (st.tenant_id or "").strip().isdigit() else None,
+              **({TASK_ON_MISS_NEEDS: "set" if task_ids(s) else None} if st.reschedule_task_on_miss else {})},
              {"NOSHOW_SERVICETITAN_AUTH_URL": st.auth_url, "NOSHOW_SERVICETITAN_BASE_URL": st.base_url},
              lambda: servicetitan_source(s))
     consider("jobber", secret(jobber.refresh_token), "NOSHOW_JOBBER_REFRESH_TOKEN",
