@@ -3,9 +3,9 @@ providers where the settings select them."""
 
 from __future__ import annotations
 
-import hashlib
 import threading
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from connectors.contract import MessageChannel, ReviewNotifier
 from connectors.llm import ReplyModelClient
@@ -51,16 +51,16 @@ class Dependencies:
     notifiers: list[ReviewNotifier] = field(default_factory=list)
     reply_model: ReplyModelClient | None = None
     _policy: PolicyFile | None = None
-    _policy_stamp: str | None = None
+    _policy_stamp: tuple[int, int, int] | None = None
     _policy_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def policy(self) -> PolicyFile:
-        """The approved policy, re-parsed only when its file's bytes change (parsing costs ~100 ms otherwise)."""
+        """The approved policy, re-parsed only when its file changes (parsing costs ~100 ms otherwise).
+
+        The file's stat stands for its bytes: one system call per call instead of reading and hashing the file
+        on every request. An edit in place moves the mtime or the size, a replace by rename the inode."""
         path = self.settings.policy.file or default_policy_path()
-        try:
-            stamp: str | None = hashlib.sha256(path.read_bytes()).hexdigest()
-        except OSError:
-            stamp = None  # load_policy below reports the unreadable file clearly
+        stamp = policy_stamp(path)
         policy = self._policy
         if policy is not None and stamp == self._policy_stamp:
             return policy
@@ -68,9 +68,19 @@ class Dependencies:
         # parse once per request, each slower than the last as they share the interpreter
         with self._policy_lock:
             if self._policy is None or stamp != self._policy_stamp:
+                # stamped before the read: a change landing mid-read leaves an older stamp, so it is re-read next
                 self._policy = load_policy(self.settings.policy.file)
                 self._policy_stamp = stamp
             return self._policy
+
+
+def policy_stamp(path: Path) -> tuple[int, int, int] | None:
+    """What identifies one version of the policy file: modification time, size and inode."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None  # load_policy reports the missing or unreadable file clearly
+    return (st.st_mtime_ns, st.st_size, st.st_ino)
 
 
 def reply_model(settings: Settings) -> ReplyModelClient | None:

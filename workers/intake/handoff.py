@@ -2,9 +2,10 @@
 
 A delivery that passed its signature check is parsed, checked against the receipt log and written to the intake
 queue (connectors/local/intake_queue.py) in one transaction; a STOP among its messages, or an audience unsubscribe
-among its consent notices, opts its address out in the same breath. Then the API applies it at once, under a lease,
-and answers with what it did if that finished within `NOSHOW_API_ACK_SECONDS`; otherwise (a burst, a slow or
-unreachable Temporal) it answers 202 with the delivery's intake id, and the work finishes on its own. A drainer in
+among its consent notices, opts its address out in the same breath. When the API is calm it then applies it at
+once, under a lease, and answers with what it did if that finished within `NOSHOW_API_ACK_SECONDS`; otherwise (other
+acknowledgements waiting, a backlog, a slow or unreachable Temporal) it answers 202 with the delivery's intake id,
+and the work finishes on its own. A drainer in
 every API process takes rows whose lease lapsed or whose attempt failed, with backoff, so a crash after the ack
 loses nothing and any replica can finish another's rows. Past `NOSHOW_API_INTAKE_MAX_PENDING` waiting rows the
 route answers 503 with `Retry-After` instead of queueing without bound; providers retry later.
@@ -16,7 +17,7 @@ import asyncio
 import contextlib
 import socket
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Generic, TypeVar
 
@@ -51,6 +52,43 @@ DRAIN_EVERY = 0.5  # seconds between looks at the queue when it is empty
 QUIET = 0.1  # seconds without a new delivery that count as a lull
 QUIET_WAIT = 2.0  # the longest the drainer defers to arriving deliveries before it takes a round anyway
 PRUNE_EVERY = 600  # drain rounds between prunes of applied rows
+# a delivery is applied before its answer only while at most this many other acknowledgements are on their way and
+# at most BACKLOG_INLINE rows were waiting at the last count; past either, a burst has begun: its applications would
+# share the event loop and the store with the acknowledgements still to be written, so they wait for the drainer
+ACKS_AHEAD_INLINE = 2
+BACKLOG_INLINE = 16
+
+
+class Arrivals:
+    """The acknowledgements in progress: webhooks that arrived and whose hand-off is not yet written."""
+
+    def __init__(self) -> None:
+        self.waiting = 0
+
+    @contextlib.contextmanager
+    def arriving(self) -> Iterator[Ticket]:
+        ticket = Ticket(self)
+        self.waiting += 1
+        try:
+            yield ticket
+        finally:
+            ticket.written()
+
+
+class Ticket:
+    """One acknowledgement's place among the arrivals, given up once its delivery is written down (its own
+    application, if any, is no longer in the way of the others)."""
+
+    def __init__(self, arrivals: Arrivals) -> None:
+        self.arrivals, self.counted = arrivals, True
+
+    def others(self) -> int:
+        return self.arrivals.waiting - (1 if self.counted else 0)
+
+    def written(self) -> None:
+        if self.counted:
+            self.counted = False
+            self.arrivals.waiting -= 1
 
 
 class Backlogged(Exception):
@@ -119,12 +157,24 @@ class Handoff:
         self.owner = f"{socket.gethostname()[:40]}:{uuid.uuid4().hex[:8]}"
         self.running: set[asyncio.Task[WebhookAck | None]] = set()
         self._pending_seen = (-1e9, 0)
+        self._pending_counted = 0  # the table's count at the last look, without this process's puts since
         self.last_arrival = -1e9
+        self.arrivals = Arrivals()
 
     async def receive(self, prepared: Prepared, cases: CaseService | None,
-                      temporal_up: Callable[[], Awaitable[bool]], wait: float | None = None) -> tuple[WebhookAck, int]:
+                      temporal_up: Callable[[], Awaitable[bool]], wait: float | None = None,
+                      ticket: Ticket | None = None) -> tuple[WebhookAck, int]:
         """(acknowledgement, status): 200 with the delivery's effects, 200 `duplicate`, or 202 `queued`. `wait`
-        (a sender's `Prefer: wait=N`) replaces the ack deadline and applies the delivery at once however busy."""
+        (a sender's `Prefer: wait=N`) replaces the ack deadline and applies the delivery at once however busy.
+        `ticket` is this delivery's place among `arrivals` (the route takes it on arrival)."""
+        with contextlib.ExitStack() as stack:
+            if ticket is None:
+                ticket = stack.enter_context(self.arrivals.arriving())
+            return await self._receive(prepared, cases, temporal_up, wait, ticket)
+
+    async def _receive(self, prepared: Prepared, cases: CaseService | None,
+                       temporal_up: Callable[[], Awaitable[bool]], wait: float | None,
+                       ticket: Ticket) -> tuple[WebhookAck, int]:
         self.last_arrival = asyncio.get_running_loop().time()
         if await self._backlog() >= self.max_pending:
             raise Backlogged
@@ -133,10 +183,11 @@ class Handoff:
         for notice in prepared.result.consent:  # an audience unsubscribe holds before the ack, however long the queue
             await on_edge(record_consent_notice, self.deps, notice)
         delivery = QueuedDelivery(result=prepared.result, renew_push=prepared.renew_push, stopped_at_edge=stopped)
-        inline = cases is not None and (wait is not None or not self.inline.locked()) and await temporal_up()
+        inline = cases is not None and (wait is not None or self._calm(ticket)) and await temporal_up()
         intake_id = await self.put(NewDelivery(
             prepared.provider, delivery.model_dump_json(), claim_for=self.owner if inline else None,
             receipt=lambda conn: self._keep(prepared, conn, now)))
+        ticket.written()
         if intake_id is None:
             return WebhookAck(duplicate=True), 200
         at, count = self._pending_seen
@@ -162,6 +213,11 @@ class Handoff:
             write(conn)
         return True
 
+    def _calm(self, ticket: Ticket) -> bool:
+        """Whether applying this delivery before answering holds no other acknowledgement back."""
+        return (not self.inline.locked() and ticket.others() <= ACKS_AHEAD_INLINE
+                and self._pending_counted <= BACKLOG_INLINE)
+
     def _consent_first(self, result: WebhookResult) -> dict[str, bool]:
         stopped: dict[str, bool] = {}
         for message in result.messages:
@@ -182,6 +238,7 @@ class Handoff:
         if loop.time() - at >= 1.0:
             count = await on_edge(self.queue.pending)
             self._pending_seen = (loop.time(), count)
+            self._pending_counted = count
         return count
 
     async def _apply(self, item: IntakeItem, delivery: QueuedDelivery, cases: CaseService) -> WebhookAck | None:

@@ -22,7 +22,7 @@ from workers.api.errors import read_body, safe_errors
 from workers.api.models import Problem
 from workers.api.temporal_gate import RETRY_AFTER_SECONDS
 from workers.intake.edge import on_edge
-from workers.intake.handoff import Backlogged
+from workers.intake.handoff import Backlogged, Ticket
 from workers.providers.inbound import unwrap
 
 log = structlog.get_logger(__name__)
@@ -40,6 +40,12 @@ MAX_PREFERRED_WAIT = 60
     summary="Receive a signed webhook (canonical events at /webhooks/events; providers by name)",
 )
 async def webhook(provider: str, request: Request, st: State) -> Response:
+    # counted from arrival: a burst is seen while its deliveries are still being read, checked and parsed
+    with st.handoff.arrivals.arriving() as ticket:
+        return await _webhook(provider, request, st, ticket)
+
+
+async def _webhook(provider: str, request: Request, st: State, ticket: Ticket) -> Response:
     connector = st.connectors.get(provider)
     if connector is None:
         raise HTTPException(404, f"no webhook connector named {provider!r} is configured")
@@ -91,7 +97,8 @@ async def webhook(provider: str, request: Request, st: State) -> Response:
         gate = request.app.state.temporal_gate
         wait = preferred_wait(request.headers.get("prefer"))
         try:
-            ack, status = await st.handoff.receive(prepared, st.cases_or_none(), lambda: gate.is_up(st.client), wait)
+            ack, status = await st.handoff.receive(prepared, st.cases_or_none(), lambda: gate.is_up(st.client), wait,
+                                                      ticket)
         except Backlogged:
             log.warning("webhook_backlogged", provider=provider)
             raise HTTPException(503, "too many deliveries are waiting; retry shortly",
