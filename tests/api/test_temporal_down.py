@@ -18,6 +18,11 @@ from tests.engine.conftest import settings_for
 from tests.helpers import fast_policy
 from workers.api.app import create_app
 from workers.dependencies import build_dependencies
+from workers.settings import ApiSettings
+
+# the gate gives up after its wait (1 s by default); gRPC's own deadlines are far longer, so an answer within this
+# bound comes from the gate, with room for a loaded machine running two test processes
+GATE_BOUND = ApiSettings().temporal_wait_seconds + 3.0
 
 
 async def _black_hole(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -55,19 +60,20 @@ async def test_routes_that_need_temporal_answer_503_fast(http: httpx.AsyncClient
         response, took = await timed(call)
         assert response.status_code == 503, response.text
         assert response.headers["retry-after"].isdigit()
-        assert took < 2.0, took
+        assert took < GATE_BOUND, took
 
 
 async def test_a_burst_during_an_outage_is_refused_at_once(http: httpx.AsyncClient) -> None:
     started = time.monotonic()
     responses = await asyncio.gather(*(http.get("/cases/case-x", headers=ADMIN) for _ in range(50)))
     assert {r.status_code for r in responses} == {503}
-    assert time.monotonic() - started < 3.0
+    assert time.monotonic() - started < GATE_BOUND + 2.0
 
 
 async def test_ready_reports_temporal_down_and_health_stays_live(http: httpx.AsyncClient) -> None:
     ready, took = await timed(http.get("/ready"))
     assert ready.status_code == 503 and ready.json()["temporal"] is False and ready.json()["store"] is True
-    assert "retry-after" in ready.headers and took < 2.0
+    assert "retry-after" in ready.headers and took < GATE_BOUND
     health, took = await timed(http.get("/health"))
-    assert health.status_code == 200 and took < 0.5
+    # liveness never waits for a probe of Temporal: well under the gate's own wait
+    assert health.status_code == 200 and took < ApiSettings().temporal_wait_seconds * 0.9
