@@ -10,11 +10,16 @@ another 4xx is permanent (the step goes by its next channel).
 
 Body: `{"type": "message.created", "timestamp", "data": {"message_id", "case_id", "contact_id", "subject",
 "body", "template_id"}}`; `contact_id` is the business's own id for its customer (the source's contact id).
+
+`noshow connectors check --live` sends one `{"type": "noshow.probe", "timestamp", "data": {}}`, signed the same
+way with a fresh `probe_` webhook-id: the app verifies it and answers 2xx, showing nothing to anyone. A 401 / 403
+means the app refused the signature (the secrets differ).
 """
 
 from __future__ import annotations
 
 import json
+import secrets
 import time
 from datetime import UTC, datetime
 
@@ -28,6 +33,7 @@ from connectors.standard_webhooks import decode_secret, sign
 from domain.models import Channel
 
 EVENT_TYPE = "message.created"
+PROBE_TYPE = "noshow.probe"  # a signed delivery that carries no message: the live check's
 MAX_WAIT_SECONDS = 30.0
 
 
@@ -55,19 +61,27 @@ class AppWebhookChannel:
     def lookup(self, message_id: str) -> SendReceipt | None:
         return None  # the app keeps no list to read back: it applies a repeated webhook-id once
 
+    def _post(self, webhook_id: str, body: bytes) -> httpx.Response:
+        ts = int(time.time())
+        return self.client.post(str(self.settings.url), content=body, headers={
+            "content-type": "application/json", "webhook-id": webhook_id, "webhook-timestamp": str(ts),
+            "webhook-signature": sign(self.secret, webhook_id, ts, body)})
+
+    def probe(self) -> int:
+        """One signed `noshow.probe` delivery, no retry; the app's HTTP status (transport failures raise)."""
+        body = json.dumps({"type": PROBE_TYPE, "timestamp": datetime.now(UTC).isoformat(), "data": {}},
+                          separators=(",", ":")).encode()
+        return self._post("probe_" + secrets.token_hex(12), body).status_code
+
     def send(self, message: OutboundMessage) -> SendReceipt:
         if message.channel != Channel.app:
             raise PermanentProviderError(f"the app webhook cannot send {message.channel.value}", code="channel")
         body = self.body(message, datetime.now(UTC))
         last = "no attempt"
         for attempt in range(max(1, self.settings.attempts)):
-            ts = int(time.time())
-            headers = {"content-type": "application/json", "webhook-id": message.message_id,
-                       "webhook-timestamp": str(ts),
-                       "webhook-signature": sign(self.secret, message.message_id, ts, body)}
             wait = min(2.0 ** attempt * 0.2, MAX_WAIT_SECONDS)
             try:
-                answer = self.client.post(str(self.settings.url), content=body, headers=headers)
+                answer = self._post(message.message_id, body)
             except httpx.HTTPError as exc:
                 last = type(exc).__name__  # the type only: messages quote the URL
             else:

@@ -70,3 +70,16 @@ class PushSubscriptions:
     def remove(self, subscription_id: str) -> None:
         with self.db.connect() as conn:
             conn.execute("DELETE FROM push_subscriptions WHERE subscription_id = ?", (subscription_id,))
+
+    def sealed_counts(self) -> tuple[int, int]:
+        """(stored, unreadable): how many subscriptions there are and how many do not open under the current
+        keys (NOSHOW_ENCRYPTION_KEY rotated without keeping the old key), for `noshow connectors check --live`."""
+        with self.db.connect() as conn:
+            rows = conn.execute("SELECT subscription_id, sealed FROM push_subscriptions").fetchall()
+        unreadable = 0
+        for row in rows:
+            try:
+                PushSubscription.model_validate_json(self.cipher.open(str(row[1]), f"push:{row[0]}"))
+            except Exception:  # a wrong key or a damaged row: counted, never shown
+                unreadable += 1
+        return len(rows), unreadable

@@ -17,6 +17,7 @@ class BusinessAppFake(FakeServer):
         self.webhook = Webhook(secret)
         self.applied: dict[str, Any] = {}  # webhook-id -> the verified payload
         self.refused = 0
+        self.probes = 0  # verified `noshow.probe` deliveries: answered, never applied
         super().__init__()
 
     def setup_routes(self) -> None:
@@ -32,5 +33,8 @@ class BusinessAppFake(FakeServer):
         except WebhookVerificationError:
             self.refused += 1
             return FakeResponse(401, {"error": "bad signature"})
+        if payload.get("type") == "noshow.probe":
+            self.probes += 1
+            return FakeResponse(204)
         self.applied.setdefault(req.headers["webhook-id"], payload)
         return FakeResponse(204)

@@ -24,3 +24,7 @@ def url_problem(value: str, what: str) -> str | None:
 
 class ProviderConfigError(ValueError):
     """A selected provider is missing a secret or has a malformed setting (names the variables, never values)."""
+
+
+class ProbeProblem(Exception):
+    """What a live probe found wrong, in the engine's own words (names variables and HTTP statuses only)."""

@@ -37,6 +37,10 @@ provider message (they can echo input).
 - Google Sheets: `GET /v4/spreadsheets/{id}/values/{sheet}!A1:ZZ1` (the header row)
   https://developers.google.com/sheets/api/reference/rest/v4/spreadsheets.values/get
 - Airtable: `GET /v0/{baseId}/{table}?maxRecords=1` https://airtable.com/developers/web/api/list-records
+- Web Push: no network (a push would reach a browser): the VAPID key signs a claim and every stored subscription
+  opens under NOSHOW_ENCRYPTION_KEY https://www.rfc-editor.org/rfc/rfc8292
+- Business app webhook: one signed `noshow.probe` delivery (Standard Webhooks), which the app verifies and answers
+  2xx without showing it https://github.com/standard-webhooks/standard-webhooks/blob/main/spec/standard-webhooks.md
 """
 
 from __future__ import annotations
@@ -49,8 +53,9 @@ from connectors.contract import PermanentProviderError, ProviderError
 from connectors.hubspot.client import HubSpotClient
 from connectors.settings import secret
 from connectors.zoho.client import ZohoClient
-from workers.providers.checks import ProviderCheck
+from workers.providers.checks import ProbeProblem, ProviderCheck
 from workers.providers.freshdesk import freshdesk_client
+from workers.providers.in_app import app_webhook_probe, webpush_probe
 from workers.providers.jobber import jobber_probe
 from workers.providers.mailchimp import mailchimp_probe
 from workers.providers.quickbooks import quickbooks_probe
@@ -275,10 +280,16 @@ def probes(s: Settings) -> dict[str, Probe]:
         p["mailchimp"] = lambda: mailchimp_probe(s)
     if s.quickbooks.client_id and secret(s.quickbooks.refresh_token) and s.quickbooks.realm_id:
         p["quickbooks"] = lambda: quickbooks_probe(s)
+    if secret(s.webpush.vapid_private_key):
+        p["webpush"] = lambda: webpush_probe(s)
+    if s.app_webhook.url:
+        p["app-webhook"] = lambda: app_webhook_probe(s)
     return p
 
 
 def _failure(exc: Exception) -> str:
+    if isinstance(exc, ProbeProblem):
+        return str(exc)  # written by the probe, naming variables and statuses only
     code = getattr(exc, "code", None) if isinstance(exc, PermanentProviderError) else None
     # the SDKs' own errors carry the status: twilio's `status`, python-http-client's `status_code`
     status = getattr(exc, "status", None) or getattr(exc, "status_code", None)
