@@ -17,15 +17,10 @@ from temporalio.client import Client
 
 from connectors.gmail.replies import HistoryStore
 from tests.api.conftest import envelope
-from tests.api.test_intake_handoff import Outage, _black_hole, intake
+from tests.api.test_intake_handoff import Outage, intake, outage_stack
 from tests.e2e.test_gmail_e2e import AUDIENCE, gmail_env
-from tests.engine.conftest import settings_for
 from tests.fakes.gmail_fake import GmailFake
-from tests.fuzz.test_provider_webhooks import PROVIDER_ENV, ProviderApi
-from tests.helpers import fast_policy
-from workers.api.app import create_app
-from workers.dependencies import build_dependencies
-from workers.worker import build_worker
+from tests.fuzz.test_provider_webhooks import PROVIDER_ENV
 
 MAILBOX = "clinic@example.com"
 
@@ -40,25 +35,9 @@ def gmail() -> Iterator[GmailFake]:
 async def outage(client: Client, task_queue: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                  gmail: GmailFake) -> AsyncIterator[Outage]:
     """The API with Gmail's push route, a Temporal frontend that never answers and an intake queue of 2."""
-    for name, value in {**PROVIDER_ENV, **gmail_env(gmail)}.items():
-        monkeypatch.setenv(name, value)
-    hole = await asyncio.start_server(_black_hole, "127.0.0.1", 0)
-    down = await Client.connect(f"127.0.0.1:{hole.sockets[0].getsockname()[1]}", lazy=True)
-    settings = settings_for(tmp_path, task_queue, fast_policy())
-    settings = settings.model_copy(update={"api": settings.api.model_copy(update={"intake_max_pending": 2})})
-    deps = build_dependencies(settings)
-    app = create_app(settings, client=down, deps=deps)
-    worker = build_worker(client, deps, task_queue=task_queue)
-    running = asyncio.create_task(worker.run())
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app, raise_app_exceptions=False),
-                                 base_url="http://test") as http:
-        signer = ProviderApi(http, settings.api.public_base_url.rstrip("/"),
-                             settings.auth.webhook_secret.get_secret_value(), [])
-        yield Outage(app, http, deps, client, task_queue, signer)
-        await app.state.noshow.handoff.wait_idle()
-    await worker.shutdown()
-    await asyncio.gather(running, return_exceptions=True)
-    hole.close()
+    async with outage_stack(client, task_queue, tmp_path, monkeypatch, {**PROVIDER_ENV, **gmail_env(gmail)},
+                            max_pending=2) as stack:
+        yield stack
 
 
 async def push(outage: Outage, gmail: GmailFake, pubsub_id: str) -> httpx.Response:

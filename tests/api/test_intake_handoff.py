@@ -10,6 +10,7 @@ import json
 import time
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -80,15 +81,17 @@ class Outage:
         return CaseService(self.real, self.deps)
 
 
-@pytest_asyncio.fixture
-async def outage(client: Client, task_queue: str, tmp_path: Path,
-                 monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Outage]:
-    for name, value in PROVIDER_ENV.items():
+@asynccontextmanager
+async def outage_stack(client: Client, task_queue: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                       env: dict[str, str], max_pending: int) -> AsyncIterator[Outage]:
+    """The API over a Temporal frontend that never answers, with an intake queue of `max_pending`, beside a worker
+    on the real server that applies what the queue hands over."""
+    for name, value in env.items():
         monkeypatch.setenv(name, value)
     hole = await asyncio.start_server(_black_hole, "127.0.0.1", 0)
     down = await Client.connect(f"127.0.0.1:{hole.sockets[0].getsockname()[1]}", lazy=True)
     settings = settings_for(tmp_path, task_queue, fast_policy())
-    settings = settings.model_copy(update={"api": settings.api.model_copy(update={"intake_max_pending": 4})})
+    settings = settings.model_copy(update={"api": settings.api.model_copy(update={"intake_max_pending": max_pending})})
     deps = build_dependencies(settings)
     app = create_app(settings, client=down, deps=deps)
     worker = build_worker(client, deps, task_queue=task_queue)
@@ -102,6 +105,13 @@ async def outage(client: Client, task_queue: str, tmp_path: Path,
     await worker.shutdown()
     await asyncio.gather(running, return_exceptions=True)
     hole.close()
+
+
+@pytest_asyncio.fixture
+async def outage(client: Client, task_queue: str, tmp_path: Path,
+                 monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Outage]:
+    async with outage_stack(client, task_queue, tmp_path, monkeypatch, PROVIDER_ENV, max_pending=4) as stack:
+        yield stack
 
 
 async def intake(outage: Outage) -> dict[str, object]:
